@@ -1,0 +1,156 @@
+"""Every exception the library raises, in one tree.
+
+    SalesTalkError                      root: catch this to catch anything of ours
+    ├── ContractError (ValueError)      a value breaks the data contract
+    │   ├── KeyGrammarError             a pk/sk string does not parse or cannot be built
+    │   ├── InvalidTenantId             a tenant id is not safe to put into a table name
+    │   └── ValidationFailed            one or more records failed validation (carries all violations)
+    ├── ConfigurationError              settings are missing or contradict each other
+    │   └── RealAwsNotAllowed           no endpoint given and real AWS was not opted into
+    ├── ProvisioningError               a table cannot be brought to its spec
+    │   └── SchemaDrift                 an existing table differs from its spec (names the differences)
+    ├── StorageError                    DynamoDB refused or failed a request (translated at the seam)
+    │   ├── ConditionFailed             a conditional write's condition was false
+    │   ├── Throttled                   throttling / capacity errors (retryable)
+    │   ├── TransientError              5xx, timeouts, connection errors (retryable)
+    │   ├── TransactionConflict         a concurrent transaction touched the same item (retryable)
+    │   ├── TableNotFound               the table does not exist
+    │   └── RequestRejected             DynamoDB's own ValidationException and other 4xx (not retryable)
+    ├── RetryBudgetExhausted            the retry policy gave up; carries the last error
+    ├── IngestConflict                  same idempotency key, different content (shows both versions)
+    └── IsolationViolation              a tenant-scoped handle was asked for another tenant's data
+
+Only `salestalk_lib.storage` turns botocore errors into these; code above the
+seam never catches botocore exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+
+class SalesTalkError(Exception):
+    """Root of every error raised by salestalk_lib."""
+
+
+class ContractError(SalesTalkError, ValueError):
+    """A value breaks the data contract. Catch it to handle any bad input."""
+
+
+class KeyGrammarError(ContractError):
+    """A key string does not follow the key grammar, or its parts cannot form one."""
+
+
+class InvalidTenantId(ContractError):
+    """A tenant id is not 1-64 lowercase letters, digits and inner hyphens."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: where (file and record), which field, which rule."""
+
+    where: str
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.where} {self.field}: {self.rule}"
+
+
+class ValidationFailed(ContractError):
+    """One or more records broke the contract; `violations` lists every one of them."""
+
+    def __init__(self, violations: Sequence[Violation]):
+        self.violations = list(violations)
+        lines = "\n".join(str(v) for v in self.violations)
+        super().__init__(f"{len(self.violations)} contract violation(s):\n{lines}")
+
+
+class ConfigurationError(SalesTalkError):
+    """Settings are missing or contradict each other; the message says what to set."""
+
+
+class RealAwsNotAllowed(ConfigurationError):
+    """Resolution would reach a real AWS account but the user did not opt in."""
+
+
+class ProvisioningError(SalesTalkError):
+    """A table could not be created or brought to ACTIVE."""
+
+
+class SchemaDrift(ProvisioningError):
+    """An existing table differs from its spec; `differences` names each difference."""
+
+    def __init__(self, table: str, differences: Sequence[str]):
+        self.table = table
+        self.differences = list(differences)
+        detail = "; ".join(self.differences)
+        super().__init__(
+            f"table {table!r} exists but differs from its spec: {detail}. "
+            "Fix or delete the table (or use another table prefix) and provision again."
+        )
+
+
+class StorageError(SalesTalkError):
+    """DynamoDB refused or failed a request. `code` is DynamoDB's error code."""
+
+    def __init__(self, message: str, *, code: str = "", operation: str = "", table: str = ""):
+        self.code = code
+        self.operation = operation
+        self.table = table
+        super().__init__(message)
+
+
+class ConditionFailed(StorageError):
+    """A conditional write found its condition false (the item exists or changed)."""
+
+    def __init__(self, message: str, *, item: dict[str, Any] | None = None, **kw: Any):
+        self.item = item
+        super().__init__(message, **kw)
+
+
+class Throttled(StorageError):
+    """DynamoDB throttled the request; retry with jittered backoff."""
+
+
+class TransientError(StorageError):
+    """A 5xx, timeout or broken connection; the request may or may not have been applied."""
+
+
+class TransactionConflict(StorageError):
+    """Another transaction touched the same item at the same time; retry with jitter."""
+
+
+class TableNotFound(StorageError):
+    """The named table does not exist on this endpoint."""
+
+
+class RequestRejected(StorageError):
+    """DynamoDB rejected the request as invalid; retrying will not help."""
+
+
+class RetryBudgetExhausted(SalesTalkError):
+    """The retry policy gave up after its budget; `last_error` is the final failure."""
+
+    def __init__(self, message: str, *, attempts: int, last_error: BaseException):
+        self.attempts = attempts
+        self.last_error = last_error
+        super().__init__(message)
+
+
+class IngestConflict(SalesTalkError):
+    """A record with the same idempotency key but different content is already stored."""
+
+    def __init__(self, key: str, stored: dict[str, Any], incoming: dict[str, Any]):
+        self.key = key
+        self.stored = stored
+        self.incoming = incoming
+        diff = sorted(k for k in set(stored) | set(incoming) if stored.get(k) != incoming.get(k))
+        super().__init__(
+            f"conflict on {key}: stored and incoming differ in {', '.join(diff) or 'nothing'}"
+        )
+
+
+class IsolationViolation(SalesTalkError):
+    """A tenant-scoped handle refused to touch a table or item of another tenant."""

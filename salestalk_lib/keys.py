@@ -1,0 +1,339 @@
+"""Key grammar: every pk/sk string and tenant table name is built and parsed here.
+
+| item | pk | sk |
+|---|---|---|
+| message | `MSG#{messageId}` | message time, ISO-8601 UTC with ms: `2025-11-09T10:00:00.000Z` |
+| session rollup | `SESSION#{sessionId}` | `METADATA` |
+| metric headline | `METRIC#{subject}` | period: `2025-Q3`, `2025-07` or `2025-07-15` |
+| metric slice | `METRIC#{subject}` | `{period}#{dimName}:{dimValue}`, e.g. `2025-Q3#region:Europe` |
+
+**Slice decision.** The original design used `sk = period` for every metric, so
+two slices of one metric in one period overwrote each other. A slice now appends
+its `dimensionKey` after `#`. The headline figure keeps `sk = period`, so the
+plain lookup `pk=METRIC#revenue, sk=2025-Q3` still finds it, and
+`begins_with(sk, "2025-Q3")` returns the headline and all its slices together.
+`#` sorts before every digit, letter and `-`, so a period's slices sort directly
+after its headline and before the next period of any granularity.
+
+**Period sort trap.** In one partition `2025-10` < `2025-10-05` < `2025-11` <
+`2025-Q1`: a key range over months also catches days and slices. Range queries
+must therefore filter by `parse_metric_sk(...).period.granularity`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from .errors import InvalidTenantId, KeyGrammarError
+
+MSG_PREFIX = "MSG#"
+SESSION_PREFIX = "SESSION#"
+SESSION_SK = "METADATA"
+METRIC_PREFIX = "METRIC#"
+SLICE_SEPARATOR = "#"
+DIMENSION_SEPARATOR = ":"
+
+TENANT_ID_MAX = 64
+_TENANT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+_SUBJECT_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_DIM_NAME_RE = re.compile(r"^[a-z][a-zA-Z0-9_]{0,63}$")
+_DIM_VALUE_RE = re.compile(r"^[^#:\s\x00-\x1f\x7f](?:[^#\x00-\x1f\x7f]{0,126}[^#\s\x00-\x1f\x7f])?$")
+_QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+_DAY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_MSG_SK_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def validate_tenant_id(tenant_id: object) -> str:
+    """Return `tenant_id` if it is 1-64 lowercase letters, digits and inner `-`; raise otherwise.
+
+    Called before a tenant id is ever placed into a table name, so hostile ids
+    (uppercase, spaces, `/`, `..`, non-ASCII, leading/trailing `-`) never reach DynamoDB.
+    """
+    if not isinstance(tenant_id, str):
+        raise InvalidTenantId(f"tenant id must be a string, got {type(tenant_id).__name__}")
+    if not tenant_id:
+        raise InvalidTenantId("tenant id must not be empty")
+    if len(tenant_id) > TENANT_ID_MAX:
+        raise InvalidTenantId(f"tenant id must be at most {TENANT_ID_MAX} characters, got {len(tenant_id)}")
+    if not _TENANT_ID_RE.fullmatch(tenant_id):
+        raise InvalidTenantId(
+            f"tenant id {tenant_id!r} must use only lowercase letters, digits and '-', "
+            "and must not start or end with '-'"
+        )
+    return tenant_id
+
+
+def is_uuid4(value: object) -> bool:
+    """True if `value` is a canonical lowercase UUID version 4 string."""
+    return isinstance(value, str) and bool(_UUID4_RE.fullmatch(value))
+
+
+def _require_uuid4(value: str, what: str) -> str:
+    if not is_uuid4(value):
+        raise KeyGrammarError(f"{what} must be a lowercase UUID v4, got {value!r}")
+    return value
+
+
+def new_uuid4() -> str:
+    """A fresh random UUID v4 in canonical form."""
+    return str(uuid.uuid4())
+
+
+# --- messages -----------------------------------------------------------------
+
+
+def message_pk(message_id: str) -> str:
+    """`MSG#{messageId}` for a UUID v4 message id."""
+    return MSG_PREFIX + _require_uuid4(message_id, "messageId")
+
+
+def parse_message_pk(pk: str) -> str:
+    """The message id inside a `MSG#` partition key."""
+    if not isinstance(pk, str) or not pk.startswith(MSG_PREFIX):
+        raise KeyGrammarError(f"message pk must start with {MSG_PREFIX!r}, got {pk!r}")
+    return _require_uuid4(pk[len(MSG_PREFIX) :], "messageId in pk")
+
+
+def message_sk(when: datetime) -> str:
+    """ISO-8601 UTC with milliseconds: `2025-11-09T10:00:00.000Z` (timezone-aware input only)."""
+    if not isinstance(when, datetime) or when.tzinfo is None:
+        raise KeyGrammarError("message time must be a timezone-aware datetime")
+    utc = when.astimezone(UTC)
+    if utc.microsecond % 1000:
+        raise KeyGrammarError(f"message time has sub-millisecond precision: {when.isoformat()}")
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_message_sk(sk: str) -> datetime:
+    """The UTC instant a message sort key names."""
+    if not isinstance(sk, str) or not _MSG_SK_RE.fullmatch(sk):
+        raise KeyGrammarError(f"message sk must look like 2025-11-09T10:00:00.000Z, got {sk!r}")
+    try:
+        return datetime.strptime(sk, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise KeyGrammarError(f"message sk {sk!r} is not a real date and time") from exc
+
+
+def unix_seconds(when: datetime) -> Decimal:
+    """Unix seconds of an aware datetime as an exact Decimal (integral when whole seconds)."""
+    delta = when.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    value = Decimal(micros) / Decimal(1_000_000)
+    return value.quantize(Decimal(1)) if micros % 1_000_000 == 0 else value.normalize()
+
+
+def from_unix_seconds(seconds: Decimal | int) -> datetime:
+    """The aware UTC datetime of a unix-seconds number (exact to the microsecond)."""
+    micros = int(Decimal(seconds) * 1_000_000)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+# --- session rollups ----------------------------------------------------------
+
+
+def session_pk(session_id: str) -> str:
+    """`SESSION#{sessionId}` for a UUID v4 session id."""
+    return SESSION_PREFIX + _require_uuid4(session_id, "sessionId")
+
+
+def parse_session_pk(pk: str) -> str:
+    """The session id inside a `SESSION#` partition key."""
+    if not isinstance(pk, str) or not pk.startswith(SESSION_PREFIX):
+        raise KeyGrammarError(f"session pk must start with {SESSION_PREFIX!r}, got {pk!r}")
+    return _require_uuid4(pk[len(SESSION_PREFIX) :], "sessionId in pk")
+
+
+def session_sk() -> str:
+    """The fixed sort key of a session rollup item."""
+    return SESSION_SK
+
+
+# --- periods ------------------------------------------------------------------
+
+
+class Granularity(StrEnum):
+    """How long a period is."""
+
+    QUARTER = "quarter"
+    MONTH = "month"
+    DAY = "day"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar quarter, month or day, written `2025-Q3`, `2025-07` or `2025-07-15`."""
+
+    year: int
+    granularity: Granularity
+    index: int  # quarter 1-4, month 1-12, or a day as month*100+day
+    text: str
+
+    @property
+    def start(self) -> datetime:
+        """The period's first instant, UTC."""
+        if self.granularity is Granularity.QUARTER:
+            return datetime(self.year, 3 * self.index - 2, 1, tzinfo=UTC)
+        if self.granularity is Granularity.MONTH:
+            return datetime(self.year, self.index, 1, tzinfo=UTC)
+        return datetime(self.year, self.index // 100, self.index % 100, tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        """The first instant after the period, UTC."""
+        if self.granularity is Granularity.DAY:
+            return self.start + timedelta(days=1)
+        months = 3 if self.granularity is Granularity.QUARTER else 1
+        start = self.start
+        month0 = start.month - 1 + months
+        return datetime(start.year + month0 // 12, month0 % 12 + 1, 1, tzinfo=UTC)
+
+    @property
+    def timestamp(self) -> int:
+        """Unix seconds of the period's first instant (2025-Q3 → 1751328000)."""
+        return calendar.timegm(self.start.utctimetuple())
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def quarter(year: int, q: int) -> Period:
+    """The period `YYYY-QN`."""
+    return parse_period(f"{year:04d}-Q{q}")
+
+
+def month(year: int, m: int) -> Period:
+    """The period `YYYY-MM`."""
+    return parse_period(f"{year:04d}-{m:02d}")
+
+
+def day(year: int, m: int, d: int) -> Period:
+    """The period `YYYY-MM-DD`."""
+    return parse_period(f"{year:04d}-{m:02d}-{d:02d}")
+
+
+def parse_period(text: str) -> Period:
+    """Parse `YYYY-QN`, `YYYY-MM` or `YYYY-MM-DD`; anything else raises KeyGrammarError."""
+    if not isinstance(text, str):
+        raise KeyGrammarError(f"period must be a string, got {type(text).__name__}")
+    if m := _QUARTER_RE.fullmatch(text):
+        year, idx, gran = int(m[1]), int(m[2]), Granularity.QUARTER
+    elif m := _MONTH_RE.fullmatch(text):
+        year, idx, gran = int(m[1]), int(m[2]), Granularity.MONTH
+        if not 1 <= idx <= 12:
+            raise KeyGrammarError(f"period {text!r}: month must be 01-12")
+    elif m := _DAY_RE.fullmatch(text):
+        year, mo, d = int(m[1]), int(m[2]), int(m[3])
+        try:
+            datetime(year, mo, d)
+        except ValueError as exc:
+            raise KeyGrammarError(f"period {text!r} is not a real date") from exc
+        idx, gran = mo * 100 + d, Granularity.DAY
+    else:
+        raise KeyGrammarError(f"period must be YYYY-QN, YYYY-MM or YYYY-MM-DD, got {text!r}")
+    if year < 1970:
+        raise KeyGrammarError(f"period {text!r} is before 1970")
+    return Period(year=year, granularity=gran, index=idx, text=text)
+
+
+# --- metrics ------------------------------------------------------------------
+
+
+def metric_pk(subject: str) -> str:
+    """`METRIC#{subject}`."""
+    if not isinstance(subject, str) or not _SUBJECT_RE.fullmatch(subject):
+        raise KeyGrammarError(f"metric subject must be lowercase snake_case, got {subject!r}")
+    return METRIC_PREFIX + subject
+
+
+def parse_metric_pk(pk: str) -> str:
+    """The subject inside a `METRIC#` partition key."""
+    if not isinstance(pk, str) or not pk.startswith(METRIC_PREFIX):
+        raise KeyGrammarError(f"metric pk must start with {METRIC_PREFIX!r}, got {pk!r}")
+    subject = pk[len(METRIC_PREFIX) :]
+    metric_pk(subject)
+    return subject
+
+
+def dimension_key(name: str, value: str) -> str:
+    """`{dimName}:{dimValue}`, e.g. `region:Europe`."""
+    if not isinstance(name, str) or not _DIM_NAME_RE.fullmatch(name):
+        raise KeyGrammarError(f"dimension name must be camelCase or snake_case letters/digits, got {name!r}")
+    if not isinstance(value, str) or not _DIM_VALUE_RE.fullmatch(value):
+        raise KeyGrammarError(
+            f"dimension value must be 1-128 characters without '#', control characters "
+            f"or surrounding spaces, got {value!r}"
+        )
+    return f"{name}{DIMENSION_SEPARATOR}{value}"
+
+
+def parse_dimension_key(key: str) -> tuple[str, str]:
+    """Split `region:Europe` into `("region", "Europe")`."""
+    if not isinstance(key, str) or DIMENSION_SEPARATOR not in key:
+        raise KeyGrammarError(f"dimensionKey must be '{{name}}:{{value}}', got {key!r}")
+    name, value = key.split(DIMENSION_SEPARATOR, 1)
+    dimension_key(name, value)
+    return name, value
+
+
+@dataclass(frozen=True)
+class MetricSortKey:
+    """A parsed metric sort key: its period and, for a slice, its dimension key."""
+
+    period: Period
+    dimension_key: str | None = None
+
+    @property
+    def is_slice(self) -> bool:
+        return self.dimension_key is not None
+
+    def __str__(self) -> str:
+        return metric_sk(self.period.text, self.dimension_key)
+
+
+def metric_sk(period: str | Period, dimension: str | None = None) -> str:
+    """Headline `sk` = period; slice `sk` = `{period}#{dimName}:{dimValue}`."""
+    text = period.text if isinstance(period, Period) else parse_period(period).text
+    if dimension is None:
+        return text
+    parse_dimension_key(dimension)
+    return f"{text}{SLICE_SEPARATOR}{dimension}"
+
+
+def parse_metric_sk(sk: str) -> MetricSortKey:
+    """Parse a headline or slice metric sort key."""
+    if not isinstance(sk, str):
+        raise KeyGrammarError(f"metric sk must be a string, got {type(sk).__name__}")
+    period_text, sep, dim = sk.partition(SLICE_SEPARATOR)
+    period = parse_period(period_text)
+    if not sep:
+        return MetricSortKey(period)
+    parse_dimension_key(dim)
+    return MetricSortKey(period, dim)
+
+
+# --- tenant table names --------------------------------------------------------
+
+REGISTRY_TABLE_BASE = "tenants-metadata"
+
+
+def messages_table_base(tenant_id: str) -> str:
+    """`tenant-{tenantId}-messages` (without any deployment prefix)."""
+    return f"tenant-{validate_tenant_id(tenant_id)}-messages"
+
+
+def metrics_table_base(tenant_id: str) -> str:
+    """`tenant-{tenantId}-metrics` (without any deployment prefix)."""
+    return f"tenant-{validate_tenant_id(tenant_id)}-metrics"
+
+
+def s3_prefix(tenant_id: str) -> str:
+    """`tenant-{tenantId}/`."""
+    return f"tenant-{validate_tenant_id(tenant_id)}/"
