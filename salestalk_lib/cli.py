@@ -1,0 +1,55 @@
+"""The `salestalk` command line: one subcommand per module in `salestalk_lib.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from .errors import SalesTalkError
+
+# Each module exposes `register(subparsers)`, which adds its subcommand(s) and sets
+# `func=callable(args) -> int` as the parser default.
+COMMAND_MODULES: tuple[str, ...] = (
+    "serve",
+    "provision",
+)
+
+EPILOG = """\
+Endpoint: --endpoint-url, else AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, else an
+embedded DynamoDB (moto) on 127.0.0.1. Real AWS only with --allow-aws or
+SALESTALK_ALLOW_AWS=1. Table names get SALESTALK_TABLE_PREFIX (or --table-prefix).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salestalk",
+        description="SalesTalk data platform: provision, seed, validate, ingest and query "
+        "the multi-tenant DynamoDB tables.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 findings, 2 bad input or error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SalesTalkError as exc:
+        print(f"salestalk {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

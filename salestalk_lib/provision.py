@@ -1,0 +1,164 @@
+"""Create tables from their specs, idempotently, and detect drift.
+
+Provisioning a table that exists and matches its spec changes nothing; one that
+differs in keys, attribute types or GSIs raises `SchemaDrift` naming each
+difference. Tags, point-in-time recovery and TTL are applied where the endpoint
+supports them, and the result says which it did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .errors import ProvisioningError, RequestRejected, SchemaDrift
+from .keys import REGISTRY_TABLE_BASE, validate_tenant_id
+from .settings import Settings
+from .storage import Storage
+from .tables import REGISTRY, TENANT_TABLE_SPECS, TableKind, TableSpec, create_table_request, describe_differences, tags_for
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """What provisioning did to one table."""
+
+    table: str
+    kind: TableKind
+    tenant_id: str | None
+    action: str  # "created" | "unchanged" | "updated"
+    changes: tuple[str, ...] = field(default=())
+    unsupported: tuple[str, ...] = field(default=())
+
+
+def check_table(storage: Storage, spec: TableSpec, name: str) -> list[str]:
+    """Differences between the live table `name` and `spec` (empty: it matches). Raises if absent."""
+    desc = storage.describe_table(name)
+    if desc is None:
+        raise ProvisioningError(f"table {name!r} does not exist; run `salestalk provision` first")
+    return describe_differences(spec, desc)
+
+
+def provision_table(storage: Storage, spec: TableSpec, name: str, tags: dict[str, str], *,
+                    ttl_enabled: bool = False, wait_timeout: float = 120.0) -> TableResult:
+    """Bring one table to its spec: create it if missing, refuse it if it drifted."""
+    desc = storage.describe_table(name)
+    action = "unchanged"
+    if desc is None:
+        try:
+            desc = storage.create_table(create_table_request(spec, name, tags))
+            action = "created"
+        except RequestRejected as exc:
+            if exc.code != "ResourceInUseException":  # someone else created it a moment ago
+                raise
+            desc = storage.describe_table(name)
+            if desc is None:
+                raise ProvisioningError(f"table {name!r} is being created and deleted concurrently") from exc
+    if action == "unchanged":
+        diffs = describe_differences(spec, desc)
+        if diffs:
+            raise SchemaDrift(name, diffs)
+    desc = storage.wait_active(name, timeout=wait_timeout)
+    changes, unsupported = _apply_settings(storage, spec, name, desc, tags, ttl_enabled)
+    if action == "unchanged" and changes:
+        action = "updated"
+    return TableResult(name, spec.kind, tags.get("TenantId"), action, tuple(changes), tuple(unsupported))
+
+
+def _apply_settings(storage: Storage, spec: TableSpec, name: str, desc: dict, tags: dict[str, str],
+                    ttl_enabled: bool) -> tuple[list[str], list[str]]:
+    changes: list[str] = []
+    unsupported: list[str] = []
+    arn = desc.get("TableArn", "")
+
+    def attempt(what: str, fn) -> None:
+        try:
+            fn()
+        except RequestRejected as exc:  # e.g. an emulator without the API: say so, don't fail
+            unsupported.append(f"{what} ({exc.code or 'rejected'})")
+
+    def ensure_tags() -> None:
+        have = storage.tags(arn, table=name)
+        missing = {k: v for k, v in tags.items() if have.get(k) != v}
+        if missing:
+            storage.tag(arn, missing, table=name)
+            changes.append("tags " + ", ".join(sorted(missing)))
+
+    def ensure_pitr() -> None:
+        if not storage.pitr_enabled(name):
+            storage.enable_pitr(name)
+            changes.append("point-in-time recovery enabled")
+
+    def ensure_ttl() -> None:
+        status, attribute = storage.ttl_status(name)
+        on = status in ("ENABLED", "ENABLING")
+        if ttl_enabled and not on:
+            storage.set_ttl(name, spec.ttl_attribute, True)
+            changes.append(f"TTL on {spec.ttl_attribute!r} enabled")
+        elif not ttl_enabled and on:
+            storage.set_ttl(name, attribute or spec.ttl_attribute, False)
+            changes.append("TTL disabled")
+
+    attempt("tags", ensure_tags)
+    attempt("point-in-time recovery", ensure_pitr)
+    if spec.ttl_attribute:
+        attempt("TTL", ensure_ttl)
+    return changes, unsupported
+
+
+def provision_registry(storage: Storage, settings: Settings) -> TableResult:
+    """Create (or confirm) the global tenants registry table."""
+    tags = tags_for(REGISTRY, environment=settings.environment)
+    return provision_table(storage, REGISTRY, settings.registry_table, tags)
+
+
+def provision_tenant(storage: Storage, settings: Settings, tenant_id: str, *,
+                     ttl_enabled: bool = False) -> list[TableResult]:
+    """Create (or confirm) a tenant's messages and metrics tables (the id is validated first)."""
+    results = []
+    for spec in TENANT_TABLE_SPECS:
+        name = settings.table_name(spec, tenant_id)
+        tags = tags_for(spec, environment=settings.environment, tenant_id=tenant_id)
+        results.append(provision_table(storage, spec, name, tags,
+                                       ttl_enabled=ttl_enabled and spec.ttl_attribute is not None))
+    return results
+
+
+def provision(storage: Storage, settings: Settings, tenant_ids: Iterable[str]) -> list[TableResult]:
+    """The registry plus every listed tenant's two tables, in that order."""
+    ids = list(dict.fromkeys(tenant_ids))
+    for tenant_id in ids:  # refuse a bad id before anything is created
+        validate_tenant_id(tenant_id)
+    results = [provision_registry(storage, settings)]
+    for tenant_id in ids:
+        results.extend(provision_tenant(storage, settings, tenant_id))
+    return results
+
+
+def table_overview(storage: Storage, settings: Settings) -> list[dict[str, object]]:
+    """One row per SalesTalk table on the endpoint: name, kind, status, keys, GSIs, drift."""
+    rows = []
+    for name in storage.list_tables(settings.table_prefix):
+        spec = _spec_for_name(name[len(settings.table_prefix):])
+        if spec is None:
+            continue
+        desc = storage.describe_table(name)
+        if desc is None:
+            continue
+        keys = " + ".join(f"{k['AttributeName']} ({k['KeyType']})" for k in desc.get("KeySchema", []))
+        gsis = ", ".join(sorted(g["IndexName"] for g in desc.get("GlobalSecondaryIndexes") or []))
+        diffs = describe_differences(spec, desc)
+        rows.append({"table": name, "kind": str(spec.kind), "status": desc.get("TableStatus"),
+                     "keys": keys, "gsis": gsis, "items": desc.get("ItemCount", 0),
+                     "matches_spec": not diffs})
+    return rows
+
+
+def _spec_for_name(base: str) -> TableSpec | None:
+    if base == REGISTRY_TABLE_BASE:
+        return REGISTRY
+    for spec in TENANT_TABLE_SPECS:
+        suffix = "-" + spec.base_name("x").rsplit("-", 1)[1]
+        if base.startswith("tenant-") and base.endswith(suffix):
+            return spec
+    return None
+

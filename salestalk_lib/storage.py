@@ -1,0 +1,314 @@
+"""The storage seam: the one module that calls DynamoDB and translates its errors.
+
+Items cross this seam as plain Python dicts (str, Decimal, bool, list, dict,
+set); the seam serialises them to DynamoDB's typed form and back, so numbers
+stay `Decimal` end to end. Every botocore/ClientError is turned into a
+`salestalk_lib.errors.StorageError` subclass here, `raise ... from exc`, and
+nowhere else. Each method is one request: retries belong to `salestalk_lib.retry`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError, ReadTimeoutError
+
+from .errors import (
+    ConditionFailed,
+    ProvisioningError,
+    RequestRejected,
+    StorageError,
+    TableNotFound,
+    Throttled,
+    TransactionConflict,
+    TransientError,
+)
+
+_SER = TypeSerializer()
+_DESER = TypeDeserializer()
+
+THROTTLING_CODES = frozenset({
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "Throttling",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+})
+TRANSIENT_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure", "ServiceUnavailableException"})
+
+# A hook sees every request the seam sends: (operation name, request parameters).
+RequestHook = Callable[[str, Mapping[str, Any]], None]
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Python item -> DynamoDB AttributeValue map (floats are refused by boto3: use Decimal)."""
+    return {k: _SER.serialize(v) for k, v in item.items()}
+
+
+def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB AttributeValue map -> Python item with Decimal numbers."""
+    return {k: _DESER.deserialize(v) for k, v in item.items()}
+
+
+def translate(exc: BaseException, *, operation: str, table: str = "") -> StorageError:
+    """Map a botocore exception to the library's error tree (not raised: returned)."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        message = error.get("Message", "") or str(exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        kw = dict(code=code, operation=operation, table=table)
+        text = f"{operation} on {table or '-'} failed: {code}: {message}"
+        if code == "ConditionalCheckFailedException":
+            old = exc.response.get("Item")
+            return ConditionFailed(text, item=deserialize(old) if old else None, **kw)
+        if code == "TransactionCanceledException":
+            return _translate_cancellation(exc, text, kw)
+        if code in THROTTLING_CODES:
+            return Throttled(text, **kw)
+        if code == "TransactionConflictException":
+            return TransactionConflict(text, **kw)
+        if code == "ResourceNotFoundException":
+            return TableNotFound(text, **kw)
+        if code in TRANSIENT_CODES or status >= 500:
+            return TransientError(text, **kw)
+        return RequestRejected(text, **kw)
+    if isinstance(exc, (BotoConnectionError, ReadTimeoutError, HTTPClientError)):
+        return TransientError(f"{operation} on {table or '-'}: {type(exc).__name__}: {exc}",
+                              code=type(exc).__name__, operation=operation, table=table)
+    if isinstance(exc, BotoCoreError):
+        return RequestRejected(f"{operation} on {table or '-'}: {exc}", code=type(exc).__name__,
+                               operation=operation, table=table)
+    return StorageError(f"{operation} on {table or '-'}: {exc}", operation=operation, table=table)
+
+
+def _translate_cancellation(exc: ClientError, text: str, kw: dict[str, Any]) -> StorageError:
+    reasons = exc.response.get("CancellationReasons") or []
+    codes = [r.get("Code", "None") for r in reasons]
+    detail = f"{text} (reasons: {', '.join(codes) or 'none given'})"
+    for reason in reasons:
+        if reason.get("Code") == "ConditionalCheckFailed":
+            old = reason.get("Item")
+            return ConditionFailed(detail, item=deserialize(old) if old else None, **{**kw, "code": "ConditionalCheckFailed"})
+    if "TransactionConflict" in codes:
+        return TransactionConflict(detail, **{**kw, "code": "TransactionConflict"})
+    if any(c in ("ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded") for c in codes):
+        return Throttled(detail, **{**kw, "code": "ThrottlingError"})
+    return RequestRejected(detail, **kw)
+
+
+class Storage:
+    """Single-request DynamoDB operations over an injected boto3 client."""
+
+    def __init__(self, client: Any, *, hooks: Sequence[RequestHook] = ()):
+        self.client = client
+        self.hooks: list[RequestHook] = list(hooks)
+
+    def _call(self, operation: str, table: str = "", **params: Any) -> dict[str, Any]:
+        for hook in self.hooks:
+            hook(operation, params)
+        method = getattr(self.client, _snake(operation))
+        try:
+            return method(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, operation=operation, table=table) from exc
+
+    # --- tables ---------------------------------------------------------------
+
+    def describe_table(self, name: str) -> dict[str, Any] | None:
+        """DescribeTable's `Table`, or None if there is no such table."""
+        try:
+            return self._call("DescribeTable", name, TableName=name)["Table"]
+        except TableNotFound:
+            return None
+
+    def create_table(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Send a CreateTable request built by `tables.create_table_request`."""
+        return self._call("CreateTable", request["TableName"], **request)["TableDescription"]
+
+    def wait_active(self, name: str, *, timeout: float = 120.0, poll: float = 0.2,
+                    sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+        """Poll until the table and all its GSIs are ACTIVE; ProvisioningError after `timeout`."""
+        waited = 0.0
+        while True:
+            desc = self.describe_table(name)
+            if desc is None:
+                raise ProvisioningError(f"table {name!r} disappeared while waiting for ACTIVE")
+            gsis = desc.get("GlobalSecondaryIndexes") or []
+            if desc.get("TableStatus") == "ACTIVE" and all(g.get("IndexStatus", "ACTIVE") == "ACTIVE" for g in gsis):
+                return desc
+            if waited >= timeout:
+                raise ProvisioningError(f"table {name!r} not ACTIVE after {timeout:.0f}s "
+                                        f"(status {desc.get('TableStatus')})")
+            sleep(poll)
+            waited += poll
+
+    def delete_table(self, name: str) -> None:
+        self._call("DeleteTable", name, TableName=name)
+
+    def list_tables(self, prefix: str = "") -> list[str]:
+        """Every table name on the endpoint starting with `prefix` (all pages)."""
+        names: list[str] = []
+        params: dict[str, Any] = {}
+        while True:
+            page = self._call("ListTables", **params)
+            names.extend(n for n in page.get("TableNames", []) if n.startswith(prefix))
+            if "LastEvaluatedTableName" not in page:
+                return sorted(names)
+            params["ExclusiveStartTableName"] = page["LastEvaluatedTableName"]
+
+    def tag(self, arn: str, tags: Mapping[str, str], *, table: str = "") -> None:
+        self._call("TagResource", table, ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])
+
+    def tags(self, arn: str, *, table: str = "") -> dict[str, str]:
+        out: dict[str, str] = {}
+        params: dict[str, Any] = {"ResourceArn": arn}
+        while True:
+            page = self._call("ListTagsOfResource", table, **params)
+            out.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
+            if not page.get("NextToken"):
+                return out
+            params["NextToken"] = page["NextToken"]
+
+    def pitr_enabled(self, name: str) -> bool:
+        desc = self._call("DescribeContinuousBackups", name, TableName=name)["ContinuousBackupsDescription"]
+        return desc.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED"
+
+    def enable_pitr(self, name: str) -> None:
+        self._call("UpdateContinuousBackups", name, TableName=name,
+                   PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+
+    def ttl_status(self, name: str) -> tuple[str, str | None]:
+        """(TimeToLiveStatus, attribute name) of a table."""
+        desc = self._call("DescribeTimeToLive", name, TableName=name)["TimeToLiveDescription"]
+        return desc.get("TimeToLiveStatus", "DISABLED"), desc.get("AttributeName")
+
+    def set_ttl(self, name: str, attribute: str, enabled: bool) -> None:
+        self._call("UpdateTimeToLive", name, TableName=name,
+                   TimeToLiveSpecification={"Enabled": enabled, "AttributeName": attribute})
+
+    # --- items ----------------------------------------------------------------
+
+    def get_item(self, table: str, key: Mapping[str, Any], *, consistent: bool = True) -> dict[str, Any] | None:
+        """The item with `key`, or None."""
+        resp = self._call("GetItem", table, TableName=table, Key=serialize(key), ConsistentRead=consistent)
+        return deserialize(resp["Item"]) if "Item" in resp else None
+
+    def put_item(self, table: str, item: Mapping[str, Any], *, condition: str | None = None,
+                 names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> None:
+        """PutItem; with `condition`, a failed check raises ConditionFailed carrying the stored item."""
+        params: dict[str, Any] = {"TableName": table, "Item": serialize(item)}
+        _add_condition(params, condition, names, values)
+        if condition:
+            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        self._call("PutItem", table, **params)
+
+    def update_item(self, table: str, key: Mapping[str, Any], *, update: str,
+                    condition: str | None = None, names: Mapping[str, str] | None = None,
+                    values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """UpdateItem returning the new item; a failed condition raises ConditionFailed."""
+        params: dict[str, Any] = {"TableName": table, "Key": serialize(key), "UpdateExpression": update,
+                                  "ReturnValues": "ALL_NEW"}
+        _add_condition(params, condition, names, values)
+        if condition:
+            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return deserialize(self._call("UpdateItem", table, **params).get("Attributes", {}))
+
+    def delete_item(self, table: str, key: Mapping[str, Any]) -> None:
+        self._call("DeleteItem", table, TableName=table, Key=serialize(key))
+
+    def query(self, table: str, *, key_condition: str, names: Mapping[str, str] | None = None,
+              values: Mapping[str, Any] | None = None, index: str | None = None,
+              limit: int | None = None, start_key: Mapping[str, Any] | None = None,
+              forward: bool = True, consistent: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One Query page: (items, LastEvaluatedKey or None)."""
+        params = query_request(table, key_condition=key_condition, names=names, values=values, index=index,
+                               limit=limit, start_key=start_key, forward=forward, consistent=consistent)
+        resp = self._call("Query", table, **params)
+        last = resp.get("LastEvaluatedKey")
+        return [deserialize(i) for i in resp.get("Items", [])], (deserialize(last) if last else None)
+
+    def transact_write(self, actions: Sequence[Mapping[str, Any]], *, token: str | None = None) -> None:
+        """TransactWriteItems; `actions` use Python values (serialised here).
+
+        Each action is `{"Put"|"Update"|"ConditionCheck"|"Delete": {...}}` with
+        `Item`/`Key`/`ExpressionAttributeValues` as plain Python dicts. `token`
+        is the ClientRequestToken that makes a resent transaction idempotent.
+        """
+        items = [_serialize_action(a) for a in actions]
+        params: dict[str, Any] = {"TransactItems": items}
+        if token:
+            params["ClientRequestToken"] = token
+        tables = sorted({next(iter(a.values()))["TableName"] for a in actions})
+        self._call("TransactWriteItems", ",".join(tables), **params)
+
+    def batch_write(self, table: str, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """One BatchWriteItem of puts (≤ 25); returns the items DynamoDB left unprocessed."""
+        requests = [{"PutRequest": {"Item": serialize(i)}} for i in items]
+        if not 1 <= len(requests) <= 25:
+            raise ValueError(f"BatchWriteItem takes 1-25 requests, got {len(requests)}")
+        resp = self._call("BatchWriteItem", table, RequestItems={table: requests})
+        left = resp.get("UnprocessedItems", {}).get(table, [])
+        return [deserialize(r["PutRequest"]["Item"]) for r in left]
+
+    def batch_get(self, table: str, keys_: Sequence[Mapping[str, Any]], *, consistent: bool = True
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """One BatchGetItem (≤ 100 keys): (items found, keys left unprocessed)."""
+        if not 1 <= len(keys_) <= 100:
+            raise ValueError(f"BatchGetItem takes 1-100 keys, got {len(keys_)}")
+        resp = self._call("BatchGetItem", table, RequestItems={
+            table: {"Keys": [serialize(k) for k in keys_], "ConsistentRead": consistent}})
+        found = [deserialize(i) for i in resp.get("Responses", {}).get(table, [])]
+        left = [deserialize(k) for k in resp.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])]
+        return found, left
+
+
+def query_request(table: str, *, key_condition: str, names: Mapping[str, str] | None = None,
+                  values: Mapping[str, Any] | None = None, index: str | None = None,
+                  limit: int | None = None, start_key: Mapping[str, Any] | None = None,
+                  forward: bool = True, consistent: bool = False) -> dict[str, Any]:
+    """The exact Query request parameters the seam would send (used by `--explain`)."""
+    params: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition,
+                              "ScanIndexForward": forward}
+    if index:
+        params["IndexName"] = index
+    elif consistent:
+        params["ConsistentRead"] = True
+    if names:
+        params["ExpressionAttributeNames"] = dict(names)
+    if values:
+        params["ExpressionAttributeValues"] = serialize(values)
+    if limit:
+        params["Limit"] = limit
+    if start_key:
+        params["ExclusiveStartKey"] = serialize(start_key)
+    return params
+
+
+def _add_condition(params: dict[str, Any], condition: str | None, names: Mapping[str, str] | None,
+                   values: Mapping[str, Any] | None) -> None:
+    if condition:
+        params["ConditionExpression"] = condition
+    if names:
+        params["ExpressionAttributeNames"] = dict(names)
+    if values:
+        params["ExpressionAttributeValues"] = serialize(values)
+
+
+def _serialize_action(action: Mapping[str, Any]) -> dict[str, Any]:
+    (kind, body), = action.items()
+    out = dict(body)
+    for field in ("Item", "Key", "ExpressionAttributeValues"):
+        if field in out:
+            out[field] = serialize(out[field])
+    if kind != "ConditionCheck" and "ConditionExpression" in out:
+        out.setdefault("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
+    return {kind: out}
+
+
+def _snake(operation: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
