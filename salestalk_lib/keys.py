@@ -13,7 +13,9 @@ its `dimensionKey` after `#`. The headline figure keeps `sk = period`, so the
 plain lookup `pk=METRIC#revenue, sk=2025-Q3` still finds it, and
 `begins_with(sk, "2025-Q3")` returns the headline and all its slices together.
 `#` sorts before every digit, letter and `-`, so a period's slices sort directly
-after its headline and before the next period of any granularity.
+after its headline and before the next period of any granularity. For a month,
+`begins_with(sk, "2025-10")` would also catch the days `2025-10-05`; ask for a
+period's slices with `begins_with(sk, metric_slice_prefix(period))` instead.
 
 **Period sort trap.** In one partition `2025-10` < `2025-10-05` < `2025-11` <
 `2025-Q1`: a key range over months also catches days and slices. Range queries
@@ -45,10 +47,12 @@ _UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}
 _SUBJECT_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DIM_NAME_RE = re.compile(r"^[a-z][a-zA-Z0-9_]{0,63}$")
 _DIM_VALUE_RE = re.compile(r"^[^#:\s\x00-\x1f\x7f](?:[^#\x00-\x1f\x7f]{0,126}[^#\s\x00-\x1f\x7f])?$")
-_QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-_DAY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_MSG_SK_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+# [0-9], not \d: \d also matches other scripts' digits (which int() accepts), so
+# '٢٠٢٥-Q3' used to parse as 2025-Q3 under a second key string for the same period.
+_QUARTER_RE = re.compile(r"^([0-9]{4})-Q([1-4])$")
+_MONTH_RE = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_DAY_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+_MSG_SK_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$")
 
 
 def validate_tenant_id(tenant_id: object) -> str:
@@ -109,7 +113,12 @@ def message_sk(when: datetime) -> str:
     utc = when.astimezone(UTC)
     if utc.microsecond % 1000:
         raise KeyGrammarError(f"message time has sub-millisecond precision: {when.isoformat()}")
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # Not strftime: glibc's %Y does not pad years below 1000, which broke both the
+    # fixed width (string order = time order) and parse_message_sk.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_message_sk(sk: str) -> datetime:
@@ -298,6 +307,12 @@ class MetricSortKey:
         return metric_sk(self.period.text, self.dimension_key)
 
 
+def metric_slice_prefix(period: str | Period) -> str:
+    """`{period}#`: the begins_with prefix of a period's slices (never its days or its headline)."""
+    text = period.text if isinstance(period, Period) else parse_period(period).text
+    return text + SLICE_SEPARATOR
+
+
 def metric_sk(period: str | Period, dimension: str | None = None) -> str:
     """Headline `sk` = period; slice `sk` = `{period}#{dimName}:{dimValue}`."""
     text = period.text if isinstance(period, Period) else parse_period(period).text
@@ -317,6 +332,28 @@ def parse_metric_sk(sk: str) -> MetricSortKey:
         return MetricSortKey(period)
     parse_dimension_key(dim)
     return MetricSortKey(period, dim)
+
+
+# --- item kinds -----------------------------------------------------------------
+
+
+class KeyKind(StrEnum):
+    """Which kind of item a partition key belongs to."""
+
+    MESSAGE = "message"
+    SESSION = "session"
+    METRIC = "metric"
+
+
+def pk_kind(pk: object) -> KeyKind | None:
+    """The item kind a pk's prefix names (even if the rest of the pk is malformed), else None."""
+    if not isinstance(pk, str):
+        return None
+    for prefix, kind in ((MSG_PREFIX, KeyKind.MESSAGE), (SESSION_PREFIX, KeyKind.SESSION),
+                         (METRIC_PREFIX, KeyKind.METRIC)):
+        if pk.startswith(prefix):
+            return kind
+    return None
 
 
 # --- tenant table names --------------------------------------------------------
