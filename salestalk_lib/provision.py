@@ -162,3 +162,22 @@ def _spec_for_name(base: str) -> TableSpec | None:
             return spec
     return None
 
+
+
+def schema_rows(storage: Storage, table_names: Iterable[str]) -> list[dict[str, object]]:
+    """One row per key attribute of each live table and GSI: table, gsi, attribute, key type, type."""
+    rows: list[dict[str, object]] = []
+    for name in table_names:
+        desc = storage.describe_table(name)
+        if desc is None:
+            raise ProvisioningError(f"table {name!r} does not exist")
+        types = {a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions", [])}
+        sources = [("(table)", desc.get("KeySchema", []), "")]
+        sources += [(g["IndexName"], g["KeySchema"], g.get("Projection", {}).get("ProjectionType", ""))
+                    for g in sorted(desc.get("GlobalSecondaryIndexes") or [], key=lambda g: g["IndexName"])]
+        for index, schema, projection in sources:
+            for key in schema:
+                rows.append({"table": name, "gsi": index, "attribute": key["AttributeName"],
+                             "key": key["KeyType"], "type": types.get(key["AttributeName"], "?"),
+                             "projection": projection})
+    return rows

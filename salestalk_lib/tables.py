@@ -75,7 +75,7 @@ class TableSpec:
         if len(set(names)) != len(names):
             raise ValueError(f"{self.kind}: duplicate index names {names}")
         types: dict[str, str] = {}
-        for attr in self.key_attributes_all():
+        for attr in self.key_attributes + tuple(a for i in self.indexes for a in i.key_attributes):
             if types.setdefault(attr.name, attr.type) != attr.type:
                 raise ValueError(f"{self.kind}: attribute {attr.name!r} declared with two types")
 

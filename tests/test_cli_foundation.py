@@ -1,0 +1,78 @@
+"""The foundation CLI: serve, provision, tables."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import boto3
+
+from salestalk_lib.cli import main
+from salestalk_lib.commands import seed_tenant_ids
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_provision_defaults_to_the_seed_tenants(capsys, endpoint, settings):
+    seeds = seed_tenant_ids()
+    code, out, _ = _run(capsys, "provision", "--endpoint-url", endpoint.url, "--table-prefix", settings.table_prefix)
+    assert code == 0
+    assert seeds, "seed_data/tenants.json names the seed tenants"
+    for tenant in seeds:
+        assert f"{settings.table_prefix}tenant-{tenant}-messages" in out
+    assert out.count("created") == 1 + 2 * len(seeds)
+
+
+def test_provision_with_tenant_option_then_tables_lists_them(capsys, endpoint, settings):
+    args = ["--endpoint-url", endpoint.url, "--table-prefix", settings.table_prefix]
+    code, out, _ = _run(capsys, "provision", "--tenant", "zeta-co", "--tenant", "beta-co", *args)
+    assert code == 0 and out.count("created") == 5
+    code, out, _ = _run(capsys, "tables", *args)
+    assert code == 0
+    names = re.findall(rf"^({re.escape(settings.table_prefix)}\S+)", out, flags=re.M)
+    assert sorted(names) == sorted(settings.table_prefix + n for n in [
+        "tenants-metadata", "tenant-zeta-co-messages", "tenant-zeta-co-metrics",
+        "tenant-beta-co-messages", "tenant-beta-co-metrics"])
+    assert "SenderIndex, SessionIndex" in out and "False" not in out
+
+
+def test_hostile_tenant_id_exits_2_with_the_rule(capsys, endpoint, settings):
+    code, _, err = _run(capsys, "provision", "--tenant", "Acme/../x", "--endpoint-url", endpoint.url,
+                        "--table-prefix", settings.table_prefix)
+    assert code == 2
+    assert "lowercase letters, digits and '-'" in err
+
+
+def test_serve_prints_export_line_and_serves_until_stopped(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen([sys.executable, "-m", "salestalk_lib", "serve"], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+        match = re.search(r"export AWS_ENDPOINT_URL_DYNAMODB=(http://127\.0\.0\.1:\d+)", lines[1])
+        assert match, lines
+        client = boto3.client("dynamodb", endpoint_url=match[1], region_name="us-east-1",
+                              aws_access_key_id="x", aws_secret_access_key="x")
+        client.create_table(TableName="probe", BillingMode="PAY_PER_REQUEST",
+                             KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+        assert client.list_tables()["TableNames"] == ["probe"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        proc.stdout.close()
+
+
+def test_help_explains_endpoint_resolution(capsys):
+    import pytest
+    with pytest.raises(SystemExit):
+        main(["provision", "--help"])
+    out = capsys.readouterr().out
+    assert "AWS_ENDPOINT_URL_DYNAMODB" in out and "SALESTALK_ALLOW_AWS" in out

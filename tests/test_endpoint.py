@@ -1,0 +1,75 @@
+"""Endpoint resolution: explicit URL, boto3's variables, opt-in AWS, else embedded."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+
+from salestalk_lib.endpoint import resolve_endpoint
+from salestalk_lib.errors import ConfigurationError, RealAwsNotAllowed
+
+REAL_CREDS = {"AWS_ACCESS_KEY_ID": "AKIAREALLOOKING", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "eu-west-1"}
+
+
+def test_explicit_url_wins_over_environment():
+    ep = resolve_endpoint("http://127.0.0.1:1234", env={"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"})
+    assert (ep.url, ep.source, ep.embedded) == ("http://127.0.0.1:1234", "explicit", False)
+
+
+def test_service_specific_variable_wins_over_generic_one():
+    ep = resolve_endpoint(env={"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:1", "AWS_ENDPOINT_URL": "http://127.0.0.1:2"})
+    assert (ep.url, ep.source) == ("http://127.0.0.1:1", "AWS_ENDPOINT_URL_DYNAMODB")
+    ep = resolve_endpoint(env={"AWS_ENDPOINT_URL": "http://localhost:4566"})
+    assert (ep.url, ep.source) == ("http://localhost:4566", "AWS_ENDPOINT_URL")
+
+
+def test_loopback_endpoint_is_signed_with_dummy_credentials_not_real_ones(monkeypatch):
+    for k, v in REAL_CREDS.items():
+        monkeypatch.setenv(k, v)
+    ep = resolve_endpoint(env={"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4566"})
+    assert ep.session.get_credentials().access_key == "testing"
+
+
+def test_credentials_in_environment_without_opt_in_never_reach_aws(monkeypatch):
+    for k, v in REAL_CREDS.items():
+        monkeypatch.setenv(k, v)
+    with resolve_endpoint(env=REAL_CREDS) as ep:
+        assert ep.embedded and ep.url.startswith("http://127.0.0.1:")
+        assert not ep.is_real_aws
+        assert ep.region == "eu-west-1"
+
+
+def test_aws_endpoint_url_needs_the_opt_in():
+    with pytest.raises(RealAwsNotAllowed, match="--allow-aws"):
+        resolve_endpoint(env={"AWS_ENDPOINT_URL": "https://dynamodb.us-east-1.amazonaws.com"})
+
+
+def test_opt_in_without_credentials_explains_what_to_set(monkeypatch, tmp_path):
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(ConfigurationError, match="no credentials"):
+        resolve_endpoint(env={"SALESTALK_ALLOW_AWS": "1"})
+
+
+def test_malformed_url_is_a_clear_error():
+    with pytest.raises(ConfigurationError, match="must look like http://host:port"):
+        resolve_endpoint("127.0.0.1:8000")
+
+
+def test_embedded_server_answers_dynamodb_over_http_and_stops():
+    ep = resolve_endpoint(env={})
+    client = ep.client()
+    assert client.list_tables()["TableNames"] == [] or isinstance(client.list_tables()["TableNames"], list)
+    assert client.meta.endpoint_url == ep.url
+    ep.close()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(ep.url, timeout=2)
+
+
+def test_clients_have_botocore_retries_off(endpoint):
+    # one retry layer only: salestalk_lib.retry; botocore must send each call once
+    assert endpoint.client().meta.config.retries["total_max_attempts"] == 1
