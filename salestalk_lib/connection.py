@@ -7,6 +7,7 @@ from typing import Iterable
 
 from .endpoint import Endpoint, resolve_endpoint
 from .provision import TableResult, provision, table_overview
+from .scope import TenantScope
 from .settings import Settings
 from .storage import Storage
 
@@ -26,6 +27,10 @@ class SalesTalk:
     def tables(self) -> list[dict[str, object]]:
         """One row per SalesTalk table on the endpoint (name, kind, status, keys, GSIs, drift)."""
         return table_overview(self.storage, self.settings)
+
+    def tenant(self, tenant_id: str) -> TenantScope:
+        """The handle for one tenant: it reaches only that tenant's tables and registry item."""
+        return TenantScope.open(self.storage, self.settings, tenant_id)
 
     def close(self) -> None:
         """Stop the embedded server if this connection started one."""
