@@ -1,0 +1,246 @@
+"""A small Chrome DevTools Protocol client for tests: headless Chromium, one page at a time.
+
+    with Browser.launch("/usr/bin/chromium", profile_dir) as browser:
+        page = browser.new_page()
+        visit = page.visit("http://127.0.0.1:8000/")     # waits for load + network idle
+        visit.requests, visit.console_errors, visit.exceptions
+        page.evaluate("document.title")
+        page.screenshot()                                 # PNG bytes
+
+One websocket to the browser; each page is a flattened session on it
+(`Target.attachToTarget(flatten=True)`). Workers the page starts are
+auto-attached too, so their requests and errors are seen as well.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from websockets.sync.client import ClientConnection, connect
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--window-size=1280,900",
+    # Nothing outside the machine resolves, so a stray request fails fast instead of
+    # leaving the machine; the test still sees it being attempted.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+)
+
+
+class CdpError(RuntimeError):
+    """The browser answered a command with an error, or did not answer in time."""
+
+
+@dataclass
+class Visit:
+    """What happened while one URL loaded."""
+
+    url: str
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    exceptions: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+
+
+class Browser:
+    """A headless Chromium process and the websocket to its browser target."""
+
+    def __init__(self, process: subprocess.Popen[bytes], ws: ClientConnection, stack: contextlib.ExitStack):
+        self.process = process
+        self.ws = ws
+        self._stack = stack
+        self._ids = itertools.count(1)
+        self._events: list[dict[str, Any]] = []
+
+    @classmethod
+    def launch(cls, executable: str, profile_dir: Path, timeout: float = 30.0) -> "Browser":
+        port_file = profile_dir / "DevToolsActivePort"
+        port_file.unlink(missing_ok=True)
+        process = subprocess.Popen(
+            [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}",
+             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        # Chromium writes "<port>\n<browser ws path>" once DevTools listens.
+        while not (port_file.is_file() and len(port_file.read_text().split()) == 2):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise CdpError(f"chromium did not start DevTools (exit code {process.poll()})")
+            time.sleep(0.05)
+        port, path = port_file.read_text().split()
+        stack = contextlib.ExitStack()
+        try:
+            ws = stack.enter_context(connect(f"ws://127.0.0.1:{port}{path}", max_size=None, open_timeout=timeout))
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        return cls(process, ws, stack)
+
+    def close(self) -> None:
+        try:
+            self._stack.close()
+        finally:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> "Browser":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None,
+             timeout: float = 30.0) -> dict[str, Any]:
+        """Send one command and wait for its answer; events that arrive meanwhile are queued."""
+        msg_id = next(self._ids)
+        message: dict[str, Any] = {"id": msg_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        self.ws.send(json.dumps(message))
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CdpError(f"{method}: no answer within {timeout} s")
+            reply = json.loads(self.ws.recv(timeout=remaining))
+            if reply.get("id") == msg_id:
+                if "error" in reply:
+                    raise CdpError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            if "method" in reply:
+                self._events.append(reply)
+
+    def events(self, timeout: float) -> list[dict[str, Any]]:
+        """Queued events plus those arriving within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                message = json.loads(self.ws.recv(timeout=remaining))
+            except TimeoutError:
+                break
+            if "method" in message:
+                self._events.append(message)
+        events, self._events = self._events, []
+        return events
+
+    def new_page(self) -> "Page":
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        page = Page(self, target, session)
+        page.enable(session)
+        self.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True,
+                                           "flatten": True}, session=session)
+        return page
+
+
+class Page:
+    """One tab, driven over its flattened session."""
+
+    def __init__(self, browser: Browser, target_id: str, session: str):
+        self.browser = browser
+        self.target_id = target_id
+        self.session = session
+        self.sessions = {session}
+
+    def enable(self, session: str, *, page: bool = True) -> None:
+        for domain in (("Page.enable",) if page else ()) + ("Runtime.enable", "Network.enable", "Log.enable"):
+            try:
+                self.browser.send(domain, session=session)
+            except CdpError:
+                if domain == "Runtime.enable":
+                    raise  # Log and Network are absent in some worker targets; Runtime never is
+        if not page:
+            self.browser.send("Runtime.runIfWaitingForDebugger", session=session)
+
+    def send(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        return self.browser.send(method, params, session=self.session, **kw)
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page (promises are awaited)."""
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                                "awaitPromise": True})
+        if "exceptionDetails" in result:
+            raise CdpError(f"evaluate {expression!r}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def visit(self, url: str, *, timeout: float = 30.0, quiet_period: float = 0.5) -> Visit:
+        """Load `url`, wait for the load event and then until the network is quiet."""
+        visit = Visit(url)
+        self.send("Page.navigate", {"url": url})
+        loaded = False
+        in_flight: set[str] = set()
+        deadline = time.monotonic() + timeout
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            events = self.browser.events(0.1)
+            for event in events:
+                self._record(event, visit, in_flight)
+                if event["method"] == "Page.loadEventFired" and event.get("sessionId") == self.session:
+                    loaded = True
+            if events:
+                quiet_since = time.monotonic()
+            if loaded and not in_flight and time.monotonic() - quiet_since >= quiet_period:
+                return visit
+        raise CdpError(f"{url}: not loaded and quiet within {timeout} s "
+                       f"(load event: {loaded}, requests in flight: {sorted(in_flight)})")
+
+    def _record(self, event: dict[str, Any], visit: Visit, in_flight: set[str]) -> None:
+        method, params = event["method"], event.get("params", {})
+        if event.get("sessionId") not in self.sessions and method != "Target.attachedToTarget":
+            return
+        if method == "Target.attachedToTarget":
+            child = params["sessionId"]
+            self.sessions.add(child)
+            self.enable(child, page=False)
+        elif method == "Network.requestWillBeSent":
+            visit.requests.append(params["request"]["url"])
+            in_flight.add(params["requestId"])
+        elif method in ("Network.loadingFinished", "Network.loadingFailed"):
+            in_flight.discard(params["requestId"])
+            if method == "Network.loadingFailed" and not params.get("canceled"):
+                visit.failed_requests.append(f"{params.get('errorText')} ({params['requestId']})")
+        elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
+            visit.console_errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            entry = params["entry"]
+            visit.console_errors.append(f"{entry.get('text')} {entry.get('url', '')}".strip())
+        elif method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            visit.exceptions.append(details.get("exception", {}).get("description") or details.get("text", ""))
+
+    def type(self, text: str) -> None:
+        """Type `text` into the focused element, one key press per character (keydown, keyup)."""
+        for char in text:
+            self.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": char, "text": char})
+            self.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": char})
+
+    def screenshot(self, *, max_height: int = 4000) -> bytes:
+        """A PNG of the page from the top, as tall as its content (at most `max_height` CSS pixels)."""
+        size = self.send("Page.getLayoutMetrics")["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height), "scale": 1}
+        data = self.send("Page.captureScreenshot", {"format": "png", "clip": clip,
+                                                    "captureBeyondViewport": True})["data"]
+        return base64.b64decode(data)
