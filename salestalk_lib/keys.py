@@ -54,6 +54,14 @@ _MONTH_RE = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 _DAY_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
 _MSG_SK_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$")
 
+# Public copies of the patterns, for JSON Schemas and docs.
+TENANT_ID_PATTERN = _TENANT_ID_RE.pattern
+UUID4_PATTERN = _UUID4_RE.pattern
+PERIOD_PATTERN = r"^[0-9]{4}-(Q[1-4]|[0-9]{2}|[0-9]{2}-[0-9]{2})$"
+MESSAGE_SK_PATTERN = _MSG_SK_RE.pattern
+DIMENSION_NAME_PATTERN = _DIM_NAME_RE.pattern
+DIMENSION_VALUE_PATTERN = _DIM_VALUE_RE.pattern
+
 
 def validate_tenant_id(tenant_id: object) -> str:
     """Return `tenant_id` if it is 1-64 lowercase letters, digits and inner `-`; raise otherwise.
@@ -374,3 +382,23 @@ def metrics_table_base(tenant_id: str) -> str:
 def s3_prefix(tenant_id: str) -> str:
     """`tenant-{tenantId}/`."""
     return f"tenant-{validate_tenant_id(tenant_id)}/"
+
+
+def _tenant_of_table_base(name: object, suffix: str) -> str:
+    head = "tenant-"
+    if not isinstance(name, str) or not name.startswith(head) or not name.endswith(suffix):
+        raise KeyGrammarError(f"table name must be '{head}{{tenantId}}{suffix}', got {name!r}")
+    try:
+        return validate_tenant_id(name[len(head) : -len(suffix)])
+    except InvalidTenantId as exc:
+        raise KeyGrammarError(f"table name {name!r} does not embed a valid tenant id: {exc}") from exc
+
+
+def parse_messages_table_base(name: str) -> str:
+    """The tenant id inside `tenant-{tenantId}-messages`."""
+    return _tenant_of_table_base(name, "-messages")
+
+
+def parse_metrics_table_base(name: str) -> str:
+    """The tenant id inside `tenant-{tenantId}-metrics`."""
+    return _tenant_of_table_base(name, "-metrics")
