@@ -14,6 +14,8 @@ from .errors import SalesTalkError
 COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "provision",
+    "schema",
+    "validate",
     "query",
 )
 

@@ -1,0 +1,380 @@
+"""Read records from JSON and JSON-lines files, recognise each record's kind, validate it.
+
+Used by `salestalk validate` and by the seed loader. A record's kind comes from its
+content, never its file name: a `pk` prefix of the key grammar (message, session
+rollup, metric), an `eventType` (event), or registry fields (tenant). Every
+violation is reported, each as `Violation(where="file:record", field="dotted.path",
+rule="...")`; `record` is the line number in a JSON-lines file and the position
+(from 1) in a JSON array.
+
+Beyond each record's own rules, records validated together are checked against each
+other: no two records share a primary key, per-tenant records name a tenant of the
+registry (when registry records are among them), and every data reference agrees
+with the metric it cites (when that tenant's metrics are among them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import keys
+from .errors import ValidationFailed, Violation
+from .models import (
+    EVENT_MODELS,
+    ContractModel,
+    DataReference,
+    Message,
+    Metric,
+    NarrativeGeneratedEvent,
+    SessionRollup,
+    Tenant,
+    error_path,
+    error_rule,
+)
+
+JSON_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
+JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+FILE_FIELD = "(file)"
+RECORD_FIELD = "(record)"
+
+
+class RecordKind(StrEnum):
+    """What a record is, as recognised from its content."""
+
+    TENANT = "tenant"
+    MESSAGE = "message"
+    SESSION = "session"
+    METRIC = "metric"
+    DATA_REFERENCE = "data reference"
+    EVENT = "event"
+
+
+KIND_MODELS: dict[RecordKind, type[ContractModel]] = {
+    RecordKind.TENANT: Tenant,
+    RecordKind.MESSAGE: Message,
+    RecordKind.SESSION: SessionRollup,
+    RecordKind.METRIC: Metric,
+    RecordKind.DATA_REFERENCE: DataReference,
+}
+_PK_KINDS = {keys.KeyKind.MESSAGE: RecordKind.MESSAGE, keys.KeyKind.SESSION: RecordKind.SESSION,
+             keys.KeyKind.METRIC: RecordKind.METRIC}
+_REGISTRY_FIELDS = ("messagesTableName", "metricsTableName", "s3Prefix", "ownerEmail")
+
+
+def detect_kind(record: Any) -> RecordKind | None:
+    """The kind of a record judged by its content, or None when nothing identifies it."""
+    if not isinstance(record, Mapping):
+        return None
+    if "eventType" in record:
+        return RecordKind.EVENT
+    if (kind := keys.pk_kind(record.get("pk"))) is not None:
+        return _PK_KINDS[kind]
+    if "tenantId" in record and any(f in record for f in _REGISTRY_FIELDS):
+        return RecordKind.TENANT
+    if "metric" in record and "source" in record:
+        return RecordKind.DATA_REFERENCE
+    # No usable pk: fall back on the id each kind carries, so a broken pk is reported as such.
+    for id_field, kind in (("messageId", RecordKind.MESSAGE), ("metricId", RecordKind.METRIC),
+                           ("messageCount", RecordKind.SESSION)):
+        if id_field in record:
+            return kind
+    return None
+
+
+def model_for(record: Mapping[str, Any]) -> type[ContractModel] | Violation:
+    """The model a record must satisfy, or the violation that says why none applies (where left blank)."""
+    kind = detect_kind(record)
+    if kind is RecordKind.EVENT:
+        event_type = record["eventType"]
+        model = EVENT_MODELS.get(event_type) if isinstance(event_type, str) else None
+        if model is None:
+            known = ", ".join(sorted(EVENT_MODELS))
+            return Violation("", "eventType", f"unknown event type {event_type!r}; known types: {known}")
+        return model
+    if kind is None:
+        return Violation("", RECORD_FIELD, (
+            f"cannot tell what kind of record this is: expected a pk starting with {keys.MSG_PREFIX}, "
+            f"{keys.SESSION_PREFIX} or {keys.METRIC_PREFIX}, an eventType, or a tenant registry item "
+            "(tenantId with messagesTableName/metricsTableName)"
+        ))
+    return KIND_MODELS[kind]
+
+
+def violations_from(exc: ValidationError, where: str) -> list[Violation]:
+    """One Violation per pydantic error, fields named by their contract (camelCase) path."""
+    return [Violation(where, error_path(tuple(e["loc"])), error_rule(e)) for e in exc.errors()]
+
+
+def validate_record(record: Any, where: str, *, tenant_id: str | None = None
+                    ) -> tuple[ContractModel | None, list[Violation]]:
+    """Validate one record of any kind: the model (None if invalid) and every violation."""
+    if not isinstance(record, Mapping):
+        return None, [Violation(where, RECORD_FIELD, f"must be a JSON object, got {_json_type(record)}")]
+    duplicates = [Violation(where, f, r) for f, r in _duplicate_keys(record, ())]
+    model = model_for(record)
+    if isinstance(model, Violation):
+        return None, duplicates + [Violation(where, model.field, model.rule)]
+    try:
+        validated = model.from_item(record, tenant_id=tenant_id)
+    except ValidationError as exc:
+        return None, duplicates + violations_from(exc, where)
+    # A record with a duplicated attribute is ambiguous even if its last values pass.
+    return (None if duplicates else validated), duplicates
+
+
+@dataclass(frozen=True)
+class ValidRecord:
+    """A record that passed its own rules: where it came from, its kind and its model."""
+
+    where: str
+    kind: RecordKind
+    model: ContractModel
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of validating files or records: the valid models and every violation."""
+
+    records: list[ValidRecord] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    files: int = 0
+    checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def models(self, kind: RecordKind | None = None) -> list[ContractModel]:
+        """The valid models, optionally of one kind, in file order."""
+        return [r.model for r in self.records if kind is None or r.kind is kind]
+
+    def raise_for_violations(self) -> None:
+        """Raise ValidationFailed (with every violation) unless the report is clean."""
+        if self.violations:
+            raise ValidationFailed(self.violations)
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for r in self.records:
+            counts[r.kind.value] = counts.get(r.kind.value, 0) + 1
+        detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        files = f" in {self.files} file(s)" if self.files else ""
+        return f"{self.checked} record(s){files}" + (f" ({detail})" if detail else "")
+
+
+def _validate_labelled(labelled: Iterable[tuple[str, Any]], report: ValidationReport,
+                       tenant_id: str | None) -> None:
+    for where, record in labelled:
+        report.checked += 1
+        model, violations = validate_record(record, where, tenant_id=tenant_id)
+        report.violations.extend(violations)
+        if model is not None:
+            report.records.append(ValidRecord(where, detect_kind(record), model))
+
+
+def validate_records(records: Iterable[Any], where: str = "<records>", *,
+                     tenant_id: str | None = None) -> list[Violation]:
+    """Every violation in `records` (labelled `where:1`, `where:2`, ...), cross-record checks included."""
+    report = ValidationReport()
+    _validate_labelled(((f"{where}:{i}", r) for i, r in enumerate(records, start=1)), report, tenant_id)
+    report.violations.extend(cross_check(report.records))
+    return report.violations
+
+
+def validate_paths(paths: Sequence[str | Path], *, tenant_id: str | None = None) -> ValidationReport:
+    """Validate every JSON / JSON-lines file in `paths` (directories are searched recursively)."""
+    report = ValidationReport()
+    for path in json_files(paths, report.violations):
+        report.files += 1
+        labelled, problems = read_records(path)
+        report.violations.extend(problems)
+        _validate_labelled(labelled, report, tenant_id)
+    report.violations.extend(cross_check(report.records))
+    return report
+
+
+def load_valid(paths: Sequence[str | Path], *, tenant_id: str | None = None) -> ValidationReport:
+    """Like `validate_paths`, but raise ValidationFailed (listing every violation) unless all is valid."""
+    report = validate_paths(paths, tenant_id=tenant_id)
+    report.raise_for_violations()
+    return report
+
+
+def json_files(paths: Sequence[str | Path], problems: list[Violation]) -> list[Path]:
+    """The JSON / JSON-lines files named by `paths`, directories expanded (sorted, hidden entries skipped)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in JSON_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            ))
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(Violation(str(path), FILE_FIELD, "no such file or directory"))
+    return found
+
+
+class _JsonObject(dict):
+    """A decoded JSON object that remembers keys it saw more than once (json keeps only the last)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> _JsonObject:
+    obj = _JsonObject(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        obj.duplicates = tuple(k for k, _ in pairs if k in seen or seen.add(k))
+    return obj
+
+
+def _duplicate_keys(value: Any, path: tuple[str | int, ...]) -> list[tuple[str, str]]:
+    found = []
+    if isinstance(value, Mapping):
+        for key in getattr(value, "duplicates", ()):
+            found.append((error_path(path + (key,)), "appears more than once in one JSON object "
+                                                    "(only the last value would be kept)"))
+        for k, v in value.items():
+            found += _duplicate_keys(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += _duplicate_keys(v, path + (i,))
+    return found
+
+
+def parse_json(text: str) -> Any:
+    """Decode JSON with every fraction as an exact Decimal (never a binary float).
+
+    NaN and ±Infinity tokens decode to floats so that the number rules, not the
+    parser, reject them and name the field.
+    """
+    return json.loads(text, parse_float=Decimal, parse_constant=float, object_pairs_hook=_object_pairs)
+
+
+def read_records(path: str | Path) -> tuple[list[tuple[str, Any]], list[Violation]]:
+    """The records of one file, each labelled `file:record`, and any file-level violations.
+
+    A JSON document holding an array gives one record per element, an object one
+    record; a JSON-lines file (or any file whose JSON is followed by more JSON) one
+    record per non-blank line.
+    """
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [Violation(name, FILE_FIELD, f"cannot read the file: {exc}")]
+    if not text.strip():
+        return [], [Violation(name, FILE_FIELD, "the file is empty: no records")]
+    if path.suffix.lower() not in JSON_LINES_SUFFIXES:
+        try:
+            document = parse_json(text)
+        except json.JSONDecodeError as exc:
+            if not exc.msg.startswith("Extra data"):
+                return [], [Violation(f"{name}:{exc.lineno}", FILE_FIELD, f"not valid JSON: {exc.msg} "
+                                                                         f"(line {exc.lineno}, column {exc.colno})")]
+        else:
+            if isinstance(document, list):
+                return [(f"{name}:{i}", r) for i, r in enumerate(document, start=1)], []
+            if isinstance(document, Mapping):
+                return [(f"{name}:1", document)], []
+            return [], [Violation(name, FILE_FIELD, "the top level must be a record (object) or an array of "
+                                                    f"records, got {_json_type(document)}")]
+    records, problems = [], []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append((f"{name}:{lineno}", parse_json(line)))
+        except json.JSONDecodeError as exc:
+            problems.append(Violation(f"{name}:{lineno}", FILE_FIELD,
+                                      f"not valid JSON: {exc.msg} (column {exc.colno})"))
+    return records, problems
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float, Decimal)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "null" if value is None else type(value).__name__
+
+
+def _table_key(record: ValidRecord) -> tuple[Any, ...] | None:
+    model = record.model
+    if isinstance(model, Tenant):
+        return ("registry", model.tenant_id)
+    if isinstance(model, (Message, SessionRollup)):
+        return ("messages", model.tenant_id, model.pk, model.sk)
+    if isinstance(model, Metric):
+        return ("metrics", model.tenant_id, model.pk, model.sk)
+    if record.kind is RecordKind.EVENT:
+        return ("event", model.event_id)  # type: ignore[attr-defined]
+    return None
+
+
+def _references(record: ValidRecord) -> list[tuple[str, DataReference]]:
+    """(field path, reference) for every data reference a record holds."""
+    model = record.model
+    if isinstance(model, Message):
+        return [(f"metadata.dataReferences[{i}]", ref) for i, ref in enumerate(model.data_references)]
+    if isinstance(model, NarrativeGeneratedEvent):
+        return [(f"data.dataReferences[{i}]", ref) for i, ref in enumerate(model.data.data_references)]
+    return []
+
+
+def cross_check(records: Sequence[ValidRecord]) -> list[Violation]:
+    """Rules between records: unique keys, tenants in the registry, references match their metrics."""
+    violations: list[Violation] = []
+    first_at: dict[tuple[Any, ...], str] = {}
+    for r in records:
+        key = _table_key(r)
+        if key is None:
+            continue
+        if key in first_at:
+            field_name = {"registry": "tenantId", "event": "eventId"}.get(key[0], "pk")
+            violations.append(Violation(r.where, field_name, f"has the same key as {first_at[key]}: "
+                                                             "writing both would overwrite one with the other"))
+        else:
+            first_at[key] = r.where
+
+    tenants = {r.model.tenant_id for r in records if isinstance(r.model, Tenant)}
+    if tenants:
+        for r in records:
+            if isinstance(r.model, (Message, SessionRollup, Metric)) and r.model.tenant_id not in tenants:
+                violations.append(Violation(r.where, "tenantId", f"{r.model.tenant_id!r} has no tenant registry "
+                                                                 "record among the validated records"))
+
+    metrics = {(m.tenant_id, m.pk, m.sk): m for r in records if isinstance(m := r.model, Metric)}
+    metric_tenants = {t for t, _, _ in metrics}
+    stored_at = {id(r.model): r.where for r in records}
+    for r in records:
+        for prefix, ref in _references(r):
+            if ref.tenant_id not in metric_tenants:
+                continue  # the cited metrics are not among these records; nothing to compare with
+            stored = metrics.get((ref.tenant_id, ref.source.pk, ref.source.sk))
+            if stored is None:
+                violations.append(Violation(r.where, f"{prefix}.source", (
+                    f"cites {ref.source.pk} {ref.source.sk}, but no such metric of tenant {ref.tenant_id!r} "
+                    "is among the validated records")))
+                continue
+            violations.extend(Violation(r.where, f"{prefix}.{m.field}", f"{m.rule} (metric at {stored_at[id(stored)]})")
+                              for m in ref.check_against(stored))
+    return violations
+
