@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 import boto3
 from botocore.config import Config
 
+from . import moto_fixes
 from .errors import ConfigurationError, RealAwsNotAllowed
 from .settings import DEFAULT_REGION, env_flag, ALLOW_AWS_ENV
 
@@ -121,6 +122,9 @@ def start_embedded(port: int = 0, *, region: str = DEFAULT_REGION, host: str = "
             server.start()
         except OSError as exc:
             raise ConfigurationError(f"cannot start the embedded DynamoDB on {host}:{port}: {exc}") from exc
+        # moto runs requests concurrently without isolation and snapshots whole tables per
+        # transaction; make it atomic per request like DynamoDB (see moto_fixes).
+        moto_fixes.apply(server)
         bound_host, bound_port = server.get_host_and_port()
     session = boto3.Session(region_name=region, **DUMMY_CREDENTIALS)
     return Endpoint(url=f"http://{bound_host}:{bound_port}", region=region, source="embedded",
