@@ -1,0 +1,184 @@
+"""The fault proxy over real HTTP: profile parsing, each fault kind, determinism, counts."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from salestalk_lib.errors import ConfigurationError, StorageError, Throttled, TransactionConflict, TransientError
+from salestalk_lib.faults import FAULT_KINDS, FaultProfile, FaultProxy, faulty_endpoint
+from salestalk_lib.storage import Storage
+from salestalk_lib.tables import MESSAGES, create_table_request
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def table(endpoint) -> str:
+    name = f"faults-{uuid.uuid4().hex[:8]}"
+    Storage(endpoint.client()).create_table(create_table_request(MESSAGES, name))
+    return name
+
+
+@pytest.fixture
+def direct(endpoint) -> Storage:
+    return Storage(endpoint.client())
+
+
+def key(label: str) -> dict[str, str]:
+    return {"pk": f"{label}-{uuid.uuid4().hex}", "sk": "x"}
+
+
+# --- profile parsing ---------------------------------------------------------------
+
+
+def test_parse_reads_the_cli_form():
+    p = FaultProfile.parse("throttle=0.2,error5xx=0.05,reset=0.02,lost=0.02,seed=7")
+    assert (p.throttle, p.error5xx, p.reset, p.lost, p.seed) == (0.2, 0.05, 0.02, 0.02, 7)
+    assert p.timeout == 0 and p.unprocessed == 0
+    assert str(p) == "throttle=0.2,error5xx=0.05,reset=0.02,lost=0.02,seed=7"
+    assert FaultProfile.parse(str(p)) == p
+    assert FaultProfile.parse(" timeout=0.1 , read_timeout=0.3 ").read_timeout == 0.3
+
+
+@pytest.mark.parametrize("text", ["", "none", "off"])
+def test_parse_empty_means_no_faults(text):
+    assert FaultProfile.parse(text).total_rate == 0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("throttel=0.1", "unknown fault 'throttel'; known: throttle"),
+    ("throttle=0.1,throttle=0.2", "given twice"),
+    ("throttle", "must look like name=value"),
+    ("throttle=", "must look like name=value"),
+    ("throttle=lots", "throttle='lots' is not a number"),
+    ("throttle=1.5", "between 0 and 1"),
+    ("throttle=-0.1", "between 0 and 1"),
+    ("throttle=0.6,error5xx=0.6", "add up to 1.2"),
+    ("seed=1.5", "seed='1.5' is not an integer"),
+    ("throttle=0.1,,seed=1", "empty entry"),
+    ("read_timeout=0", "read_timeout"),
+])
+def test_parse_rejects_mistakes_with_clear_errors(text, message):
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        FaultProfile.parse(text)
+
+
+# --- each kind over HTTP --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind, error, code, applied", [
+    ("throttle", Throttled, {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}, False),
+    ("error5xx", TransientError, {"InternalServerError", "ServiceUnavailable"}, False),
+    ("reset", TransientError, {"ConnectionClosedError"}, False),
+    ("lost", TransientError, {"ConnectionClosedError"}, True),
+    ("conflict", TransactionConflict, {"TransactionConflictException"}, False),
+])
+def test_each_fault_kind_reaches_the_client_as_the_right_error(endpoint, direct, table, kind, error, code, applied):
+    with faulty_endpoint(endpoint, FaultProfile(**{kind: 1.0})) as faulty:
+        storage = Storage(faulty.client())
+        k = key(kind)
+        with pytest.raises(error) as info:
+            storage.put_item(table, k)
+        assert info.value.code in code
+        assert (direct.get_item(table, k) is not None) is applied
+        assert faulty.proxy.counts == {kind: 1}
+
+
+def test_timeout_holds_until_the_clients_read_timeout(endpoint, direct, table):
+    with faulty_endpoint(endpoint, FaultProfile(timeout=1.0, read_timeout=0.2)) as faulty:
+        storage = Storage(faulty.client())
+        k = key("timeout")
+        start = time.perf_counter()
+        with pytest.raises(TransientError) as info:
+            storage.put_item(table, k)
+        assert info.value.code == "ReadTimeoutError"
+        assert 0.2 <= time.perf_counter() - start < 2.0
+        assert direct.get_item(table, k) is None
+
+
+def test_unprocessed_applies_only_the_items_it_does_not_return(endpoint, direct, table):
+    with faulty_endpoint(endpoint, "unprocessed=1,seed=3") as faulty:
+        items = [key("batch") for _ in range(20)]
+        left = Storage(faulty.client()).batch_write(table, items)
+        assert 1 <= len(left) <= 20
+        stored = {i["pk"] for i in items if direct.get_item(table, i) is not None}
+        assert stored == {i["pk"] for i in items} - {i["pk"] for i in left}
+
+
+def test_transaction_conflict_on_transact_write_items(endpoint, direct, table):
+    with faulty_endpoint(endpoint, FaultProfile(conflict=1.0)) as faulty:
+        a, b = key("tx"), key("tx")
+        with pytest.raises(TransactionConflict):
+            Storage(faulty.client()).transact_write([{"Put": {"TableName": table, "Item": a}},
+                                                     {"Put": {"TableName": table, "Item": b}}])
+        assert direct.get_item(table, a) is None and direct.get_item(table, b) is None
+
+
+def test_control_plane_and_no_fault_requests_pass_through(endpoint, direct, table):
+    with faulty_endpoint(endpoint, FaultProfile(throttle=1.0)) as faulty:
+        storage = Storage(faulty.client())
+        assert storage.describe_table(table)["TableName"] == table
+        faulty.proxy.profile = FaultProfile()
+        k = key("ok")
+        storage.put_item(table, k)
+        assert storage.get_item(table, k) == k
+        assert faulty.proxy.counts == {}
+        assert faulty.proxy.requests == {"PutItem": 1, "GetItem": 1}
+
+
+def test_same_seed_same_faults_other_seed_other_faults(endpoint, table):
+    keys = [{"pk": f"det-{i}", "sk": "x"} for i in range(60)]
+
+    def run(seed: int) -> list[str]:
+        with faulty_endpoint(endpoint, FaultProfile(throttle=0.3, error5xx=0.2, seed=seed)) as faulty:
+            storage = Storage(faulty.client())
+            out = []
+            for k in keys:
+                try:
+                    storage.get_item(table, k)
+                    out.append("ok")
+                except StorageError as exc:
+                    out.append(type(exc).__name__)
+            return out
+
+    first = run(7)
+    assert first == run(7)
+    assert first != run(8)
+    assert 5 < first.count("Throttled") < 35 and first.count("TransientError") > 2
+
+
+def test_decisions_do_not_depend_on_thread_interleaving(endpoint, table):
+    keys = [{"pk": f"thr-{i}", "sk": "x"} for i in range(40)]
+
+    def run(threads: int) -> dict[str, str]:
+        with faulty_endpoint(endpoint, FaultProfile(throttle=0.4, seed=11)) as faulty:
+            storage = Storage(faulty.client())
+            result: dict[str, str] = {}
+
+            def work(chunk: list[dict[str, str]]) -> None:
+                for k in chunk:
+                    try:
+                        storage.get_item(table, k)
+                        result[k["pk"]] = "ok"
+                    except Throttled:
+                        result[k["pk"]] = "throttled"
+
+            pool = [threading.Thread(target=work, args=(keys[i::threads],)) for i in range(threads)]
+            [t.start() for t in pool]
+            [t.join() for t in pool]
+            return result
+
+    assert run(1) == run(4)
+
+
+def test_fault_kinds_are_documented():
+    assert set(FAULT_KINDS) == {"throttle", "error5xx", "reset", "timeout", "lost", "unprocessed", "conflict"}
+
+
+def test_proxy_refuses_non_http_upstream():
+    with pytest.raises(ConfigurationError):
+        FaultProxy("ftp://example.com")
