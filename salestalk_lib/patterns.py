@@ -710,27 +710,33 @@ def _target(target: Any, pattern: Pattern) -> tuple[Any, str]:
 
 
 def explain(target: Any, pattern: str | int | Pattern, *, page_size: int | None = None,
-            limit: int | None = None, resume: str | None = None, **params: Any) -> list[Request]:
+            resume: str | None = None, **params: Any) -> list[Request]:
     """The request(s) `run` would send first, exactly, without sending anything.
 
     A GetItem is one request. A Query's later pages repeat the first request with
-    `ExclusiveStartKey` set to the previous page's LastEvaluatedKey.
+    `ExclusiveStartKey` set to where the previous page ended.
     """
     p = get(pattern)
     checked = p.check_params(params)
     _, table = _target(target, p)
+    _check_positive(page_size=page_size)
     start_key = decode_token(resume, p, table, checked) if resume else None
-    first_limit = _page_limit(page_size, limit)
-    return [_plan(p, table, checked, limit=first_limit, start_key=start_key).request()]
+    return [_plan(p, table, checked, limit=page_size, start_key=start_key).request()]
 
 
-def _page_limit(page_size: int | None, remaining: int | None) -> int | None:
-    for name, value in (("page_size", page_size), ("limit", remaining)):
+def _check_positive(**values: int | None) -> None:
+    for name, value in values.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ContractError(f"{name} must be a positive integer, got {value!r}")
-    if page_size is None:
-        return remaining
-    return page_size if remaining is None else min(page_size, remaining)
+
+
+def _resume_key(pattern: Pattern, item: Mapping[str, Any]) -> dict[str, Any]:
+    """The ExclusiveStartKey that resumes right after `item`: its table key, plus its index key on a GSI."""
+    spec = TABLE_SPECS[pattern.table]
+    attrs = [a.name for a in spec.key_attributes]
+    if pattern.index is not None:
+        attrs += [a.name for a in spec.index(pattern.index).key_attributes]
+    return {a: item[a] for a in attrs}
 
 
 def run(target: Any, pattern: str | int | Pattern, *, page_size: int | None = None,
@@ -746,7 +752,7 @@ def run(target: Any, pattern: str | int | Pattern, *, page_size: int | None = No
     checked = p.check_params(params)
     storage, table = _target(target, p)
     retrier = retrier or Retrier()
-    _page_limit(page_size, limit)
+    _check_positive(page_size=page_size, limit=limit)
     start_key = decode_token(resume, p, table, checked) if resume else None
     if p.operation(checked) == "GetItem" and (resume or limit is not None):
         raise ContractError(f"pattern {p.name} reads one item with GetItem: it takes no limit or resume token")
@@ -754,13 +760,9 @@ def run(target: Any, pattern: str | int | Pattern, *, page_size: int | None = No
     kept: list[dict[str, Any]] = []
     requests: list[Request] = []
     read = 0
-    next_token = None
+    resume_at: dict[str, Any] | None = None
     while True:
-        # With a `limit`, never ask for more than is still wanted: DynamoDB's Limit counts
-        # items evaluated, which is at least the items kept, so a page can never overshoot
-        # and LastEvaluatedKey is exactly where the next call must resume.
-        remaining = None if limit is None else limit - len(kept)
-        call = _plan(p, table, checked, limit=_page_limit(page_size, remaining), start_key=start_key)
+        call = _plan(p, table, checked, limit=page_size, start_key=start_key)
         requests.append(call.request())
         if call.operation == "GetItem":
             item = retrier.call("GetItem", lambda: storage.get_item(table, call.key))
@@ -768,16 +770,26 @@ def run(target: Any, pattern: str | int | Pattern, *, page_size: int | None = No
         else:
             page, last = retrier.call("Query", lambda: storage.query(table, **call.query))
         read += len(page)
-        kept += [i for i in page if p.keep is None or p.keep(i, checked)]
-        if last is None:
+        for item in page:
+            if p.keep is not None and not p.keep(item, checked):
+                continue
+            if limit is not None and len(kept) == limit:
+                # One item too many: resume right after the last item returned, not after
+                # the page, so nothing between the two is skipped.
+                resume_at = _resume_key(p, kept[-1])
+                break
+            kept.append(item)
+        if resume_at is not None or last is None:
             break
-        if limit is not None and len(kept) >= limit:
-            next_token = encode_token(p, table, checked, last)
+        if limit is not None and len(kept) == limit:
+            resume_at = last
             break
         start_key = last
     model = _model(p)
-    return Result(pattern=p, params=checked, table=table, items=[model.from_item(i) for i in kept], raw=kept,
-                  requests=requests, read=read, next_token=next_token)
+    tenant_id = getattr(target, "tenant_id", None) if p.table is not TableKind.REGISTRY else None
+    return Result(pattern=p, params=checked, table=table,
+                  items=[model.from_item(i, tenant_id=tenant_id) for i in kept], raw=kept, requests=requests,
+                  read=read, next_token=encode_token(p, table, checked, resume_at) if resume_at else None)
 
 
 # --- the chart ----------------------------------------------------------------------

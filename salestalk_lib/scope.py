@@ -5,6 +5,12 @@ is sent: the table must be one of the tenant's two tables (exact names) or the
 registry, and on the registry every key must be the tenant's own `tenantId`.
 Anything else raises `IsolationViolation` and no request leaves the process.
 The tenant id itself is validated before it is ever put into a table name.
+
+Scan is refused by default: every access pattern is a GetItem or a Query. The
+one exception is `TenantScope.audit_storage()`, used by `salestalk audit` only,
+which may also Scan the tenant's own two tables (never the registry): an audit
+must see every item, including items whose keys break the grammar, and no Query
+can find an item without knowing its key.
 """
 
 from __future__ import annotations
@@ -29,17 +35,25 @@ _FORBIDDEN_OPS = {"Scan", "CreateTable", "DeleteTable", "ListTables", "UpdateTab
 class ScopedStorage(Storage):
     """A Storage that refuses any request outside one tenant's tables and registry item."""
 
-    def __init__(self, inner: Storage, *, tenant_id: str, tables: Mapping[str, TableKind], registry: str):
+    def __init__(self, inner: Storage, *, tenant_id: str, tables: Mapping[str, TableKind], registry: str,
+                 allow_scan: bool = False):
         super().__init__(inner.client, hooks=inner.hooks)
         self.tenant_id = tenant_id
         self.allowed = dict(tables)
         self.registry = registry
+        self.allow_scan = allow_scan
 
     def _call(self, operation: str, table: str = "", **params: Any) -> dict[str, Any]:
         self._check(operation, params)
         return super()._call(operation, table, **params)
 
     def _check(self, operation: str, params: Mapping[str, Any]) -> None:
+        if operation == "Scan" and self.allow_scan:
+            # The audit's Scan reaches the tenant's own two tables only, never the registry.
+            if params["TableName"] not in self.allowed:
+                raise IsolationViolation(f"the audit of tenant {self.tenant_id!r} may scan only its own "
+                                         f"tables, not {params['TableName']!r}")
+            return
         if operation in _FORBIDDEN_OPS:
             raise IsolationViolation(f"{operation} is not allowed through the scope of tenant {self.tenant_id!r}")
         if operation in _SINGLE_TABLE_OPS:
@@ -103,6 +117,15 @@ class TenantScope:
     @property
     def registry_table(self) -> str:
         return self.settings.table_name(REGISTRY)
+
+    def audit_storage(self) -> ScopedStorage:
+        """This scope's storage, also allowed to Scan the tenant's two tables: for `salestalk audit` only.
+
+        Access patterns never get it (they are GetItem or Query); see the module docstring for why
+        an audit may Scan.
+        """
+        return ScopedStorage(self.storage, tenant_id=self.tenant_id, tables=self.storage.allowed,
+                             registry=self.storage.registry, allow_scan=True)
 
     def registry_item(self) -> dict[str, Any] | None:
         """This tenant's own registry item (None if it is not registered)."""

@@ -232,6 +232,25 @@ class Storage:
         last = resp.get("LastEvaluatedKey")
         return [deserialize(i) for i in resp.get("Items", [])], (deserialize(last) if last else None)
 
+    def scan(self, table: str, *, limit: int | None = None, start_key: Mapping[str, Any] | None = None,
+             consistent: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One Scan page: (items, LastEvaluatedKey or None). For the audit only, never for access patterns.
+
+        The access patterns (contract §3) are GetItem or Query, never Scan. An audit is
+        the one reader that must see every item of a table, including items whose keys
+        break the grammar, and no Query can find an item without knowing its key.
+        """
+        params: dict[str, Any] = {"TableName": table}
+        if consistent:
+            params["ConsistentRead"] = True
+        if limit:
+            params["Limit"] = limit
+        if start_key:
+            params["ExclusiveStartKey"] = serialize(start_key)
+        resp = self._call("Scan", table, **params)
+        last = resp.get("LastEvaluatedKey")
+        return [deserialize(i) for i in resp.get("Items", [])], (deserialize(last) if last else None)
+
     def transact_write(self, actions: Sequence[Mapping[str, Any]], *, token: str | None = None) -> None:
         """TransactWriteItems; `actions` use Python values (serialised here).
 

@@ -89,7 +89,8 @@ def run_query(args: argparse.Namespace) -> int:
     with connect_from_args(args) as st:
         target = _target(st, pattern, args, params)
         if args.explain:
-            for request in patterns.explain(target, pattern, **options, **params):
+            for request in patterns.explain(target, pattern, page_size=args.page_size, resume=args.resume,
+                                            **params):
                 print(request.to_json())
             if pattern.operation(pattern.check_params(params)) == "Query":
                 print("# later pages repeat this request with ExclusiveStartKey = the previous page's "

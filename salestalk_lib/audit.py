@@ -1,0 +1,170 @@
+"""Audit a live tenant: read every item of its tables and report each one that breaks the contract.
+
+`audit_tenant(scope)` reads the tenant's registry item (GetItem) and every item of
+its messages and metrics tables, and checks:
+
+- each item against its model (`validation.validate_record`: key grammar,
+  timestamp vs sk, vocabularies, confidence in [0, 1], unknown attributes, sizes),
+  with the tenant of the table as the only tenant it may name;
+- that each item sits in the right table (messages and session rollups in the
+  messages table, metrics in the metrics table);
+- the rules between items (`validation.cross_check`: data references agree with
+  the metrics they cite);
+- that each session rollup is exact: its count and first/last times match the
+  session's messages, and every session with messages has a rollup.
+
+**Why this reads with Scan.** The access patterns (contract §3) are GetItem or
+Query and never Scan. An audit is different: it must see every item, including
+items whose keys break the grammar, and no Query can find an item without
+knowing its key. So the audit, and nothing else, uses
+`TenantScope.audit_storage()`: the tenant's scope, additionally allowed to Scan
+the tenant's own two tables (never the registry, never another tenant's table).
+It sends only reads: a hook refuses any other request before it is sent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Mapping
+
+from .errors import IsolationViolation, Violation
+from .keys import KeyKind, pk_kind
+from .models import Message, SessionRollup
+from .retry import Retrier
+from .scope import TenantScope
+from .tables import TableKind
+from .validation import RecordKind, ValidRecord, cross_check, detect_kind, validate_record
+
+READ_OPERATIONS = frozenset({"Scan", "GetItem"})
+_TABLE_KINDS = {TableKind.MESSAGES: {KeyKind.MESSAGE, KeyKind.SESSION}, TableKind.METRICS: {KeyKind.METRIC}}
+_REGISTRY = "registry"
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One broken rule on one stored item: which table and key, which field, which rule."""
+
+    table: str
+    pk: str
+    sk: str
+    field: str
+    rule: str
+
+
+@dataclass
+class AuditReport:
+    """What an audit read and every finding, sorted by table, key and field."""
+
+    tenant_id: str
+    items: dict[str, int] = field(default_factory=dict)
+    """Items read per table."""
+    findings: list[Finding] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def rows(self) -> list[dict[str, str]]:
+        """The findings as table rows (what `salestalk audit` prints)."""
+        return [{"table": f.table, "pk": f.pk, "sk": f.sk, "field": f.field, "rule": f.rule} for f in self.findings]
+
+    def summary(self) -> str:
+        read = ", ".join(f"{n} in {t}" for t, n in self.items.items())
+        verdict = "clean" if self.ok else f"{len(self.findings)} finding(s)"
+        return f"tenant {self.tenant_id}: {verdict}; items read: {read}; {self.requests} request(s)"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: Retrier | None = None) -> AuditReport:
+    """Read the tenant's registry item and every item of its two tables; report every contract break."""
+    retrier = retrier or Retrier()
+    storage = scope.audit_storage()
+    report = AuditReport(tenant_id=scope.tenant_id)
+
+    def count_and_refuse_writes(operation: str, params: Mapping[str, Any]) -> None:
+        if operation not in READ_OPERATIONS:
+            raise IsolationViolation(f"the audit only reads; it refused to send {operation}")
+        report.requests += 1
+
+    storage.hooks.append(count_and_refuse_writes)
+    valid: list[ValidRecord] = []
+    keys_at: dict[str, tuple[str, str, str]] = {}
+
+    def check(table: str, item: Mapping[str, Any], pk: str, sk: str, extra: list[Violation]) -> None:
+        where = f"{len(keys_at)}"
+        keys_at[where] = (table, pk, sk)
+        model, violations = validate_record(item, where, tenant_id=scope.tenant_id)
+        for v in extra + violations:
+            report.findings.append(Finding(table, pk, sk, v.field, v.rule))
+        if model is not None:
+            valid.append(ValidRecord(where, detect_kind(item), model))
+
+    registry_item = retrier.call("GetItem", lambda: storage.get_item(scope.registry_table,
+                                                                       {"tenantId": scope.tenant_id}))
+    report.items[scope.registry_table] = 0 if registry_item is None else 1
+    if registry_item is None:
+        report.findings.append(Finding(scope.registry_table, scope.tenant_id, "", "(item)",
+                                       "the tenant has no registry item"))
+    else:
+        wrong_kind = [] if detect_kind(registry_item) is RecordKind.TENANT else [
+            Violation("", "(item)", "is not a tenant registry item")]
+        check(scope.registry_table, registry_item, scope.tenant_id, "", wrong_kind)
+
+    for kind, table in ((TableKind.MESSAGES, scope.messages_table), (TableKind.METRICS, scope.metrics_table)):
+        report.items[table] = 0
+        start: dict[str, Any] | None = None
+        while True:
+            page, start = retrier.call("Scan", lambda: storage.scan(table, limit=page_size, start_key=start))
+            for item in page:
+                report.items[table] += 1
+                found = pk_kind(item.get("pk"))
+                misplaced = [] if found is None or found in _TABLE_KINDS[kind] else [
+                    Violation("", "pk", f"a {found} item does not belong in the {kind} table")]
+                check(table, item, _text(item.get("pk")), _text(item.get("sk")), misplaced)
+            if start is None:
+                break
+
+    for v in cross_check(valid) + _rollup_checks(valid):
+        table, pk, sk = keys_at[v.where]
+        report.findings.append(Finding(table, pk, sk, v.field, v.rule))
+    report.findings.sort()
+    return report
+
+
+def _rollup_checks(valid: list[ValidRecord]) -> list[Violation]:
+    """Each rollup matches its session's messages; each session with messages has a rollup."""
+    messages: dict[str, list[tuple[str, Message]]] = defaultdict(list)
+    rollups: dict[str, tuple[str, SessionRollup]] = {}
+    for r in valid:
+        if isinstance(r.model, Message):
+            messages[r.model.session_id].append((r.where, r.model))
+        elif isinstance(r.model, SessionRollup):
+            rollups[r.model.session_id] = (r.where, r.model)
+    out: list[Violation] = []
+    for session_id, (where, rollup) in rollups.items():
+        stored = [m for _, m in messages.get(session_id, [])]
+        times = sorted(Decimal(m.timestamp) for m in stored)
+        if rollup.message_count != len(stored):
+            out.append(Violation(where, "messageCount", f"is {rollup.message_count}, but the session has "
+                                                        f"{len(stored)} message(s) in the table"))
+        if times and rollup.first_message_at != times[0]:
+            out.append(Violation(where, "firstMessageAt", f"is {rollup.first_message_at}, but the session's "
+                                                          f"first message is at {times[0]}"))
+        if times and rollup.last_message_at != times[-1]:
+            out.append(Violation(where, "lastMessageAt", f"is {rollup.last_message_at}, but the session's "
+                                                         f"last message is at {times[-1]}"))
+    for session_id, members in messages.items():
+        if session_id not in rollups:
+            where = min(members, key=lambda wm: wm[1].sk)[0]
+            out.append(Violation(where, "sessionId", f"session {session_id} has {len(members)} message(s) "
+                                                     "but no rollup item"))
+    return out
+
+
+__all__ = ["AuditReport", "Finding", "audit_tenant"]
