@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from .patterns import chart_markdown
 from .tables import TABLE_SPECS, TableSpec, create_table_request, tags_for
 
 GENERATED_DIR = "generated"
@@ -31,6 +32,8 @@ NOTEBOOKS_DIR = "notebooks"
 # table name or tag, so it can be swapped for the `{tenantId}` placeholder.
 _SAMPLE_TENANT = "zz0sample0zz"
 _SAMPLE_ENVIRONMENT = "zz0environment0zz"
+# "Purpose:", "**Purpose:**" or "**Purpose**:" opening a notebook's first paragraph.
+_PURPOSE_LABEL = re.compile(r"^(?:(\*\*|__)purpose(?::\1|\1:)|purpose:)\s*", re.I)
 
 
 @dataclass(frozen=True)
@@ -189,10 +192,10 @@ def _notebook_summary(path: Path) -> tuple[str, str]:
             if para.startswith("# ") and title == path.stem:
                 title = para.splitlines()[0][2:].strip()
             elif not para.startswith("#") and not purpose:
-                purpose = " ".join(para.split())
+                purpose = _PURPOSE_LABEL.sub("", " ".join(para.split()))
         if purpose:
             break
-    return title, purpose
+    return title, purpose[:1].upper() + purpose[1:]
 
 
 def notebooks_page(inputs: Inputs) -> str:
@@ -214,11 +217,20 @@ def notebooks_page(inputs: Inputs) -> str:
     return "\n".join(out + _md_table(["notebook", "file", "purpose"], rows)).rstrip("\n") + "\n"
 
 
+# --- access patterns ------------------------------------------------------------
+
+
+def access_patterns_page(inputs: Inputs) -> str:
+    """The access-pattern chart, from the registry in `salestalk_lib.patterns`."""
+    return chart_markdown()
+
+
 # --- registry and writer --------------------------------------------------------
 
 PAGES: dict[str, PageBuilder] = {
     "tables.md": tables_page,
     "notebooks.md": notebooks_page,
+    "access-patterns.md": access_patterns_page,
 }
 """Every generated file: its path under `docs/generated/` and the builder that writes it."""
 
@@ -274,9 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--docs-dir", type=Path, default=Path("docs"), metavar="DIR",
                         help="the mkdocs docs_dir to write into (default: %(default)s)")
     args = parser.parse_args(argv)
-    if args.notebooks is not None and not args.notebooks.is_dir():
-        parser.error(f"--notebooks {args.notebooks}: not a directory")
-    written = generate(args.docs_dir, args.notebooks or Path(NOTEBOOKS_DIR))
+    notebooks = args.notebooks or Path(NOTEBOOKS_DIR)
+    if not notebooks.is_dir():
+        # `make run` only creates its output folder when there is a notebook to execute.
+        print(f"docsgen: {notebooks} does not exist; publishing no notebooks", file=sys.stderr)
+    written = generate(args.docs_dir, notebooks)
     print(f"docsgen: {len(written)} file(s) in {args.docs_dir}/{GENERATED_DIR} and {args.docs_dir}/{NOTEBOOKS_DIR}")
     return 0
 
