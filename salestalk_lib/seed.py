@@ -1,0 +1,144 @@
+"""Load the seed tenants: validate everything first, then write each item once.
+
+`load_seed(st)`:
+
+1. validates every file under the seed directory against the contract, plus the
+   cross-record rules (every message and metric belongs to a tenant in the
+   seed; a rollup given in a file must equal the one its messages imply). Any
+   violation raises `ValidationFailed` listing all of them, and nothing is written;
+2. provisions what is missing (registry and each tenant's two tables);
+3. writes tenants, metrics, messages and the session rollups computed from the
+   messages through `create_once`: an identical existing item is `unchanged`, a
+   different one is a reported `conflict` and is never overwritten.
+
+A second run writes nothing and reports every item unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from tqdm.auto import tqdm
+
+from .errors import ValidationFailed, Violation
+from .models import Message, Metric, SessionRollup, Tenant
+from .provision import TableResult
+from .retry import Retrier
+from .tables import MESSAGES, METRICS, REGISTRY
+from .validation import RecordKind, validate_paths
+from .writes import Outcome, WriteResult, create_once
+
+DEFAULT_SEED_DIR = Path(__file__).resolve().parents[1] / "seed_data"
+
+
+@dataclass
+class TableCounts:
+    """Per-table outcome counts of one load."""
+
+    created: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+
+
+@dataclass
+class SeedReport:
+    """What a seed load did: per-table counts, the conflicts in full, and the provisioning."""
+
+    tables: dict[str, TableCounts] = field(default_factory=dict)
+    conflicts: list[WriteResult] = field(default_factory=list)
+    provisioned: list[TableResult] = field(default_factory=list)
+
+    def record(self, result: WriteResult) -> None:
+        counts = self.tables.setdefault(result.table, TableCounts())
+        if result.outcome is Outcome.CREATED:
+            counts.created += 1
+        elif result.outcome is Outcome.ALREADY_EXISTS:
+            counts.unchanged += 1
+        else:
+            counts.conflicts += 1
+            self.conflicts.append(result)
+
+    @property
+    def created(self) -> int:
+        return sum(c.created for c in self.tables.values())
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per table: created / unchanged / conflicts (for a DataFrame or the CLI)."""
+        return [{"table": t, "created": c.created, "unchanged": c.unchanged, "conflicts": c.conflicts}
+                for t, c in self.tables.items()]
+
+    def conflict_lines(self) -> list[str]:
+        """One line per conflict: table, key and the fields that differ."""
+        return [f"{c.table} {c.key}: stored item differs in {', '.join(c.differing_fields())} (kept, not overwritten)"
+                for c in self.conflicts]
+
+
+def plan_seed(seed_dir: Path) -> tuple[list[Tenant], list[Metric], list[Message], list[SessionRollup]]:
+    """Validate a seed directory and return its records; raise ValidationFailed listing every violation."""
+    if not seed_dir.is_dir():
+        raise ValidationFailed([Violation(str(seed_dir), "(directory)", "seed directory does not exist")])
+    report = validate_paths([seed_dir])
+    tenants = [m for m in report.models(RecordKind.TENANT) if isinstance(m, Tenant)]
+    metrics = [m for m in report.models(RecordKind.METRIC) if isinstance(m, Metric)]
+    messages = [m for m in report.models(RecordKind.MESSAGE) if isinstance(m, Message)]
+    given_rollups = [(r.where, r.model) for r in report.records if r.kind is RecordKind.SESSION]
+    violations = list(report.violations)
+
+    known = {t.tenant_id for t in tenants}
+    for rec in report.records:
+        tenant_id = getattr(rec.model, "tenant_id", None)
+        if rec.kind in (RecordKind.MESSAGE, RecordKind.METRIC, RecordKind.SESSION) and tenant_id not in known:
+            violations.append(Violation(rec.where, "tenantId",
+                                        f"tenant {tenant_id!r} is not among the seed tenants ({', '.join(sorted(known))})"))
+
+    rollups = rollups_of(messages)
+    implied = {(r.tenant_id, r.session_id): r for r in rollups}
+    for where, given in given_rollups:
+        if implied.get((given.tenant_id, given.session_id)) != given:
+            violations.append(Violation(where, "messageCount",
+                                        "session rollup must equal the one its messages imply "
+                                        "(leave rollups out: the loader computes them)"))
+    if violations:
+        raise ValidationFailed(violations)
+    return tenants, metrics, messages, rollups
+
+
+def rollups_of(messages: Iterable[Message]) -> list[SessionRollup]:
+    """One rollup per (tenant, session), computed from its messages."""
+    by_session: dict[tuple[str, str], list[Message]] = defaultdict(list)
+    for m in messages:
+        by_session[(m.tenant_id, m.session_id)].append(m)
+    return [SessionRollup.of_messages(ms) for _, ms in sorted(by_session.items())]
+
+
+def load_seed(st: Any, seed_dir: Path | str | None = None, *, retrier: Retrier | None = None,
+              progress: bool | None = None) -> SeedReport:
+    """Validate, provision what is missing, then create each seed item once (see the module doc)."""
+    seed_dir = Path(seed_dir) if seed_dir is not None else DEFAULT_SEED_DIR
+    tenants, metrics, messages, rollups = plan_seed(seed_dir)
+    retrier = retrier or Retrier()
+    report = SeedReport()
+    report.provisioned = st.provision([t.tenant_id for t in tenants])
+
+    work: list[tuple[Any, str, dict[str, Any], tuple[str, ...]]] = []
+    registry = st.settings.table_name(REGISTRY)
+    for t in tenants:
+        work.append((st.storage, registry, t.to_item(), REGISTRY_KEY))
+    for model in [*metrics, *messages, *rollups]:
+        scope = st.tenant(model.tenant_id)
+        table = scope.metrics_table if isinstance(model, Metric) else scope.messages_table
+        work.append((scope.storage, table, model.to_item(), PK_SK))
+
+    show = sys.stderr.isatty() if progress is None else progress
+    for storage, table, item, key_names in tqdm(work, desc="seeding", unit="item", disable=not show):
+        report.record(create_once(storage, table, item, key_names, retrier))
+    return report
+
+
+REGISTRY_KEY = tuple(a.name for a in REGISTRY.key_attributes)
+PK_SK = tuple(a.name for a in MESSAGES.key_attributes)
+assert PK_SK == tuple(a.name for a in METRICS.key_attributes)
