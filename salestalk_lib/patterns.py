@@ -7,7 +7,7 @@ its typed parameters and an example parameter set that finds items in the seed
 data. One function runs any of them:
 
     result = run(st.tenant("acme-corp-001"), "metric_time_series",
-                 subject="revenue", granularity="quarter", start="2025-Q1", end="2025-Q4")
+                 subject="revenue", granularity="quarter", start="2025-Q2", end="2025-Q4")
     result.items        # typed models (salestalk_lib.models)
     result.to_frame()   # a pandas DataFrame
 
@@ -405,7 +405,7 @@ PATTERNS: tuple[Pattern, ...] = (
         table=TableKind.REGISTRY, index="OwnerEmailIndex",
         hash_key=Eq("ownerEmail", "email"), range_key=None,
         params=(Param("email", EMAIL, "the owner's email"),),
-        example={"email": "admin@acme-corp.com"},
+        example={"email": "platform-admin@acme-corp.example"},
         model="Tenant", order="unspecified (the index has no sort key)",
         notes="Registry-wide: runs on the connection, not on a tenant scope.",
     ),
@@ -424,7 +424,7 @@ PATTERNS: tuple[Pattern, ...] = (
         hash_key=Eq("pk", "message_id", keys.message_pk), range_key=Eq("sk", "time"),
         params=(Param("message_id", UUID, "the message's id"),
                 Param("time", MESSAGE_TIME, "the message's sk; makes the read a GetItem", required=False)),
-        example={"message_id": "3c1f8f2e-5b7a-4d2c-9e1a-6f4b8d2c1a01"},
+        example={"message_id": "ac27d6c2-344a-415e-9da8-c93f71181091", "time": "2026-01-12T15:04:05.000Z"},
         model="Message", order="one item",
         notes="Without `time` it is a Query on the message's own partition (one item).",
     ),
@@ -433,7 +433,7 @@ PATTERNS: tuple[Pattern, ...] = (
         table=TableKind.MESSAGES, index="SessionIndex",
         hash_key=Eq("sessionId", "session_id"), range_key=Between("timestamp", "start", "end"),
         params=(Param("session_id", UUID, "the session's id"), *_TIME_RANGE),
-        example={"session_id": "9a7b6c5d-4e3f-4a1b-8c2d-1e0f9a8b7c01"},
+        example={"session_id": "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5"},
         model="Message", order="by timestamp, oldest first",
         notes="Session rollups have no `timestamp`, so SessionIndex never holds them (sparse index).",
     ),
@@ -442,7 +442,7 @@ PATTERNS: tuple[Pattern, ...] = (
         table=TableKind.MESSAGES, index="SenderIndex",
         hash_key=Eq("sender", "sender"), range_key=Between("timestamp", "start", "end"),
         params=(Param("sender", SENDER, "who wrote the messages"), *_TIME_RANGE),
-        example={"sender": "user", "start": "2025-11-01T00:00:00Z", "end": "2025-11-30T23:59:59Z"},
+        example={"sender": "user", "start": "2026-01-01T00:00:00Z", "end": "2026-01-31T23:59:59Z"},
         model="Message", order="by timestamp, oldest first",
     ),
     Pattern(
@@ -450,7 +450,7 @@ PATTERNS: tuple[Pattern, ...] = (
         table=TableKind.MESSAGES, index=None,
         hash_key=Eq("pk", "session_id", keys.session_pk), range_key=Eq("sk", None, keys.session_sk),
         params=(Param("session_id", UUID, "the session's id"),),
-        example={"session_id": "9a7b6c5d-4e3f-4a1b-8c2d-1e0f9a8b7c01"},
+        example={"session_id": "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5"},
         model="SessionRollup", order="one item",
     ),
     Pattern(
@@ -471,7 +471,7 @@ PATTERNS: tuple[Pattern, ...] = (
                 Param("granularity", GRANULARITY, "quarter, month or day"),
                 Param("start", PERIOD, "first period, inclusive (of that granularity)", required=False),
                 Param("end", PERIOD, "last period, inclusive (of that granularity)", required=False)),
-        example={"subject": "revenue", "granularity": "quarter", "start": "2025-Q1", "end": "2025-Q4"},
+        example={"subject": "revenue", "granularity": "quarter", "start": "2025-Q2", "end": "2025-Q4"},
         model="Metric", order="by period, oldest first",
         keep=_headline_of_granularity,
         keep_doc="headlines of the asked granularity only: the sk range also holds other "
@@ -499,6 +499,9 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
 )
 """Every access pattern of the contract, in its numbering."""
+
+EXAMPLE_TENANT = "acme-corp-001"
+"""The seed tenant the examples of the tenant patterns are written for."""
 
 _BY_NAME = {p.name: p for p in PATTERNS}
 _BY_NUMBER = {p.number: p for p in PATTERNS}
@@ -864,8 +867,8 @@ def chart_markdown() -> str:
         "from salestalk_lib.patterns import run",
         "",
         "st = connect()",
-        'result = run(st.tenant("acme-corp-001"), "metric_time_series",',
-        '             subject="revenue", granularity="quarter", start="2025-Q1", end="2025-Q4")',
+        f'result = run(st.tenant("{EXAMPLE_TENANT}"), "metric_time_series",',
+        '             subject="revenue", granularity="quarter", start="2025-Q2", end="2025-Q4")',
         "result.to_frame()",
         "```",
         "",
@@ -908,7 +911,7 @@ def chart_markdown() -> str:
         out += [f"| `{q.name}` | {_md(q.type.doc)} | {'yes' if q.required else 'no'} | {_md(q.doc)} |"
                 for q in p.params]
         cli = " ".join(f"--param {k}={v}" for k, v in p.example.items())
-        tenant = "" if p.table is TableKind.REGISTRY else " --tenant acme-corp-001"
+        tenant = "" if p.table is TableKind.REGISTRY else f" --tenant {EXAMPLE_TENANT}"
         out += [
             "",
             f'??? example "Example: `salestalk query {p.name}{tenant} {cli}`"',
