@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .errors import ValidationFailed, Violation
 from .models import Message, Metric, SessionRollup, Tenant
