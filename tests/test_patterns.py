@@ -18,6 +18,7 @@ from salestalk_lib.errors import ContractError, IsolationViolation, KeyGrammarEr
 from salestalk_lib.models import Message, Metric, SessionRollup, Tenant
 from salestalk_lib.patterns import PATTERNS, run
 from salestalk_lib.settings import Settings
+from salestalk_lib.storage import Storage
 from salestalk_lib.tables import TableKind
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed_data"
@@ -332,3 +333,276 @@ def test_a_scope_cannot_run_registry_wide_patterns_or_read_another_tenants_item(
     with pytest.raises(IsolationViolation):
         run(scope, "tenant_by_id", tenant_id=ACME)
     assert recorder.sent == []
+
+
+# --- against the seed data ------------------------------------------------------------------
+#
+# Expectations are computed here from the seed files (an oracle per pattern), never copied
+# from what the runner returned.
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+
+
+class Seed:
+    """The seed files as models, and what each pattern must return for them."""
+
+    def __init__(self, seed_dir: Path) -> None:
+        self.tenants = [Tenant.from_item(r) for r in _read(seed_dir / "tenants.json")]
+        self.metrics = {t.tenant_id: [Metric.from_item(r) for r in _read(seed_dir / t.tenant_id / "metrics.json")]
+                        for t in self.tenants}
+        self.messages = {t.tenant_id: [Message.from_item(r) for r in _read(seed_dir / t.tenant_id / "messages.json")]
+                         for t in self.tenants}
+
+    def expected(self, tenant: str, name: str, params: dict[str, Any]) -> list[Any]:
+        """The items pattern `name` must return, in order (computed from the files, independently)."""
+        p = patterns.get(name).check_params(params)
+        msgs, mets = self.messages.get(tenant, []), self.metrics.get(tenant, [])
+
+        def in_range(ts: Decimal) -> bool:
+            return p.get("start", ts) <= ts <= p.get("end", ts)
+
+        def by_time(items):
+            return sorted(items, key=lambda m: m.timestamp)
+
+        if name == "tenant_by_id":
+            return [t for t in self.tenants if t.tenant_id == p["tenant_id"]]
+        if name == "tenants_by_owner":
+            return [t for t in self.tenants if t.owner_email == p["email"]]
+        if name == "tenants_by_status":
+            return [t for t in self.tenants if t.status == p["status"]]
+        if name == "message_by_id":
+            return [m for m in msgs if m.message_id == p["message_id"] and p.get("time", m.sk) == m.sk]
+        if name == "session_messages":
+            return by_time(m for m in msgs if m.session_id == p["session_id"] and in_range(m.timestamp))
+        if name == "messages_by_sender":
+            return by_time(m for m in msgs if m.sender == p["sender"] and in_range(m.timestamp))
+        if name == "session_rollup":
+            mine = [m for m in msgs if m.session_id == p["session_id"]]
+            return [SessionRollup.of_messages(mine)] if mine else []
+        if name == "metric_for_period":
+            return [m for m in mets if m.subject == p["subject"] and m.sk == p["period"]]
+        if name == "metric_time_series":
+            lo = keys.parse_period(p["start"]).start if "start" in p else None
+            hi = keys.parse_period(p["end"]).start if "end" in p else None
+            heads = [m for m in mets if m.subject == p["subject"] and not m.dimension_key
+                     and keys.parse_period(m.sk).granularity == p["granularity"]
+                     and (lo is None or keys.parse_period(m.sk).start >= lo)
+                     and (hi is None or keys.parse_period(m.sk).start <= hi)]
+            return sorted(heads, key=lambda m: keys.parse_period(m.sk).start)
+        if name == "metric_slices":
+            mine = [m for m in mets if m.subject == p["subject"] and keys.parse_metric_sk(m.sk).period.text == p["period"]]
+            return sorted(mine, key=lambda m: (m.dimension_key is not None, m.dimension_key or ""))
+        if name == "dimension_over_time":
+            return by_time(m for m in mets if m.dimension_key == p["dimension_key"] and in_range(m.timestamp))
+        raise AssertionError(name)
+
+    def cases(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(tenant, pattern, params) for every key the seed holds, plus ranges and misses."""
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        registry = self.tenants[0].tenant_id
+        for t in self.tenants:
+            out += [(registry, "tenant_by_id", {"tenant_id": t.tenant_id}),
+                    (registry, "tenants_by_owner", {"email": t.owner_email})]
+        out += [(registry, "tenants_by_status", {"status": s}) for s in ("active", "suspended")]
+        for tenant in sorted(self.messages):
+            msgs, mets = self.messages[tenant], self.metrics[tenant]
+            for m in msgs:
+                out += [(tenant, "message_by_id", {"message_id": m.message_id}),
+                        (tenant, "message_by_id", {"message_id": m.message_id, "time": m.sk})]
+            times = sorted(m.timestamp for m in msgs)
+            for sid in sorted({m.session_id for m in msgs}):
+                out += [(tenant, "session_messages", {"session_id": sid}),
+                        (tenant, "session_messages", {"session_id": sid, "start": times[1], "end": times[-2]}),
+                        (tenant, "session_rollup", {"session_id": sid})]
+            for sender in ("user", "assistant", "system"):
+                out += [(tenant, "messages_by_sender", {"sender": sender}),
+                        (tenant, "messages_by_sender", {"sender": sender, "start": times[0], "end": times[1]})]
+            for subject in sorted({m.subject for m in mets}):
+                for gran in ("quarter", "month", "day"):
+                    out.append((tenant, "metric_time_series", {"subject": subject, "granularity": gran}))
+                out.append((tenant, "metric_time_series",
+                            {"subject": subject, "granularity": "quarter", "start": "2025-Q3", "end": "2025-Q4"}))
+            for m in mets:
+                period = keys.parse_metric_sk(m.sk).period.text
+                out += [(tenant, "metric_for_period", {"subject": m.subject, "period": period}),
+                        (tenant, "metric_slices", {"subject": m.subject, "period": period})]
+            for dk in sorted({m.dimension_key for m in mets if m.dimension_key}):
+                out.append((tenant, "dimension_over_time", {"dimension_key": dk}))
+            out.append((tenant, "dimension_over_time", {"dimension_key": "region:Atlantis"}))
+        return out
+
+
+SEED = Seed(SEED_DIR)
+
+
+@pytest.fixture(scope="module")
+def seeded(endpoint):
+    """Both seed tenants loaded under a table prefix of their own; a recorder sees every request."""
+    from salestalk_lib.seed import load_seed
+
+    st = _fresh_connection(endpoint, "seed")
+    recorder = Recorder()
+    # Added before any scope exists: each scope copies the connection's hooks when it is opened.
+    st.storage.hooks.append(recorder)
+    load_seed(st, SEED_DIR, progress=False)
+    return st, recorder
+
+
+@pytest.fixture
+def sent(seeded) -> Recorder:
+    """The seeded connection's recorder, emptied for this test."""
+    seeded[1].sent.clear()
+    return seeded[1]
+
+
+def _items(models: list[Any]) -> list[dict[str, Any]]:
+    return [m.to_item() for m in models]
+
+
+@pytest.mark.parametrize("tenant, name, params", SEED.cases(),
+                         ids=[f"{n}-{t}-{'-'.join(str(v) for v in p.values())[:40]}" for t, n, p in SEED.cases()])
+def test_each_pattern_returns_exactly_the_expected_items_in_order(seeded, sent, tenant, name, params):
+    st, _ = seeded
+    pattern = patterns.get(name)
+    result = run(_target(st, pattern, tenant), name, **params)
+    expected = SEED.expected(tenant, name, params)
+    if pattern.order.startswith("unspecified"):
+        key = lambda item: item["tenantId"]  # noqa: E731 - the index has no sort key
+        assert sorted(_items(result.items), key=key) == sorted(_items(expected), key=key)
+    else:
+        assert _items(result.items) == _items(expected)
+    assert result.complete
+    assert set(sent.operations) <= {"GetItem", "Query"}
+
+
+def test_every_seeded_subject_and_session_is_covered():
+    cases = SEED.cases()
+    assert {name for _, name, _ in cases} == {p.name for p in PATTERNS}
+    nonempty = {name for t, name, p in cases if SEED.expected(t, name, p)}
+    assert nonempty == {p.name for p in PATTERNS}
+
+
+@pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: p.name)
+def test_every_example_finds_seed_items_with_getitem_or_query_and_never_a_scan(seeded, sent, pattern):
+    st, _ = seeded
+    result = run(_target(st, pattern), pattern, **pattern.example)
+    assert len(result) >= 1
+    assert _items(result.items) == _items(SEED.expected(ACME, pattern.name, dict(pattern.example))) or \
+        pattern.order.startswith("unspecified")
+    assert "Scan" not in sent.operations
+    assert sent.operations == ["GetItem"] if pattern.number in GET_ITEM_PATTERNS else set(sent.operations) == {"Query"}
+
+
+@pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: p.name)
+def test_explain_shows_exactly_the_request_that_is_sent(seeded, sent, pattern):
+    st, _ = seeded
+    target = _target(st, pattern)
+    explained = patterns.explain(target, pattern, page_size=2, **pattern.example)
+    assert sent.sent == []  # explaining sends nothing
+    result = run(target, pattern, page_size=2, **pattern.example)
+    assert [(r.operation, r.params) for r in explained] == [sent.sent[0]]
+    assert [(r.operation, r.params) for r in result.requests] == sent.sent
+
+
+def test_example_and_seed_rollup_is_not_in_the_session_index(seeded):
+    st, _ = seeded
+    acme = st.tenant(ACME)
+    sid = patterns.get("session_rollup").example["session_id"]
+    rollup = run(acme, "session_rollup", session_id=sid).items[0]
+    messages = run(acme, "session_messages", session_id=sid)
+    assert rollup.message_count == len(messages) == 4
+    assert all(item["pk"].startswith(keys.MSG_PREFIX) for item in messages.raw)  # sparse: no SESSION# item
+    assert "timestamp" not in rollup.to_item()
+
+
+@pytest.mark.parametrize("pattern", [p for p in PATTERNS if p.table is not TableKind.REGISTRY], ids=lambda p: p.name)
+def test_a_pattern_for_one_tenant_reaches_only_that_tenants_tables(seeded, sent, pattern):
+    st, _ = seeded
+    for tenant in (ACME, TECHSTART):
+        sent.sent.clear()
+        scope = st.tenant(tenant)
+        result = run(scope, pattern, **pattern.example)  # ACME's example ids, asked of each tenant
+        assert sent.tables() <= {scope.messages_table, scope.metrics_table}
+        assert {m.tenant_id for m in result.items} <= {tenant}
+        assert _items(result.items) == _items(SEED.expected(tenant, pattern.name, dict(pattern.example)))
+
+
+def test_the_scopes_tables_are_exact_names_not_prefixes(seeded):
+    st, _ = seeded
+    scope = st.tenant(ACME)
+    assert scope.messages_table == st.settings.table_prefix + keys.messages_table_base(ACME)
+    assert scope.metrics_table == st.settings.table_prefix + keys.metrics_table_base(ACME)
+
+
+def test_result_frames_have_key_columns_first_and_plain_numbers(seeded):
+    st, _ = seeded
+    frame = run(st.tenant(ACME), "metric_time_series", subject="revenue", granularity="quarter").to_frame()
+    assert list(frame.columns[:2]) == ["pk", "sk"]
+    assert list(frame.sk) == ["2025-Q2", "2025-Q3", "2025-Q4"]
+    assert frame.value.dtype.kind in "if"
+    messages = run(st.tenant(ACME), "session_messages",
+                   session_id=patterns.get("session_messages").example["session_id"]).to_frame()
+    assert "classification.intent" in messages.columns
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def _cli(capsys, st, *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--endpoint-url", st.endpoint.url, "--table-prefix", st.settings.table_prefix])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_lists_the_patterns(capsys):
+    assert main(["query", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[1] for line in out.splitlines()[2:]] == [p.name for p in PATTERNS]
+
+
+def test_cli_prints_a_patterns_items_as_a_table(capsys, seeded):
+    st, _ = seeded
+    code, out, err = _cli(capsys, st, "query", "metric_time_series", "--tenant", ACME, "--param", "subject=revenue",
+                          "--param", "granularity=quarter", "--columns", "sk,value,unit")
+    assert code == 0
+    expected = SEED.expected(ACME, "metric_time_series", {"subject": "revenue", "granularity": "quarter"})
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert rows == [[m.sk, str(m.value), m.unit] for m in expected]
+    assert "3 item(s) from Query" in err
+
+
+def test_cli_limit_prints_a_token_that_resumes(capsys, seeded):
+    st, _ = seeded
+    args = ["query", "9", "--tenant", ACME, "--example", "--columns", "sk"]
+    code, out, err = _cli(capsys, st, *args, "--limit", "2")
+    assert code == 0 and out.split()[2:] == ["2025-Q2", "2025-Q3"]
+    token = err.split("--resume ")[1].split()[0]
+    code, out, err = _cli(capsys, st, *args, "--resume", token)
+    assert code == 0 and out.split()[2:] == ["2025-Q4"] and "--resume" not in err
+
+
+def test_cli_explain_prints_the_request_without_sending_it(capsys, seeded, monkeypatch):
+    st, _ = seeded
+    calls: list[str] = []
+    real_call = Storage._call
+    monkeypatch.setattr(Storage, "_call", lambda self, op, *a, **kw: calls.append(op) or real_call(self, op, *a, **kw))
+    code, out, _ = _cli(capsys, st, "query", "metric_slices", "--tenant", ACME, "--example", "--explain")
+    assert code == 0
+    assert calls == []  # the CLI's own connection sent nothing
+    request = json.loads(out)
+    expected = patterns.explain(st.tenant(ACME), "metric_slices", **patterns.get("metric_slices").example)[0]
+    assert request == {"operation": "Query", **expected.params}
+    assert _cli(capsys, st, "query", "metric_slices", "--tenant", ACME, "--example")[0] == 0
+    assert calls == ["Query"]  # and the same command without --explain sends exactly that one Query
+
+
+def test_cli_needs_a_tenant_for_tenant_patterns_and_refuses_it_for_registry_wide_ones(capsys, seeded):
+    st, _ = seeded
+    code, _, err = _cli(capsys, st, "query", "session_rollup", "--example")
+    assert code == 2 and "give --tenant" in err
+    code, _, err = _cli(capsys, st, "query", "tenants_by_status", "--tenant", ACME, "--param", "status=active")
+    assert code == 2 and "drop --tenant" in err
+    code, out, _ = _cli(capsys, st, "query", "1", "--tenant", ACME, "--columns", "tenantId,status")
+    assert code == 0 and out.splitlines()[2].split() == [ACME, "active"]
