@@ -1,0 +1,229 @@
+# GENERATED from salestalk_lib/iam.py by `python -m salestalk_lib.iam_terraform`.
+# Do not edit: change the library and regenerate (tests/test_iam_terraform.py
+# fails while this file differs from what the library renders).
+#
+# One IAM policy per role (reader, writer, admin) of this tenant. Each names the
+# exact ARNs of the tenant's two tables and their indexes (never a prefix
+# wildcard such as tenant-<id>*, which another tenant's tables could match),
+# and reaches the registry only as GetItem of the tenant's own item, enforced
+# with dynamodb:LeadingKeys. Why each action is there: salestalk_lib/iam.py.
+
+locals {
+  # The registry sits beside this tenant's tables (same partition, region and
+  # account) under the same table prefix.
+  iam_registry_table_arn = "${trimsuffix(aws_dynamodb_table.messages.arn, aws_dynamodb_table.messages.name)}${var.table_prefix}tenants-metadata"
+}
+
+resource "aws_iam_policy" "reader" {
+  name        = "${var.table_prefix}tenant-${var.tenant_id}-reader"
+  path        = "/salestalk/"
+  description = "SalesTalk tenant ${var.tenant_id}: reader of its own tables and registry item"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "OwnTables"
+        Effect = "Allow"
+        Action = [
+          "dynamodb:BatchGetItem",
+          "dynamodb:DescribeTable",
+          "dynamodb:GetItem",
+          "dynamodb:Query",
+        ]
+        Resource = [
+          aws_dynamodb_table.messages.arn,
+          aws_dynamodb_table.metrics.arn,
+        ]
+      },
+      {
+        Sid    = "OwnIndexes"
+        Effect = "Allow"
+        Action = ["dynamodb:Query"]
+        Resource = [
+          "${aws_dynamodb_table.messages.arn}/index/SessionIndex",
+          "${aws_dynamodb_table.messages.arn}/index/SenderIndex",
+          "${aws_dynamodb_table.metrics.arn}/index/MetricTypeIndex",
+          "${aws_dynamodb_table.metrics.arn}/index/DimensionIndex",
+        ]
+      },
+      {
+        Sid      = "OwnRegistryItem"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem"]
+        Resource = [local.iam_registry_table_arn]
+        Condition = {
+          "ForAllValues:StringEquals" = {
+            "dynamodb:LeadingKeys" = [var.tenant_id]
+          }
+          Null = {
+            "dynamodb:LeadingKeys" = "false"
+          }
+        }
+      },
+    ]
+  })
+
+  tags = {
+    Service     = "salestalk"
+    ManagedBy   = "terraform"
+    Environment = var.environment
+    Purpose     = "tenant-reader-policy"
+    TenantId    = var.tenant_id
+  }
+}
+
+resource "aws_iam_policy" "writer" {
+  name        = "${var.table_prefix}tenant-${var.tenant_id}-writer"
+  path        = "/salestalk/"
+  description = "SalesTalk tenant ${var.tenant_id}: writer of its own tables and registry item"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "OwnTables"
+        Effect = "Allow"
+        Action = [
+          "dynamodb:BatchGetItem",
+          "dynamodb:BatchWriteItem",
+          "dynamodb:ConditionCheckItem",
+          "dynamodb:DeleteItem",
+          "dynamodb:DescribeTable",
+          "dynamodb:GetItem",
+          "dynamodb:PutItem",
+          "dynamodb:Query",
+          "dynamodb:UpdateItem",
+        ]
+        Resource = [
+          aws_dynamodb_table.messages.arn,
+          aws_dynamodb_table.metrics.arn,
+        ]
+      },
+      {
+        Sid    = "OwnIndexes"
+        Effect = "Allow"
+        Action = ["dynamodb:Query"]
+        Resource = [
+          "${aws_dynamodb_table.messages.arn}/index/SessionIndex",
+          "${aws_dynamodb_table.messages.arn}/index/SenderIndex",
+          "${aws_dynamodb_table.metrics.arn}/index/MetricTypeIndex",
+          "${aws_dynamodb_table.metrics.arn}/index/DimensionIndex",
+        ]
+      },
+      {
+        Sid      = "OwnRegistryItem"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem"]
+        Resource = [local.iam_registry_table_arn]
+        Condition = {
+          "ForAllValues:StringEquals" = {
+            "dynamodb:LeadingKeys" = [var.tenant_id]
+          }
+          Null = {
+            "dynamodb:LeadingKeys" = "false"
+          }
+        }
+      },
+    ]
+  })
+
+  tags = {
+    Service     = "salestalk"
+    ManagedBy   = "terraform"
+    Environment = var.environment
+    Purpose     = "tenant-writer-policy"
+    TenantId    = var.tenant_id
+  }
+}
+
+resource "aws_iam_policy" "admin" {
+  name        = "${var.table_prefix}tenant-${var.tenant_id}-admin"
+  path        = "/salestalk/"
+  description = "SalesTalk tenant ${var.tenant_id}: admin of its own tables and registry item"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "OwnTables"
+        Effect = "Allow"
+        Action = [
+          "dynamodb:BatchGetItem",
+          "dynamodb:BatchWriteItem",
+          "dynamodb:ConditionCheckItem",
+          "dynamodb:DeleteItem",
+          "dynamodb:DescribeContinuousBackups",
+          "dynamodb:DescribeTable",
+          "dynamodb:DescribeTimeToLive",
+          "dynamodb:GetItem",
+          "dynamodb:PutItem",
+          "dynamodb:Query",
+          "dynamodb:Scan",
+          "dynamodb:UpdateContinuousBackups",
+          "dynamodb:UpdateItem",
+          "dynamodb:UpdateTable",
+          "dynamodb:UpdateTimeToLive",
+        ]
+        Resource = [
+          aws_dynamodb_table.messages.arn,
+          aws_dynamodb_table.metrics.arn,
+        ]
+      },
+      {
+        Sid    = "OwnIndexes"
+        Effect = "Allow"
+        Action = ["dynamodb:Query"]
+        Resource = [
+          "${aws_dynamodb_table.messages.arn}/index/SessionIndex",
+          "${aws_dynamodb_table.messages.arn}/index/SenderIndex",
+          "${aws_dynamodb_table.metrics.arn}/index/MetricTypeIndex",
+          "${aws_dynamodb_table.metrics.arn}/index/DimensionIndex",
+        ]
+      },
+      {
+        Sid      = "OwnRegistryItem"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem"]
+        Resource = [local.iam_registry_table_arn]
+        Condition = {
+          "ForAllValues:StringEquals" = {
+            "dynamodb:LeadingKeys" = [var.tenant_id]
+          }
+          Null = {
+            "dynamodb:LeadingKeys" = "false"
+          }
+        }
+      },
+      {
+        Sid    = "NoTableLifecycle"
+        Effect = "Deny"
+        Action = [
+          "dynamodb:CreateTable",
+          "dynamodb:DeleteTable",
+        ]
+        Resource = "*"
+      },
+    ]
+  })
+
+  tags = {
+    Service     = "salestalk"
+    ManagedBy   = "terraform"
+    Environment = var.environment
+    Purpose     = "tenant-admin-policy"
+    TenantId    = var.tenant_id
+  }
+}
+
+output "reader_policy_arn" {
+  description = "ARN of the tenant's reader IAM policy."
+  value       = aws_iam_policy.reader.arn
+}
+
+output "writer_policy_arn" {
+  description = "ARN of the tenant's writer IAM policy."
+  value       = aws_iam_policy.writer.arn
+}
+
+output "admin_policy_arn" {
+  description = "ARN of the tenant's admin IAM policy."
+  value       = aws_iam_policy.admin.arn
+}
