@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "query",
     "audit",
     "tenant",
+    "ingest",
 )
 
 EPILOG = """\

@@ -108,15 +108,13 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
                     raise ConditionalCheckFailed(item=original_item)
             if op_type != "ConditionCheck":
                 snapshots.append((table, hash_key, range_key, copy.deepcopy(current)))
+            # The condition was checked above, under the request lock: do not parse it twice.
             if op_type == "Put":
-                self.put_item(table_name, op["Item"], condition_expression=condition_expression,
-                              expression_attribute_names=names, expression_attribute_values=values)
+                self.put_item(table_name, op["Item"])
             elif op_type == "Delete":
-                self.delete_item(table_name, key, condition_expression=condition_expression,
-                                 expression_attribute_names=names, expression_attribute_values=values)
+                self.delete_item(table_name, key)
             elif op_type == "Update":
                 self.update_item(table_name, key, update_expression=op["UpdateExpression"],
-                                 condition_expression=condition_expression,
                                  expression_attribute_names=names, expression_attribute_values=values)
             errors.append((None, None, None))
         except (MultipleTransactionsException, MockValidationException):

@@ -243,12 +243,12 @@ class Retrier:
         vt = VirtualTime()
         return cls(policy, sleep=vt.sleep, clock=vt.now, seed=seed, hooks=hooks)
 
-    def _emit(self, attempt: Attempt) -> None:
+    def _emit(self, attempt: Attempt, extra: Sequence[AttemptHook] = ()) -> None:
         if attempt.outcome != "ok":
             log.info("%s attempt %d %s: %s (rule %s, retry %d, delay %.3fs)", attempt.operation,
                      attempt.attempt, attempt.outcome, attempt.error_code, attempt.rule or "-",
                      attempt.retry, attempt.delay)
-        for hook in self.hooks:
+        for hook in (*self.hooks, *extra):
             hook(attempt)
 
     def next_delay(self, rule: RetryRule, retry_number: int) -> float:
@@ -256,8 +256,10 @@ class Retrier:
         with self._rng_lock:
             return self.policy.delay(rule, retry_number, self.rng)
 
-    def call(self, operation: str, fn: Callable[[], T]) -> T:
+    def call(self, operation: str, fn: Callable[[], T], *, hooks: Sequence[AttemptHook] = ()) -> T:
         """Run `fn()`; retry retryable storage errors per the policy; return its result.
+
+        `hooks` see this call's attempts only (after the retrier's own hooks).
 
         Errors no rule retries (anything that is not a retryable StorageError) are
         raised unchanged after one attempt. When a rule's
@@ -274,25 +276,26 @@ class Retrier:
                 rule = self.policy.rule_for(exc)
                 code = getattr(exc, "code", "") or type(exc).__name__
                 if rule is None or not rule.retries:
-                    self._emit(Attempt(operation, attempt, "fail", self.clock(), code, rule.name if rule else ""))
+                    self._emit(Attempt(operation, attempt, "fail", self.clock(), code, rule.name if rule else ""), hooks)
                     raise
                 used[rule.name] += 1
                 n = used[rule.name]
                 if n > rule.max_retries:
-                    self._emit(Attempt(operation, attempt, "exhausted", self.clock(), code, rule.name, n - 1))
+                    self._emit(Attempt(operation, attempt, "exhausted", self.clock(), code, rule.name, n - 1), hooks)
                     raise RetryBudgetExhausted(
                         f"{operation} gave up after {attempt} attempts: {rule.name} budget of "
                         f"{rule.max_retries} retries spent; last error: {exc}",
                         attempts=attempt, last_error=exc) from exc
                 delay = self.next_delay(rule, n)
-                self._emit(Attempt(operation, attempt, "retry", self.clock(), code, rule.name, n, delay))
+                self._emit(Attempt(operation, attempt, "retry", self.clock(), code, rule.name, n, delay), hooks)
                 self.sleep(delay)
                 continue
-            self._emit(Attempt(operation, attempt, "ok", self.clock()))
+            self._emit(Attempt(operation, attempt, "ok", self.clock()), hooks)
             return result
 
     def backoff(self, operation: str, rule_name: str, retry_number: int, code: str, *,
-                attempt: int | None = None, last_error: BaseException | None = None) -> None:
+                attempt: int | None = None, last_error: BaseException | None = None,
+                hooks: Sequence[AttemptHook] = ()) -> None:
         """Sleep before re-sending partial work (e.g. UnprocessedItems), or raise when over budget.
 
         Used for progress loops where the request succeeded but left work undone:
@@ -302,13 +305,13 @@ class Retrier:
         rule = self.policy.rule(rule_name)
         attempt = retry_number if attempt is None else attempt
         if retry_number > rule.max_retries:
-            self._emit(Attempt(operation, attempt, "exhausted", self.clock(), code, rule.name, retry_number - 1))
+            self._emit(Attempt(operation, attempt, "exhausted", self.clock(), code, rule.name, retry_number - 1), hooks)
             error = last_error or Throttled(f"{operation}: {code}", code=code, operation=operation)
             raise RetryBudgetExhausted(
                 f"{operation} gave up after {attempt} attempts: {rule.name} budget of "
                 f"{rule.max_retries} retries spent ({code})", attempts=attempt, last_error=error) from error
         delay = self.next_delay(rule, retry_number)
-        self._emit(Attempt(operation, attempt, "retry", self.clock(), code, rule.name, retry_number, delay))
+        self._emit(Attempt(operation, attempt, "retry", self.clock(), code, rule.name, retry_number, delay), hooks)
         self.sleep(delay)
 
 

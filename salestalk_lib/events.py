@@ -1,0 +1,164 @@
+"""Events the library emits and the sinks that receive them.
+
+An event is built as its contract model (`models.MetricsIngestedEvent`, …), so it
+is validated before any sink sees it. Sinks are pluggable: anything with
+`send(events)` works.
+
+| sink | where events go |
+|---|---|
+| `MemorySink` | a list in memory (`sink.events`): tests, notebooks, the default |
+| `JsonLinesSink(path)` | one JSON object per line, appended to a file |
+| `EventBridgeSink(client, bus)` | Amazon EventBridge `PutEvents` (≤ 10 entries per call), `Source` = the envelope's `source`, `DetailType` = `eventType`, `Detail` = the whole envelope |
+
+EventBridge errors are translated like DynamoDB's (throttling and 5xx retry under
+the same policy); entries EventBridge reports as failed are re-sent with backoff
+and never dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import StorageError
+from .models import EventEnvelope, Metric, MetricsIngestedEvent
+from .retry import Retrier
+from .storage import translate
+
+METRICS_INGESTED = "metrics.ingested.v1"
+DEFAULT_SOURCE = "salestalk.ingest"
+EVENTBRIDGE_BATCH = 10
+
+
+class EventSink(Protocol):
+    """Receives validated events."""
+
+    def send(self, events: Sequence[EventEnvelope]) -> None: ...
+
+
+class MemorySink:
+    """Keeps every event in `events`, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[EventEnvelope] = []
+        self._lock = threading.Lock()
+
+    def send(self, events: Sequence[EventEnvelope]) -> None:
+        with self._lock:
+            self.events.extend(events)
+
+
+def event_json(event: EventEnvelope) -> str:
+    """The envelope as compact JSON with the contract's names (absent optionals omitted)."""
+    return event.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class JsonLinesSink:
+    """Appends each event as one JSON line to `path` (created with its directory if missing)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def send(self, events: Sequence[EventEnvelope]) -> None:
+        if not events:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, self.path.open("a", encoding="utf-8") as fh:
+            fh.writelines(event_json(e) + "\n" for e in events)
+
+
+class EventBridgeSink:
+    """Sends events to an EventBridge bus with `PutEvents`, 10 entries per request."""
+
+    def __init__(self, client: Any, bus_name: str, *, retrier: Retrier | None = None):
+        self.client = client
+        self.bus_name = bus_name
+        self.retrier = retrier or Retrier()
+        self.sent_ids: list[str] = []  # EventBridge's ids of accepted entries
+
+    def send(self, events: Sequence[EventEnvelope]) -> None:
+        for start in range(0, len(events), EVENTBRIDGE_BATCH):
+            self._send_chunk([self._entry(e) for e in events[start:start + EVENTBRIDGE_BATCH]])
+
+    def _entry(self, event: EventEnvelope) -> dict[str, Any]:
+        return {"Source": event.source, "DetailType": event.event_type, "Detail": event_json(event),
+                "EventBusName": self.bus_name}
+
+    def _put(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        try:
+            return self.client.put_events(Entries=entries)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, operation="PutEvents", table=self.bus_name) from exc
+
+    def _send_chunk(self, entries: list[dict[str, Any]]) -> None:
+        retry = 0
+        while entries:
+            resp = self.retrier.call("PutEvents", lambda: self._put(entries))
+            failed = []
+            for entry, result in zip(entries, resp.get("Entries", [])):
+                if result.get("EventId"):
+                    self.sent_ids.append(result["EventId"])
+                else:
+                    failed.append((entry, result))
+            if not failed:
+                return
+            codes = sorted({r.get("ErrorCode", "?") for _, r in failed})
+            retry += 1
+            # Failed entries are usually throttling inside EventBridge: back off, resend only them.
+            last = StorageError(f"PutEvents to {self.bus_name}: {len(failed)} entries failed ({', '.join(codes)})",
+                                code=codes[0], operation="PutEvents", table=self.bus_name)
+            self.retrier.backoff("PutEvents", "throttling", retry, "FailedEntries", last_error=last)
+            entries = [e for e, _ in failed]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso_utc(when: datetime) -> str:
+    """`2025-11-09T10:00:00.000Z` (milliseconds, UTC)."""
+    utc = when.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def metrics_ingested(*, tenant_id: str, batch_id: str, metrics: Iterable[Metric], outcomes: dict[str, int],
+                     correlation_id: str, source: str = DEFAULT_SOURCE, event_id: str | None = None,
+                     now: Callable[[], datetime] = utc_now) -> MetricsIngestedEvent:
+    """A validated `metrics.ingested.v1` event for one tenant's batch.
+
+    `outcomes` maps created / already_exists / conflict / failed to counts that
+    must add up to the number of metrics (the model checks it).
+    """
+    metrics = list(metrics)
+    subjects = sorted({m.subject.value for m in metrics})
+    periods = sorted({m.period.text for m in metrics})
+    return MetricsIngestedEvent.model_validate({
+        "eventId": event_id or str(uuid.uuid4()),
+        "eventType": METRICS_INGESTED,
+        "eventVersion": "1.0",
+        "source": source,
+        "timestamp": iso_utc(now()),
+        "tenantId": tenant_id,
+        "metadata": {"correlationId": correlation_id},
+        "data": {
+            "batchId": batch_id,
+            "count": len(metrics),
+            "subjects": subjects,
+            "periods": periods,
+            "outcomes": {"created": outcomes.get("created", 0), "alreadyExists": outcomes.get("already_exists", 0),
+                         "conflicts": outcomes.get("conflict", 0), "failed": outcomes.get("failed", 0)},
+        },
+    })
+
+
+def read_json_lines(path: str | Path) -> list[dict[str, Any]]:
+    """The events a `JsonLinesSink` wrote, as dicts."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
