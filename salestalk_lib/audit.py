@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
-from .errors import IsolationViolation, Violation
-from .keys import KeyKind, pk_kind
-from .models import Message, SessionRollup
+from .errors import IsolationViolation, KeyGrammarError, Violation
+from .keys import KeyKind, parse_message_sk, pk_kind, unix_seconds
+from .models import SessionRollup
 from .retry import Retrier
 from .scope import TenantScope
 from .tables import TableKind
@@ -95,8 +95,12 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
     storage.hooks.append(count_and_refuse_writes)
     valid: list[ValidRecord] = []
     keys_at: dict[str, tuple[str, str, str]] = {}
+    # Per session: (where, item) of every stored message, and which sessions have a rollup item at all.
+    messages: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
+    rollup_sessions: set[str] = set()
 
-    def check(table: str, item: Mapping[str, Any], pk: str, sk: str, extra: list[Violation]) -> None:
+    def check(table: str, item: Mapping[str, Any], pk: str, sk: str, extra: list[Violation]) -> str:
+        """Validate one item, record its findings; returns the label its violations carry."""
         where = f"{len(keys_at)}"
         keys_at[where] = (table, pk, sk)
         model, violations = validate_record(item, where, tenant_id=scope.tenant_id)
@@ -104,6 +108,7 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
             report.findings.append(Finding(table, pk, sk, v.field, v.rule))
         if model is not None:
             valid.append(ValidRecord(where, detect_kind(item), model))
+        return where
 
     registry_item = retrier.call("GetItem", lambda: storage.get_item(scope.registry_table,
                                                                        {"tenantId": scope.tenant_id}))
@@ -126,45 +131,58 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
                 found = pk_kind(item.get("pk"))
                 misplaced = [] if found is None or found in _TABLE_KINDS[kind] else [
                     Violation("", "pk", f"a {found} item does not belong in the {kind} table")]
-                check(table, item, _text(item.get("pk")), _text(item.get("sk")), misplaced)
+                where = check(table, item, _text(item.get("pk")), _text(item.get("sk")), misplaced)
+                session_id = item.get("sessionId")
+                if kind is TableKind.MESSAGES and isinstance(session_id, str):
+                    if found is KeyKind.MESSAGE:
+                        messages[session_id].append((where, item))
+                    elif found is KeyKind.SESSION:
+                        rollup_sessions.add(session_id)
             if start is None:
                 break
 
-    for v in cross_check(valid) + _rollup_checks(valid):
+    for v in cross_check(valid) + _rollup_checks(valid, messages, rollup_sessions):
         table, pk, sk = keys_at[v.where]
         report.findings.append(Finding(table, pk, sk, v.field, v.rule))
     report.findings.sort()
     return report
 
 
-def _rollup_checks(valid: list[ValidRecord]) -> list[Violation]:
-    """Each rollup matches its session's messages; each session with messages has a rollup."""
-    messages: dict[str, list[tuple[str, Message]]] = defaultdict(list)
-    rollups: dict[str, tuple[str, SessionRollup]] = {}
-    for r in valid:
-        if isinstance(r.model, Message):
-            messages[r.model.session_id].append((r.where, r.model))
-        elif isinstance(r.model, SessionRollup):
-            rollups[r.model.session_id] = (r.where, r.model)
+def _rollup_checks(valid: list[ValidRecord], messages: Mapping[str, list[tuple[str, Mapping[str, Any]]]],
+                   rollup_sessions: set[str]) -> list[Violation]:
+    """Each valid rollup matches its session's stored messages; each session with messages has a rollup.
+
+    Every stored message item counts, valid or not (a broken message is reported on its own and is
+    still one of the session's messages), and its time is the instant its sk names.
+    """
     out: list[Violation] = []
-    for session_id, (where, rollup) in rollups.items():
-        stored = [m for _, m in messages.get(session_id, [])]
-        times = sorted(Decimal(m.timestamp) for m in stored)
+    for r in valid:
+        if not isinstance(rollup := r.model, SessionRollup):
+            continue
+        stored = messages.get(rollup.session_id, [])
+        times = sorted(t for _, item in stored if (t := _sk_instant(item)) is not None)
         if rollup.message_count != len(stored):
-            out.append(Violation(where, "messageCount", f"is {rollup.message_count}, but the session has "
-                                                        f"{len(stored)} message(s) in the table"))
+            out.append(Violation(r.where, "messageCount", f"is {rollup.message_count}, but the session has "
+                                                          f"{len(stored)} message(s) in the table"))
         if times and rollup.first_message_at != times[0]:
-            out.append(Violation(where, "firstMessageAt", f"is {rollup.first_message_at}, but the session's "
-                                                          f"first message is at {times[0]}"))
+            out.append(Violation(r.where, "firstMessageAt", f"is {rollup.first_message_at}, but the session's "
+                                                            f"first message is at {times[0]}"))
         if times and rollup.last_message_at != times[-1]:
-            out.append(Violation(where, "lastMessageAt", f"is {rollup.last_message_at}, but the session's "
-                                                         f"last message is at {times[-1]}"))
-    for session_id, members in messages.items():
-        if session_id not in rollups:
-            where = min(members, key=lambda wm: wm[1].sk)[0]
+            out.append(Violation(r.where, "lastMessageAt", f"is {rollup.last_message_at}, but the session's "
+                                                           f"last message is at {times[-1]}"))
+    for session_id, members in sorted(messages.items()):
+        if session_id not in rollup_sessions:
+            where = min(members, key=lambda wm: str(wm[1].get("sk")))[0]
             out.append(Violation(where, "sessionId", f"session {session_id} has {len(members)} message(s) "
                                                      "but no rollup item"))
     return out
+
+
+def _sk_instant(item: Mapping[str, Any]) -> Decimal | None:
+    try:
+        return unix_seconds(parse_message_sk(item.get("sk")))
+    except KeyGrammarError:
+        return None
 
 
 __all__ = ["AuditReport", "Finding", "audit_tenant"]
