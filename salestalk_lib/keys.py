@@ -204,13 +204,17 @@ class Period:
 
     @property
     def end(self) -> datetime:
-        """The first instant after the period, UTC."""
-        if self.granularity is Granularity.DAY:
-            return self.start + timedelta(days=1)
+        """The first instant after the period, UTC (KeyGrammarError for the last period of year 9999)."""
         months = 3 if self.granularity is Granularity.QUARTER else 1
         start = self.start
         month0 = start.month - 1 + months
-        return datetime(start.year + month0 // 12, month0 % 12 + 1, 1, tzinfo=UTC)
+        try:
+            if self.granularity is Granularity.DAY:
+                return start + timedelta(days=1)
+            return datetime(start.year + month0 // 12, month0 % 12 + 1, 1, tzinfo=UTC)
+        except (ValueError, OverflowError) as exc:
+            # datetime stops at 9999-12-31; a bare ValueError here escaped the error tree.
+            raise KeyGrammarError(f"period {self.text} ends after 9999-12-31, which cannot be represented") from exc
 
     @property
     def timestamp(self) -> int:
