@@ -295,7 +295,7 @@ def canonical_json(value: Any) -> str:
     if isinstance(value, (int, Decimal)):
         return str(value)
     if isinstance(value, float):
-        return repr(value)
+        return json.dumps(value)  # NaN and Infinity as Python's json writes (and reads) them
     raise TypeError(f"not JSON-like: {type(value).__name__}")
 
 
@@ -1142,6 +1142,26 @@ class EventEnvelope(ItemModel):
             raise _rule(f"must look like {{domain}}.{{action}}.v{{N}}, got {value!r}")
         return value
 
+    @field_validator("data", mode="wrap", check_fields=False)
+    @classmethod
+    def _data_in_envelope_tenant(cls, value: Any, handler: Any, info: ValidationInfo) -> Any:
+        # Wrap, not after: the tenant rules are reported even when the payload has other faults.
+        raw = value.to_item() if isinstance(value, ContractModel) else value
+        tenant_id = info.data.get("tenant_id")
+        errors = cls._tenant_errors(raw, tenant_id) if isinstance(raw, Mapping) and tenant_id else []
+        try:
+            result = handler(value)
+        except ValidationError as exc:
+            errors = [(tuple(e["loc"]), error_rule(e), e.get("input")) for e in exc.errors()] + errors
+            result = None
+        _raise_nested(cls.__name__, list({(loc, msg): (loc, msg, v) for loc, msg, v in errors}.values()))
+        return result
+
+    @classmethod
+    def _tenant_errors(cls, data: Mapping[str, Any], tenant_id: str) -> list:
+        """(location in data, rule, value) for each way the payload leaves the envelope's tenant."""
+        return []
+
 
 class ClassificationPerformedEvent(EventEnvelope):
     """`classification.performed.v1`: a user message was classified."""
@@ -1156,12 +1176,16 @@ class NarrativeGeneratedEvent(EventEnvelope):
     event_type: Literal["narrative.generated.v1"]
     data: NarrativeGenerated
 
-    @field_validator("data")
     @classmethod
-    def _references_in_tenant(cls, value: NarrativeGenerated, info: ValidationInfo) -> NarrativeGenerated:
-        _raise_nested("NarrativeGenerated", _references_in_tenant(
-            value.data_references, info.data.get("tenant_id"), ("dataReferences",)))
-        return value
+    def _tenant_errors(cls, data: Mapping[str, Any], tenant_id: str) -> list:
+        refs = data.get("dataReferences")
+        want = keys.metrics_table_base(tenant_id)
+        if not isinstance(refs, list):
+            return []
+        return [(("dataReferences", i, "source", "table"), f"must be this tenant's metrics table {want!r}", table)
+                for i, ref in enumerate(refs)
+                if isinstance(ref, Mapping) and isinstance(ref.get("source"), Mapping)
+                and isinstance(table := ref["source"].get("table"), str) and table != want]
 
 
 class MetricsIngestedEvent(EventEnvelope):
@@ -1177,14 +1201,12 @@ class TenantProvisionedEvent(EventEnvelope):
     event_type: Literal["tenant.provisioned.v1"]
     data: TenantProvisioned
 
-    @field_validator("data")
     @classmethod
-    def _same_tenant(cls, value: TenantProvisioned, info: ValidationInfo) -> TenantProvisioned:
-        tenant_id = info.data.get("tenant_id")
-        if tenant_id is not None and value.tenant_id != tenant_id:
-            _raise_nested("TenantProvisioned", [(("tenantId",), f"must equal the envelope's tenantId {tenant_id!r}",
-                                                 value.tenant_id)])
-        return value
+    def _tenant_errors(cls, data: Mapping[str, Any], tenant_id: str) -> list:
+        given = data.get("tenantId")
+        if given is None or given == tenant_id:
+            return []
+        return [(("tenantId",), f"must equal the envelope's tenantId {tenant_id!r}", given)]
 
 
 EVENT_MODELS: dict[str, type[EventEnvelope]] = {
@@ -1217,6 +1239,8 @@ def error_path(loc: tuple[str | int, ...]) -> str:
     """A pydantic error location as a dotted field path: `metadata.dataReferences[0].source.table`."""
     out = ""
     for part in loc:
+        if part == "[key]":
+            continue  # pydantic's marker for "the key itself is wrong"; the rule text says so
         if isinstance(part, int):
             out += f"[{part}]"
         else:

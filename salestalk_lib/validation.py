@@ -77,7 +77,7 @@ def detect_kind(record: Any) -> RecordKind | None:
         return RecordKind.EVENT
     if (kind := keys.pk_kind(record.get("pk"))) is not None:
         return _PK_KINDS[kind]
-    if "tenantId" in record and any(f in record for f in _REGISTRY_FIELDS):
+    if any(f in record for f in _REGISTRY_FIELDS):
         return RecordKind.TENANT
     if "metric" in record and "source" in record:
         return RecordKind.DATA_REFERENCE
@@ -103,7 +103,7 @@ def model_for(record: Mapping[str, Any]) -> type[ContractModel] | Violation:
         return Violation("", RECORD_FIELD, (
             f"cannot tell what kind of record this is: expected a pk starting with {keys.MSG_PREFIX}, "
             f"{keys.SESSION_PREFIX} or {keys.METRIC_PREFIX}, an eventType, or a tenant registry item "
-            "(tenantId with messagesTableName/metricsTableName)"
+            "(tenantId, ownerEmail, messagesTableName, ...)"
         ))
     return KIND_MODELS[kind]
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import keys
 from ..validation import validate_paths
 
 
@@ -26,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.tenant is not None:
+        # A bad option is a usage error (exit 2), not a violation of every record.
+        keys.validate_tenant_id(args.tenant)
     report = validate_paths(args.paths, tenant_id=args.tenant)
     for violation in report.violations:
         print(violation)
