@@ -334,6 +334,16 @@ def test_checked_and_unchecked_evaluation_agree_on_the_generated_requests(simula
     assert fast == checked and ALLOWED in fast
 
 
+@pytest.mark.parametrize("tenant_id", ["ACME", "acme*", "a" * 65])
+def test_hostile_ids_in_the_population_or_the_policies_are_refused(tenant_id):
+    with pytest.raises(InvalidTenantId):
+        iam.policies_for(["acme", tenant_id], DEP)
+    with pytest.raises(InvalidTenantId):
+        evaluate_isolation(["acme", tenant_id], deployment=DEP)
+    with pytest.raises(InvalidTenantId):
+        evaluate_isolation(["acme"], deployment=DEP, policies={(tenant_id, "reader"): {}})
+
+
 def test_policies_outside_the_population_are_refused(simulator):
     with pytest.raises(ConfigurationError, match="outside the population"):
         evaluate_isolation(["acme"], deployment=DEP, evaluator=simulator,
