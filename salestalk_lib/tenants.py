@@ -11,7 +11,8 @@ commit point: a tenant exists when its item exists, so a run that failed half-wa
 onboarding an existing identical tenant changes nothing. An existing tenant with
 the same id but other registration fields (name, owner email, plan, metadata) is
 an `IngestConflict`; a deleted (offboarded) id is never reused. A
-`tenant.provisioned.v1` event goes to the pluggable sink when the item is
+`tenant.provisioned.v1` event goes to the pluggable sink (`events.MemorySink` by
+default, or a JSON-lines or EventBridge sink) when the item is
 created. Its `eventId` derives from the tenant id and `createdAt`, so publishing
 it again (`provisioned_event`) is deduplicated by consumers.
 
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping
 
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
@@ -49,11 +50,13 @@ from pydantic.alias_generators import to_camel
 from .errors import (
     ConditionFailed,
     IngestConflict,
+    ProvisioningError,
     SalesTalkError,
     TableNotFound,
     ValidationFailed,
     Violation,
 )
+from .events import EventSink, MemorySink
 from .keys import validate_tenant_id
 from .models import Tenant, TenantProvisionedEvent, error_path, error_rule
 from .provision import TableResult, provision_registry, provision_tenant
@@ -102,12 +105,6 @@ class FixedClock:
         """Move the clock forward (or back, to test clock skew) and return the new time."""
         self.now += int(seconds)
         return self.now
-
-
-class EventSink(Protocol):
-    """Anything that accepts events: in-memory, JSON-lines, EventBridge."""
-
-    def publish(self, event: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -189,7 +186,7 @@ class Tenants:
         self.storage = storage
         self.settings = settings
         self.clock = clock
-        self.sink = sink
+        self.sink: EventSink = MemorySink() if sink is None else sink
         self.retrier = retrier or Retrier()
 
     @classmethod
@@ -210,9 +207,16 @@ class Tenants:
     def get(self, tenant_id: str) -> Tenant | None:
         """The tenant's registry item (strongly consistent), or None."""
         tenant_id = validate_tenant_id(tenant_id)
-        item = self.retrier.call("GetItem", lambda: self.storage.get_item(
-            self.registry_table, {"tenantId": tenant_id}, consistent=True))
+        try:
+            item = self.retrier.call("GetItem", lambda: self.storage.get_item(
+                self.registry_table, {"tenantId": tenant_id}, consistent=True))
+        except TableNotFound as exc:
+            raise self._no_registry() from exc
         return None if item is None else self._from_item(item)
+
+    def _no_registry(self) -> ProvisioningError:
+        return ProvisioningError(f"the registry table {self.registry_table!r} does not exist; run "
+                                 "`salestalk provision` or onboard a tenant first (check the table prefix)")
 
     def require(self, tenant_id: str) -> Tenant:
         """The tenant's registry item; TenantNotFound if there is none."""
@@ -232,9 +236,12 @@ class Tenants:
     def _query_status(self, status: TenantStatus, page_size: int | None) -> Iterator[Tenant]:
         start: dict[str, Any] | None = None
         while True:
-            items, start = self.retrier.call("Query", lambda s=start: self.storage.query(
-                self.registry_table, index="StatusIndex", key_condition="#s = :s", names={"#s": "status"},
-                values={":s": status.value}, limit=page_size, start_key=s))
+            try:
+                items, start = self.retrier.call("Query", lambda s=start: self.storage.query(
+                    self.registry_table, index="StatusIndex", key_condition="#s = :s", names={"#s": "status"},
+                    values={":s": status.value}, limit=page_size, start_key=s))
+            except TableNotFound as exc:
+                raise self._no_registry() from exc
             yield from (self._from_item(i) for i in items)
             if start is None:
                 return
@@ -257,8 +264,7 @@ class Tenants:
         if outcome == "already_exists":
             return OnboardResult(self.require(tenant.tenant_id), outcome, tables)
         event = self.provisioned_event(tenant, correlation_id=correlation_id)
-        if self.sink is not None:
-            self.sink.publish(event)
+        self.sink.send([event])
         return OnboardResult(tenant, "created", tables, event)
 
     def _put_registry_item(self, tenant: Tenant) -> str:
@@ -449,7 +455,7 @@ def _bytes_back(value: Any) -> Any:
 
 
 __all__ = [
-    "Clock", "EventSink", "ExportResult", "FixedClock", "OffboardResult", "OnboardResult",
+    "Clock", "ExportResult", "FixedClock", "OffboardResult", "OnboardResult",
     "TenantNotFound", "TenantStateError", "Tenants", "TransitionResult", "build_tenant", "read_export",
     "system_clock",
 ]

@@ -100,6 +100,79 @@ def test_provision_refuses_before_creating_the_good_ones(capsys, endpoint, setti
 
 
 @IDS
+def test_tenant_add_refuses_hostile_id(capsys, endpoint, settings, st, bad):
+    code, out, err = _run(capsys, "tenant", "add", "--name", "ACME", "--owner-email", "ops@acme.example",
+                          *_conn(endpoint, settings), "--", bad)
+    assert code == 2 and "tenant id" in err
+    assert out == "" and _snapshot(st) == {}
+
+
+@IDS
+@pytest.mark.parametrize("command", ["suspend", "activate", "remove"])
+def test_tenant_status_commands_refuse_hostile_id(capsys, endpoint, seeded, command, bad):
+    before = _snapshot(seeded)
+    code, out, err = _run(capsys, "tenant", command, *_conn(endpoint, seeded.settings), "--", bad)
+    assert code == 2 and "tenant id" in err
+    assert out == "" and _snapshot(seeded) == before
+
+
+@IDS
+def test_tenant_policy_refuses_hostile_id(capsys, bad):
+    code, out, err = _run(capsys, "tenant", "policy", "--role", "reader", "--", bad)
+    assert code == 2 and "tenant id" in err and out == ""
+
+
+@pytest.mark.parametrize("options, rule", [
+    (["--name", "", "--owner-email", "ops@acme.example"], "name: String should have at least 1 character"),
+    (["--name", "x" * 300, "--owner-email", "ops@acme.example"], "at most 256 characters"),
+    (["--name", "ACME", "--owner-email", "ops@"], "ownerEmail: value is not a valid email address"),
+    (["--name", "ACME", "--owner-email", "ops@acme.example", "--plan", "gold"],
+     "plan: Input should be 'free', 'standard' or 'enterprise'"),
+    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", "[1, 2]"], "must be a JSON object"),
+    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", "{region: EU}"], "is not valid JSON"),
+    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"a": 1, "a": 2}'],
+     "key 'a' appears more than once"),
+    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"n": NaN}'],
+     "metadata.n: must be a finite number"),
+    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"a": null}'],
+     "metadata.a: must not be null"),
+    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"blob": "' + "x" * 420_000 + '"}'],
+     "the limit is 10,240 bytes"),
+])
+def test_tenant_add_refuses_bad_fields_with_nothing_written(capsys, endpoint, settings, st, options, rule):
+    code, out, err = _run(capsys, "tenant", "add", "acme-corp-001", *options, *_conn(endpoint, settings))
+    assert code == 2 and rule in err
+    assert out == "" and _snapshot(st) == {}
+
+
+def test_tenant_add_refuses_bad_metadata_files_with_nothing_written(capsys, endpoint, settings, st, tmp_path):
+    base = ["tenant", "add", "acme-corp-001", "--name", "ACME", "--owner-email", "ops@acme.example"]
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00{")
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps({"blob": "x" * 500_000}), encoding="utf-8")
+    for path, rule in ((tmp_path / "missing.json", "cannot be read"), (binary, "cannot be read"),
+                       (huge, "the limit is 10,240 bytes"), (tmp_path, "cannot be read")):
+        code, _, err = _run(capsys, *base, "--metadata-file", str(path), *_conn(endpoint, settings))
+        assert code == 2 and rule in err, (path, err)
+    assert _snapshot(st) == {}
+
+
+def test_tenant_list_refuses_an_unknown_status(capsys, endpoint, seeded):
+    code, _, err = _run(capsys, "tenant", "list", "--status", "Active", *_conn(endpoint, seeded.settings))
+    assert code == 2 and "must be one of active, suspended, deleted" in err
+
+
+def test_tenant_remove_refuses_an_export_path_that_is_a_file(capsys, endpoint, seeded, tmp_path):
+    before = _snapshot(seeded)
+    target = tmp_path / "not-a-dir"
+    target.write_text("x")
+    code, _, err = _run(capsys, "tenant", "remove", SEED, "--export", str(target), *_conn(endpoint, seeded.settings))
+    assert code == 2 and "is not a directory" in err
+    assert _snapshot(seeded) == before
+
+
+@IDS
 def test_query_refuses_hostile_tenant(capsys, endpoint, seeded, bad):
     before = _snapshot(seeded)
     code, _, err = _run(capsys, "query", "metric_for_period", f"--tenant={bad}", "--param", "subject=revenue",
@@ -125,8 +198,6 @@ def test_audit_refuses_hostile_tenant(capsys, endpoint, seeded, bad):
     assert _snapshot(seeded) == before
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: `validate --tenant` does not check the id; it reports "
-                   "every record as another tenant's instead of refusing the option (commands/validate.py)")
 @IDS
 def test_validate_refuses_hostile_tenant_option(capsys, tmp_path, bad):
     path = tmp_path / "tenants.json"
@@ -210,6 +281,72 @@ def test_validate_reports_a_file_that_is_not_json(capsys, tmp_path):
     path.write_bytes(b"\xff\xfe not json")
     code, out, _ = _run(capsys, "validate", str(path))
     assert code == 1 and str(path) in out
+
+
+def _seed_dir(tmp_path, tenant_id, **over):
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "tenants.json").write_text(json.dumps([_tenant_record(tenant_id, **over)]), encoding="utf-8")
+    return seed
+
+
+@pytest.mark.skipif("seed" not in COMMAND_MODULES, reason="no seed command")
+@IDS
+def test_seed_refuses_a_hostile_tenant_id_in_its_files(capsys, endpoint, settings, st, tmp_path, bad):
+    code, _, err = _run(capsys, "seed", "--dir", str(_seed_dir(tmp_path, bad)), "--no-progress",
+                        *_conn(endpoint, settings))
+    assert code == 2 and "tenantId" in err and "nothing was written" in err
+    assert _snapshot(st) == {}
+
+
+@pytest.mark.skipif("seed" not in COMMAND_MODULES, reason="no seed command")
+def test_seed_refuses_wrong_types_and_oversized_items(capsys, endpoint, settings, st, tmp_path):
+    seed = _seed_dir(tmp_path, SEED, createdAt="yesterday")
+    (seed / SEED).mkdir()
+    (seed / SEED / "metrics.jsonl").write_text(json.dumps(_huge_metric()) + "\n", encoding="utf-8")
+    code, _, err = _run(capsys, "seed", "--dir", str(seed), "--no-progress", *_conn(endpoint, settings))
+    assert code == 2 and "nothing was written" in err
+    assert "createdAt: must be a number, not a string" in err
+    assert "the limit is 409,600 (400 KB)" in err
+    assert _snapshot(st) == {}
+
+
+def _message(tenant_id, **over):
+    message_id = "ac27d6c2-344a-415e-9da8-c93f71181091"
+    record = {"tenantId": tenant_id, "messageId": message_id, "sessionId": "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5",
+              "pk": f"MSG#{message_id}", "sk": "2025-11-09T10:00:00.000Z", "timestamp": 1762682400,
+              "sender": "user", "text": "What was our revenue in Q3 2025?"}
+    record.update(over)
+    return record
+
+
+@pytest.mark.skipif("ingest" not in COMMAND_MODULES, reason="no ingest command")
+@IDS
+def test_ingest_refuses_a_hostile_tenant_id_in_its_files(capsys, endpoint, settings, st, tmp_path, bad):
+    path = tmp_path / "messages.jsonl"
+    path.write_text(json.dumps(_message(bad)) + "\n", encoding="utf-8")
+    code, out, err = _run(capsys, "ingest", str(path), "--no-progress", *_conn(endpoint, settings))
+    assert code == 2 and f"{path}:1 tenantId:" in out and "nothing was written" in err
+    assert _snapshot(st) == {}
+
+
+@pytest.mark.skipif("ingest" not in COMMAND_MODULES, reason="no ingest command")
+def test_ingest_refuses_wrong_types_and_oversized_items_with_nothing_written(capsys, endpoint, settings, st,
+                                                                             tmp_path):
+    path = tmp_path / "batch.jsonl"
+    lines = [_message(SEED),  # valid: must not be written either, the batch is all-or-nothing
+             _message(SEED, messageId="5a1c7b0e-3f7d-4c89-9b1e-2f0d6c1a4e77",
+                      pk="MSG#5a1c7b0e-3f7d-4c89-9b1e-2f0d6c1a4e77", timestamp="1762682400"),
+             _message(SEED, messageId="6b2d8c1f-4a8e-4d9a-8c2f-3a1e7d2b5f88",
+                      pk="MSG#6b2d8c1f-4a8e-4d9a-8c2f-3a1e7d2b5f88", sender=["user"]),
+             _huge_metric()]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    code, out, err = _run(capsys, "ingest", str(path), "--no-progress", *_conn(endpoint, settings))
+    assert code == 2 and "3 violation(s); nothing was written" in err
+    assert f"{path}:2 timestamp: must be a number, not a string" in out
+    assert f"{path}:3 sender:" in out
+    assert f"{path}:4" in out and "the limit is 409,600 (400 KB)" in out
+    assert _snapshot(st) == {}
 
 
 # --- library calls -----------------------------------------------------------------

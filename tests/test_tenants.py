@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from salestalk_lib.errors import IngestConflict, InvalidTenantId, ValidationFailed
+from salestalk_lib.errors import IngestConflict, ProvisioningError, InvalidTenantId, ValidationFailed
+from salestalk_lib.events import JsonLinesSink, MemorySink, read_json_lines
 from salestalk_lib.models import TenantProvisionedEvent
 from salestalk_lib.retry import Retrier
 from salestalk_lib.storage import Storage
@@ -24,16 +25,6 @@ from salestalk_lib.vocab import TenantStatus
 T0 = 1762682400  # 2025-11-09T10:00:00Z
 GLOBEX = dict(name="Globex Corporation", owner_email="ops@globex.example", plan="enterprise",
               metadata={"industry": "manufacturing", "employees": 1200, "region": "EMEA", "fiscalYearStart": "01-01"})
-
-
-class ListSink:
-    """Collects published events."""
-
-    def __init__(self):
-        self.events = []
-
-    def publish(self, event):
-        self.events.append(event)
 
 
 class Recorder:
@@ -69,7 +60,7 @@ def clock():
 
 @pytest.fixture
 def sink():
-    return ListSink()
+    return MemorySink()
 
 
 @pytest.fixture
@@ -124,6 +115,19 @@ def test_onboard_publishes_tenant_provisioned_v1(st, tenants, sink):
     assert event.data.tables.messages == st.settings.table_name(MESSAGES, "globex-003")
     assert event.data.tables.metrics == st.settings.table_name(METRICS, "globex-003")
     assert event.data.plan == "enterprise"
+
+
+def test_the_event_can_go_to_a_json_lines_sink(st, clock, tmp_path):
+    tenants = Tenants.of(st, clock=clock, sink=JsonLinesSink(tmp_path / "events.jsonl"))
+    result = tenants.onboard("globex-003", **GLOBEX)
+    (line,) = read_json_lines(tmp_path / "events.jsonl")
+    assert TenantProvisionedEvent.from_item(line) == result.event
+
+
+def test_default_sink_keeps_the_event_in_memory(st, clock):
+    tenants = Tenants.of(st, clock=clock)
+    result = tenants.onboard("globex-003", **GLOBEX)
+    assert tenants.sink.events == [result.event]
 
 
 def test_event_id_is_deterministic_so_republishing_is_deduplicable(tenants):
@@ -362,6 +366,12 @@ def test_a_deleted_tenant_cannot_be_suspended_or_reactivated(tenants):
             op("globex-003")
 
 
+def test_a_missing_registry_is_a_clear_error(st, tenants):
+    for call in (lambda: tenants.suspend("globex-003"), lambda: tenants.list()):
+        with pytest.raises(ProvisioningError, match="registry table .* does not exist"):
+            call()
+
+
 def test_unknown_tenant_is_not_found(st, tenants):
     tenants.onboard("globex-003", **GLOBEX)
     for op in (tenants.suspend, tenants.reactivate, tenants.offboard):
@@ -460,3 +470,85 @@ def test_list_queries_status_index_only_and_pages(st, tenants):
         ("techstart-inc-002", "deleted")]
     assert set(rec.operations) == {"Query"}
     assert rec.operations.count("Query") >= 3 + 2  # page_size=1 paginates
+
+
+# --- the CLI -------------------------------------------------------------------------
+
+
+def _cli(capsys, endpoint, settings, *argv):
+    from salestalk_lib.cli import main
+
+    code = main([*argv, "--endpoint-url", endpoint.url, "--table-prefix", settings.table_prefix])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_tenant_lifecycle_end_to_end(capsys, endpoint, settings, st, tmp_path):
+    events = tmp_path / "events.jsonl"
+    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "add", "globex-003", "--name", "Globex Corporation",
+                        "--owner-email", "ops@globex.example", "--plan", "enterprise",
+                        "--metadata", '{"region": "EMEA", "employees": 1200, "share": 0.35}',
+                        "--events-file", str(events))
+    assert code == 0
+    assert "tenant globex-003: created (status active, plan enterprise)" in out
+    assert f"{settings.table_prefix}tenant-globex-003-messages  created" in out
+    assert "event tenant.provisioned.v1 " in out
+    (event,) = read_json_lines(events)
+    assert event["data"]["tables"]["metrics"] == f"{settings.table_prefix}tenant-globex-003-metrics"
+    assert _registry(st, "globex-003")["metadata"]["share"] == Decimal("0.35")  # exact, never a binary float
+
+    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "add", "globex-003", "--name", "Globex Corporation",
+                        "--owner-email", "ops@globex.example", "--plan", "enterprise",
+                        "--metadata", '{"region": "EMEA", "employees": 1200, "share": 0.35}')
+    assert code == 0 and "tenant globex-003: already exists" in out and "event" not in out
+
+    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "suspend", "globex-003")
+    assert code == 0 and "tenant globex-003: active -> suspended (updatedAt " in out
+    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "suspend", "globex-003")
+    assert code == 0 and "already suspended; nothing changed" in out
+    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "list", "--status", "suspended")
+    assert code == 0 and "globex-003" in out and "suspended" in out
+    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "activate", "globex-003")
+    assert code == 0 and "suspended -> active" in out
+
+    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "remove", "globex-003", "--export", str(tmp_path / "x"))
+    assert code == 0 and "tenant globex-003: active -> deleted" in out
+    assert out.count("exported") == 2 and out.count("deleted") == 3
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [
+        f"{settings.table_prefix}tenant-globex-003-messages.jsonl",
+        f"{settings.table_prefix}tenant-globex-003-metrics.jsonl"]
+    assert _tables(st) == [st.settings.registry_table]
+
+    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "list")
+    assert code == 0
+    assert out.splitlines()[0].split() == ["tenantId", "name", "ownerEmail", "plan", "status", "createdAt",
+                                           "updatedAt"]
+    assert "globex-003" in out and "deleted" in out
+
+
+def test_cli_remove_keep_tables_and_conflict(capsys, endpoint, settings, st):
+    args = ["--name", "Initech", "--owner-email", "bill@initech.example"]
+    assert _cli(capsys, endpoint, settings, "tenant", "add", "initech-004", *args)[0] == 0
+    code, _, err = _cli(capsys, endpoint, settings, "tenant", "add", "initech-004", "--name", "Initrode",
+                        "--owner-email", "bill@initech.example")
+    assert code == 2 and "conflict on tenantId=initech-004" in err and "name" in err
+    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "remove", "initech-004", "--keep-tables")
+    assert code == 0 and out.count("kept") == 2
+    assert len(_tables(st)) == 3
+
+
+def test_cli_metadata_file(capsys, endpoint, settings, st, tmp_path):
+    path = tmp_path / "meta.json"
+    path.write_text('{"industry": "Paper", "fiscalYearStart": "04-01"}', encoding="utf-8")
+    code, _, _ = _cli(capsys, endpoint, settings, "tenant", "add", "dunder-005", "--name", "Dunder Mifflin",
+                      "--owner-email", "michael@dunder.example", "--metadata-file", str(path))
+    assert code == 0
+    assert _registry(st, "dunder-005")["metadata"] == {"industry": "Paper", "fiscalYearStart": "04-01"}
+
+
+def test_cli_unknown_tenant_and_missing_registry(capsys, endpoint, settings, st):
+    code, _, err = _cli(capsys, endpoint, settings, "tenant", "suspend", "nobody-000")
+    assert code == 2 and "registry table" in err and "does not exist" in err
+    _cli(capsys, endpoint, settings, "provision", "--tenant", "somebody-001")
+    code, _, err = _cli(capsys, endpoint, settings, "tenant", "activate", "nobody-000")
+    assert code == 2 and "tenant 'nobody-000' is not in the registry" in err

@@ -15,12 +15,13 @@ from typing import Callable
 
 from ..iam import PARTITIONS, PLACEHOLDER_ACCOUNT, ROLES, Deployment, policy_json
 from ..settings import DEFAULT_REGION, PREFIX_ENV
+from . import tenant_lifecycle
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "tenant",
-        help="tenant commands: policy",
+        help="tenant commands: add, suspend, activate, remove, list, policy",
         description="Commands about one tenant. Run `salestalk tenant SUBCOMMAND --help` for each.",
     )
     tenant_sub = p.add_subparsers(dest="tenant_command", metavar="SUBCOMMAND")
@@ -62,5 +63,6 @@ def run_policy(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    *tenant_lifecycle.SUBCOMMANDS,
     add_policy,
 )
