@@ -651,7 +651,7 @@ class Result:
         return iter(self.items)
 
     def rows(self) -> list[dict[str, Any]]:
-        """The items as flat rows: maps flattened one level (`classification.intent`), numbers as int/float."""
+        """The items as flat rows: maps flattened one level (`classification.intent`), whole numbers as int."""
         return [_flatten(item) for item in self.raw]
 
     def columns(self) -> list[str]:
@@ -670,7 +670,8 @@ class Result:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        # Whole numbers become ints (an int64 column); others stay exact Decimals, never binary floats.
+        return int(value) if value == value.to_integral_value() else value
     if isinstance(value, (set, frozenset)):
         return sorted(_plain(v) for v in value)
     if isinstance(value, list):
