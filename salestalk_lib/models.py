@@ -10,9 +10,9 @@ takes: Decimals for numbers, no None, no empty strings or sets) and
 | model | item / payload | cross-field rules held here |
 |---|---|---|
 | `Tenant` | registry item | table names and `s3Prefix` derive from `tenantId`; `updatedAt` ≥ `createdAt`; metadata ≤ 10 KB |
-| `Message` | messages table | `pk` = `MSG#{messageId}`; `timestamp` = instant of `sk`; `ttl` after `timestamp`; metadata ≤ 50 KB; `metadata.dataReferences` valid and in the same tenant |
-| `SessionRollup` | messages table | `pk` = `SESSION#{sessionId}`, `sk` = `METADATA`; no `timestamp`/`sender` (sparse indexes); last ≥ first |
-| `Metric` | metrics table | `pk` = `METRIC#{subject}`; `metricType` = `subject`; `sk` = period, or `{period}#{dimensionKey}` for a slice; `dimensionKey` names one of `dimensions`; `timestamp` = period start; unit fits subject; metadata ≤ 10 KB |
+| `Message` | messages table | `pk` = `keys.message_pk(messageId)`; `timestamp` = instant of `sk`; `ttl` after `timestamp`; metadata ≤ 50 KB; `metadata.dataReferences` valid and in the same tenant |
+| `SessionRollup` | messages table | `pk` = `keys.session_pk(sessionId)`, `sk` = `keys.session_sk()`; no `timestamp`/`sender` (sparse indexes); last ≥ first |
+| `Metric` | metrics table | `pk` = `keys.metric_pk(subject)`; `metricType` = `subject`; `sk` = period, or `{period}#{dimensionKey}` for a slice; `dimensionKey` names one of `dimensions`; `timestamp` = period start; unit fits subject; metadata ≤ 10 KB |
 | `DataReference` | inside narratives | `source.pk`/`source.sk` agree with `metric`/`period`; `source.table` is a metrics table |
 | `*Event` | event envelope | `eventType` fixes the payload; references and provisioned tables belong to the envelope's tenant |
 
@@ -732,7 +732,7 @@ class Message(ItemModel):
     def _pk_names_message(cls, value: str, info: ValidationInfo) -> str:
         message_id = info.data.get("message_id")
         if message_id is not None and value != keys.message_pk(message_id):
-            raise _rule(f"must be {keys.message_pk(message_id)!r} (MSG# + messageId), got {value!r}")
+            raise _rule(f"must be {keys.message_pk(message_id)!r} (built from messageId), got {value!r}")
         return value
 
     @field_validator("sk")
@@ -807,7 +807,7 @@ class Message(ItemModel):
 
 
 class SessionRollup(ItemModel):
-    """A session's summary item: `pk` = `SESSION#{sessionId}`, `sk` = `METADATA`.
+    """A session's summary item, keyed by `keys.session_pk(sessionId)` and `keys.session_sk()`.
 
     It has no `timestamp` and no `sender`, so it never appears in SessionIndex or
     SenderIndex (sparse indexes). Times are unix seconds of the first and last message.
@@ -828,7 +828,7 @@ class SessionRollup(ItemModel):
     def _pk_names_session(cls, value: str, info: ValidationInfo) -> str:
         session_id = info.data.get("session_id")
         if session_id is not None and value != keys.session_pk(session_id):
-            raise _rule(f"must be {keys.session_pk(session_id)!r} (SESSION# + sessionId), got {value!r}")
+            raise _rule(f"must be {keys.session_pk(session_id)!r} (built from sessionId), got {value!r}")
         return value
 
     @field_validator("sk")
@@ -943,7 +943,7 @@ class Metric(ItemModel):
     def _pk_names_subject(cls, value: str, info: ValidationInfo) -> str:
         subject = info.data.get("subject")
         if subject is not None and value != keys.metric_pk(subject):
-            raise _rule(f"must be {keys.metric_pk(subject)!r} (METRIC# + subject), got {value!r}")
+            raise _rule(f"must be {keys.metric_pk(subject)!r} (built from subject), got {value!r}")
         return value
 
     @field_validator("sk")

@@ -154,7 +154,7 @@ def test_decimals_built_from_text_read_back_exactly():
 
 
 def test_floats_become_their_shortest_decimal():
-    metric = Metric.from_item(metric_item(subject="margin", metricType="margin", pk="METRIC#margin",
+    metric = Metric.from_item(metric_item(subject="margin", metricType="margin", pk=keys.metric_pk("margin"),
                                           unit="percentage", value=0.35))
     assert metric.to_item()["value"] == Decimal("0.35")
     assert str(metric.value) == "0.35"
@@ -279,7 +279,7 @@ def test_38_significant_digits_and_range_edges_are_accepted():
 
 
 def test_counts_must_be_whole_numbers():
-    item = metric_item(subject="customers", metricType="customers", pk="METRIC#customers", unit="count")
+    item = metric_item(subject="customers", metricType="customers", pk=keys.metric_pk("customers"), unit="count")
     assert violated(Metric, dict(item, value=Decimal("1236"))) == {}
     assert violated(Metric, dict(item, value=Decimal("1236.0"))) == {}
     assert "whole" in assert_only(Metric, dict(item, value=Decimal("1236.5")), "value")
@@ -297,6 +297,7 @@ def test_tenant_table_names_and_prefix_derive_from_tenant_id():
 def test_updated_at_may_equal_but_not_precede_created_at():
     assert violated(Tenant, tenant_item(updatedAt=Decimal(1741003200))) == {}
     assert_only(Tenant, tenant_item(updatedAt=Decimal(1741003199)), "updatedAt")
+    assert_only(Tenant, tenant_item(updatedAt=Decimal("1741003199.999")), "updatedAt")
 
 
 @pytest.mark.parametrize("value", [0, -1, True, "1741003200"])
@@ -376,7 +377,7 @@ def test_models_are_frozen():
 
 def test_message_pk_must_name_the_message_id():
     other = "2d3c9a10-1b7e-4f57-8c2d-9e0f1a2b3c4d"
-    assert "MSG#" in assert_only(Message, message_item(pk=keys.message_pk(other)), "pk")
+    assert keys.MSG_PREFIX in assert_only(Message, message_item(pk=keys.message_pk(other)), "pk")
 
 
 def test_message_timestamp_must_equal_the_instant_of_sk():
@@ -413,7 +414,7 @@ def test_ttl_must_be_after_the_message():
 
 def test_answer_references_are_validated_in_place():
     ref = dict(answer_item()["metadata"]["dataReferences"][0])
-    bad = dict(ref, value="12450000", source=dict(ref["source"], pk="METRIC#margin"))
+    bad = dict(ref, value="12450000", source=dict(ref["source"], pk=keys.metric_pk("margin")))
     found = violated(Message, answer_item(metadata={"dataReferences": [ref, bad]}))
     assert set(found) == {"metadata.dataReferences[1].value", "metadata.dataReferences[1].source.pk"}
 
@@ -480,11 +481,11 @@ def test_metric_type_must_equal_subject():
 
 
 def test_metric_pk_must_name_the_subject():
-    assert_only(Metric, metric_item(pk="METRIC#arr"), "pk")
+    assert_only(Metric, metric_item(pk=keys.metric_pk("arr")), "pk")
 
 
 def test_metric_subject_unknown_is_refused():
-    assert "subject" in violated(Metric, metric_item(subject="unknown", metricType="unknown", pk="METRIC#unknown"))
+    assert "subject" in violated(Metric, metric_item(subject="unknown", metricType="unknown", pk=keys.metric_pk("unknown")))
 
 
 @pytest.mark.parametrize(("unit", "ok"), [("USD", True), ("EUR", True), ("usd", False), ("US", False),
@@ -495,7 +496,7 @@ def test_revenue_unit_is_an_iso_currency(unit, ok):
 
 
 def test_rates_are_percentages():
-    item = metric_item(subject="churn_rate", metricType="churn_rate", pk="METRIC#churn_rate", value=Decimal("0.018"))
+    item = metric_item(subject="churn_rate", metricType="churn_rate", pk=keys.metric_pk("churn_rate"), value=Decimal("0.018"))
     assert_only(Metric, dict(item, unit="EUR"), "unit")
     assert violated(Metric, dict(item, unit="percentage")) == {}
 

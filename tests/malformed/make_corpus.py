@@ -164,7 +164,7 @@ def cases() -> list[tuple[str, str, dict[str, Any]]]:
     add(t, "colour", "blue", "attribute not in the contract")
 
     add(q, "pk", keys.message_pk(OTHER_UUID), "pk names another message")
-    add(q, "pk", "MSG#not-a-uuid", "pk not built from messageId")
+    add(q, "pk", keys.MSG_PREFIX + "not-a-uuid", "pk not built from messageId")
     add(q, "sk", "2026-01-12T15:04:05Z", "sk without milliseconds")
     add(q, "sk", "2026-01-12 15:04:05.000Z", "sk with a space instead of T")
     add(q, "sk", "2026-02-30T15:04:05.000Z", "sk on a date that does not exist")
@@ -211,7 +211,7 @@ def cases() -> list[tuple[str, str, dict[str, Any]]]:
     add(q, "channel", "web", "attribute not in the message contract")
 
     add(a, "metadata.dataReferences[0].value", "12450000", "reference value as a string")
-    add(a, "metadata.dataReferences[0].source.pk", "METRIC#margin", "reference pk of another metric")
+    add(a, "metadata.dataReferences[0].source.pk", keys.metric_pk("margin"), "reference pk of another metric")
     add(a, "metadata.dataReferences[0].source.sk", "2025-Q2", "reference sk of another period")
     add(a, "metadata.dataReferences[0].source.table", keys.metrics_table_base(T), "reference into another tenant")
     add(a, "metadata.dataReferences[0].unit", "", "empty unit")
@@ -222,8 +222,8 @@ def cases() -> list[tuple[str, str, dict[str, Any]]]:
     add(a, "metadata.dataReferences", "revenue", "dataReferences not a list")
     add(a, "metadata.dataReferences[0].source", DELETE, "reference without a source")
 
-    add(m, "pk", "METRIC#margin", "pk of another subject")
-    add(m, "pk", "REVENUE", "pk without the METRIC# prefix")
+    add(m, "pk", keys.metric_pk("margin"), "pk of another subject")
+    add(m, "pk", "REVENUE", "pk without the metric prefix")
     add(m, "sk", "2025-Q5", "quarter 5")
     add(m, "sk", "Q3-2025", "period written backwards")
     add(m, "sk", "2025-13", "month 13")
@@ -277,7 +277,7 @@ def cases() -> list[tuple[str, str, dict[str, Any]]]:
     add(c, "data.processingTimeMs", -5, "negative processing time")
     add(n, "data.qualityMetrics.confidenceScore", Decimal("1.01"), "confidence score above 1")
     add(n, "data.dataReferences[0].source.table", keys.metrics_table_base(T), "narrative cites another tenant")
-    add(n, "data.dataReferences[0].source.pk", "METRIC#arr", "narrative reference pk of another metric")
+    add(n, "data.dataReferences[0].source.pk", keys.metric_pk("arr"), "narrative reference pk of another metric")
     add(i, "data.count", 4, "outcomes do not add up to count", "data.outcomes")
     add(i, "data.subjects", ["revenue", "revenue"], "repeated subject")
     add(i, "data.periods", ["2025-Q3", "Q3"], "malformed period", "data.periods[1]")
