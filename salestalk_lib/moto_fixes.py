@@ -16,7 +16,12 @@ rests on conditional writes and transactions:
    `transact_write_items` below snapshots only the items the transaction
    touches and restores only those. Behaviour and error responses are moto's own.
 
-`apply(server)` installs both; `salestalk_lib.endpoint.start_embedded` calls it.
+3. **Quadratic item construction.** moto re-sums the size of every attribute
+   each time it adds one while building an item (O(attributes²) per write,
+   most of a BatchWriteItem's cost). `_item_init` builds the same item and
+   applies the same 400 KB check once, on the total.
+
+`apply(server)` installs all three; `salestalk_lib.endpoint.start_embedded` calls it.
 """
 
 from __future__ import annotations
@@ -130,20 +135,37 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
         raise TransactionCanceledException(errors)
 
 
-def patch_transactions() -> None:
-    """Install the per-item-snapshot TransactWriteItems into moto's DynamoDB backend (once)."""
+def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+    """moto's Item.__init__ with its size limit checked once on the total, not once per attribute."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    self.hash_key = hash_key
+    self.range_key = range_key
+    converted = {key: DynamoType(value) for key, value in attrs.items()}
+    if sum(bytesize(key) + value.size() for key, value in converted.items()) > 405000:  # moto's own limit
+        raise ItemSizeTooLarge
+    self.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.update(self.attrs, converted)
+
+
+def patch_backend() -> None:
+    """Install the per-item-snapshot TransactWriteItems and the linear Item constructor (once)."""
     global _PATCHED
     with _PATCH_LOCK:
         if _PATCHED:
             return
         from moto.dynamodb.models import DynamoDBBackend
+        from moto.dynamodb.models.dynamo_type import Item
 
         DynamoDBBackend.transact_write_items = transact_write_items
+        Item.__init__ = _item_init
         _PATCHED = True
 
 
 def apply(server: Any) -> None:
     """Make a started `ThreadedMotoServer` atomic per request and its transactions O(items touched)."""
-    patch_transactions()
+    patch_backend()
     wsgi = server._server  # werkzeug's server: the app it calls for every request
     wsgi.app = serialize_requests(wsgi.app)

@@ -1,0 +1,242 @@
+"""Benchmark bulk loading: `python -m salestalk_lib.bench` (`make bench`).
+
+Loads the same validated metrics into one embedded endpoint four ways, each into
+fresh tables, in one run:
+
+1. a `put_item` per item (the original seed loader's way), on a sample of the
+   items (its rate is flat, and all 20,000 would take minutes);
+2. boto3's `Table.batch_writer()` (25 items per BatchWriteItem, sequential);
+3. the library's bulk path, `Ingestor.bulk_load_metrics`, timed *with* its
+   validation of every record: existence check (BatchGetItem) then parallel
+   BatchWriteItem, UnprocessedItems resent with backoff;
+4. the same without the existence check (`check_existing=False`).
+
+It also times validation alone. The server runs in its own process
+(`salestalk serve`), so client and server use separate cores. Every load is
+verified by counting the table afterwards. Results are printed and written to
+`benchmarks/results.json` and `benchmarks/results.md` (committed: that is what
+the docs publish).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import boto3
+import moto
+
+from .connection import SalesTalk, connect
+from .endpoint import _client_config
+from .ingest import Ingestor, validate_for_ingest
+from .models import canonical_json
+from .retry import Retrier
+from .samples import sample_metrics
+from .settings import Settings
+from .tables import TableKind
+from .validation import parse_json
+
+TENANT = "bench-tenant"
+REPO = Path(__file__).resolve().parents[1]
+GOAL_VS_PUT_LOOP = 10.0
+GOAL_VS_BATCH_WRITER = 1.2
+
+
+@dataclass(frozen=True)
+class Run:
+    """One way of loading: how many items, how long, items per second."""
+
+    name: str
+    items: int
+    seconds: float
+    stored: int
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.seconds if self.seconds else float("inf")
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    """`salestalk serve` in its own process; returns it and its URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "salestalk_lib", "serve", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if m := re.search(r"(http://127\.0\.0\.1:\d+)", line):
+            return proc, m.group(1)
+    proc.kill()
+    raise RuntimeError("the embedded server did not start")
+
+
+def records(count: int, seed: int) -> list[dict[str, Any]]:
+    """`count` metric records as they come out of a JSON-lines file (Decimal numbers)."""
+    return [parse_json(canonical_json(m.to_item())) for m in sample_metrics(TENANT, count, seed=seed)]
+
+
+def fresh(url: str, label: str) -> tuple[SalesTalk, str]:
+    """A connection with a new table prefix and the tenant's tables provisioned."""
+    st = connect(url, settings=Settings(table_prefix=f"bench-{label}-{os.getpid()}-"))
+    st.provision([TENANT])
+    return st, st.settings.table_name(TableKind.METRICS, TENANT)
+
+
+def count_items(st: SalesTalk, table: str) -> int:
+    """Items in `table` (a COUNT scan: verification only, never an access pattern)."""
+    client = st.endpoint.client()
+    total, params = 0, {"TableName": table, "Select": "COUNT"}
+    while True:
+        page = client.scan(**params)
+        total += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return total
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def timed(name: str, url: str, label: str, load: Callable[[SalesTalk, str], int]) -> Run:
+    st, table = fresh(url, label)
+    start = time.perf_counter()
+    items = load(st, table)
+    seconds = time.perf_counter() - start
+    stored = count_items(st, table)
+    print(f"  {name}: {items} items in {seconds:.2f}s = {items / seconds:,.0f} items/s (stored {stored})")
+    return Run(name, items, seconds, stored)
+
+
+def resource_table(st: SalesTalk, table: str) -> Any:
+    resource = st.endpoint.session.resource("dynamodb", endpoint_url=st.endpoint.url, region_name=st.endpoint.region,
+                                            config=_client_config())
+    return resource.Table(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m salestalk_lib.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=20_000, help="metrics to load (default: %(default)s)")
+    parser.add_argument("--put-loop-items", type=int, default=2_000,
+                        help="items for the put_item loop (default: %(default)s; its rate is flat)")
+    parser.add_argument("--workers", type=int, default=4, help="parallel writers of the bulk path")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--endpoint-url", help="use this endpoint instead of starting `salestalk serve`")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.json")
+    args = parser.parse_args(argv)
+
+    print(f"building {args.items} metric records ...")
+    data = records(args.items, args.seed)
+    proc, url = (None, args.endpoint_url) if args.endpoint_url else start_server()
+    print(f"endpoint {url} ({'given' if args.endpoint_url else 'salestalk serve in its own process'})")
+    try:
+        start = time.perf_counter()
+        validate_for_ingest(data)
+        validation = len(data) / (time.perf_counter() - start)
+        print(f"  validation alone: {validation:,.0f} records/s")
+
+        def put_loop(st: SalesTalk, table: str) -> int:
+            t = resource_table(st, table)
+            for item in data[:args.put_loop_items]:
+                t.put_item(Item=item)
+            return min(args.put_loop_items, len(data))
+
+        def batch_writer(st: SalesTalk, table: str) -> int:
+            with resource_table(st, table).batch_writer() as writer:
+                for item in data:
+                    writer.put_item(Item=item)
+            return len(data)
+
+        def bulk(check: bool) -> Callable[[SalesTalk, str], int]:
+            def load(st: SalesTalk, table: str) -> int:
+                report = Ingestor(st.storage, st.settings, retrier=Retrier(seed=args.seed)).bulk_load_metrics(
+                    data, workers=args.workers, check_existing=check)
+                if not report.ok:
+                    raise RuntimeError(f"bulk load reported {report.counts()}")
+                return len(report.results)
+            return load
+
+        runs = [
+            timed("put_item loop", url, "put", put_loop),
+            timed("boto3 batch_writer", url, "bw", batch_writer),
+            timed(f"salestalk bulk, checked ({args.workers} writers, validation included)", url, "bulk",
+                  bulk(True)),
+            timed(f"salestalk bulk, unchecked ({args.workers} writers, validation included)", url, "bulku",
+                  bulk(False)),
+        ]
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    for run in runs:
+        if run.stored != run.items:
+            raise RuntimeError(f"{run.name}: loaded {run.items} items but the table holds {run.stored}")
+
+    put, bw, checked, unchecked = runs
+    results = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "command": "make bench  (python -m salestalk_lib.bench)",
+        "environment": {"python": platform.python_version(), "machine": platform.machine(),
+                        "cpus": os.cpu_count(), "moto": moto.__version__, "boto3": boto3.__version__,
+                        "server": "salestalk serve (moto, own process)" if proc is not None else url,
+                        # Other work on the machine slows every method; the load says how busy it was.
+                        "load_average_1m": round(os.getloadavg()[0], 2)},
+        "items": args.items,
+        "workers": args.workers,
+        "validation_records_per_s": round(validation),
+        "runs": [{**asdict(r), "seconds": round(r.seconds, 3), "items_per_s": round(r.rate)} for r in runs],
+        "ratios": {
+            "checked_vs_put_loop": round(checked.rate / put.rate, 2),
+            "checked_vs_batch_writer": round(checked.rate / bw.rate, 2),
+            "unchecked_vs_put_loop": round(unchecked.rate / put.rate, 2),
+            "unchecked_vs_batch_writer": round(unchecked.rate / bw.rate, 2),
+        },
+        "goals": {"vs_put_loop": GOAL_VS_PUT_LOOP, "vs_batch_writer": GOAL_VS_BATCH_WRITER},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    markdown = render_markdown(results)
+    args.out.with_suffix(".md").write_text(markdown, encoding="utf-8")
+    print()
+    print(markdown)
+    print(f"written: {args.out} and {args.out.with_suffix('.md')}")
+    return 0
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The results as the markdown page the docs publish."""
+    env = results["environment"]
+    lines = [
+        "# Bulk-load benchmark",
+        "",
+        f"{results['items']:,} metrics into one embedded endpoint ({env['server']}), "
+        f"{results['date']}, Python {env['python']}, {env['cpus']} CPUs (load average {env['load_average_1m']}), "
+        f"moto {env['moto']}. "
+        f"Produced by `{results['command']}`.",
+        "",
+        "| method | items | seconds | items/s |",
+        "|---|---:|---:|---:|",
+        *(f"| {r['name']} | {r['items']:,} | {r['seconds']:.2f} | {r['items_per_s']:,} |" for r in results["runs"]),
+        "",
+        f"Validation alone: {results['validation_records_per_s']:,} records/s.",
+        "",
+        "| ratio | value | goal |",
+        "|---|---:|---:|",
+    ]
+    goals = results["goals"]
+    for name, value in results["ratios"].items():
+        goal = goals["vs_put_loop"] if name.endswith("put_loop") else goals["vs_batch_writer"]
+        lines.append(f"| {name.replace('_', ' ')} | {value:.2f}× | ≥ {goal:g}× |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
