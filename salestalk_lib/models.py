@@ -436,6 +436,7 @@ class ContractModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_nulls(cls, value: Any) -> Any:
+        """No attribute is null: an absent optional attribute is omitted."""
         # Items never hold None (DynamoDB would store a NULL attribute): absent means omitted.
         if value is None:
             raise _rule("must not be null: omit the attribute instead")
@@ -444,6 +445,7 @@ class ContractModel(BaseModel):
     @field_validator("tenant_id", check_fields=False)
     @classmethod
     def _tenant_of_the_table(cls, value: str, info: ValidationInfo) -> str:
+        """`tenantId` is the tenant whose table the record is read from (when the reader names one)."""
         expected = (info.context or {}).get("tenant_id")
         if expected is not None and value != expected:
             raise _rule(f"is {value!r} but the record belongs to tenant {expected!r}'s table")
@@ -468,6 +470,7 @@ class ItemModel(ContractModel):
 
     @model_validator(mode="after")
     def _fits_in_an_item(self) -> Self:
+        """The item fits DynamoDB's 400 KB item limit, sized by DynamoDB's own rules (`item_size_bytes`)."""
         size = item_size_bytes(self.to_item())
         if size > ITEM_SIZE_LIMIT:
             raise _rule(f"item is {size:,} bytes by DynamoDB's size rules; the limit is {ITEM_SIZE_LIMIT:,} (400 KB)")
@@ -493,6 +496,7 @@ class Tenant(ItemModel):
     @field_validator("messages_table_name", "metrics_table_name", "s3_prefix")
     @classmethod
     def _derived_from_tenant_id(cls, value: str, info: ValidationInfo) -> str:
+        """`messagesTableName`, `metricsTableName` and `s3Prefix` derive from `tenantId` (by the key grammar)."""
         tenant_id = info.data.get("tenant_id")
         if tenant_id is None:
             return value
@@ -506,6 +510,7 @@ class Tenant(ItemModel):
     @field_validator("updated_at")
     @classmethod
     def _not_before_creation(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        """`updatedAt` ≥ `createdAt`."""
         created = info.data.get("created_at")
         if created is not None and value < created:
             raise _rule(f"must be ≥ createdAt ({created}), got {value}")
@@ -541,6 +546,7 @@ class TimeRange(ContractModel):
     @field_validator("value")
     @classmethod
     def _value_fits_period(cls, value: str, info: ValidationInfo) -> str:
+        """`value` fits `period`: `Q1`-`Q4`, `01`-`12`, `MM-DD` (a real date in `year`), or the year itself."""
         period, year = info.data.get("period"), info.data.get("year")
         if period is None or year is None:
             return value
@@ -608,6 +614,7 @@ class DataSource(ContractModel):
     @field_validator("table")
     @classmethod
     def _is_a_metrics_table(cls, value: str) -> str:
+        """`table` is a tenant's metrics table base name (`keys.metrics_table_base`), without a deployment prefix."""
         _contract_check(keys.parse_metrics_table_base)(value)
         return value
 
@@ -645,6 +652,7 @@ class DataReference(ContractModel):
     @field_validator("source")
     @classmethod
     def _source_keys_agree(cls, source: DataSource, info: ValidationInfo) -> DataSource:
+        """`source.pk` is `metric`'s pk; `source.sk` names `period` and, for a slice, an entry of `dimensions`."""
         errors = []
         metric, period, dims = info.data.get("metric"), info.data.get("period"), info.data.get("dimensions")
         if metric is not None and source.pk != keys.metric_pk(metric):
@@ -730,6 +738,7 @@ class Message(ItemModel):
     @field_validator("pk")
     @classmethod
     def _pk_names_message(cls, value: str, info: ValidationInfo) -> str:
+        """`pk` is built from `messageId` (`keys.message_pk`)."""
         message_id = info.data.get("message_id")
         if message_id is not None and value != keys.message_pk(message_id):
             raise _rule(f"must be {keys.message_pk(message_id)!r} (built from messageId), got {value!r}")
@@ -738,12 +747,14 @@ class Message(ItemModel):
     @field_validator("sk")
     @classmethod
     def _sk_is_a_time(cls, value: str) -> str:
+        """`sk` is the message time, ISO-8601 UTC with milliseconds (`keys.message_sk`)."""
         _contract_check(keys.parse_message_sk)(value)
         return value
 
     @field_validator("timestamp")
     @classmethod
     def _timestamp_is_sk_instant(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        """`timestamp` is the unix seconds of the instant `sk` names."""
         sk = info.data.get("sk")
         if sk is not None:
             expected = keys.unix_seconds(keys.parse_message_sk(sk))
@@ -754,6 +765,7 @@ class Message(ItemModel):
     @field_validator("metadata", mode="before")
     @classmethod
     def _data_references_valid(cls, value: Any, info: ValidationInfo) -> Any:
+        """`metadata.dataReferences`, when present, are valid data references into this tenant's metrics table."""
         # One pass reports the map's own faults and its references' faults together.
         value, errors = _check_json_map(value, MESSAGE_METADATA_LIMIT)
         raw = value.get("dataReferences") if isinstance(value, Mapping) else None
@@ -776,6 +788,7 @@ class Message(ItemModel):
     @field_validator("ttl")
     @classmethod
     def _ttl_after_message(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        """`ttl` is after `timestamp` (an earlier one would make DynamoDB expire the message at once)."""
         timestamp = info.data.get("timestamp")
         if timestamp is not None and value <= timestamp:
             raise _rule(f"must be after the message time ({timestamp}); DynamoDB would delete it at once")
@@ -826,6 +839,7 @@ class SessionRollup(ItemModel):
     @field_validator("pk")
     @classmethod
     def _pk_names_session(cls, value: str, info: ValidationInfo) -> str:
+        """`pk` is built from `sessionId` (`keys.session_pk`)."""
         session_id = info.data.get("session_id")
         if session_id is not None and value != keys.session_pk(session_id):
             raise _rule(f"must be {keys.session_pk(session_id)!r} (built from sessionId), got {value!r}")
@@ -834,6 +848,7 @@ class SessionRollup(ItemModel):
     @field_validator("sk")
     @classmethod
     def _fixed_sk(cls, value: str) -> str:
+        """`sk` is the fixed rollup sort key (`keys.session_sk()`)."""
         if value != keys.session_sk():
             raise _rule(f"must be {keys.session_sk()!r} for a session rollup, got {value!r}")
         return value
@@ -841,6 +856,7 @@ class SessionRollup(ItemModel):
     @field_validator("last_message_at")
     @classmethod
     def _last_not_before_first(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        """`lastMessageAt` ≥ `firstMessageAt`."""
         first = info.data.get("first_message_at")
         if first is not None and value < first:
             raise _rule(f"must be ≥ firstMessageAt ({first}), got {value}")
@@ -906,6 +922,7 @@ class Metric(ItemModel):
     @field_validator("metric_type")
     @classmethod
     def _type_is_subject(cls, value: Subject, info: ValidationInfo) -> Subject:
+        """`metricType` equals `subject`."""
         subject = info.data.get("subject")
         if subject is not None and value != subject:
             raise _rule(f"must equal subject ({subject.value!r}), got {value.value!r}")
@@ -914,6 +931,7 @@ class Metric(ItemModel):
     @field_validator("unit")
     @classmethod
     def _unit_fits_subject(cls, value: str, info: ValidationInfo) -> str:
+        """`unit` suits `subject` (`SUBJECT_UNITS`): revenue in a currency, customers a count, ..."""
         subject = info.data.get("subject")
         if subject is not None and _unit_kind(value) not in SUBJECT_UNITS[subject]:
             allowed = " or ".join(sorted(SUBJECT_UNITS[subject]))
@@ -923,6 +941,7 @@ class Metric(ItemModel):
     @field_validator("value")
     @classmethod
     def _counts_are_whole(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        """A value in unit `count` is a whole number."""
         if info.data.get("unit") == "count" and value != value.to_integral_value():
             raise _rule(f"a count must be a whole number, got {value}")
         return value
@@ -930,6 +949,7 @@ class Metric(ItemModel):
     @field_validator("dimension_key")
     @classmethod
     def _names_a_dimension(cls, value: str, info: ValidationInfo) -> str:
+        """`dimensionKey` (`{dimName}:{dimValue}`) names one entry of `dimensions`."""
         if "dimensions" not in info.data:
             return value  # dimensions itself failed; reported there
         dims = info.data.get("dimensions") or {}
@@ -941,6 +961,7 @@ class Metric(ItemModel):
     @field_validator("pk")
     @classmethod
     def _pk_names_subject(cls, value: str, info: ValidationInfo) -> str:
+        """`pk` is built from `subject` (`keys.metric_pk`)."""
         subject = info.data.get("subject")
         if subject is not None and value != keys.metric_pk(subject):
             raise _rule(f"must be {keys.metric_pk(subject)!r} (built from subject), got {value!r}")
@@ -949,6 +970,7 @@ class Metric(ItemModel):
     @field_validator("sk")
     @classmethod
     def _sk_is_period_and_slice(cls, value: str, info: ValidationInfo) -> str:
+        """`sk` is the period for a headline, `{period}#{dimensionKey}` for a slice (`keys.metric_sk`)."""
         try:
             sk = keys.parse_metric_sk(value)
         except ContractError as exc:
@@ -966,6 +988,7 @@ class Metric(ItemModel):
     @field_validator("timestamp")
     @classmethod
     def _timestamp_is_period_start(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        """`timestamp` is the unix seconds of the period's first instant, UTC."""
         sk = info.data.get("sk")
         if sk is not None:
             period = keys.parse_metric_sk(sk).period
@@ -1023,6 +1046,7 @@ class EventMetadata(ContractModel):
 
     @model_validator(mode="after")
     def _extras_are_json(self) -> Self:
+        """Keys beyond the named ones hold JSON-like values (no nulls, NaN or empty strings)."""
         errors: list = []
         _json_like(self.model_extra or {}, (), errors, 1)
         _raise_nested("EventMetadata", errors)
@@ -1080,6 +1104,7 @@ class MetricsIngested(ContractModel):
     @field_validator("subjects", "periods")
     @classmethod
     def _distinct(cls, value: tuple, info: ValidationInfo) -> tuple:
+        """`subjects` and `periods` repeat no value, and are not empty when `count` > 0."""
         if len(set(value)) != len(value):
             raise _rule("must not repeat a value")
         if not value and info.data.get("count"):
@@ -1089,6 +1114,7 @@ class MetricsIngested(ContractModel):
     @field_validator("outcomes")
     @classmethod
     def _outcomes_add_up(cls, value: IngestOutcomes, info: ValidationInfo) -> IngestOutcomes:
+        """`outcomes` add up to `count`."""
         count = info.data.get("count")
         if count is not None and value.total != count:
             raise _rule(f"must add up to count ({count}), got {value.total}")
@@ -1112,6 +1138,7 @@ class TenantProvisioned(ContractModel):
     @field_validator("tables")
     @classmethod
     def _tables_are_the_tenants(cls, value: ProvisionedTables, info: ValidationInfo) -> ProvisionedTables:
+        """`tables` are the tenant's own (an optional deployment prefix, then the base name)."""
         tenant_id = info.data.get("tenant_id")
         if tenant_id is not None:
             errors = [((kind,), f"must end with {base!r} (an optional deployment prefix, then the base name)", name)
@@ -1138,6 +1165,7 @@ class EventEnvelope(ItemModel):
     @field_validator("event_type", mode="before")
     @classmethod
     def _event_type_grammar(cls, value: Any) -> Any:
+        """`eventType` reads `{domain}.{action}.v{N}`."""
         if isinstance(value, str) and not _EVENT_TYPE_RE.fullmatch(value):
             raise _rule(f"must look like {{domain}}.{{action}}.v{{N}}, got {value!r}")
         return value
@@ -1145,6 +1173,7 @@ class EventEnvelope(ItemModel):
     @field_validator("data", mode="wrap", check_fields=False)
     @classmethod
     def _data_in_envelope_tenant(cls, value: Any, handler: Any, info: ValidationInfo) -> Any:
+        """`data` stays in the envelope's tenant (its data references and tables are `tenantId`'s)."""
         # Wrap, not after: the tenant rules are reported even when the payload has other faults.
         raw = value.to_item() if isinstance(value, ContractModel) else value
         tenant_id = info.data.get("tenant_id")
