@@ -873,14 +873,24 @@ def chart_markdown() -> str:
         "result.to_frame()",
         "```",
         "",
-        "| # | pattern | question | table | index | operation | key condition | example |",
-        "|---|---|---|---|---|---|---|---|",
+        "| # | question (pattern) | table / index | operation | key condition |",
+        "|---|---|---|---|---|",
     ]
-    for row in chart_rows():
+    rows = chart_rows()
+    for row in rows:
+        reads = f"`{row['table']}`" + (f"<br>index `{row['index']}`" if row["index"] else "")
         out.append("| " + " | ".join(_md(c) for c in (
-            row["#"], f"`{row['pattern']}`", row["question"], f"`{row['table']}`",
-            f"`{row['index']}`" if row["index"] else "–", row["operation"], f"`{row['key condition']}`",
-            f"`{row['example']}`")) + " |")
+            row["#"], f"{row['question']}<br>`{row['pattern']}`", reads, row["operation"],
+            f"`{row['key condition']}`")) + " |")  # code: attr_list would eat a bare `{param}`
+    out += [
+        "",
+        f"Examples (each finds items in the seed data; tenant patterns for `{EXAMPLE_TENANT}`):",
+        "",
+        "| # | example parameters | its key condition |",
+        "|---|---|---|",
+    ]
+    for row in rows:
+        out.append("| " + " | ".join(_md(c) for c in (row["#"], row["example"], row["example key condition"])) + " |")
     out += [
         "",
         "## Period sort trap",
