@@ -1304,9 +1304,9 @@ _BOUND_KEYWORDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMa
 
 
 def _standard_bounds(node: Any) -> Any:
-    # Constraints on an annotated Decimal come out under pydantic's names (gt, le); JSON Schema has its own.
+    # Bounds on an annotated Decimal or validated int come out under pydantic's names (gt, le); JSON Schema has its own.
     if isinstance(node, dict):
-        return {(_BOUND_KEYWORDS.get(k, k) if node.get("type") == "number" else k): _standard_bounds(v)
+        return {(_BOUND_KEYWORDS.get(k, k) if node.get("type") in ("number", "integer") else k): _standard_bounds(v)
                 for k, v in node.items()}
     if isinstance(node, list):
         return [_standard_bounds(v) for v in node]
