@@ -468,8 +468,10 @@ class Ingestor:
         raise IngestConflict(f"{_metric_label(m)} (expected version {expected_version}, stored version "
                              f"{metric_version(stored)})", stored, item)
 
-    def _transaction_chunk(self, chunk: list[Metric], hooks: Sequence[Callable[[Attempt], None]],
-                           trackers: list[_Tracker]) -> list[tuple[Outcome, IngestConflict | None]]:
+    def _transaction_chunk(self, indexes: list[int], chunk: list[Metric],
+                           hooks: Sequence[Callable[[Attempt], None]], trackers: list[_Tracker],
+                           finish: Callable[..., None]) -> None:
+        """Up to 100 metrics of one tenant in one all-or-nothing transaction of conditional Puts."""
         scope = self.scope(chunk[0].tenant_id)
         storage, table = scope.storage, scope.metrics_table
         actions = [{"Put": {"TableName": table, "Item": m.to_item(), "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -477,17 +479,19 @@ class Ingestor:
         token = self.new_token()
         shared = _Tracker()
         try:
-            self._call("TransactWriteItems", lambda: storage.transact_write(actions, token=token),
-                       (shared, *hooks))
-            out = [(Outcome.CREATED, None)] * len(chunk)
+            self._call("TransactWriteItems", lambda: storage.transact_write(actions, token=token), (shared, *hooks))
+            settled = False
         except ConditionFailed:
-            # Some item exists: settle each one by its own conditional write.
-            out = [self._put_metric(m, (t, *hooks)) for m, t in zip(chunk, trackers)]
-        for t in trackers:
-            t.requests += shared.requests
-            t.retries += shared.retries
-            t.ambiguous |= shared.ambiguous
-        return out
+            settled = True
+        for i in indexes:
+            trackers[i].requests += shared.requests
+            trackers[i].retries += shared.retries
+            trackers[i].ambiguous |= shared.ambiguous
+        for i, m in zip(indexes, chunk):
+            if settled:  # some item exists: the chunk was cancelled, so settle each by its own write
+                finish(i, *self._put_metric(m, (trackers[i], *hooks)))
+            else:
+                finish(i, Outcome.CREATED)
 
     def _batch_get(self, storage: Storage, table: str, wanted: list[dict[str, Any]],
                    hooks: Sequence[Callable[[Attempt], None]]) -> list[dict[str, Any]]:
@@ -554,12 +558,9 @@ class Ingestor:
             chunk = [models[i] for i in indexes]
             try:
                 if mode is MetricMode.TRANSACTION:
-                    outs = self._transaction_chunk(chunk, hooks, [trackers[i] for i in indexes])
-                    for i, (outcome, conflict) in zip(indexes, outs):
-                        finish(i, outcome, conflict)
+                    self._transaction_chunk(indexes, chunk, hooks, trackers, finish)
                 else:
-                    for i, outcome, conflict in self._batch_chunk(indexes, chunk, check_existing, hooks, trackers):
-                        finish(i, outcome, conflict)
+                    self._batch_chunk(indexes, chunk, check_existing, hooks, trackers, finish)
             except RetryBudgetExhausted as exc:
                 for i in indexes:
                     if results[i] is None:
@@ -586,36 +587,46 @@ class Ingestor:
         return IngestReport(done, time.perf_counter() - started, stats, events, batch)
 
     def _batch_chunk(self, indexes: list[int], chunk: list[Metric], check_existing: bool,
-                     hooks: Sequence[Callable[[Attempt], None]], trackers: list[_Tracker]
-                     ) -> list[tuple[int, Outcome, IngestConflict | None]]:
-        """Up to 100 metrics of one tenant: check which exist, then BatchWriteItem the new ones."""
+                     hooks: Sequence[Callable[[Attempt], None]], trackers: list[_Tracker],
+                     finish: Callable[..., None]) -> None:
+        """Up to 100 metrics of one tenant: check which exist, then BatchWriteItem the new ones.
+
+        Each record is finished as soon as its fate is known, so a later failure
+        in the chunk never relabels records that were already written.
+        """
         scope = self.scope(chunk[0].tenant_id)
         storage, table = scope.storage, scope.metrics_table
         items = [m.to_item() for m in chunk]
         shared = _Tracker()
+        hooks = (shared, *hooks)
+
+        def share() -> None:  # the chunk's requests are shared by its records
+            for i in indexes:
+                trackers[i].requests, trackers[i].retries = shared.requests, shared.retries
+                trackers[i].ambiguous = shared.ambiguous
+
         stored: dict[tuple[str, str], dict[str, Any]] = {}
-        if check_existing:
-            found = self._batch_get(storage, table, [{"pk": i["pk"], "sk": i["sk"]} for i in items],
-                                    (shared, *hooks))
-            stored = {(s["pk"], s["sk"]): s for s in found}
-        out: list[tuple[int, Outcome, IngestConflict | None]] = []
-        to_write: list[tuple[int, dict[str, Any]]] = []
-        for i, m, item in zip(indexes, chunk, items):
-            old = stored.get((m.pk, m.sk))
-            if old is None:
-                to_write.append((i, item))
-            else:
-                out.append((i, *self._resolve(_metric_label(m), old, item)))
-        for start in range(0, len(to_write), BATCH_WRITE_LIMIT):
-            part = to_write[start:start + BATCH_WRITE_LIMIT]
-            self._batch_write(storage, table, [item for _, item in part], (shared, *hooks))
+        try:
+            if check_existing:
+                found = self._batch_get(storage, table, [{"pk": i["pk"], "sk": i["sk"]} for i in items], hooks)
+                stored = {(s["pk"], s["sk"]): s for s in found}
+            to_write: list[tuple[int, dict[str, Any]]] = []
+            for i, m, item in zip(indexes, chunk, items):
+                old = stored.get((m.pk, m.sk))
+                if old is None:
+                    to_write.append((i, item))
+                else:
+                    share()
+                    finish(i, *self._resolve(_metric_label(m), old, item))
             outcome = Outcome.CREATED if check_existing else Outcome.WRITTEN
-            out.extend((i, outcome, None) for i, _ in part)
-        for i in indexes:  # the chunk's requests are shared by its records
-            trackers[i].requests += shared.requests
-            trackers[i].retries += shared.retries
-            trackers[i].ambiguous |= shared.ambiguous
-        return out
+            for start in range(0, len(to_write), BATCH_WRITE_LIMIT):
+                part = to_write[start:start + BATCH_WRITE_LIMIT]
+                self._batch_write(storage, table, [item for _, item in part], hooks)
+                share()
+                for i, _ in part:
+                    finish(i, outcome)
+        finally:
+            share()
 
     def bulk_load_metrics(self, metrics: Iterable[Metric | Mapping[str, Any]], *, workers: int = 4,
                           check_existing: bool = True, batch_id: str | None = None,
