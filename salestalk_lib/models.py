@@ -103,7 +103,6 @@ def _contract_check(fn):
     return check
 
 
-
 def _significant_digits(d: Decimal) -> int:
     digits = "".join(map(str, d.as_tuple().digits)).strip("0")
     return max(len(digits), 1)
@@ -166,7 +165,6 @@ Count = Annotated[int, BeforeValidator(_to_int), Field(ge=0)]
 """A whole number ≥ 0."""
 PositiveCount = Annotated[int, BeforeValidator(_to_int), Field(ge=1)]
 Year = Annotated[int, BeforeValidator(_to_int), Field(ge=1970, le=9999)]
-
 
 
 def _not_blank(value: str) -> str:
@@ -280,7 +278,6 @@ MetricSubject = Annotated[Subject, AfterValidator(_metric_subject),
                           Field(json_schema_extra={"enum": [s.value for s in Subject if s != Subject.UNKNOWN]})]
 
 
-
 def canonical_json(value: Any) -> str:
     """Compact JSON of a JSON-like value; Decimals are written as their exact number text."""
     if isinstance(value, Mapping):
@@ -361,7 +358,6 @@ MetricMetadata = _metadata_map(METRIC_METADATA_LIMIT)
 MessageMetadata = _metadata_map(MESSAGE_METADATA_LIMIT)
 
 
-
 def _utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
@@ -420,7 +416,6 @@ def _to_dynamo(value: Any) -> Any:
     return value
 
 
-
 class ContractModel(BaseModel):
     """Base of every contract model: frozen, unknown attributes refused, camelCase on the wire."""
 
@@ -477,7 +472,6 @@ class ItemModel(ContractModel):
         return self
 
 
-
 class Tenant(ItemModel):
     """A tenant's registry item in `tenants-metadata`."""
 
@@ -530,7 +524,6 @@ class Tenant(ItemModel):
         if metadata is not None:
             fields["metadata"] = metadata
         return cls(**fields)
-
 
 
 class TimeRange(ContractModel):
@@ -601,7 +594,6 @@ class Classification(ContractModel):
     filters: tuple[Filter, ...] = ()
     confidence: Confidence
     components: ClassificationComponents | None = None
-
 
 
 class DataSource(ContractModel):
@@ -713,7 +705,6 @@ def _references_in_tenant(refs: tuple[DataReference, ...] | list[DataReference],
     want = keys.metrics_table_base(tenant_id)
     return [(loc + (i, "source", "table"), f"must be this tenant's metrics table {want!r}", ref.source.table)
             for i, ref in enumerate(refs) if ref.source.table != want]
-
 
 
 class Message(ItemModel):
@@ -1034,7 +1025,6 @@ class Metric(ItemModel):
         return cls(**{k: v for k, v in fields.items() if v is not None})
 
 
-
 class EventMetadata(ContractModel):
     """Envelope metadata: `correlationId` required; further keys allowed (free-form map)."""
 
@@ -1250,7 +1240,6 @@ SCHEMA_MODELS: tuple[type[ContractModel], ...] = (
     DataReference, DataSource, EventMetadata, *EVENT_MODELS.values(),
 )
 """The models `salestalk schema` writes a JSON Schema for."""
-
 
 
 def error_rule(error: Mapping[str, Any]) -> str:
