@@ -38,8 +38,7 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -56,8 +55,9 @@ from .errors import (
     ValidationFailed,
     Violation,
 )
+from . import events
 from .events import EventSink, MemorySink
-from .keys import validate_tenant_id
+from .keys import from_unix_seconds, validate_tenant_id
 from .models import Tenant, TenantProvisionedEvent, error_path, error_rule
 from .provision import TableResult, provision_registry, provision_tenant
 from .retry import Retrier
@@ -148,7 +148,7 @@ class OffboardResult:
     exports: tuple[ExportResult, ...] = ()
     tables_deleted: tuple[str, ...] = ()
     tables_kept: tuple[str, ...] = ()
-    tables_missing: tuple[str, ...] = field(default=())
+    tables_missing: tuple[str, ...] = ()
 
 
 def build_tenant(tenant_id: object, *, name: object, owner_email: object, plan: object = DEFAULT_PLAN,
@@ -174,8 +174,7 @@ def _violations(exc: ValidationError, where: str) -> list[Violation]:
 
 def iso_utc(seconds: int | Decimal) -> str:
     """Unix seconds as ISO-8601 UTC with milliseconds: `2025-11-09T10:00:00.000Z`."""
-    when = datetime.fromtimestamp(int(seconds), tz=UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return events.iso_utc(from_unix_seconds(seconds))
 
 
 class Tenants:
