@@ -392,6 +392,8 @@ class Ingestor:
                 if stored is None:
                     stored = self._get(storage, table, _rollup_key(m.session_id), hooks)
             if stored is not None and stored.get("pk") == m.pk:
+                with self._lock:  # a stored message means its session's rollup exists too
+                    self._sessions.add(session)
                 return self._resolve(m.pk, stored, item)
             # The rollup is not in the state we guessed: its stored state says which update applies.
             with self._lock:

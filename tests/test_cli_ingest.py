@@ -1,0 +1,114 @@
+"""`salestalk ingest`: all-or-nothing validation, faults on the HTTP path, exact and repeatable."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from salestalk_lib.cli import main
+from salestalk_lib.connection import connect
+from salestalk_lib.models import SessionRollup
+from salestalk_lib.samples import sample_messages, sample_metrics, write_jsonl
+from salestalk_lib.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+TENANT = "cli-ingest"
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"cli{uuid.uuid4().hex[:8]}-"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["ingest", *args, "--no-progress"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def table_items(endpoint, prefix: str, kind: str) -> list[dict]:
+    client = endpoint.client()
+    name = f"{prefix}tenant-{TENANT}-{kind}"
+    if name not in client.list_tables()["TableNames"]:
+        return []
+    items, params = [], {"TableName": name, "ConsistentRead": True}
+    while True:  # verification reads every item: a Scan is fine in a test
+        page = client.scan(**params)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_invalid_records_print_every_violation_and_write_nothing(tmp_path, capsys, endpoint, prefix):
+    good = sample_messages(TENANT, 3, seed=1)
+    path = write_jsonl(tmp_path / "records.jsonl", good)
+    lines = path.read_text().splitlines()
+    broken = json.loads(lines[1]) | {"sender": "robot", "text": ""}
+    rollup = SessionRollup.of_messages(good[:1]).to_item() | {"messageCount": 1, "firstMessageAt": 1, "lastMessageAt": 1}
+    path.write_text("\n".join([lines[0], json.dumps(broken), lines[2], json.dumps(rollup)]) + "\n")
+    code, out, err = run(capsys, str(path), "--endpoint-url", endpoint.url, "--table-prefix", prefix)
+    assert code == 2
+    assert f"{path}:2 sender: " in out and f"{path}:2 text: " in out
+    assert f"{path}:4 (record): is a session record; ingest takes messages and metrics only" in out
+    assert "nothing was written" in err
+    assert table_items(endpoint, prefix, "messages") == []
+
+
+def test_ingest_under_faults_ends_exact_and_a_rerun_changes_nothing(tmp_path, capsys, endpoint, prefix):
+    messages = sample_messages(TENANT, 60, sessions=5, seed=2)
+    metrics = sample_metrics(TENANT, 60, seed=3, first_day=datetime(2020, 1, 1, tzinfo=UTC))
+    path = write_jsonl(tmp_path / "records.jsonl", [*messages, *metrics])
+    events = tmp_path / "events.jsonl"
+    profile = "throttle=0.2,error5xx=0.05,reset=0.02,lost=0.05,seed=7"
+    args = [str(path), "--endpoint-url", endpoint.url, "--table-prefix", prefix, "--seed", "1",
+            "--events-file", str(events)]
+    code, out, err = run(capsys, *args, "--faults", profile)
+    assert code == 0, err
+    assert "message  60" in out and "metric   60" in out
+    assert "retries: " in out and "ThrottlingException" in out
+    assert f"faults injected ({profile}): " in out and "throttle " in out
+    assert "time: " in out
+    first = (table_items(endpoint, prefix, "messages"), table_items(endpoint, prefix, "metrics"))
+    assert len(first[0]) == 60 + 5 and len(first[1]) == 60
+
+    st = connect(endpoint=endpoint, settings=Settings(table_prefix=prefix))
+    table = st.settings.table_name("messages", TENANT)
+    for sid in {m.session_id for m in messages}:
+        ms = [m for m in messages if m.session_id == sid]
+        assert st.storage.get_item(table, {"pk": f"SESSION#{sid}", "sk": "METADATA"}) == \
+            SessionRollup.of_messages(ms).to_item()
+
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("message", "metric"))}
+    assert rows == {"message": ["60", "0", "60", "0", "0"], "metric": ["60", "0", "60", "0", "0"]}
+    assert (table_items(endpoint, prefix, "messages"), table_items(endpoint, prefix, "metrics")) == first
+    outcomes = [json.loads(line)["data"]["outcomes"] for line in events.read_text().splitlines()]
+    assert len(outcomes) == 2 and outcomes[0]["created"] + outcomes[0]["alreadyExists"] == 60
+    assert outcomes[1] == {"created": 0, "alreadyExists": 60, "conflicts": 0, "failed": 0}
+
+
+def test_conflicting_record_exits_1_and_is_not_overwritten(tmp_path, capsys, endpoint, prefix):
+    metric = sample_metrics(TENANT, 1, seed=4)[0]
+    path = write_jsonl(tmp_path / "a.jsonl", [metric])
+    args = ["--endpoint-url", endpoint.url, "--table-prefix", prefix]
+    assert run(capsys, str(path), *args)[0] == 0
+    changed = tmp_path / "b.jsonl"
+    changed.write_text(path.read_text().replace(f'"value":{metric.value},', '"value":1,'))
+    assert changed.read_text() != path.read_text()
+    code, out, err = run(capsys, str(changed), *args)
+    assert code == 1
+    assert "conflict: conflict on METRIC#" in err and "differ in value" in err
+    assert table_items(endpoint, prefix, "metrics")[0]["value"] == {"N": str(metric.value)}
+
+
+def test_bad_fault_profile_is_a_usage_error(capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        main(["ingest", str(tmp_path / "x.jsonl"), "--faults", "throttle=2"])
+    assert info.value.code == 2
+    assert "fault rate throttle=2.0 must be a number between 0 and 1" in capsys.readouterr().err

@@ -1,0 +1,297 @@
+"""Proof that ingestion is exact under faults and concurrency (contract §4), over real HTTP.
+
+The DynamoDB server runs in its own process (`salestalk serve`); faults are
+injected by the fault proxy between the client and that server. The retry
+policy is the contract's, unchanged; only its sleeps are shortened ten times
+(the delays it *asks for* are recorded and checked against the policy), so the
+proof runs in seconds rather than minutes.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from salestalk_lib.bench import start_server
+from salestalk_lib.connection import SalesTalk, connect
+from salestalk_lib.endpoint import Endpoint, resolve_endpoint
+from salestalk_lib.errors import RequestRejected, TableNotFound, ValidationFailed
+from salestalk_lib.faults import FaultProfile, faulty_endpoint
+from salestalk_lib.ingest import Ingestor, MetricMode, Outcome, metric_version
+from salestalk_lib.models import Message, Metric, SessionRollup
+from salestalk_lib.retry import MAX_SLEEP_SECONDS, Attempt, Retrier
+from salestalk_lib.samples import sample_messages, sample_metrics
+from salestalk_lib.settings import Settings
+from salestalk_lib.storage import Storage
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+# The CLI example's rates, plus timeouts, conflicts and unprocessed batch items.
+PROFILE = FaultProfile.parse("throttle=0.2,error5xx=0.05,reset=0.02,timeout=0.004,lost=0.03,conflict=0.02,"
+                             "unprocessed=0.15,seed=7,read_timeout=0.5")
+RETRYABLE_CODES = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+                   "InternalServerError", "ServiceUnavailable", "ConnectionClosedError", "ReadTimeoutError",
+                   "TransactionConflict", "TransactionConflictException", "UnprocessedItems", "RollupChanged"}
+
+
+@pytest.fixture(scope="module")
+def server() -> Endpoint:
+    proc, url = start_server()
+    try:
+        yield resolve_endpoint(url)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def open_tenant(server: Endpoint, tenant: str) -> SalesTalk:
+    st = connect(endpoint=server, settings=Settings(table_prefix="proof-", environment="test"))
+    st.provision([tenant])
+    return st
+
+
+class RecordingSleep:
+    """Sleeps a tenth of each delay the policy asks for, and remembers what it asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, seconds: float) -> None:
+        with self._lock:
+            self.asked.append(seconds)
+        time.sleep(seconds / 10)
+
+
+def stored_messages(st: SalesTalk, tenant: str, sessions: set[str]) -> list[dict]:
+    table = st.settings.table_name("messages", tenant)
+    out: list[dict] = []
+    for sid in sorted(sessions):
+        start = None
+        while True:
+            items, start = st.storage.query(table, index="SessionIndex", key_condition="sessionId = :s",
+                                            values={":s": sid}, start_key=start)
+            out += items
+            if start is None:
+                break
+    return out
+
+
+def stored_metrics(st: SalesTalk, tenant: str, subjects: set[str]) -> list[dict]:
+    table = st.settings.table_name("metrics", tenant)
+    out: list[dict] = []
+    for subject in sorted(subjects):
+        start = None
+        while True:
+            items, start = st.storage.query(table, key_condition="pk = :pk", values={":pk": f"METRIC#{subject}"},
+                                            start_key=start, consistent=True)
+            out += items
+            if start is None:
+                break
+    return out
+
+
+def assert_rollups_exact(st: SalesTalk, tenant: str, messages: list[Message]) -> None:
+    table = st.settings.table_name("messages", tenant)
+    by_session: dict[str, list[Message]] = {}
+    for m in messages:
+        by_session.setdefault(m.session_id, []).append(m)
+    for sid, ms in by_session.items():
+        stored = st.storage.get_item(table, {"pk": f"SESSION#{sid}", "sk": "METADATA"})
+        assert stored == SessionRollup.of_messages(ms).to_item(), f"rollup of session {sid} is not exact"
+
+
+def assert_stored_exactly(st: SalesTalk, tenant: str, messages: list[Message], metrics: list[Metric]) -> None:
+    """Every record stored once, byte for byte; nothing else in the partitions; rollups exact."""
+    got = stored_messages(st, tenant, {m.session_id for m in messages})
+    assert len(got) == len(messages), "a message is missing or doubled"
+    assert {g["pk"]: g for g in got} == {m.pk: m.to_item() for m in messages}
+    got = stored_metrics(st, tenant, {m.subject.value for m in metrics})
+    assert len(got) == len(metrics), "a metric is missing or doubled"
+    assert {(g["pk"], g["sk"]): g for g in got} == {(m.pk, m.sk): m.to_item() for m in metrics}
+    assert_rollups_exact(st, tenant, messages)
+
+
+def test_a_thousands_of_records_under_faults_end_exact(server):
+    tenant = "proof-faults"
+    st = open_tenant(server, tenant)
+    messages = sample_messages(tenant, 600, sessions=40, seed=1)
+    metrics = sample_metrics(tenant, 600, seed=2)
+    bulk = sample_metrics(tenant, 1000, seed=3, first_day=datetime(2010, 1, 1, tzinfo=UTC))
+    sleep = RecordingSleep()
+    with faulty_endpoint(server, PROFILE) as faulty:
+        ing = Ingestor(Storage(faulty.client()), st.settings, retrier=Retrier(sleep=sleep, seed=7))
+        first = ing.ingest([*messages, *metrics], workers=6)
+        loaded = ing.bulk_load_metrics(bulk, workers=4)
+        again = ing.ingest([*messages[:100], *metrics[:100]], workers=6)
+        injected = Counter(faulty.proxy.counts)
+
+    # Every fault kind of the profile really happened.
+    assert set(injected) == set(PROFILE.rates), injected
+    # Every outcome is accounted for: each record created once, or found as our own lost write.
+    for report, n in ((first, 1200), (loaded, 1000), (again, 200)):
+        assert len(report.results) == n
+        assert report.ok and report.stats.exhausted == 0
+    for kind, n in (("message", 600), ("metric", 600)):
+        counts = first.counts(kind)
+        assert set(counts) <= {"created", "already_exists"}
+        assert counts["created"] + counts["already_exists"] == n
+    assert loaded.counts() == {"created": 1000}
+    assert again.counts() == {"already_exists": 200}
+    lost_own_writes = [r for r in first.results if r.outcome is Outcome.ALREADY_EXISTS]
+    assert lost_own_writes and all(r.ambiguous for r in lost_own_writes)
+    assert len(lost_own_writes) <= injected["lost"]
+    # No retry budget exceeded, no single sleep above the cap, nothing non-retryable retried.
+    for report in (first, loaded, again):
+        assert set(report.retries_by_code) <= RETRYABLE_CODES
+        assert report.stats.max_retries_used["transient"] <= 5
+        assert report.stats.max_retries_used["throttling"] <= 10
+    assert sleep.asked and max(sleep.asked) <= MAX_SLEEP_SECONDS
+    # Nothing lost, nothing doubled, every rollup count exact.
+    assert_stored_exactly(st, tenant, messages, [*metrics, *bulk])
+    # One metrics.ingested.v1 per batch, outcomes adding up.
+    assert [(e.data.count, e.data.outcomes.created + e.data.outcomes.already_exists) for e in
+            (*first.events, *loaded.events)] == [(600, 600), (1000, 1000)]
+
+
+def test_b_threads_ingesting_the_same_records_create_each_once(server):
+    tenant = "proof-threads"
+    st = open_tenant(server, tenant)
+    messages = sample_messages(tenant, 80, sessions=4, seed=4)  # few sessions: rollups under contention
+    metrics = sample_metrics(tenant, 80, seed=5)
+    records = [*messages, *metrics]
+    writers = 4
+    reports = [None] * writers
+    barrier = threading.Barrier(writers)
+
+    def writer(k: int) -> None:
+        order = list(records)
+        if k % 2:
+            random.Random(k).shuffle(order)
+        ing = Ingestor(st.storage, st.settings, retrier=Retrier(sleep=RecordingSleep(), seed=k))
+        barrier.wait()
+        reports[k] = ing.ingest(order, workers=2)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(writers)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+
+    outcomes: dict[str, Counter] = {}
+    for report in reports:
+        assert report.ok and report.stats.exhausted == 0
+        for r in report.results:
+            outcomes.setdefault(r.key, Counter())[r.outcome.value] += 1
+    assert len(outcomes) == len(records)
+    for key, c in outcomes.items():
+        assert c == {"created": 1, "already_exists": writers - 1}, f"{key}: {c}"
+    assert_stored_exactly(st, tenant, messages, metrics)
+
+
+def test_c_validation_and_conditional_failures_are_never_retried(server):
+    tenant = "proof-no-retry"
+    st = open_tenant(server, tenant)
+    m = sample_messages(tenant, 1, seed=6)[0]
+    with faulty_endpoint(server, FaultProfile()) as faulty:  # no faults: the proxy only counts requests
+        attempts: list[Attempt] = []
+        ing = Ingestor(Storage(faulty.client()), st.settings, retrier=Retrier(hooks=[attempts.append], seed=1))
+
+        bad = {**m.to_item(), "sender": "robot"}
+        with pytest.raises(ValidationFailed, match="sender"):
+            ing.ingest([m, bad])
+        assert sum(faulty.proxy.requests.values()) == 0 and attempts == []
+
+        assert ing.ingest_message(m).outcome is Outcome.CREATED
+        changed = Message.from_item({**m.to_item(), "text": "something else"})
+        before = faulty.proxy.requests["TransactWriteItems"]
+        result = ing.ingest_message(changed)
+        assert result.outcome is Outcome.CONFLICT
+        assert (result.requests, result.retries) == (1, 0)
+        assert faulty.proxy.requests["TransactWriteItems"] == before + 1
+        assert attempts[-1].outcome == "fail" and attempts[-1].error_code == "ConditionalCheckFailed"
+
+        metric = sample_metrics(tenant, 1, seed=6)[0]
+        ing.ingest_metric(metric)
+        result = ing.ingest_metric(Metric.from_item({**metric.to_item(), "value": Decimal("-1")}))
+        assert result.outcome is Outcome.CONFLICT and (result.requests, result.retries) == (1, 0)
+
+        storage = Storage(faulty.client())
+        table = st.settings.table_name("metrics", tenant)
+        requests_before = sum(faulty.proxy.requests.values())
+        with pytest.raises(RequestRejected) as info:  # DynamoDB's own ValidationException
+            ing.retrier.call("PutItem", lambda: storage.put_item(table, {"pk": metric.pk, "sk": ""}))
+        assert info.value.code == "ValidationException"
+        stranger = Message.from_item({**m.to_item(), "tenantId": "proof-no-tables"})
+        with pytest.raises(TableNotFound):
+            ing.ingest_message(stranger)
+        assert sum(faulty.proxy.requests.values()) == requests_before + 2
+    assert not [a for a in attempts if a.outcome == "retry"]
+
+
+def test_d_lost_responses_end_as_already_exists_not_conflict(server):
+    tenant = "proof-lost"
+    st = open_tenant(server, tenant)
+    # In time order per session, so every first attempt is the write that succeeds (see the end).
+    sessions = sample_messages(tenant, 3, sessions=3, seed=8)
+    messages = [Message.create(tenant_id=tenant, session_id=sessions[n % 3].session_id, sender="user",
+                               text=f"turn {n}", at=datetime(2025, 11, 9, 10, 0, n, tzinfo=UTC),
+                               message_id=sample_messages(tenant, 1, seed=100 + n)[0].message_id)
+                for n in range(20)]
+    metrics = sample_metrics(tenant, 20, seed=9)
+    with faulty_endpoint(server, FaultProfile()) as faulty:
+        ing = Ingestor(Storage(faulty.client()), st.settings, retrier=Retrier(sleep=RecordingSleep(), seed=2))
+
+        def lose_first_response() -> list:
+            """Lose the next response; heal as soon as the retrier decides to retry."""
+            faulty.proxy.profile = FaultProfile(lost=1.0)
+
+            def heal(attempt: Attempt) -> None:
+                if attempt.outcome == "retry":
+                    faulty.proxy.profile = FaultProfile()
+            return [heal]
+
+        for record in [*messages, *metrics]:
+            hooks = lose_first_response()
+            result = (ing.ingest_message(record, hooks=hooks) if isinstance(record, Message)
+                      else ing.ingest_metric(record, hooks=hooks))
+            assert result.outcome is Outcome.ALREADY_EXISTS, result
+            assert result.ambiguous and result.retries == 1
+        assert faulty.proxy.counts["lost"] == 40
+        assert_stored_exactly(st, tenant, messages, metrics)
+
+        # A correction whose response is lost: the retry finds its own write, and the version moves once.
+        fixed = Metric.from_item({**metrics[0].to_item(), "value": Decimal("42")})
+        stored = ing.correct_metric(fixed, expected_version=1, hooks=lose_first_response())
+        table = st.settings.table_name("metrics", tenant)
+        now = st.storage.get_item(table, {"pk": fixed.pk, "sk": fixed.sk})
+        assert now == stored.to_item() and metric_version(now) == 2
+
+        # A transactional chunk whose response is lost: every item already_exists, none a conflict.
+        chunk = sample_metrics(tenant, 30, seed=10, first_day=datetime(2012, 1, 1, tzinfo=UTC))
+        report = ing.ingest(chunk, metric_mode=MetricMode.TRANSACTION, hooks=lose_first_response())
+        assert report.counts() == {"already_exists": 30}
+        # A batch whose response is lost is simply sent again (same items, same content).
+        batch = sample_metrics(tenant, 30, seed=11, first_day=datetime(2013, 1, 1, tzinfo=UTC))
+        report = ing.ingest(batch, metric_mode=MetricMode.BATCH, check_existing=False,
+                            hooks=lose_first_response())
+        assert report.counts() == {"written": 30}
+
+        # The lost response of a transaction that was *cancelled* (this message is older than the
+        # session's newest, so the first rollup guess was wrong) hid a write that never happened:
+        # it ends created, after one more round, and is still counted once.
+        late = Message.create(tenant_id=tenant, session_id=sessions[0].session_id, sender="user", text="late",
+                              at=datetime(2025, 11, 9, 9, 0, tzinfo=UTC),
+                              message_id=sample_messages(tenant, 1, seed=99)[0].message_id)
+        result = ing.ingest_message(late, hooks=lose_first_response())
+        assert (result.outcome, result.requests, result.retries) == (Outcome.CREATED, 3, 1)
+        assert faulty.proxy.counts["lost"] == 44
+        messages.append(late)
+    assert_rollups_exact(st, tenant, messages)
+    got = {(g["pk"], g["sk"]): g for g in stored_metrics(st, tenant, {m.subject.value for m in metrics})}
+    expected = [stored, *metrics[1:], *chunk, *batch]
+    assert got == {(m.pk, m.sk): m.to_item() for m in expected}
