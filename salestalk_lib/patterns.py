@@ -244,6 +244,8 @@ class Pattern:
     keep: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] | None = None
     """Client-side filter after the key condition (the period sort trap), given (item, params)."""
     keep_doc: str = ""
+    check: Callable[[dict[str, Any]], None] | None = None
+    """A rule between parameters, run on the normalised parameters (raises ContractError)."""
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -284,11 +286,6 @@ class Pattern:
                 return p
         raise KeyError(name)
 
-    @property
-    def scope(self) -> str:
-        """`registry` or `tenant`: which handle the pattern runs on."""
-        return "registry" if self.table is TableKind.REGISTRY else "tenant"
-
     def check_params(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """Check and normalise parameters: unknown, missing or malformed ones raise ContractError."""
         known = {p.name: p for p in self.params}
@@ -307,8 +304,12 @@ class Pattern:
                 out[p.name] = p.type.parse(value)
             except ContractError as exc:
                 raise type(exc)(f"pattern {self.name}, parameter {p.name}: {exc}") from None
-        if self.name == "metric_time_series":
-            _check_series_bounds(out)
+        if self.check is not None:
+            self.check(out)
+        rk = self.range_key
+        # Caught here rather than as DynamoDB's ValidationException: BETWEEN needs low <= high.
+        if isinstance(rk, Between) and rk.low in out and rk.high in out and out[rk.low] > out[rk.high]:
+            raise ContractError(f"pattern {self.name}: {rk.low} {out[rk.low]} is after {rk.high} {out[rk.high]}")
         return out
 
     def key_condition_text(self, params: Mapping[str, Any] | None = None) -> str:
@@ -366,14 +367,12 @@ class Pattern:
 
 
 def _check_series_bounds(params: dict[str, Any]) -> None:
+    """Pattern 9: both bounds are periods of the asked granularity (so their key order is time order)."""
     want = params["granularity"]
-    bounds = [keys.parse_period(params[b]) for b in ("start", "end") if b in params]
-    for period in bounds:
-        if period.granularity != want:
+    for bound in ("start", "end"):
+        if bound in params and (period := keys.parse_period(params[bound])).granularity != want:
             raise ContractError(f"pattern metric_time_series: period {period.text} is a {period.granularity}, "
                                 f"but granularity is {want}")
-    if len(bounds) == 2 and bounds[0].start > bounds[1].start:
-        raise ContractError(f"pattern metric_time_series: start {bounds[0].text} is after end {bounds[1].text}")
 
 
 def _headline_of_granularity(item: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
@@ -473,7 +472,7 @@ PATTERNS: tuple[Pattern, ...] = (
                 Param("end", PERIOD, "last period, inclusive (of that granularity)", required=False)),
         example={"subject": "revenue", "granularity": "quarter", "start": "2025-Q2", "end": "2025-Q4"},
         model="Metric", order="by period, oldest first",
-        keep=_headline_of_granularity,
+        keep=_headline_of_granularity, check=_check_series_bounds,
         keep_doc="headlines of the asked granularity only: the sk range also holds other "
                  "granularities and slices (period sort trap)",
     ),

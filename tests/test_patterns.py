@@ -80,8 +80,11 @@ def test_parameters_are_checked_before_anything_is_built():
         p.check_params({"subject": "revenue", "granularity": "month", "colour": "red"})
     with pytest.raises(ContractError, match="2025-Q1 is a quarter, but granularity is month"):
         p.check_params({"subject": "revenue", "granularity": "month", "start": "2025-Q1"})
-    with pytest.raises(ContractError, match="is after end"):
+    with pytest.raises(ContractError, match="start 2025-11 is after end 2025-10"):
         p.check_params({"subject": "revenue", "granularity": "month", "start": "2025-11", "end": "2025-10"})
+    with pytest.raises(ContractError, match="start 1751328000 is after end 1751327999"):
+        patterns.get("dimension_over_time").check_params(
+            {"dimension_key": "region:Europe", "start": "2025-Q3", "end": 1751327999})
     with pytest.raises(KeyGrammarError):
         patterns.get("session_messages").check_params({"session_id": "not-a-uuid"})
     with pytest.raises(ContractError, match="not one of: user, assistant, system"):
