@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from .contract_docs import CONTRACT_PAGES
 from .patterns import chart_markdown
 from .tables import TABLE_SPECS, TableSpec, create_table_request, tags_for
 
@@ -231,6 +232,7 @@ PAGES: dict[str, PageBuilder] = {
     "tables.md": tables_page,
     "notebooks.md": notebooks_page,
     "access-patterns.md": access_patterns_page,
+    **CONTRACT_PAGES,
 }
 """Every generated file: its path under `docs/generated/` and the builder that writes it."""
 

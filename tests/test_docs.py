@@ -161,7 +161,9 @@ def test_generate_handles_missing_notebooks_and_removes_stale_files(tmp_path: Pa
         path.write_text("stale", encoding="utf-8")
     docsgen.generate(docs, tmp_path / "no-such-dir")
     assert not any(p.exists() for p in stale)
-    assert sorted(p.name for p in (docs / docsgen.GENERATED_DIR).iterdir()) == sorted(docsgen.PAGES)
+    generated = docs / docsgen.GENERATED_DIR
+    written = sorted(p.relative_to(generated).as_posix() for p in generated.rglob("*") if p.is_file())
+    assert written == sorted(docsgen.PAGES)
     assert list((docs / docsgen.NOTEBOOKS_DIR).iterdir()) == []
     assert "No notebooks have been published yet." in (docs / docsgen.GENERATED_DIR / "notebooks.md").read_text()
 
