@@ -43,6 +43,7 @@ import json
 import re
 import socket
 import struct
+import sys
 import threading
 import zlib
 from collections import Counter
@@ -191,7 +192,10 @@ class _Server(ThreadingHTTPServer):
     proxy: "FaultProxy"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that vanish mid-request are part of the game here
+        # Quiet (clients that vanish mid-request are part of the game), but kept for inspection.
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            self.proxy.errors.append(f"{type(exc).__name__}: {exc}")
 
 
 class FaultProxy:
@@ -214,6 +218,7 @@ class FaultProxy:
         self.counts: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self.injected: Counter[tuple[str, str]] = Counter()
+        self.errors: list[str] = []  # exceptions inside the proxy itself (should stay empty)
         self._seen: Counter[bytes] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -251,16 +256,14 @@ class FaultProxy:
 
     # --- one request ------------------------------------------------------------
 
-    def _decide(self, operation: str, body: bytes) -> str | None:
-        """The fault for this request (or None), drawn from its own seeded generator."""
+    def _decide(self, operation: str, body: bytes) -> tuple[str | None, Random]:
+        """The fault for this request (or None) and the request's own seeded generator for its details."""
         profile = self.profile
         digest = hashlib.sha256(operation.encode() + b"\0" + _TOKEN_RE.sub(b"", body)).digest()
         with self._lock:
             self.requests[operation] += 1
             nth = self._seen[digest]
             self._seen[digest] = nth + 1
-        if not profile.total_rate:
-            return None
         rng = Random(f"{profile.seed}:{digest.hex()}:{nth}")
         draw = rng.random()
         edge = 0.0
@@ -268,11 +271,11 @@ class FaultProxy:
             edge += rate
             if draw < edge:
                 if kind == "unprocessed" and operation != "BatchWriteItem":
-                    return None
+                    return None, rng
                 if kind == "conflict" and operation not in _WRITE_OPERATIONS:
-                    return None
-                return kind
-        return None
+                    return None, rng
+                return kind, rng
+        return None, rng
 
     def _count(self, operation: str, kind: str) -> None:
         with self._lock:
@@ -284,8 +287,7 @@ class FaultProxy:
         body = handler.rfile.read(length) if length else b""
         target = handler.headers.get("X-Amz-Target", "")
         operation = target.rpartition(".")[2] if target.startswith("DynamoDB_") else ""
-        kind = self._decide(operation, body) if operation in DATA_PLANE_OPERATIONS else None
-        rng = Random(f"{self.profile.seed}:{kind}:{hashlib.sha256(body).hexdigest()}")
+        kind, rng = self._decide(operation, body) if operation in DATA_PLANE_OPERATIONS else (None, Random(0))
         if kind is not None:
             self._count(operation, kind)
         if kind == "reset":
@@ -303,6 +305,10 @@ class FaultProxy:
         dropped: dict[str, list[Any]] = {}
         if kind == "unprocessed":
             body, dropped = _split_batch(body, rng)
+            if not json.loads(body)["RequestItems"]:  # nothing left to apply: answer for the server
+                payload, headers = _merge_unprocessed(b"{}", [("Content-Type", "application/x-amz-json-1.0")],
+                                                      dropped)
+                return _reply(handler, 200, "OK", headers, payload)
         try:
             status, reason, headers, payload = self._forward(handler, body)
         except OSError as exc:

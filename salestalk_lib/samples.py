@@ -6,9 +6,10 @@ seeded generator, so the same arguments give the same records, byte for byte.
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +31,12 @@ START = datetime(2025, 11, 9, 10, 0, tzinfo=UTC)
 def uuid4_from(rng: random.Random) -> str:
     """A canonical UUID v4 drawn from `rng` (deterministic for a seeded generator)."""
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def counter_ids(start: int = 1) -> Callable[[], str]:
+    """A factory of predictable UUID v4s (`…-000000000001`, `…-000000000002`, …) for reproducible examples."""
+    counter = itertools.count(start)
+    return lambda: str(uuid.UUID(int=next(counter), version=4))
 
 
 def sample_messages(tenant_id: str, count: int, *, sessions: int = 10, seed: int = 0, shuffle: float = 0.1,

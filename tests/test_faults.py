@@ -109,6 +109,30 @@ def test_unprocessed_applies_only_the_items_it_does_not_return(endpoint, direct,
         assert stored == {i["pk"] for i in items} - {i["pk"] for i in left}
 
 
+def test_unprocessed_single_item_batch_is_answered_without_forwarding(endpoint, direct, table):
+    with faulty_endpoint(endpoint, "unprocessed=1,seed=1") as faulty:
+        item = key("single")
+        assert Storage(faulty.client()).batch_write(table, [item]) == [item]
+        assert direct.get_item(table, item) is None
+        assert faulty.proxy.errors == []
+
+
+def test_detail_draws_ignore_the_client_request_token(endpoint, table):
+    """Which throttling code a request gets depends on its content, not on its random token."""
+    def codes(token_prefix: str) -> list[str]:
+        with faulty_endpoint(endpoint, FaultProfile(throttle=1.0, seed=5)) as faulty:
+            storage = Storage(faulty.client())
+            out = []
+            for n in range(12):
+                with pytest.raises(Throttled) as info:
+                    storage.transact_write([{"Put": {"TableName": table, "Item": {"pk": f"tok-{n}", "sk": "x"}}}],
+                                           token=f"{token_prefix}-{n}")
+                out.append(info.value.code)
+            return out
+
+    assert codes("a") == codes("b")
+
+
 def test_transaction_conflict_on_transact_write_items(endpoint, direct, table):
     with faulty_endpoint(endpoint, FaultProfile(conflict=1.0)) as faulty:
         a, b = key("tx"), key("tx")

@@ -131,6 +131,7 @@ def test_a_thousands_of_records_under_faults_end_exact(server):
         loaded = ing.bulk_load_metrics(bulk, workers=4)
         again = ing.ingest([*messages[:100], *metrics[:100]], workers=6)
         injected = Counter(faulty.proxy.counts)
+        assert faulty.proxy.errors == []
 
     # Every fault kind of the profile really happened.
     assert set(injected) == set(PROFILE.rates), injected
