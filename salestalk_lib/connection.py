@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .endpoint import Endpoint, resolve_endpoint
 from .provision import TableResult, provision, table_overview
 from .scope import TenantScope
 from .settings import Settings
 from .storage import Storage
+
+if TYPE_CHECKING:
+    from .tenants import Tenants
 
 
 @dataclass
@@ -31,6 +34,11 @@ class SalesTalk:
     def tenant(self, tenant_id: str) -> TenantScope:
         """The handle for one tenant: it reaches only that tenant's tables and registry item."""
         return TenantScope.open(self.storage, self.settings, tenant_id)
+
+    def tenants(self, **kwargs: Any) -> "Tenants":
+        """The tenant lifecycle (onboard, suspend, reactivate, offboard, list) on this connection."""
+        from .tenants import Tenants  # lifecycle pulls in models and events; import on first use
+        return Tenants.of(self, **kwargs)
 
     def close(self) -> None:
         """Stop the embedded server if this connection started one."""

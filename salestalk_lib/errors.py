@@ -18,7 +18,9 @@
     │   └── RequestRejected             DynamoDB's own ValidationException and other 4xx (not retryable)
     ├── RetryBudgetExhausted            the retry policy gave up; carries the last error
     ├── IngestConflict                  same idempotency key, different content (shows both versions)
-    └── IsolationViolation              a tenant-scoped handle was asked for another tenant's data
+    ├── IsolationViolation              a tenant-scoped handle was asked for another tenant's data
+    ├── TenantNotFound (LookupError)    the registry has no item for this tenant id
+    └── TenantStateError                the tenant's status does not allow the operation
 
 Only `salestalk_lib.storage` turns botocore errors into these; code above the
 seam never catches botocore exceptions.
@@ -154,3 +156,11 @@ class IngestConflict(SalesTalkError):
 
 class IsolationViolation(SalesTalkError):
     """A tenant-scoped handle refused to touch a table or item of another tenant."""
+
+
+class TenantNotFound(SalesTalkError, LookupError):
+    """The registry has no item for this tenant id."""
+
+
+class TenantStateError(SalesTalkError):
+    """The tenant's status does not allow the operation (e.g. suspending a deleted tenant)."""

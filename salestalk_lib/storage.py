@@ -234,11 +234,13 @@ class Storage:
 
     def scan(self, table: str, *, limit: int | None = None, start_key: Mapping[str, Any] | None = None,
              consistent: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One Scan page: (items, LastEvaluatedKey or None). For the audit only, never for access patterns.
+        """One Scan page: (items, LastEvaluatedKey or None). For whole-table readers, never access patterns.
 
-        The access patterns (contract §3) are GetItem or Query, never Scan. An audit is
-        the one reader that must see every item of a table, including items whose keys
-        break the grammar, and no Query can find an item without knowing its key.
+        The access patterns (contract §3) are GetItem or Query, never Scan. Two readers
+        must see every item of a tenant's table, including items whose keys break the
+        grammar, and no Query can find an item without knowing its key: the audit
+        (`salestalk audit`, through `TenantScope.audit_storage`) and the export before
+        offboarding (`tenants.Tenants.export_table`).
         """
         params: dict[str, Any] = {"TableName": table}
         if consistent:

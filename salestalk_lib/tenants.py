@@ -50,8 +50,9 @@ from .errors import (
     ConditionFailed,
     IngestConflict,
     ProvisioningError,
-    SalesTalkError,
     TableNotFound,
+    TenantNotFound,
+    TenantStateError,
     ValidationFailed,
     Violation,
 )
@@ -73,14 +74,6 @@ _EVENT_NAMESPACE = uuid.UUID("6f0c1d52-7a55-4a8e-9d0b-2f6a3c1e8b71")
 # Fields that identify a registration; timestamps and status are lifecycle, not identity.
 _IDENTITY_FIELDS = ("tenantId", "name", "ownerEmail", "plan", "metadata")
 _MAX_CONCURRENT_RETRIES = 3
-
-
-class TenantNotFound(SalesTalkError, LookupError):
-    """The registry has no item for this tenant id."""
-
-
-class TenantStateError(SalesTalkError):
-    """The tenant's status does not allow the operation (e.g. suspending a deleted tenant)."""
 
 
 Clock = Callable[[], int]
