@@ -166,7 +166,7 @@ def type_docs() -> dict[str, str]:
             name = bases.get(name, "")
         return list(dict.fromkeys(own[n] for n in seen if n in own))
 
-    return {name: " ".join(chain(name)) for name in own.keys() | bases.keys() if chain(name)}
+    return {name: " ".join(chain(name)) for name in sorted(own.keys() | bases.keys()) if chain(name)}
 
 
 def declared_annotation(model: type[ContractModel], name: str) -> str:
@@ -243,8 +243,8 @@ def rules(model: type[ContractModel]) -> list[Rule]:
 
 
 def model_rules(model: type[ContractModel]) -> list[Rule]:
-    """The rules shown on a model's own section: all but those every contract model holds."""
-    return [r for r in rules(model) if r.owner not in _GENERIC_BASES or (r.owner is ItemModel)]
+    """The rules shown in a model's own section: all but ContractModel's, which the overview states once."""
+    return [r for r in rules(model) if r.owner is not ContractModel]
 
 
 # --- page layout ------------------------------------------------------------------------
