@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..connection import SalesTalk, connect
+from ..keys import validate_tenant_id
 from ..settings import ENVIRONMENTS, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -33,8 +34,21 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
                    help="Environment tag on created tables (default: SALESTALK_ENVIRONMENT or local)")
 
 
+# Argument names that carry tenant ids, across every subcommand.
+TENANT_ARGS = ("tenant", "tenants", "tenant_id")
+
+
 def connect_from_args(args: argparse.Namespace) -> SalesTalk:
-    """Connect using the connection options; warn when the endpoint is a throwaway embedded one."""
+    """Connect using the connection options; warn when the endpoint is a throwaway embedded one.
+
+    Every tenant id among the arguments is validated first, so a hostile id is refused
+    before an endpoint is resolved or a server started, let alone a request sent.
+    """
+    for name in TENANT_ARGS:
+        value = getattr(args, name, None)
+        for tenant_id in (value if isinstance(value, list) else [value]):
+            if tenant_id is not None:
+                validate_tenant_id(tenant_id)
     settings = Settings.from_env(table_prefix=args.table_prefix, environment=args.environment,
                                  allow_aws=args.allow_aws)
     st = connect(args.endpoint_url, settings=settings, region=args.region, profile=args.profile)
