@@ -10,7 +10,7 @@ through `dynamodb:GetItem` on its own item, enforced with `dynamodb:LeadingKeys`
 |---|---|---|---|
 | reader | GetItem, BatchGetItem, Query, DescribeTable | Query | GetItem of its own item |
 | writer | reader + PutItem, UpdateItem, DeleteItem, BatchWriteItem, ConditionCheckItem | Query | GetItem of its own item |
-| admin | writer + Scan, DescribeTimeToLive, UpdateTimeToLive, DescribeContinuousBackups, UpdateContinuousBackups, UpdateTable | Query | GetItem of its own item; explicit Deny of CreateTable/DeleteTable everywhere |
+| admin | writer + Scan, DescribeTimeToLive, UpdateTimeToLive, DescribeContinuousBackups | Query | GetItem of its own item; explicit Deny of CreateTable, DeleteTable, UpdateContinuousBackups, UpdateTable everywhere |
 
 Deliberately absent: `Scan` below admin and PartiQL everywhere (the access
 patterns are Query/GetItem only, and the tenant-scoped handle refuses them too;
@@ -64,7 +64,7 @@ _WRITE = ("dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:De
           "dynamodb:PutItem", "dynamodb:UpdateItem")
 # Scan: `salestalk audit` reads every item of the tenant's own two tables (never an index or the registry).
 _MANAGE = ("dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTimeToLive", "dynamodb:Scan",
-           "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive")
+           "dynamodb:UpdateTimeToLive")
 
 TABLE_ACTIONS: Mapping[Role, tuple[str, ...]] = {
     Role.READER: tuple(sorted(_READ)),
@@ -75,8 +75,10 @@ TABLE_ACTIONS: Mapping[Role, tuple[str, ...]] = {
 INDEX_ACTIONS: tuple[str, ...] = ("dynamodb:Query",)
 REGISTRY_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem",)
 # An explicit Deny wins over any Allow, so no other policy attached to an admin
-# role can hand it table creation or deletion.
-ADMIN_DENIED_ACTIONS: tuple[str, ...] = ("dynamodb:CreateTable", "dynamodb:DeleteTable")
+# role can hand it table creation or deletion, or let it turn point-in-time recovery
+# off or reshape keys and GSIs (the contract requires PITR; provisioning owns the schema).
+ADMIN_DENIED_ACTIONS: tuple[str, ...] = ("dynamodb:CreateTable", "dynamodb:DeleteTable",
+                                         "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable")
 
 
 @dataclass(frozen=True)

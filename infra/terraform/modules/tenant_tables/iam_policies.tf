@@ -157,9 +157,7 @@ resource "aws_iam_policy" "admin" {
           "dynamodb:PutItem",
           "dynamodb:Query",
           "dynamodb:Scan",
-          "dynamodb:UpdateContinuousBackups",
           "dynamodb:UpdateItem",
-          "dynamodb:UpdateTable",
           "dynamodb:UpdateTimeToLive",
         ]
         Resource = [
@@ -198,6 +196,8 @@ resource "aws_iam_policy" "admin" {
         Action = [
           "dynamodb:CreateTable",
           "dynamodb:DeleteTable",
+          "dynamodb:UpdateContinuousBackups",
+          "dynamodb:UpdateTable",
         ]
         Resource = "*"
       },
