@@ -13,8 +13,6 @@ import re
 import subprocess
 import sys
 import typing
-from decimal import Decimal
-from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
