@@ -233,7 +233,8 @@ class _Tracker:
         self.ambiguous = False
 
     def __call__(self, attempt: Attempt) -> None:
-        self.requests += 1
+        if not attempt.partial:  # a backoff before re-sending unprocessed work sends nothing itself
+            self.requests += 1
         if attempt.outcome == "retry":
             self.retries += 1
         if attempt.rule == "transient":

@@ -156,7 +156,9 @@ class Attempt:
     `outcome` is "ok", "retry" (it failed and will be retried after `delay`),
     "fail" (a non-retryable error, raised as is) or "exhausted" (the rule's
     budget is spent; RetryBudgetExhausted follows). `retry` counts this rule's
-    retries so far (the n in base·2^(n-1)).
+    retries so far (the n in base·2^(n-1)). `partial` marks a backoff before
+    re-sending work a successful request left undone (UnprocessedItems): no
+    request of its own.
     """
 
     operation: str
@@ -167,6 +169,7 @@ class Attempt:
     rule: str = ""
     retry: int = 0
     delay: float = 0.0
+    partial: bool = False
 
 
 AttemptHook = Callable[[Attempt], None]
@@ -305,17 +308,20 @@ class Retrier:
         rule = self.policy.rule(rule_name)
         attempt = retry_number if attempt is None else attempt
         if retry_number > rule.max_retries:
-            self._emit(Attempt(operation, attempt, "exhausted", self.clock(), code, rule.name, retry_number - 1), hooks)
+            self._emit(Attempt(operation, attempt, "exhausted", self.clock(), code, rule.name, retry_number - 1,
+                               partial=True), hooks)
             error = last_error or Throttled(f"{operation}: {code}", code=code, operation=operation)
             raise RetryBudgetExhausted(
                 f"{operation} gave up after {attempt} attempts: {rule.name} budget of "
                 f"{rule.max_retries} retries spent ({code})", attempts=attempt, last_error=error) from error
         delay = self.next_delay(rule, retry_number)
-        self._emit(Attempt(operation, attempt, "retry", self.clock(), code, rule.name, retry_number, delay), hooks)
+        self._emit(Attempt(operation, attempt, "retry", self.clock(), code, rule.name, retry_number, delay,
+                           partial=True), hooks)
         self.sleep(delay)
 
 
 def attempts_frame_rows(attempts: Iterable[Attempt]) -> list[dict[str, Any]]:
     """Attempt records as plain dict rows (for DataFrames and the CLI)."""
     return [{"operation": a.operation, "attempt": a.attempt, "outcome": a.outcome, "at": a.at,
-             "error_code": a.error_code, "rule": a.rule, "retry": a.retry, "delay": a.delay} for a in attempts]
+             "error_code": a.error_code, "rule": a.rule, "retry": a.retry, "delay": a.delay,
+             "partial": a.partial} for a in attempts]

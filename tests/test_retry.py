@@ -219,6 +219,7 @@ def test_backoff_for_partial_progress_sleeps_then_raises_past_budget():
         retrier.backoff("BatchWriteItem", "throttling", 11, "UnprocessedItems")
     assert isinstance(info.value.last_error, Throttled)
     assert records[-1].outcome == "exhausted"
+    assert all(r.partial for r in records)
 
 
 def test_scaled_policy_keeps_shape():
