@@ -14,6 +14,7 @@ from .errors import SalesTalkError
 COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "provision",
+    "seed",
     "schema",
     "validate",
     "query",
