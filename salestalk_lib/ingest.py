@@ -59,21 +59,12 @@ from .settings import Settings
 from .storage import Storage
 from .scope import TenantScope
 from .validation import RecordKind, ValidRecord, cross_check, validate_record
+from .writes import Outcome
 
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
 TRANSACTION_LIMIT = 100
 VERSION_FIELD = "version"
-
-
-class Outcome(StrEnum):
-    """How one record's ingestion ended."""
-
-    CREATED = "created"
-    ALREADY_EXISTS = "already_exists"
-    CONFLICT = "conflict"
-    WRITTEN = "written"  # unconditional batch without the existence check: created or overwritten
-    FAILED = "failed"
 
 
 class MetricMode(StrEnum):

@@ -7,9 +7,11 @@
    seed; a rollup given in a file must equal the one its messages imply). Any
    violation raises `ValidationFailed` listing all of them, and nothing is written;
 2. provisions what is missing (registry and each tenant's two tables);
-3. writes tenants, metrics, messages and the session rollups computed from the
-   messages through `create_once`: an identical existing item is `unchanged`, a
-   different one is a reported `conflict` and is never overwritten.
+3. writes the tenants' registry items with `create_once`, then the metrics and
+   messages through the ingestion path (`ingest.Ingestor`): conditional creates,
+   each message in one transaction with its session rollup, so rollups are kept
+   by the same code as live ingestion. An identical existing item is
+   `unchanged`, a different one is a reported `conflict`, never overwritten.
 
 A second run writes nothing and reports every item unchanged.
 """
@@ -26,9 +28,10 @@ from tqdm import tqdm
 
 from .errors import ValidationFailed, Violation
 from .models import Message, Metric, SessionRollup, Tenant
+from .ingest import Ingestor
 from .provision import TableResult
 from .retry import Retrier
-from .tables import MESSAGES, METRICS, REGISTRY
+from .tables import REGISTRY
 from .validation import RecordKind, validate_paths
 from .writes import Outcome, WriteResult, create_once
 
@@ -116,29 +119,39 @@ def rollups_of(messages: Iterable[Message]) -> list[SessionRollup]:
 
 
 def load_seed(st: Any, seed_dir: Path | str | None = None, *, retrier: Retrier | None = None,
-              progress: bool | None = None) -> SeedReport:
+              progress: bool | None = None, workers: int = 4) -> SeedReport:
     """Validate, provision what is missing, then create each seed item once (see the module doc)."""
     seed_dir = Path(seed_dir) if seed_dir is not None else DEFAULT_SEED_DIR
-    tenants, metrics, messages, rollups = plan_seed(seed_dir)
+    tenants, metrics, messages, _ = plan_seed(seed_dir)
     retrier = retrier or Retrier()
     report = SeedReport()
     report.provisioned = st.provision([t.tenant_id for t in tenants])
 
-    work: list[tuple[Any, str, dict[str, Any], tuple[str, ...]]] = []
     registry = st.settings.table_name(REGISTRY)
     for t in tenants:
-        work.append((st.storage, registry, t.to_item(), REGISTRY_KEY))
-    for model in [*metrics, *messages, *rollups]:
+        report.record(create_once(st.storage, registry, t.to_item(), REGISTRY_KEY, retrier))
+
+    records = [*metrics, *messages]
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=len(records), desc="seeding", unit="item", disable=not show) as bar:
+        ingested = Ingestor(st.storage, st.settings, retrier=retrier).ingest(
+            records, workers=workers, progress=bar.update)
+    for model, result in zip(records, ingested.results):
         scope = st.tenant(model.tenant_id)
         table = scope.metrics_table if isinstance(model, Metric) else scope.messages_table
-        work.append((scope.storage, table, model.to_item(), PK_SK))
-
-    show = sys.stderr.isatty() if progress is None else progress
-    for storage, table, item, key_names in tqdm(work, desc="seeding", unit="item", disable=not show):
-        report.record(create_once(storage, table, item, key_names, retrier))
+        if result.outcome is Outcome.CONFLICT and result.conflict is not None:
+            c = result.conflict
+            report.record(WriteResult(table, _key_of(model), Outcome.CONFLICT, stored=c.stored, incoming=c.incoming))
+        elif result.outcome in (Outcome.CREATED, Outcome.ALREADY_EXISTS):
+            report.record(WriteResult(table, _key_of(model), result.outcome))
+        else:
+            result.raise_for_conflict()  # a failure after the retry budget: raise its error
+            raise RuntimeError(f"unexpected ingest outcome {result.outcome} for {result.key}")
     return report
 
 
+def _key_of(model: Metric | Message) -> dict[str, Any]:
+    return {"pk": model.pk, "sk": model.sk}
+
+
 REGISTRY_KEY = tuple(a.name for a in REGISTRY.key_attributes)
-PK_SK = tuple(a.name for a in MESSAGES.key_attributes)
-assert PK_SK == tuple(a.name for a in METRICS.key_attributes)

@@ -20,11 +20,13 @@ from .storage import Storage
 
 
 class Outcome(StrEnum):
-    """What a create-once write found."""
+    """How one record's write ended (create-once writes end in the first three)."""
 
     CREATED = "created"
     ALREADY_EXISTS = "already_exists"
     CONFLICT = "conflict"
+    WRITTEN = "written"  # unconditional batch without the existence check: created or overwritten
+    FAILED = "failed"  # the retry budget was spent; the error is reported with the record
 
 
 @dataclass(frozen=True)
