@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .contract_docs import CONTRACT_PAGES
 from .patterns import chart_markdown
+from .site_docs import DEFAULT_BENCHMARK_RESULTS, SITE_PAGES
 from .tables import TABLE_SPECS, TableSpec, create_table_request, tags_for
 
 GENERATED_DIR = "generated"
@@ -44,10 +45,13 @@ class Inputs:
     notebooks: tuple[Path, ...]
     """The notebooks being published, in name order (their source files)."""
 
+    benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS
+    """The committed results of `make bench` (`benchmarks/results.json`); None or a missing file: none."""
+
     @classmethod
-    def from_dir(cls, notebooks_dir: Path) -> "Inputs":
+    def from_dir(cls, notebooks_dir: Path, benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS) -> "Inputs":
         found = sorted(notebooks_dir.glob("*.ipynb"), key=lambda p: p.name) if notebooks_dir.is_dir() else []
-        return cls(notebooks=tuple(found))
+        return cls(notebooks=tuple(found), benchmark_results=benchmark_results)
 
 
 PageBuilder = Callable[[Inputs], str | bytes]
@@ -232,6 +236,7 @@ PAGES: dict[str, PageBuilder] = {
     "tables.md": tables_page,
     "notebooks.md": notebooks_page,
     "access-patterns.md": access_patterns_page,
+    **SITE_PAGES,
     **CONTRACT_PAGES,
 }
 """Every generated file: its path under `docs/generated/` and the builder that writes it."""
@@ -268,9 +273,10 @@ def _sync(target: Path, wanted: Mapping[str, bytes]) -> None:
     target.mkdir(parents=True, exist_ok=True)
 
 
-def generate(docs_dir: Path, notebooks_dir: Path) -> list[Path]:
+def generate(docs_dir: Path, notebooks_dir: Path,
+             benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS) -> list[Path]:
     """Write the generated pages and the notebooks under `docs_dir`; returns the files written."""
-    inputs = Inputs.from_dir(notebooks_dir)
+    inputs = Inputs.from_dir(notebooks_dir, benchmark_results)
     pages = render(inputs)
     notebooks = {p.name: p.read_bytes() for p in inputs.notebooks}
     _sync(docs_dir / GENERATED_DIR, pages)
@@ -287,12 +293,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"publish the notebooks in DIR (default: ./{NOTEBOOKS_DIR}, if it exists)")
     parser.add_argument("--docs-dir", type=Path, default=Path("docs"), metavar="DIR",
                         help="the mkdocs docs_dir to write into (default: %(default)s)")
+    parser.add_argument("--benchmarks", type=Path, metavar="FILE", default=DEFAULT_BENCHMARK_RESULTS,
+                        help="the benchmark results to publish (default: the repository's benchmarks/results.json)")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or Path(NOTEBOOKS_DIR)
     if not notebooks.is_dir():
         # `make run` only creates its output folder when there is a notebook to execute.
         print(f"docsgen: {notebooks} does not exist; publishing no notebooks", file=sys.stderr)
-    written = generate(args.docs_dir, notebooks)
+    written = generate(args.docs_dir, notebooks, args.benchmarks)
     print(f"docsgen: {len(written)} file(s) in {args.docs_dir}/{GENERATED_DIR} and {args.docs_dir}/{NOTEBOOKS_DIR}")
     return 0
 

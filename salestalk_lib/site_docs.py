@@ -1,0 +1,603 @@
+"""The site's generated overview diagrams, reliability page and benchmark page.
+
+Registered in `docsgen.PAGES` through `SITE_PAGES`:
+
+| file under `docs/generated/` | built from |
+|---|---|
+| `architecture.svg` | `LAYERS` (every module of the package, checked against its imports by the tests) |
+| `table-diagram.svg` | `tables.TABLE_SPECS`, the key grammar (`contract_docs.KEY_FORMS`) and one sample item per `ITEM_KINDS` entry |
+| `reliability.md` | `retry.RETRY_RULES`, `ingest.WRITE_MODES` and `write_cost`, `faults.FAULT_KINDS` |
+| `benchmarks.md` | `benchmarks/results.json`, written by `make bench` |
+
+The diagrams are plain SVG drawn here, with no layout tool and nothing fetched
+by the browser: text widths are estimated from character counts (a monospace
+character is 0.6 em wide; proportional text is kept well inside its box), so
+output depends only on the inputs. Which indexes an item kind appears in is not
+declared anywhere: it is read off a sample item built by the models, exactly as
+DynamoDB decides it (an item is in a GSI iff it carries the index's key attributes).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+from xml.sax.saxutils import escape
+
+from .contract_docs import KEY_FORMS
+from .faults import FAULT_KINDS, FaultProfile
+from .ingest import WRITE_MODES, MetricMode, write_cost
+from .models import Message, Metric, SessionRollup, Tenant
+from .retry import DEFAULT_POLICY, RETRY_RULES, policy_table
+from .samples import sample_messages, sample_metrics
+from .tables import TABLE_SPECS, TableKind, TableSpec
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_BENCHMARK_RESULTS = PACKAGE_DIR.parent / "benchmarks" / "results.json"
+
+SANS = "'DejaVu Sans', 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+MONO = "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace"
+MONO_EM = 0.6  # width of one monospace character, in em
+INK, MUTED, RULE, PAPER = "#1f2330", "#5b6170", "#d5d8e0", "#ffffff"
+
+
+# --- architecture ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A band of the architecture diagram: modules that may import only from their own band or below."""
+
+    title: str
+    summary: str
+    modules: tuple[str, ...]
+    color: str
+    extras: tuple[str, ...] = ()
+    """Things in the band that are not modules of the package (drawn dashed)."""
+
+
+LAYERS: tuple[Layer, ...] = (
+    Layer("Entry points", "the salestalk CLI, make run, the notebooks, the docs and the checks",
+          ("cli", "commands", "__main__", "run", "notebook_exec", "bench", "docsgen", "contract_docs", "site_docs",
+           "iam_terraform", "terraform_check", "policy_lint"),
+          "#8e24aa", extras=("notebooks/*.ipynb",)),
+    Layer("Provisioning, seed, ingest, patterns, tenants", "what a tenant's data goes through; built on the seam",
+          ("connection", "provision", "seed", "ingest", "patterns", "tenants", "references", "audit"),
+          "#ef6c00"),
+    Layer("Storage seam", "the only layer that talks to DynamoDB; AWS errors translated here",
+          ("endpoint", "moto_fixes", "storage", "scope", "writes", "events", "faults"),
+          "#00897b"),
+    Layer("Pure modules", "no boto3: errors, key grammar, vocabularies, models, table specs, policies",
+          ("errors", "keys", "vocab", "currency", "models", "tables", "validation", "settings", "retry",
+           "iam", "isolation", "samples"),
+          "#3949ab"),
+)
+"""Top to bottom; each module of `salestalk_lib` is in exactly one layer."""
+
+AWS_PACKAGES = ("boto3", "botocore")
+
+
+def layer_of(module: str) -> int:
+    """The index in `LAYERS` of `module` (0 is the top band)."""
+    for i, layer in enumerate(LAYERS):
+        if module in layer.modules:
+            return i
+    raise KeyError(f"module {module!r} is in no layer of site_docs.LAYERS")
+
+
+def module_files(module: str) -> list[Path]:
+    """The source files of a module of the package (all files of a subpackage), in name order."""
+    package = PACKAGE_DIR / module
+    return sorted(package.rglob("*.py")) if package.is_dir() else [PACKAGE_DIR / f"{module}.py"]
+
+
+def package_imports(module: str) -> tuple[set[str], set[str]]:
+    """(modules of this package, top-level outside packages) that `module` imports anywhere in its source."""
+    inside: set[str] = set()
+    outside: set[str] = set()
+    for path in module_files(module):
+        # How many leading dots reach the package root from this file.
+        depth = len(path.relative_to(PACKAGE_DIR).parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 0:
+                    outside.add((node.module or "").split(".")[0])
+                elif node.level < depth:  # within the subpackage itself
+                    inside.add(module)
+                elif node.module:
+                    inside.add(node.module.split(".")[0])
+                else:  # from . import keys, models
+                    inside.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.Import):
+                outside.update(alias.name.split(".")[0] for alias in node.names)
+    return inside, outside
+
+
+def talks_to_aws(module: str) -> bool:
+    """Whether `module` imports boto3 or botocore itself."""
+    return bool(package_imports(module)[1] & set(AWS_PACKAGES))
+
+
+class _Svg:
+    """A tiny SVG writer: elements in order, no ids except the arrow marker."""
+
+    def __init__(self, width: int, title: str, description: str) -> None:
+        self.width = width
+        self.title = title
+        self.description = description
+        self.parts: list[str] = []
+
+    def rect(self, x: float, y: float, w: float, h: float, *, fill: str = PAPER, stroke: str = RULE,
+             rx: float = 6, dash: bool = False, width: float = 1.2) -> None:
+        extra = ' stroke-dasharray="5 4"' if dash else ""
+        self.parts.append(f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="{rx:g}" fill="{fill}" '
+                          f'stroke="{stroke}" stroke-width="{width:g}"{extra}/>')
+
+    def text(self, x: float, y: float, content: str, *, size: float = 13, mono: bool = False,
+             weight: str = "normal", fill: str = INK, anchor: str = "start", italic: bool = False) -> None:
+        style = ' font-style="italic"' if italic else ""
+        self.parts.append(f'<text x="{x:g}" y="{y:g}" font-family="{MONO if mono else SANS}" font-size="{size:g}" '
+                          f'font-weight="{weight}" fill="{fill}" text-anchor="{anchor}"{style}>'
+                          f'{escape(content)}</text>')
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, *, stroke: str = MUTED, arrow: bool = True,
+             dash: bool = False) -> None:
+        extra = ' marker-end="url(#arrow)"' if arrow else ""
+        extra += ' stroke-dasharray="5 4"' if dash else ""
+        self.parts.append(f'<line x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" stroke="{stroke}" '
+                          f'stroke-width="1.6"{extra}/>')
+
+    def path(self, d: str, *, stroke: str = MUTED, arrow: bool = True) -> None:
+        extra = ' marker-end="url(#arrow)"' if arrow else ""
+        self.parts.append(f'<path d="{d}" fill="none" stroke="{stroke}" stroke-width="1.6"{extra}/>')
+
+    def render(self, height: float) -> str:
+        head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.width} {height:g}" '
+                f'width="{self.width}" height="{height:g}" role="img">\n'
+                f'<title>{escape(self.title)}</title>\n<desc>{escape(self.description)}</desc>\n'
+                '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" '
+                f'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/>'
+                '</marker></defs>\n'
+                f'<rect width="{self.width}" height="{height:g}" fill="{PAPER}"/>\n')
+        return head + "\n".join(self.parts) + "\n</svg>\n"
+
+
+def mono_width(text: str, size: float) -> float:
+    """Estimated rendered width of monospace `text` at `size` px."""
+    return len(text) * MONO_EM * size
+
+
+def _tint(color: str, amount: float) -> str:
+    """`color` mixed with white (`amount` 0 = color, 1 = white)."""
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    mix = [round(c + (255 - c) * amount) for c in (r, g, b)]
+    return "#" + "".join(f"{c:02x}" for c in mix)
+
+
+ARCH_WIDTH = 720
+_BAND_X, _BAND_W = 16, 540
+_CHIP_SIZE, _CHIP_H, _CHIP_GAP = 13, 26, 8
+
+
+def _chip_rows(labels: Sequence[str], width: float) -> list[list[tuple[str, float]]]:
+    rows: list[list[tuple[str, float]]] = [[]]
+    used = 0.0
+    for label in labels:
+        w = mono_width(label, _CHIP_SIZE) + 18
+        if rows[-1] and used + w > width:
+            rows.append([])
+            used = 0.0
+        rows[-1].append((label, w))
+        used += w + _CHIP_GAP
+    return rows
+
+
+def architecture_svg(inputs: Any = None) -> str:
+    """The layers of the package, top (entry points) to bottom (pure modules), every module as a chip."""
+    svg = _Svg(ARCH_WIDTH, "SalesTalk data platform: architecture",
+               "Modules of salestalk_lib in four layers; each imports only from its own layer or below. "
+               "Only the storage seam (and the benchmark) import boto3.")
+    y = 20.0
+    seam_box: tuple[float, float] | None = None
+    band_boxes: list[tuple[float, float]] = []
+    for i, layer in enumerate(LAYERS):
+        labels = list(layer.modules) + list(layer.extras)
+        rows = _chip_rows(labels, _BAND_W - 32)
+        height = 52 + len(rows) * (_CHIP_H + _CHIP_GAP) + 6
+        svg.rect(_BAND_X, y, _BAND_W, height, fill=_tint(layer.color, 0.9), stroke=layer.color, rx=10)
+        svg.text(_BAND_X + 16, y + 24, layer.title, size=15, weight="bold", fill=layer.color)
+        svg.text(_BAND_X + 16, y + 42, layer.summary, size=12, fill=MUTED)
+        cy = y + 54
+        for row in rows:
+            cx = _BAND_X + 16
+            for label, w in row:
+                is_module = label in layer.modules
+                aws = is_module and talks_to_aws(label)
+                svg.rect(cx, cy, w, _CHIP_H, fill=PAPER if is_module else _tint(layer.color, 0.95),
+                         stroke="#d84315" if aws else layer.color, rx=5, dash=not is_module,
+                         width=2.2 if aws else 1.2)
+                svg.text(cx + w / 2, cy + 17.5, label, size=_CHIP_SIZE, mono=True, anchor="middle")
+                cx += w + _CHIP_GAP
+            cy += _CHIP_H + _CHIP_GAP
+        band_boxes.append((y, height))
+        if layer.title == "Storage seam":
+            seam_box = (y, height)
+        y += height
+        if i < len(LAYERS) - 1:
+            svg.line(_BAND_X + _BAND_W / 2, y + 2, _BAND_X + _BAND_W / 2, y + 28)
+            svg.text(_BAND_X + _BAND_W / 2 + 10, y + 20, "imports", size=12, fill=MUTED)
+            y += 30
+    # DynamoDB beside the seam: the one layer with an arrow to it.
+    assert seam_box is not None
+    dx, dw = _BAND_X + _BAND_W + 30, ARCH_WIDTH - (_BAND_X + _BAND_W + 30) - 12
+    dh = max(seam_box[1] - 16, 100.0)
+    dy = seam_box[0] + (seam_box[1] - dh) / 2
+    svg.rect(dx, dy, dw, dh, fill="#fff3e0", stroke="#d84315", rx=14)
+    svg.text(dx + dw / 2, dy + 26, "DynamoDB", size=15, weight="bold", fill="#d84315", anchor="middle")
+    for n, line in enumerate(("embedded (moto)", "LocalStack", "AWS (opt-in)")):
+        svg.text(dx + dw / 2, dy + 48 + 17 * n, line, size=11.5, fill=INK, anchor="middle")
+    svg.line(_BAND_X + _BAND_W, seam_box[0] + seam_box[1] / 2, dx - 2, seam_box[0] + seam_box[1] / 2)
+    # Legend.
+    y += 16
+    svg.rect(_BAND_X, y, 34, 18, stroke="#d84315", rx=4, width=2.2)
+    svg.text(_BAND_X + 44, y + 14, "imports boto3 / botocore itself", size=12, fill=MUTED)
+    svg.rect(_BAND_X + 270, y, 34, 18, stroke=MUTED, rx=4, dash=True)
+    svg.text(_BAND_X + 314, y + 14, "not a module of salestalk_lib", size=12, fill=MUTED)
+    return svg.render(y + 30)
+
+
+# --- tables ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemKind:
+    """One kind of item stored in a table: its name, its keys' grammar and a sample item built by the models."""
+
+    name: str
+    table: TableKind
+    key_grammar: tuple[tuple[str, str], ...]
+    sample: Callable[[], Mapping[str, Any]]
+
+    def indexes(self, spec: TableSpec) -> tuple[str, ...]:
+        """The GSIs of `spec` this kind appears in: those whose key attributes the sample item carries."""
+        item = self.sample()
+        return tuple(i.name for i in spec.indexes if all(a.name in item for a in i.key_attributes))
+
+
+_SAMPLE_TENANT = "acme-corp-001"
+
+
+def _grammar(item: str, attribute: str) -> str:
+    return next(f.grammar for f in KEY_FORMS if f.item == item and f.attribute == attribute)
+
+
+def _sample_tenant() -> Mapping[str, Any]:
+    return Tenant.create(tenant_id=_SAMPLE_TENANT, name="Acme Corp", owner_email="owner@example.com",
+                         plan="enterprise", created_at=1_700_000_000).to_item()
+
+
+def _sample_message() -> Message:
+    return sample_messages(_SAMPLE_TENANT, 1)[0]
+
+
+def _sample_metric(sliced: bool) -> Mapping[str, Any]:
+    return next(m for m in sample_metrics(_SAMPLE_TENANT, 40) if (m.dimension_key is not None) == sliced).to_item()
+
+
+ITEM_KINDS: tuple[ItemKind, ...] = (
+    ItemKind("tenant", TableKind.REGISTRY, (("tenantId", "{tenantId}"),), _sample_tenant),
+    ItemKind("message", TableKind.MESSAGES,
+             (("pk", _grammar("message", "pk")), ("sk", _grammar("message", "sk"))),
+             lambda: _sample_message().to_item()),
+    ItemKind("session rollup", TableKind.MESSAGES,
+             (("pk", _grammar("session rollup", "pk")), ("sk", _grammar("session rollup", "sk"))),
+             lambda: SessionRollup.of_messages([_sample_message()]).to_item()),
+    ItemKind("metric headline", TableKind.METRICS,
+             (("pk", _grammar("metric", "pk")), ("sk", _grammar("metric headline", "sk"))),
+             lambda: _sample_metric(False)),
+    ItemKind("metric slice", TableKind.METRICS,
+             (("pk", _grammar("metric", "pk")), ("sk", _grammar("metric slice", "sk"))),
+             lambda: _sample_metric(True)),
+)
+"""Every kind of item the three table types hold, in table order."""
+
+_TABLE_COLORS = {TableKind.REGISTRY: "#3949ab", TableKind.MESSAGES: "#00897b", TableKind.METRICS: "#ef6c00"}
+_LH = 18  # line height inside a table box
+_PAD = 12
+_KEY_SIZE = 12.5  # monospace lines in a table box
+_NAME_SIZE = 14.5  # the table name in a box's header
+
+
+def table_name(spec: TableSpec) -> str:
+    """The table's base name with `{tenantId}` for a tenant's id."""
+    placeholder = "zz0sample0zz"
+    return spec.base_name(placeholder if spec.per_tenant else None).replace(placeholder, "{tenantId}")
+
+
+def _box_lines(spec: TableSpec) -> list[tuple[str, str]]:
+    """(style, text) rows of a table box below its header."""
+    rows: list[tuple[str, str]] = [("section", "PRIMARY KEY")]
+    for attr, role in zip(spec.key_attributes, ("partition key", "sort key")):
+        rows.append(("key", f"{attr.name} ({attr.type})  {role}"))
+    rows.append(("section", "GLOBAL SECONDARY INDEXES"))
+    for index in spec.indexes:
+        keys_text = " + ".join(f"{a.name} ({a.type})" for a in index.key_attributes)
+        rows += [("index", index.name), ("key", f"  {keys_text}"), ("note", f"  {index.purpose}")]
+    rows.append(("section", "ITEM KINDS"))
+    for kind in ITEM_KINDS:
+        if kind.table is not spec.kind:
+            continue
+        rows.append(("kind", kind.name))
+        rows += [("key", f"  {attr} = {grammar}") for attr, grammar in kind.key_grammar]
+        found = kind.indexes(spec)
+        if spec.indexes:
+            rows.append(("note", "  in " + ", ".join(found) if found else "  in no index (sparse)"))
+    return rows
+
+
+def _box_width(spec: TableSpec) -> float:
+    texts = [(table_name(spec), _NAME_SIZE)] + [(text, _KEY_SIZE) for style, text in _box_lines(spec)
+                                         if style in ("key", "index", "kind")]
+    return max(mono_width(t, size) for t, size in texts) + 2 * _PAD
+
+
+def _box_height(spec: TableSpec) -> float:
+    lines = _box_lines(spec)
+    return 54 + sum(_LH + (8 if style == "section" else 0) for style, _ in lines) + 8
+
+
+def _draw_table(svg: _Svg, spec: TableSpec, x: float, y: float, w: float, h: float) -> dict[str, float]:
+    """Draw one table box; returns the y of each item kind's row (for arrows)."""
+    color = _TABLE_COLORS[spec.kind]
+    svg.rect(x, y, w, h, stroke=color, rx=8, width=1.6)
+    svg.parts.append(f'<path d="M{x:g},{y + 48:g} V{y + 8:g} a8,8 0 0 1 8,-8 H{x + w - 8:g} a8,8 0 0 1 8,8 '
+                     f'V{y + 48:g} z" fill="{color}"/>')
+    svg.text(x + _PAD, y + 21, table_name(spec), size=_NAME_SIZE, mono=True, weight="bold", fill=PAPER)
+    scope = "one per tenant" if spec.per_tenant else "one per deployment"
+    svg.text(x + _PAD, y + 40, f"{scope} · {spec.purpose}", size=12,
+             fill=_tint(color, 0.8))
+    rows_y: dict[str, float] = {}
+    cy = y + 54
+    for style, text in _box_lines(spec):
+        if style == "section":
+            cy += 8
+            svg.parts.append(f'<line x1="{x + _PAD:g}" y1="{cy - 4:g}" x2="{x + w - _PAD:g}" y2="{cy - 4:g}" '
+                             f'stroke="{RULE}" stroke-width="1"/>')
+            svg.text(x + _PAD, cy + 12, text, size=11, weight="bold", fill=color)
+        elif style == "kind":
+            cw = mono_width(text, _KEY_SIZE) + 14
+            svg.rect(x + _PAD - 4, cy + 1, cw, _LH - 2, fill=_tint(color, 0.85), stroke=_tint(color, 0.5), rx=4)
+            svg.text(x + _PAD + 3, cy + 13.5, text, size=_KEY_SIZE, mono=True, weight="bold")
+            rows_y[text] = cy + _LH / 2
+        elif style == "index":
+            svg.text(x + _PAD, cy + 13.5, text, size=_KEY_SIZE, mono=True, weight="bold")
+        else:  # SVG collapses leading spaces: indent by position instead
+            indent = mono_width(text[:len(text) - len(text.lstrip())], _KEY_SIZE)
+            if style == "key":
+                svg.text(x + _PAD + indent, cy + 13.5, text.strip(), size=_KEY_SIZE, mono=True)
+            else:
+                svg.text(x + _PAD + indent, cy + 13.5, text.strip(), size=11.5, fill=MUTED, italic=True)
+        cy += _LH
+    return rows_y
+
+
+TABLES_WIDTH = 720
+
+
+def table_diagram_svg(inputs: Any = None) -> str:
+    """The three table types as boxes (keys, GSIs, item kinds and the indexes each kind is in), with their links."""
+    registry, messages, metrics = (TABLE_SPECS[k] for k in (TableKind.REGISTRY, TableKind.MESSAGES,
+                                                           TableKind.METRICS))
+    gap = 36
+    bottom_w = max(_box_width(messages), _box_width(metrics), (TABLES_WIDTH - 32 - gap) / 2)
+    width = round(32 + gap + 2 * bottom_w)  # wider than TABLES_WIDTH only if a box needs it
+    svg = _Svg(width, "SalesTalk tables: the registry and each tenant's two tables",
+               "The tenants-metadata registry names each tenant's messages and metrics tables; messages cite "
+               "metrics through data references.")
+    reg_w = max(_box_width(registry), 340)
+    reg_h = _box_height(registry)
+    reg_x = (width - reg_w) / 2
+    _draw_table(svg, registry, reg_x, 20, reg_w, reg_h)
+    top = 20 + reg_h + 70
+    bottom_h = max(_box_height(messages), _box_height(metrics))
+    left_x, right_x = 16, 16 + bottom_w + gap
+    msg_rows = _draw_table(svg, messages, left_x, top, bottom_w, bottom_h)
+    met_rows = _draw_table(svg, metrics, right_x, top, bottom_w, bottom_h)
+    # registry item -> the tenant's two tables, by the names it stores
+    for target_x, label in ((left_x + bottom_w / 2, "messagesTableName"), (right_x + bottom_w / 2, "metricsTableName")):
+        start_x = reg_x + (reg_w * 0.3 if target_x < width / 2 else reg_w * 0.7)
+        svg.path(f"M{start_x:g},{20 + reg_h:g} C{start_x:g},{top - 30:g} {target_x:g},{20 + reg_h + 20:g} "
+                 f"{target_x:g},{top - 2:g}")
+        left = target_x < width / 2
+        mid_x, mid_y = (start_x + target_x) / 2, (20 + reg_h + top) / 2
+        svg.text(mid_x + (-10 if left else 10), mid_y + 4, label, size=12, mono=True, fill=MUTED,
+                 anchor="end" if left else "start")
+    svg.text(width / 2, top - 12, "× every tenant", size=12, fill=MUTED, anchor="middle")
+    # a message's data references cite metric items
+    y1, y2 = msg_rows["message"], met_rows["metric headline"]
+    svg.path(f"M{left_x + bottom_w:g},{y1:g} C{left_x + bottom_w + gap / 2:g},{y1:g} "
+             f"{right_x - gap / 2:g},{y2:g} {right_x - 2:g},{y2:g}")
+    svg.text(left_x + bottom_w + gap / 2, min(y1, y2) - 8, "cites", size=12, fill=MUTED, anchor="middle")
+    return svg.render(top + bottom_h + 20)
+
+
+# --- reliability ------------------------------------------------------------------------
+
+
+def _md_cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> list[str]:
+    marks = [("---:" if c == "r" else "---") for c in (align or "l" * len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def retry_schedule(rule_name: str) -> list[float]:
+    """The capped (un-jittered) delay before each retry a rule allows, in seconds."""
+    rule = DEFAULT_POLICY.rule(rule_name)
+    return [rule.cap(n, DEFAULT_POLICY.max_sleep) for n in range(1, rule.max_retries + 1)]
+
+
+COST_EXAMPLE_ITEMS = 1_000
+
+
+def cost_rows() -> list[tuple[str, dict[str, int]]]:
+    """`write_cost` of `COST_EXAMPLE_ITEMS` sample metrics into an empty table, per metric write mode."""
+    items = [m.to_item() for m in sample_metrics("cost-example", COST_EXAMPLE_ITEMS)]
+    rows = [(mode.value, write_cost(mode, items)) for mode in MetricMode]
+    rows.append((f"{MetricMode.BATCH.value}, check_existing=False",
+                 write_cost(MetricMode.BATCH, items, check_existing=False)))
+    return rows
+
+
+def reliability_page(inputs: Any = None) -> str:
+    """Retry policy, write modes with their guarantees and costs, and the injectable fault kinds."""
+    out = [
+        "# Reliability",
+        "",
+        "What happens when DynamoDB throttles, fails, or loses a response, generated from the code that",
+        "decides it: `salestalk_lib.retry.RETRY_RULES`, `salestalk_lib.ingest.WRITE_MODES` and",
+        "`salestalk_lib.faults.FAULT_KINDS`. The notebook",
+        "[Idempotency and retries](../notebooks/04_idempotency_and_retries.ipynb) shows each of them at work.",
+        "",
+        "## Retry policy",
+        "",
+        "`Retrier.call` retries an operation by the first rule whose errors match the error it raised.",
+        "Errors are translated into these classes at the storage seam only; anything that is not a storage",
+        f"error is never retried. Every single sleep is capped at {_seconds(DEFAULT_POLICY.max_sleep)}, and each",
+        "rule has its own budget within one call. Clients built by the library have botocore's own retries",
+        "off, so this is the only retry layer.",
+        "",
+    ]
+    header = ["rule", "error", "raised as", "retry?", "backoff", "max retries"]
+    out += _md_table(header, [[f"`{r['rule']}`", r["error"], ", ".join(f"`{e}`" for e in r["raised as"].split(", ")),
+                               r["retry?"], r["backoff"], r["max retries"]] for r in policy_table()],
+                     align="lllllr")
+    out += ["### Delay caps per retry", "",
+            "The delay before retry *n* is `base · 2^(n-1)`, capped; with full jitter the actual sleep is drawn",
+            "uniformly from 0 to that cap.", ""]
+    rows = []
+    for rule in RETRY_RULES:
+        if not rule.retries:
+            continue
+        schedule = retry_schedule(rule.name)
+        rows.append([f"`{rule.name}`", ", ".join(f"{d:g}" for d in schedule),
+                     "drawn from [0, cap]" if rule.jitter else "exactly the cap", _seconds(round(sum(schedule), 3))])
+    out += _md_table(["rule", "cap before retry 1, 2, … (s)", "sleep", "longest total wait"], rows, align="lllr")
+
+    out += ["## Write modes", "",
+            "Each write path states what it guarantees and what it costs (`salestalk_lib.ingest.WRITE_MODES`).",
+            "Metrics take one of the first three (`MetricMode`); messages always take the last.", ""]
+    for mode in WRITE_MODES:
+        out += [f"### `{mode.name}`", "", f"**API:** {mode.api}, up to {mode.items_per_request:,} item(s) per "
+                "request.", ""]
+        for term, text in (("Guarantees", mode.guarantees), ("Existing items", mode.existing_items),
+                           ("Requests", mode.requests), ("Capacity", mode.capacity)):
+            out += [term, f":   {text[:1].upper()}{text[1:]}", ""]
+    out += [f"### Cost of loading {COST_EXAMPLE_ITEMS:,} metrics", "",
+            f"`write_cost(mode, items)` for {COST_EXAMPLE_ITEMS:,} sample metrics (`samples.sample_metrics`) "
+            "into an empty table, without retries:", ""]
+    out += _md_table(["mode", "requests", "WCU", "RCU"],
+                     [[f"`{name}`", f"{c['requests']:,}", f"{c['wcu']:,}", f"{c['rcu']:,}"] for name, c in cost_rows()],
+                     align="lrrr")
+
+    example = FaultProfile.parse("throttle=0.2,error5xx=0.05,lost=0.02,seed=7")
+    out += ["## Fault kinds", "",
+            "The tests and notebook 04 put `salestalk_lib.faults.FaultProxy` between the client and the",
+            "endpoint. Per data-plane request it injects at most one fault, drawn from a seeded generator, so the",
+            "same requests meet the same faults on every run. The kinds:", ""]
+    out += _md_table(["kind", "what the client sees, and whether the request was applied"],
+                     [[f"`{kind}`", text] for kind, text in FAULT_KINDS.items()])
+    out += ["A profile gives each kind a probability, a seed and the client's read timeout:", "",
+            "```python",
+            "from salestalk_lib.faults import FaultProfile, faulty_endpoint",
+            "",
+            f'profile = FaultProfile.parse("{example}")',
+            f"profile.total_rate  # {example.total_rate:g}",
+            "```", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+# --- benchmarks -------------------------------------------------------------------------
+
+_RATIO_GOALS = {
+    "checked_vs_put_loop": "vs_put_loop", "checked_vs_batch_writer": "vs_batch_writer",
+    "unchecked_vs_put_loop": "vs_put_loop", "unchecked_vs_batch_writer": "vs_batch_writer",
+}
+
+
+def load_benchmark_results(path: Path | None) -> dict[str, Any] | None:
+    """The committed results of `make bench`, or None when there are none."""
+    if path is None or not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def goal_verdicts(results: Mapping[str, Any]) -> list[tuple[str, float, float, bool]]:
+    """(ratio name, measured, goal, met) for every ratio that has a goal."""
+    goals = results["goals"]
+    return [(name, float(value), float(goals[_RATIO_GOALS[name]]), float(value) >= float(goals[_RATIO_GOALS[name]]))
+            for name, value in results["ratios"].items() if name in _RATIO_GOALS]
+
+
+def benchmarks_page(inputs: Any) -> str:
+    """The published benchmark results, with the goals and whether each was met."""
+    results = load_benchmark_results(getattr(inputs, "benchmark_results", None))
+    out = ["# Benchmarks", ""]
+    if results is None:
+        return "\n".join(out + ["No benchmark results have been published yet: run `make bench` and commit",
+                                "`benchmarks/results.json`.", ""])
+    env = results["environment"]
+    verdicts = goal_verdicts(results)
+    met = sum(1 for v in verdicts if v[3])
+    out += [
+        "Bulk loading of metrics, from the committed results of `make bench` (`benchmarks/results.json`,",
+        f"run on {results['date']}). `python -m salestalk_lib.bench` loads the same {results['items']:,} validated",
+        "metrics into fresh tables several ways and counts each table afterwards.",
+        "",
+        '!!! ' + ("success" if met == len(verdicts) else "warning") + ' "Goals: '
+        + f'{met} of {len(verdicts)} met"',
+        "",
+        f"    The goals are the library's checked bulk load at least {results['goals']['vs_put_loop']:g}× as fast",
+        f"    as a `put_item` loop and at least {results['goals']['vs_batch_writer']:g}× as fast as boto3's",
+        "    `batch_writer`, with validation included.",
+    ]
+    for name, value, goal, ok in verdicts:
+        out.append(f"    {'Met' if ok else 'Not met'}: {name.replace('_', ' ')}, {value:.2f}× against ≥ {goal:g}×.")
+    out += [
+        "    These numbers come from an embedded moto server on a small shared machine, not from DynamoDB;",
+        "    they compare the client-side paths with one another, not with the service.",
+        "",
+        "## Runs",
+        "",
+    ]
+    out += _md_table(["method", "items", "seconds", "items/s"],
+                     [[r["name"], f"{r['items']:,}", f"{r['seconds']:.2f}", f"{r['items_per_s']:,}"]
+                      for r in results["runs"]], align="lrrr")
+    out += [f"Validation alone: {results['validation_records_per_s']:,} records/s, with "
+            f"{results['workers']} writers for the library's bulk loads.", "", "## Ratios against the goals", ""]
+    out += _md_table(["ratio", "measured", "goal", "met?"],
+                     [[name.replace("_", " "), f"{value:.2f}×", f"≥ {goal:g}×", "yes" if ok else "**no**"]
+                      for name, value, goal, ok in verdicts], align="lrrl")
+    out += ["## Environment", ""]
+    out += _md_table(["", ""], [["command", f"`{results['command']}`"]] + [[k.replace("_", " "), v]
+                                                                            for k, v in env.items()])
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+SITE_PAGES: dict[str, Callable[[Any], str]] = {
+    "architecture.svg": architecture_svg,
+    "table-diagram.svg": table_diagram_svg,
+    "reliability.md": reliability_page,
+    "benchmarks.md": benchmarks_page,
+}
+"""The site pages this module builds, by their path under `docs/generated/`."""
