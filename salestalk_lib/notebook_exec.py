@@ -9,6 +9,7 @@ how notebooks are saved after an edit.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -37,8 +38,13 @@ def execute(path: Path, out: Path | None = None, *, env: Mapping[str, str] | Non
     workdir = path.resolve().parent
     client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
                             resources={"metadata": {"path": str(workdir)}})
-    # env reaches jupyter_client's start_kernel: the kernel gets exactly this environment.
-    client.execute(**({"env": dict(env)} if env is not None else {}))
+    # These reach jupyter_client's start_kernel: the kernel gets exactly `env`, and its own
+    # stderr chatter (the "running over TCP" notice) stays out of the terminal. Cell errors
+    # still arrive as messages and fail the run.
+    kernel_args: dict = {"stderr": subprocess.DEVNULL}
+    if env is not None:
+        kernel_args["env"] = dict(env)
+    client.execute(**kernel_args)
     _scrub(nb)
     target = out if out is not None else path
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -24,9 +24,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .connection import connect
+from .commands import format_table, seed_tenant_ids
+from .connection import SalesTalk, connect
 from .endpoint import start_embedded
 from .notebook_exec import execute
+from .seed import load_seed
 from .settings import PREFIX_ENV, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +59,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         _step("provisioning the registry and the seed tenants")
         st = connect(settings=Settings.from_env(table_prefix=""), endpoint=endpoint)
-        from .commands import seed_tenant_ids
         for r in st.provision(seed_tenant_ids()):
             print(f"    {r.action:9} {r.table}")
         _load_seed(st)
@@ -74,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         _step("building the docs site")
         subprocess.run([sys.executable, "-m", "salestalk_lib.docsgen", "--notebooks", str(out_dir)], check=True, cwd=ROOT)
-        subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"], check=True, cwd=ROOT,
+                       env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
         print(f"    ready in {time.monotonic() - started:.0f} s")
 
         if args.no_serve:
@@ -87,14 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _load_seed(st) -> None:
-    try:
-        from .seed import load_seed
-    except ImportError:  # the seed loader arrives with the data contracts
-        return
+def _load_seed(st: SalesTalk) -> None:
     _step("loading the seed tenants")
     report = load_seed(st)
-    print(report.summary() if hasattr(report, "summary") else report)
+    print("\n".join("    " + line for line in format_table(report.rows()).splitlines()))
 
 
 def _serve(site: Path, port: int, db_url: str) -> None:
