@@ -21,6 +21,7 @@ from salestalk_lib.models import Metric, Tenant
 from salestalk_lib.settings import Settings
 from salestalk_lib.tables import MESSAGES, METRICS, REGISTRY, TableKind
 from salestalk_lib.tenants import FixedClock, Tenants
+from snapshots import snapshot
 
 HOSTILE_IDS = {
     "uppercase": "ACME-corp-001",
@@ -57,20 +58,6 @@ def _conn(endpoint, settings):
     return ["--endpoint-url", endpoint.url, "--table-prefix", settings.table_prefix]
 
 
-def _snapshot(st):
-    """Every table under the test's prefix and every item in it (read back, not assumed)."""
-    out = {}
-    for table in st.storage.list_tables(st.settings.table_prefix):
-        items, start = [], None
-        while True:
-            page, start = st.storage.scan(table, start_key=start, consistent=True)
-            items.extend(page)
-            if start is None:
-                break
-        out[table] = sorted(items, key=lambda i: json.dumps(i, sort_keys=True, default=str))
-    return out
-
-
 @pytest.fixture(scope="module")
 def seeded(endpoint):
     """The registry and one real tenant, so a hostile id has something to reach for.
@@ -90,13 +77,13 @@ def seeded(endpoint):
 def test_provision_refuses_hostile_id(capsys, endpoint, settings, st, bad):
     code, out, err = _run(capsys, "provision", f"--tenant={bad}", *_conn(endpoint, settings))
     assert code == 2 and "tenant id" in err
-    assert out == "" and _snapshot(st) == {}
+    assert out == "" and snapshot(st) == {}
 
 
 def test_provision_refuses_before_creating_the_good_ones(capsys, endpoint, settings, st):
     code, _, err = _run(capsys, "provision", "--tenant", "good-co", "--tenant", "Bad/Co", *_conn(endpoint, settings))
     assert code == 2 and "'Bad/Co'" in err
-    assert _snapshot(st) == {}
+    assert snapshot(st) == {}
 
 
 @IDS
@@ -104,16 +91,16 @@ def test_tenant_add_refuses_hostile_id(capsys, endpoint, settings, st, bad):
     code, out, err = _run(capsys, "tenant", "add", "--name", "ACME", "--owner-email", "ops@acme.example",
                           *_conn(endpoint, settings), "--", bad)
     assert code == 2 and "tenant id" in err
-    assert out == "" and _snapshot(st) == {}
+    assert out == "" and snapshot(st) == {}
 
 
 @IDS
 @pytest.mark.parametrize("command", ["suspend", "activate", "remove"])
 def test_tenant_status_commands_refuse_hostile_id(capsys, endpoint, seeded, command, bad):
-    before = _snapshot(seeded)
+    before = snapshot(seeded)
     code, out, err = _run(capsys, "tenant", command, *_conn(endpoint, seeded.settings), "--", bad)
     assert code == 2 and "tenant id" in err
-    assert out == "" and _snapshot(seeded) == before
+    assert out == "" and snapshot(seeded) == before
 
 
 @IDS
@@ -142,7 +129,7 @@ def test_tenant_policy_refuses_hostile_id(capsys, bad):
 def test_tenant_add_refuses_bad_fields_with_nothing_written(capsys, endpoint, settings, st, options, rule):
     code, out, err = _run(capsys, "tenant", "add", "acme-corp-001", *options, *_conn(endpoint, settings))
     assert code == 2 and rule in err
-    assert out == "" and _snapshot(st) == {}
+    assert out == "" and snapshot(st) == {}
 
 
 def test_tenant_add_refuses_bad_metadata_files_with_nothing_written(capsys, endpoint, settings, st, tmp_path):
@@ -155,7 +142,7 @@ def test_tenant_add_refuses_bad_metadata_files_with_nothing_written(capsys, endp
                        (huge, "the limit is 10,240 bytes"), (tmp_path, "cannot be read")):
         code, _, err = _run(capsys, *base, "--metadata-file", str(path), *_conn(endpoint, settings))
         assert code == 2 and rule in err, (path, err)
-    assert _snapshot(st) == {}
+    assert snapshot(st) == {}
 
 
 def test_tenant_list_refuses_an_unknown_status(capsys, endpoint, seeded):
@@ -164,38 +151,38 @@ def test_tenant_list_refuses_an_unknown_status(capsys, endpoint, seeded):
 
 
 def test_tenant_remove_refuses_an_export_path_that_is_a_file(capsys, endpoint, seeded, tmp_path):
-    before = _snapshot(seeded)
+    before = snapshot(seeded)
     target = tmp_path / "not-a-dir"
     target.write_text("x")
     code, _, err = _run(capsys, "tenant", "remove", SEED, "--export", str(target), *_conn(endpoint, seeded.settings))
     assert code == 2 and "is not a directory" in err
-    assert _snapshot(seeded) == before
+    assert snapshot(seeded) == before
 
 
 @IDS
 def test_query_refuses_hostile_tenant(capsys, endpoint, seeded, bad):
-    before = _snapshot(seeded)
+    before = snapshot(seeded)
     code, _, err = _run(capsys, "query", "metric_for_period", f"--tenant={bad}", "--param", "subject=revenue",
                         "--param", "period=2025-Q3", *_conn(endpoint, seeded.settings))
     assert code == 2 and "tenant id" in err
-    assert _snapshot(seeded) == before
+    assert snapshot(seeded) == before
 
 
 @IDS
 def test_query_registry_pattern_refuses_hostile_tenant(capsys, endpoint, seeded, bad):
-    before = _snapshot(seeded)
+    before = snapshot(seeded)
     code, _, err = _run(capsys, "query", "1", f"--tenant={bad}", *_conn(endpoint, seeded.settings))
     assert code == 2 and "tenant id" in err
-    assert _snapshot(seeded) == before
+    assert snapshot(seeded) == before
 
 
 @pytest.mark.skipif("audit" not in COMMAND_MODULES, reason="no audit command")
 @IDS
 def test_audit_refuses_hostile_tenant(capsys, endpoint, seeded, bad):
-    before = _snapshot(seeded)
+    before = snapshot(seeded)
     code, _, err = _run(capsys, "audit", f"--tenant={bad}", *_conn(endpoint, seeded.settings))
     assert code == 2 and "tenant id" in err
-    assert _snapshot(seeded) == before
+    assert snapshot(seeded) == before
 
 
 @IDS
@@ -213,7 +200,7 @@ def test_wrong_argument_types_are_usage_errors(capsys, endpoint, settings, st):
     with pytest.raises(SystemExit) as exc:
         main(["provision", "--environment", "prod", *_conn(endpoint, settings)])
     assert exc.value.code == 2 and "invalid choice: 'prod'" in capsys.readouterr().err
-    assert _snapshot(st) == {}
+    assert snapshot(st) == {}
 
 
 def test_hostile_table_prefix_is_refused(capsys, endpoint, st):
@@ -296,7 +283,7 @@ def test_seed_refuses_a_hostile_tenant_id_in_its_files(capsys, endpoint, setting
     code, _, err = _run(capsys, "seed", "--dir", str(_seed_dir(tmp_path, bad)), "--no-progress",
                         *_conn(endpoint, settings))
     assert code == 2 and "tenantId" in err and "nothing was written" in err
-    assert _snapshot(st) == {}
+    assert snapshot(st) == {}
 
 
 @pytest.mark.skipif("seed" not in COMMAND_MODULES, reason="no seed command")
@@ -308,7 +295,7 @@ def test_seed_refuses_wrong_types_and_oversized_items(capsys, endpoint, settings
     assert code == 2 and "nothing was written" in err
     assert "createdAt: must be a number, not a string" in err
     assert "the limit is 409,600 (400 KB)" in err
-    assert _snapshot(st) == {}
+    assert snapshot(st) == {}
 
 
 def _message(tenant_id, **over):
@@ -327,7 +314,7 @@ def test_ingest_refuses_a_hostile_tenant_id_in_its_files(capsys, endpoint, setti
     path.write_text(json.dumps(_message(bad)) + "\n", encoding="utf-8")
     code, out, err = _run(capsys, "ingest", str(path), "--no-progress", *_conn(endpoint, settings))
     assert code == 2 and f"{path}:1 tenantId:" in out and "nothing was written" in err
-    assert _snapshot(st) == {}
+    assert snapshot(st) == {}
 
 
 @pytest.mark.skipif("ingest" not in COMMAND_MODULES, reason="no ingest command")
@@ -346,7 +333,7 @@ def test_ingest_refuses_wrong_types_and_oversized_items_with_nothing_written(cap
     assert f"{path}:2 timestamp: must be a number, not a string" in out
     assert f"{path}:3 sender:" in out
     assert f"{path}:4" in out and "the limit is 409,600 (400 KB)" in out
-    assert _snapshot(st) == {}
+    assert snapshot(st) == {}
 
 
 # --- library calls -----------------------------------------------------------------
@@ -366,7 +353,7 @@ def test_every_table_name_builder_refuses_hostile_ids(settings, bad):
 def test_library_provision_refuses_hostile_id_with_nothing_created(st, bad):
     with pytest.raises(InvalidTenantId):
         st.provision([SEED, bad])
-    assert _snapshot(st) == {}
+    assert snapshot(st) == {}
 
 
 @IDS
@@ -408,7 +395,7 @@ def test_lifecycle_refuses_oversized_and_wrongly_typed_records_with_nothing_writ
                    {"name": "ACME", "owner_email": "ops@acme.example", "metadata": {"n": Decimal("NaN")}}):
         with pytest.raises(ValidationFailed):
             tenants.onboard("globex-003", **fields)
-    assert _snapshot(st) == {}
+    assert snapshot(st) == {}
 
 
 def test_table_names_are_only_ever_built_from_validated_ids(settings):

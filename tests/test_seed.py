@@ -11,23 +11,10 @@ import pytest
 
 from salestalk_lib.cli import main
 from salestalk_lib.errors import ValidationFailed
-from salestalk_lib.models import Message, Metric
+from salestalk_lib.models import Metric
 from salestalk_lib.seed import DEFAULT_SEED_DIR, load_seed, plan_seed
 from salestalk_lib.tables import MESSAGES, METRICS, REGISTRY
-
-
-def dump(st) -> dict[str, list]:
-    """Every item of every table under this test's prefix, in a canonical order."""
-    out = {}
-    for table in st.storage.list_tables(st.settings.table_prefix):
-        items, start = [], None
-        while True:
-            page, start = st.storage.scan(table, start_key=start, consistent=True)
-            items.extend(page)
-            if start is None:
-                break
-        out[table] = sorted(items, key=lambda i: json.dumps(i, sort_keys=True, default=str))
-    return out
+from snapshots import snapshot
 
 
 @pytest.fixture
@@ -42,7 +29,7 @@ def test_seed_creates_every_record_and_a_rollup_per_session(st):
     assert report.created == len(tenants) + len(metrics) + len(messages)
     rows = {r["table"]: r for r in report.rows()}
     assert rows[st.settings.table_name(REGISTRY)]["created"] == len(tenants)
-    stored = dump(st)
+    stored = snapshot(st)
     for t in tenants:
         n_metrics = sum(m.tenant_id == t.tenant_id for m in metrics)
         n_msgs = sum(m.tenant_id == t.tenant_id for m in messages)
@@ -67,11 +54,11 @@ def test_rollups_agree_with_their_messages(st):
 
 def test_second_load_writes_nothing_and_tables_are_byte_for_byte_the_same(st):
     load_seed(st, progress=False)
-    before = dump(st)
+    before = snapshot(st)
     again = load_seed(st, progress=False)
     assert again.created == 0 and again.conflicts == []
     assert all(r["unchanged"] > 0 and r["created"] == 0 for r in again.rows())
-    assert json.dumps(dump(st), sort_keys=True, default=str) == json.dumps(before, sort_keys=True, default=str)
+    assert json.dumps(snapshot(st), sort_keys=True, default=str) == json.dumps(before, sort_keys=True, default=str)
 
 
 def test_numbers_come_back_as_the_same_decimal(st):
