@@ -225,9 +225,31 @@ def notebooks_page(inputs: Inputs) -> str:
 # --- access patterns ------------------------------------------------------------
 
 
+CHART_CLASS = "pattern-chart"
+
+
+def wrap_tables(markdown: str, css_class: str) -> str:
+    """Put every markdown table of a page in `<div class="css_class" markdown>` (md_in_html), for styling."""
+    out: list[str] = []
+    in_table = in_fence = False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        is_row = not in_fence and line.startswith("|")
+        if is_row and not in_table:
+            out += [f'<div class="{css_class}" markdown>', ""]
+        elif not is_row and in_table:
+            out += ["", "</div>"]
+        in_table = is_row
+        out.append(line)
+    if in_table:
+        out += ["", "</div>"]
+    return "\n".join(out) + "\n"
+
+
 def access_patterns_page(inputs: Inputs) -> str:
-    """The access-pattern chart, from the registry in `salestalk_lib.patterns`."""
-    return chart_markdown()
+    """The access-pattern chart, from the registry in `salestalk_lib.patterns` (tables styled as the chart)."""
+    return wrap_tables(chart_markdown(), CHART_CLASS)
 
 
 # --- registry and writer --------------------------------------------------------

@@ -459,6 +459,17 @@ def cost_rows() -> list[tuple[str, dict[str, int]]]:
     return rows
 
 
+RETRIES_NOTEBOOK = "04_idempotency_and_retries.ipynb"
+
+
+def _notebook_link(inputs: Any, name: str, title: str) -> str:
+    """A link to a published notebook, or to the notebook list when it is not published in this build."""
+    published = {p.name for p in getattr(inputs, "notebooks", ())}
+    if name in published:
+        return f"The notebook [{title}](../notebooks/{name})"
+    return f"The notebook *{title}* (see [Notebooks](notebooks.md))"
+
+
 def reliability_page(inputs: Any = None) -> str:
     """Retry policy, write modes with their guarantees and costs, and the injectable fault kinds."""
     out = [
@@ -466,8 +477,8 @@ def reliability_page(inputs: Any = None) -> str:
         "",
         "What happens when DynamoDB throttles, fails, or loses a response, generated from the code that",
         "decides it: `salestalk_lib.retry.RETRY_RULES`, `salestalk_lib.ingest.WRITE_MODES` and",
-        "`salestalk_lib.faults.FAULT_KINDS`. The notebook",
-        "[Idempotency and retries](../notebooks/04_idempotency_and_retries.ipynb) shows each of them at work.",
+        "`salestalk_lib.faults.FAULT_KINDS`. " + _notebook_link(inputs, RETRIES_NOTEBOOK, "Idempotency and retries")
+        + " shows each of them at work.",
         "",
         "## Retry policy",
         "",

@@ -194,8 +194,9 @@ def test_hook_refuses_a_notebook_page_that_still_loads_a_remote_script() -> None
     from mkdocs.exceptions import PluginError
 
     hook = _load_hook()
-    page = type("P", (), {"file": type("F", (), {"src_uri": "notebooks/x.ipynb"})()})()
+    page = type("P", (), {"file": type("F", (), {"src_uri": "notebooks/x.ipynb"})(), "meta": {}})()
     assert hook.on_page_content('<p>ok</p><script src="../../a.js"></script>', page, {}, None)
+    assert page.meta["hide"] == ["toc"]  # notebook pages get the width of the table of contents
     with pytest.raises(PluginError, match="outside the site"):
         hook.on_page_content('<script src="https://cdn.example/x.js"></script>', page, {}, None)
 
@@ -207,6 +208,8 @@ def test_site_builds_strictly_with_every_page(site: Path) -> None:
     built = {p.relative_to(site).as_posix() for p in _pages(site)}
     for page in ("index.html", "quickstart/index.html", "generated/tables/index.html",
                  "generated/notebooks/index.html", "operations/index.html", "api/index.html",
+                 "generated/access-patterns/index.html", "generated/reliability/index.html",
+                 "generated/benchmarks/index.html",
                  f"notebooks/{Path(FIXTURE_NOTEBOOK).stem}/index.html"):
         assert page in built
     for nb in (REPO / "notebooks").glob("*.ipynb"):
@@ -216,7 +219,7 @@ def test_site_builds_strictly_with_every_page(site: Path) -> None:
 
 
 def test_api_reference_documents_the_pure_modules(site: Path) -> None:
-    api = (site / "api" / "index.html").read_text(encoding="utf-8")
+    api = (site / "api" / "pure" / "index.html").read_text(encoding="utf-8")
     for name in ("salestalk_lib.tables.TableSpec", "salestalk_lib.keys.metric_sk", "salestalk_lib.vocab.Intent",
                  "salestalk_lib.errors.SalesTalkError"):
         assert f'id="{name}"' in api, name
@@ -468,14 +471,26 @@ def test_search_works_offline(served_site: str, browser) -> None:
     assert any("Tables" in t or "tenant" in t for t in titles), titles
 
 
-def test_screenshots_of_home_and_tables_pages(served_site: str, browser, tmp_path: Path) -> None:
+def test_overview_diagrams_load_as_images(served_site: str, browser) -> None:
+    page = browser.new_page()
+    visit = page.visit(served_site)
+    assert visit.failed_requests == []
+    images = page.evaluate("[...document.querySelectorAll('article img')].map(i => "
+                           "({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}))")
+    diagrams = {i["src"]: i for i in images if i["src"].endswith(".svg")}
+    assert set(diagrams) == {"generated/architecture.svg", "generated/table-diagram.svg"}
+    assert all(i["ok"] and i["w"] >= 600 for i in diagrams.values()), diagrams
+
+
+def test_screenshots_of_the_main_pages(served_site: str, browser, tmp_path: Path) -> None:
     # Set SALESTALK_DOCS_SCREENSHOTS=/some/dir to keep the images for a look.
     out = Path(os.environ.get("SALESTALK_DOCS_SCREENSHOTS", tmp_path))
     out.mkdir(parents=True, exist_ok=True)
     page = browser.new_page()
     page.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1,
                                                      "mobile": False})
-    for name, path in (("home", ""), ("tables", "generated/tables/")):
+    for name, path in (("home", ""), ("tables", "generated/tables/"), ("access-patterns", "generated/access-patterns/"),
+                       ("notebook-03", "notebooks/03_access_patterns/")):
         page.visit(served_site + path)
         png = page.screenshot()
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000

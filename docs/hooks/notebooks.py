@@ -15,6 +15,12 @@ Mermaid outputs (`pre.mermaid`), for which Material's own bundle would fetch
 Mermaid from unpkg. (`include_requirejs: false` in mkdocs.yml already drops
 require.js.) Math then shows as its TeX source and Mermaid outputs as text. If a
 notebook page still loads a script from anywhere but the site, the build fails.
+
+Width: a notebook page hides the right-hand table of contents (as `hide: [toc]`
+front matter would on a markdown page). Code cells and DataFrames are the
+content, and beside both sidebars they were 570 px wide at a 1280 px window, so
+most cells and tables scrolled sideways; the left navigation and the page's
+previous/next links stay.
 """
 
 from __future__ import annotations
@@ -67,6 +73,9 @@ def on_config(config):
 def on_page_content(html, page, config, files):
     if not page.file.src_uri.endswith(".ipynb"):
         return html
+    hidden = page.meta.setdefault("hide", [])
+    if "toc" not in hidden:
+        hidden.append("toc")
     for block in _LOADER_BLOCKS:
         html = block.sub("", html)
     # Material's own bundle fetches Mermaid from unpkg for any `pre.mermaid` on a page.

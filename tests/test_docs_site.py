@@ -1,0 +1,280 @@
+"""The site's generated diagrams, reliability page and benchmark page (`salestalk_lib.site_docs`).
+
+Expectations come from the code the pages are built from: the package's own
+modules and their imports, `TABLE_SPECS` and the models, `RETRY_RULES`,
+`WRITE_MODES` and `write_cost`, `FAULT_KINDS`, and `benchmarks/results.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import salestalk_lib
+from salestalk_lib import docsgen, site_docs
+from salestalk_lib.faults import FAULT_KINDS
+from salestalk_lib.ingest import WRITE_MODES, MetricMode, write_cost
+from salestalk_lib.models import SessionRollup
+from salestalk_lib.retry import DEFAULT_POLICY, RETRY_RULES
+from salestalk_lib.samples import sample_metrics
+from salestalk_lib.tables import TABLE_SPECS
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results.json"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+INPUTS = docsgen.Inputs(notebooks=())
+
+
+def _modules() -> set[str]:
+    return {m.name for m in pkgutil.iter_modules(salestalk_lib.__path__)} | {"__main__"}
+
+
+def _svg_texts(svg: str) -> list[str]:
+    root = ET.fromstring(svg)
+    return [el.text or "" for el in root.iter(f"{SVG_NS}text")]
+
+
+# --- architecture ---------------------------------------------------------------------
+
+
+def test_every_module_of_the_package_is_in_exactly_one_layer() -> None:
+    placed = [m for layer in site_docs.LAYERS for m in layer.modules]
+    assert len(placed) == len(set(placed))
+    assert set(placed) == _modules()
+
+
+def test_no_module_imports_from_a_layer_above_its_own() -> None:
+    upward = {}
+    for module in _modules():
+        inside, _ = site_docs.package_imports(module)
+        above = sorted(m for m in inside if site_docs.layer_of(m) < site_docs.layer_of(module))
+        if above:
+            upward[module] = above
+    assert upward == {}
+
+
+def test_pure_modules_never_import_boto3() -> None:
+    pure = site_docs.LAYERS[-1]
+    assert pure.title == "Pure modules"
+    assert [m for m in pure.modules if site_docs.talks_to_aws(m)] == []
+    # the storage seam is where boto3 is used
+    assert site_docs.talks_to_aws("storage") and site_docs.talks_to_aws("endpoint")
+
+
+def test_package_imports_sees_relative_and_absolute_imports() -> None:
+    inside, outside = site_docs.package_imports("storage")
+    assert "errors" in inside and {"boto3", "botocore"} & outside
+    inside, _ = site_docs.package_imports("commands")  # a subpackage: its own modules count as itself
+    assert "commands" in inside and "connection" in inside
+
+
+def test_architecture_svg_draws_every_module_and_marks_the_boto3_importers() -> None:
+    svg = site_docs.architecture_svg(INPUTS)
+    texts = _svg_texts(svg)
+    for layer in site_docs.LAYERS:
+        assert layer.title in texts
+        for module in (*layer.modules, *layer.extras):
+            assert module in texts, module
+    marked = svg.count('stroke="#d84315" stroke-width="2.2"') - 1  # minus the legend's sample
+    assert marked == sum(site_docs.talks_to_aws(m) for layer in site_docs.LAYERS for m in layer.modules)
+
+
+# --- table diagram ---------------------------------------------------------------------
+
+
+def test_table_diagram_names_every_table_key_and_index() -> None:
+    texts = _svg_texts(site_docs.table_diagram_svg(INPUTS))
+    joined = "\n".join(texts)
+    for spec in TABLE_SPECS.values():
+        assert docsgen.table_name_pattern(spec) in texts
+        assert spec.purpose in joined
+        for attr in spec.key_attributes:
+            assert f"{attr.name} ({attr.type})" in joined
+        for index in spec.indexes:
+            assert index.name in texts
+            assert " + ".join(f"{a.name} ({a.type})" for a in index.key_attributes) in texts
+            assert index.purpose in texts
+
+
+def test_table_diagram_shows_each_item_kind_with_the_indexes_it_is_in() -> None:
+    texts = _svg_texts(site_docs.table_diagram_svg(INPUTS))
+    assert {k.table for k in site_docs.ITEM_KINDS} == set(TABLE_SPECS)
+    for kind in site_docs.ITEM_KINDS:
+        assert kind.name in texts
+        for attr, grammar in kind.key_grammar:
+            assert f"{attr} = {grammar}" in texts
+        found = kind.indexes(TABLE_SPECS[kind.table])
+        assert ("in " + ", ".join(found) if found else "in no index (sparse)") in texts
+
+
+def test_item_kind_index_membership_follows_the_models() -> None:
+    kinds = {k.name: k for k in site_docs.ITEM_KINDS}
+    messages = TABLE_SPECS[kinds["message"].table]
+    rollup_attrs = {f.alias or name for name, f in SessionRollup.model_fields.items()}
+    expected = tuple(i.name for i in messages.indexes if {a.name for a in i.key_attributes} <= rollup_attrs)
+    assert kinds["session rollup"].indexes(messages) == expected == ()
+    assert kinds["message"].indexes(messages) == tuple(i.name for i in messages.indexes)
+    metrics = TABLE_SPECS[kinds["metric slice"].table]
+    assert "DimensionIndex" in kinds["metric slice"].indexes(metrics)
+    assert "DimensionIndex" not in kinds["metric headline"].indexes(metrics)
+
+
+@pytest.mark.parametrize("build", [site_docs.architecture_svg, site_docs.table_diagram_svg])
+def test_diagrams_are_self_contained_deterministic_svg(build) -> None:
+    svg = build(INPUTS)
+    assert svg == build(INPUTS)
+    root = ET.fromstring(svg)  # well-formed
+    assert root.tag == f"{SVG_NS}svg" and root.find(f"{SVG_NS}title") is not None
+    # nothing the browser would fetch: no href, no url() but the local arrow marker
+    assert "href" not in svg and "<image" not in svg and "@import" not in svg
+    assert set(re.findall(r"url\(([^)]*)\)", svg)) <= {"#arrow"}
+    width = float(root.get("width"))
+    for el in root.iter(f"{SVG_NS}text"):
+        if "monospace" in el.get("font-family") and el.get("text-anchor") == "start":
+            right = float(el.get("x")) + site_docs.mono_width(el.text, float(el.get("font-size")))
+            assert right <= width, el.text
+
+
+def test_table_boxes_are_wide_enough_for_their_monospace_lines() -> None:
+    svg = site_docs.table_diagram_svg(INPUTS)
+    root = ET.fromstring(svg)
+    boxes = [tuple(float(r.get(a)) for a in ("x", "y", "width", "height")) for r in root.iter(f"{SVG_NS}rect")
+             if r.get("rx") == "8"]  # the three table boxes
+    assert len(boxes) == len(TABLE_SPECS)
+    checked = 0
+    for el in root.iter(f"{SVG_NS}text"):
+        if "monospace" not in el.get("font-family") or el.get("text-anchor") != "start":
+            continue
+        x, y = float(el.get("x")), float(el.get("y"))
+        box = next(((bx, bw) for bx, by, bw, bh in boxes if bx <= x <= bx + bw and by <= y <= by + bh), None)
+        if box is None:
+            continue  # an arrow label between the boxes
+        checked += 1
+        assert x + site_docs.mono_width(el.text, float(el.get("font-size"))) <= box[0] + box[1], el.text
+    assert checked > 3 * len(TABLE_SPECS)
+
+
+# --- reliability -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reliability() -> str:
+    return site_docs.reliability_page(INPUTS)
+
+
+def _row(page: str, start: str) -> str:
+    return next(line for line in page.splitlines() if line.startswith(start))
+
+
+def test_reliability_page_lists_every_retry_rule(reliability: str) -> None:
+    for rule in RETRY_RULES:
+        row = _row(reliability, f"| `{rule.name}` | {rule.description}")
+        assert row.endswith(f"| {rule.max_retries} |")
+        for error in rule.errors:
+            assert f"`{error.__name__}`" in row
+        assert ("full jitter" in row) == rule.jitter
+        if rule.retries:
+            caps = [rule.cap(n, DEFAULT_POLICY.max_sleep) for n in range(1, rule.max_retries + 1)]
+            schedule = _row(reliability, f"| `{rule.name}` | {', '.join(f'{c:g}' for c in caps)} |")
+            assert schedule.endswith(f"| {round(sum(caps), 3):g} s |")
+    assert f"capped at {DEFAULT_POLICY.max_sleep:g} s" in reliability
+
+
+def test_reliability_page_states_every_write_mode_and_its_costs(reliability: str) -> None:
+    for mode in WRITE_MODES:
+        assert f"### `{mode.name}`" in reliability
+        assert mode.api in reliability
+        for text in (mode.guarantees, mode.existing_items, mode.requests, mode.capacity):
+            assert f":   {text[:1].upper()}{text[1:]}" in reliability
+    items = [m.to_item() for m in sample_metrics("cost-example", site_docs.COST_EXAMPLE_ITEMS)]
+    for mode in MetricMode:
+        cost = write_cost(mode, items)
+        assert f"| `{mode.value}` | {cost['requests']:,} | {cost['wcu']:,} | {cost['rcu']:,} |" in reliability
+    unchecked = write_cost(MetricMode.BATCH, items, check_existing=False)
+    assert f"| {unchecked['requests']:,} | {unchecked['wcu']:,} | 0 |" in reliability
+
+
+def test_reliability_page_lists_every_fault_kind(reliability: str) -> None:
+    for kind, text in FAULT_KINDS.items():
+        assert f"| `{kind}` | {text} |" in reliability
+
+
+# --- benchmarks ------------------------------------------------------------------------
+
+
+def test_benchmarks_page_numbers_equal_the_committed_results() -> None:
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    page = site_docs.benchmarks_page(docsgen.Inputs(notebooks=(), benchmark_results=RESULTS))
+    for run in results["runs"]:
+        assert (f"| {run['name']} | {run['items']:,} | {run['seconds']:.2f} | {run['items_per_s']:,} |") in page
+    assert f"{results['validation_records_per_s']:,} records/s" in page
+    met = 0
+    for name, value in results["ratios"].items():
+        goal = results["goals"]["vs_put_loop" if name.endswith("put_loop") else "vs_batch_writer"]
+        ok = value >= goal
+        met += ok
+        assert f"| {name.replace('_', ' ')} | {value:.2f}× | ≥ {goal:g}× | {'yes' if ok else '**no**'} |" in page
+        assert f"{'Met' if ok else 'Not met'}: {name.replace('_', ' ')}, {value:.2f}×" in page
+    assert f"Goals: {met} of {len(results['ratios'])} met" in page
+    assert ("!!! success" in page) == (met == len(results["ratios"]))
+    for key, value in results["environment"].items():
+        assert f"| {key.replace('_', ' ')} | {value} |" in page
+
+
+def test_benchmarks_page_without_results_says_so(tmp_path: Path) -> None:
+    page = site_docs.benchmarks_page(docsgen.Inputs(notebooks=(), benchmark_results=tmp_path / "none.json"))
+    assert "No benchmark results have been published yet" in page
+
+
+def test_benchmark_goal_verdicts_compare_with_the_goal() -> None:
+    results = {"goals": {"vs_put_loop": 10.0, "vs_batch_writer": 1.2},
+               "ratios": {"checked_vs_put_loop": 10.0, "checked_vs_batch_writer": 1.19}}
+    assert site_docs.goal_verdicts(results) == [("checked_vs_put_loop", 10.0, 10.0, True),
+                                                ("checked_vs_batch_writer", 1.19, 1.2, False)]
+
+
+# --- registration ----------------------------------------------------------------------
+
+
+def test_site_pages_are_registered_and_linked_from_the_nav() -> None:
+    for path in site_docs.SITE_PAGES:
+        assert docsgen.PAGES[path] is site_docs.SITE_PAGES[path]
+    nav = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
+    for page in ("generated/access-patterns.md", "generated/reliability.md", "generated/benchmarks.md"):
+        assert page in nav
+    overview = (REPO / "docs" / "index.md").read_text(encoding="utf-8")
+    assert "(generated/architecture.svg)" in overview and "(generated/table-diagram.svg)" in overview
+
+
+def test_api_reference_covers_every_public_module() -> None:
+    documented = set()
+    for page in sorted((REPO / "docs" / "api").glob("*.md")):
+        documented |= set(re.findall(r"^::: salestalk_lib\.(\w+)$", page.read_text(encoding="utf-8"), re.M))
+    public = {"connection", "endpoint", "settings", "storage", "scope", "provision", "seed", "writes",
+              "validation", "models", "keys", "tables", "vocab", "errors", "retry", "faults", "ingest", "events",
+              "patterns", "references", "audit", "tenants", "iam", "isolation"}
+    assert public <= documented
+    # every documented module sits below the entry points
+    assert all(site_docs.layer_of(m) > 0 for m in documented)
+
+
+def test_access_pattern_tables_are_wrapped_for_the_chart_style() -> None:
+    page = docsgen.access_patterns_page(INPUTS)
+    lines = page.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("|") and not lines[i - 1].startswith("|"):
+            assert lines[i - 2:i] == [f'<div class="{docsgen.CHART_CLASS}" markdown>', ""]
+    assert page.count("<div ") == page.count("</div>")
+
+
+def test_reliability_page_links_the_retries_notebook_only_when_published(tmp_path: Path) -> None:
+    assert "](notebooks.md)" in site_docs.reliability_page(INPUTS)
+    notebook = tmp_path / site_docs.RETRIES_NOTEBOOK
+    notebook.write_text("{}", encoding="utf-8")
+    page = site_docs.reliability_page(docsgen.Inputs(notebooks=(notebook,)))
+    assert f"](../notebooks/{site_docs.RETRIES_NOTEBOOK})" in page
