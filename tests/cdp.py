@@ -88,7 +88,11 @@ class Browser:
         port, path = port_file.read_text().split()
         stack = contextlib.ExitStack()
         try:
-            ws = stack.enter_context(connect(f"ws://127.0.0.1:{port}{path}", max_size=None, open_timeout=timeout))
+            # No keepalive: websockets draws its ping payloads from the global `random` in a
+            # background thread, which breaks Hypothesis draws in later tests (the browser lives
+            # for the whole session). A loopback socket needs no keepalive.
+            ws = stack.enter_context(connect(f"ws://127.0.0.1:{port}{path}", max_size=None,
+                                             open_timeout=timeout, ping_interval=None))
         except BaseException:
             process.kill()
             process.wait()

@@ -415,6 +415,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         yield b
 
 
+def test_cdp_connection_sends_no_keepalive_pings(browser):
+    # websockets' keepalive thread draws ping payloads from the global `random`; with the
+    # session-long browser that broke Hypothesis draws in later test modules.
+    assert browser.ws.ping_interval is None
+
+
 def _page_urls(site: Path, base: str) -> list[str]:
     urls = []
     for path in _pages(site):
