@@ -167,11 +167,12 @@ def test_example_tfvars_use_valid_tenant_ids() -> None:
     assert values["environment"].strip('"') in settings.ENVIRONMENTS
 
 
-def test_readme_and_iam_placeholder_exist() -> None:
+def test_readme_explains_terraform_and_the_module_has_its_generated_iam() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "terraform init" in readme and "environments/example.tfvars" in readme
-    iam = (ROOT / "modules/tenant_tables/iam.tf").read_text(encoding="utf-8")
-    assert all(line.startswith("#") or not line.strip() for line in iam.splitlines()), "IAM is a placeholder"
+    iam = (ROOT / "modules/tenant_tables/iam_policies.tf").read_text(encoding="utf-8")
+    assert iam.startswith("# GENERATED from salestalk_lib/iam.py")
+    assert not (ROOT / "modules/tenant_tables/iam.tf").exists(), "one IAM file, the generated one"
 
 
 # Mutations: each must produce a difference that names the problem
