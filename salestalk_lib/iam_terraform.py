@@ -105,13 +105,15 @@ def render() -> str:
         "  # The registry sits beside this tenant's tables (same partition, region and",
         "  # account) under the same table prefix.",
         f"  {REGISTRY_REF.split('.', 1)[1]} = {json.dumps(registry)}",
+        "  # IAM policy names: prefix + tenant id + role, at most 128 characters.",
+        '  policy_name_base = "${var.table_prefix}tenant-${var.tenant_id}"',
         "}",
     ]
     for role in ROLES:
         parts += [
             "",
             f'resource "aws_iam_policy" "{role}" {{',
-            f'  name        = "${{var.table_prefix}}tenant-${{var.tenant_id}}-{role}"',
+            f'  name        = "${{local.policy_name_base}}-{role}"',
             '  path        = "/salestalk/"',
             f'  description = "SalesTalk tenant ${{var.tenant_id}}: {role} of its own tables and registry item"',
             f"  policy = jsonencode({_hcl(document_for_terraform(role), 1)})",
@@ -122,6 +124,13 @@ def render() -> str:
             "    Environment = var.environment",
             f'    Purpose     = "tenant-{role}-policy"',
             "    TenantId    = var.tenant_id",
+            "  }",
+            "",
+            "  lifecycle {",
+            "    precondition {",
+            f'      condition     = length("${{local.policy_name_base}}-{role}") <= 128',
+            '      error_message = "IAM policy names are at most 128 characters: shorten table_prefix or the tenant id."',
+            "    }",
             "  }",
             "}",
         ]

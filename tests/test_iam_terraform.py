@@ -103,8 +103,14 @@ def test_policies_are_tagged_like_the_tables_and_named_per_tenant_and_role():
     document = _load(TF_PATH.read_text(encoding="utf-8"))
     policies = {name: body for block in document["resource"] for name, body in block["aws_iam_policy"].items()}
     assert set(policies) == {str(r) for r in ROLES}
+    (local_block,) = [b for b in document["locals"] if "policy_name_base" in b]
+    assert local_block["policy_name_base"] == "${var.table_prefix}tenant-${var.tenant_id}"
     for role, body in policies.items():
-        assert body["name"] == f"${{var.table_prefix}}tenant-${{var.tenant_id}}-{role}"
+        assert body["name"] == f"${{local.policy_name_base}}-{role}"
+        # IAM refuses names over 128 characters; a 64-char prefix plus a 64-char id would exceed it
+        (lifecycle,) = body["lifecycle"]
+        (precondition,) = lifecycle["precondition"]
+        assert precondition["condition"] == f'${{length("${{local.policy_name_base}}-{role}") <= 128}}'
         assert {k: v for k, v in body["tags"].items() if not k.startswith("__")} == {
             "Service": "salestalk", "ManagedBy": "terraform", "Environment": "${var.environment}",
             "Purpose": f"tenant-{role}-policy", "TenantId": "${var.tenant_id}"}

@@ -12,10 +12,12 @@ locals {
   # The registry sits beside this tenant's tables (same partition, region and
   # account) under the same table prefix.
   iam_registry_table_arn = "${trimsuffix(aws_dynamodb_table.messages.arn, aws_dynamodb_table.messages.name)}${var.table_prefix}tenants-metadata"
+  # IAM policy names: prefix + tenant id + role, at most 128 characters.
+  policy_name_base = "${var.table_prefix}tenant-${var.tenant_id}"
 }
 
 resource "aws_iam_policy" "reader" {
-  name        = "${var.table_prefix}tenant-${var.tenant_id}-reader"
+  name        = "${local.policy_name_base}-reader"
   path        = "/salestalk/"
   description = "SalesTalk tenant ${var.tenant_id}: reader of its own tables and registry item"
   policy = jsonencode({
@@ -70,10 +72,17 @@ resource "aws_iam_policy" "reader" {
     Purpose     = "tenant-reader-policy"
     TenantId    = var.tenant_id
   }
+
+  lifecycle {
+    precondition {
+      condition     = length("${local.policy_name_base}-reader") <= 128
+      error_message = "IAM policy names are at most 128 characters: shorten table_prefix or the tenant id."
+    }
+  }
 }
 
 resource "aws_iam_policy" "writer" {
-  name        = "${var.table_prefix}tenant-${var.tenant_id}-writer"
+  name        = "${local.policy_name_base}-writer"
   path        = "/salestalk/"
   description = "SalesTalk tenant ${var.tenant_id}: writer of its own tables and registry item"
   policy = jsonencode({
@@ -133,10 +142,17 @@ resource "aws_iam_policy" "writer" {
     Purpose     = "tenant-writer-policy"
     TenantId    = var.tenant_id
   }
+
+  lifecycle {
+    precondition {
+      condition     = length("${local.policy_name_base}-writer") <= 128
+      error_message = "IAM policy names are at most 128 characters: shorten table_prefix or the tenant id."
+    }
+  }
 }
 
 resource "aws_iam_policy" "admin" {
-  name        = "${var.table_prefix}tenant-${var.tenant_id}-admin"
+  name        = "${local.policy_name_base}-admin"
   path        = "/salestalk/"
   description = "SalesTalk tenant ${var.tenant_id}: admin of its own tables and registry item"
   policy = jsonencode({
@@ -210,6 +226,13 @@ resource "aws_iam_policy" "admin" {
     Environment = var.environment
     Purpose     = "tenant-admin-policy"
     TenantId    = var.tenant_id
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length("${local.policy_name_base}-admin") <= 128
+      error_message = "IAM policy names are at most 128 characters: shorten table_prefix or the tenant id."
+    }
   }
 }
 
