@@ -66,6 +66,7 @@ from .settings import Settings
 from .storage import Storage, deserialize, serialize
 from .tables import MESSAGES, METRICS, REGISTRY
 from .vocab import Plan, TenantStatus
+from .writes import Outcome, create_once
 
 EVENT_SOURCE = "salestalk.tenants"
 DEFAULT_PLAN = Plan.FREE  # a default never signs anyone up for a paid plan
@@ -260,19 +261,13 @@ class Tenants:
         return OnboardResult(tenant, "created", tables, event)
 
     def _put_registry_item(self, tenant: Tenant) -> str:
-        item = tenant.to_item()
-        try:
-            self.retrier.call("PutItem", lambda: self.storage.put_item(
-                self.registry_table, item, condition="attribute_not_exists(tenantId)"))
-        except ConditionFailed as exc:
-            stored = exc.item or self.storage.get_item(self.registry_table, {"tenantId": tenant.tenant_id})
-            if stored == item:  # our own write landed and its response was lost, then retried
-                return "created"
-            if stored is None:
-                raise
-            self._check_same_registration(self._from_item(stored), tenant)
-            return "already_exists"
-        return "created"
+        result = create_once(self.storage, self.registry_table, tenant.to_item(),
+                             tuple(a.name for a in REGISTRY.key_attributes), self.retrier)
+        if result.outcome is not Outcome.CONFLICT:
+            return "created"  # an identical stored item is our own write whose response was lost
+        # createdAt/updatedAt come from the clock, so a re-run differs there: compare identities
+        self._check_same_registration(self._from_item(result.stored), tenant)
+        return "already_exists"
 
     def _check_same_registration(self, stored: Tenant, incoming: Tenant) -> None:
         if stored.status is TenantStatus.DELETED:

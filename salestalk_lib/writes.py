@@ -58,6 +58,8 @@ def create_once(storage: Storage, table: str, item: Mapping[str, Any], key_names
     except ConditionFailed as exc:
         stored = exc.item if exc.item is not None else retrier.call(
             f"GetItem {table}", lambda: storage.get_item(table, key))
+        if stored is None:
+            raise  # the item vanished between the check and the read: the caller decides
     if stored == dict(item):
         return WriteResult(table, key, Outcome.ALREADY_EXISTS)
     return WriteResult(table, key, Outcome.CONFLICT, stored=stored, incoming=dict(item))
