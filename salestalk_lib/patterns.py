@@ -48,7 +48,7 @@ from . import keys
 from .errors import ContractError, KeyGrammarError
 from .keys import Granularity, parse_metric_sk
 from .retry import Retrier
-from .storage import deserialize, query_request, serialize
+from .storage import deserialize, get_item_request, query_request, serialize
 from .tables import TABLE_SPECS, TableKind
 from .vocab import Sender, TenantStatus
 
@@ -547,9 +547,7 @@ class _Call:
 
     def request(self) -> Request:
         if self.operation == "GetItem":
-            # Mirrors Storage.get_item; test_patterns checks it against the requests actually sent.
-            return Request("GetItem", {"TableName": self.table, "Key": serialize(self.key or {}),
-                                       "ConsistentRead": True})
+            return Request("GetItem", get_item_request(self.table, self.key or {}))
         return Request("Query", query_request(self.table, **self.query))
 
 

@@ -195,7 +195,7 @@ class Storage:
 
     def get_item(self, table: str, key: Mapping[str, Any], *, consistent: bool = True) -> dict[str, Any] | None:
         """The item with `key`, or None."""
-        resp = self._call("GetItem", table, TableName=table, Key=serialize(key), ConsistentRead=consistent)
+        resp = self._call("GetItem", table, **get_item_request(table, key, consistent=consistent))
         return deserialize(resp["Item"]) if "Item" in resp else None
 
     def put_item(self, table: str, item: Mapping[str, Any], *, condition: str | None = None,
@@ -228,9 +228,7 @@ class Storage:
         """One Query page: (items, LastEvaluatedKey or None)."""
         params = query_request(table, key_condition=key_condition, names=names, values=values, index=index,
                                limit=limit, start_key=start_key, forward=forward, consistent=consistent)
-        resp = self._call("Query", table, **params)
-        last = resp.get("LastEvaluatedKey")
-        return [deserialize(i) for i in resp.get("Items", [])], (deserialize(last) if last else None)
+        return _page(self._call("Query", table, **params))
 
     def scan(self, table: str, *, limit: int | None = None, start_key: Mapping[str, Any] | None = None,
              consistent: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -249,9 +247,7 @@ class Storage:
             params["Limit"] = limit
         if start_key:
             params["ExclusiveStartKey"] = serialize(start_key)
-        resp = self._call("Scan", table, **params)
-        last = resp.get("LastEvaluatedKey")
-        return [deserialize(i) for i in resp.get("Items", [])], (deserialize(last) if last else None)
+        return _page(self._call("Scan", table, **params))
 
     def transact_write(self, actions: Sequence[Mapping[str, Any]], *, token: str | None = None) -> None:
         """TransactWriteItems; `actions` use Python values (serialised here).
@@ -288,6 +284,11 @@ class Storage:
         return found, left
 
 
+def get_item_request(table: str, key: Mapping[str, Any], *, consistent: bool = True) -> dict[str, Any]:
+    """The exact GetItem request parameters the seam would send (used by `--explain`)."""
+    return {"TableName": table, "Key": serialize(key), "ConsistentRead": consistent}
+
+
 def query_request(table: str, *, key_condition: str, names: Mapping[str, str] | None = None,
                   values: Mapping[str, Any] | None = None, index: str | None = None,
                   limit: int | None = None, start_key: Mapping[str, Any] | None = None,
@@ -308,6 +309,12 @@ def query_request(table: str, *, key_condition: str, names: Mapping[str, str] | 
     if start_key:
         params["ExclusiveStartKey"] = serialize(start_key)
     return params
+
+
+def _page(resp: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A Query or Scan response as (items, LastEvaluatedKey or None), deserialised."""
+    last = resp.get("LastEvaluatedKey")
+    return [deserialize(i) for i in resp.get("Items", [])], (deserialize(last) if last else None)
 
 
 def _add_condition(params: dict[str, Any], condition: str | None, names: Mapping[str, str] | None,
