@@ -54,9 +54,19 @@ class SalesTalk:
 def connect(endpoint_url: str | None = None, *, settings: Settings | None = None,
             allow_aws: bool | None = None, region: str | None = None, profile: str | None = None,
             endpoint: Endpoint | None = None) -> SalesTalk:
-    """Resolve an endpoint (embedded by default; real AWS only when opted in) and wrap it."""
+    """Resolve an endpoint (embedded by default; real AWS only when opted in) and wrap it.
+
+    The storage seam's client skips botocore's client-side parameter validation
+    (`parameter_validation=False`): every request it sends is built by
+    `salestalk_lib.storage` from records already validated against the contract,
+    and DynamoDB validates each request again itself. Re-checking every
+    attribute against botocore's shapes cost about a third of the client's time
+    in bulk loads. One validation layer, as there is one retry layer.
+    `Endpoint.client()` (what notebooks and users call directly) keeps it on.
+    """
     settings = settings or Settings.from_env()
     if endpoint is None:
         allow = settings.allow_aws if allow_aws is None else allow_aws
         endpoint = resolve_endpoint(endpoint_url, allow_aws=allow, region=region, profile=profile)
-    return SalesTalk(endpoint=endpoint, settings=settings, storage=Storage(endpoint.client()))
+    client = endpoint.client(parameter_validation=False)
+    return SalesTalk(endpoint=endpoint, settings=settings, storage=Storage(client))

@@ -73,3 +73,23 @@ def test_embedded_server_answers_dynamodb_over_http_and_stops():
 def test_clients_have_botocore_retries_off(endpoint):
     # one retry layer only: salestalk_lib.retry; botocore must send each call once
     assert endpoint.client().meta.config.retries["total_max_attempts"] == 1
+
+
+def test_the_storage_seam_leaves_request_validation_to_the_contract_and_to_dynamodb(endpoint):
+    from botocore.exceptions import ParamValidationError
+
+    from salestalk_lib.connection import connect
+    from salestalk_lib.errors import RequestRejected
+
+    from salestalk_lib.tables import METRICS, create_table_request
+
+    st = connect(endpoint=endpoint)
+    st.storage.create_table(create_table_request(METRICS, "seam-validation"))
+    bad = {"TableName": "seam-validation", "Item": {"pk": {"S": 5}, "sk": {"S": "2025-Q3"}}}  # a number, not a string
+    with pytest.raises(ParamValidationError):  # a client users make themselves validates on the client
+        endpoint.client().put_item(**bad)
+    # The seam's client sends it, and DynamoDB (here moto) rejects it; the error is still clear and translated.
+    with pytest.raises(RequestRejected) as caught:
+        st.storage._call("PutItem", "seam-validation", **bad)
+    assert caught.value.code != "ParamValidationError"
+    assert "PutItem on seam-validation failed" in str(caught.value)
