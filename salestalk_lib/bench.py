@@ -1,19 +1,22 @@
 """Benchmark bulk loading: `python -m salestalk_lib.bench` (`make bench`).
 
-Loads the same validated metrics into one embedded endpoint four ways, each into
-fresh tables, in one run:
+Loads the same validated metrics four ways, each run on a fresh embedded server
+process (`salestalk serve`), so no run pays for the memory an earlier one left:
 
 1. a `put_item` per item (the original seed loader's way), on a sample of the
    items (its rate is flat, and all 20,000 would take minutes);
 2. boto3's `Table.batch_writer()` (25 items per BatchWriteItem, sequential);
+   both baselines use boto3's stock client configuration, as a user would;
 3. the library's bulk path, `Ingestor.bulk_load_metrics`, timed *with* its
    validation of every record: existence check (BatchGetItem) then parallel
    BatchWriteItem, UnprocessedItems resent with backoff;
 4. the same without the existence check (`check_existing=False`).
 
-It also times validation alone. The server runs in its own process
-(`salestalk serve`), so client and server use separate cores. Every load is
-verified by counting the table afterwards. Results are printed and written to
+It also times validation alone. Each method runs `--repeat` times (3), the
+rounds interleaved so that a busy spell on the machine slows every method alike,
+and the median run is reported with all samples. The server runs in its own
+process, so client and server use separate cores. Every load is verified by
+counting the table afterwards. Results are printed and written to
 `benchmarks/results.json` and `benchmarks/results.md` (committed: that is what
 the docs publish).
 """
@@ -37,7 +40,6 @@ import boto3
 import moto
 
 from .connection import SalesTalk, connect
-from .endpoint import _client_config
 from .ingest import Ingestor, validate_for_ingest
 from .models import canonical_json
 from .retry import Retrier
@@ -102,20 +104,63 @@ def count_items(st: SalesTalk, table: str) -> int:
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def timed(name: str, url: str, label: str, load: Callable[[SalesTalk, str], int]) -> Run:
-    st, table = fresh(url, label)
-    start = time.perf_counter()
-    items = load(st, table)
-    seconds = time.perf_counter() - start
-    stored = count_items(st, table)
-    print(f"  {name}: {items} items in {seconds:.2f}s = {items / seconds:,.0f} items/s (stored {stored})")
-    return Run(name, items, seconds, stored)
+def drop_tables(st: SalesTalk) -> None:
+    """Delete the tables `fresh` made (only on a given endpoint: a started server is simply stopped)."""
+    client = st.endpoint.client()
+    for kind in (TableKind.MESSAGES, TableKind.METRICS):
+        client.delete_table(TableName=st.settings.table_name(kind, TENANT))
 
 
 def resource_table(st: SalesTalk, table: str) -> Any:
-    resource = st.endpoint.session.resource("dynamodb", endpoint_url=st.endpoint.url, region_name=st.endpoint.region,
-                                            config=_client_config())
+    """boto3's resource Table as a user would have it: the stock client configuration."""
+    resource = st.endpoint.session.resource("dynamodb", endpoint_url=st.endpoint.url,
+                                            region_name=st.endpoint.region)
     return resource.Table(table)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way of loading the items: `load(connection, table) -> items loaded`."""
+
+    name: str
+    label: str
+    load: Callable[[SalesTalk, str], int]
+
+
+def measure_once(method: Method, given_url: str | None) -> Run:
+    """Time `method` once, on a fresh server process (or fresh tables on a given endpoint), and verify the table."""
+    proc, url = (None, given_url) if given_url else start_server()
+    try:
+        st, table = fresh(url, method.label)
+        start = time.perf_counter()
+        items = method.load(st, table)
+        seconds = time.perf_counter() - start
+        stored = count_items(st, table)
+        if proc is None:
+            drop_tables(st)
+    finally:
+        stop_server(proc)
+    print(f"  {method.name}: {items} items in {seconds:.2f}s = {items / seconds:,.0f} items/s (stored {stored})")
+    if stored != items:
+        raise RuntimeError(f"{method.name}: loaded {items} items but the table holds {stored}")
+    return Run(method.name, items, seconds, stored)
+
+
+def stop_server(proc: subprocess.Popen | None) -> None:
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def median_run(samples: Sequence[Run]) -> Run:
+    """The run of median duration (an odd number of samples gives a real run)."""
+    ordered = sorted(samples, key=lambda r: r.seconds)
+    return ordered[len(ordered) // 2]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,61 +169,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--put-loop-items", type=int, default=2_000,
                         help="items for the put_item loop (default: %(default)s; its rate is flat)")
     parser.add_argument("--workers", type=int, default=4, help="parallel writers of the bulk path")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each method, interleaved; the median is reported (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--endpoint-url", help="use this endpoint instead of starting `salestalk serve`")
+    parser.add_argument("--endpoint-url", help="use this endpoint instead of starting `salestalk serve` per run")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.json")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
 
     print(f"building {args.items} metric records ...")
     data = records(args.items, args.seed)
-    proc, url = (None, args.endpoint_url) if args.endpoint_url else start_server()
-    print(f"endpoint {url} ({'given' if args.endpoint_url else 'salestalk serve in its own process'})")
-    try:
-        start = time.perf_counter()
-        validate_for_ingest(data)
-        validation = len(data) / (time.perf_counter() - start)
-        print(f"  validation alone: {validation:,.0f} records/s")
+    start = time.perf_counter()
+    validate_for_ingest(data)
+    validation = len(data) / (time.perf_counter() - start)
+    print(f"  validation alone: {validation:,.0f} records/s")
 
-        def put_loop(st: SalesTalk, table: str) -> int:
-            t = resource_table(st, table)
-            for item in data[:args.put_loop_items]:
-                t.put_item(Item=item)
-            return min(args.put_loop_items, len(data))
+    def put_loop(st: SalesTalk, table: str) -> int:
+        t = resource_table(st, table)
+        for item in data[:args.put_loop_items]:
+            t.put_item(Item=item)
+        return min(args.put_loop_items, len(data))
 
-        def batch_writer(st: SalesTalk, table: str) -> int:
-            with resource_table(st, table).batch_writer() as writer:
-                for item in data:
-                    writer.put_item(Item=item)
-            return len(data)
+    def batch_writer(st: SalesTalk, table: str) -> int:
+        with resource_table(st, table).batch_writer() as writer:
+            for item in data:
+                writer.put_item(Item=item)
+        return len(data)
 
-        def bulk(check: bool) -> Callable[[SalesTalk, str], int]:
-            def load(st: SalesTalk, table: str) -> int:
-                report = Ingestor(st.storage, st.settings, retrier=Retrier(seed=args.seed)).bulk_load_metrics(
-                    data, workers=args.workers, check_existing=check)
-                if not report.ok:
-                    raise RuntimeError(f"bulk load reported {report.counts()}")
-                return len(report.results)
-            return load
+    def bulk(check: bool) -> Callable[[SalesTalk, str], int]:
+        def load(st: SalesTalk, table: str) -> int:
+            report = Ingestor(st.storage, st.settings, retrier=Retrier(seed=args.seed)).bulk_load_metrics(
+                data, workers=args.workers, check_existing=check)
+            if not report.ok:
+                raise RuntimeError(f"bulk load reported {report.counts()}")
+            return len(report.results)
+        return load
 
-        runs = [
-            timed("put_item loop", url, "put", put_loop),
-            timed("boto3 batch_writer", url, "bw", batch_writer),
-            timed(f"salestalk bulk, checked ({args.workers} writers, validation included)", url, "bulk",
-                  bulk(True)),
-            timed(f"salestalk bulk, unchecked ({args.workers} writers, validation included)", url, "bulku",
-                  bulk(False)),
-        ]
-    finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    for run in runs:
-        if run.stored != run.items:
-            raise RuntimeError(f"{run.name}: loaded {run.items} items but the table holds {run.stored}")
+    methods = [
+        Method("put_item loop", "put", put_loop),
+        Method("boto3 batch_writer", "bw", batch_writer),
+        Method(f"salestalk bulk, checked ({args.workers} writers, validation included)", "bulk", bulk(True)),
+        Method(f"salestalk bulk, unchecked ({args.workers} writers, validation included)", "bulku", bulk(False)),
+    ]
+    where = args.endpoint_url or "salestalk serve, a fresh process for every run"
+    print(f"endpoint: {where}; {args.repeat} interleaved run(s) of each method")
+    samples: dict[str, list[Run]] = {m.name: [] for m in methods}
+    for n in range(args.repeat):  # interleaved, so a busy spell on the machine hits every method alike
+        print(f"round {n + 1} of {args.repeat}")
+        for method in methods:
+            samples[method.name].append(measure_once(method, args.endpoint_url))
+    runs = [median_run(samples[m.name]) for m in methods]
 
     put, bw, checked, unchecked = runs
     results = {
@@ -186,13 +227,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": "make bench  (python -m salestalk_lib.bench)",
         "environment": {"python": platform.python_version(), "machine": platform.machine(),
                         "cpus": os.cpu_count(), "moto": moto.__version__, "boto3": boto3.__version__,
-                        "server": "salestalk serve (moto, own process)" if proc is not None else url,
+                        "server": "salestalk serve (moto), own process, fresh per run" if not args.endpoint_url
+                        else args.endpoint_url,
                         # Other work on the machine slows every method; the load says how busy it was.
                         "load_average_1m": round(os.getloadavg()[0], 2)},
         "items": args.items,
         "workers": args.workers,
+        "repeats": args.repeat,
         "validation_records_per_s": round(validation),
-        "runs": [{**asdict(r), "seconds": round(r.seconds, 3), "items_per_s": round(r.rate)} for r in runs],
+        "runs": [{**asdict(r), "seconds": round(r.seconds, 3), "items_per_s": round(r.rate),
+                  "samples_s": [round(x.seconds, 3) for x in samples[r.name]]} for r in runs],
         "ratios": {
             "checked_vs_put_loop": round(checked.rate / put.rate, 2),
             "checked_vs_batch_writer": round(checked.rate / bw.rate, 2),
@@ -219,8 +263,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         f"{results['items']:,} metrics into one embedded endpoint ({env['server']}), "
         f"{results['date']}, Python {env['python']}, {env['cpus']} CPUs (load average {env['load_average_1m']}), "
-        f"moto {env['moto']}. "
-        f"Produced by `{results['command']}`.",
+        f"moto {env['moto']}. Each method ran {results.get('repeats', 1)} time(s), interleaved; the median run is "
+        f"shown. Produced by `{results['command']}`.",
         "",
         "| method | items | seconds | items/s |",
         "|---|---:|---:|---:|",
