@@ -4,6 +4,7 @@
 |---|---|---|
 | message | `MSG#{messageId}` | message time, ISO-8601 UTC with ms: `2025-11-09T10:00:00.000Z` |
 | session rollup | `SESSION#{sessionId}` | `METADATA` |
+| ingest batch | `BATCH#{batchId}` | `METADATA` |
 | metric headline | `METRIC#{subject}` | period: `2025-Q3`, `2025-07` or `2025-07-15` |
 | metric slice | `METRIC#{subject}` | `{period}#{dimName}:{dimValue}`, e.g. `2025-Q3#region:Europe` |
 
@@ -37,6 +38,8 @@ from .errors import InvalidTenantId, KeyGrammarError
 MSG_PREFIX = "MSG#"
 SESSION_PREFIX = "SESSION#"
 SESSION_SK = "METADATA"
+BATCH_PREFIX = "BATCH#"
+BATCH_SK = "METADATA"
 METRIC_PREFIX = "METRIC#"
 SLICE_SEPARATOR = "#"
 DIMENSION_SEPARATOR = ":"
@@ -52,11 +55,13 @@ _DIM_VALUE_RE = re.compile(r"^[^#:\s\x00-\x1f\x7f](?:[^#\x00-\x1f\x7f]{0,126}[^#
 _QUARTER_RE = re.compile(r"^([0-9]{4})-Q([1-4])$")
 _MONTH_RE = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 _DAY_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+_BATCH_ID_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
 _MSG_SK_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$")
 
 # Public copies of the patterns, for JSON Schemas and docs.
 TENANT_ID_PATTERN = _TENANT_ID_RE.pattern
 UUID4_PATTERN = _UUID4_RE.pattern
+BATCH_ID_PATTERN = _BATCH_ID_RE.pattern
 PERIOD_PATTERN = r"^[0-9]{4}-(Q[1-4]|[0-9]{2}|[0-9]{2}-[0-9]{2})$"
 MESSAGE_SK_PATTERN = _MSG_SK_RE.pattern
 DIMENSION_NAME_PATTERN = _DIM_NAME_RE.pattern
@@ -171,6 +176,37 @@ def parse_session_pk(pk: str) -> str:
 def session_sk() -> str:
     """The fixed sort key of a session rollup item."""
     return SESSION_SK
+
+
+# --- ingest batches -------------------------------------------------------------
+
+
+def validate_batch_id(batch_id: object) -> str:
+    """A batch id: 1-128 letters, digits, `.`, `_` or `-`, starting and ending with a letter or digit.
+
+    No `#`, so `BATCH#{batchId}` parses back unambiguously; a UUID qualifies.
+    """
+    if not isinstance(batch_id, str) or not _BATCH_ID_RE.fullmatch(batch_id):
+        raise KeyGrammarError(f"batchId must be 1-128 letters, digits, '.', '_' or '-', starting and ending with a "
+                              f"letter or digit, got {batch_id!r}")
+    return batch_id
+
+
+def batch_pk(batch_id: str) -> str:
+    """`BATCH#{batchId}`: the partition of an ingest batch's record (in the tenant's messages table)."""
+    return BATCH_PREFIX + validate_batch_id(batch_id)
+
+
+def parse_batch_pk(pk: str) -> str:
+    """The batch id inside a `BATCH#` partition key."""
+    if not isinstance(pk, str) or not pk.startswith(BATCH_PREFIX):
+        raise KeyGrammarError(f"batch pk must start with {BATCH_PREFIX!r}, got {pk!r}")
+    return validate_batch_id(pk[len(BATCH_PREFIX):])
+
+
+def batch_sk() -> str:
+    """The fixed sort key of an ingest batch record."""
+    return BATCH_SK
 
 
 # --- periods ------------------------------------------------------------------
@@ -355,6 +391,7 @@ class KeyKind(StrEnum):
     MESSAGE = "message"
     SESSION = "session"
     METRIC = "metric"
+    BATCH = "batch"
 
 
 def pk_kind(pk: object) -> KeyKind | None:
@@ -362,7 +399,7 @@ def pk_kind(pk: object) -> KeyKind | None:
     if not isinstance(pk, str):
         return None
     for prefix, kind in ((MSG_PREFIX, KeyKind.MESSAGE), (SESSION_PREFIX, KeyKind.SESSION),
-                         (METRIC_PREFIX, KeyKind.METRIC)):
+                         (METRIC_PREFIX, KeyKind.METRIC), (BATCH_PREFIX, KeyKind.BATCH)):
         if pk.startswith(prefix):
             return kind
     return None

@@ -235,7 +235,27 @@ def test_quarter_timestamp_matches_contract_example():
 @pytest.mark.parametrize(
     ("pk", "kind"),
     [("MSG#anything", keys.KeyKind.MESSAGE), ("SESSION#x", keys.KeyKind.SESSION),
-     ("METRIC#revenue", keys.KeyKind.METRIC), ("OTHER#x", None), (None, None), (3, None)],
+     ("METRIC#revenue", keys.KeyKind.METRIC), ("BATCH#b-1", keys.KeyKind.BATCH), ("OTHER#x", None), (None, None),
+     (3, None)],
 )
 def test_pk_kind_reads_the_prefix(pk, kind):
     assert keys.pk_kind(pk) is kind
+
+
+@pytest.mark.parametrize("batch_id", ["b", "2025-11-25.nightly", "content-0123abcd", "9b2f6f2e-1c3d-4e5f-8a7b-0c1d2e3f4a5b",
+                                      "A" * 128])
+def test_batch_keys_round_trip(batch_id):
+    pk = keys.batch_pk(batch_id)
+    assert pk == f"BATCH#{batch_id}" and keys.parse_batch_pk(pk) == batch_id and keys.batch_sk() == "METADATA"
+
+
+@pytest.mark.parametrize("batch_id", ["", "-lead", "trail-", "has#hash", "has space", "new\nline", "A" * 129,
+                                      "tab\t", "ünïcode", 7, None])
+def test_batch_ids_outside_the_grammar_are_refused(batch_id):
+    with pytest.raises(KeyGrammarError, match="batchId must be"):
+        keys.batch_pk(batch_id)
+
+
+def test_a_batch_pk_must_carry_the_prefix():
+    with pytest.raises(KeyGrammarError, match="must start with 'BATCH#'"):
+        keys.parse_batch_pk("SESSION#x")
