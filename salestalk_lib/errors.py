@@ -18,6 +18,7 @@
     │   └── RequestRejected             DynamoDB's own ValidationException and other 4xx (not retryable)
     ├── RetryBudgetExhausted            the retry policy gave up; carries the last error
     ├── IngestConflict                  same idempotency key, different content (shows both versions)
+    │   └── BatchConflict               a batch id already recorded for other records
     ├── IsolationViolation              a tenant-scoped handle was asked for another tenant's data
     ├── TenantNotFound (LookupError)    the registry has no item for this tenant id
     └── TenantStateError                the tenant's status does not allow the operation
@@ -29,6 +30,7 @@ seam never catches botocore exceptions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Sequence
 
 
@@ -152,6 +154,30 @@ class IngestConflict(SalesTalkError):
         super().__init__(
             f"conflict on {key}: stored and incoming differ in {', '.join(diff) or 'nothing'}"
         )
+
+
+class BatchConflict(IngestConflict):
+    """A batch id already recorded for other records (contract §4): nothing of the new batch is written."""
+
+    def __init__(self, batch_id: str, tenant_id: str, stored: dict[str, Any], incoming: dict[str, Any]):
+        self.batch_id = batch_id
+        self.tenant_id = tenant_id
+        super().__init__(f"batch {batch_id} of tenant {tenant_id}", stored, incoming)
+        self.args = (f"batch {batch_id!r} of tenant {tenant_id!r} was recorded on "
+                     f"{_day(stored.get('startedAt'))} for other records ({stored.get('recordCount')} record(s), "
+                     f"{stored.get('contentHash')}); these {incoming.get('recordCount')} record(s) have "
+                     f"{incoming.get('contentHash')}. Nothing was written: use a new batch id, or wait until "
+                     f"the old record expires on {_day(stored.get('ttl'))}.",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _day(seconds: Any) -> str:
+    try:
+        return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%d")
+    except (TypeError, ValueError, OverflowError):
+        return "?"
 
 
 class IsolationViolation(SalesTalkError):

@@ -12,6 +12,7 @@ takes: Decimals for numbers, no None, no empty strings or sets) and
 | `Tenant` | registry item | table names and `s3Prefix` derive from `tenantId`; `updatedAt` ≥ `createdAt`; metadata ≤ 10 KB |
 | `Message` | messages table | `pk` = `keys.message_pk(messageId)`; `timestamp` = instant of `sk`; `ttl` after `timestamp`; metadata ≤ 50 KB; `metadata.dataReferences` valid and in the same tenant |
 | `SessionRollup` | messages table | `pk` = `keys.session_pk(sessionId)`, `sk` = `keys.session_sk()`; no `timestamp`/`sender` (sparse indexes); last ≥ first |
+| `IngestBatch` | messages table | `pk` = `keys.batch_pk(batchId)`, `sk` = `keys.batch_sk()`; counts (and `outcomes`) add up; `ttl` = `startedAt` + 30 days; completed ⇔ `completedAt` and `outcomes`; `eventId` ⇔ metrics; no `timestamp`/`sender` (sparse indexes) |
 | `Metric` | metrics table | `pk` = `keys.metric_pk(subject)`; `metricType` = `subject`; `sk` = period, or `{period}#{dimensionKey}` for a slice; `dimensionKey` names one of `dimensions`; `timestamp` = period start; unit fits subject; metadata ≤ 10 KB |
 | `DataReference` | inside narratives | `source.pk`/`source.sk` agree with `metric`/`period`; `source.table` is a metrics table |
 | `*Event` | event envelope | `eventType` fixes the payload; references and provisioned tables belong to the envelope's tenant |
@@ -26,10 +27,11 @@ An explicit `null` is refused everywhere: an absent optional attribute is omitte
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -56,7 +58,17 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 from . import keys
 from .currency import is_currency
 from .errors import ContractError
-from .vocab import NON_CURRENCY_UNITS, Intent, Measure, Plan, Sender, Subject, TenantStatus, TimeRangePeriod
+from .vocab import (
+    NON_CURRENCY_UNITS,
+    BatchStatus,
+    Intent,
+    Measure,
+    Plan,
+    Sender,
+    Subject,
+    TenantStatus,
+    TimeRangePeriod,
+)
 
 ITEM_SIZE_LIMIT = 400 * 1024
 TENANT_METADATA_LIMIT = 10 * 1024
@@ -869,6 +881,142 @@ class SessionRollup(ItemModel):
                    last_message_at=ordered[-1].timestamp, last_message_id=ordered[-1].message_id)
 
 
+BATCH_RETENTION_DAYS = 30
+BATCH_RETENTION_SECONDS = BATCH_RETENTION_DAYS * 86_400
+"""An ingest batch's record is honoured for 30 days (contract §4); its `ttl` says when they end."""
+_CONTENT_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _batch_id(value: str) -> str:
+    return _contract_check(keys.validate_batch_id)(value)
+
+
+def _content_hash(value: str) -> str:
+    if not _CONTENT_HASH_RE.fullmatch(value):
+        raise _rule(f"must be 'sha256:' and 64 lowercase hex digits, got {value!r}")
+    return value
+
+
+BatchId = Annotated[str, Strict(), AfterValidator(_batch_id), Field(json_schema_extra={"pattern": keys.BATCH_ID_PATTERN})]
+ContentHash = Annotated[str, Strict(), AfterValidator(_content_hash),
+                        Field(json_schema_extra={"pattern": _CONTENT_HASH_RE.pattern})]
+
+
+def content_hash(records: Iterable[ContractModel]) -> str:
+    """`sha256:` fingerprint of a set of records, independent of their order.
+
+    Each record counts as its JSON form (contract names, fields in model order,
+    numbers as their exact decimal text, maps in their given key order); the
+    lines are sorted before hashing, so reordering a file's records keeps the
+    fingerprint and changing any value changes it.
+    """
+    lines = sorted(r.__pydantic_serializer__.to_json(r, by_alias=True, exclude_none=True) for r in records)
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line + b"\n")
+    return "sha256:" + digest.hexdigest()
+
+
+class BatchOutcomes(ContractModel):
+    """How a completed batch's records ended: `created`, `alreadyExists` and `written` (unchecked bulk loads)."""
+
+    created: Count = 0
+    already_exists: Count = 0
+    written: Count = 0
+
+    @property
+    def total(self) -> int:
+        return self.created + self.already_exists + self.written
+
+
+class IngestBatch(ItemModel):
+    """One tenant's share of an ingest batch (contract §4: the batchId is recorded, kept 30 days).
+
+    Stored in the tenant's messages table under `keys.batch_pk(batchId)` /
+    `keys.batch_sk()`: the table whose `ttl` attribute the contract lets DynamoDB
+    expire. It has no `timestamp`, `sessionId` or `sender`, so it never appears
+    in SessionIndex or SenderIndex. `contentHash` fingerprints the tenant's
+    records in the batch: the same batch id with other records is a conflict.
+    A record whose `ttl` has passed no longer counts, whether or not DynamoDB's
+    TTL (off by default) has deleted it yet.
+    """
+
+    tenant_id: TenantId
+    batch_id: BatchId
+    pk: StrictText
+    sk: StrictText
+    status: BatchStatus
+    content_hash: ContentHash
+    record_count: PositiveCount
+    message_count: Count
+    metric_count: Count
+    started_at: UnixSeconds
+    ttl: UnixSeconds
+    completed_at: UnixSeconds | None = None
+    outcomes: BatchOutcomes | None = None
+    event_id: UUID4Str | None = None
+
+    @field_validator("pk")
+    @classmethod
+    def _pk_names_batch(cls, value: str, info: ValidationInfo) -> str:
+        """`pk` is built from `batchId` (`keys.batch_pk`)."""
+        batch_id = info.data.get("batch_id")
+        if batch_id is not None and value != keys.batch_pk(batch_id):
+            raise _rule(f"must be {keys.batch_pk(batch_id)!r} (built from batchId), got {value!r}")
+        return value
+
+    @field_validator("sk")
+    @classmethod
+    def _fixed_sk(cls, value: str) -> str:
+        """`sk` is the fixed batch sort key (`keys.batch_sk()`)."""
+        if value != keys.batch_sk():
+            raise _rule(f"must be {keys.batch_sk()!r} for an ingest batch, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        """Counts add up; `ttl` = `startedAt` + 30 days; completed ⇔ `completedAt` + `outcomes`; `eventId` ⇔ metrics."""
+        problems: list[tuple[tuple[str, ...], str, Any]] = []
+        if self.message_count + self.metric_count != self.record_count:
+            problems.append((("recordCount",), f"must equal messageCount + metricCount "
+                                               f"({self.message_count} + {self.metric_count})", self.record_count))
+        if self.ttl != self.started_at + BATCH_RETENTION_SECONDS:
+            problems.append((("ttl",), f"must be startedAt + {BATCH_RETENTION_DAYS} days "
+                                       f"({self.started_at + BATCH_RETENTION_SECONDS})", self.ttl))
+        done = self.status is BatchStatus.COMPLETED
+        for name, value in (("completedAt", self.completed_at), ("outcomes", self.outcomes)):
+            if done and value is None:
+                problems.append(((name,), "is required once the batch is completed", value))
+            if not done and value is not None:
+                problems.append(((name,), "must be absent while the batch is in progress", value))
+        if self.completed_at is not None and self.completed_at < self.started_at:
+            problems.append((("completedAt",), f"must be ≥ startedAt ({self.started_at})", self.completed_at))
+        if self.outcomes is not None and self.outcomes.total != self.record_count:
+            problems.append((("outcomes",), f"must add up to recordCount ({self.record_count})",
+                             self.outcomes.model_dump(by_alias=True)))
+        if (self.event_id is not None) != (self.metric_count > 0):
+            rule = ("is required when the batch has metrics (the id of its metrics.ingested.v1 event)"
+                    if self.event_id is None else "must be absent when the batch has no metrics")
+            problems.append((("eventId",), rule, self.event_id))
+        _raise_nested(type(self).__name__, problems)
+        return self
+
+    @classmethod
+    def begin(cls, *, tenant_id: str, batch_id: str, content_hash: str, message_count: int, metric_count: int,
+              started_at: int | Decimal, event_id: str | None) -> IngestBatch:
+        """The in-progress record written before a batch's first record."""
+        optional = {"event_id": event_id} if event_id is not None else {}
+        return cls(tenant_id=tenant_id, batch_id=batch_id, pk=keys.batch_pk(batch_id), sk=keys.batch_sk(),
+                   status=BatchStatus.IN_PROGRESS, content_hash=content_hash,
+                   record_count=message_count + metric_count, message_count=message_count,
+                   metric_count=metric_count, started_at=started_at,
+                   ttl=Decimal(started_at) + BATCH_RETENTION_SECONDS, **optional)
+
+    def expired(self, now: int | Decimal) -> bool:
+        """True from `ttl` on: the batch id may then be used again."""
+        return self.ttl <= now
+
+
 # Which kinds of unit make sense for each subject; catches e.g. customers in USD or
 # churn_rate as a count, the kind of seed mistake the original checks missed.
 _CURRENCY, _COUNT, _PERCENTAGE = "an ISO 4217 currency", "count", "percentage"
@@ -1234,10 +1382,10 @@ EVENT_MODELS: dict[str, type[EventEnvelope]] = {
 }
 """Event class by `eventType`."""
 
-ITEM_MODELS: tuple[type[ContractModel], ...] = (Tenant, Message, SessionRollup, Metric)
+ITEM_MODELS: tuple[type[ContractModel], ...] = (Tenant, Message, SessionRollup, IngestBatch, Metric)
 SCHEMA_MODELS: tuple[type[ContractModel], ...] = (
-    Tenant, Message, Classification, TimeRange, Filter, ClassificationComponents, SessionRollup, Metric,
-    DataReference, DataSource, EventMetadata, *EVENT_MODELS.values(),
+    Tenant, Message, Classification, TimeRange, Filter, ClassificationComponents, SessionRollup, IngestBatch,
+    BatchOutcomes, Metric, DataReference, DataSource, EventMetadata, *EVENT_MODELS.values(),
 )
 """The models `salestalk schema` writes a JSON Schema for."""
 

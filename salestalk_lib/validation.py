@@ -31,6 +31,7 @@ from .models import (
     EVENT_MODELS,
     ContractModel,
     DataReference,
+    IngestBatch,
     Message,
     Metric,
     NarrativeGeneratedEvent,
@@ -52,6 +53,7 @@ class RecordKind(StrEnum):
     TENANT = "tenant"
     MESSAGE = "message"
     SESSION = "session"
+    BATCH = "ingest batch"
     METRIC = "metric"
     DATA_REFERENCE = "data reference"
     EVENT = "event"
@@ -61,11 +63,12 @@ KIND_MODELS: dict[RecordKind, type[ContractModel]] = {
     RecordKind.TENANT: Tenant,
     RecordKind.MESSAGE: Message,
     RecordKind.SESSION: SessionRollup,
+    RecordKind.BATCH: IngestBatch,
     RecordKind.METRIC: Metric,
     RecordKind.DATA_REFERENCE: DataReference,
 }
 _PK_KINDS = {keys.KeyKind.MESSAGE: RecordKind.MESSAGE, keys.KeyKind.SESSION: RecordKind.SESSION,
-             keys.KeyKind.METRIC: RecordKind.METRIC}
+             keys.KeyKind.METRIC: RecordKind.METRIC, keys.KeyKind.BATCH: RecordKind.BATCH}
 _REGISTRY_FIELDS = ("messagesTableName", "metricsTableName", "s3Prefix", "ownerEmail")
 
 
@@ -83,7 +86,7 @@ def detect_kind(record: Any) -> RecordKind | None:
         return RecordKind.DATA_REFERENCE
     # No usable pk: fall back on the id each kind carries, so a broken pk is reported as such.
     for id_field, kind in (("messageId", RecordKind.MESSAGE), ("metricId", RecordKind.METRIC),
-                           ("messageCount", RecordKind.SESSION)):
+                           ("batchId", RecordKind.BATCH), ("messageCount", RecordKind.SESSION)):
         if id_field in record:
             return kind
     return None
@@ -320,7 +323,7 @@ def _table_key(record: ValidRecord) -> tuple[Any, ...] | None:
     model = record.model
     if isinstance(model, Tenant):
         return ("registry", model.tenant_id)
-    if isinstance(model, (Message, SessionRollup)):
+    if isinstance(model, (Message, SessionRollup, IngestBatch)):
         return ("messages", model.tenant_id, model.pk, model.sk)
     if isinstance(model, Metric):
         return ("metrics", model.tenant_id, model.pk, model.sk)
@@ -357,7 +360,7 @@ def cross_check(records: Sequence[ValidRecord]) -> list[Violation]:
     tenants = {r.model.tenant_id for r in records if isinstance(r.model, Tenant)}
     if tenants:
         for r in records:
-            if isinstance(r.model, (Message, SessionRollup, Metric)) and r.model.tenant_id not in tenants:
+            if isinstance(r.model, (Message, SessionRollup, IngestBatch, Metric)) and r.model.tenant_id not in tenants:
                 violations.append(Violation(r.where, "tenantId", f"{r.model.tenant_id!r} has no tenant registry "
                                                                  "record among the validated records"))
 

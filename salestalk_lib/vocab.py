@@ -72,6 +72,13 @@ class TenantStatus(StrEnum):
     DELETED = "deleted"
 
 
+class BatchStatus(StrEnum):
+    """Where an ingest batch stands: its records are being written, or all of them were."""
+
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
 class TimeRangePeriod(StrEnum):
     """Granularity named in a classification's time range."""
 
@@ -92,5 +99,6 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
     "sender": Sender,
     "plan": Plan,
     "status": TenantStatus,
+    "status (ingest batch)": BatchStatus,
     "timeRange.period": TimeRangePeriod,
 }
