@@ -44,6 +44,7 @@ from math import ceil
 from typing import Any
 
 from . import keys
+from .batches import BatchLedger, BatchStart, BatchState, plan_batch, unix_now
 from .errors import (
     ConditionFailed,
     IngestConflict,
@@ -53,7 +54,7 @@ from .errors import (
     Violation,
 )
 from .events import DEFAULT_SOURCE, EventSink, MemorySink, metrics_ingested, utc_now
-from .models import ContractModel, EventEnvelope, Message, Metric, item_size_bytes
+from .models import BatchOutcomes, ContractModel, EventEnvelope, Message, Metric, item_size_bytes
 from .retry import Attempt, Retrier, RetryStats
 from .settings import Settings
 from .storage import Storage
@@ -181,6 +182,13 @@ class IngestReport:
     stats: RetryStats
     events: list[EventEnvelope] = field(default_factory=list)
     batch_id: str = ""
+    batches: dict[str, BatchStart] = field(default_factory=dict)
+    """Each tenant's batch record (`salestalk_lib.batches`) and how its share started: new, resumed or replayed."""
+
+    @property
+    def replayed(self) -> bool:
+        """True when every tenant's share of the batch had already completed: nothing was written or sent."""
+        return bool(self.batches) and all(b.state is BatchState.REPLAYED for b in self.batches.values())
 
     def counts(self, kind: str | None = None) -> Counter[str]:
         """Outcome -> number of records (optionally of one kind: message, metric)."""
@@ -514,21 +522,29 @@ class Ingestor:
     def ingest(self, records: Iterable[Message | Metric | Mapping[str, Any]], *, workers: int = 4,
                metric_mode: MetricMode | str = MetricMode.CONDITIONAL, check_existing: bool = True,
                batch_id: str | None = None, progress: Callable[[int], None] | None = None,
-               hooks: Sequence[Callable[[Attempt], None]] = ()) -> IngestReport:
-        """Validate every record, then write them all; one `metrics.ingested.v1` event per tenant.
+               hooks: Sequence[Callable[[Attempt], None]] = (), record_batch: bool = True) -> IngestReport:
+        """Validate every record, then write them all as one batch; one `metrics.ingested.v1` event per tenant.
 
         Nothing is written if any record is invalid (ValidationFailed lists every
-        violation). Records are written by `workers` threads; `progress(n)` is
-        called as records finish. A record whose retries are exhausted is
-        reported as failed; the others still complete.
+        violation) or if `batch_id` was already recorded for other records
+        (BatchConflict). With `record_batch` (the default), each tenant's share is
+        recorded under `batch_id` (a new id when None) before its first record,
+        so running the same batch again within 30 days replays it: nothing is
+        written and no event is sent twice (see `salestalk_lib.batches`).
+        Records are written by `workers` threads; `progress(n)` is called as
+        records finish. A record whose retries are exhausted is reported as
+        failed; the others still complete.
         """
         started = time.perf_counter()
         models = validate_for_ingest(records)
+        batch = keys.validate_batch_id(batch_id) if batch_id is not None else self.new_id()
         mode = MetricMode(metric_mode)
         stats = RetryStats()
         hooks = (stats, *hooks)
         results: list[IngestResult | None] = [None] * len(models)
         trackers = [_Tracker() for _ in models]
+        starts = self._begin_batch(batch, models, hooks) if record_batch else {}
+        replayed = {t for t, b in starts.items() if b.state is BatchState.REPLAYED}
 
         def finish(i: int, outcome: Outcome, conflict: IngestConflict | None = None,
                    error: BaseException | None = None) -> None:
@@ -564,7 +580,11 @@ class Ingestor:
         tasks: list[Callable[[], int]] = []
         metric_groups: dict[str, list[int]] = {}
         for i, m in enumerate(models):
-            if isinstance(m, Metric) and mode is not MetricMode.CONDITIONAL:
+            if m.tenant_id in replayed:  # its share of the batch completed before: stored, nothing to send
+                finish(i, Outcome.ALREADY_EXISTS)
+                if progress:
+                    progress(1)
+            elif isinstance(m, Metric) and mode is not MetricMode.CONDITIONAL:
                 metric_groups.setdefault(m.tenant_id, []).append(i)
             else:
                 tasks.append(lambda i=i: one(i))
@@ -576,9 +596,49 @@ class Ingestor:
         _run(tasks, workers, progress)
         done = [r for r in results if r is not None]
         assert len(done) == len(models), "every record must have a result"
-        batch = batch_id or self.new_id()
-        events = self._emit_metrics_events(models, done, batch)
-        return IngestReport(done, time.perf_counter() - started, stats, events, batch)
+        event_ids = {t: b.event_id for t, b in starts.items() if b.event_id is not None}
+        events = self._emit_metrics_events(models, done, batch, skip=replayed, event_ids=event_ids)
+        starts = self._complete_batch(starts, done, hooks)
+        return IngestReport(done, time.perf_counter() - started, stats, events, batch, starts)
+
+    def _begin_batch(self, batch_id: str, models: Sequence[ContractModel],
+                     hooks: Sequence[Callable[[Attempt], None]]) -> dict[str, BatchStart]:
+        """Record (or find) each tenant's share of the batch before any record is written."""
+        ledger = BatchLedger(self.retrier, self.new_id)
+        now = unix_now(self.now())
+        starts: dict[str, BatchStart] = {}
+        try:
+            for tenant_id, plan in plan_batch(models).items():
+                starts[tenant_id] = ledger.begin(self.scope(tenant_id), batch_id, plan, now, hooks)
+        except BaseException:
+            # Another tenant's share conflicts (or the budget ran out): withdraw the records this call
+            # created, so that nothing of the batch stays behind.
+            for tenant_id, start in starts.items():
+                if start.state is BatchState.NEW:
+                    scope = self.scope(tenant_id)
+                    key = {"pk": start.record.pk, "sk": start.record.sk}
+                    self._call("DeleteItem", lambda s=scope, k=key: s.storage.delete_item(s.messages_table, k), hooks)
+            raise
+        return starts
+
+    def _complete_batch(self, starts: dict[str, BatchStart], results: Sequence[IngestResult],
+                        hooks: Sequence[Callable[[Attempt], None]]) -> dict[str, BatchStart]:
+        """Complete each tenant's share whose records all succeeded; the others stay in progress."""
+        ledger = BatchLedger(self.retrier, self.new_id)
+        now = unix_now(self.now())
+        done: dict[str, BatchStart] = {}
+        for tenant_id, start in starts.items():
+            counts = Counter(r.outcome.value for r in results if r.tenant_id == tenant_id)
+            if start.state is BatchState.REPLAYED or not set(counts) <= set(BatchOutcomes.model_fields):
+                done[tenant_id] = start
+                continue
+            try:
+                record = ledger.complete(self.scope(tenant_id), start, counts, now, hooks)
+            except RetryBudgetExhausted:
+                done[tenant_id] = start  # left in progress: running the batch again resumes it
+                continue
+            done[tenant_id] = BatchStart(record, start.state)
+        return done
 
     def _batch_chunk(self, indexes: list[int], chunk: list[Metric], check_existing: bool,
                      hooks: Sequence[Callable[[Attempt], None]], trackers: list[_Tracker],
@@ -632,10 +692,12 @@ class Ingestor:
     # --- events -------------------------------------------------------------------
 
     def _emit_metrics_events(self, models: Sequence[ContractModel], results: Sequence[IngestResult],
-                             batch_id: str) -> list[EventEnvelope]:
+                             batch_id: str, *, skip: set[str] = frozenset(),  # type: ignore[assignment]
+                             event_ids: Mapping[str, str] | None = None) -> list[EventEnvelope]:
+        """One event per tenant with metrics (none for `skip`); its id from the batch record when there is one."""
         by_tenant: dict[str, list[tuple[Metric, IngestResult]]] = {}
         for m, r in zip(models, results):
-            if isinstance(m, Metric):
+            if isinstance(m, Metric) and m.tenant_id not in skip:
                 by_tenant.setdefault(m.tenant_id, []).append((m, r))
         events: list[EventEnvelope] = []
         for tenant_id, pairs in sorted(by_tenant.items()):
@@ -643,7 +705,8 @@ class Ingestor:
             counts["created"] += counts.pop(Outcome.WRITTEN.value, 0)
             events.append(metrics_ingested(tenant_id=tenant_id, batch_id=batch_id, metrics=[m for m, _ in pairs],
                                            outcomes=counts, correlation_id=batch_id, source=self.source,
-                                           event_id=self.new_id(), now=self.now))
+                                           event_id=(event_ids or {}).get(tenant_id) or self.new_id(),
+                                           now=self.now))
         if events:
             self.sink.send(events)
         return events

@@ -134,8 +134,10 @@ def load_seed(st: Any, seed_dir: Path | str | None = None, *, retrier: Retrier |
     records = [*metrics, *messages]
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=len(records), desc="seeding", unit="item", disable=not show) as bar:
+        # The seed restores a fixture state, not an upload: no batch record (seeding again must
+        # re-create anything deleted since, which a replayed batch would not).
         ingested = Ingestor(st.storage, st.settings, retrier=retrier).ingest(
-            records, workers=workers, progress=bar.update)
+            records, workers=workers, progress=bar.update, record_batch=False)
     for model, result in zip(records, ingested.results):
         scope = st.tenant(model.tenant_id)
         table = scope.metrics_table if isinstance(model, Metric) else scope.messages_table

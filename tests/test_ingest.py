@@ -202,13 +202,14 @@ def test_unchecked_batch_reports_written(conn, ing):
 
 
 def test_unprocessed_items_are_resent_never_dropped(conn, endpoint):
-    batch = sample_metrics(TENANT, 200, seed=5, first_day=datetime(2011, 1, 1, tzinfo=UTC))
+    # 16 BatchWriteItems at a 30% fault rate: all 16 unfaulted has a chance of 0.7**16 ≈ 0.3%.
+    batch = sample_metrics(TENANT, 400, seed=5, first_day=datetime(2011, 1, 1, tzinfo=UTC))
     with faulty_endpoint(endpoint, FaultProfile(unprocessed=0.3, seed=3)) as faulty:
         ing = Ingestor(Storage(faulty.client()), conn.settings, retrier=Retrier.virtual(seed=2))
         report = ing.bulk_load_metrics(batch, workers=2)
         assert faulty.proxy.counts["unprocessed"] > 0
     assert [r.error for r in report.failures] == []
-    assert report.counts() == {"created": 200}
+    assert report.counts() == {"created": 400}
     assert report.retries_by_code["UnprocessedItems"] > 0
     table = metrics_table(conn)
     assert all(conn.storage.get_item(table, {"pk": m.pk, "sk": m.sk}) == m.to_item() for m in batch)
@@ -219,9 +220,11 @@ def test_exhausted_budget_is_reported_as_failed_and_writes_nothing(conn, endpoin
     records = [msg(rng, session, 1), metric(rng, "2012-Q1")]
     with faulty_endpoint(endpoint, FaultProfile(throttle=1.0)) as faulty:
         ing = Ingestor(Storage(faulty.client()), conn.settings, retrier=Retrier.virtual())
-        report = ing.ingest(records)
+        report = ing.ingest(records, record_batch=False)  # per-record failures: no batch record first
         with pytest.raises(RetryBudgetExhausted):
             ing.ingest_message(records[0])
+        with pytest.raises(RetryBudgetExhausted):  # the batch record cannot be written: no record is tried
+            ing.ingest(records)
     assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.FAILED]
     assert all(r.requests == 11 for r in report.results)  # 1 attempt + 10 throttling retries
     assert not report.ok and len(report.failures) == 2
