@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from salestalk_lib.batches import content_batch_id
 from salestalk_lib.cli import main
 from salestalk_lib.connection import connect
 from salestalk_lib.models import SessionRollup
@@ -33,7 +34,9 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def table_items(endpoint, prefix: str, kind: str) -> list[dict]:
     client = endpoint.client()
     name = f"{prefix}tenant-{TENANT}-{kind}"
-    if name not in client.list_tables()["TableNames"]:
+    # Every page: the session's endpoint holds more tables than one ListTables page (100) returns.
+    names = [n for page in client.get_paginator("list_tables").paginate() for n in page["TableNames"]]
+    if name not in names:
         return []
     items, params = [], {"TableName": name, "ConsistentRead": True}
     while True:  # verification reads every item: a Scan is fine in a test
@@ -73,8 +76,11 @@ def test_ingest_under_faults_ends_exact_and_a_rerun_changes_nothing(tmp_path, ca
     assert "retries: " in out and "ThrottlingException" in out
     assert f"faults injected ({profile}): " in out and "throttle " in out
     assert "time: " in out
+    assert f"batch {content_batch_id([*messages, *metrics])}: {TENANT}: new, completed (kept until " in out
     first = (table_items(endpoint, prefix, "messages"), table_items(endpoint, prefix, "metrics"))
-    assert len(first[0]) == 60 + 5 and len(first[1]) == 60
+    assert len(first[0]) == 60 + 5 + 1 and len(first[1]) == 60  # messages, rollups, the batch record
+    (record,) = [i for i in first[0] if i["pk"]["S"].startswith("BATCH#")]
+    assert record["status"] == {"S": "completed"} and record["recordCount"] == {"N": "120"}
 
     st = connect(endpoint=endpoint, settings=Settings(table_prefix=prefix))
     table = st.settings.table_name("messages", TENANT)
@@ -83,14 +89,44 @@ def test_ingest_under_faults_ends_exact_and_a_rerun_changes_nothing(tmp_path, ca
         assert st.storage.get_item(table, {"pk": f"SESSION#{sid}", "sk": "METADATA"}) == \
             SessionRollup.of_messages(ms).to_item()
 
+    # The same file again is the same batch: replayed, nothing written, no second event.
     code, out, _ = run(capsys, *args)
     assert code == 0
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("message", "metric"))}
     assert rows == {"message": ["60", "0", "60", "0", "0"], "metric": ["60", "0", "60", "0", "0"]}
+    assert f"{TENANT}: replayed, completed" in out and "nothing was written and no event was sent again" in out
     assert (table_items(endpoint, prefix, "messages"), table_items(endpoint, prefix, "metrics")) == first
     outcomes = [json.loads(line)["data"]["outcomes"] for line in events.read_text().splitlines()]
-    assert len(outcomes) == 2 and outcomes[0]["created"] + outcomes[0]["alreadyExists"] == 60
-    assert outcomes[1] == {"created": 0, "alreadyExists": 60, "conflicts": 0, "failed": 0}
+    assert len(outcomes) == 1 and outcomes[0]["created"] + outcomes[0]["alreadyExists"] == 60
+
+    # As a new batch, every record is found already stored, item by item; only the new batch record is added.
+    code, out, _ = run(capsys, *args, "--batch-id", "second-load")
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("message", "metric"))}
+    assert rows == {"message": ["60", "0", "60", "0", "0"], "metric": ["60", "0", "60", "0", "0"]}
+    after = table_items(endpoint, prefix, "messages")
+    assert [i for i in after if i["pk"]["S"] != "BATCH#second-load"] == first[0]
+    assert table_items(endpoint, prefix, "metrics") == first[1]
+    outcomes = [json.loads(line)["data"]["outcomes"] for line in events.read_text().splitlines()]
+    assert len(outcomes) == 2 and outcomes[1] == {"created": 0, "alreadyExists": 60, "conflicts": 0, "failed": 0}
+
+
+def test_a_batch_id_reused_for_other_records_is_refused_and_writes_nothing(tmp_path, capsys, endpoint, prefix):
+    first, second = sample_metrics(TENANT, 2, seed=8, first_day=datetime(2019, 1, 1, tzinfo=UTC))
+    args = ["--endpoint-url", endpoint.url, "--table-prefix", prefix, "--batch-id", "nightly-2025-11-25"]
+    assert run(capsys, str(write_jsonl(tmp_path / "a.jsonl", [first])), *args)[0] == 0
+    before = (table_items(endpoint, prefix, "messages"), table_items(endpoint, prefix, "metrics"))
+    code, _, err = run(capsys, str(write_jsonl(tmp_path / "b.jsonl", [second])), *args)
+    assert code == 1
+    assert "batch 'nightly-2025-11-25' of tenant" in err and "Nothing was written: use a new batch id" in err
+    assert (table_items(endpoint, prefix, "messages"), table_items(endpoint, prefix, "metrics")) == before
+
+
+@pytest.mark.parametrize("batch_id", ["has space", "x#y", "-"])
+def test_a_batch_id_outside_the_grammar_is_a_usage_error(tmp_path, capsys, batch_id):
+    path = write_jsonl(tmp_path / "a.jsonl", sample_metrics(TENANT, 1, seed=9))
+    code, _, err = run(capsys, str(path), "--batch-id", batch_id)
+    assert code == 2 and "--batch-id: batchId must be" in err and "nothing was written" in err
 
 
 def test_conflicting_record_exits_1_and_is_not_overwritten(tmp_path, capsys, endpoint, prefix):

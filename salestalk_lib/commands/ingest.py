@@ -8,7 +8,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import ConfigurationError, ValidationFailed, Violation
+from ..batches import BatchState, content_batch_id, describe
+from ..errors import BatchConflict, ConfigurationError, KeyGrammarError, ValidationFailed, Violation
+from ..keys import validate_batch_id
 from ..events import EventBridgeSink, EventSink, JsonLinesSink, MemorySink
 from ..faults import FaultProfile, faulty_endpoint
 from ..ingest import Ingestor, MetricMode, validate_for_ingest
@@ -27,13 +29,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "provision the records' tenants if needed and write each message with its session rollup in one "
         "transaction, and each metric with a conditional create. Identical existing items are "
         "already_exists; a different existing item is a conflict, reported and never overwritten "
-        "(exit 1). Running it again on the same file changes nothing.",
+        "(exit 1). The run is one batch, recorded per tenant for 30 days under its batch id (by default "
+        "derived from the records): running the same file again replays the batch, writing nothing and "
+        "sending no event twice. The same batch id with other records is refused before anything is "
+        "written (exit 1).",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON-lines (or JSON) file of records")
     p.add_argument("--faults", metavar="PROFILE", type=_profile,
                    help="inject faults on the HTTP path, e.g. throttle=0.2,error5xx=0.05,reset=0.02,lost=0.02,seed=7 "
                         "(kinds: throttle, error5xx, reset, timeout, lost, unprocessed, conflict; "
                         "also seed=N, read_timeout=S)")
+    p.add_argument("--batch-id", metavar="ID",
+                   help="the batch's idempotency key: 1-128 letters, digits, '.', '_', '-' (default: derived from "
+                        "the records, so the same records are the same batch; give a new id to load them again "
+                        "as a new batch)")
     p.add_argument("--workers", type=int, default=4, help="parallel writers (default: %(default)s)")
     p.add_argument("--metric-mode", choices=[m.value for m in MetricMode], default=MetricMode.CONDITIONAL.value,
                    help="how metrics are written (default: %(default)s; see the write modes in the docs)")
@@ -68,10 +77,14 @@ def _validate(files: list[Path]) -> list:
 def run(args: argparse.Namespace) -> int:
     try:
         records = _validate(args.files)
+        batch_id = validate_batch_id(args.batch_id) if args.batch_id is not None else content_batch_id(records)
     except ValidationFailed as exc:
         for v in exc.violations:
             print(v)
         print(f"salestalk ingest: {len(exc.violations)} violation(s); nothing was written", file=sys.stderr)
+        return 2
+    except KeyGrammarError as exc:
+        print(f"salestalk ingest: --batch-id: {exc}; nothing was written", file=sys.stderr)
         return 2
     tenants = sorted({r.tenant_id for r in records})
     with connect_from_args(args) as st:
@@ -89,7 +102,10 @@ def run(args: argparse.Namespace) -> int:
             with tqdm(total=len(records), desc="ingesting", unit="record",
                       disable=True if args.no_progress else None, file=sys.stderr) as bar:
                 report = ingestor.ingest(records, workers=args.workers, metric_mode=args.metric_mode,
-                                         progress=bar.update)
+                                         batch_id=batch_id, progress=bar.update)
+        except BatchConflict as exc:
+            print(f"salestalk ingest: {exc}", file=sys.stderr)
+            return 1
         finally:
             if endpoint is not None:
                 injected = dict(endpoint.proxy.counts)
@@ -101,7 +117,14 @@ def run(args: argparse.Namespace) -> int:
     if args.faults:
         print(f"faults injected ({args.faults}): " + (", ".join(f"{k} {n}" for k, n in sorted(injected.items()))
                                                        or "none"))
-    print(f"events: {len(report.events)} metrics.ingested.v1 (batch {report.batch_id})")
+    print(f"batch {report.batch_id}: {describe(report.batches)}")
+    if report.replayed:
+        print("the batch was already completed: nothing was written and no event was sent again "
+              "(give --batch-id a new id to load the records again as a new batch)")
+    resumed = sorted(t for t, b in report.batches.items() if b.state is BatchState.RESUMED)
+    if resumed:
+        print(f"resumed an unfinished run for {', '.join(resumed)}: its event keeps the batch's event id")
+    print(f"events: {len(report.events)} metrics.ingested.v1")
     print(f"time: {report.seconds:.2f}s for {len(report.results)} record(s)")
     for conflict in report.conflicts:
         print(f"conflict: {conflict}", file=sys.stderr)
