@@ -20,16 +20,18 @@ DynamoDB decides it (an item is in a GSI iff it carries the index's key attribut
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
+from . import batches
 from .contract_docs import KEY_FORMS
 from .faults import FAULT_KINDS, FaultProfile
 from .ingest import WRITE_MODES, MetricMode, write_cost
-from .models import Message, Metric, SessionRollup, Tenant
+from .models import IngestBatch, Message, Metric, SessionRollup, Tenant
 from .retry import DEFAULT_POLICY, RETRY_RULES, policy_table
 from .samples import sample_messages, sample_metrics
 from .tables import TABLE_SPECS, TableKind, TableSpec
@@ -64,7 +66,7 @@ LAYERS: tuple[Layer, ...] = (
            "iam_terraform", "terraform_check", "policy_lint"),
           "#8e24aa", extras=("notebooks/*.ipynb",)),
     Layer("Provisioning, seed, ingest, patterns, tenants", "what a tenant's data goes through; built on the seam",
-          ("connection", "provision", "seed", "ingest", "patterns", "tenants", "references", "audit"),
+          ("connection", "provision", "seed", "ingest", "batches", "patterns", "tenants", "references", "audit"),
           "#ef6c00"),
     Layer("Storage seam", "the only layer that talks to DynamoDB; AWS errors translated here",
           ("endpoint", "moto_fixes", "storage", "scope", "writes", "events", "faults"),
@@ -294,6 +296,12 @@ ITEM_KINDS: tuple[ItemKind, ...] = (
     ItemKind("session rollup", TableKind.MESSAGES,
              (("pk", _grammar("session rollup", "pk")), ("sk", _grammar("session rollup", "sk"))),
              lambda: SessionRollup.of_messages([_sample_message()]).to_item()),
+    ItemKind("ingest batch", TableKind.MESSAGES,
+             (("pk", _grammar("ingest batch", "pk")), ("sk", _grammar("ingest batch", "sk"))),
+             lambda: IngestBatch.begin(tenant_id=_SAMPLE_TENANT, batch_id="2025-11-25.nightly",
+                                       content_hash="sha256:" + "0" * 64, message_count=0, metric_count=1,
+                                       started_at=1_764_028_800,
+                                       event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d").to_item()),
     ItemKind("metric headline", TableKind.METRICS,
              (("pk", _grammar("metric", "pk")), ("sk", _grammar("metric headline", "sk"))),
              lambda: _sample_metric(False)),
@@ -520,6 +528,12 @@ def reliability_page(inputs: Any = None) -> str:
     out += _md_table(["mode", "requests", "WCU", "RCU"],
                      [[f"`{name}`", f"{c['requests']:,}", f"{c['wcu']:,}", f"{c['rcu']:,}"] for name, c in cost_rows()],
                      align="lrrr")
+
+    out += ["## Batch uploads", ""]
+    out += inspect.cleandoc(batches.__doc__ or "").split("\n", 1)[1].strip("\n").splitlines()
+    out += ["", f"The record is created with `{batches.BEGIN_CONDITION}` and completed with",
+            f"`{batches.COMPLETE_UPDATE}` under `{batches.COMPLETE_CONDITION}`. "
+            "See the [Ingest batch](contracts/ingest-batch.md) contract for its fields and rules.", ""]
 
     example = FaultProfile.parse("throttle=0.2,error5xx=0.05,lost=0.02,seed=7")
     out += ["## Fault kinds", "",

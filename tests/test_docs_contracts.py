@@ -213,8 +213,8 @@ def _rebuild(form: contract_docs.KeyForm) -> str:
 @pytest.mark.parametrize("form", contract_docs.KEY_FORMS, ids=lambda f: f"{f.item}-{f.attribute}")
 def test_key_grammar_rows_are_built_and_parse_back(form: contract_docs.KeyForm, pages: dict[str, str]) -> None:
     page = pages[f"{CONTRACTS_DIR}/key-grammar.md"]
-    line = next(l for l in page.splitlines() if f"| `{form.example}` |" in l)
-    assert f"`{form.grammar}`" in line and f"`keys.{form.build.__name__}`" in line
+    line = next(l for l in page.splitlines() if l.startswith(f"| {form.item} | `{form.attribute}` |"))
+    assert f"| `{form.example}` |" in line and f"`{form.grammar}`" in line and f"`keys.{form.build.__name__}`" in line
     if form.parse is not None:
         assert _rebuild(form) == form.example
 

@@ -278,3 +278,14 @@ def test_reliability_page_links_the_retries_notebook_only_when_published(tmp_pat
     notebook.write_text("{}", encoding="utf-8")
     page = site_docs.reliability_page(docsgen.Inputs(notebooks=(notebook,)))
     assert f"](../notebooks/{site_docs.RETRIES_NOTEBOOK})" in page
+
+
+def test_reliability_page_explains_batch_uploads_from_the_batches_module(reliability: str) -> None:
+    from salestalk_lib import batches
+
+    section = reliability.split("## Batch uploads", 1)[1].split("\n## ", 1)[0]
+    for state in batches.BatchState:
+        assert f"`{state.value}`" in section
+    assert "`BatchConflict` before anything is written" in section
+    assert f"`{batches.BEGIN_CONDITION}`" in section and f"`{batches.COMPLETE_CONDITION}`" in section
+    assert "(contracts/ingest-batch.md)" in section
