@@ -116,8 +116,15 @@ def _contract_check(fn):
 
 
 def _significant_digits(d: Decimal) -> int:
-    digits = "".join(map(str, d.as_tuple().digits)).strip("0")
-    return max(len(digits), 1)
+    """Digits between the first and the last non-zero digit (at least 1)."""
+    digits = d.as_tuple().digits
+    end = len(digits)
+    while end > 1 and digits[end - 1] == 0:
+        end -= 1
+    start = 0
+    while start < end - 1 and digits[start] == 0:
+        start += 1
+    return end - start
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -371,7 +378,7 @@ MessageMetadata = _metadata_map(MESSAGE_METADATA_LIMIT)
 
 
 def _utf8_len(text: str) -> int:
-    return len(text.encode("utf-8"))
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def _number_size(value: int | float | Decimal) -> int:
@@ -383,6 +390,13 @@ def _number_size(value: int | float | Decimal) -> int:
 
 
 def _value_size(value: Any) -> int:
+    kind = type(value)  # exact types first: most values are plain str, Decimal, int or dict
+    if kind is str:
+        return _utf8_len(value)
+    if kind is Decimal or kind is int:
+        return _number_size(value)
+    if kind is dict:
+        return 3 + sum(1 + _utf8_len(str(k)) + _value_size(v) for k, v in value.items())
     if value is None or isinstance(value, bool):
         return 1
     if isinstance(value, str):
@@ -478,7 +492,9 @@ class ItemModel(ContractModel):
     @model_validator(mode="after")
     def _fits_in_an_item(self) -> Self:
         """The item fits DynamoDB's 400 KB item limit, sized by DynamoDB's own rules (`item_size_bytes`)."""
-        size = item_size_bytes(self.to_item())
+        # The dump has the item's names and values (enums, ints and floats size as their item forms do),
+        # without building the item itself.
+        size = item_size_bytes(self.model_dump(by_alias=True, exclude_none=True))
         if size > ITEM_SIZE_LIMIT:
             raise _rule(f"item is {size:,} bytes by DynamoDB's size rules; the limit is {ITEM_SIZE_LIMIT:,} (400 KB)")
         return self

@@ -121,7 +121,8 @@ def validate_record(record: Any, where: str, *, tenant_id: str | None = None
     """Validate one record of any kind: the model (None if invalid) and every violation."""
     if not isinstance(record, Mapping):
         return None, [Violation(where, RECORD_FIELD, f"must be a JSON object, got {_json_type(record)}")]
-    duplicates = [Violation(where, f, r) for f, r in _duplicate_keys(record, ())]
+    duplicates = ([Violation(where, f, r) for f, r in _duplicate_keys(record, ())]
+                  if _any_duplicates(record) else [])
     model = model_for(record)
     if isinstance(model, Violation):
         return None, duplicates + [Violation(where, model.field, model.rule)]
@@ -241,6 +242,16 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> _JsonObject:
         seen: set[str] = set()
         obj.duplicates = tuple(k for k, _ in pairs if k in seen or seen.add(k))
     return obj
+
+
+def _any_duplicates(value: Any) -> bool:
+    """Whether any JSON object in `value` saw a key twice (a quick pass; `_duplicate_keys` names them)."""
+    if isinstance(value, dict):
+        return bool(getattr(value, "duplicates", ())) or any(
+            _any_duplicates(v) for v in value.values() if isinstance(v, (dict, list)))
+    if isinstance(value, list):
+        return any(_any_duplicates(v) for v in value if isinstance(v, (dict, list)))
+    return False
 
 
 def _duplicate_keys(value: Any, path: tuple[str | int, ...]) -> list[tuple[str, str]]:

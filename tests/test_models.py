@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from salestalk_lib import keys, models
@@ -709,3 +711,31 @@ def test_schemas_accept_valid_items_and_reject_shape_errors():
         assert list(validator.iter_errors(dict(item, surprise=1)))
     optional_absent = docs["message.schema.json"]["properties"]["classification"]
     assert "null" not in json.dumps(optional_absent)
+
+
+# --- the size check works on the model's dump: the same number as on its item ---------------------
+
+
+def test_the_size_of_a_models_dump_equals_the_size_of_its_item():
+    from salestalk_lib.models import IngestBatch, SessionRollup, content_hash
+    from salestalk_lib.samples import sample_messages, sample_metrics
+
+    messages = sample_messages("size-check", 40, sessions=3, seed=11)
+    metrics = sample_metrics("size-check", 60, seed=12)
+    tenant = Tenant.create(tenant_id="size-check", name="Größe GmbH ✓", owner_email="o@example.com",
+                           plan="free", created_at=1_700_000_000, metadata={"region": "EU", "employees": 12})
+    batch = IngestBatch.begin(tenant_id="size-check", batch_id="b-1", content_hash=content_hash(metrics),
+                              message_count=0, metric_count=60, started_at=1_700_000_000,
+                              event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d")
+    models = [*messages, *metrics, tenant, batch, SessionRollup.of_messages(messages[:1])]
+    for model in models:
+        dump = model.model_dump(by_alias=True, exclude_none=True)
+        assert item_size_bytes(dump) == item_size_bytes(model.to_item()), type(model).__name__
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=None))
+def test_significant_digits_counts_from_the_first_to_the_last_non_zero_digit(d):
+    from salestalk_lib.models import _significant_digits
+
+    text = "".join(map(str, d.as_tuple().digits)).strip("0")
+    assert _significant_digits(d) == max(len(text), 1)
