@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from functools import lru_cache
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -280,6 +281,11 @@ def parse_period(text: str) -> Period:
     """Parse `YYYY-QN`, `YYYY-MM` or `YYYY-MM-DD`; anything else raises KeyGrammarError."""
     if not isinstance(text, str):
         raise KeyGrammarError(f"period must be a string, got {type(text).__name__}")
+    # Parsing is pure and a load repeats a few periods many times: plain strings are remembered.
+    return _parse_period_cached(text) if type(text) is str else _parse_period(text)
+
+
+def _parse_period(text: str) -> Period:
     if m := _QUARTER_RE.fullmatch(text):
         year, idx, gran = int(m[1]), int(m[2]), Granularity.QUARTER
     elif m := _MONTH_RE.fullmatch(text):
@@ -374,12 +380,21 @@ def parse_metric_sk(sk: str) -> MetricSortKey:
     """Parse a headline or slice metric sort key."""
     if not isinstance(sk, str):
         raise KeyGrammarError(f"metric sk must be a string, got {type(sk).__name__}")
+    return _parse_metric_sk_cached(sk) if type(sk) is str else _parse_metric_sk(sk)
+
+
+def _parse_metric_sk(sk: str) -> MetricSortKey:
     period_text, sep, dim = sk.partition(SLICE_SEPARATOR)
     period = parse_period(period_text)
     if not sep:
         return MetricSortKey(period)
     parse_dimension_key(dim)
     return MetricSortKey(period, dim)
+
+
+# Results are immutable (frozen dataclasses); errors are raised again on every call, never cached.
+_parse_period_cached = lru_cache(maxsize=4096)(_parse_period)
+_parse_metric_sk_cached = lru_cache(maxsize=4096)(_parse_metric_sk)
 
 
 # --- item kinds -----------------------------------------------------------------
