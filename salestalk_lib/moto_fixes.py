@@ -19,7 +19,9 @@ rests on conditional writes and transactions:
 3. **Quadratic item construction.** moto re-sums the size of every attribute
    each time it adds one while building an item (O(attributes²) per write,
    most of a BatchWriteItem's cost). `_item_init` builds the same item and
-   applies the same 400 KB check once, on the total.
+   applies the same 400 KB check once, on the total, sized on the wire form
+   (`attribute_size`, equal to moto's `DynamoType.size()`), as are the key size
+   limits (`_validate_key_sizes`).
 4. **Request parsing re-walks the botocore shapes per node.** moto turns every
    JSON body into parameters by dispatching on each shape's type name for every
    value (a 25-item BatchWriteItem is ~900 dispatches), on a service model it
@@ -28,7 +30,7 @@ rests on conditional writes and transactions:
    dropped, blobs base64-decoded, timestamps and numbers converted) and gives
    the same result; `tests/test_moto_fixes.py` compares it with moto's parser.
 
-`apply(server)` installs all four; `salestalk_lib.endpoint.start_embedded` calls it.
+`apply(server)` installs them all; `salestalk_lib.endpoint.start_embedded` calls it.
 """
 
 from __future__ import annotations
@@ -142,6 +144,32 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
         raise TransactionCanceledException(errors)
 
 
+def attribute_size(value: Any) -> int:
+    """`DynamoType(value).size()` computed on the wire form, without building DynamoType objects."""
+    if type(value) is not dict or not value:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        return DynamoType(value).size()
+    kind, inner = next(iter(value.items()))  # DynamoType reads the first key, as here
+    if kind == "S" and type(inner) is str:
+        return len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+    if kind == "N":
+        return len(str(inner))
+    if kind == "M" and type(inner) is dict:
+        return sum((len(k) if k.isascii() else len(k.encode("utf-8"))) + attribute_size(v) for k, v in inner.items())
+    if kind == "L" and type(inner) is list:
+        return sum(attribute_size(v) for v in inner)
+    if kind in ("SS", "NS", "BS") and type(inner) is list:
+        return sum(attribute_size({kind[0]: v}) for v in inner)
+    if isinstance(inner, bool):
+        return 1
+    if isinstance(inner, (str, bytes)):
+        return len(inner if isinstance(inner, bytes) else inner.encode("utf-8"))
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    return DynamoType(value).size()
+
+
 def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
     """moto's Item.__init__ with its size limit checked once on the total, not once per attribute."""
     from moto.dynamodb.exceptions import ItemSizeTooLarge
@@ -150,11 +178,25 @@ def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) 
 
     self.hash_key = hash_key
     self.range_key = range_key
-    converted = {key: DynamoType(value) for key, value in attrs.items()}
-    if sum(bytesize(key) + value.size() for key, value in converted.items()) > 405000:  # moto's own limit
+    if sum(bytesize(key) + attribute_size(value) for key, value in attrs.items()) > 405000:  # moto's own limit
         raise ItemSizeTooLarge
     self.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
-    dict.update(self.attrs, converted)
+    dict.update(self.attrs, {key: DynamoType(value) for key, value in attrs.items()})
+
+
+def _validate_key_sizes(self: Any, item_attrs: dict[str, Any]) -> None:
+    """moto's Table._validate_key_sizes, sizing each key value with `attribute_size`."""
+    from moto.dynamodb.exceptions import HashKeyTooLong, RangeKeyTooLong
+    from moto.dynamodb.limits import HASH_KEY_MAX_LENGTH, RANGE_KEY_MAX_LENGTH
+
+    for hash_name in self.hash_key_names:
+        hash_value = item_attrs.get(hash_name)
+        if hash_value and attribute_size(hash_value) > HASH_KEY_MAX_LENGTH:
+            raise HashKeyTooLong
+    for range_name in self.range_key_names:
+        range_value = item_attrs.get(range_name)
+        if range_value and attribute_size(range_value) > RANGE_KEY_MAX_LENGTH:
+            raise RangeKeyTooLong
 
 
 _UNDEFINED = object()
@@ -275,11 +317,13 @@ def patch_backend() -> None:
             return
         from moto.dynamodb.models import DynamoDBBackend
         from moto.dynamodb.models.dynamo_type import Item
+        from moto.dynamodb.models.table import Table
         from moto.dynamodb.responses import DynamoHandler
 
         global _ORIGINAL_PARSE_PARAMETERS
         DynamoDBBackend.transact_write_items = transact_write_items
         Item.__init__ = _item_init
+        Table._validate_key_sizes = _validate_key_sizes
         _ORIGINAL_PARSE_PARAMETERS = DynamoHandler.parse_parameters
         DynamoHandler.parse_parameters = parse_parameters
         _PATCHED = True

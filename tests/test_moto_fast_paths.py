@@ -1,8 +1,10 @@
-"""The embedded server's compiled request parser gives exactly moto's own parameters (moto_fixes, fix 4).
+"""The embedded server's fast paths give exactly moto's own results (salestalk_lib.moto_fixes).
 
-Random request bodies are generated from the botocore shapes of every DynamoDB
-operation (unknown members, nulls, blobs, timestamps and nested AttributeValues
-included) and parsed both ways.
+The compiled request parser (fix 4) is compared with moto's parser on random
+request bodies generated from the botocore shapes of every DynamoDB operation
+(unknown members, nulls, blobs, timestamps and nested AttributeValues included);
+the wire-form item sizing (fix 3) with moto's `DynamoType.size()` on random
+attribute values.
 """
 
 from __future__ import annotations
@@ -114,3 +116,45 @@ def test_the_embedded_server_uses_the_compiled_parser_and_round_trips_binary(end
     client.put_item(TableName=name, Item=item)
     got = client.get_item(TableName=name, Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)["Item"]
     assert got == item
+
+
+# --- item sizing on the wire form ------------------------------------------------------------
+
+SCALARS = st.one_of(
+    st.builds(lambda s: {"S": s}, st.text(max_size=8)),
+    st.builds(lambda n: {"N": n}, st.sampled_from(["0", "1.5", "-12", "1E+3", "123456789.000"])),
+    st.builds(lambda b: {"B": b}, st.binary(max_size=6)),
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+    st.just({"NULL": True}),
+    st.builds(lambda xs: {"SS": xs}, st.lists(st.text(max_size=4), max_size=3)),
+    st.builds(lambda xs: {"NS": xs}, st.lists(st.sampled_from(["1", "22", "-3.5"]), max_size=3)),
+    st.builds(lambda xs: {"BS": xs}, st.lists(st.binary(max_size=3), max_size=3)),
+)
+ATTRIBUTE_VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.builds(lambda xs: {"L": xs}, st.lists(inner, max_size=4)),
+    st.builds(lambda m: {"M": m}, st.dictionaries(st.text(max_size=5), inner, max_size=4))), max_leaves=25)
+
+
+@settings(max_examples=300)
+@given(ATTRIBUTE_VALUES)
+def test_wire_form_size_equals_motos_dynamotype_size(value: dict) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    assert moto_fixes.attribute_size(value) == DynamoType(value).size()
+
+
+@pytest.mark.integration
+def test_key_and_item_size_limits_still_hold_on_the_embedded_server(endpoint) -> None:
+    from botocore.exceptions import ClientError
+
+    client = endpoint.client()
+    name = f"limits-{uuid.uuid4().hex[:8]}"
+    Storage(client).create_table(create_table_request(METRICS, name))
+    with pytest.raises(ClientError, match="Size of hashkey has exceeded the maximum size limit of ?2048 bytes"):
+        client.put_item(TableName=name, Item={"pk": {"S": "x" * 2049}, "sk": {"S": "s"}})
+    with pytest.raises(ClientError, match="Aggregated size of all range keys has exceeded the size limit of 1024 bytes"):
+        client.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "é" * 600}})
+    with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
+        client.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "s"},
+                                              "big": {"L": [{"S": "y" * 1000}] * 406}})
+    client.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "s"}, "ok": {"L": [{"S": "y" * 1000}] * 390}})
