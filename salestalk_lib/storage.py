@@ -10,9 +10,10 @@ nowhere else. Each method is one request: retries belong to `salestalk_lib.retry
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError, ReadTimeoutError
@@ -46,7 +47,35 @@ RequestHook = Callable[[str, Mapping[str, Any]], None]
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     """Python item -> DynamoDB AttributeValue map (floats are refused by boto3: use Decimal)."""
-    return {k: _SER.serialize(v) for k, v in item.items()}
+    return {k: serialize_value(v) for k, v in item.items()}
+
+
+def serialize_value(value: Any) -> dict[str, Any]:
+    """boto3's `TypeSerializer().serialize(value)`, with direct paths for the exact types items hold.
+
+    str, Decimal, int, bool, None, dict and list are turned into their
+    AttributeValue here, with boto3's own number context (so too-precise numbers,
+    NaN and infinities fail exactly as in boto3); anything else (sets, bytes,
+    Binary, tuples, other mappings, floats) goes to boto3's TypeSerializer.
+    `tests/test_storage_serialize.py` compares the two on random values.
+    """
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is Decimal or kind is int:
+        number = str(DYNAMODB_CONTEXT.create_decimal(value))
+        if number in ("Infinity", "NaN"):
+            raise TypeError("Infinity and NaN not supported")
+        return {"N": number}
+    if kind is dict:
+        return {"M": {k: serialize_value(v) for k, v in value.items()}}
+    if kind is list:
+        return {"L": [serialize_value(v) for v in value]}
+    if kind is bool:
+        return {"BOOL": value}
+    if value is None:
+        return {"NULL": True}
+    return _SER.serialize(value)
 
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
