@@ -427,6 +427,11 @@ def item_size_bytes(item: Mapping[str, Any]) -> int:
 
 
 def _to_dynamo(value: Any) -> Any:
+    kind = type(value)  # exact types first: most values are plain str, Decimal or dict
+    if kind is str or kind is Decimal:
+        return value
+    if kind is dict:
+        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
     if isinstance(value, Mapping):
         return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
