@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
+import uuid
 
 import pytest
 
@@ -63,8 +64,14 @@ def test_malformed_url_is_a_clear_error():
 def test_embedded_server_answers_dynamodb_over_http_and_stops():
     ep = resolve_endpoint(env={})
     client = ep.client()
-    assert client.list_tables()["TableNames"] == []  # a fresh embedded server holds no tables
     assert client.meta.endpoint_url == ep.url
+    # moto keeps its backend per process: this server shares it with the session's, so look for our own table.
+    name = f"probe-{uuid.uuid4().hex[:8]}"
+    client.create_table(TableName=name, KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST")
+    names = [n for page in client.get_paginator("list_tables").paginate() for n in page["TableNames"]]
+    assert name in names
     ep.close()
     with pytest.raises(OSError):
         urllib.request.urlopen(ep.url, timeout=2)
