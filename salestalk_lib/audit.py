@@ -38,7 +38,7 @@ from .tables import TableKind
 from .validation import RecordKind, ValidRecord, cross_check, detect_kind, validate_record
 
 READ_OPERATIONS = frozenset({"Scan", "GetItem"})
-_TABLE_KINDS = {TableKind.MESSAGES: {KeyKind.MESSAGE, KeyKind.SESSION, KeyKind.BATCH},
+_TABLE_KINDS = {TableKind.MESSAGES: {KeyKind.MESSAGE, KeyKind.SESSION, KeyKind.BATCH, KeyKind.EVENT},
                 TableKind.METRICS: {KeyKind.METRIC}}
 _REGISTRY = "registry"
 

@@ -5,6 +5,7 @@
 | message | `MSG#{messageId}` | message time, ISO-8601 UTC with ms: `2025-11-09T10:00:00.000Z` |
 | session rollup | `SESSION#{sessionId}` | `METADATA` |
 | ingest batch | `BATCH#{batchId}` | `METADATA` |
+| processed event | `EVENT#{eventId}` | `METADATA` |
 | metric headline | `METRIC#{subject}` | period: `2025-Q3`, `2025-07` or `2025-07-15` |
 | metric slice | `METRIC#{subject}` | `{period}#{dimName}:{dimValue}`, e.g. `2025-Q3#region:Europe` |
 
@@ -41,6 +42,8 @@ SESSION_PREFIX = "SESSION#"
 SESSION_SK = "METADATA"
 BATCH_PREFIX = "BATCH#"
 BATCH_SK = "METADATA"
+EVENT_PREFIX = "EVENT#"
+EVENT_SK = "METADATA"
 METRIC_PREFIX = "METRIC#"
 SLICE_SEPARATOR = "#"
 DIMENSION_SEPARATOR = ":"
@@ -56,6 +59,7 @@ _DIM_VALUE_RE = re.compile(r"^[^#:\s\x00-\x1f\x7f](?:[^#\x00-\x1f\x7f]{0,126}[^#
 _QUARTER_RE = re.compile(r"^([0-9]{4})-Q([1-4])$")
 _MONTH_RE = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 _DAY_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+_EVENT_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _BATCH_ID_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
 _MSG_SK_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$")
 
@@ -208,6 +212,30 @@ def parse_batch_pk(pk: str) -> str:
 def batch_sk() -> str:
     """The fixed sort key of an ingest batch record."""
     return BATCH_SK
+
+
+# --- processed events ------------------------------------------------------------
+
+
+def event_pk(event_id: str) -> str:
+    """`EVENT#{eventId}`: the partition of an event's processing record (eventId: a lowercase UUID)."""
+    if not isinstance(event_id, str) or not _EVENT_ID_RE.fullmatch(event_id):
+        raise KeyGrammarError(f"eventId must be a lowercase canonical UUID, got {event_id!r}")
+    return EVENT_PREFIX + event_id
+
+
+def parse_event_pk(pk: str) -> str:
+    """The event id inside an `EVENT#` partition key."""
+    if not isinstance(pk, str) or not pk.startswith(EVENT_PREFIX):
+        raise KeyGrammarError(f"event pk must start with {EVENT_PREFIX!r}, got {pk!r}")
+    event_id = pk[len(EVENT_PREFIX):]
+    event_pk(event_id)
+    return event_id
+
+
+def event_sk() -> str:
+    """The fixed sort key of an event's processing record."""
+    return EVENT_SK
 
 
 # --- periods ------------------------------------------------------------------
@@ -407,6 +435,7 @@ class KeyKind(StrEnum):
     SESSION = "session"
     METRIC = "metric"
     BATCH = "batch"
+    EVENT = "event"
 
 
 def pk_kind(pk: object) -> KeyKind | None:
@@ -414,7 +443,8 @@ def pk_kind(pk: object) -> KeyKind | None:
     if not isinstance(pk, str):
         return None
     for prefix, kind in ((MSG_PREFIX, KeyKind.MESSAGE), (SESSION_PREFIX, KeyKind.SESSION),
-                         (METRIC_PREFIX, KeyKind.METRIC), (BATCH_PREFIX, KeyKind.BATCH)):
+                         (METRIC_PREFIX, KeyKind.METRIC), (BATCH_PREFIX, KeyKind.BATCH),
+                         (EVENT_PREFIX, KeyKind.EVENT)):
         if pk.startswith(prefix):
             return kind
     return None

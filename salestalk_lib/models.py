@@ -13,6 +13,7 @@ takes: Decimals for numbers, no None, no empty strings or sets) and
 | `Message` | messages table | `pk` = `keys.message_pk(messageId)`; `timestamp` = instant of `sk`; `ttl` after `timestamp`; metadata ≤ 50 KB; `metadata.dataReferences` valid and in the same tenant |
 | `SessionRollup` | messages table | `pk` = `keys.session_pk(sessionId)`, `sk` = `keys.session_sk()`; no `timestamp`/`sender` (sparse indexes); last ≥ first |
 | `IngestBatch` | messages table | `pk` = `keys.batch_pk(batchId)`, `sk` = `keys.batch_sk()`; counts (and `outcomes`) add up; `ttl` = `startedAt` + 30 days; completed ⇔ `completedAt` and `outcomes`; `eventId` ⇔ metrics; no `timestamp`/`sender` (sparse indexes) |
+| `ProcessedEvent` | messages table | `pk` = `keys.event_pk(eventId)`, `sk` = `keys.event_sk()`; `ttl` = `claimedAt` + 30 days; processed ⇔ `processedAt` ≥ `claimedAt`; no `timestamp`/`sender` (sparse indexes) |
 | `Metric` | metrics table | `pk` = `keys.metric_pk(subject)`; `metricType` = `subject`; `sk` = period, or `{period}#{dimensionKey}` for a slice; `dimensionKey` names one of `dimensions`; `timestamp` = period start; unit fits subject; metadata ≤ 10 KB |
 | `DataReference` | inside narratives | `source.pk`/`source.sk` agree with `metric`/`period`; `source.table` is a metrics table |
 | `*Event` | event envelope | `eventType` fixes the payload; references and provisioned tables belong to the envelope's tenant |
@@ -61,6 +62,7 @@ from .errors import ContractError
 from .vocab import (
     NON_CURRENCY_UNITS,
     BatchStatus,
+    EventProcessing,
     Intent,
     Measure,
     Plan,
@@ -1042,6 +1044,74 @@ class IngestBatch(ItemModel):
         return self.ttl <= now
 
 
+EVENT_RETENTION_SECONDS = BATCH_RETENTION_SECONDS
+"""An event's processing record is kept 30 days, like a batch's: redeliveries within them are recognised."""
+
+
+class ProcessedEvent(ItemModel):
+    """That one tenant's consumer claimed or processed an event (contract §4: event processing, eventId).
+
+    Stored in the tenant's messages table under `keys.event_pk(eventId)` /
+    `keys.event_sk()` (see `salestalk_lib.inbox`). `claimToken` identifies the
+    delivery holding the claim, so a retried claim whose response was lost is
+    recognised as its own. No `timestamp`, `sessionId` or `sender`: never in
+    SessionIndex or SenderIndex.
+    """
+
+    tenant_id: TenantId
+    event_id: UUIDStr
+    event_type: NonEmptyText
+    pk: StrictText
+    sk: StrictText
+    status: EventProcessing
+    claim_token: UUID4Str
+    claimed_at: UnixSeconds
+    ttl: UnixSeconds
+    processed_at: UnixSeconds | None = None
+
+    @field_validator("pk")
+    @classmethod
+    def _pk_names_event(cls, value: str, info: ValidationInfo) -> str:
+        """`pk` is built from `eventId` (`keys.event_pk`)."""
+        event_id = info.data.get("event_id")
+        if event_id is not None and value != keys.event_pk(event_id):
+            raise _rule(f"must be {keys.event_pk(event_id)!r} (built from eventId), got {value!r}")
+        return value
+
+    @field_validator("sk")
+    @classmethod
+    def _fixed_sk(cls, value: str) -> str:
+        """`sk` is the fixed sort key (`keys.event_sk()`)."""
+        if value != keys.event_sk():
+            raise _rule(f"must be {keys.event_sk()!r} for a processed event, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        """`ttl` = `claimedAt` + 30 days; `processedAt` (≥ `claimedAt`) exactly when processed."""
+        problems: list[tuple[tuple[str, ...], str, Any]] = []
+        if self.ttl != self.claimed_at + EVENT_RETENTION_SECONDS:
+            problems.append((("ttl",), f"must be claimedAt + {BATCH_RETENTION_DAYS} days "
+                                       f"({self.claimed_at + EVENT_RETENTION_SECONDS})", self.ttl))
+        done = self.status is EventProcessing.PROCESSED
+        if done and self.processed_at is None:
+            problems.append((("processedAt",), "is required once the event is processed", None))
+        if not done and self.processed_at is not None:
+            problems.append((("processedAt",), "must be absent while the event is being processed", self.processed_at))
+        if self.processed_at is not None and self.processed_at < self.claimed_at:
+            problems.append((("processedAt",), f"must be ≥ claimedAt ({self.claimed_at})", self.processed_at))
+        _raise_nested(type(self).__name__, problems)
+        return self
+
+    @classmethod
+    def claim(cls, event: EventEnvelope, *, claim_token: str, claimed_at: int | Decimal) -> ProcessedEvent:
+        """The record a consumer writes before handling `event`."""
+        return cls(tenant_id=event.tenant_id, event_id=event.event_id, event_type=event.event_type,
+                   pk=keys.event_pk(event.event_id), sk=keys.event_sk(), status=EventProcessing.PROCESSING,
+                   claim_token=claim_token, claimed_at=claimed_at,
+                   ttl=Decimal(claimed_at) + EVENT_RETENTION_SECONDS)
+
+
 # Which kinds of unit make sense for each subject; catches e.g. customers in USD or
 # churn_rate as a count, the kind of seed mistake the original checks missed.
 _CURRENCY, _COUNT, _PERCENTAGE = "an ISO 4217 currency", "count", "percentage"
@@ -1407,10 +1477,10 @@ EVENT_MODELS: dict[str, type[EventEnvelope]] = {
 }
 """Event class by `eventType`."""
 
-ITEM_MODELS: tuple[type[ContractModel], ...] = (Tenant, Message, SessionRollup, IngestBatch, Metric)
+ITEM_MODELS: tuple[type[ContractModel], ...] = (Tenant, Message, SessionRollup, IngestBatch, ProcessedEvent, Metric)
 SCHEMA_MODELS: tuple[type[ContractModel], ...] = (
     Tenant, Message, Classification, TimeRange, Filter, ClassificationComponents, SessionRollup, IngestBatch,
-    BatchOutcomes, Metric, DataReference, DataSource, EventMetadata, *EVENT_MODELS.values(),
+    BatchOutcomes, ProcessedEvent, Metric, DataReference, DataSource, EventMetadata, *EVENT_MODELS.values(),
 )
 """The models `salestalk schema` writes a JSON Schema for."""
 

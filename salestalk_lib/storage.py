@@ -247,8 +247,14 @@ class Storage:
             params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         return deserialize(self._call("UpdateItem", table, **params).get("Attributes", {}))
 
-    def delete_item(self, table: str, key: Mapping[str, Any]) -> None:
-        self._call("DeleteItem", table, TableName=table, Key=serialize(key))
+    def delete_item(self, table: str, key: Mapping[str, Any], *, condition: str | None = None,
+                    names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> None:
+        """DeleteItem; with `condition`, a failed check raises ConditionFailed carrying the stored item."""
+        params: dict[str, Any] = {"TableName": table, "Key": serialize(key)}
+        _add_condition(params, condition, names, values)
+        if condition:
+            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        self._call("DeleteItem", table, **params)
 
     def query(self, table: str, *, key_condition: str, names: Mapping[str, str] | None = None,
               values: Mapping[str, Any] | None = None, index: str | None = None,

@@ -35,6 +35,7 @@ from .models import (
     Message,
     Metric,
     NarrativeGeneratedEvent,
+    ProcessedEvent,
     SessionRollup,
     Tenant,
     error_path,
@@ -54,6 +55,7 @@ class RecordKind(StrEnum):
     MESSAGE = "message"
     SESSION = "session"
     BATCH = "ingest batch"
+    PROCESSED_EVENT = "processed event"
     METRIC = "metric"
     DATA_REFERENCE = "data reference"
     EVENT = "event"
@@ -64,11 +66,13 @@ KIND_MODELS: dict[RecordKind, type[ContractModel]] = {
     RecordKind.MESSAGE: Message,
     RecordKind.SESSION: SessionRollup,
     RecordKind.BATCH: IngestBatch,
+    RecordKind.PROCESSED_EVENT: ProcessedEvent,
     RecordKind.METRIC: Metric,
     RecordKind.DATA_REFERENCE: DataReference,
 }
 _PK_KINDS = {keys.KeyKind.MESSAGE: RecordKind.MESSAGE, keys.KeyKind.SESSION: RecordKind.SESSION,
-             keys.KeyKind.METRIC: RecordKind.METRIC, keys.KeyKind.BATCH: RecordKind.BATCH}
+             keys.KeyKind.METRIC: RecordKind.METRIC, keys.KeyKind.BATCH: RecordKind.BATCH,
+             keys.KeyKind.EVENT: RecordKind.PROCESSED_EVENT}
 _REGISTRY_FIELDS = ("messagesTableName", "metricsTableName", "s3Prefix", "ownerEmail")
 
 
@@ -76,6 +80,8 @@ def detect_kind(record: Any) -> RecordKind | None:
     """The kind of a record judged by its content, or None when nothing identifies it."""
     if not isinstance(record, Mapping):
         return None
+    if keys.pk_kind(record.get("pk")) is keys.KeyKind.EVENT:  # a processing record names its eventType too
+        return RecordKind.PROCESSED_EVENT
     if "eventType" in record:
         return RecordKind.EVENT
     if (kind := keys.pk_kind(record.get("pk"))) is not None:
@@ -334,7 +340,7 @@ def _table_key(record: ValidRecord) -> tuple[Any, ...] | None:
     model = record.model
     if isinstance(model, Tenant):
         return ("registry", model.tenant_id)
-    if isinstance(model, (Message, SessionRollup, IngestBatch)):
+    if isinstance(model, (Message, SessionRollup, IngestBatch, ProcessedEvent)):
         return ("messages", model.tenant_id, model.pk, model.sk)
     if isinstance(model, Metric):
         return ("metrics", model.tenant_id, model.pk, model.sk)
@@ -371,7 +377,8 @@ def cross_check(records: Sequence[ValidRecord]) -> list[Violation]:
     tenants = {r.model.tenant_id for r in records if isinstance(r.model, Tenant)}
     if tenants:
         for r in records:
-            if isinstance(r.model, (Message, SessionRollup, IngestBatch, Metric)) and r.model.tenant_id not in tenants:
+            if (isinstance(r.model, (Message, SessionRollup, IngestBatch, ProcessedEvent, Metric))
+                    and r.model.tenant_id not in tenants):
                 violations.append(Violation(r.where, "tenantId", f"{r.model.tenant_id!r} has no tenant registry "
                                                                  "record among the validated records"))
 

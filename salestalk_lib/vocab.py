@@ -79,6 +79,13 @@ class BatchStatus(StrEnum):
     COMPLETED = "completed"
 
 
+class EventProcessing(StrEnum):
+    """An event's processing record: a consumer holds the claim, or the event was processed."""
+
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+
+
 class TimeRangePeriod(StrEnum):
     """Granularity named in a classification's time range."""
 
@@ -100,5 +107,6 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
     "plan": Plan,
     "status": TenantStatus,
     "status (ingest batch)": BatchStatus,
+    "status (processed event)": EventProcessing,
     "timeRange.period": TimeRangePeriod,
 }

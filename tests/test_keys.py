@@ -259,3 +259,14 @@ def test_batch_ids_outside_the_grammar_are_refused(batch_id):
 def test_a_batch_pk_must_carry_the_prefix():
     with pytest.raises(KeyGrammarError, match="must start with 'BATCH#'"):
         keys.parse_batch_pk("SESSION#x")
+
+
+def test_event_keys_round_trip_and_refuse_what_is_not_a_uuid():
+    event_id = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+    assert keys.parse_event_pk(keys.event_pk(event_id)) == event_id and keys.event_sk() == "METADATA"
+    assert keys.pk_kind(keys.event_pk(event_id)) is keys.KeyKind.EVENT
+    for bad in ("", "x", event_id.upper(), event_id + "\n", None):
+        with pytest.raises(KeyGrammarError, match="eventId must be a lowercase canonical UUID"):
+            keys.event_pk(bad)
+    with pytest.raises(KeyGrammarError, match="must start with 'EVENT#'"):
+        keys.parse_event_pk("BATCH#x")
