@@ -22,17 +22,19 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+from datetime import UTC, datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
-from . import batches
+from . import batches, inbox
 from .contract_docs import KEY_FORMS
 from .faults import FAULT_KINDS, FaultProfile
 from .ingest import WRITE_MODES, MetricMode, write_cost
-from .models import IngestBatch, Message, Metric, SessionRollup, Tenant
+from .models import IngestBatch, Message, Metric, ProcessedEvent, SessionRollup, Tenant
 from .retry import DEFAULT_POLICY, RETRY_RULES, policy_table
+from .events import metrics_ingested
 from .samples import sample_messages, sample_metrics
 from .tables import TABLE_SPECS, TableKind, TableSpec
 
@@ -66,7 +68,8 @@ LAYERS: tuple[Layer, ...] = (
            "iam_terraform", "terraform_check", "policy_lint"),
           "#8e24aa", extras=("notebooks/*.ipynb",)),
     Layer("Provisioning, seed, ingest, patterns, tenants", "what a tenant's data goes through; built on the seam",
-          ("connection", "provision", "seed", "ingest", "batches", "patterns", "tenants", "references", "audit"),
+          ("connection", "provision", "seed", "ingest", "batches", "inbox", "patterns", "tenants", "references",
+           "audit"),
           "#ef6c00"),
     Layer("Storage seam", "the only layer that talks to DynamoDB; AWS errors translated here",
           ("endpoint", "moto_fixes", "storage", "scope", "writes", "events", "faults"),
@@ -284,6 +287,13 @@ def _sample_message() -> Message:
     return sample_messages(_SAMPLE_TENANT, 1)[0]
 
 
+def _sample_event() -> Any:
+    return metrics_ingested(tenant_id=_SAMPLE_TENANT, batch_id="2025-11-25.nightly",
+                            metrics=sample_metrics(_SAMPLE_TENANT, 1), outcomes={"created": 1},
+                            correlation_id="2025-11-25.nightly", event_id="9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                            now=lambda: datetime(2025, 11, 25, tzinfo=UTC))
+
+
 def _sample_metric(sliced: bool) -> Mapping[str, Any]:
     return next(m for m in sample_metrics(_SAMPLE_TENANT, 40) if (m.dimension_key is not None) == sliced).to_item()
 
@@ -302,6 +312,10 @@ ITEM_KINDS: tuple[ItemKind, ...] = (
                                        content_hash="sha256:" + "0" * 64, message_count=0, metric_count=1,
                                        started_at=1_764_028_800,
                                        event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d").to_item()),
+    ItemKind("processed event", TableKind.MESSAGES,
+             (("pk", _grammar("processed event", "pk")), ("sk", _grammar("processed event", "sk"))),
+             lambda: ProcessedEvent.claim(_sample_event(), claim_token="5d0c7b0e-4f3a-4b2c-9d1e-0f9a8b7c6d5e",
+                                          claimed_at=1_764_028_800).to_item()),
     ItemKind("metric headline", TableKind.METRICS,
              (("pk", _grammar("metric", "pk")), ("sk", _grammar("metric headline", "sk"))),
              lambda: _sample_metric(False)),
@@ -535,6 +549,12 @@ def reliability_page(inputs: Any = None) -> str:
             f"`{batches.COMPLETE_UPDATE}` under `{batches.COMPLETE_CONDITION}`. "
             "See the [Ingest batch](contracts/ingest-batch.md) contract for its fields and rules.", ""]
 
+    out += ["## Event processing", ""]
+    out += inspect.cleandoc(inbox.__doc__ or "").split("\n", 1)[1].strip("\n").splitlines()
+    out += ["", f"The claim is written with `{inbox.CLAIM_CONDITION}`; it becomes processed with",
+            f"`{inbox.DONE_UPDATE}` under `{inbox.MINE}`. "
+            "See the [Processed event](contracts/processed-event.md) contract for its fields and rules.", ""]
+
     example = FaultProfile.parse("throttle=0.2,error5xx=0.05,lost=0.02,seed=7")
     out += ["## Fault kinds", "",
             "The tests and notebook 04 put `salestalk_lib.faults.FaultProxy` between the client and the",
@@ -605,9 +625,14 @@ def benchmarks_page(inputs: Any) -> str:
         "## Runs",
         "",
     ]
-    out += _md_table(["method", "items", "seconds", "items/s"],
-                     [[r["name"], f"{r['items']:,}", f"{r['seconds']:.2f}", f"{r['items_per_s']:,}"]
-                      for r in results["runs"]], align="lrrr")
+    repeats = results.get("repeats", 1)
+    if repeats > 1:
+        out += [f"Each method ran {repeats} times, the rounds interleaved and every run on a fresh server process;",
+                "the table shows the median run, and every run's seconds beside it.", ""]
+    out += _md_table(["method", "items", "seconds", "items/s", "every run (s)"],
+                     [[r["name"], f"{r['items']:,}", f"{r['seconds']:.2f}", f"{r['items_per_s']:,}",
+                       ", ".join(f"{x:.2f}" for x in r.get("samples_s", [r["seconds"]]))]
+                      for r in results["runs"]], align="lrrrl")
     out += [f"Validation alone: {results['validation_records_per_s']:,} records/s, with "
             f"{results['workers']} writers for the library's bulk loads.", "", "## Ratios against the goals", ""]
     out += _md_table(["ratio", "measured", "goal", "met?"],

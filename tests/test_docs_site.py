@@ -211,7 +211,11 @@ def test_benchmarks_page_numbers_equal_the_committed_results() -> None:
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
     page = site_docs.benchmarks_page(docsgen.Inputs(notebooks=(), benchmark_results=RESULTS))
     for run in results["runs"]:
-        assert (f"| {run['name']} | {run['items']:,} | {run['seconds']:.2f} | {run['items_per_s']:,} |") in page
+        samples = ", ".join(f"{x:.2f}" for x in run["samples_s"])
+        assert (f"| {run['name']} | {run['items']:,} | {run['seconds']:.2f} | {run['items_per_s']:,} | {samples} |"
+                ) in page
+        assert len(run["samples_s"]) == results["repeats"] and sorted(run["samples_s"])[results["repeats"] // 2] == \
+            run["seconds"]  # the median run is the one shown
     assert f"{results['validation_records_per_s']:,} records/s" in page
     met = 0
     for name, value in results["ratios"].items():
@@ -289,3 +293,13 @@ def test_reliability_page_explains_batch_uploads_from_the_batches_module(reliabi
     assert "`BatchConflict` before anything is written" in section
     assert f"`{batches.BEGIN_CONDITION}`" in section and f"`{batches.COMPLETE_CONDITION}`" in section
     assert "(contracts/ingest-batch.md)" in section
+
+
+def test_reliability_page_explains_event_processing_from_the_inbox_module(reliability: str) -> None:
+    from salestalk_lib import inbox
+
+    section = reliability.split("## Event processing", 1)[1].split("\n## ", 1)[0]
+    for delivery in inbox.Delivery:
+        assert f"`{delivery.value}`" in section
+    assert f"`{inbox.CLAIM_CONDITION}`" in section and f"`{inbox.MINE}`" in section
+    assert "(contracts/processed-event.md)" in section
