@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import pytest
 
+from salestalk_lib.batches import BatchState
 from salestalk_lib.bench import start_server
 from salestalk_lib.connection import SalesTalk, connect
 from salestalk_lib.endpoint import Endpoint, resolve_endpoint
@@ -28,6 +29,7 @@ from salestalk_lib.models import Message, Metric, SessionRollup
 from salestalk_lib.retry import MAX_SLEEP_SECONDS, Attempt, Retrier
 from salestalk_lib.samples import sample_messages, sample_metrics
 from salestalk_lib.settings import Settings
+from salestalk_lib.vocab import BatchStatus
 from salestalk_lib.storage import Storage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -274,13 +276,22 @@ def test_d_lost_responses_end_as_already_exists_not_conflict(server):
 
         # A transactional chunk whose response is lost: every item already_exists, none a conflict.
         chunk = sample_metrics(tenant, 30, seed=10, first_day=datetime(2012, 1, 1, tzinfo=UTC))
-        report = ing.ingest(chunk, metric_mode=MetricMode.TRANSACTION, hooks=lose_first_response())
+        # (record_batch=False: the first request is then the transaction itself, not the batch record.)
+        report = ing.ingest(chunk, metric_mode=MetricMode.TRANSACTION, hooks=lose_first_response(),
+                            record_batch=False)
         assert report.counts() == {"already_exists": 30}
         # A batch whose response is lost is simply sent again (same items, same content).
         batch = sample_metrics(tenant, 30, seed=11, first_day=datetime(2013, 1, 1, tzinfo=UTC))
         report = ing.ingest(batch, metric_mode=MetricMode.BATCH, check_existing=False,
-                            hooks=lose_first_response())
+                            hooks=lose_first_response(), record_batch=False)
         assert report.counts() == {"written": 30}
+        # A batch record whose creation lost its response: the retry finds the record it wrote (same
+        # records) and carries on under it; its records are created once and one event is sent.
+        recorded = sample_metrics(tenant, 10, seed=12, first_day=datetime(2014, 1, 1, tzinfo=UTC))
+        report = ing.ingest(recorded, batch_id="lost-begin", hooks=lose_first_response())
+        assert report.batches[tenant].state is BatchState.RESUMED and report.counts() == {"created": 10}
+        assert len(report.events) == 1 and report.events[0].event_id == report.batches[tenant].event_id
+        assert report.batches[tenant].record.status is BatchStatus.COMPLETED
 
         # The lost response of a transaction that was *cancelled* (this message is older than the
         # session's newest, so the first rollup guess was wrong) hid a write that never happened:
@@ -290,9 +301,9 @@ def test_d_lost_responses_end_as_already_exists_not_conflict(server):
                               message_id=sample_messages(tenant, 1, seed=99)[0].message_id)
         result = ing.ingest_message(late, hooks=lose_first_response())
         assert (result.outcome, result.requests, result.retries) == (Outcome.CREATED, 3, 1)
-        assert faulty.proxy.counts["lost"] == 44
+        assert faulty.proxy.counts["lost"] == 45
         messages.append(late)
     assert_rollups_exact(st, tenant, messages)
     got = {(g["pk"], g["sk"]): g for g in stored_metrics(st, tenant, {m.subject.value for m in metrics})}
-    expected = [stored, *metrics[1:], *chunk, *batch]
+    expected = [stored, *metrics[1:], *chunk, *batch, *recorded]
     assert got == {(m.pk, m.sk): m.to_item() for m in expected}
