@@ -117,11 +117,16 @@ def message_pk(message_id: str) -> str:
     return MSG_PREFIX + _require_uuid4(message_id, "messageId")
 
 
+def _after_prefix(pk: object, prefix: str, item: str) -> str:
+    """What follows `prefix` in a partition key (KeyGrammarError if the pk does not start with it)."""
+    if not isinstance(pk, str) or not pk.startswith(prefix):
+        raise KeyGrammarError(f"{item} pk must start with {prefix!r}, got {pk!r}")
+    return pk[len(prefix):]
+
+
 def parse_message_pk(pk: str) -> str:
     """The message id inside a `MSG#` partition key."""
-    if not isinstance(pk, str) or not pk.startswith(MSG_PREFIX):
-        raise KeyGrammarError(f"message pk must start with {MSG_PREFIX!r}, got {pk!r}")
-    return _require_uuid4(pk[len(MSG_PREFIX) :], "messageId in pk")
+    return _require_uuid4(_after_prefix(pk, MSG_PREFIX, "message"), "messageId in pk")
 
 
 def message_sk(when: datetime) -> str:
@@ -173,9 +178,7 @@ def session_pk(session_id: str) -> str:
 
 def parse_session_pk(pk: str) -> str:
     """The session id inside a `SESSION#` partition key."""
-    if not isinstance(pk, str) or not pk.startswith(SESSION_PREFIX):
-        raise KeyGrammarError(f"session pk must start with {SESSION_PREFIX!r}, got {pk!r}")
-    return _require_uuid4(pk[len(SESSION_PREFIX) :], "sessionId in pk")
+    return _require_uuid4(_after_prefix(pk, SESSION_PREFIX, "session"), "sessionId in pk")
 
 
 def session_sk() -> str:
@@ -204,9 +207,7 @@ def batch_pk(batch_id: str) -> str:
 
 def parse_batch_pk(pk: str) -> str:
     """The batch id inside a `BATCH#` partition key."""
-    if not isinstance(pk, str) or not pk.startswith(BATCH_PREFIX):
-        raise KeyGrammarError(f"batch pk must start with {BATCH_PREFIX!r}, got {pk!r}")
-    return validate_batch_id(pk[len(BATCH_PREFIX):])
+    return validate_batch_id(_after_prefix(pk, BATCH_PREFIX, "batch"))
 
 
 def batch_sk() -> str:
@@ -226,9 +227,7 @@ def event_pk(event_id: str) -> str:
 
 def parse_event_pk(pk: str) -> str:
     """The event id inside an `EVENT#` partition key."""
-    if not isinstance(pk, str) or not pk.startswith(EVENT_PREFIX):
-        raise KeyGrammarError(f"event pk must start with {EVENT_PREFIX!r}, got {pk!r}")
-    event_id = pk[len(EVENT_PREFIX):]
+    event_id = _after_prefix(pk, EVENT_PREFIX, "event")
     event_pk(event_id)
     return event_id
 
@@ -346,9 +345,7 @@ def metric_pk(subject: str) -> str:
 
 def parse_metric_pk(pk: str) -> str:
     """The subject inside a `METRIC#` partition key."""
-    if not isinstance(pk, str) or not pk.startswith(METRIC_PREFIX):
-        raise KeyGrammarError(f"metric pk must start with {METRIC_PREFIX!r}, got {pk!r}")
-    subject = pk[len(METRIC_PREFIX) :]
+    subject = _after_prefix(pk, METRIC_PREFIX, "metric")
     metric_pk(subject)
     return subject
 
