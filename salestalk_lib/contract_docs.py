@@ -43,6 +43,7 @@ from .models import (
     IngestBatch,
     ItemModel,
     Message,
+    MetadataItem,
     Metric,
     ProcessedEvent,
     SessionRollup,
@@ -81,7 +82,7 @@ MODEL_PAGES: tuple[ModelPage, ...] = (
 )
 
 # Bases whose fields and rules hold for every model; the overview page states them once.
-_GENERIC_BASES = (ContractModel, ItemModel)
+_GENERIC_BASES = (ContractModel, ItemModel, MetadataItem)
 
 
 @cache

@@ -32,12 +32,12 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 from pydantic import (
     AfterValidator,
@@ -849,12 +849,48 @@ class Message(ItemModel):
         return cls(**{k: v for k, v in fields.items() if v is not None})
 
 
-class SessionRollup(ItemModel):
+class MetadataItem(ItemModel):
+    """An item keyed `{PREFIX}{id}` / `METADATA`: a session rollup, an ingest batch, a processed event.
+
+    Each subclass names the field holding its id and the key builders; the two
+    key rules below are held once, here.
+    """
+
+    _id_field: ClassVar[str]
+    _build_pk: ClassVar[Callable[[str], str]]
+    _build_sk: ClassVar[Callable[[], str]]
+    _item_kind: ClassVar[str]
+
+    @field_validator("pk", check_fields=False)
+    @classmethod
+    def _pk_built_from_id(cls, value: str, info: ValidationInfo) -> str:
+        """`pk` is built from the item's id (`keys.session_pk`, `keys.batch_pk`, `keys.event_pk`)."""
+        ident = info.data.get(cls._id_field)
+        if ident is not None and value != cls._build_pk(ident):
+            alias = cls.model_fields[cls._id_field].alias
+            raise _rule(f"must be {cls._build_pk(ident)!r} (built from {alias}), got {value!r}")
+        return value
+
+    @field_validator("sk", check_fields=False)
+    @classmethod
+    def _fixed_metadata_sk(cls, value: str) -> str:
+        """`sk` is the fixed sort key `METADATA` (`keys.session_sk`, `keys.batch_sk`, `keys.event_sk`)."""
+        if value != cls._build_sk():
+            raise _rule(f"must be {cls._build_sk()!r} for {cls._item_kind}, got {value!r}")
+        return value
+
+
+class SessionRollup(MetadataItem):
     """A session's summary item, keyed by `keys.session_pk(sessionId)` and `keys.session_sk()`.
 
     It has no `timestamp` and no `sender`, so it never appears in SessionIndex or
     SenderIndex (sparse indexes). Times are unix seconds of the first and last message.
     """
+
+    _id_field = "session_id"
+    _build_pk = staticmethod(keys.session_pk)
+    _build_sk = staticmethod(keys.session_sk)
+    _item_kind = "a session rollup"
 
     tenant_id: TenantId
     session_id: UUID4Str
@@ -865,23 +901,6 @@ class SessionRollup(ItemModel):
     last_message_at: UnixSeconds
     last_message_id: UUID4Str | None = None
     updated_at: UnixSeconds | None = None
-
-    @field_validator("pk")
-    @classmethod
-    def _pk_names_session(cls, value: str, info: ValidationInfo) -> str:
-        """`pk` is built from `sessionId` (`keys.session_pk`)."""
-        session_id = info.data.get("session_id")
-        if session_id is not None and value != keys.session_pk(session_id):
-            raise _rule(f"must be {keys.session_pk(session_id)!r} (built from sessionId), got {value!r}")
-        return value
-
-    @field_validator("sk")
-    @classmethod
-    def _fixed_sk(cls, value: str) -> str:
-        """`sk` is the fixed rollup sort key (`keys.session_sk()`)."""
-        if value != keys.session_sk():
-            raise _rule(f"must be {keys.session_sk()!r} for a session rollup, got {value!r}")
-        return value
 
     @field_validator("last_message_at")
     @classmethod
@@ -956,7 +975,7 @@ class BatchOutcomes(ContractModel):
         return self.created + self.already_exists + self.written
 
 
-class IngestBatch(ItemModel):
+class IngestBatch(MetadataItem):
     """One tenant's share of an ingest batch (contract §4: the batchId is recorded, kept 30 days).
 
     Stored in the tenant's messages table under `keys.batch_pk(batchId)` /
@@ -967,6 +986,11 @@ class IngestBatch(ItemModel):
     A record whose `ttl` has passed no longer counts, whether or not DynamoDB's
     TTL (off by default) has deleted it yet.
     """
+
+    _id_field = "batch_id"
+    _build_pk = staticmethod(keys.batch_pk)
+    _build_sk = staticmethod(keys.batch_sk)
+    _item_kind = "an ingest batch"
 
     tenant_id: TenantId
     batch_id: BatchId
@@ -982,23 +1006,6 @@ class IngestBatch(ItemModel):
     completed_at: UnixSeconds | None = None
     outcomes: BatchOutcomes | None = None
     event_id: UUID4Str | None = None
-
-    @field_validator("pk")
-    @classmethod
-    def _pk_names_batch(cls, value: str, info: ValidationInfo) -> str:
-        """`pk` is built from `batchId` (`keys.batch_pk`)."""
-        batch_id = info.data.get("batch_id")
-        if batch_id is not None and value != keys.batch_pk(batch_id):
-            raise _rule(f"must be {keys.batch_pk(batch_id)!r} (built from batchId), got {value!r}")
-        return value
-
-    @field_validator("sk")
-    @classmethod
-    def _fixed_sk(cls, value: str) -> str:
-        """`sk` is the fixed batch sort key (`keys.batch_sk()`)."""
-        if value != keys.batch_sk():
-            raise _rule(f"must be {keys.batch_sk()!r} for an ingest batch, got {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -1048,7 +1055,7 @@ EVENT_RETENTION_SECONDS = BATCH_RETENTION_SECONDS
 """An event's processing record is kept 30 days, like a batch's: redeliveries within them are recognised."""
 
 
-class ProcessedEvent(ItemModel):
+class ProcessedEvent(MetadataItem):
     """That one tenant's consumer claimed or processed an event (contract §4: event processing, eventId).
 
     Stored in the tenant's messages table under `keys.event_pk(eventId)` /
@@ -1057,6 +1064,11 @@ class ProcessedEvent(ItemModel):
     recognised as its own. No `timestamp`, `sessionId` or `sender`: never in
     SessionIndex or SenderIndex.
     """
+
+    _id_field = "event_id"
+    _build_pk = staticmethod(keys.event_pk)
+    _build_sk = staticmethod(keys.event_sk)
+    _item_kind = "a processed event"
 
     tenant_id: TenantId
     event_id: UUIDStr
@@ -1068,23 +1080,6 @@ class ProcessedEvent(ItemModel):
     claimed_at: UnixSeconds
     ttl: UnixSeconds
     processed_at: UnixSeconds | None = None
-
-    @field_validator("pk")
-    @classmethod
-    def _pk_names_event(cls, value: str, info: ValidationInfo) -> str:
-        """`pk` is built from `eventId` (`keys.event_pk`)."""
-        event_id = info.data.get("event_id")
-        if event_id is not None and value != keys.event_pk(event_id):
-            raise _rule(f"must be {keys.event_pk(event_id)!r} (built from eventId), got {value!r}")
-        return value
-
-    @field_validator("sk")
-    @classmethod
-    def _fixed_sk(cls, value: str) -> str:
-        """`sk` is the fixed sort key (`keys.event_sk()`)."""
-        if value != keys.event_sk():
-            raise _rule(f"must be {keys.event_sk()!r} for a processed event, got {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
