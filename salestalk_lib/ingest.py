@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -692,7 +692,7 @@ class Ingestor:
     # --- events -------------------------------------------------------------------
 
     def _emit_metrics_events(self, models: Sequence[ContractModel], results: Sequence[IngestResult],
-                             batch_id: str, *, skip: set[str] = frozenset(),  # type: ignore[assignment]
+                             batch_id: str, *, skip: Collection[str] = (),
                              event_ids: Mapping[str, str] | None = None) -> list[EventEnvelope]:
         """One event per tenant with metrics (none for `skip`); its id from the batch record when there is one."""
         by_tenant: dict[str, list[tuple[Metric, IngestResult]]] = {}
