@@ -42,6 +42,7 @@ from .models import (
     EventEnvelope,
     IngestBatch,
     ItemModel,
+    KeyedItem,
     Message,
     MetadataItem,
     Metric,
@@ -82,7 +83,7 @@ MODEL_PAGES: tuple[ModelPage, ...] = (
 )
 
 # Bases whose fields and rules hold for every model; the overview page states them once.
-_GENERIC_BASES = (ContractModel, ItemModel, MetadataItem)
+_GENERIC_BASES = (ContractModel, ItemModel, KeyedItem, MetadataItem)
 
 
 @cache

@@ -746,12 +746,37 @@ def _references_in_tenant(refs: tuple[DataReference, ...] | list[DataReference],
             for i, ref in enumerate(refs) if ref.source.table != want]
 
 
-class Message(ItemModel):
+class KeyedItem(ItemModel):
+    """An item whose `pk` is built from one of its own fields by a `keys` builder.
+
+    Each subclass names the field (`_pk_from`) and the builder (`_build_pk`); the
+    rule is held once, here.
+    """
+
+    _pk_from: ClassVar[str]
+    _build_pk: ClassVar[Callable[[str], str]]
+
+    @field_validator("pk", check_fields=False)
+    @classmethod
+    def _pk_built_from_field(cls, value: str, info: ValidationInfo) -> str:
+        """`pk` is built from the item's id or subject (`keys.message_pk`, `keys.metric_pk`, `keys.session_pk`,
+        `keys.batch_pk`, `keys.event_pk`)."""
+        source = info.data.get(cls._pk_from)
+        if source is not None and value != cls._build_pk(source):
+            alias = cls.model_fields[cls._pk_from].alias
+            raise _rule(f"must be {cls._build_pk(source)!r} (built from {alias}), got {value!r}")
+        return value
+
+
+class Message(KeyedItem):
     """A conversation message in `tenant-{tenantId}-messages`.
 
     `metadata.dataReferences`, when present, must be a list of valid data references
     into this tenant's metrics table (assistant answers cite their figures there).
     """
+
+    _pk_from = "message_id"
+    _build_pk = staticmethod(keys.message_pk)
 
     tenant_id: TenantId
     message_id: UUID4Str
@@ -764,15 +789,6 @@ class Message(ItemModel):
     classification: Classification | None = None
     metadata: MessageMetadata | None = None
     ttl: UnixSeconds | None = None
-
-    @field_validator("pk")
-    @classmethod
-    def _pk_names_message(cls, value: str, info: ValidationInfo) -> str:
-        """`pk` is built from `messageId` (`keys.message_pk`)."""
-        message_id = info.data.get("message_id")
-        if message_id is not None and value != keys.message_pk(message_id):
-            raise _rule(f"must be {keys.message_pk(message_id)!r} (built from messageId), got {value!r}")
-        return value
 
     @field_validator("sk")
     @classmethod
@@ -849,27 +865,14 @@ class Message(ItemModel):
         return cls(**{k: v for k, v in fields.items() if v is not None})
 
 
-class MetadataItem(ItemModel):
+class MetadataItem(KeyedItem):
     """An item keyed `{PREFIX}{id}` / `METADATA`: a session rollup, an ingest batch, a processed event.
 
-    Each subclass names the field holding its id and the key builders; the two
-    key rules below are held once, here.
+    Each subclass also names its fixed sort key's builder; that rule is held once, here.
     """
 
-    _id_field: ClassVar[str]
-    _build_pk: ClassVar[Callable[[str], str]]
     _build_sk: ClassVar[Callable[[], str]]
     _item_kind: ClassVar[str]
-
-    @field_validator("pk", check_fields=False)
-    @classmethod
-    def _pk_built_from_id(cls, value: str, info: ValidationInfo) -> str:
-        """`pk` is built from the item's id (`keys.session_pk`, `keys.batch_pk`, `keys.event_pk`)."""
-        ident = info.data.get(cls._id_field)
-        if ident is not None and value != cls._build_pk(ident):
-            alias = cls.model_fields[cls._id_field].alias
-            raise _rule(f"must be {cls._build_pk(ident)!r} (built from {alias}), got {value!r}")
-        return value
 
     @field_validator("sk", check_fields=False)
     @classmethod
@@ -887,7 +890,7 @@ class SessionRollup(MetadataItem):
     SenderIndex (sparse indexes). Times are unix seconds of the first and last message.
     """
 
-    _id_field = "session_id"
+    _pk_from = "session_id"
     _build_pk = staticmethod(keys.session_pk)
     _build_sk = staticmethod(keys.session_sk)
     _item_kind = "a session rollup"
@@ -987,7 +990,7 @@ class IngestBatch(MetadataItem):
     TTL (off by default) has deleted it yet.
     """
 
-    _id_field = "batch_id"
+    _pk_from = "batch_id"
     _build_pk = staticmethod(keys.batch_pk)
     _build_sk = staticmethod(keys.batch_sk)
     _item_kind = "an ingest batch"
@@ -1065,7 +1068,7 @@ class ProcessedEvent(MetadataItem):
     SessionIndex or SenderIndex.
     """
 
-    _id_field = "event_id"
+    _pk_from = "event_id"
     _build_pk = staticmethod(keys.event_pk)
     _build_sk = staticmethod(keys.event_sk)
     _item_kind = "a processed event"
@@ -1127,13 +1130,16 @@ def _unit_kind(unit: str) -> str:
     return unit if unit in NON_CURRENCY_UNITS else _CURRENCY
 
 
-class Metric(ItemModel):
+class Metric(KeyedItem):
     """A business metric in `tenant-{tenantId}-metrics`: a headline figure or one slice of it.
 
     Headline: `sk` = period (`2025-Q3`), no `dimensionKey`. Slice: `sk` =
     `{period}#{dimName}:{dimValue}` and `dimensionKey` = `{dimName}:{dimValue}`, which
     must name one entry of `dimensions`. `timestamp` is the period's first instant.
     """
+
+    _pk_from = "subject"
+    _build_pk = staticmethod(keys.metric_pk)
 
     tenant_id: TenantId
     metric_id: UUID4Str
@@ -1185,15 +1191,6 @@ class Metric(ItemModel):
         name, dim_value = keys.parse_dimension_key(value)
         if dims.get(name) != dim_value:
             raise _rule(f"must name one of dimensions ({name} = {dim_value!r} is not among {dims})")
-        return value
-
-    @field_validator("pk")
-    @classmethod
-    def _pk_names_subject(cls, value: str, info: ValidationInfo) -> str:
-        """`pk` is built from `subject` (`keys.metric_pk`)."""
-        subject = info.data.get("subject")
-        if subject is not None and value != keys.metric_pk(subject):
-            raise _rule(f"must be {keys.metric_pk(subject)!r} (built from subject), got {value!r}")
         return value
 
     @field_validator("sk")
