@@ -232,8 +232,6 @@ class Storage:
         """PutItem; with `condition`, a failed check raises ConditionFailed carrying the stored item."""
         params: dict[str, Any] = {"TableName": table, "Item": serialize(item)}
         _add_condition(params, condition, names, values)
-        if condition:
-            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         self._call("PutItem", table, **params)
 
     def update_item(self, table: str, key: Mapping[str, Any], *, update: str,
@@ -243,8 +241,6 @@ class Storage:
         params: dict[str, Any] = {"TableName": table, "Key": serialize(key), "UpdateExpression": update,
                                   "ReturnValues": "ALL_NEW"}
         _add_condition(params, condition, names, values)
-        if condition:
-            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         return deserialize(self._call("UpdateItem", table, **params).get("Attributes", {}))
 
     def delete_item(self, table: str, key: Mapping[str, Any], *, condition: str | None = None,
@@ -252,8 +248,6 @@ class Storage:
         """DeleteItem; with `condition`, a failed check raises ConditionFailed carrying the stored item."""
         params: dict[str, Any] = {"TableName": table, "Key": serialize(key)}
         _add_condition(params, condition, names, values)
-        if condition:
-            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         self._call("DeleteItem", table, **params)
 
     def query(self, table: str, *, key_condition: str, names: Mapping[str, str] | None = None,
@@ -354,8 +348,10 @@ def _page(resp: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]
 
 def _add_condition(params: dict[str, Any], condition: str | None, names: Mapping[str, str] | None,
                    values: Mapping[str, Any] | None) -> None:
+    """The condition and its placeholders; a failed check returns the stored item (for ConditionFailed)."""
     if condition:
         params["ConditionExpression"] = condition
+        params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     if names:
         params["ExpressionAttributeNames"] = dict(names)
     if values:
