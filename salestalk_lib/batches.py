@@ -12,7 +12,7 @@ run owns a fresh batch id, and what is already stored decides the rest:
 |---|---|---|
 | none, or its `ttl` has passed | – | `new`: the records are written, then the record is completed |
 | completed | yes | `replayed`: nothing is written and no event is sent again; every record reports `already_exists` |
-| in progress (a run died, or runs at this moment) | yes | `resumed`: the records are written again (each write is idempotent) and the event is sent under the *same* `eventId`, so consumers deduplicate it |
+| in progress, created by another run (it died, or runs at this moment) | yes | `resumed`: the records are written again (each write is idempotent) and the event is sent under the *same* `eventId`, so consumers deduplicate it |
 | any | no | `BatchConflict` before anything is written: the batch id was used for other records |
 
 A tenant's share is completed (status, `completedAt`, outcome counts) only when
@@ -112,9 +112,11 @@ class BatchLedger:
     def begin(self, scope: TenantScope, batch_id: str, plan: BatchPlan, now: int,
               hooks: Sequence[Callable[[Attempt], None]] = ()) -> BatchStart:
         """Create the in-progress record, or classify the stored one (replayed, resumed or a BatchConflict)."""
+        run_token = self.new_id()
         record = IngestBatch.begin(tenant_id=plan.tenant_id, batch_id=batch_id, content_hash=plan.content_hash,
                                    message_count=plan.message_count, metric_count=plan.metric_count,
-                                   started_at=now, event_id=self.new_id() if plan.metric_count else None)
+                                   started_at=now, event_id=self.new_id() if plan.metric_count else None,
+                                   run_token=run_token)
         while True:
             try:
                 self.retrier.call("PutItem", lambda: scope.storage.put_item(
@@ -128,8 +130,10 @@ class BatchLedger:
                 continue  # it expired or was deleted between the write and the read: try the create again
             if stored.content_hash != plan.content_hash:
                 raise BatchConflict(batch_id, plan.tenant_id, stored.to_item(), record.to_item())
-            state = BatchState.REPLAYED if stored.status is BatchStatus.COMPLETED else BatchState.RESUMED
-            return BatchStart(stored, state)
+            if stored.status is BatchStatus.COMPLETED:
+                return BatchStart(stored, BatchState.REPLAYED)
+            # In progress: our own create whose response was lost, or another run's.
+            return BatchStart(stored, BatchState.NEW if stored.run_token == run_token else BatchState.RESUMED)
 
     def complete(self, scope: TenantScope, start: BatchStart, outcomes: Mapping[str, int], now: int,
                  hooks: Sequence[Callable[[Attempt], None]] = ()) -> IngestBatch:

@@ -986,6 +986,8 @@ class IngestBatch(MetadataItem):
     expire. It has no `timestamp`, `sessionId` or `sender`, so it never appears
     in SessionIndex or SenderIndex. `contentHash` fingerprints the tenant's
     records in the batch: the same batch id with other records is a conflict.
+    `runToken` names the run that created the record, so a run whose create
+    lost its response recognises the record as its own.
     A record whose `ttl` has passed no longer counts, whether or not DynamoDB's
     TTL (off by default) has deleted it yet.
     """
@@ -1006,6 +1008,7 @@ class IngestBatch(MetadataItem):
     metric_count: Count
     started_at: UnixSeconds
     ttl: UnixSeconds
+    run_token: UUID4Str
     completed_at: UnixSeconds | None = None
     outcomes: BatchOutcomes | None = None
     event_id: UUID4Str | None = None
@@ -1040,14 +1043,14 @@ class IngestBatch(MetadataItem):
 
     @classmethod
     def begin(cls, *, tenant_id: str, batch_id: str, content_hash: str, message_count: int, metric_count: int,
-              started_at: int | Decimal, event_id: str | None) -> IngestBatch:
+              started_at: int | Decimal, event_id: str | None, run_token: str) -> IngestBatch:
         """The in-progress record written before a batch's first record."""
         optional = {"event_id": event_id} if event_id is not None else {}
         return cls(tenant_id=tenant_id, batch_id=batch_id, pk=keys.batch_pk(batch_id), sk=keys.batch_sk(),
                    status=BatchStatus.IN_PROGRESS, content_hash=content_hash,
                    record_count=message_count + metric_count, message_count=message_count,
                    metric_count=metric_count, started_at=started_at,
-                   ttl=Decimal(started_at) + BATCH_RETENTION_SECONDS, **optional)
+                   ttl=Decimal(started_at) + BATCH_RETENTION_SECONDS, run_token=run_token, **optional)
 
     def expired(self, now: int | Decimal) -> bool:
         """True from `ttl` on: the batch id may then be used again."""

@@ -237,7 +237,8 @@ def test_the_content_batch_id_depends_on_the_records_not_their_order():
 def _record(**changes) -> dict:
     base = IngestBatch.begin(tenant_id=A, batch_id="b-1", content_hash=content_hash(records(A)), message_count=6,
                              metric_count=8, started_at=1_764_072_000,
-                             event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d").to_item()
+                             event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d",
+                             run_token="7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f").to_item()
     return {k: v for k, v in {**base, **changes}.items() if v is not None}
 
 

@@ -285,11 +285,11 @@ def test_d_lost_responses_end_as_already_exists_not_conflict(server):
         report = ing.ingest(batch, metric_mode=MetricMode.BATCH, check_existing=False,
                             hooks=lose_first_response(), record_batch=False)
         assert report.counts() == {"written": 30}
-        # A batch record whose creation lost its response: the retry finds the record it wrote (same
-        # records) and carries on under it; its records are created once and one event is sent.
+        # A batch record whose creation lost its response: the retry finds the record it wrote (its own
+        # run token), so the batch is new; its records are created once and one event is sent.
         recorded = sample_metrics(tenant, 10, seed=12, first_day=datetime(2014, 1, 1, tzinfo=UTC))
         report = ing.ingest(recorded, batch_id="lost-begin", hooks=lose_first_response())
-        assert report.batches[tenant].state is BatchState.RESUMED and report.counts() == {"created": 10}
+        assert report.batches[tenant].state is BatchState.NEW and report.counts() == {"created": 10}
         assert len(report.events) == 1 and report.events[0].event_id == report.batches[tenant].event_id
         assert report.batches[tenant].record.status is BatchStatus.COMPLETED
 

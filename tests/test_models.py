@@ -726,7 +726,8 @@ def test_the_size_of_a_models_dump_equals_the_size_of_its_item():
                            plan="free", created_at=1_700_000_000, metadata={"region": "EU", "employees": 12})
     batch = IngestBatch.begin(tenant_id="size-check", batch_id="b-1", content_hash=content_hash(metrics),
                               message_count=0, metric_count=60, started_at=1_700_000_000,
-                              event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d")
+                              event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d",
+                              run_token="7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f")
     models = [*messages, *metrics, tenant, batch, SessionRollup.of_messages(messages[:1])]
     for model in models:
         dump = model.model_dump(by_alias=True, exclude_none=True)
