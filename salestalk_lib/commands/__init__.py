@@ -7,14 +7,15 @@ table printer.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..connection import SalesTalk, connect
+from ..errors import ValidationFailed, Violation
 from ..keys import validate_tenant_id
 from ..settings import ENVIRONMENTS, Settings
+from ..validation import RECORD_FIELD, RecordKind, require_directory, validate_paths
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,15 +61,25 @@ def connect_from_args(args: argparse.Namespace) -> SalesTalk:
 
 
 def seed_tenant_ids(seed_dir: Path | None = None) -> list[str]:
-    """The tenant ids in `seed_data/tenants.json` (the default tenants to provision)."""
-    path = (seed_dir or default_seed_dir()) / "tenants.json"
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    if isinstance(records, Mapping):
-        records = [records]
-    return [r["tenantId"] for r in records if isinstance(r, Mapping) and "tenantId" in r]
+    """The tenant ids of `tenants.json` in `seed_dir` (default: the seed data), each record validated.
+
+    A `seed_dir` given explicitly must be a directory holding `tenants.json` (else InputError /
+    ValidationFailed); without one, a missing default file means no tenants. Any record that
+    breaks the contract, or is not a tenant registry record, raises ValidationFailed listing all.
+    """
+    if seed_dir is not None:
+        path = require_directory(seed_dir, "the seed directory that holds tenants.json") / "tenants.json"
+    else:
+        path = default_seed_dir() / "tenants.json"
+        if not path.exists():
+            return []
+    report = validate_paths([path])
+    problems = report.violations + [
+        Violation(r.where, RECORD_FIELD, f"is a {r.kind.value} record; tenants.json holds tenant registry records")
+        for r in report.records if r.kind is not RecordKind.TENANT]
+    if problems:
+        raise ValidationFailed(problems)
+    return [m.tenant_id for m in report.models(RecordKind.TENANT)]
 
 
 def default_seed_dir() -> Path:
