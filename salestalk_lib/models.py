@@ -242,11 +242,38 @@ def _not_blank(value: str) -> str:
     return value
 
 
+# Control characters in text (contract §7, issue 10): a name, an id or a label is one line, so no
+# control character at all (C0, DEL, C1, U+2028/U+2029); a message's text may break lines and
+# indent (TAB, LF, CR) but carries no other control (ESC, BEL, NUL, ...). Free-form `metadata`
+# maps are stored as given; the CLI escapes whatever it prints (`commands.escape_controls`).
+_LINE_CONTROL = re.compile(f"[{keys.CONTROL_CHARACTERS}]")
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "BS", "\t": "TAB", "\n": "LF (a line break)",
+                  "\r": "CR", "\x1b": "ESC", "\x7f": "DEL", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+
+
+def _no_control(pattern: re.Pattern[str], what: str):
+    def check(value: str) -> str:
+        found = pattern.search(value)
+        if found:
+            char = found[0]
+            label = f"U+{ord(char):04X}" + (f" {_CONTROL_NAMES[char]}" if char in _CONTROL_NAMES else "")
+            raise _rule(f"must not contain control characters ({what}): {label} at position {found.start() + 1}")
+        return value
+
+    return check
+
+
+_one_line = _no_control(_LINE_CONTROL, "one line of text")
+_text = _no_control(_TEXT_CONTROL, "line breaks and tabs are the only ones allowed")
+
 StrictText = Annotated[str, Strict()]
-NonEmptyText = Annotated[str, Strict(), Field(min_length=1, max_length=NAME_MAX), AfterValidator(_not_blank)]
-"""1-256 characters, not only whitespace."""
-MessageText = Annotated[str, Strict(), Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_not_blank)]
-"""1-10,000 characters, not only whitespace."""
+NonEmptyText = Annotated[str, Strict(), Field(min_length=1, max_length=NAME_MAX), AfterValidator(_not_blank),
+                         AfterValidator(_one_line)]
+"""1-256 characters on one line: not only whitespace, no control characters (not even TAB or a line break)."""
+MessageText = Annotated[str, Strict(), Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_not_blank),
+                        AfterValidator(_text)]
+"""1-10,000 characters, not only whitespace; line breaks and tabs allowed, no other control character."""
 Name = NonEmptyText
 Email = Annotated[EmailStr, Strict()]
 TenantId = Annotated[

@@ -1,15 +1,18 @@
 """Subcommands of the `salestalk` CLI; each module has `register(subparsers)`.
 
-Shared here: the connection options every database command takes, and a plain
-table printer.
+Shared here: the connection options every database command takes, a plain table
+printer, and the output layer's escaping of control characters: stored data may hold
+them (free-form metadata, or items written by other clients), and printed raw they
+would move the cursor, recolour or rewrite the terminal, or forge output lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
 
 from ..connection import SalesTalk, connect
 from ..errors import ValidationFailed, Violation
@@ -103,5 +106,48 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        return escape_controls(", ".join(str(v) for v in value))
+    return escape_controls(str(value))  # a cell is one line: a stored line break or TAB is shown escaped
+
+
+# C0 and C1 controls, DEL, the line/paragraph separators and the bidirectional embedding,
+# override and isolate controls (which reorder how the rest of a line is displayed).
+_ESCAPED = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _ESCAPED}
+_ESCAPES.update({ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"})
+
+
+def escape_controls(text: str, keep: str = "") -> str:
+    """`text` with every control character written as its Python escape (ESC → `\\x1b`), except those in `keep`."""
+    table = _ESCAPES if not keep else {c: e for c, e in _ESCAPES.items() if chr(c) not in keep}
+    return text.translate(table)
+
+
+class EscapingStream:
+    """A text stream that escapes control characters on the way out, except the layout ones in `keep`."""
+
+    def __init__(self, stream: TextIO, keep: str):
+        self._stream = stream
+        self._table = {c: e for c, e in _ESCAPES.items() if chr(c) not in keep}
+
+    def write(self, text: str) -> int:
+        self._stream.write(text.translate(self._table))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding, ...: the wrapped stream's
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def escaped_output() -> Iterator[None]:
+    """While active, nothing printed carries a raw control character but line breaks and TAB (and CR on stderr).
+
+    Values that must stay on one line (table cells) are escaped fully by `format_table`; this is the
+    net under everything else (error messages, the progress bar's CR on stderr is kept).
+    """
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(out, "\n\t"), EscapingStream(err, "\n\t\r")
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
