@@ -28,6 +28,13 @@ limit). Accepted numbers are normalised as DynamoDB stores them (`-0` and `0E-20
 equal. Every item must fit DynamoDB's 400 KB limit by `item_size_bytes`, which sizes
 numbers as DynamoDB does (measured on DynamoDB Local).
 An explicit `null` is refused everywhere: an absent optional attribute is omitted.
+
+Text and control characters: a one-line field (`NonEmptyText`: a tenant's name, an event's
+source, ids and labels) refuses every control character (C0, DEL, C1, U+2028, U+2029), even
+TAB and line breaks; message and narrative text (`MessageText`) may hold TAB, LF and CR but no
+other control (ESC, BEL, NUL, ...); key parts refuse them by the key grammar. Free-form
+`metadata` is stored as given, and the `salestalk` CLI escapes every control character it
+prints from stored data.
 """
 
 from __future__ import annotations

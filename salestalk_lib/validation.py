@@ -25,7 +25,7 @@ as records at all (every command exits 2); it is reported as a violation of fiel
 | empty or blank file | bad input ("no records") |
 | not UTF-8, or a NUL character | bad input, naming the byte offset or line |
 | UTF-8 byte order mark at the start | accepted (editors write it; it carries no data) |
-| CRLF line ends | accepted; JSON lines are split on `\n` only, so U+2028 / U+2029 inside a string are text, not line breaks |
+| CRLF line ends | accepted; JSON lines are split on `\\n` only, so U+2028 / U+2029 inside a string are text, not line breaks |
 | truncated or otherwise invalid JSON | bad input, naming line and column |
 | JSON nested deeper than `MAX_JSON_DEPTH` (64) levels | bad input; within it, nesting deeper than DynamoDB's 32 levels is a contract violation naming the field |
 | an integer literal over 4,300 digits (Python's limit) | bad input; a shorter one over 38 significant digits is a contract violation naming the field |
@@ -453,7 +453,7 @@ def read_records(path: str | Path) -> tuple[list[tuple[str, Any]], list[Violatio
 
     A JSON document holding an array gives one record per element, an object one
     record; a JSON-lines file (or any file whose JSON is followed by more JSON) one
-    record per non-blank line (lines end at `\n`; a `\r` before it is JSON whitespace).
+    record per non-blank line (lines end at `\\n`; a `\\r` before it is JSON whitespace).
     """
     path = Path(path)
     name = str(path)
