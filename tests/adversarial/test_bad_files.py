@@ -316,3 +316,12 @@ def test_a_fifo_is_refused_before_it_is_opened_for_reading(tmp_path, endpoint, f
     assert len(about) == 1 and "is a FIFO (named pipe), not a regular file" in about[0]
     assert "Traceback" not in done.stdout + done.stderr
     assert snapshot(st) == {}
+
+
+def test_a_fifo_as_tenant_metadata_is_refused_before_it_is_opened_for_reading(endpoint, fifo):
+    st = connect(settings=Settings(table_prefix=f"t{uuid.uuid4().hex[:10]}-", environment="test"), endpoint=endpoint)
+    done = _salestalk("tenant", "add", TENANT, "--name", "ACME", "--owner-email", "ops@acme.example",
+                      "--metadata-file", str(fifo), *_conn(st)[:4])
+    assert done.returncode == 2 and "is a FIFO (named pipe), not a regular file" in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert snapshot(st) == {}
