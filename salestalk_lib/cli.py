@@ -7,6 +7,7 @@ import importlib
 import sys
 from typing import Sequence
 
+from .commands import escaped_output
 from .errors import SalesTalkError
 
 # Each module exposes `register(subparsers)`, which adds its subcommand(s) and sets
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@escaped_output()  # no raw control character from stored data or arguments reaches the terminal
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 findings, 2 bad input or error)."""
     parser = build_parser()

@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from . import keys, models, vocab
+from . import keys, models, validation, vocab
 from .currency import CURRENCY_CODES
 from .models import (
     EVENT_MODELS,
@@ -514,6 +514,8 @@ def index_page(inputs: Any) -> str:
     generic = [r for r in rules(Tenant) if r.owner in _GENERIC_BASES]
     out += _rule_lines(generic)
     out += ["## Item size {#item-size}", "", _doc(models.item_size_bytes), ""]
+    # The reader's decisions, table included (`salestalk_lib.validation`'s docstring after its summary).
+    out += ["## Reading files {#reading-files}", ""] + _doc(validation).split("\n", 1)[1].strip().splitlines() + [""]
     out += ["## Limits {#limits}", "", "The constants `salestalk_lib.models` checks against:", ""]
     out += _table(["constant", "value"], [(_code(n), f"{v:,}") for n, v in limits()])
     return _page(out)

@@ -5,6 +5,8 @@
     │   ├── KeyGrammarError             a pk/sk string does not parse or cannot be built
     │   ├── InvalidTenantId             a tenant id is not safe to put into a table name
     │   └── ValidationFailed            one or more records failed validation (carries all violations)
+    ├── InputError                      a file or path cannot be read as input (missing, not a regular
+    │                                   file, not UTF-8, not JSON, nested too deep, ...)
     ├── ConfigurationError              settings are missing or contradict each other
     │   └── RealAwsNotAllowed           no endpoint given and real AWS was not opted into
     ├── ProvisioningError               a table cannot be brought to its spec
@@ -69,6 +71,18 @@ class ValidationFailed(ContractError):
         self.violations = list(violations)
         lines = "\n".join(str(v) for v in self.violations)
         super().__init__(f"{len(self.violations)} contract violation(s):\n{lines}")
+
+
+class InputError(SalesTalkError):
+    """A file or path the user named cannot be read as input; the message names it and says what to do.
+
+    Bad input, not a contract violation: the CLI exits 2 for it in every command.
+    """
+
+    def __init__(self, where: str, problem: str):
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{where}: {problem}")
 
 
 class ConfigurationError(SalesTalkError):

@@ -53,7 +53,14 @@ _TENANT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _SUBJECT_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DIM_NAME_RE = re.compile(r"^[a-z][a-zA-Z0-9_]{0,63}$")
-_DIM_VALUE_RE = re.compile(r"^[^#:\s\x00-\x1f\x7f](?:[^#\x00-\x1f\x7f]{0,126}[^#\s\x00-\x1f\x7f])?$")
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+"""A regex class body: C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+
+No key part may hold one, nor any text the contract calls single-line (`models.NonEmptyText`):
+they would end a line, move the cursor or start an escape sequence wherever the value is shown.
+"""
+_DIM_VALUE_RE = re.compile(rf"^[^#:\s{CONTROL_CHARACTERS}](?:[^#{CONTROL_CHARACTERS}]{{0,126}}"
+                           rf"[^#\s{CONTROL_CHARACTERS}])?$")
 # [0-9], not \d: \d also matches other scripts' digits (which int() accepts), so
 # '٢٠٢٥-Q3' used to parse as 2025-Q3 under a second key string for the same period.
 _QUARTER_RE = re.compile(r"^([0-9]{4})-Q([1-4])$")

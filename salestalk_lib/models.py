@@ -18,12 +18,23 @@ takes: Decimals for numbers, no None, no empty strings or sets) and
 | `DataReference` | inside narratives | `source.pk`/`source.sk` agree with `metric`/`period`; `source.table` is a metrics table |
 | `*Event` | event envelope | `eventType` fixes the payload; references and provisioned tables belong to the envelope's tenant |
 
-Numbers are `Decimal` end to end. A number must be an int, a Decimal or a finite
-float (converted through its shortest repr, never its binary value); booleans and
-strings are refused, NaN and infinities are refused, `-0` becomes `0` (DynamoDB has
-no negative zero), and at most 38 significant digits within DynamoDB's range are
-accepted. Every item must fit DynamoDB's 400 KB limit by `item_size_bytes`.
+Numbers are `Decimal` end to end, and one rule (`dynamodb_number`, contract §7) holds for
+every number a model or free-form map carries: an int, a Decimal or a finite float
+(converted through its shortest repr, never its binary value); booleans, strings, NaN and
+infinities are refused; at most 38 significant digits, magnitude 1E-130 to
+9.9999999999999999999999999999999999999E+125 or zero, and no digit below 1E-165 (boto3's
+limit). Accepted numbers are normalised as DynamoDB stores them (`-0` and `0E-200` are `0`,
+`1.50` is `1.5`), so a number is either refused naming its field or stored and read back
+equal. Every item must fit DynamoDB's 400 KB limit by `item_size_bytes`, which sizes
+numbers as DynamoDB does (measured on DynamoDB Local).
 An explicit `null` is refused everywhere: an absent optional attribute is omitted.
+
+Text and control characters: a one-line field (`NonEmptyText`: a tenant's name, an event's
+source, ids and labels) refuses every control character (C0, DEL, C1, U+2028, U+2029), even
+TAB and line breaks; message and narrative text (`MessageText`) may hold TAB, LF and CR but no
+other control (ESC, BEL, NUL, ...); key parts refuse them by the key grammar. Free-form
+`metadata` is stored as given, and the `salestalk` CLI escapes every control character it
+prints from stored data.
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation
 from enum import Enum
 from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
@@ -129,50 +140,94 @@ def _significant_digits(d: Decimal) -> int:
     return end - start
 
 
-def to_decimal(value: Any) -> Decimal:
-    """Turn an int, Decimal or finite float into a DynamoDB-storable Decimal; refuse anything else.
+# DynamoDB's numbers (contract §7): at most 38 significant digits, magnitude 1E-130 to
+# 9.9999999999999999999999999999999999999E+125, or zero. boto3 carries every number through
+# its DYNAMODB_CONTEXT (38 digits, Emin -128), which also cannot hold a digit below 1E-165
+# (the context's Etiny) although DynamoDB itself stores one (DynamoDB Local 3.3.1 keeps
+# 1.2345678901234567890123456789012345678E-130): the contract takes the stricter rule, so every
+# number it accepts can be written and read through boto3.
+_MIN_EXPONENT = -165
+# Exact for any number the rules accept (38 digits); a rounding here would be a bug, so it traps.
+_NORMALISE = Context(prec=DYNAMODB_MAX_DIGITS, traps=[Inexact, InvalidOperation])
+_ONE = Decimal(1)
 
-    Floats go through `repr` (the shortest text that reads back as the same float),
-    so 0.35 becomes Decimal('0.35'), not 0.34999999999999997779...
+
+def dynamodb_number(value: Any) -> Decimal:
+    """The DynamoDB-storable, normalised Decimal of an int, Decimal or finite float; ContractError otherwise.
+
+    The one number rule of the contract (§7), used by every model field and free-form map that
+    holds a number. Refused: booleans, strings, NaN and infinities, more than 38 significant
+    digits, magnitudes outside 1E-130 .. 9.9999999999999999999999999999999999999E+125, digits
+    below 1E-165 (boto3's number context cannot carry them). Accepted numbers come back
+    normalised as DynamoDB stores them: zero (also `-0`, `0E-200`) is `0`; leading and trailing
+    zeros are trimmed (`1.50` → `1.5`, `1.000…0` → `1`); whole numbers of up to 38 digits stay
+    plain (`1000`), larger ones keep an exponent (`1E+50`), which boto3 needs. A float goes
+    through `repr` (the shortest text that reads back as the same float), so 0.35 becomes
+    Decimal('0.35'), not 0.34999999999999997779...
     """
     if isinstance(value, bool):
-        raise _rule("must be a number, not a boolean")
+        raise ContractError("must be a number, not a boolean")
     if isinstance(value, Decimal):
         d = value
     elif isinstance(value, int):
         d = Decimal(value)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise _rule("must be a finite number (NaN and infinity cannot be stored)")
+            raise ContractError("must be a finite number (NaN and infinity cannot be stored)")
         d = Decimal(repr(value))
     elif isinstance(value, str):
-        raise _rule("must be a number, not a string (strings are never converted to numbers)")
+        raise ContractError("must be a number, not a string (strings are never converted to numbers)")
     else:
-        raise _rule(f"must be a number, got {type(value).__name__}")
+        raise ContractError(f"must be a number, got {type(value).__name__}")
     if not d.is_finite():
-        raise _rule("must be a finite number (NaN and infinity cannot be stored)")
+        raise ContractError("must be a finite number (NaN and infinity cannot be stored)")
     if d.is_zero():
-        return d.copy_abs()
+        return Decimal(0)
     if _significant_digits(d) > DYNAMODB_MAX_DIGITS:
-        raise _rule(f"has more than {DYNAMODB_MAX_DIGITS} significant digits, which DynamoDB cannot store")
+        raise ContractError(f"has more than {DYNAMODB_MAX_DIGITS} significant digits, which DynamoDB cannot store")
     if not _MIN_ADJUSTED <= d.adjusted() <= _MAX_ADJUSTED:
-        raise _rule("is outside DynamoDB's number range (1E-130 to 9.9E+125 in magnitude)")
-    return d
+        raise ContractError("is outside DynamoDB's number range (1E-130 to 9.9999999999999999999999999999999999999E+125 "
+                            "in magnitude)")
+    normal = normalised_number(d)
+    if normal.as_tuple().exponent < _MIN_EXPONENT:
+        raise ContractError("has a digit below 1E-165, which boto3 cannot send to DynamoDB "
+                            f"(at this magnitude at most {normal.adjusted() - _MIN_EXPONENT + 1} significant digits)")
+    return normal
+
+
+def normalised_number(d: Decimal) -> Decimal:
+    """A finite Decimal of at most 38 significant digits in DynamoDB's stored form (see `dynamodb_number`).
+
+    Zero is `0`; trailing zeros go (`1.50` → `1.5`); whole numbers of up to 38 digits stay plain
+    (`1000`), larger ones keep an exponent (`1E+50`, which boto3's number context takes).
+    """
+    if d.is_zero():
+        return Decimal(0)
+    normal = d.normalize(_NORMALISE)
+    if normal.as_tuple().exponent > 0 and normal.adjusted() < DYNAMODB_MAX_DIGITS:
+        return normal.quantize(_ONE, context=_NORMALISE)  # 1000, not 1E+3
+    return normal
+
+
+def to_decimal(value: Any) -> Decimal:
+    """`dynamodb_number` as a pydantic validator: a refusal becomes the field's rule text."""
+    try:
+        return dynamodb_number(value)
+    except ContractError as exc:
+        raise _rule(str(exc)) from None
 
 
 def _to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise _rule("must be a whole number, not a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, (Decimal, float)):
-        d = to_decimal(value)
-        if d != d.to_integral_value():
-            raise _rule(f"must be a whole number, got {d}")
-        return int(d)
     if isinstance(value, str):
         raise _rule("must be a whole number, not a string (strings are never converted to numbers)")
-    raise _rule(f"must be a whole number, got {type(value).__name__}")
+    if not isinstance(value, (int, Decimal, float)):
+        raise _rule(f"must be a whole number, got {type(value).__name__}")
+    d = to_decimal(value)  # whole numbers obey DynamoDB's number rules too
+    if d != d.to_integral_value():
+        raise _rule(f"must be a whole number, got {d}")
+    return value if isinstance(value, int) else int(d)
 
 
 Number = Annotated[Decimal, BeforeValidator(to_decimal)]
@@ -194,11 +249,38 @@ def _not_blank(value: str) -> str:
     return value
 
 
+# Control characters in text (contract §7, issue 10): a name, an id or a label is one line, so no
+# control character at all (C0, DEL, C1, U+2028/U+2029); a message's text may break lines and
+# indent (TAB, LF, CR) but carries no other control (ESC, BEL, NUL, ...). Free-form `metadata`
+# maps are stored as given; the CLI escapes whatever it prints (`commands.escape_controls`).
+_LINE_CONTROL = re.compile(f"[{keys.CONTROL_CHARACTERS}]")
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "BS", "\t": "TAB", "\n": "LF (a line break)",
+                  "\r": "CR", "\x1b": "ESC", "\x7f": "DEL", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+
+
+def _no_control(pattern: re.Pattern[str], what: str):
+    def check(value: str) -> str:
+        found = pattern.search(value)
+        if found:
+            char = found[0]
+            label = f"U+{ord(char):04X}" + (f" {_CONTROL_NAMES[char]}" if char in _CONTROL_NAMES else "")
+            raise _rule(f"must not contain control characters ({what}): {label} at position {found.start() + 1}")
+        return value
+
+    return check
+
+
+_one_line = _no_control(_LINE_CONTROL, "one line of text")
+_text = _no_control(_TEXT_CONTROL, "line breaks and tabs are the only ones allowed")
+
 StrictText = Annotated[str, Strict()]
-NonEmptyText = Annotated[str, Strict(), Field(min_length=1, max_length=NAME_MAX), AfterValidator(_not_blank)]
-"""1-256 characters, not only whitespace."""
-MessageText = Annotated[str, Strict(), Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_not_blank)]
-"""1-10,000 characters, not only whitespace."""
+NonEmptyText = Annotated[str, Strict(), Field(min_length=1, max_length=NAME_MAX), AfterValidator(_not_blank),
+                         AfterValidator(_one_line)]
+"""1-256 characters on one line: not only whitespace, no control characters (not even TAB or a line break)."""
+MessageText = Annotated[str, Strict(), Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_not_blank),
+                        AfterValidator(_text)]
+"""1-10,000 characters, not only whitespace; line breaks and tabs allowed, no other control character."""
 Name = NonEmptyText
 Email = Annotated[EmailStr, Strict()]
 TenantId = Annotated[
@@ -384,11 +466,26 @@ def _utf8_len(text: str) -> int:
 
 
 def _number_size(value: int | float | Decimal) -> int:
+    """A number's size as DynamoDB counts it (measured: `tests/test_item_size.py`).
+
+    DynamoDB stores a number like Oracle's NUMBER: one exponent byte, then base-100 digits
+    aligned on the decimal point, from the first to the last non-zero pair, and for a negative
+    number a terminator byte unless it already has the 20 pairs 38 digits can need (1.5 is
+    [01].[50]: 3 bytes; 123.4 is [01][23].[40]: 4; -1.5: 4).
+    """
     d = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
     if not d.is_finite():
         raise ValueError(f"DynamoDB cannot store {value!r}")
-    # One byte per two significant digits, plus one; one more for a sign, to stay on the safe side.
-    return 1 + math.ceil(_significant_digits(d) / 2) + (1 if d < 0 else 0)
+    if d.is_zero():
+        return 1
+    negative, digits, exponent = d.as_tuple()
+    end = len(digits)  # a Decimal's coefficient has no leading zeros; its trailing ones do not count
+    while digits[end - 1] == 0:
+        end -= 1
+    exponent += len(digits) - end
+    odd = (end + exponent) % 2  # digits before the point (negative: zeros after it), odd → a leading 0 pads the pair
+    pairs = (end + odd + 1) // 2
+    return 1 + pairs + (1 if negative and pairs < 20 else 0)
 
 
 def _value_size(value: Any) -> int:
@@ -421,9 +518,12 @@ def _value_size(value: Any) -> int:
 def item_size_bytes(item: Mapping[str, Any]) -> int:
     """An item's size by DynamoDB's rules: attribute names plus values.
 
-    Strings and binaries count their bytes, numbers 1 + 1 per two significant
-    digits (leading and trailing zeros do not count), booleans and nulls 1, lists and
-    maps 3 plus 1 per element (plus the key's length in maps), sets their elements.
+    Strings and binaries count their bytes; a number 1 byte plus its base-100 digits aligned on
+    the decimal point, from the first to the last non-zero pair, plus 1 for a negative number of
+    fewer than 20 pairs (1.5 → 3 bytes, 123.4 → 4, 1000 → 2, -1.5 → 4, 0 → 1; at most 21);
+    booleans and nulls 1; lists and maps 3 plus 1 per element (plus the key's length in maps);
+    sets their elements. Measured against DynamoDB Local (`tests/test_item_size.py`): an item
+    sized 409,600 here is accepted, 409,601 refused.
     """
     return sum(_utf8_len(name) + _value_size(value) for name, value in item.items())
 
@@ -442,10 +542,8 @@ def _to_dynamo(value: Any) -> Any:
         return value.value
     if isinstance(value, bool):
         return value
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return to_decimal(value)
+    if isinstance(value, (int, float)):
+        return to_decimal(value)  # normalised: a whole number over 38 digits keeps its exponent (1E+50)
     return value
 
 
@@ -499,10 +597,13 @@ class ItemModel(ContractModel):
     @model_validator(mode="after")
     def _fits_in_an_item(self) -> Self:
         """The item fits DynamoDB's 400 KB item limit, sized by DynamoDB's own rules (`item_size_bytes`)."""
-        # Quick bound first: an item's size is at most 2 * (UTF-8 length of its JSON) + 1 (strings count
-        # their bytes inside quotes, a number at most half its digits plus 2, every map or list entry at
-        # least its separator; see tests/test_models.py). Only items that might be large are sized exactly,
-        # on the dump (enums, ints and floats size as their item forms do) rather than a built item.
+        # Quick bound first: an item's size is at most 2 * (UTF-8 length of its JSON) + 1, because every
+        # value's size is at most twice its JSON text: a string counts its bytes inside two quotes; a
+        # number of d significant digits takes at most 1 + (d + 2) // 2 bytes, plus 1 if negative, against at
+        # least d characters (plus the '-'; pydantic writes a Decimal as a quoted string); true/false/null take
+        # 1 byte; a map or list takes 3 + 1 per element against its brackets, separators and quoted keys
+        # (see tests/test_item_size.py). Only items that might be large are sized exactly, on the dump
+        # (enums, ints and floats size as their item forms do) rather than a built item.
         if 2 * len(self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)) + 1 <= ITEM_SIZE_LIMIT:
             return self
         size = item_size_bytes(self.model_dump(by_alias=True, exclude_none=True))

@@ -29,6 +29,20 @@ def _scrub(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             cell.metadata.pop("collapsed", None)
+            cell.outputs = _coalesced(cell.outputs)
+
+
+def _coalesced(outputs: list) -> list:
+    """Consecutive stream outputs of one stream as one: how the kernel chunked a print varies between runs."""
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
+                and previous.name == output.name):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def execute(path: Path, out: Path | None = None, *, env: Mapping[str, str] | None = None,

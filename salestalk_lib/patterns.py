@@ -44,12 +44,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
+from pydantic import ValidationError
+
 from . import keys
-from .errors import ContractError, KeyGrammarError
+from .errors import ContractError, KeyGrammarError, ValidationFailed
 from .keys import Granularity, parse_metric_sk
+from .models import dynamodb_number
 from .retry import Retrier
 from .storage import deserialize, get_item_request, query_request, serialize
 from .tables import TABLE_SPECS, TableKind
+from .validation import violations_from
 from .vocab import Sender, TenantStatus
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
@@ -112,7 +116,7 @@ def _instant(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ContractError(f"expected a time, got {value!r}")
     if isinstance(value, (int, Decimal)):
-        return Decimal(value)
+        return _seconds(value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ContractError("a datetime bound must be timezone-aware")
@@ -121,9 +125,17 @@ def _instant(value: Any) -> Decimal:
         return keys.unix_seconds(datetime(value.year, value.month, value.day, tzinfo=UTC))
     text = _str(value, "time")
     try:
-        return Decimal(text) if text.lstrip("-").replace(".", "", 1).isdigit() else _instant_text(text)
+        return _seconds(Decimal(text)) if text.lstrip("-").replace(".", "", 1).isdigit() else _instant_text(text)
     except InvalidOperation:
         raise ContractError(f"{text!r} is not a time") from None
+
+
+def _seconds(value: int | Decimal) -> Decimal:
+    """Unix seconds as a number DynamoDB can compare with (the contract's number rule)."""
+    try:
+        return dynamodb_number(value)
+    except ContractError as exc:
+        raise ContractError(f"unix seconds {value} {exc}") from None
 
 
 def _instant_text(text: str) -> Decimal:
@@ -789,8 +801,17 @@ def run(target: Any, pattern: str | int | Pattern, *, page_size: int | None = No
     model = _model(p)
     tenant_id = getattr(target, "tenant_id", None) if p.table is not TableKind.REGISTRY else None
     return Result(pattern=p, params=checked, table=table,
-                  items=[model.from_item(i, tenant_id=tenant_id) for i in kept], raw=kept, requests=requests,
+                  items=[_stored_model(model, i, tenant_id, table, p) for i in kept], raw=kept, requests=requests,
                   read=read, next_token=encode_token(p, table, checked, resume_at) if resume_at else None)
+
+
+def _stored_model(model: Any, item: dict[str, Any], tenant_id: str | None, table: str, p: Pattern) -> Any:
+    """The stored item as its model; a stored item that breaks the contract is a ValidationFailed naming it."""
+    try:
+        return model.from_item(item, tenant_id=tenant_id)
+    except ValidationError as exc:
+        key = ", ".join(f"{a.name}={item.get(a.name)!r}" for a in TABLE_SPECS[p.table].key_attributes)
+        raise ValidationFailed(violations_from(exc, f"{table} item {key}")) from None
 
 
 # --- the chart ----------------------------------------------------------------------

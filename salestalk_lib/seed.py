@@ -5,7 +5,9 @@
 1. validates every file under the seed directory against the contract, plus the
    cross-record rules (every message and metric belongs to a tenant in the
    seed; a rollup given in a file must equal the one its messages imply). Any
-   violation raises `ValidationFailed` listing all of them, and nothing is written;
+   violation, or any file that cannot be read as records, raises `ValidationFailed`
+   listing all of them, and nothing is written (a seed directory that is missing or
+   not a directory raises `InputError`);
 2. provisions what is missing (registry and each tenant's two tables);
 3. writes the tenants' registry items with `create_once`, then the metrics and
    messages through the ingestion path (`ingest.Ingestor`): conditional creates,
@@ -32,7 +34,7 @@ from .ingest import Ingestor
 from .provision import TableResult
 from .retry import Retrier
 from .tables import REGISTRY
-from .validation import RecordKind, validate_paths
+from .validation import RecordKind, require_directory, validate_paths
 from .writes import Outcome, WriteResult, create_once
 
 DEFAULT_SEED_DIR = Path(__file__).resolve().parents[1] / "seed_data"
@@ -82,8 +84,7 @@ class SeedReport:
 
 def plan_seed(seed_dir: Path) -> tuple[list[Tenant], list[Metric], list[Message], list[SessionRollup]]:
     """Validate a seed directory and return its records; raise ValidationFailed listing every violation."""
-    if not seed_dir.is_dir():
-        raise ValidationFailed([Violation(str(seed_dir), "(directory)", "seed directory does not exist")])
+    require_directory(seed_dir, "the seed directory")
     report = validate_paths([seed_dir])
     tenants = [m for m in report.models(RecordKind.TENANT) if isinstance(m, Tenant)]
     metrics = [m for m in report.models(RecordKind.METRIC) if isinstance(m, Metric)]

@@ -28,6 +28,7 @@ from .errors import (
     TransactionConflict,
     TransientError,
 )
+from .models import normalised_number
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
@@ -80,7 +81,35 @@ def serialize_value(value: Any) -> dict[str, Any]:
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     """DynamoDB AttributeValue map -> Python item with Decimal numbers."""
-    return {k: _DESER.deserialize(v) for k, v in item.items()}
+    return {k: deserialize_value(v) for k, v in item.items()}
+
+
+def deserialize_value(value: Mapping[str, Any]) -> Any:
+    """boto3's `TypeDeserializer().deserialize(value)`, except that numbers are read exactly as sent.
+
+    DynamoDB answers with a number's plain digits (1E+50 comes back as 1 and fifty zeros),
+    which boto3's number context refuses past 38 digits (`decimal.Rounded`, boto3 issue #2500),
+    so a number the contract stored could not be read back. `Decimal(text)` is exact and needs
+    no context (DynamoDB only returns numbers it accepted); a long text is brought to the
+    contract's normal form (`models.normalised_number`), so the value can be written again.
+    """
+    (tag, inner), = value.items()
+    if tag == "S" or tag == "BOOL":
+        return inner
+    if tag == "N":
+        return _number(inner)
+    if tag == "M":
+        return {k: deserialize_value(v) for k, v in inner.items()}
+    if tag == "L":
+        return [deserialize_value(v) for v in inner]
+    if tag == "NS":
+        return {_number(n) for n in inner}
+    return _DESER.deserialize(value)
+
+
+def _number(text: str) -> Decimal:
+    number = Decimal(text)
+    return normalised_number(number) if len(text) > DYNAMODB_CONTEXT.prec else number
 
 
 def translate(exc: BaseException, *, operation: str, table: str = "") -> StorageError:

@@ -1,7 +1,7 @@
 """Read records from JSON and JSON-lines files, recognise each record's kind, validate it.
 
-Used by `salestalk validate` and by the seed loader. A record's kind comes from its
-content, never its file name: a `pk` prefix of the key grammar (message, session
+Used by `salestalk validate`, `ingest`, `seed` and `provision --seed-dir`. A record's kind comes
+from its content, never its file name: a `pk` prefix of the key grammar (message, session
 rollup, metric), an `eventType` (event), or registry fields (tenant). Every
 violation is reported, each as `Violation(where="file:record", field="dotted.path",
 rule="...")`; `record` is the line number in a JSON-lines file and the position
@@ -11,11 +11,36 @@ Beyond each record's own rules, records validated together are checked against e
 other: no two records share a primary key, per-tenant records name a tenant of the
 registry (when registry records are among them), and every data reference agrees
 with the metric it cites (when that tenant's metrics are among them).
+
+Two kinds of problem are told apart. A *contract violation* is a record that was read
+but breaks a rule (`validate` exits 1). *Bad input* is a path or file that cannot be read
+as records at all (every command exits 2); it is reported as a violation of field
+`(file)` and listed in `ValidationReport.input_errors`. What this reader decides, case by case:
+
+| input | decision |
+|---|---|
+| missing path, broken symbolic link, symbolic link loop | bad input, naming the path |
+| FIFO, socket or device (as a path or inside a directory) | bad input: refused before reading, so it never blocks |
+| a directory without `*.json`, `*.jsonl`, `*.ndjson` files | bad input ("no record files"); hidden entries are skipped |
+| empty or blank file | bad input ("no records") |
+| not UTF-8, or a NUL character | bad input, naming the byte offset or line |
+| UTF-8 byte order mark at the start | accepted (editors write it; it carries no data) |
+| CRLF line ends | accepted; JSON lines are split on `\\n` only, so U+2028 / U+2029 inside a string are text, not line breaks |
+| truncated or otherwise invalid JSON | bad input, naming line and column |
+| JSON nested deeper than `MAX_JSON_DEPTH` (64) levels | bad input; within it, nesting deeper than DynamoDB's 32 levels is a contract violation naming the field |
+| an integer literal over 4,300 digits (Python's limit) | bad input; a shorter one over 38 significant digits is a contract violation naming the field |
+| `NaN`, `Infinity`, `-Infinity` literals | read, then refused by the number rule naming the field (they are not JSON, but Python's `json.dumps` writes them) |
+| a key twice in one JSON object | refused naming the key: a silent last-wins would lose data |
 """
 
 from __future__ import annotations
 
+import codecs
+import errno
 import json
+import os
+import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,7 +51,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import keys
-from .errors import ValidationFailed, Violation
+from .errors import InputError, ValidationFailed, Violation
 from .models import (
     EVENT_MODELS,
     ContractModel,
@@ -46,6 +71,8 @@ JSON_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
 JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 FILE_FIELD = "(file)"
 RECORD_FIELD = "(record)"
+MAX_JSON_DEPTH = 64
+"""JSON nested deeper than this is not read (bad input). DynamoDB's own 32 levels are a contract rule."""
 
 
 class RecordKind(StrEnum):
@@ -127,8 +154,7 @@ def validate_record(record: Any, where: str, *, tenant_id: str | None = None
     """Validate one record of any kind: the model (None if invalid) and every violation."""
     if not isinstance(record, Mapping):
         return None, [Violation(where, RECORD_FIELD, f"must be a JSON object, got {_json_type(record)}")]
-    duplicates = ([Violation(where, f, r) for f, r in _duplicate_keys(record, ())]
-                  if _any_duplicates(record) else [])
+    duplicates = [Violation(where, f, r) for f, r in duplicate_keys(record)]
     model = model_for(record)
     if isinstance(model, Violation):
         return None, duplicates + [Violation(where, model.field, model.rule)]
@@ -157,6 +183,11 @@ class ValidationReport:
     violations: list[Violation] = field(default_factory=list)
     files: int = 0
     checked: int = 0
+
+    @property
+    def input_errors(self) -> list[Violation]:
+        """The violations that are bad input (a path or file that cannot be read as records), not broken rules."""
+        return [v for v in self.violations if v.field == FILE_FIELD]
 
     @property
     def ok(self) -> bool:
@@ -200,11 +231,14 @@ def validate_records(records: Iterable[Any], where: str = "<records>", *,
 
 
 def validate_paths(paths: Sequence[str | Path], *, tenant_id: str | None = None) -> ValidationReport:
-    """Validate every JSON / JSON-lines file in `paths` (directories are searched recursively)."""
+    """Validate every JSON / JSON-lines file in `paths` (directories are searched recursively).
+
+    Paths that cannot be read as records are reported too (`ValidationReport.input_errors`).
+    """
     report = ValidationReport()
     for path in json_files(paths, report.violations):
-        report.files += 1
         labelled, problems = read_records(path)
+        report.files += bool(labelled) or not problems  # files that were read (some records may be bad)
         report.violations.extend(problems)
         _validate_labelled(labelled, report, tenant_id)
     report.violations.extend(cross_check(report.records))
@@ -219,21 +253,106 @@ def load_valid(paths: Sequence[str | Path], *, tenant_id: str | None = None) -> 
 
 
 def json_files(paths: Sequence[str | Path], problems: list[Violation]) -> list[Path]:
-    """The JSON / JSON-lines files named by `paths`, directories expanded (sorted, hidden entries skipped)."""
+    """The files named by `paths`, directories expanded to their JSON / JSON-lines files (sorted, hidden skipped).
+
+    A directory entry with a JSON suffix that is not a regular file (a FIFO, a broken link) is
+    kept, so reading it reports why; a directory without record files is a problem of its own.
+    """
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found.extend(sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in JSON_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            ))
-        elif path.is_file():
-            found.append(path)
-        else:
-            problems.append(Violation(str(path), FILE_FIELD, "no such file or directory"))
+        if not path.is_dir():
+            found.append(path)  # read_records says what is wrong with it, if anything
+            continue
+        try:
+            entries = sorted(p for p in path.rglob("*")
+                             if p.suffix.lower() in JSON_SUFFIXES and not p.is_dir()
+                             and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        except OSError as exc:
+            problems.append(Violation(str(path), FILE_FIELD, f"cannot list the directory: {_reason(exc)}"))
+            continue
+        if not entries:
+            problems.append(Violation(str(path), FILE_FIELD, "is a directory with no record files "
+                                      "(*.json, *.jsonl, *.ndjson): nothing to read; name the files or their directory"))
+        found.extend(entries)
     return found
+
+
+def require_directory(path: str | Path, what: str) -> Path:
+    """`path` as a Path if it is a directory; InputError naming it (`what`: "the seed directory") otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if os.path.lexists(path):
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            reason = "is a symbolic link loop" if exc.errno == errno.ELOOP else f"cannot be read: {_reason(exc)}"
+            raise InputError(str(path), f"{reason}: name {what}") from None
+        kind = next((label for test, label in _FILE_KINDS if test(mode)), "not a directory")
+        raise InputError(str(path), f"is {kind}, not a directory: name {what}")
+    raise InputError(str(path), f"no such directory: name {what}")
+
+
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+               (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def read_input_bytes(path: str | Path) -> bytes:
+    """The bytes of a regular file; InputError (naming the path and what to do) for anything else.
+
+    The file is opened non-blocking and checked with fstat before a byte is read, so a FIFO or
+    a device is refused instead of blocking, and nothing can swap the file in between.
+    """
+    name = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(name, "is a symbolic link to a missing file: fix the link or name the file") from None
+        raise InputError(name, "no such file or directory: check the path") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(name, "is a symbolic link loop: fix the link or name the file") from None
+        raise InputError(name, f"cannot be opened: {_reason(exc)}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise InputError(name, f"cannot be read: {_reason(exc)}") from None
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((label for test, label in _FILE_KINDS if test(mode)), "not a regular file")
+        raise InputError(name, f"is {kind}, not a regular file: put the records in a file and name that")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise InputError(name, f"cannot be read: {_reason(exc)}") from None
+
+
+def read_input_text(path: str | Path) -> str:
+    """A regular file's text: UTF-8 (a leading byte order mark is dropped), no NUL characters; else InputError."""
+    name = str(path)
+    data = read_input_bytes(path)
+    skipped = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[skipped:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        utf16 = " (it looks like UTF-16)" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else ""
+        offset = skipped + exc.start
+        raise InputError(name, f"is not UTF-8 text{utf16}: byte 0x{data[offset]:02x} at offset {offset:,}; "
+                               "save the file as UTF-8") from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise InputError(f"{name}:{line}", f"contains a NUL character (column {nul - text.rfind(chr(10), 0, nul)}): "
+                                           "not a text file; save the records as UTF-8 JSON")
+    return text
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
 
 
 class _JsonObject(dict):
@@ -274,37 +393,83 @@ def _duplicate_keys(value: Any, path: tuple[str | int, ...]) -> list[tuple[str, 
     return found
 
 
-def parse_json(text: str) -> Any:
-    """Decode JSON with every fraction as an exact Decimal (never a binary float).
+def duplicate_keys(value: Any) -> list[tuple[str, str]]:
+    """(field path, rule) for every key a JSON object decoded by `parse_json` saw more than once."""
+    return _duplicate_keys(value, ()) if _any_duplicates(value) else []
 
-    NaN and ±Infinity tokens decode to floats so that the number rules, not the
-    parser, reject them and name the field.
+
+_INT_LIMIT = re.compile(r"Exceeds the limit \((\d+) digits\).*value has (\d+) digits")
+
+
+def parse_json(text: str, where: str = "<json>") -> Any:
+    """Decode JSON with every fraction as an exact Decimal (never a binary float); InputError if it cannot be read.
+
+    NaN and ±Infinity tokens decode to floats so that the number rules, not the parser, reject
+    them and name the field. Objects remember repeated keys (`duplicate_keys`). Refused as bad
+    input, naming `where` (and, in a text of several lines, the line): invalid JSON, nesting
+    deeper than `MAX_JSON_DEPTH`, an integer literal longer than Python converts (4,300 digits).
     """
-    return json.loads(text, parse_float=Decimal, parse_constant=float, object_pairs_hook=_object_pairs)
+    try:
+        value = json.loads(text, parse_float=Decimal, parse_constant=float, object_pairs_hook=_object_pairs)
+    except json.JSONDecodeError as exc:
+        if "\n" not in text:  # one line (a JSON-lines record): `where` already names it
+            raise InputError(where, f"not valid JSON: {exc.msg} (column {exc.colno})") from None
+        raise InputError(f"{where}:{exc.lineno}", f"not valid JSON: {exc.msg} "
+                                                  f"(line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(where, _too_deep()) from None
+    except ValueError as exc:  # int() refused a literal: Python's integer conversion limit
+        match = _INT_LIMIT.search(str(exc))
+        detail = f"an integer of {int(match[2]):,} digits" if match else "an integer literal"
+        limit = f"{int(match[1]):,}" if match else "4,300"
+        raise InputError(where, f"{detail} is longer than this reader takes ({limit} digits); DynamoDB numbers "
+                                "have at most 38 significant digits") from None
+    if (text.count("{") + text.count("[") > MAX_JSON_DEPTH) and _deeper_than(value, MAX_JSON_DEPTH):
+        raise InputError(where, _too_deep())
+    return value
+
+
+def _too_deep() -> str:
+    return (f"is nested deeper than {MAX_JSON_DEPTH} levels, more than this reader takes "
+            "(DynamoDB allows 32 levels inside an item)")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects in `value` nest more than `limit` levels (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def read_records(path: str | Path) -> tuple[list[tuple[str, Any]], list[Violation]]:
-    """The records of one file, each labelled `file:record`, and any file-level violations.
+    """The records of one file, each labelled `file:record`, and any file-level problems (bad input).
 
     A JSON document holding an array gives one record per element, an object one
     record; a JSON-lines file (or any file whose JSON is followed by more JSON) one
-    record per non-blank line.
+    record per non-blank line (lines end at `\\n`; a `\\r` before it is JSON whitespace).
     """
     path = Path(path)
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Violation(name, FILE_FIELD, f"cannot read the file: {exc}")]
+        text = read_input_text(path)
+    except InputError as exc:
+        return [], [Violation(exc.where, FILE_FIELD, exc.problem)]
     if not text.strip():
-        return [], [Violation(name, FILE_FIELD, "the file is empty: no records")]
+        return [], [Violation(name, FILE_FIELD, "is empty: no records (a JSON array or object, or JSON lines, "
+                                                "expected)")]
     if path.suffix.lower() not in JSON_LINES_SUFFIXES:
         try:
-            document = parse_json(text)
-        except json.JSONDecodeError as exc:
-            if not exc.msg.startswith("Extra data"):
-                return [], [Violation(f"{name}:{exc.lineno}", FILE_FIELD, f"not valid JSON: {exc.msg} "
-                                                                         f"(line {exc.lineno}, column {exc.colno})")]
+            document = parse_json(text, name)
+        except InputError as exc:
+            if "Extra data" not in exc.problem:
+                return [], [Violation(exc.where, FILE_FIELD, exc.problem)]
         else:
             if isinstance(document, list):
                 return [(f"{name}:{i}", r) for i, r in enumerate(document, start=1)], []
@@ -313,14 +478,13 @@ def read_records(path: str | Path) -> tuple[list[tuple[str, Any]], list[Violatio
             return [], [Violation(name, FILE_FIELD, "the top level must be a record (object) or an array of "
                                                     f"records, got {_json_type(document)}")]
     records, problems = [], []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            records.append((f"{name}:{lineno}", parse_json(line)))
-        except json.JSONDecodeError as exc:
-            problems.append(Violation(f"{name}:{lineno}", FILE_FIELD,
-                                      f"not valid JSON: {exc.msg} (column {exc.colno})"))
+            records.append((f"{name}:{lineno}", parse_json(line, f"{name}:{lineno}")))
+        except InputError as exc:
+            problems.append(Violation(exc.where, FILE_FIELD, exc.problem))
     return records, problems
 
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from pydantic.fields import FieldInfo
 
-from salestalk_lib import contract_docs, docsgen, keys, models, vocab
+from salestalk_lib import contract_docs, docsgen, keys, models, validation, vocab
 from salestalk_lib.cli import main as cli_main
 from salestalk_lib.contract_docs import CONTRACT_PAGES, CONTRACTS_DIR, SCHEMAS_DIR, layout
 from salestalk_lib.models import SCHEMA_MODELS, ContractJsonSchema, ContractModel, schema_file_name
@@ -250,6 +250,15 @@ def test_overview_lists_every_model_and_limit(pages: dict[str, str]) -> None:
         assert f"[`{model.__name__}`]({contract_docs.home(model)}.md#" in page
     assert "| `ITEM_SIZE_LIMIT` | 409,600 |" in page
     assert inspect.getdoc(models.item_size_bytes).splitlines()[0] in page
+
+
+def test_overview_states_how_files_are_read(pages: dict[str, str]) -> None:
+    # The reader's decisions (BOM, CRLF, duplicate keys, NaN, FIFOs, ...) are published as the code states them.
+    page = pages[f"{CONTRACTS_DIR}/index.md"]
+    decisions = [line for line in inspect.getdoc(validation).splitlines() if line.startswith("| ")]
+    assert len(decisions) >= 12 and "## Reading files {#reading-files}" in page
+    for line in decisions:
+        assert line in page
 
 
 # --- JSON Schemas ---------------------------------------------------------------------------------

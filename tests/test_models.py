@@ -742,31 +742,4 @@ def test_significant_digits_counts_from_the_first_to_the_last_non_zero_digit(d):
     assert _significant_digits(d) == max(len(text), 1)
 
 
-_JSON_SCALARS = st.one_of(
-    st.text(max_size=12), st.booleans(), st.none(), st.integers(-10**12, 10**12),
-    st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1e20"), max_value=Decimal("1e20")),
-)
-_JSON_VALUES = st.recursive(_JSON_SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=6), inner, max_size=5)), max_leaves=30)
-
-
-@given(st.dictionaries(st.text(min_size=1, max_size=8), _JSON_VALUES, min_size=1, max_size=6))
-def test_an_items_size_is_at_most_twice_its_json_plus_one(item):
-    # The bound ItemModel's 400 KB check relies on before sizing an item exactly.
-    text = json.dumps(item, ensure_ascii=False, separators=(",", ":"), cls=_DecimalAsNumber).encode()
-    assert item_size_bytes(item) <= 2 * len(text) + 1
-
-
-class _DecimalAsNumber(json.JSONEncoder):
-    def iterencode(self, o, _one_shot=False):  # Decimals as their exact text, unquoted (json cannot natively)
-        return iter([_encode(o)])
-
-
-def _encode(o: Any) -> str:
-    if isinstance(o, Decimal):
-        return str(o)
-    if isinstance(o, dict):
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_encode(v)}" for k, v in o.items()) + "}"
-    if isinstance(o, list):
-        return "[" + ",".join(_encode(v) for v in o) + "]"
-    return json.dumps(o, ensure_ascii=False)
+# The quick size bound ItemModel relies on is tested in tests/test_item_size.py.

@@ -106,7 +106,7 @@ def test_json_lines_report_line_numbers_and_parse_errors(tmp_path, capsys):
     path = tmp_path / "m.jsonl"
     path.write_text(canonical_json(good) + "\n\n{not json\n" + canonical_json(dict(good, sk="2025-Q9")) + "\n")
     code, out, _ = run(capsys, "validate", str(path))
-    assert code == 1
+    assert code == 2  # a line that is not JSON is bad input; the other lines are still checked
     assert out[0].startswith(f"{path}:3 (file): not valid JSON")
     assert out[1].startswith(f"{path}:4 sk: ")
     assert len(out) == 2
@@ -176,13 +176,13 @@ def test_tenant_option_rejects_other_tenants_records(capsys):
                for line in out)
 
 
-def test_missing_path_and_empty_file_are_violations(tmp_path, capsys):
+def test_missing_path_and_empty_file_are_bad_input(tmp_path, capsys):
     empty = tmp_path / "empty.json"
     empty.write_text("")
     code, out, _ = run(capsys, "validate", str(tmp_path / "nope.json"), str(empty))
-    assert code == 1
-    assert out == [f"{tmp_path / 'nope.json'} (file): no such file or directory",
-                   f"{empty} (file): the file is empty: no records"]
+    assert code == 2
+    assert out == [f"{tmp_path / 'nope.json'} (file): no such file or directory: check the path",
+                   f"{empty} (file): is empty: no records (a JSON array or object, or JSON lines, expected)"]
 
 
 def test_schema_writes_one_schema_per_model(tmp_path, capsys):

@@ -1,20 +1,24 @@
 """Subcommands of the `salestalk` CLI; each module has `register(subparsers)`.
 
-Shared here: the connection options every database command takes, and a plain
-table printer.
+Shared here: the connection options every database command takes, a plain table
+printer, and the output layer's escaping of control characters: stored data may hold
+them (free-form metadata, or items written by other clients), and printed raw they
+would move the cursor, recolour or rewrite the terminal, or forge output lines.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
 
 from ..connection import SalesTalk, connect
+from ..errors import ValidationFailed, Violation
 from ..keys import validate_tenant_id
 from ..settings import ENVIRONMENTS, Settings
+from ..validation import RECORD_FIELD, RecordKind, require_directory, validate_paths
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,15 +64,25 @@ def connect_from_args(args: argparse.Namespace) -> SalesTalk:
 
 
 def seed_tenant_ids(seed_dir: Path | None = None) -> list[str]:
-    """The tenant ids in `seed_data/tenants.json` (the default tenants to provision)."""
-    path = (seed_dir or default_seed_dir()) / "tenants.json"
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    if isinstance(records, Mapping):
-        records = [records]
-    return [r["tenantId"] for r in records if isinstance(r, Mapping) and "tenantId" in r]
+    """The tenant ids of `tenants.json` in `seed_dir` (default: the seed data), each record validated.
+
+    A `seed_dir` given explicitly must be a directory holding `tenants.json` (else InputError /
+    ValidationFailed); without one, a missing default file means no tenants. Any record that
+    breaks the contract, or is not a tenant registry record, raises ValidationFailed listing all.
+    """
+    if seed_dir is not None:
+        path = require_directory(seed_dir, "the seed directory that holds tenants.json") / "tenants.json"
+    else:
+        path = default_seed_dir() / "tenants.json"
+        if not path.exists():
+            return []
+    report = validate_paths([path])
+    problems = report.violations + [
+        Violation(r.where, RECORD_FIELD, f"is a {r.kind.value} record; tenants.json holds tenant registry records")
+        for r in report.records if r.kind is not RecordKind.TENANT]
+    if problems:
+        raise ValidationFailed(problems)
+    return [m.tenant_id for m in report.models(RecordKind.TENANT)]
 
 
 def default_seed_dir() -> Path:
@@ -92,5 +106,48 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        return escape_controls(", ".join(str(v) for v in value))
+    return escape_controls(str(value))  # a cell is one line: a stored line break or TAB is shown escaped
+
+
+# C0 and C1 controls, DEL, the line/paragraph separators and the bidirectional embedding,
+# override and isolate controls (which reorder how the rest of a line is displayed).
+_ESCAPED = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _ESCAPED}
+_ESCAPES.update({ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"})
+
+
+def escape_controls(text: str, keep: str = "") -> str:
+    """`text` with every control character written as its Python escape (ESC → `\\x1b`), except those in `keep`."""
+    table = _ESCAPES if not keep else {c: e for c, e in _ESCAPES.items() if chr(c) not in keep}
+    return text.translate(table)
+
+
+class EscapingStream:
+    """A text stream that escapes control characters on the way out, except the layout ones in `keep`."""
+
+    def __init__(self, stream: TextIO, keep: str):
+        self._stream = stream
+        self._table = {c: e for c, e in _ESCAPES.items() if chr(c) not in keep}
+
+    def write(self, text: str) -> int:
+        self._stream.write(text.translate(self._table))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding, ...: the wrapped stream's
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def escaped_output() -> Iterator[None]:
+    """While active, nothing printed carries a raw control character but line breaks and TAB (and CR on stderr).
+
+    Values that must stay on one line (table cells) are escaped fully by `format_table`; this is the
+    net under everything else (error messages, the progress bar's CR on stderr is kept).
+    """
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(out, "\n\t"), EscapingStream(err, "\n\t\r")
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from ..errors import ValidationFailed
 from . import add_connection_args, connect_from_args, format_table, seed_tenant_ids
 
 
@@ -14,11 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="create the registry and tenants' tables (idempotent, drift-checked)",
         description="Create the tenants-metadata registry and each tenant's messages and metrics "
         "tables from the library's specs. Existing tables that match are left alone; a table that "
-        "differs from its spec is an error naming the difference (exit 2).",
+        "differs from its spec is an error naming the difference (exit 2). Without --tenant, the tenants "
+        "of tenants.json in --seed-dir (default: the seed data); every record there is validated first, "
+        "and a missing or unreadable file or a record that breaks the contract is exit 2, nothing created.",
     )
     p.add_argument("--tenant", action="append", metavar="ID", dest="tenants",
                    help="provision this tenant (repeatable; default: the seed tenants)")
-    p.add_argument("--seed-dir", type=Path, help="where tenants.json lives (default: seed_data)")
+    p.add_argument("--seed-dir", type=Path, metavar="DIR", help="directory whose tenants.json names the tenants "
+                   "(default: seed_data)")
     add_connection_args(p)
     p.set_defaults(func=run_provision)
 
@@ -30,7 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_provision(args: argparse.Namespace) -> int:
-    tenants = args.tenants if args.tenants else seed_tenant_ids(args.seed_dir)
+    try:
+        tenants = args.tenants if args.tenants else seed_tenant_ids(args.seed_dir)
+    except ValidationFailed as exc:
+        for v in exc.violations:
+            print(v, file=sys.stderr)
+        print(f"salestalk provision: {len(exc.violations)} problem(s) in tenants.json; nothing was provisioned",
+              file=sys.stderr)
+        return 2
     with connect_from_args(args) as st:
         results = st.provision(tenants)
     rows = [{"table": r.table, "kind": str(r.kind), "tenant": r.tenant_id or "", "action": r.action,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
+from ..errors import InputError
 from ..models import schema_documents
 
 
@@ -19,14 +21,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sort keys, ...) cannot be expressed in JSON Schema; `salestalk validate` checks those too.",
     )
     p.add_argument("--out", type=Path, default=Path("schemas"), metavar="DIR",
-                   help="directory to write into (created if missing; default: ./schemas)")
+                   help="directory to write into (created if missing; default: ./schemas); a path that is "
+                        "not a directory is exit 2")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    args.out.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(args.out) and not args.out.is_dir():
+        raise InputError(str(args.out), "is not a directory: --out names the directory to write the schemas into")
     documents = schema_documents()
-    for name, document in documents.items():
-        (args.out / name).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, document in documents.items():
+            (args.out / name).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(str(exc.filename or args.out), f"cannot be written: {exc.strerror or exc}") from None
     print(f"wrote {len(documents)} JSON Schema files to {args.out}")
     return 0

@@ -15,10 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "seed",
         help="load the seed tenants, metrics and conversations (all-or-nothing, idempotent)",
-        description="Validate every seed file first: if any record breaks the contract, print every "
-        "violation as `file:record field: rule`, write nothing and exit 2. Otherwise provision missing "
-        "tables and write each item with a conditional create: identical existing items count as "
-        "unchanged; a different existing item is a conflict, reported and never overwritten (exit 1).",
+        description="Validate every seed file first: if any record breaks the contract or any file cannot be "
+        "read as records (see `salestalk validate`), print every problem as `file:record field: rule`, "
+        "write nothing and exit 2; a --dir that is missing or not a directory is exit 2 too. Otherwise "
+        "provision missing tables and write each item with a conditional create: identical existing items "
+        "count as unchanged; a different existing item is a conflict, reported and never overwritten (exit 1).",
     )
     p.add_argument("--dir", type=Path, default=None, dest="seed_dir",
                    help="seed directory (default: ./seed_data or the repository's)")

@@ -7,14 +7,13 @@ group (see `commands/tenant.py`, which lists them in `SUBCOMMANDS`).
 from __future__ import annotations
 
 import argparse
-import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..errors import ValidationFailed, Violation
+from ..errors import InputError, ValidationFailed, Violation
 from ..events import JsonLinesSink, MemorySink
 from ..tenants import OnboardResult, Tenants, TransitionResult, iso_utc
+from ..validation import duplicate_keys, parse_json, read_input_text
 from ..vocab import Plan, TenantStatus
 from . import add_connection_args, connect_from_args, format_table
 
@@ -164,27 +163,22 @@ def _metadata(args: argparse.Namespace) -> dict[str, Any] | None:
         return parse_metadata(args.metadata, "--metadata")
     if args.metadata_file is not None:
         try:
-            text = args.metadata_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValidationFailed([Violation(str(args.metadata_file), "(file)", f"cannot be read: {exc}")]) from None
+            text = read_input_text(args.metadata_file)  # a FIFO or device is refused, never read
+        except InputError as exc:
+            raise ValidationFailed([Violation(exc.where, "(file)", f"cannot be read: {exc.problem}")]) from None
         return parse_metadata(text, str(args.metadata_file))
     return None
 
 
 def parse_metadata(text: str, where: str) -> dict[str, Any]:
-    """A JSON object from `text`; invalid JSON, another JSON type or a repeated key is a ValidationFailed."""
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in items]
-        repeated = sorted({k for k in keys if keys.count(k) > 1})
-        if repeated:
-            raise ValidationFailed([Violation(where, "metadata", f"key {k!r} appears more than once")
-                                    for k in repeated])
-        return dict(items)
-
+    """A JSON object from `text`; unreadable JSON, another JSON type or a repeated key is a ValidationFailed."""
     try:
-        value = json.loads(text, parse_float=Decimal, parse_constant=float, object_pairs_hook=pairs)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed([Violation(where, "metadata", f"is not valid JSON: {exc}")]) from None
+        value = parse_json(text, where)  # the records' JSON reader: the same limits and decisions
+    except InputError as exc:
+        raise ValidationFailed([Violation(exc.where, "metadata", f"is not valid JSON: {exc.problem}")]) from None
     if not isinstance(value, dict):
         raise ValidationFailed([Violation(where, "metadata", f"must be a JSON object, got {type(value).__name__}")])
+    repeated = duplicate_keys(value)
+    if repeated:
+        raise ValidationFailed([Violation(where, f"metadata.{path}", rule) for path, rule in repeated])
     return value

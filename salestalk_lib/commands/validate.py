@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "for *.json, *.jsonl, *.ndjson). Each record's kind is recognised from its content, not the "
         "file name. Prints every violation, one per line, as `file:record field: rule` (record = "
         "line number in JSON-lines, position from 1 in a JSON array). Exit 0 when all records are "
-        "valid, 1 when any violation was found.",
+        "valid, 1 when any record breaks the contract, 2 when a path or file cannot be read as records "
+        "at all (missing, a directory without record files, not a regular file, empty, not UTF-8, "
+        "not JSON, nested deeper than 64 levels): bad input, reported the same way with field (file).",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file or directory")
     p.add_argument("--tenant", metavar="ID",
@@ -33,8 +35,14 @@ def run(args: argparse.Namespace) -> int:
     report = validate_paths(args.paths, tenant_id=args.tenant)
     for violation in report.violations:
         print(violation)
-    if report.violations:
-        print(f"{len(report.violations)} violation(s) in {report.summary()}", file=sys.stderr)
+    unreadable = len(report.input_errors)
+    broken = len(report.violations) - unreadable
+    if unreadable:
+        print(f"salestalk validate: {unreadable} unreadable input(s) and {broken} violation(s) in "
+              f"{report.summary()}; fix the paths or files named above and run again", file=sys.stderr)
+        return 2
+    if broken:
+        print(f"{broken} violation(s) in {report.summary()}", file=sys.stderr)
         return 1
     print(f"OK: {report.summary()} valid")
     return 0
