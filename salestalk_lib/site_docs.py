@@ -32,7 +32,7 @@ from . import batches, inbox
 from .contract_docs import KEY_FORMS
 from .faults import FAULT_KINDS, FaultProfile
 from .ingest import WRITE_MODES, MetricMode, write_cost
-from .models import IngestBatch, Message, Metric, ProcessedEvent, SessionRollup, Tenant
+from .models import IngestBatch, Message, MessageIdentity, Metric, ProcessedEvent, SessionRollup, Tenant
 from .retry import DEFAULT_POLICY, RETRY_RULES, policy_table
 from .events import metrics_ingested
 from .samples import sample_messages, sample_metrics
@@ -303,6 +303,9 @@ ITEM_KINDS: tuple[ItemKind, ...] = (
     ItemKind("message", TableKind.MESSAGES,
              (("pk", _grammar("message", "pk")), ("sk", _grammar("message", "sk"))),
              lambda: _sample_message().to_item()),
+    ItemKind("message identity", TableKind.MESSAGES,
+             (("pk", _grammar("message identity", "pk")), ("sk", _grammar("message identity", "sk"))),
+             lambda: MessageIdentity.of(_sample_message()).to_item()),
     ItemKind("session rollup", TableKind.MESSAGES,
              (("pk", _grammar("session rollup", "pk")), ("sk", _grammar("session rollup", "sk"))),
              lambda: SessionRollup.of_messages([_sample_message()]).to_item()),

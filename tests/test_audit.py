@@ -59,7 +59,8 @@ def test_a_clean_seeded_tenant_passes(clean, tenant):
     scope = clean.tenant(tenant)
     messages = _seed_records(tenant, "messages")
     sessions = {m["sessionId"] for m in messages}
-    assert report.items == {scope.registry_table: 1, scope.messages_table: len(messages) + len(sessions),
+    # each message, its identity item, one rollup per session
+    assert report.items == {scope.registry_table: 1, scope.messages_table: 2 * len(messages) + len(sessions),
                             scope.metrics_table: len(_seed_records(tenant, "metrics"))}
 
 
@@ -108,20 +109,21 @@ def test_each_broken_item_is_reported_and_the_cli_exits_1(capsys, broken):
         st.storage.put_item(table, item)  # the unscoped seam: no model check on the way in
 
     report = audit_tenant(acme)
-    # Each message sits in a session of its own that has no rollup item: that is reported too.
+    # Each message sits in a session of its own that has no rollup item, and has no identity item (it was
+    # written past ingestion): both are reported too.
     assert [(f.field, f.table) for f in _findings_for(report, wrong_time["pk"])] == [
-        ("sessionId", acme.messages_table), ("timestamp", acme.messages_table)]
+        ("messageId", acme.messages_table), ("sessionId", acme.messages_table), ("timestamp", acme.messages_table)]
     assert [f.field for f in _findings_for(report, overconfident["pk"])] == [
-        "classification.confidence", "sessionId"]
+        "classification.confidence", "messageId", "sessionId"]
     assert [(f.sk, f.field) for f in _findings_for(report, metric["pk"])] == [("2024-Q1", "colour")]
-    assert len(report.findings) == 5
+    assert len(report.findings) == 7
 
     code, out, err = _cli(capsys, st, "--tenant", ACME)
     assert code == 1
     assert out.splitlines()[0].split() == ["table", "pk", "sk", "field", "rule"]
     for item in (wrong_time, overconfident, metric):
         assert item["pk"] in out
-    assert "5 finding(s)" in err
+    assert "7 finding(s)" in err
     assert _cli(capsys, st, "--tenant", TECHSTART)[0] == 0  # the other tenant is untouched
 
 
@@ -136,7 +138,7 @@ def test_misplaced_foreign_and_keyless_items_are_reported(broken):
     report = audit_tenant(acme)
     assert ("pk", "a metric item does not belong in the messages table") in [
         (f.field, f.rule) for f in _findings_for(report, metric_in_messages["pk"])]
-    assert [f.field for f in _findings_for(report, foreign["pk"])] == ["sessionId", "tenantId"]
+    assert [f.field for f in _findings_for(report, foreign["pk"])] == ["messageId", "sessionId", "tenantId"]
     assert [f.field for f in _findings_for(report, "NOTE#1")] == ["(record)"]
 
 
@@ -150,7 +152,7 @@ def test_a_rollup_that_drifted_from_its_messages_is_reported(broken):
     st.storage.put_item(acme.messages_table, orphan)
     report = audit_tenant(acme)
     assert [(f.pk, f.field) for f in report.findings] == sorted([
-        (key["pk"], "messageCount"), (orphan["pk"], "sessionId")])
+        (key["pk"], "messageCount"), (orphan["pk"], "messageId"), (orphan["pk"], "sessionId")])
 
 
 def test_a_broken_message_is_reported_once_not_again_through_its_sessions_rollup(broken):

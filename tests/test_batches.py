@@ -32,10 +32,9 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def conn(endpoint) -> SalesTalk:
+def conn(endpoint, register) -> SalesTalk:
     st = connect(settings=Settings(table_prefix=f"bat{uuid.uuid4().hex[:8]}-"), endpoint=endpoint)
-    st.provision([A, B])
-    return st
+    return register(st, A, B)
 
 
 def ingestor(conn: SalesTalk, *, now: datetime = NOW, storage: Storage | None = None,
@@ -103,7 +102,8 @@ def test_the_same_batch_again_is_replayed_nothing_written_no_event(conn):
     assert report.replayed and report.batches[A].state is BatchState.REPLAYED
     assert Counter(r.outcome for r in report.results) == {Outcome.ALREADY_EXISTS: 14}
     assert all(r.requests == 0 for r in report.results)
-    assert sent == ["PutItem"]  # the conditional create of the batch record, refused: nothing else
+    # The tenant's status (contract §7), then the conditional create of the batch record, refused: nothing else.
+    assert sent == ["GetItem", "PutItem"]
     assert sink.events == [] and report.events == []
     assert everything(conn) == before
 

@@ -46,7 +46,7 @@ def test_event_is_built_as_its_contract_model():
     assert e.timestamp == "2025-11-09T12:30:15.250Z"
     assert list(e.data.subjects) == ["arr", "revenue"] and list(e.data.periods) == ["2025-Q2", "2025-Q3"]
     assert json.loads(event_json(e))["data"]["outcomes"] == {"created": 2, "alreadyExists": 1, "conflicts": 0,
-                                                             "failed": 0}
+                                                             "failed": 0, "written": 0}
 
 
 def test_outcomes_that_do_not_add_up_are_refused():
