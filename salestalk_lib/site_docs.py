@@ -235,7 +235,8 @@ def architecture_svg(inputs: Any = None) -> str:
             svg.text(_BAND_X + _BAND_W / 2 + 10, y + 20, "imports", size=12, fill=MUTED)
             y += 30
     # DynamoDB beside the seam: the one layer with an arrow to it.
-    assert seam_box is not None
+    if seam_box is None:
+        raise RuntimeError("the architecture layers name no 'Storage seam' band: the DynamoDB box has no anchor")
     dx, dw = _BAND_X + _BAND_W + 30, ARCH_WIDTH - (_BAND_X + _BAND_W + 30) - 12
     dh = max(seam_box[1] - 16, 100.0)
     dy = seam_box[0] + (seam_box[1] - dh) / 2
