@@ -237,7 +237,7 @@ def _identity_checks(valid: list[ValidRecord], partitions: Mapping[str, list[tup
             continue
         message = next((item for _, item in partitions.get(message_pk(identity.message_id), [])
                         if item.get("sk") == identity.message_sk), None)
-        if message is None or _expired(message, now):
+        if message is None:
             out.append(Violation(where, "messageSk", f"names {message_pk(identity.message_id)} at "
                                                      f"{identity.message_sk}, but no such message is stored"))
         elif message.get("ttl") != identity.ttl:

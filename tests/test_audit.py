@@ -191,3 +191,45 @@ def test_the_audit_only_reads_and_scans_only_the_tenants_own_tables(clean):
         audit.scan(clean.tenant(TECHSTART).metrics_table)
     with pytest.raises(IsolationViolation, match="Scan is not allowed"):
         scope.storage.scan(scope.metrics_table)  # the scope the patterns use still refuses Scan
+
+
+def test_message_identity_pairing_breaks_are_reported(broken):
+    # contract §7: one message per messageId. Each break of the pairing written raw, past ingestion.
+    st = broken
+    acme = st.tenant(ACME)
+    table = acme.messages_table
+    stored = _seed_records(ACME, "messages")[0]  # ingested by the seed loader: it has its identity item
+    second = copy.deepcopy(stored)
+    second.update(sk="2025-11-09T23:59:00.000Z", timestamp=keys.unix_seconds(keys.parse_message_sk(
+        "2025-11-09T23:59:00.000Z")))
+    st.storage.put_item(table, second)  # the same id at another time: a second item in its MSG# partition
+    orphan_id = keys.new_uuid4()
+    orphan = {"pk": keys.message_identity_pk(orphan_id), "sk": keys.message_identity_sk(), "tenantId": ACME,
+              "messageId": orphan_id, "messageSk": "2025-11-09T10:00:00.000Z"}
+    st.storage.put_item(table, orphan)  # an identity item whose message is not stored
+    expiring = _message(ACME, ttl=Decimal(4_000_000_000))
+    st.storage.put_item(table, expiring)
+    st.storage.put_item(table, {"pk": keys.message_identity_pk(expiring["messageId"]),
+                                "sk": keys.message_identity_sk(), "tenantId": ACME,
+                                "messageId": expiring["messageId"], "messageSk": expiring["sk"]})  # ttl missing
+    report = audit_tenant(acme)
+    fields: dict[tuple[str, str], list[str]] = {}
+    for f in report.findings:
+        fields.setdefault((f.pk, f.sk), []).append(f.field)
+    # Both items of the partition are named; the later one also repeats the earlier one's messageId.
+    pair = sorted(fields[(stored["pk"], stored["sk"])] + fields[(second["pk"], second["sk"])])
+    assert pair == ["messageId", "pk", "pk"]
+    assert {f.rule for f in report.findings if f.pk == stored["pk"] and f.field == "pk"} == {
+        f"{stored['pk']} holds 2 message items ({', '.join(sorted([stored['sk'], second['sk']]))}): a message's id "
+        "is its identity, "
+        "whatever its time, so only one may be stored"}
+    assert fields[(orphan["pk"], "METADATA")] == ["messageSk"]
+    assert fields[(keys.message_identity_pk(expiring["messageId"]), "METADATA")] == ["ttl"]
+    assert fields[(expiring["pk"], expiring["sk"])] == ["sessionId"]  # it has its identity item: only no rollup
+    # Past its ttl, a second message in a partition no longer counts (DynamoDB's TTL deletes items at
+    # different moments); an identity item that would outlive its message is still named.
+    st.storage.put_item(table, {**second, "ttl": Decimal(4_000_000_000)})
+    later = audit_tenant(acme, now=4_000_000_001)
+    later_fields = {(f.pk, f.sk, f.field) for f in later.findings}
+    assert (keys.message_identity_pk(expiring["messageId"]), "METADATA", "ttl") in later_fields
+    assert not {(pk, sk) for pk, sk, field in later_fields if field == "pk"} & {(stored["pk"], stored["sk"])}

@@ -285,6 +285,12 @@ def test_write_modes_table_and_costs():
     rows = write_mode_table()
     assert [r["mode"] for r in rows] == [m.name for m in WRITE_MODES]
     assert {"conditional", "transaction", "batch", "message"} == {m.name for m in WRITE_MODES}
+    # The docs' table says what the bulk load is: it overwrites, and counts what it wrote as written.
+    batch = next(r for r in rows if r["mode"] == "batch")
+    assert batch["guarantees"].startswith("last writer wins, and overwrites") and "never overwr" not in batch["guarantees"]
+    assert batch["outcomes"].startswith("written, already_exists, conflict (never created")
+    assert all("never overwrites" in r["guarantees"] or "never overwritten" in r["guarantees"]
+               for r in rows if r["mode"] != "batch")
     items = [m.to_item() for m in sample_metrics(TENANT, 250)]
     assert write_cost("conditional", items) == {"requests": 250, "wcu": 250, "rcu": 0}
     assert write_cost("transaction", items) == {"requests": 3, "wcu": 500, "rcu": 0}

@@ -32,8 +32,6 @@ from salestalk_lib.settings import Settings
 from salestalk_lib.vocab import BatchStatus
 from salestalk_lib.storage import Storage
 
-from conftest import onboard
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # The CLI example's rates, plus timeouts, conflicts and unprocessed batch items.
@@ -52,6 +50,12 @@ def server() -> Endpoint:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def onboard(st: SalesTalk, tenant: str) -> SalesTalk:
+    """Register the tenant (tables, then an active registry item): ingestion writes for active tenants only."""
+    st.tenants().onboard(tenant, name=f"Proof tenant {tenant}", owner_email=f"owner@{tenant}.example.com")
+    return st
 
 
 def open_tenant(server: Endpoint, tenant: str) -> SalesTalk:

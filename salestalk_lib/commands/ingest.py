@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(`salestalk tenant add` / `salestalk tenant activate`). Each message is written with its identity "
         "item and its session rollup in one transaction: one message per messageId, whatever its time. "
         "Metrics follow --metric-mode. In every mode but batch, an identical stored item is already_exists "
-        "and a different one a conflict, reported and never overwritten (exit 1); batch overwrites (last "
+        "and a different one a conflict, reported and left as stored (exit 1); batch overwrites (last "
         "writer wins) and reports what it wrote as written, not created. The run is one batch, recorded per "
         "tenant for 30 days under its batch id (by default derived from the records): running the same file "
         "again replays the batch, writing nothing and sending no event twice. The same batch id with other "
