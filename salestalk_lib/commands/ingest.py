@@ -169,9 +169,9 @@ def run(args: argparse.Namespace) -> int:
     resumed = sorted(t for t, b in report.batches.items() if b.state is BatchState.RESUMED)
     if resumed:
         print(f"resumed an unfinished run for {', '.join(resumed)}: its event keeps the batch's event id")
-    if report.counts().get(Outcome.WRITTEN.value):
-        print("written: stored by a last-writer-wins bulk load (--metric-mode batch), which overwrites; not "
-              "proven new")
+    if args.metric_mode == MetricMode.BATCH.value and any(r.kind == "metric" for r in report.results):
+        print("--metric-mode batch is a last-writer-wins bulk load: it overwrites what another writer stored "
+              "between its check and its write, so what it wrote is counted written, not created")
     print(f"events: {len(report.events)} metrics.ingested.v1")
     print(f"time: {report.seconds:.2f}s for {len(report.results)} record(s)")
     for conflict in report.conflicts:

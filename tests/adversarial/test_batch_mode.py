@@ -17,7 +17,7 @@ TENANT = "bulk-co"
 
 def test_concurrent_batch_runs_never_claim_created_and_account_for_every_record(deployment: Deployment, tmp_path):
     deployment.onboard(TENANT)
-    metrics = sample_metrics(TENANT, 1500, seed=71, first_day=datetime(2015, 1, 1, tzinfo=UTC))
+    metrics = sample_metrics(TENANT, 800, seed=71, first_day=datetime(2015, 1, 1, tzinfo=UTC))
     path = write_jsonl(tmp_path / "metrics.jsonl", metrics)
     runs = [deployment.start("ingest", str(path), "--no-progress", "--metric-mode", "batch", "--batch-id", f"bulk-{k}")
             for k in (1, 2)]
@@ -27,7 +27,8 @@ def test_concurrent_batch_runs_never_claim_created_and_account_for_every_record(
         row = summary(out)["metric"]
         # Nothing a BatchWriteItem wrote is proven new: never "created"; every record is accounted for.
         assert row["created"] == 0
-        assert row["written"] + row["already_exists"] == row["records"] == len(metrics)
+        # (A run that started after the other finished finds everything already stored: nothing written.)
+        assert row.get("written", 0) + row["already_exists"] == row["records"] == len(metrics)
         assert "last-writer-wins" in out
     st = deployment.st
     assert count_items(st, st.settings.table_name("metrics", TENANT)) == len(metrics)

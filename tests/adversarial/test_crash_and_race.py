@@ -45,8 +45,8 @@ def test_three_sigkills_then_a_finish_store_every_message_once_and_every_rollup_
                                                                                        tmp_path):
     deployment.onboard(TENANT)
     st = deployment.st
-    messages = sample_messages(TENANT, 320, sessions=12, seed=81)
-    metrics = sample_metrics(TENANT, 80, seed=82, first_day=datetime(2023, 1, 1, tzinfo=UTC))
+    messages = sample_messages(TENANT, 240, sessions=12, seed=81)
+    metrics = sample_metrics(TENANT, 40, seed=82, first_day=datetime(2023, 1, 1, tzinfo=UTC))
     path = write_jsonl(tmp_path / "records.jsonl", [*messages, *metrics])
     table = st.settings.table_name("messages", TENANT)
     full = 2 * len(messages) + 12 + 1  # messages, identity items, rollups, the batch record
@@ -54,7 +54,7 @@ def test_three_sigkills_then_a_finish_store_every_message_once_and_every_rollup_
     kills = 0
     for _ in range(3):
         already = count_items(st, table)
-        target = min(full - 1, already + rng.randrange(40, 150))
+        target = min(full - 1, already + rng.randrange(30, 110))
         proc = deployment.start("ingest", str(path), "--no-progress", "--workers", "4")
         wait_until(lambda: count_items(st, table) >= target or proc.poll() is not None, timeout=120,
                    what=f"{target} stored items")
@@ -81,12 +81,12 @@ def test_three_sigkills_then_a_finish_store_every_message_once_and_every_rollup_
 def test_racing_processes_on_same_and_overlapping_files_and_reused_ids_end_exact(deployment: Deployment, tmp_path):
     deployment.onboard(TENANT)
     st = deployment.st
-    messages = sample_messages(TENANT, 240, sessions=10, seed=84)
-    a, b = messages[:160], messages[80:]
-    # The same ids as 30 of A's messages, an hour later and with other text: a second version of each id.
+    messages = sample_messages(TENANT, 180, sessions=10, seed=84)
+    a, b = messages[:120], messages[60:]
+    # The same ids as 20 of A's messages, an hour later and with other text: a second version of each id.
     reused = [Message.create(tenant_id=TENANT, session_id=m.session_id, sender=m.sender, text=f"rewritten {n}",
                              at=m.at + timedelta(hours=1), message_id=m.message_id)
-              for n, m in enumerate(a[10:40])]
+              for n, m in enumerate(a[10:30])]
     files = {"A": write_jsonl(tmp_path / "a.jsonl", a), "A again": write_jsonl(tmp_path / "a2.jsonl", a),
              "B": write_jsonl(tmp_path / "b.jsonl", b), "D": write_jsonl(tmp_path / "d.jsonl", reused)}
     # "A again" is the same file, so the same batch: it resumes A's run, or replays it if A finished first.

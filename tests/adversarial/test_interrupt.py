@@ -24,22 +24,22 @@ STOP_WITHIN = 15.0
 def test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly(deployment: Deployment, tmp_path):
     deployment.onboard(TENANT)
     st = deployment.st
-    messages = sample_messages(TENANT, 500, sessions=20, seed=61)
-    metrics = sample_metrics(TENANT, 100, seed=62, first_day=datetime(2022, 1, 1, tzinfo=UTC))
+    messages = sample_messages(TENANT, 300, sessions=20, seed=61)
+    metrics = sample_metrics(TENANT, 60, seed=62, first_day=datetime(2022, 1, 1, tzinfo=UTC))
     path = write_jsonl(tmp_path / "records.jsonl", [*messages, *metrics])
     table = st.settings.table_name("messages", TENANT)
     # Throttling makes the run slow and its workers sleep in backoff, which Ctrl-C must cut short too.
     faults = "throttle=0.3,seed=3,read_timeout=10"
     proc = deployment.start("ingest", str(path), "--no-progress", "--workers", "4", "--seed", "1", "--faults", faults)
     # Interrupt once about a tenth is stored (two items per message, plus rollups and the batch record).
-    wait_until(lambda: count_items(st, table) >= 100 or proc.poll() is not None, timeout=120,
+    wait_until(lambda: count_items(st, table) >= 60 or proc.poll() is not None, timeout=120,
                what="the ingest to store a tenth of its messages")
     assert proc.poll() is None, "the run finished before it could be interrupted"
     code, out, err, took = stop(proc, signal.SIGINT, timeout=60)
     assert code == 130, err
     assert took < STOP_WITHIN, f"took {took:.1f}s to stop"
     assert "Traceback" not in err
-    assert "salestalk ingest: interrupted: " in err and " of 600 record(s) done (" in err
+    assert "salestalk ingest: interrupted: " in err and " of 360 record(s) done (" in err
     assert "to finish it, run the same command again" in err
     batch_id = content_batch_id([*messages, *metrics])
     assert f"batch {batch_id}: {TENANT}: new, in progress" in err
@@ -50,8 +50,8 @@ def test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly(deplo
     again = deployment.run("ingest", str(path), "--no-progress", "--seed", "2")
     assert again.returncode == 0, again.stderr
     rows = summary(again.stdout)
-    assert rows["message"]["records"] == 500 and rows["metric"]["records"] == 100
-    assert totals(rows, "created", "already_exists") == 600 and totals(rows, "conflict", "failed") == 0
+    assert rows["message"]["records"] == 300 and rows["metric"]["records"] == 60
+    assert totals(rows, "created", "already_exists") == 360 and totals(rows, "conflict", "failed") == 0
     assert rows["message"]["already_exists"] + rows["metric"]["already_exists"] > 0  # the first run's part
     assert f"{TENANT}: resumed, completed" in again.stdout
     # Every message once, with its identity item; every rollup exact; every metric stored.
