@@ -10,13 +10,20 @@ from decimal import Decimal
 import pytest
 
 from salestalk_lib.connection import SalesTalk, connect
-from salestalk_lib.errors import IngestConflict, RetryBudgetExhausted, ValidationFailed
+from salestalk_lib.errors import (
+    ConditionFailed,
+    IngestConflict,
+    RetryBudgetExhausted,
+    TenantNotActive,
+    ValidationFailed,
+)
 from salestalk_lib.faults import FaultProfile, faulty_endpoint
 from salestalk_lib.ingest import (
     WRITE_MODES,
     Ingestor,
     MetricMode,
     Outcome,
+    TenantGate,
     metric_version,
     write_cost,
     write_mode_table,
@@ -302,3 +309,47 @@ def test_sample_messages_are_deterministic_and_valid():
     a = sample_messages(TENANT, 50, sessions=5, seed=3)
     assert [m.to_item() for m in a] == [m.to_item() for m in sample_messages(TENANT, 50, sessions=5, seed=3)]
     assert len({m.message_id for m in a}) == 50 and len({m.session_id for m in a}) == 5
+
+
+# --- the tenant gate and the cancellation reasons ------------------------------------------
+
+
+def test_the_tenant_status_is_read_again_after_its_window_and_a_refusal_is_never_remembered(conn, rng):
+    now = [0.0]
+    sent: list[str] = []
+    storage = Storage(conn.storage.client, hooks=[lambda op, params: sent.append((op, params.get("TableName")))])
+    ing = Ingestor(storage, conn.settings, retrier=Retrier.virtual(), gate=TenantGate(recheck_seconds=5,
+                                                                                       clock=lambda: now[0]))
+    registry = conn.settings.table_name("registry")
+
+    def status_reads() -> int:
+        return sum(1 for op, table in sent if op == "GetItem" and table == registry)
+
+    session = uuid4_from(rng)
+    ing.ingest_message(msg(rng, session, 1))
+    ing.ingest_message(msg(rng, session, 2))
+    assert status_reads() == 1  # within the window: trusted
+    now[0] = 5.0
+    ing.ingest_message(msg(rng, session, 3))
+    assert status_reads() == 2  # the window passed: read again
+    ing.ingest([msg(rng, session, 4)], record_batch=False)
+    assert status_reads() == 3  # `ingest` always reads afresh before it writes
+    stranger = Message.create(tenant_id="ingest-nobody", session_id=session, sender="user", text="hi",
+                              at=T0, message_id=uuid4_from(rng))
+    for _ in range(2):
+        with pytest.raises(TenantNotActive):
+            ing.ingest_message(stranger)
+    assert status_reads() == 5  # a refusal is read again every time: onboarding takes effect at once
+
+
+def test_a_cancelled_transaction_reports_each_action_in_order_with_the_stored_item(conn, rng):
+    table = conn.settings.table_name("messages", TENANT)
+    stored = {"pk": "NOTE#reasons", "sk": "b", "x": Decimal(1)}
+    conn.storage.put_item(table, stored)
+    actions = [{"Put": {"TableName": table, "Item": {"pk": "NOTE#reasons", "sk": k}, "ConditionExpression":
+                        "attribute_not_exists(pk)"}} for k in ("a", "b", "c")]
+    with pytest.raises(ConditionFailed) as info:
+        conn.storage.transact_write(actions)
+    assert [r.code for r in info.value.reasons] == ["None", "ConditionalCheckFailed", "None"]
+    assert info.value.reason(1).item == stored and info.value.item == stored
+    assert info.value.reason(0).item is None and info.value.reason(7) is None
