@@ -372,7 +372,7 @@ def message_puts(table: str, message: Message) -> list[dict[str, Any]]:
     """The per-message actions of a TransactWriteItems: create the identity item, then the message, each once.
 
     Both carry `attribute_not_exists(pk)`; on a cancellation, their two
-    reasons settle the message (`Ingestor.settle_message`). The session rollup's
+    reasons settle the message (`Ingestor._settle_message`). The session rollup's
     Update and any request-level actions are the caller's, so a packed
     transaction can hold the units of many messages (two actions each) and one
     rollup update per session.
@@ -572,7 +572,7 @@ class Ingestor:
             except ConditionFailed as exc:
                 failure = exc
             reasons = failure.reasons or self._read_reasons(m, storage, table, run)
-            settled = self.settle_message(m, reasons[0], reasons[1], storage, table, run)
+            settled = self._settle_message(m, reasons[0], reasons[1], storage, table, run)
             if settled is not None:
                 with self._lock:  # a stored message means its session's rollup exists too
                     self._sessions.add(session)
@@ -613,7 +613,7 @@ class Ingestor:
         rollup = self._get(storage, table, _rollup_key(m.session_id), run)
         return None, None, CancellationReason("ConditionalCheckFailed", rollup)
 
-    def settle_message(self, m: Message, identity: CancellationReason | None, message: CancellationReason | None,
+    def _settle_message(self, m: Message, identity: CancellationReason | None, message: CancellationReason | None,
                        storage: Storage, table: str, run: _Run) -> tuple[Outcome, IngestConflict | None] | None:
         """The outcome of a cancelled transaction for message `m`, from the reasons of its two `message_puts`.
 

@@ -490,7 +490,8 @@ GUARANTEES: tuple[Guarantee, ...] = (
               "once over all runs, the other versions conflicts, every rollup exact.",
               (f"{_ADV}test_crash_and_race.py::test_racing_processes_on_same_and_overlapping_files_and_reused_ids_"
                "end_exact",
-               "tests/test_batches.py::test_concurrent_runs_of_one_batch_write_each_record_once_and_send_one_event_id")),
+               "tests/test_batches.py::test_concurrent_runs_of_one_batch_write_each_record_once_and_send_one_"
+               "event_id")),
     Guarantee("Ctrl-C stops an ingest within seconds, leaves no half-applied record, prints what was done and "
               "how to finish, and a re-run completes exactly; no cleanup after an interrupt retries.",
               (f"{_ADV}test_interrupt.py::test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly",
