@@ -11,7 +11,12 @@ its messages and metrics tables, and checks:
 - the rules between items (`validation.cross_check`: data references agree with
   the metrics they cite);
 - that each session rollup is exact: its count and first/last times match the
-  session's messages, and every session with messages has a rollup.
+  session's messages, and every session with messages has a rollup;
+- that messages and their identity items pair up (contract §7: one message per
+  `messageId`): each `MSG#` partition holds one message, each message has its
+  `MSGID#` identity item, each identity item names a stored message
+  (`messageSk`) and carries its `ttl`. Items whose `ttl` has passed are left out
+  of the pairing: DynamoDB's TTL deletes the two at different moments.
 
 **Why this reads with Scan.** The access patterns (contract §3) are GetItem or
 Query and never Scan. An audit is different: it must see every item, including
@@ -24,21 +29,32 @@ It sends only reads: a hook refuses any other request before it is sent.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
 from .errors import IsolationViolation, KeyGrammarError, Violation
-from .keys import KeyKind, parse_message_sk, pk_kind, unix_seconds
-from .models import SessionRollup
+from .keys import (
+    KeyKind,
+    message_identity_pk,
+    message_identity_sk,
+    message_pk,
+    parse_message_pk,
+    parse_message_sk,
+    pk_kind,
+    unix_seconds,
+)
+from .models import MessageIdentity, SessionRollup
 from .retry import Retrier
 from .scope import TenantScope
 from .tables import TableKind
 from .validation import RecordKind, ValidRecord, cross_check, detect_kind, validate_record
 
 READ_OPERATIONS = frozenset({"Scan", "GetItem"})
-_TABLE_KINDS = {TableKind.MESSAGES: {KeyKind.MESSAGE, KeyKind.SESSION, KeyKind.BATCH, KeyKind.EVENT},
+_TABLE_KINDS = {TableKind.MESSAGES: {KeyKind.MESSAGE, KeyKind.MESSAGE_IDENTITY, KeyKind.SESSION, KeyKind.BATCH,
+                                     KeyKind.EVENT},
                 TableKind.METRICS: {KeyKind.METRIC}}
 _REGISTRY = "registry"
 
@@ -82,8 +98,13 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: Retrier | None = None) -> AuditReport:
-    """Read the tenant's registry item and every item of its two tables; report every contract break."""
+def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: Retrier | None = None,
+                 now: float | None = None) -> AuditReport:
+    """Read the tenant's registry item and every item of its two tables; report every contract break.
+
+    `now` (unix seconds; default the clock) decides which items' `ttl` has passed.
+    """
+    now = time.time() if now is None else now
     retrier = retrier or Retrier()
     storage = scope.audit_storage()
     report = AuditReport(tenant_id=scope.tenant_id)
@@ -99,6 +120,8 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
     # Per session: (where, item) of every stored message, and which sessions have a rollup item at all.
     messages: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
     rollup_sessions: set[str] = set()
+    # Per MSG# partition: (where, item) of every message item stored in it, valid or not.
+    partitions: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
 
     def check(table: str, item: Mapping[str, Any], pk: str, sk: str, extra: list[Violation]) -> str:
         """Validate one item, record its findings; returns the label its violations carry."""
@@ -133,6 +156,8 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
                 misplaced = [] if found is None or found in _TABLE_KINDS[kind] else [
                     Violation("", "pk", f"a {found} item does not belong in the {kind} table")]
                 where = check(table, item, _text(item.get("pk")), _text(item.get("sk")), misplaced)
+                if kind is TableKind.MESSAGES and found is KeyKind.MESSAGE:
+                    partitions[_text(item.get("pk"))].append((where, item))
                 session_id = item.get("sessionId")
                 if kind is TableKind.MESSAGES and isinstance(session_id, str):
                     if found is KeyKind.MESSAGE:
@@ -142,7 +167,8 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
             if start is None:
                 break
 
-    for v in cross_check(valid) + _rollup_checks(valid, messages, rollup_sessions):
+    for v in cross_check(valid) + _rollup_checks(valid, messages, rollup_sessions) + _identity_checks(
+            valid, partitions, now):
         table, pk, sk = keys_at[v.where]
         report.findings.append(Finding(table, pk, sk, v.field, v.rule))
     report.findings.sort()
@@ -176,6 +202,47 @@ def _rollup_checks(valid: list[ValidRecord], messages: Mapping[str, list[tuple[s
             where = min(members, key=lambda wm: str(wm[1].get("sk")))[0]
             out.append(Violation(where, "sessionId", f"session {session_id} has {len(members)} message(s) "
                                                      "but no rollup item"))
+    return out
+
+
+def _expired(item: Mapping[str, Any], now: float) -> bool:
+    ttl = item.get("ttl")
+    return isinstance(ttl, Decimal) and ttl <= Decimal(str(now))
+
+
+def _identity_checks(valid: list[ValidRecord], partitions: Mapping[str, list[tuple[str, Mapping[str, Any]]]],
+                     now: float) -> list[Violation]:
+    """One message per `MSG#` partition, each with its identity item, each identity item with its message."""
+    out: list[Violation] = []
+    identities = {r.model.pk: (r.where, r.model) for r in valid if isinstance(r.model, MessageIdentity)}
+    for pk, members in sorted(partitions.items()):
+        live = [(where, item) for where, item in members if not _expired(item, now)]
+        if len(live) > 1:
+            sks = ", ".join(sorted(_text(item.get("sk")) for _, item in live))
+            out += [Violation(where, "pk", f"{pk} holds {len(live)} message items ({sks}): a message's id is its "
+                                           "identity, whatever its time, so only one may be stored")
+                    for where, _ in live]
+        try:
+            identity_pk = message_identity_pk(parse_message_pk(pk))
+        except KeyGrammarError:
+            continue  # a broken pk is reported by the item's own validation
+        for where, item in live:
+            if identity_pk not in identities:
+                out.append(Violation(where, "messageId", f"has no identity item ({identity_pk} / "
+                                                         f"{message_identity_sk()}): "
+                                                         "written outside ingestion, a second message under "
+                                                         "this id would not be seen"))
+    for pk, (where, identity) in sorted(identities.items()):
+        if identity.ttl is not None and identity.ttl <= Decimal(str(now)):
+            continue
+        message = next((item for _, item in partitions.get(message_pk(identity.message_id), [])
+                        if item.get("sk") == identity.message_sk), None)
+        if message is None:
+            out.append(Violation(where, "messageSk", f"names {message_pk(identity.message_id)} at "
+                                                     f"{identity.message_sk}, but no such message is stored"))
+        elif message.get("ttl") != identity.ttl:
+            out.append(Violation(where, "ttl", f"is {identity.ttl}, but its message's ttl is {message.get('ttl')}: "
+                                               "the two must expire together"))
     return out
 
 

@@ -17,8 +17,11 @@ run owns a fresh batch id, and what is already stored decides the rest:
 
 A tenant's share is completed (status, `completedAt`, outcome counts) only when
 every one of its records ended `created`, `already_exists` or `written`; with a
-conflict or a failure it stays in progress, so running the batch again reports
-them again instead of replaying a success. Records are kept in the messages
+conflict, a failure or a skipped record (an interrupted run) it stays in
+progress, so running the batch again reports them again, or finishes them,
+instead of replaying a success. A run that gives up before writing any record
+(another tenant's share of the batch conflicts) withdraws the records it
+created, each with `runToken = :token`, so it never deletes another run's. Records are kept in the messages
 table because it is the tenant table whose `ttl` attribute DynamoDB may expire
 (contract §1); whether TTL is enabled or not, a record past its `ttl` is
 treated as absent.
@@ -33,7 +36,7 @@ from enum import StrEnum
 from typing import Any
 
 from . import keys
-from .errors import BatchConflict, ConditionFailed
+from .errors import BatchConflict, ConditionFailed, RetryBudgetExhausted
 from .models import BatchOutcomes, ContractModel, IngestBatch, Message, Metric, content_hash
 from .retry import Attempt, Retrier
 from .scope import TenantScope
@@ -42,6 +45,8 @@ from .vocab import BatchStatus
 BEGIN_CONDITION = "attribute_not_exists(pk) OR #ttl <= :now"
 COMPLETE_UPDATE = "SET #status = :completed, completedAt = :at, outcomes = :outcomes"
 COMPLETE_CONDITION = "#status = :in_progress AND contentHash = :hash"
+WITHDRAW_CONDITION = "runToken = :token AND #status = :in_progress"
+MAX_BEGIN_ROUNDS = 3
 
 
 class BatchState(StrEnum):
@@ -117,13 +122,15 @@ class BatchLedger:
                                    message_count=plan.message_count, metric_count=plan.metric_count,
                                    started_at=now, event_id=self.new_id() if plan.metric_count else None,
                                    run_token=run_token)
-        while True:
+        failure: ConditionFailed | None = None
+        for _ in range(MAX_BEGIN_ROUNDS):
             try:
                 self.retrier.call("PutItem", lambda: scope.storage.put_item(
                     scope.messages_table, record.to_item(), condition=BEGIN_CONDITION, names={"#ttl": "ttl"},
                     values={":now": Decimal(now)}), hooks=hooks)
                 return BatchStart(record, BatchState.NEW)
             except ConditionFailed as exc:
+                failure = exc
                 stored = (IngestBatch.from_item(exc.item, tenant_id=scope.tenant_id) if exc.item is not None
                           else self.read(scope, batch_id, hooks))
             if stored is None or stored.expired(now):
@@ -134,6 +141,27 @@ class BatchLedger:
                 return BatchStart(stored, BatchState.REPLAYED)
             # In progress: our own create whose response was lost, or another run's.
             return BatchStart(stored, BatchState.NEW if stored.run_token == run_token else BatchState.RESUMED)
+        raise RetryBudgetExhausted(f"batch {batch_id!r} of tenant {plan.tenant_id!r}: its record kept vanishing "
+                                   "between a failed create and the read", attempts=MAX_BEGIN_ROUNDS,
+                                   last_error=failure or ConditionFailed("condition failed"))
+
+    def withdraw(self, scope: TenantScope, start: BatchStart, hooks: Sequence[Callable[[Attempt], None]] = ()
+                 ) -> bool:
+        """Delete the in-progress record `start` created, only if it still carries this run's token.
+
+        Returns False when the stored record is another run's (or completed, or
+        gone): it is left as it is. Used when a run gives up before writing any
+        record (another tenant's share conflicts), so that nothing of it stays.
+        """
+        key = {"pk": start.record.pk, "sk": start.record.sk}
+        try:
+            self.retrier.call("DeleteItem", lambda: scope.storage.delete_item(
+                scope.messages_table, key, condition=WITHDRAW_CONDITION, names={"#status": "status"},
+                values={":token": start.record.run_token, ":in_progress": BatchStatus.IN_PROGRESS.value}),
+                hooks=hooks)
+        except ConditionFailed:
+            return False
+        return True
 
     def complete(self, scope: TenantScope, start: BatchStart, outcomes: Mapping[str, int], now: int,
                  hooks: Sequence[Callable[[Attempt], None]] = ()) -> IngestBatch:

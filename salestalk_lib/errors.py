@@ -19,14 +19,21 @@
     │   ├── TableNotFound               the table does not exist
     │   └── RequestRejected             DynamoDB's own ValidationException and other 4xx (not retryable)
     ├── RetryBudgetExhausted            the retry policy gave up; carries the last error
+    ├── Interrupted                     a stopped run's retrier refused to send another attempt
     ├── IngestConflict                  same idempotency key, different content (shows both versions)
     │   └── BatchConflict               a batch id already recorded for other records
     ├── IsolationViolation              a tenant-scoped handle was asked for another tenant's data
     ├── TenantNotFound (LookupError)    the registry has no item for this tenant id
     └── TenantStateError                the tenant's status does not allow the operation
+        └── TenantNotActive             ingestion refused: the tenant is not registered, or not active
+
+    KeyboardInterrupt
+    └── IngestInterrupted               Ctrl-C (or a stop request) ended an ingest run; carries its report
 
 Only `salestalk_lib.storage` turns botocore errors into these; code above the
-seam never catches botocore exceptions.
+seam never catches botocore exceptions. `IngestInterrupted` is deliberately
+not a `SalesTalkError`: an interrupt is not an error, and `except Exception`
+must never swallow a Ctrl-C.
 """
 
 from __future__ import annotations
@@ -120,12 +127,37 @@ class StorageError(SalesTalkError):
         super().__init__(message)
 
 
-class ConditionFailed(StorageError):
-    """A conditional write found its condition false (the item exists or changed)."""
+@dataclass(frozen=True)
+class CancellationReason:
+    """Why one action of a cancelled TransactWriteItems failed: DynamoDB's code and, for a failed
+    condition, the stored item (`ReturnValuesOnConditionCheckFailure=ALL_OLD`; None if it did not exist)."""
 
-    def __init__(self, message: str, *, item: dict[str, Any] | None = None, **kw: Any):
+    code: str
+    item: dict[str, Any] | None = None
+
+    @property
+    def condition_failed(self) -> bool:
+        return self.code == "ConditionalCheckFailed"
+
+
+class ConditionFailed(StorageError):
+    """A conditional write found its condition false (the item exists or changed).
+
+    `item` is the stored item of the (first) failed condition. For a cancelled
+    transaction, `reasons` holds one `CancellationReason` per action, in the
+    order of the request's actions (empty when the endpoint gave none), so a
+    caller can tell which of its actions failed and settle each one.
+    """
+
+    def __init__(self, message: str, *, item: dict[str, Any] | None = None,
+                 reasons: Sequence[CancellationReason] = (), **kw: Any):
         self.item = item
+        self.reasons = tuple(reasons)
         super().__init__(message, **kw)
+
+    def reason(self, index: int) -> CancellationReason | None:
+        """The reason of action `index` of the cancelled transaction (None if the endpoint gave none)."""
+        return self.reasons[index] if 0 <= index < len(self.reasons) else None
 
 
 class Throttled(StorageError):
@@ -146,6 +178,19 @@ class TableNotFound(StorageError):
 
 class RequestRejected(StorageError):
     """DynamoDB rejected the request as invalid; retrying will not help."""
+
+
+class Interrupted(SalesTalkError):
+    """The run was asked to stop: the retrier sent no further attempt.
+
+    `last_error` is the failure that would have been retried (None when the stop
+    came before a first attempt). When it is a transient error, the request may
+    have been applied: a re-run settles it (created or already_exists).
+    """
+
+    def __init__(self, message: str, *, last_error: BaseException | None = None):
+        self.last_error = last_error
+        super().__init__(message)
 
 
 class RetryBudgetExhausted(SalesTalkError):
@@ -204,3 +249,45 @@ class TenantNotFound(SalesTalkError, LookupError):
 
 class TenantStateError(SalesTalkError):
     """The tenant's status does not allow the operation (e.g. suspending a deleted tenant)."""
+
+
+class TenantNotActive(TenantStateError):
+    """Ingestion refused: the tenant has no registry item, or its status is not `active` (contract §7).
+
+    `status` is the stored status, or None when the tenant is not registered.
+    Nothing of the tenant's records was written by the refused call.
+    """
+
+    def __init__(self, tenant_id: str, status: str | None, *, registry: str = "tenants-metadata",
+                 during_run: bool = False):
+        self.tenant_id = tenant_id
+        self.status = status
+        if status is None:
+            state = f"tenant {tenant_id!r} is not registered (no item in {registry!r})"
+            advice = f"register it first: `salestalk tenant add {tenant_id} ...` (or `Tenants.onboard`)"
+        elif status == "suspended":
+            state = f"tenant {tenant_id!r} is suspended"
+            advice = f"reactivate it first: `salestalk tenant activate {tenant_id}` (or `Tenants.reactivate`)"
+        elif status == "deleted":
+            state = f"tenant {tenant_id!r} was offboarded (status deleted)"
+            advice = "its id is retired and receives no data"
+        else:
+            state = f"tenant {tenant_id!r} has status {status!r}"
+            advice = "only an active tenant receives data"
+        when = ("it stopped being active during the run: its remaining records were not written"
+                if during_run else "nothing of its records was written")
+        super().__init__(f"{state}; {when}; {advice}")
+
+
+class IngestInterrupted(KeyboardInterrupt):
+    """An ingest run stopped on Ctrl-C (or a stop request) before every record was written.
+
+    `report` (an `ingest.IngestReport`) says what was done: records that
+    finished, records in flight when the run stopped (each atomic: applied whole
+    or not at all, so they "may have been applied"), and records never started.
+    The batch stays in progress; running the same batch again completes it exactly.
+    """
+
+    def __init__(self, report: Any):
+        self.report = report
+        super().__init__("ingest interrupted")

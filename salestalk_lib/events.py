@@ -18,6 +18,7 @@ and never dropped silently.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import StorageError
+from .errors import ConfigurationError, StorageError
 from .models import EventEnvelope, Metric, MetricsIngestedEvent
 from .retry import Retrier
 from .storage import translate
@@ -66,6 +67,28 @@ class JsonLinesSink:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Raise ConfigurationError unless events can be appended to `path` (call it before writing any data).
+
+        A directory, a FIFO or a device, an unwritable file, or a missing parent that
+        cannot be created would otherwise fail only after the records were written.
+        """
+        path = self.path
+        if path.exists() or path.is_symlink():
+            if not path.is_file():
+                raise ConfigurationError(f"events file {str(path)!r} exists but is not a regular file "
+                                         "(a directory, FIFO, device or broken link): name a file")
+            if not os.access(path, os.W_OK):
+                raise ConfigurationError(f"events file {str(path)!r} is not writable")
+            return
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ConfigurationError(f"events file {str(path)!r}: {str(parent)!r} is not a directory")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigurationError(f"events file {str(path)!r}: cannot create it in {str(parent)!r}")
 
     def send(self, events: Sequence[EventEnvelope]) -> None:
         if not events:
@@ -134,8 +157,8 @@ def metrics_ingested(*, tenant_id: str, batch_id: str, metrics: Iterable[Metric]
                      now: Callable[[], datetime] = utc_now) -> MetricsIngestedEvent:
     """A validated `metrics.ingested.v1` event for one tenant's batch.
 
-    `outcomes` maps created / already_exists / conflict / failed to counts that
-    must add up to the number of metrics (the model checks it).
+    `outcomes` maps created / already_exists / conflict / failed / written to
+    counts that must add up to the number of metrics (the model checks it).
     """
     metrics = list(metrics)
     subjects = sorted({m.subject.value for m in metrics})
@@ -154,7 +177,8 @@ def metrics_ingested(*, tenant_id: str, batch_id: str, metrics: Iterable[Metric]
             "subjects": subjects,
             "periods": periods,
             "outcomes": {"created": outcomes.get("created", 0), "alreadyExists": outcomes.get("already_exists", 0),
-                         "conflicts": outcomes.get("conflict", 0), "failed": outcomes.get("failed", 0)},
+                         "conflicts": outcomes.get("conflict", 0), "failed": outcomes.get("failed", 0),
+                         "written": outcomes.get("written", 0)},
         },
     })
 

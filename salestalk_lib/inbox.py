@@ -16,7 +16,9 @@ handler runs, the consumer *claims* the event with a conditional write of a
 | claimed longer ago than the lease (its consumer died) | taken over: `processed` |
 
 If the handler raises, the claim is withdrawn and the error propagates, so a
-redelivery runs it again. A claim's `claimToken` names its delivery: a claim
+redelivery runs it again. On Ctrl-C inside the handler the withdrawal is tried
+once, without retries (an interrupt is never held up by a retry loop); if that
+fails, the claim lapses after the lease. A claim's `claimToken` names its delivery: a claim
 retried after its response was lost finds its own token and goes on. A handler
 must finish within the lease (default 5 minutes): after it, another delivery
 may take the claim over and run the handler again.
@@ -32,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from . import keys
-from .errors import ConditionFailed, IsolationViolation, ValidationFailed
+from .errors import ConditionFailed, IsolationViolation, RetryBudgetExhausted, StorageError, ValidationFailed
 from .events import utc_now
 from .models import EventEnvelope, ProcessedEvent
 from .retry import Retrier
@@ -45,6 +47,8 @@ CLAIM_CONDITION = ("attribute_not_exists(pk) OR #ttl <= :now OR claimToken = :to
                    "OR (#status = :processing AND claimedAt <= :stale)")
 DONE_UPDATE = "SET #status = :processed, processedAt = :now"
 MINE = "#status = :processing AND claimToken = :token"
+MAX_CLAIM_ROUNDS = 3
+"""A claim whose stored record vanished between the failed write and the read is tried again at most this often."""
 
 
 class Delivery(StrEnum):
@@ -77,32 +81,29 @@ def process_once(scope: TenantScope, event: EventEnvelope | Mapping[str, Any],
     retrier = retrier or Retrier()
     table, storage = scope.messages_table, scope.storage
     key = {"pk": keys.event_pk(event.event_id), "sk": keys.event_sk()}
-    claimed_at = int(now().timestamp())
-    claim = ProcessedEvent.claim(event, claim_token=new_token(), claimed_at=claimed_at)
-    values = {":now": Decimal(claimed_at), ":token": claim.claim_token,
-              ":processing": EventProcessing.PROCESSING.value, ":stale": Decimal(claimed_at - lease_seconds)}
-    names = {"#ttl": "ttl", "#status": "status"}
-    try:
-        retrier.call("PutItem", lambda: storage.put_item(table, claim.to_item(), condition=CLAIM_CONDITION,
-                                                         names=names, values=values))
-    except ConditionFailed as exc:
-        stored = exc.item if exc.item is not None else retrier.call("GetItem", lambda: storage.get_item(table, key))
-        if stored is None:  # withdrawn or expired between the two requests: this delivery may try again
-            return process_once(scope, event, handler, retrier=retrier, now=now, lease_seconds=lease_seconds,
-                                new_token=new_token)
-        record = ProcessedEvent.from_item(stored, tenant_id=scope.tenant_id)
-        return Delivery.DUPLICATE if record.status is EventProcessing.PROCESSED else Delivery.IN_FLIGHT
+    claim = _claim(scope, event, retrier, now, lease_seconds, new_token)
+    if isinstance(claim, Delivery):
+        return claim
     mine = {":processing": EventProcessing.PROCESSING.value, ":token": claim.claim_token}
+    withdraw = lambda: storage.delete_item(table, key, condition=MINE, names={"#status": "status"},  # noqa: E731
+                                           values=mine)
     try:
         handler(event)
-    except BaseException:
+    except Exception:
         try:  # withdraw the claim so that a redelivery runs the handler again
-            retrier.call("DeleteItem", lambda: storage.delete_item(table, key, condition=MINE,
-                                                                   names={"#status": "status"}, values=mine))
+            retrier.call("DeleteItem", withdraw)
         except ConditionFailed:
             pass  # the lease ran out and another delivery holds the claim now
         raise
-    done_at = max(int(now().timestamp()), claimed_at)
+    except BaseException:
+        # Ctrl-C (or SystemExit) inside the handler: one attempt to withdraw, never a retry loop, so the
+        # interrupt is not held up. If it fails, the claim lapses after the lease and is taken over.
+        try:
+            withdraw()
+        except StorageError:
+            pass
+        raise
+    done_at = max(int(now().timestamp()), claim.claimed_at)
     try:
         retrier.call("UpdateItem", lambda: storage.update_item(
             table, key, update=DONE_UPDATE, condition=MINE, names={"#status": "status"},
@@ -110,6 +111,35 @@ def process_once(scope: TenantScope, event: EventEnvelope | Mapping[str, Any],
     except ConditionFailed:
         pass  # the lease ran out and another delivery took the claim over; it will mark the event itself
     return Delivery.PROCESSED
+
+
+def _claim(scope: TenantScope, event: EventEnvelope, retrier: Retrier, now: Callable[[], datetime],
+           lease_seconds: int, new_token: Callable[[], str]) -> ProcessedEvent | Delivery:
+    """Claim the event (the claim written) or say why not (duplicate, in flight); bounded rounds."""
+    table, storage = scope.messages_table, scope.storage
+    key = {"pk": keys.event_pk(event.event_id), "sk": keys.event_sk()}
+    failure: ConditionFailed | None = None
+    for _ in range(MAX_CLAIM_ROUNDS):
+        claimed_at = int(now().timestamp())
+        claim = ProcessedEvent.claim(event, claim_token=new_token(), claimed_at=claimed_at)
+        values = {":now": Decimal(claimed_at), ":token": claim.claim_token,
+                  ":processing": EventProcessing.PROCESSING.value, ":stale": Decimal(claimed_at - lease_seconds)}
+        try:
+            retrier.call("PutItem", lambda: storage.put_item(table, claim.to_item(), condition=CLAIM_CONDITION,
+                                                             names={"#ttl": "ttl", "#status": "status"},
+                                                             values=values))
+            return claim
+        except ConditionFailed as exc:
+            failure = exc
+            stored = exc.item if exc.item is not None else retrier.call("GetItem",
+                                                                        lambda: storage.get_item(table, key))
+        if stored is None:  # withdrawn or expired between the two requests: this delivery may try again
+            continue
+        record = ProcessedEvent.from_item(stored, tenant_id=scope.tenant_id)
+        return Delivery.DUPLICATE if record.status is EventProcessing.PROCESSED else Delivery.IN_FLIGHT
+    raise RetryBudgetExhausted(f"event {event.event_id}: its claim kept vanishing between a failed claim and the "
+                               "read", attempts=MAX_CLAIM_ROUNDS,
+                               last_error=failure or ConditionFailed("condition failed"))
 
 
 def read_processed(scope: TenantScope, event_id: str, *, retrier: Retrier | None = None) -> ProcessedEvent | None:

@@ -3,6 +3,7 @@
 | item | pk | sk |
 |---|---|---|
 | message | `MSG#{messageId}` | message time, ISO-8601 UTC with ms: `2025-11-09T10:00:00.000Z` |
+| message identity | `MSGID#{messageId}` | `METADATA` |
 | session rollup | `SESSION#{sessionId}` | `METADATA` |
 | ingest batch | `BATCH#{batchId}` | `METADATA` |
 | processed event | `EVENT#{eventId}` | `METADATA` |
@@ -18,6 +19,20 @@ plain lookup `pk=METRIC#revenue, sk=2025-Q3` still finds it, and
 after its headline and before the next period of any granularity. For a month,
 `begins_with(sk, "2025-10")` would also catch the days `2025-10-05`; ask for a
 period's slices with `begins_with(sk, metric_slice_prefix(period))` instead.
+
+**Message identity decision.** A message's `messageId` is its identity,
+whatever its time (contract §7), but its item's key is (`MSG#{messageId}`,
+message time): a condition on that item cannot see a message stored under the
+same id at another time, and DynamoDB conditions only ever test the one item
+they write. So every message is written in one transaction with a second,
+small item keyed by the id alone, `MSGID#{messageId}` / `METADATA`, created
+with `attribute_not_exists(pk)`: the uniqueness item of AWS's "simulating unique
+constraints with transactions". Two writers of one id (at any times) race for
+that one key, and DynamoDB lets exactly one win. It lives in its own partition
+(the `MSG#` partition holds the message alone) and carries no `timestamp`,
+`sender` or `sessionId`, so it is in no index; it records the stored
+message's `sk` (`messageSk`), which is what a conflict needs to find and show
+the stored version.
 
 **Period sort trap.** In one partition `2025-10` < `2025-10-05` < `2025-11` <
 `2025-Q1`: a key range over months also catches days and slices. Range queries
@@ -38,6 +53,8 @@ from enum import StrEnum
 from .errors import InvalidTenantId, KeyGrammarError
 
 MSG_PREFIX = "MSG#"
+MSG_IDENTITY_PREFIX = "MSGID#"
+MSG_IDENTITY_SK = "METADATA"
 SESSION_PREFIX = "SESSION#"
 SESSION_SK = "METADATA"
 BATCH_PREFIX = "BATCH#"
@@ -173,6 +190,24 @@ def from_unix_seconds(seconds: Decimal | int) -> datetime:
     """The aware UTC datetime of a unix-seconds number (exact to the microsecond)."""
     micros = int(Decimal(seconds) * 1_000_000)
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+# --- message identities ---------------------------------------------------------
+
+
+def message_identity_pk(message_id: str) -> str:
+    """`MSGID#{messageId}`: the partition of a message's identity item (one per messageId, whatever its time)."""
+    return MSG_IDENTITY_PREFIX + _require_uuid4(message_id, "messageId")
+
+
+def parse_message_identity_pk(pk: str) -> str:
+    """The message id inside a `MSGID#` partition key."""
+    return _require_uuid4(_after_prefix(pk, MSG_IDENTITY_PREFIX, "message identity"), "messageId in pk")
+
+
+def message_identity_sk() -> str:
+    """The fixed sort key of a message identity item."""
+    return MSG_IDENTITY_SK
 
 
 # --- session rollups ----------------------------------------------------------
@@ -436,6 +471,7 @@ class KeyKind(StrEnum):
     """Which kind of item a partition key belongs to."""
 
     MESSAGE = "message"
+    MESSAGE_IDENTITY = "message identity"
     SESSION = "session"
     METRIC = "metric"
     BATCH = "batch"
@@ -446,7 +482,9 @@ def pk_kind(pk: object) -> KeyKind | None:
     """The item kind a pk's prefix names (even if the rest of the pk is malformed), else None."""
     if not isinstance(pk, str):
         return None
-    for prefix, kind in ((MSG_PREFIX, KeyKind.MESSAGE), (SESSION_PREFIX, KeyKind.SESSION),
+    # MSGID# does not start with MSG# (the '#' differs from 'I'), so the order of these prefixes does not matter.
+    for prefix, kind in ((MSG_PREFIX, KeyKind.MESSAGE), (MSG_IDENTITY_PREFIX, KeyKind.MESSAGE_IDENTITY),
+                         (SESSION_PREFIX, KeyKind.SESSION),
                          (METRIC_PREFIX, KeyKind.METRIC), (BATCH_PREFIX, KeyKind.BATCH),
                          (EVENT_PREFIX, KeyKind.EVENT)):
         if pk.startswith(prefix):

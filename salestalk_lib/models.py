@@ -860,8 +860,8 @@ class KeyedItem(ItemModel):
     @field_validator("pk", check_fields=False)
     @classmethod
     def _pk_built_from_field(cls, value: str, info: ValidationInfo) -> str:
-        """`pk` is built from the item's id or subject (`keys.message_pk`, `keys.metric_pk`, `keys.session_pk`,
-        `keys.batch_pk`, `keys.event_pk`)."""
+        """`pk` is built from the item's id or subject (`keys.message_pk`, `keys.message_identity_pk`,
+        `keys.metric_pk`, `keys.session_pk`, `keys.batch_pk`, `keys.event_pk`)."""
         source = info.data.get(cls._pk_from)
         if source is not None and value != cls._build_pk(source):
             alias = cls.model_fields[cls._pk_from].alias
@@ -967,7 +967,7 @@ class Message(KeyedItem):
 
 
 class MetadataItem(KeyedItem):
-    """An item keyed `{PREFIX}{id}` / `METADATA`: a session rollup, an ingest batch, a processed event.
+    """An item keyed `{PREFIX}{id}` / `METADATA`: a message identity, a session rollup, an ingest batch, a processed event.
 
     Each subclass also names its fixed sort key's builder; that rule is held once, here.
     """
@@ -978,10 +978,58 @@ class MetadataItem(KeyedItem):
     @field_validator("sk", check_fields=False)
     @classmethod
     def _fixed_metadata_sk(cls, value: str) -> str:
-        """`sk` is the fixed sort key `METADATA` (`keys.session_sk`, `keys.batch_sk`, `keys.event_sk`)."""
+        """`sk` is the fixed sort key `METADATA` (`keys.message_identity_sk`, `keys.session_sk`, `keys.batch_sk`,
+        `keys.event_sk`)."""
         if value != cls._build_sk():
             raise _rule(f"must be {cls._build_sk()!r} for {cls._item_kind}, got {value!r}")
         return value
+
+
+class MessageIdentity(MetadataItem):
+    """A message's identity item: exactly one per `messageId`, whatever the message's time (contract §7).
+
+    Keyed `keys.message_identity_pk(messageId)` / `keys.message_identity_sk()` in
+    the tenant's messages table, and written in the same transaction as its
+    message with `attribute_not_exists(pk)`: a second message under the same id
+    (at any time) finds this item and is `already_exists` or a `conflict`, never
+    a second message item. `messageSk` is the stored message's sort key, so a
+    conflict can read and show the stored version. It copies the message's `ttl`,
+    so the two expire together. It has no `timestamp`, `sender` or `sessionId`:
+    it never appears in SessionIndex or SenderIndex. It is derived: ingestion
+    writes it, files never need to carry it.
+    """
+
+    _pk_from = "message_id"
+    _build_pk = staticmethod(keys.message_identity_pk)
+    _build_sk = staticmethod(keys.message_identity_sk)
+    _item_kind = "a message identity"
+
+    tenant_id: TenantId
+    message_id: UUID4Str
+    pk: StrictText
+    sk: StrictText
+    message_sk: StrictText
+    ttl: UnixSeconds | None = None
+
+    @field_validator("message_sk")
+    @classmethod
+    def _message_sk_is_a_time(cls, value: str) -> str:
+        """`messageSk` is a message sort key: the stored message's time (`keys.message_sk`)."""
+        _contract_check(keys.parse_message_sk)(value)
+        return value
+
+    @property
+    def message_key(self) -> dict[str, str]:
+        """The primary key of the message this item stands for."""
+        return {"pk": keys.message_pk(self.message_id), "sk": self.message_sk}
+
+    @classmethod
+    def of(cls, message: Message) -> MessageIdentity:
+        """The identity item of `message`."""
+        optional = {"ttl": message.ttl} if message.ttl is not None else {}
+        return cls(tenant_id=message.tenant_id, message_id=message.message_id,
+                   pk=keys.message_identity_pk(message.message_id), sk=keys.message_identity_sk(),
+                   message_sk=message.sk, **optional)
 
 
 class SessionRollup(MetadataItem):
@@ -1409,16 +1457,23 @@ class NarrativeGenerated(ContractModel):
 
 
 class IngestOutcomes(ContractModel):
-    """How many records of a batch ended in each outcome."""
+    """How many records of a batch ended in each outcome.
+
+    `written` counts records of a last-writer-wins bulk load (`--metric-mode
+    batch`): written without a condition, so not proven new (they may have
+    replaced what another writer stored). Absent in events of producers that
+    predate it (it defaults to 0).
+    """
 
     created: Count
     already_exists: Count
     conflicts: Count
     failed: Count
+    written: Count = 0
 
     @property
     def total(self) -> int:
-        return self.created + self.already_exists + self.conflicts + self.failed
+        return self.created + self.already_exists + self.conflicts + self.failed + self.written
 
 
 class MetricsIngested(ContractModel):
@@ -1573,9 +1628,11 @@ EVENT_MODELS: dict[str, type[EventEnvelope]] = {
 }
 """Event class by `eventType`."""
 
-ITEM_MODELS: tuple[type[ContractModel], ...] = (Tenant, Message, SessionRollup, IngestBatch, ProcessedEvent, Metric)
+ITEM_MODELS: tuple[type[ContractModel], ...] = (Tenant, Message, MessageIdentity, SessionRollup, IngestBatch,
+                                                ProcessedEvent, Metric)
 SCHEMA_MODELS: tuple[type[ContractModel], ...] = (
-    Tenant, Message, Classification, TimeRange, Filter, ClassificationComponents, SessionRollup, IngestBatch,
+    Tenant, Message, Classification, TimeRange, Filter, ClassificationComponents, MessageIdentity, SessionRollup,
+    IngestBatch,
     BatchOutcomes, ProcessedEvent, Metric, DataReference, DataSource, EventMetadata, *EVENT_MODELS.values(),
 )
 """The models `salestalk schema` writes a JSON Schema for."""

@@ -516,7 +516,9 @@ EXAMPLE_TENANT = "acme-corp-001"
 
 _BY_NAME = {p.name: p for p in PATTERNS}
 _BY_NUMBER = {p.number: p for p in PATTERNS}
-assert len(_BY_NAME) == len(_BY_NUMBER) == len(PATTERNS) == 11
+if not len(_BY_NAME) == len(_BY_NUMBER) == len(PATTERNS) == 11:  # a real check: `python -O` strips asserts
+    raise RuntimeError(f"the contract has eleven access patterns with distinct names and numbers; "
+                       f"got {len(PATTERNS)} ({len(_BY_NAME)} names, {len(_BY_NUMBER)} numbers)")
 
 
 def get(pattern: str | int | Pattern) -> Pattern:

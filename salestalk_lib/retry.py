@@ -27,10 +27,17 @@ on the `salestalk_lib.retry` logger.
 
 This is the only retry layer: clients built by `salestalk_lib.endpoint` have
 botocore's retries off, so attempts never multiply.
+
+**Stopping.** `Retrier.stopping(event)` is the same retrier observing a stop
+request: once `event` is set, its calls send no further attempt and raise
+`Interrupted` (carrying the error that would have been retried), and a backoff
+sleep on the real clock ends at once. A Ctrl-C therefore never leaves a worker
+retrying for the rest of its budget.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import threading
@@ -42,6 +49,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 from .errors import (
     ConditionFailed,
     ContractError,
+    Interrupted,
     RequestRejected,
     RetryBudgetExhausted,
     TableNotFound,
@@ -238,6 +246,24 @@ class Retrier:
         self.rng = rng if rng is not None else random.Random(seed)
         self.hooks: list[AttemptHook] = list(hooks)
         self._rng_lock = threading.Lock()  # random.Random is not safe to share across threads
+        self.stop: threading.Event | None = None
+
+    def stopping(self, stop: threading.Event) -> "Retrier":
+        """This retrier (same policy, clock, random source and hooks) observing `stop` (see the module doc)."""
+        bound = copy.copy(self)  # shallow: the random source and its lock stay shared
+        bound.stop = stop
+        return bound
+
+    def _check_stop(self, operation: str, last_error: BaseException | None = None) -> None:
+        if self.stop is not None and self.stop.is_set():
+            detail = f"; last error: {last_error}" if last_error is not None else ""
+            raise Interrupted(f"{operation}: stopped before another attempt{detail}", last_error=last_error)
+
+    def _pause(self, delay: float) -> None:
+        if self.stop is not None and self.sleep is time.sleep:
+            self.stop.wait(delay)  # a stop request ends a real wait at once; injected sleeps are virtual
+        else:
+            self.sleep(delay)
 
     @classmethod
     def virtual(cls, seed: int = 0, *, policy: RetryPolicy = DEFAULT_POLICY,
@@ -271,6 +297,8 @@ class Retrier:
         """
         used: Counter = Counter()
         attempt = 0
+        self._check_stop(operation)
+        # Bounded: every failed attempt either raises or spends one retry of a finite budget.
         while True:
             attempt += 1
             try:
@@ -289,9 +317,11 @@ class Retrier:
                         f"{operation} gave up after {attempt} attempts: {rule.name} budget of "
                         f"{rule.max_retries} retries spent; last error: {exc}",
                         attempts=attempt, last_error=exc) from exc
+                self._check_stop(operation, exc)
                 delay = self.next_delay(rule, n)
                 self._emit(Attempt(operation, attempt, "retry", self.clock(), code, rule.name, n, delay), hooks)
-                self.sleep(delay)
+                self._pause(delay)
+                self._check_stop(operation, exc)
                 continue
             self._emit(Attempt(operation, attempt, "ok", self.clock()), hooks)
             return result
@@ -314,10 +344,12 @@ class Retrier:
             raise RetryBudgetExhausted(
                 f"{operation} gave up after {attempt} attempts: {rule.name} budget of "
                 f"{rule.max_retries} retries spent ({code})", attempts=attempt, last_error=error) from error
+        self._check_stop(operation, last_error)
         delay = self.next_delay(rule, retry_number)
         self._emit(Attempt(operation, attempt, "retry", self.clock(), code, rule.name, retry_number, delay,
                            partial=True), hooks)
-        self.sleep(delay)
+        self._pause(delay)
+        self._check_stop(operation, last_error)
 
 
 def attempts_frame_rows(attempts: Iterable[Attempt]) -> list[dict[str, Any]]:

@@ -4,16 +4,20 @@
 
 1. validates every file under the seed directory against the contract, plus the
    cross-record rules (every message and metric belongs to a tenant in the
-   seed; a rollup given in a file must equal the one its messages imply). Any
-   violation, or any file that cannot be read as records, raises `ValidationFailed`
-   listing all of them, and nothing is written (a seed directory that is missing or
-   not a directory raises `InputError`);
+   seed; one message per messageId; a rollup or message identity item given in
+   a file must equal the one its messages imply: both are derived, so files
+   normally leave them out). Any violation, or any file that cannot be read as
+   records, raises `ValidationFailed` listing all of them, and nothing is written
+   (a seed directory that is missing or not a directory raises `InputError`);
 2. provisions what is missing (registry and each tenant's two tables);
 3. writes the tenants' registry items with `create_once`, then the metrics and
    messages through the ingestion path (`ingest.Ingestor`): conditional creates,
-   each message in one transaction with its session rollup, so rollups are kept
-   by the same code as live ingestion. An identical existing item is
-   `unchanged`, a different one is a reported `conflict`, never overwritten.
+   each message in one transaction with its identity item and its session
+   rollup, so rollups and identities are kept by the same code as live
+   ingestion. An identical existing item is `unchanged`, a different one is a
+   reported `conflict`, never overwritten. Like every ingestion, it writes only
+   for tenants whose registry item is active: a seed tenant suspended since an
+   earlier load is refused (`TenantNotActive`) until it is reactivated.
 
 A second run writes nothing and reports every item unchanged.
 """
@@ -29,7 +33,7 @@ from typing import Any, Iterable
 from tqdm import tqdm
 
 from .errors import ValidationFailed, Violation
-from .models import Message, Metric, SessionRollup, Tenant
+from .models import Message, MessageIdentity, Metric, SessionRollup, Tenant
 from .ingest import Ingestor
 from .provision import TableResult
 from .retry import Retrier
@@ -90,12 +94,14 @@ def plan_seed(seed_dir: Path) -> tuple[list[Tenant], list[Metric], list[Message]
     metrics = [m for m in report.models(RecordKind.METRIC) if isinstance(m, Metric)]
     messages = [m for m in report.models(RecordKind.MESSAGE) if isinstance(m, Message)]
     given_rollups = [(r.where, r.model) for r in report.records if r.kind is RecordKind.SESSION]
+    given_identities = [(r.where, r.model) for r in report.records if r.kind is RecordKind.MESSAGE_IDENTITY]
     violations = list(report.violations)
 
     known = {t.tenant_id for t in tenants}
     for rec in report.records:
         tenant_id = getattr(rec.model, "tenant_id", None)
-        if rec.kind in (RecordKind.MESSAGE, RecordKind.METRIC, RecordKind.SESSION) and tenant_id not in known:
+        if (rec.kind in (RecordKind.MESSAGE, RecordKind.METRIC, RecordKind.SESSION, RecordKind.MESSAGE_IDENTITY)
+                and tenant_id not in known):
             violations.append(Violation(rec.where, "tenantId",
                                         f"tenant {tenant_id!r} is not among the seed tenants ({', '.join(sorted(known))})"))
 
@@ -106,6 +112,12 @@ def plan_seed(seed_dir: Path) -> tuple[list[Tenant], list[Metric], list[Message]
             violations.append(Violation(where, "messageCount",
                                         "session rollup must equal the one its messages imply "
                                         "(leave rollups out: the loader computes them)"))
+    identities = {(m.tenant_id, m.message_id): MessageIdentity.of(m) for m in messages}
+    for where, given in given_identities:
+        if identities.get((given.tenant_id, given.message_id)) != given:
+            violations.append(Violation(where, "messageSk",
+                                        "message identity must equal the one its message implies "
+                                        "(leave identity items out: ingestion writes them)"))
     if violations:
         raise ValidationFailed(violations)
     return tenants, metrics, messages, rollups

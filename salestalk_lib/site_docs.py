@@ -6,7 +6,7 @@ Registered in `docsgen.PAGES` through `SITE_PAGES`:
 |---|---|
 | `architecture.svg` | `LAYERS` (every module of the package, checked against its imports by the tests) |
 | `table-diagram.svg` | `tables.TABLE_SPECS`, the key grammar (`contract_docs.KEY_FORMS`) and one sample item per `ITEM_KINDS` entry |
-| `reliability.md` | `retry.RETRY_RULES`, `ingest.WRITE_MODES` and `write_cost`, `faults.FAULT_KINDS` |
+| `reliability.md` | `GUARANTEES`, `retry.RETRY_RULES`, `ingest.WRITE_MODES` and `write_cost`, `faults.FAULT_KINDS` |
 | `benchmarks.md` | `benchmarks/results.json`, written by `make bench` |
 
 The diagrams are plain SVG drawn here, with no layout tool and nothing fetched
@@ -32,7 +32,7 @@ from . import batches, inbox
 from .contract_docs import KEY_FORMS
 from .faults import FAULT_KINDS, FaultProfile
 from .ingest import WRITE_MODES, MetricMode, write_cost
-from .models import IngestBatch, Message, Metric, ProcessedEvent, SessionRollup, Tenant
+from .models import IngestBatch, Message, MessageIdentity, Metric, ProcessedEvent, SessionRollup, Tenant
 from .retry import DEFAULT_POLICY, RETRY_RULES, policy_table
 from .events import metrics_ingested
 from .samples import sample_messages, sample_metrics
@@ -235,7 +235,8 @@ def architecture_svg(inputs: Any = None) -> str:
             svg.text(_BAND_X + _BAND_W / 2 + 10, y + 20, "imports", size=12, fill=MUTED)
             y += 30
     # DynamoDB beside the seam: the one layer with an arrow to it.
-    assert seam_box is not None
+    if seam_box is None:
+        raise RuntimeError("the architecture layers name no 'Storage seam' band: the DynamoDB box has no anchor")
     dx, dw = _BAND_X + _BAND_W + 30, ARCH_WIDTH - (_BAND_X + _BAND_W + 30) - 12
     dh = max(seam_box[1] - 16, 100.0)
     dy = seam_box[0] + (seam_box[1] - dh) / 2
@@ -303,6 +304,9 @@ ITEM_KINDS: tuple[ItemKind, ...] = (
     ItemKind("message", TableKind.MESSAGES,
              (("pk", _grammar("message", "pk")), ("sk", _grammar("message", "sk"))),
              lambda: _sample_message().to_item()),
+    ItemKind("message identity", TableKind.MESSAGES,
+             (("pk", _grammar("message identity", "pk")), ("sk", _grammar("message identity", "sk"))),
+             lambda: MessageIdentity.of(_sample_message()).to_item()),
     ItemKind("session rollup", TableKind.MESSAGES,
              (("pk", _grammar("session rollup", "pk")), ("sk", _grammar("session rollup", "sk"))),
              lambda: SessionRollup.of_messages([_sample_message()]).to_item()),
@@ -449,6 +453,89 @@ def table_diagram_svg(inputs: Any = None) -> str:
 # --- reliability ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Guarantee:
+    """A promise the platform makes, and the tests (pytest node ids) that prove it."""
+
+    statement: str
+    tests: tuple[str, ...]
+
+
+_ADV = "tests/adversarial/"
+GUARANTEES: tuple[Guarantee, ...] = (
+    Guarantee("One message per `messageId`, whatever its time: the same id again is `already_exists` with the "
+              "same content and a `conflict` with any difference (its time included), nothing written; exactly "
+              "one of several racing writers wins (contract §7).",
+              (f"{_ADV}test_message_identity.py::test_the_same_message_id_at_another_time_is_a_conflict_and_"
+               "writes_nothing",
+               f"{_ADV}test_message_identity.py::test_writers_racing_one_id_at_different_times_end_with_one_winner",
+               "tests/test_ingest_proof.py::test_b_threads_ingesting_the_same_records_create_each_once")),
+    Guarantee("`validate` (and `ingest`, before writing) reports a file, or a run's set of files, that holds one "
+              "`messageId` twice.",
+              (f"{_ADV}test_message_identity.py::test_validate_reports_one_message_id_twice_in_one_file_and_"
+               "across_files",)),
+    Guarantee("Only registered, active tenants receive data: an unregistered, suspended or removed tenant is "
+              "refused (exit 2, naming it and its status) before anything is written, ingestion never creates "
+              "tables, and a tenant suspended during a run receives nothing more.",
+              (f"{_ADV}test_tenant_status.py::test_an_unregistered_tenant_is_refused_and_no_table_is_created",
+               f"{_ADV}test_tenant_status.py::test_a_suspended_tenant_is_refused_and_nothing_is_written",
+               f"{_ADV}test_tenant_status.py::test_a_removed_tenant_is_refused_and_its_tables_are_not_recreated",
+               f"{_ADV}test_tenant_status.py::test_the_library_refuses_before_any_table_is_written",
+               f"{_ADV}test_tenant_status.py::test_a_tenant_suspended_during_a_run_receives_nothing_more")),
+    Guarantee("A killed ingest loses and doubles nothing: after SIGKILLs at random points, running it again "
+              "stores every message once, every rollup exact.",
+              (f"{_ADV}test_crash_and_race.py::test_three_sigkills_then_a_finish_store_every_message_once_and_"
+               "every_rollup_exact",)),
+    Guarantee("Concurrent ingests of the same, overlapping and conflicting files end exact: each id created "
+              "once over all runs, the other versions conflicts, every rollup exact.",
+              (f"{_ADV}test_crash_and_race.py::test_racing_processes_on_same_and_overlapping_files_and_reused_ids_"
+               "end_exact",
+               "tests/test_batches.py::test_concurrent_runs_of_one_batch_write_each_record_once_and_send_one_"
+               "event_id")),
+    Guarantee("Ctrl-C stops an ingest within seconds, leaves no half-applied record, prints what was done and "
+              "how to finish, and a re-run completes exactly; no cleanup after an interrupt retries.",
+              (f"{_ADV}test_interrupt.py::test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly",
+               f"{_ADV}test_ingest_defects.py::test_every_metric_mode_stops_retrying_when_the_run_is_stopped",
+               "tests/test_batches.py::test_ctrl_c_while_the_batch_begins_sends_no_cleanup_and_a_rerun_completes",
+               "tests/test_inbox.py::test_ctrl_c_in_the_handler_withdraws_the_claim_in_one_attempt_without_retries")),
+    Guarantee("A lost response ends `created` or `already_exists`, never a conflict, never counted twice, on "
+              "every engine.",
+              ("tests/test_ingest_proof.py::test_d_lost_responses_end_created_or_already_exists_never_conflict",
+               "tests/test_ingest_proof.py::test_a_thousands_of_records_under_faults_end_exact")),
+    Guarantee("A record that failed after the retry budget says whether it may have been applied, and running "
+              "the batch again settles it (`already_exists` or `created`).",
+              (f"{_ADV}test_ingest_defects.py::test_a_failed_record_that_was_written_says_may_have_been_applied_"
+               "and_a_rerun_settles_it",
+               f"{_ADV}test_ingest_defects.py::test_the_cli_says_may_have_been_applied_and_exits_2")),
+    Guarantee("The bulk load (`--metric-mode batch`) says what it is: last writer wins, and what it writes is "
+              "counted `written`, never `created`, in its counts, its events, `--help` and the write-mode table.",
+              (f"{_ADV}test_batch_mode.py::test_concurrent_batch_runs_never_claim_created_and_account_for_every_"
+               "record",
+               f"{_ADV}test_batch_mode.py::test_ingest_help_never_says_never_overwritten_of_a_mode_that_overwrites",
+               "tests/test_ingest.py::test_write_modes_table_and_costs")),
+    Guarantee("The same batch again within 30 days is replayed (nothing written, no second event); a run that "
+              "gives up before writing withdraws only the batch records carrying its own run token.",
+              ("tests/test_batches.py::test_the_same_batch_again_is_replayed_nothing_written_no_event",
+               "tests/test_batches.py::test_a_withdrawal_never_deletes_a_record_another_run_holds")),
+    Guarantee("Outputs are checked before any data is written: an events file that cannot be written, or two "
+              "event destinations at once, are refused (exit 2) with nothing written.",
+              (f"{_ADV}test_ingest_defects.py::test_an_events_file_that_cannot_be_written_is_refused_before_"
+               "anything_is_written",
+               f"{_ADV}test_ingest_defects.py::test_events_file_and_event_bus_together_are_refused")),
+    Guarantee("Every retry-like loop of ingestion and event processing is bounded, and the library checks its "
+              "invariants with real errors, never `assert`.",
+              (f"{_ADV}test_ingest_defects.py::test_a_metric_whose_stored_item_keeps_vanishing_gives_up_after_"
+               "bounded_rounds",
+               "tests/test_inbox.py::test_a_claim_that_keeps_vanishing_gives_up_after_a_bounded_number_of_rounds",
+               f"{_ADV}test_ingest_defects.py::test_the_library_holds_its_invariants_with_real_checks_not_asserts")),
+    Guarantee("The audit names a message without its identity item, an identity item without its message and "
+              "a `MSG#` partition holding two messages.",
+              ("tests/test_audit.py::test_message_identity_pairing_breaks_are_reported",)),
+)
+"""Every guarantee the Reliability page states, with the tests that prove it (`tests/test_guarantees.py`
+checks that each node id exists and is collected)."""
+
+
 def _md_cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -503,6 +590,13 @@ def reliability_page(inputs: Any = None) -> str:
         "`salestalk_lib.faults.FAULT_KINDS`. " + _notebook_link(inputs, RETRIES_NOTEBOOK, "Idempotency and retries")
         + " shows each of them at work.",
         "",
+    ]
+    out += ["## Guarantees and the tests that prove them", "",
+            "Each promise below is held by the tests named beside it (`salestalk_lib.site_docs.GUARANTEES`); the",
+            "`tests/adversarial/` suite attacks them through real processes: kills, races, interrupts.", ""]
+    out += _md_table(["guarantee", "proved by"],
+                     [[g.statement, "<br>".join(f"`{t}`" for t in g.tests)] for g in GUARANTEES])
+    out += [
         "## Retry policy",
         "",
         "`Retrier.call` retries an operation by the first rule whose errors match the error it raised.",

@@ -19,6 +19,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError, ReadTimeoutError
 
 from .errors import (
+    CancellationReason,
     ConditionFailed,
     ProvisioningError,
     RequestRejected,
@@ -148,10 +149,12 @@ def _translate_cancellation(exc: ClientError, text: str, kw: dict[str, Any]) -> 
     reasons = exc.response.get("CancellationReasons") or []
     codes = [r.get("Code", "None") for r in reasons]
     detail = f"{text} (reasons: {', '.join(codes) or 'none given'})"
-    for reason in reasons:
-        if reason.get("Code") == "ConditionalCheckFailed":
-            old = reason.get("Item")
-            return ConditionFailed(detail, item=deserialize(old) if old else None, **{**kw, "code": "ConditionalCheckFailed"})
+    if "ConditionalCheckFailed" in codes:
+        # One reason per action, in the request's order: the caller settles each action by its own.
+        parsed = tuple(CancellationReason(r.get("Code", "None"), deserialize(r["Item"]) if r.get("Item") else None)
+                       for r in reasons)
+        first = next(r for r in parsed if r.condition_failed)
+        return ConditionFailed(detail, item=first.item, reasons=parsed, **{**kw, "code": "ConditionalCheckFailed"})
     if "TransactionConflict" in codes:
         return TransactionConflict(detail, **{**kw, "code": "TransactionConflict"})
     if any(c in ("ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded") for c in codes):

@@ -1,16 +1,19 @@
 """Read records from JSON and JSON-lines files, recognise each record's kind, validate it.
 
 Used by `salestalk validate`, `ingest`, `seed` and `provision --seed-dir`. A record's kind comes
-from its content, never its file name: a `pk` prefix of the key grammar (message, session
-rollup, metric), an `eventType` (event), or registry fields (tenant). Every
+from its content, never its file name: a `pk` prefix of the key grammar (message, message
+identity, session rollup, metric, ...), an `eventType` (event), or registry fields (tenant). Every
 violation is reported, each as `Violation(where="file:record", field="dotted.path",
 rule="...")`; `record` is the line number in a JSON-lines file and the position
 (from 1) in a JSON array.
 
 Beyond each record's own rules, records validated together are checked against each
-other: no two records share a primary key, per-tenant records name a tenant of the
-registry (when registry records are among them), and every data reference agrees
-with the metric it cites (when that tenant's metrics are among them).
+other: no two records share a primary key, no two messages of one tenant share a
+`messageId` (a message's id is its identity, whatever its time: contract §7),
+per-tenant records name a tenant of the registry (when registry records are among
+them), and every data reference agrees with the metric it cites (when that
+tenant's metrics are among them). A metric's identity is its primary key
+(tenant + subject + `sk`), so the primary-key rule covers metrics.
 
 Two kinds of problem are told apart. A *contract violation* is a record that was read
 but breaks a rule (`validate` exits 1). *Bad input* is a path or file that cannot be read
@@ -58,6 +61,7 @@ from .models import (
     DataReference,
     IngestBatch,
     Message,
+    MessageIdentity,
     Metric,
     NarrativeGeneratedEvent,
     ProcessedEvent,
@@ -80,6 +84,7 @@ class RecordKind(StrEnum):
 
     TENANT = "tenant"
     MESSAGE = "message"
+    MESSAGE_IDENTITY = "message identity"
     SESSION = "session"
     BATCH = "ingest batch"
     PROCESSED_EVENT = "processed event"
@@ -91,13 +96,15 @@ class RecordKind(StrEnum):
 KIND_MODELS: dict[RecordKind, type[ContractModel]] = {
     RecordKind.TENANT: Tenant,
     RecordKind.MESSAGE: Message,
+    RecordKind.MESSAGE_IDENTITY: MessageIdentity,
     RecordKind.SESSION: SessionRollup,
     RecordKind.BATCH: IngestBatch,
     RecordKind.PROCESSED_EVENT: ProcessedEvent,
     RecordKind.METRIC: Metric,
     RecordKind.DATA_REFERENCE: DataReference,
 }
-_PK_KINDS = {keys.KeyKind.MESSAGE: RecordKind.MESSAGE, keys.KeyKind.SESSION: RecordKind.SESSION,
+_PK_KINDS = {keys.KeyKind.MESSAGE: RecordKind.MESSAGE, keys.KeyKind.MESSAGE_IDENTITY: RecordKind.MESSAGE_IDENTITY,
+             keys.KeyKind.SESSION: RecordKind.SESSION,
              keys.KeyKind.METRIC: RecordKind.METRIC, keys.KeyKind.BATCH: RecordKind.BATCH,
              keys.KeyKind.EVENT: RecordKind.PROCESSED_EVENT}
 _REGISTRY_FIELDS = ("messagesTableName", "metricsTableName", "s3Prefix", "ownerEmail")
@@ -118,7 +125,8 @@ def detect_kind(record: Any) -> RecordKind | None:
     if "metric" in record and "source" in record:
         return RecordKind.DATA_REFERENCE
     # No usable pk: fall back on the id each kind carries, so a broken pk is reported as such.
-    for id_field, kind in (("messageId", RecordKind.MESSAGE), ("metricId", RecordKind.METRIC),
+    for id_field, kind in (("messageSk", RecordKind.MESSAGE_IDENTITY), ("messageId", RecordKind.MESSAGE),
+                           ("metricId", RecordKind.METRIC),
                            ("batchId", RecordKind.BATCH), ("messageCount", RecordKind.SESSION)):
         if id_field in record:
             return kind
@@ -504,7 +512,7 @@ def _table_key(record: ValidRecord) -> tuple[Any, ...] | None:
     model = record.model
     if isinstance(model, Tenant):
         return ("registry", model.tenant_id)
-    if isinstance(model, (Message, SessionRollup, IngestBatch, ProcessedEvent)):
+    if isinstance(model, (Message, MessageIdentity, SessionRollup, IngestBatch, ProcessedEvent)):
         return ("messages", model.tenant_id, model.pk, model.sk)
     if isinstance(model, Metric):
         return ("metrics", model.tenant_id, model.pk, model.sk)
@@ -527,6 +535,7 @@ def cross_check(records: Sequence[ValidRecord]) -> list[Violation]:
     """Rules between records: unique keys, tenants in the registry, references match their metrics."""
     violations: list[Violation] = []
     first_at: dict[tuple[Any, ...], str] = {}
+    first_message: dict[tuple[str, str], str] = {}
     for r in records:
         key = _table_key(r)
         if key is None:
@@ -535,13 +544,22 @@ def cross_check(records: Sequence[ValidRecord]) -> list[Violation]:
             field_name = {"registry": "tenantId", "event": "eventId"}.get(key[0], "pk")
             violations.append(Violation(r.where, field_name, f"has the same key as {first_at[key]}: "
                                                              "writing both would overwrite one with the other"))
-        else:
-            first_at[key] = r.where
+            continue
+        first_at[key] = r.where
+        if isinstance(r.model, Message):
+            # The same id at another time has another primary key, so the rule above misses it.
+            identity = (r.model.tenant_id, r.model.message_id)
+            if identity in first_message:
+                violations.append(Violation(r.where, "messageId", (
+                    f"{r.model.message_id} is already the id of the message at {first_message[identity]}: a "
+                    "message's id is its identity, whatever its time, so only one of them can be stored")))
+            else:
+                first_message[identity] = r.where
 
     tenants = {r.model.tenant_id for r in records if isinstance(r.model, Tenant)}
     if tenants:
         for r in records:
-            if (isinstance(r.model, (Message, SessionRollup, IngestBatch, ProcessedEvent, Metric))
+            if (isinstance(r.model, (Message, MessageIdentity, SessionRollup, IngestBatch, ProcessedEvent, Metric))
                     and r.model.tenant_id not in tenants):
                 violations.append(Violation(r.where, "tenantId", f"{r.model.tenant_id!r} has no tenant registry "
                                                                  "record among the validated records"))

@@ -25,8 +25,9 @@ class Outcome(StrEnum):
     CREATED = "created"
     ALREADY_EXISTS = "already_exists"
     CONFLICT = "conflict"
-    WRITTEN = "written"  # unconditional batch without the existence check: created or overwritten
-    FAILED = "failed"  # the retry budget was spent; the error is reported with the record
+    WRITTEN = "written"  # a last-writer-wins bulk load wrote it without a condition: created or overwritten
+    FAILED = "failed"  # the retry budget was spent (or the run stopped mid-record); the error says which
+    SKIPPED = "skipped"  # never started: the run was interrupted, or the tenant stopped being active
 
 
 @dataclass(frozen=True)

@@ -39,3 +39,21 @@ def settings() -> Settings:
 def st(endpoint: Endpoint, settings: Settings) -> SalesTalk:
     """A connection to the session endpoint under this test's prefix."""
     return connect(settings=settings, endpoint=endpoint)
+
+
+def onboard(st: SalesTalk, *tenant_ids: str) -> SalesTalk:
+    """Register each tenant as production does (its two tables, then an active registry item).
+
+    Ingestion writes only for registered, active tenants (contract §7), so every test that
+    ingests starts here rather than at bare table provisioning.
+    """
+    lifecycle = st.tenants()
+    for tenant_id in tenant_ids:
+        lifecycle.onboard(tenant_id, name=f"Test tenant {tenant_id}", owner_email=f"owner@{tenant_id}.example.com")
+    return st
+
+
+@pytest.fixture(scope="session")
+def register():
+    """`register(st, *tenant_ids)`: onboard tenants (see `onboard`); usable from fixtures of any scope."""
+    return onboard

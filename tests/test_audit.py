@@ -59,7 +59,8 @@ def test_a_clean_seeded_tenant_passes(clean, tenant):
     scope = clean.tenant(tenant)
     messages = _seed_records(tenant, "messages")
     sessions = {m["sessionId"] for m in messages}
-    assert report.items == {scope.registry_table: 1, scope.messages_table: len(messages) + len(sessions),
+    # each message, its identity item, one rollup per session
+    assert report.items == {scope.registry_table: 1, scope.messages_table: 2 * len(messages) + len(sessions),
                             scope.metrics_table: len(_seed_records(tenant, "metrics"))}
 
 
@@ -108,20 +109,21 @@ def test_each_broken_item_is_reported_and_the_cli_exits_1(capsys, broken):
         st.storage.put_item(table, item)  # the unscoped seam: no model check on the way in
 
     report = audit_tenant(acme)
-    # Each message sits in a session of its own that has no rollup item: that is reported too.
+    # Each message sits in a session of its own that has no rollup item, and has no identity item (it was
+    # written past ingestion): both are reported too.
     assert [(f.field, f.table) for f in _findings_for(report, wrong_time["pk"])] == [
-        ("sessionId", acme.messages_table), ("timestamp", acme.messages_table)]
+        ("messageId", acme.messages_table), ("sessionId", acme.messages_table), ("timestamp", acme.messages_table)]
     assert [f.field for f in _findings_for(report, overconfident["pk"])] == [
-        "classification.confidence", "sessionId"]
+        "classification.confidence", "messageId", "sessionId"]
     assert [(f.sk, f.field) for f in _findings_for(report, metric["pk"])] == [("2024-Q1", "colour")]
-    assert len(report.findings) == 5
+    assert len(report.findings) == 7
 
     code, out, err = _cli(capsys, st, "--tenant", ACME)
     assert code == 1
     assert out.splitlines()[0].split() == ["table", "pk", "sk", "field", "rule"]
     for item in (wrong_time, overconfident, metric):
         assert item["pk"] in out
-    assert "5 finding(s)" in err
+    assert "7 finding(s)" in err
     assert _cli(capsys, st, "--tenant", TECHSTART)[0] == 0  # the other tenant is untouched
 
 
@@ -136,7 +138,7 @@ def test_misplaced_foreign_and_keyless_items_are_reported(broken):
     report = audit_tenant(acme)
     assert ("pk", "a metric item does not belong in the messages table") in [
         (f.field, f.rule) for f in _findings_for(report, metric_in_messages["pk"])]
-    assert [f.field for f in _findings_for(report, foreign["pk"])] == ["sessionId", "tenantId"]
+    assert [f.field for f in _findings_for(report, foreign["pk"])] == ["messageId", "sessionId", "tenantId"]
     assert [f.field for f in _findings_for(report, "NOTE#1")] == ["(record)"]
 
 
@@ -150,7 +152,7 @@ def test_a_rollup_that_drifted_from_its_messages_is_reported(broken):
     st.storage.put_item(acme.messages_table, orphan)
     report = audit_tenant(acme)
     assert [(f.pk, f.field) for f in report.findings] == sorted([
-        (key["pk"], "messageCount"), (orphan["pk"], "sessionId")])
+        (key["pk"], "messageCount"), (orphan["pk"], "messageId"), (orphan["pk"], "sessionId")])
 
 
 def test_a_broken_message_is_reported_once_not_again_through_its_sessions_rollup(broken):
@@ -189,3 +191,45 @@ def test_the_audit_only_reads_and_scans_only_the_tenants_own_tables(clean):
         audit.scan(clean.tenant(TECHSTART).metrics_table)
     with pytest.raises(IsolationViolation, match="Scan is not allowed"):
         scope.storage.scan(scope.metrics_table)  # the scope the patterns use still refuses Scan
+
+
+def test_message_identity_pairing_breaks_are_reported(broken):
+    # contract §7: one message per messageId. Each break of the pairing written raw, past ingestion.
+    st = broken
+    acme = st.tenant(ACME)
+    table = acme.messages_table
+    stored = _seed_records(ACME, "messages")[0]  # ingested by the seed loader: it has its identity item
+    second = copy.deepcopy(stored)
+    second.update(sk="2025-11-09T23:59:00.000Z", timestamp=keys.unix_seconds(keys.parse_message_sk(
+        "2025-11-09T23:59:00.000Z")))
+    st.storage.put_item(table, second)  # the same id at another time: a second item in its MSG# partition
+    orphan_id = keys.new_uuid4()
+    orphan = {"pk": keys.message_identity_pk(orphan_id), "sk": keys.message_identity_sk(), "tenantId": ACME,
+              "messageId": orphan_id, "messageSk": "2025-11-09T10:00:00.000Z"}
+    st.storage.put_item(table, orphan)  # an identity item whose message is not stored
+    expiring = _message(ACME, ttl=Decimal(4_000_000_000))
+    st.storage.put_item(table, expiring)
+    st.storage.put_item(table, {"pk": keys.message_identity_pk(expiring["messageId"]),
+                                "sk": keys.message_identity_sk(), "tenantId": ACME,
+                                "messageId": expiring["messageId"], "messageSk": expiring["sk"]})  # ttl missing
+    report = audit_tenant(acme)
+    fields: dict[tuple[str, str], list[str]] = {}
+    for f in report.findings:
+        fields.setdefault((f.pk, f.sk), []).append(f.field)
+    # Both items of the partition are named; the later one also repeats the earlier one's messageId.
+    pair = sorted(fields[(stored["pk"], stored["sk"])] + fields[(second["pk"], second["sk"])])
+    assert pair == ["messageId", "pk", "pk"]
+    assert {f.rule for f in report.findings if f.pk == stored["pk"] and f.field == "pk"} == {
+        f"{stored['pk']} holds 2 message items ({', '.join(sorted([stored['sk'], second['sk']]))}): a message's id "
+        "is its identity, "
+        "whatever its time, so only one may be stored"}
+    assert fields[(orphan["pk"], "METADATA")] == ["messageSk"]
+    assert fields[(keys.message_identity_pk(expiring["messageId"]), "METADATA")] == ["ttl"]
+    assert fields[(expiring["pk"], expiring["sk"])] == ["sessionId"]  # it has its identity item: only no rollup
+    # Past its ttl, a second message in a partition no longer counts (DynamoDB's TTL deletes items at
+    # different moments); an identity item that would outlive its message is still named.
+    st.storage.put_item(table, {**second, "ttl": Decimal(4_000_000_000)})
+    later = audit_tenant(acme, now=4_000_000_001)
+    later_fields = {(f.pk, f.sk, f.field) for f in later.findings}
+    assert (keys.message_identity_pk(expiring["messageId"]), "METADATA", "ttl") in later_fields
+    assert not {(pk, sk) for pk, sk, field in later_fields if field == "pk"} & {(stored["pk"], stored["sk"])}

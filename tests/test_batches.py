@@ -14,7 +14,7 @@ from salestalk_lib import keys
 from salestalk_lib.audit import audit_tenant
 from salestalk_lib.batches import BatchLedger, BatchState, content_batch_id, plan_batch
 from salestalk_lib.connection import SalesTalk, connect
-from salestalk_lib.errors import BatchConflict, KeyGrammarError
+from salestalk_lib.errors import BatchConflict, IngestInterrupted, KeyGrammarError
 from salestalk_lib.events import MemorySink
 from salestalk_lib.ingest import Ingestor, MetricMode, Outcome
 from salestalk_lib.models import BATCH_RETENTION_SECONDS, IngestBatch, Message, Metric, Tenant, content_hash
@@ -32,10 +32,9 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def conn(endpoint) -> SalesTalk:
+def conn(endpoint, register) -> SalesTalk:
     st = connect(settings=Settings(table_prefix=f"bat{uuid.uuid4().hex[:8]}-"), endpoint=endpoint)
-    st.provision([A, B])
-    return st
+    return register(st, A, B)
 
 
 def ingestor(conn: SalesTalk, *, now: datetime = NOW, storage: Storage | None = None,
@@ -103,7 +102,8 @@ def test_the_same_batch_again_is_replayed_nothing_written_no_event(conn):
     assert report.replayed and report.batches[A].state is BatchState.REPLAYED
     assert Counter(r.outcome for r in report.results) == {Outcome.ALREADY_EXISTS: 14}
     assert all(r.requests == 0 for r in report.results)
-    assert sent == ["PutItem"]  # the conditional create of the batch record, refused: nothing else
+    # The tenant's status (contract §7), then the conditional create of the batch record, refused: nothing else.
+    assert sent == ["GetItem", "PutItem"]
     assert sink.events == [] and report.events == []
     assert everything(conn) == before
 
@@ -128,6 +128,49 @@ def test_a_conflict_in_one_tenant_withdraws_the_records_begun_for_the_others(con
         ingestor(conn).ingest([*records(A), *records(B, seed=5)], batch_id="upload-4")
     assert stored_record(conn, A, "upload-4") is None  # A's record was created, then withdrawn
     assert everything(conn) == before
+
+
+def test_a_withdrawal_never_deletes_a_record_another_run_holds(conn):
+    # Between our create of A's record and the withdrawal, another run holds A's share (its record
+    # carries another run token): the withdrawal is conditional on our token, so that record stays.
+    ingestor(conn).ingest(records(B), batch_id="upload-6")
+    other_token = "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a"
+    b_messages = conn.settings.table_name("messages", B)
+
+    def another_run_takes_a_over(op: str, params: dict) -> None:
+        if op == "PutItem" and params["TableName"] == b_messages and params["Item"]["pk"]["S"] == keys.batch_pk(
+                "upload-6"):
+            held = stored_record(conn, A, "upload-6") | {"runToken": other_token}
+            conn.storage.put_item(conn.settings.table_name("messages", A), held)
+
+    storage = Storage(conn.storage.client, hooks=[another_run_takes_a_over])
+    with pytest.raises(BatchConflict, match="tenant 'batch-b'"):
+        ingestor(conn, storage=storage).ingest([*records(A), *records(B, seed=5)], batch_id="upload-6")
+    kept = stored_record(conn, A, "upload-6")
+    assert kept is not None and kept["runToken"] == other_token and kept["status"] == "in_progress"
+
+
+def test_ctrl_c_while_the_batch_begins_sends_no_cleanup_and_a_rerun_completes(conn):
+    # An interrupt is not an error to clean up after (that cleanup used to run the whole retry budget):
+    # the records begun stay in progress, and running the batch again resumes them.
+    sent: list[str] = []
+    b_messages = conn.settings.table_name("messages", B)
+
+    def interrupt_at_b(op: str, params: dict) -> None:
+        sent.append(op)
+        if op == "PutItem" and params["TableName"] == b_messages:
+            raise KeyboardInterrupt
+
+    batch = [*records(A), *records(B)]
+    with pytest.raises(IngestInterrupted) as stopped:
+        ingestor(conn, storage=Storage(conn.storage.client, hooks=[interrupt_at_b])).ingest(batch, batch_id="upload-7")
+    assert "DeleteItem" not in sent
+    assert {r.outcome for r in stopped.value.report.results} == {Outcome.SKIPPED}
+    assert stored_record(conn, A, "upload-7")["status"] == "in_progress"
+    again = ingestor(conn).ingest(batch, batch_id="upload-7")
+    assert again.batches[A].state is BatchState.RESUMED and again.batches[B].state is BatchState.NEW
+    assert again.counts() == {"created": len(batch)} and again.ok
+    assert {t: b.record.status for t, b in again.batches.items()} == {A: BatchStatus.COMPLETED, B: BatchStatus.COMPLETED}
 
 
 def test_an_unfinished_batch_is_resumed_under_the_same_event_id(conn):

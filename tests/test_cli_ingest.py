@@ -21,8 +21,11 @@ TENANT = "cli-ingest"
 
 
 @pytest.fixture
-def prefix() -> str:
-    return f"cli{uuid.uuid4().hex[:8]}-"
+def prefix(endpoint, register) -> str:
+    """A fresh table prefix under which the tenant is registered (ingest writes for registered tenants only)."""
+    name = f"cli{uuid.uuid4().hex[:8]}-"
+    register(connect(endpoint=endpoint, settings=Settings(table_prefix=name)), TENANT)
+    return name
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -78,7 +81,8 @@ def test_ingest_under_faults_ends_exact_and_a_rerun_changes_nothing(tmp_path, ca
     assert "time: " in out
     assert f"batch {content_batch_id([*messages, *metrics])}: {TENANT}: new, completed (kept until " in out
     first = (table_items(endpoint, prefix, "messages"), table_items(endpoint, prefix, "metrics"))
-    assert len(first[0]) == 60 + 5 + 1 and len(first[1]) == 60  # messages, rollups, the batch record
+    # messages, their identity items, rollups, the batch record
+    assert len(first[0]) == 60 + 60 + 5 + 1 and len(first[1]) == 60
     (record,) = [i for i in first[0] if i["pk"]["S"].startswith("BATCH#")]
     assert record["status"] == {"S": "completed"} and record["recordCount"] == {"N": "120"}
 
@@ -108,7 +112,8 @@ def test_ingest_under_faults_ends_exact_and_a_rerun_changes_nothing(tmp_path, ca
     assert [i for i in after if i["pk"]["S"] != "BATCH#second-load"] == first[0]
     assert table_items(endpoint, prefix, "metrics") == first[1]
     outcomes = [json.loads(line)["data"]["outcomes"] for line in events.read_text().splitlines()]
-    assert len(outcomes) == 2 and outcomes[1] == {"created": 0, "alreadyExists": 60, "conflicts": 0, "failed": 0}
+    assert len(outcomes) == 2 and outcomes[1] == {"created": 0, "alreadyExists": 60, "conflicts": 0, "failed": 0,
+                                                  "written": 0}
 
 
 def test_a_batch_id_reused_for_other_records_is_refused_and_writes_nothing(tmp_path, capsys, endpoint, prefix):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,7 +11,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from salestalk_lib.errors import RetryBudgetExhausted, StorageError
+from salestalk_lib.errors import ConfigurationError, RetryBudgetExhausted, StorageError
 from salestalk_lib.events import (
     EventBridgeSink,
     JsonLinesSink,
@@ -46,7 +47,7 @@ def test_event_is_built_as_its_contract_model():
     assert e.timestamp == "2025-11-09T12:30:15.250Z"
     assert list(e.data.subjects) == ["arr", "revenue"] and list(e.data.periods) == ["2025-Q2", "2025-Q3"]
     assert json.loads(event_json(e))["data"]["outcomes"] == {"created": 2, "alreadyExists": 1, "conflicts": 0,
-                                                             "failed": 0}
+                                                             "failed": 0, "written": 0}
 
 
 def test_outcomes_that_do_not_add_up_are_refused():
@@ -139,3 +140,18 @@ def test_entries_failing_forever_exhaust_the_budget():
     with pytest.raises(RetryBudgetExhausted, match="FailedEntries"):
         EventBridgeSink(client, "bus", retrier=Retrier.virtual()).send([event()])
     assert len(client.requests) == 11
+
+
+def test_an_events_file_is_checked_before_any_write(tmp_path):
+    JsonLinesSink(tmp_path / "new" / "deeper" / "events.jsonl").check()  # created on first send: fine
+    (tmp_path / "events.jsonl").write_text("")
+    JsonLinesSink(tmp_path / "events.jsonl").check()
+    with pytest.raises(ConfigurationError, match="not a regular file"):
+        JsonLinesSink(tmp_path).check()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigurationError, match="not a regular file"):
+        JsonLinesSink(fifo).check()
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(ConfigurationError, match="is not a directory"):
+        JsonLinesSink(tmp_path / "plain" / "events.jsonl").check()

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from salestalk_lib import keys
+from salestalk_lib import inbox, keys
 from salestalk_lib.connection import SalesTalk, connect
-from salestalk_lib.errors import IsolationViolation, ValidationFailed
+from salestalk_lib.errors import ConditionFailed, IsolationViolation, RetryBudgetExhausted, ValidationFailed
 from salestalk_lib.events import metrics_ingested
 from salestalk_lib.faults import FaultProfile, faulty_endpoint
 from salestalk_lib.inbox import Delivery, process_once, read_processed
@@ -74,6 +74,51 @@ def test_a_failing_handler_withdraws_the_claim_so_a_redelivery_runs_it_again(con
     assert deliver(scope, ev, calls.append) is Delivery.PROCESSED and len(calls) == 2
 
 
+def test_ctrl_c_in_the_handler_withdraws_the_claim_in_one_attempt_without_retries(conn, endpoint):
+    # Cleanup after an interrupt must not run a retry storm: with every request throttled, the withdrawal is
+    # tried once (not the 11 attempts of the throttling budget), and the interrupt goes on at once.
+    scope, ev = conn.tenant(TENANT), event()
+    with faulty_endpoint(endpoint, FaultProfile(read_timeout=10)) as faulty:
+        faulty_scope = TenantScope.open(Storage(faulty.client()), conn.settings, TENANT)
+
+        def interrupted(e):
+            faulty.proxy.profile = FaultProfile(throttle=1.0, read_timeout=10)
+            raise KeyboardInterrupt
+
+        before = faulty.proxy.requests["DeleteItem"]
+        with pytest.raises(KeyboardInterrupt):
+            deliver(faulty_scope, ev, interrupted)
+        assert faulty.proxy.requests["DeleteItem"] == before + 1
+    # Without faults the single attempt withdraws the claim, so a redelivery runs the handler.
+    calls: list = []
+
+    def stopped(e):
+        raise KeyboardInterrupt
+
+    other = event()
+    with pytest.raises(KeyboardInterrupt):
+        deliver(scope, other, stopped)
+    assert read_processed(scope, other.event_id) is None
+    assert deliver(scope, other, calls.append) is Delivery.PROCESSED and calls == [other]
+
+
+def test_a_claim_that_keeps_vanishing_gives_up_after_a_bounded_number_of_rounds(conn, monkeypatch):
+    # Each claim attempt fails its condition, but the stored record is gone by the time it is read: the
+    # delivery tries again a bounded number of times (it used to recurse without end), then gives up.
+    scope, ev = conn.tenant(TENANT), event()
+    rounds = []
+
+    def claim_exists(table, item, **kw):
+        rounds.append(1)
+        raise ConditionFailed("the claim exists", item=None, code="ConditionalCheckFailed")
+
+    monkeypatch.setattr(scope.storage, "put_item", claim_exists)
+    monkeypatch.setattr(scope.storage, "get_item", lambda table, key, **kw: None)
+    with pytest.raises(RetryBudgetExhausted, match="kept vanishing"):
+        deliver(scope, ev, lambda e: None)
+    assert len(rounds) == inbox.MAX_CLAIM_ROUNDS
+
+
 def test_a_delivery_during_processing_is_in_flight_and_does_not_run_the_handler(conn):
     scope, ev, seen = conn.tenant(TENANT), event(), []
 
@@ -104,7 +149,9 @@ def test_a_claim_whose_response_was_lost_is_recognised_as_its_own(conn):
 
 def test_lost_responses_and_throttling_on_the_real_path_still_handle_once(conn, endpoint):
     events, calls = [event() for _ in range(30)], Counter()
-    with faulty_endpoint(endpoint, FaultProfile(lost=0.2, throttle=0.2, seed=4)) as faulty:
+    # A 10 s read timeout: only the injected faults fail a request, never a slow, loaded machine (with the
+    # default 1 s one this failed once). No `timeout` fault is injected, so the timeout never waits.
+    with faulty_endpoint(endpoint, FaultProfile(lost=0.2, throttle=0.2, seed=4, read_timeout=10)) as faulty:
         scope = TenantScope.open(Storage(faulty.client()), conn.settings, TENANT)
         for ev in events:
             for _ in range(2):  # every event delivered twice

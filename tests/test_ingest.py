@@ -10,13 +10,20 @@ from decimal import Decimal
 import pytest
 
 from salestalk_lib.connection import SalesTalk, connect
-from salestalk_lib.errors import IngestConflict, RetryBudgetExhausted, ValidationFailed
+from salestalk_lib.errors import (
+    ConditionFailed,
+    IngestConflict,
+    RetryBudgetExhausted,
+    TenantNotActive,
+    ValidationFailed,
+)
 from salestalk_lib.faults import FaultProfile, faulty_endpoint
 from salestalk_lib.ingest import (
     WRITE_MODES,
     Ingestor,
     MetricMode,
     Outcome,
+    TenantGate,
     metric_version,
     write_cost,
     write_mode_table,
@@ -34,10 +41,9 @@ T0 = datetime(2025, 11, 9, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def conn(endpoint) -> SalesTalk:
+def conn(endpoint, register) -> SalesTalk:
     st = connect(settings=Settings(table_prefix=f"ing{uuid.uuid4().hex[:8]}-", environment="test"), endpoint=endpoint)
-    st.provision([TENANT, "ingest-other"])
-    return st
+    return register(st, TENANT, "ingest-other")
 
 
 @pytest.fixture
@@ -176,29 +182,30 @@ def test_correcting_a_missing_metric_is_a_conflict(ing, rng):
         ing.correct_metric(metric(rng, "2019-Q1"), expected_version=0)
 
 
-@pytest.mark.parametrize("mode", [MetricMode.CONDITIONAL, MetricMode.TRANSACTION, MetricMode.BATCH])
-def test_every_metric_mode_reports_created_already_exists_and_conflict(conn, ing, rng, mode):
-    existing = [metric(rng, f"2023-{m:02d}", subject="arr") for m in range(1, 4)]
+@pytest.mark.parametrize("mode, year", [(MetricMode.CONDITIONAL, 2021), (MetricMode.TRANSACTION, 2022),
+                                        (MetricMode.BATCH, 2023)])
+def test_every_metric_mode_reports_already_exists_conflict_and_what_it_wrote(conn, ing, rng, mode, year):
+    # Each mode has its own year, so no case depends on what another left behind (or failed to tidy up).
+    existing = [metric(rng, f"{year}-{m:02d}", subject="arr") for m in range(1, 4)]
     ing.ingest(existing, metric_mode=MetricMode.CONDITIONAL)
-    changed = metric(rng, "2023-03", "1", subject="arr")  # same key as existing[2], other content
-    new = [metric(rng, f"2023-{m:02d}-15", subject="arr") for m in range(1, 6)]
+    changed = metric(rng, f"{year}-03", "1", subject="arr")  # same key as existing[2], other content
+    new = [metric(rng, f"{year}-{m:02d}-15", subject="arr") for m in range(1, 6)]
     records = [existing[0], existing[1], changed, *new]
     report = ing.ingest(records, metric_mode=mode, workers=2)
     outcomes = [r.outcome for r in report.results]
-    assert outcomes == [Outcome.ALREADY_EXISTS] * 2 + [Outcome.CONFLICT] + [Outcome.CREATED] * 5
+    # A bulk load writes without a condition (last writer wins): nothing proves its items new.
+    wrote = Outcome.WRITTEN if mode is MetricMode.BATCH else Outcome.CREATED
+    assert outcomes == [Outcome.ALREADY_EXISTS] * 2 + [Outcome.CONFLICT] + [wrote] * 5
     table = metrics_table(conn)
     assert conn.storage.get_item(table, {"pk": changed.pk, "sk": changed.sk}) == existing[2].to_item()
     assert all(conn.storage.get_item(table, {"pk": m.pk, "sk": m.sk}) == m.to_item() for m in new)
-    # tidy up for the next mode: these keys are reused
-    for m in [*existing, *new]:
-        conn.storage.delete_item(table, {"pk": m.pk, "sk": m.sk})
 
 
 def test_unchecked_batch_reports_written(conn, ing):
     batch = sample_metrics(TENANT, 60, seed=11, first_day=datetime(2010, 1, 1, tzinfo=UTC))
     report = ing.bulk_load_metrics(batch, check_existing=False)
     assert report.counts() == {"written": 60}
-    assert report.events[0].data.outcomes.created == 60
+    assert report.events[0].data.outcomes.written == 60 and report.events[0].data.outcomes.created == 0
 
 
 def test_unprocessed_items_are_resent_never_dropped(conn, endpoint):
@@ -209,7 +216,7 @@ def test_unprocessed_items_are_resent_never_dropped(conn, endpoint):
         report = ing.bulk_load_metrics(batch, workers=2)
         assert faulty.proxy.counts["unprocessed"] > 0
     assert [r.error for r in report.failures] == []
-    assert report.counts() == {"created": 400}
+    assert report.counts() == {"written": 400}
     assert report.retries_by_code["UnprocessedItems"] > 0
     table = metrics_table(conn)
     assert all(conn.storage.get_item(table, {"pk": m.pk, "sk": m.sk}) == m.to_item() for m in batch)
@@ -218,12 +225,17 @@ def test_unprocessed_items_are_resent_never_dropped(conn, endpoint):
 def test_exhausted_budget_is_reported_as_failed_and_writes_nothing(conn, endpoint, rng):
     session = uuid4_from(rng)
     records = [msg(rng, session, 1), metric(rng, "2012-Q1")]
-    with faulty_endpoint(endpoint, FaultProfile(throttle=1.0)) as faulty:
+    with faulty_endpoint(endpoint, FaultProfile()) as faulty:
+        def throttle_after_the_status_read(attempt) -> None:
+            if attempt.operation == "GetItem" and attempt.outcome == "ok":  # the tenant's status, read first
+                faulty.proxy.profile = FaultProfile(throttle=1.0)
+
         ing = Ingestor(Storage(faulty.client()), conn.settings, retrier=Retrier.virtual())
-        report = ing.ingest(records, record_batch=False)  # per-record failures: no batch record first
+        # per-record failures: no batch record first
+        report = ing.ingest(records, record_batch=False, hooks=[throttle_after_the_status_read])
         with pytest.raises(RetryBudgetExhausted):
             ing.ingest_message(records[0])
-        with pytest.raises(RetryBudgetExhausted):  # the batch record cannot be written: no record is tried
+        with pytest.raises(RetryBudgetExhausted):  # the tenant's status cannot be read: no record is tried
             ing.ingest(records)
     assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.FAILED]
     assert all(r.requests == 11 for r in report.results)  # 1 attempt + 10 throttling retries
@@ -280,6 +292,12 @@ def test_write_modes_table_and_costs():
     rows = write_mode_table()
     assert [r["mode"] for r in rows] == [m.name for m in WRITE_MODES]
     assert {"conditional", "transaction", "batch", "message"} == {m.name for m in WRITE_MODES}
+    # The docs' table says what the bulk load is: it overwrites, and counts what it wrote as written.
+    batch = next(r for r in rows if r["mode"] == "batch")
+    assert batch["guarantees"].startswith("last writer wins, and overwrites") and "never overwr" not in batch["guarantees"]
+    assert batch["outcomes"].startswith("written, already_exists, conflict (never created")
+    assert all("never overwrites" in r["guarantees"] or "never overwritten" in r["guarantees"]
+               for r in rows if r["mode"] != "batch")
     items = [m.to_item() for m in sample_metrics(TENANT, 250)]
     assert write_cost("conditional", items) == {"requests": 250, "wcu": 250, "rcu": 0}
     assert write_cost("transaction", items) == {"requests": 3, "wcu": 500, "rcu": 0}
@@ -291,3 +309,47 @@ def test_sample_messages_are_deterministic_and_valid():
     a = sample_messages(TENANT, 50, sessions=5, seed=3)
     assert [m.to_item() for m in a] == [m.to_item() for m in sample_messages(TENANT, 50, sessions=5, seed=3)]
     assert len({m.message_id for m in a}) == 50 and len({m.session_id for m in a}) == 5
+
+
+# --- the tenant gate and the cancellation reasons ------------------------------------------
+
+
+def test_the_tenant_status_is_read_again_after_its_window_and_a_refusal_is_never_remembered(conn, rng):
+    now = [0.0]
+    sent: list[str] = []
+    storage = Storage(conn.storage.client, hooks=[lambda op, params: sent.append((op, params.get("TableName")))])
+    ing = Ingestor(storage, conn.settings, retrier=Retrier.virtual(), gate=TenantGate(recheck_seconds=5,
+                                                                                       clock=lambda: now[0]))
+    registry = conn.settings.table_name("registry")
+
+    def status_reads() -> int:
+        return sum(1 for op, table in sent if op == "GetItem" and table == registry)
+
+    session = uuid4_from(rng)
+    ing.ingest_message(msg(rng, session, 1))
+    ing.ingest_message(msg(rng, session, 2))
+    assert status_reads() == 1  # within the window: trusted
+    now[0] = 5.0
+    ing.ingest_message(msg(rng, session, 3))
+    assert status_reads() == 2  # the window passed: read again
+    ing.ingest([msg(rng, session, 4)], record_batch=False)
+    assert status_reads() == 3  # `ingest` always reads afresh before it writes
+    stranger = Message.create(tenant_id="ingest-nobody", session_id=session, sender="user", text="hi",
+                              at=T0, message_id=uuid4_from(rng))
+    for _ in range(2):
+        with pytest.raises(TenantNotActive):
+            ing.ingest_message(stranger)
+    assert status_reads() == 5  # a refusal is read again every time: onboarding takes effect at once
+
+
+def test_a_cancelled_transaction_reports_each_action_in_order_with_the_stored_item(conn, rng):
+    table = conn.settings.table_name("messages", TENANT)
+    stored = {"pk": "NOTE#reasons", "sk": "b", "x": Decimal(1)}
+    conn.storage.put_item(table, stored)
+    actions = [{"Put": {"TableName": table, "Item": {"pk": "NOTE#reasons", "sk": k}, "ConditionExpression":
+                        "attribute_not_exists(pk)"}} for k in ("a", "b", "c")]
+    with pytest.raises(ConditionFailed) as info:
+        conn.storage.transact_write(actions)
+    assert [r.code for r in info.value.reasons] == ["None", "ConditionalCheckFailed", "None"]
+    assert info.value.reason(1).item == stored and info.value.item == stored
+    assert info.value.reason(0).item is None and info.value.reason(7) is None

@@ -22,9 +22,9 @@ from salestalk_lib.batches import BatchState
 from salestalk_lib.bench import start_server
 from salestalk_lib.connection import SalesTalk, connect
 from salestalk_lib.endpoint import Endpoint, resolve_endpoint
-from salestalk_lib.errors import RequestRejected, TableNotFound, ValidationFailed
+from salestalk_lib.errors import RequestRejected, TableNotFound, TenantNotActive, ValidationFailed
 from salestalk_lib.faults import FaultProfile, faulty_endpoint
-from salestalk_lib.ingest import Ingestor, MetricMode, Outcome, metric_version
+from salestalk_lib.ingest import Ingestor, MetricMode, Outcome, TenantGate, metric_version
 from salestalk_lib.models import Message, Metric, SessionRollup
 from salestalk_lib.retry import MAX_SLEEP_SECONDS, Attempt, Retrier
 from salestalk_lib.samples import sample_messages, sample_metrics
@@ -52,10 +52,15 @@ def server() -> Endpoint:
         proc.wait(timeout=30)
 
 
+def onboard(st: SalesTalk, tenant: str) -> SalesTalk:
+    """Register the tenant (tables, then an active registry item): ingestion writes for active tenants only."""
+    st.tenants().onboard(tenant, name=f"Proof tenant {tenant}", owner_email=f"owner@{tenant}.example.com")
+    return st
+
+
 def open_tenant(server: Endpoint, tenant: str) -> SalesTalk:
     st = connect(endpoint=server, settings=Settings(table_prefix="proof-", environment="test"))
-    st.provision([tenant])
-    return st
+    return onboard(st, tenant)
 
 
 class RecordingSleep:
@@ -145,7 +150,7 @@ def test_a_thousands_of_records_under_faults_end_exact(server):
         counts = first.counts(kind)
         assert set(counts) <= {"created", "already_exists"}
         assert counts["created"] + counts["already_exists"] == n
-    assert loaded.counts() == {"created": 1000}
+    assert loaded.counts() == {"written": 1000}  # a last-writer-wins bulk load proves nothing new
     assert again.counts() == {"already_exists": 200}
     lost_own_writes = [r for r in first.results if r.outcome is Outcome.ALREADY_EXISTS]
     assert lost_own_writes and all(r.ambiguous for r in lost_own_writes)
@@ -159,8 +164,8 @@ def test_a_thousands_of_records_under_faults_end_exact(server):
     # Nothing lost, nothing doubled, every rollup count exact.
     assert_stored_exactly(st, tenant, messages, [*metrics, *bulk])
     # One metrics.ingested.v1 per batch, outcomes adding up.
-    assert [(e.data.count, e.data.outcomes.created + e.data.outcomes.already_exists) for e in
-            (*first.events, *loaded.events)] == [(600, 600), (1000, 1000)]
+    assert [(e.data.count, e.data.outcomes.created + e.data.outcomes.already_exists + e.data.outcomes.written)
+            for e in (*first.events, *loaded.events)] == [(600, 600), (1000, 1000)]
 
 
 def test_b_threads_ingesting_the_same_records_create_each_once(server):
@@ -229,14 +234,37 @@ def test_c_validation_and_conditional_failures_are_never_retried(server):
         with pytest.raises(RequestRejected) as info:  # DynamoDB's own ValidationException
             ing.retrier.call("PutItem", lambda: storage.put_item(table, {"pk": metric.pk, "sk": ""}))
         assert info.value.code == "ValidationException"
-        stranger = Message.from_item({**m.to_item(), "tenantId": "proof-no-tables"})
-        with pytest.raises(TableNotFound):
+        # A tenant that is not registered is refused after one registry read, and nothing is sent for it.
+        stranger = Message.from_item({**m.to_item(), "tenantId": "proof-unregistered"})
+        with pytest.raises(TenantNotActive, match="not registered"):
             ing.ingest_message(stranger)
         assert sum(faulty.proxy.requests.values()) == requests_before + 2
+        assert faulty.proxy.requests["TransactWriteItems"] == before + 1
+        # A registered tenant whose tables are gone: TableNotFound is not retried.
+        orphan = "proof-no-tables"
+        onboard(st, orphan)
+        for kind in ("messages", "metrics"):
+            st.storage.delete_table(st.settings.table_name(kind, orphan))
+            wait_gone(st, st.settings.table_name(kind, orphan))
+        requests_before = sum(faulty.proxy.requests.values())
+        with pytest.raises(TableNotFound):
+            ing.ingest_message(Message.from_item({**m.to_item(), "tenantId": orphan}))
+        assert sum(faulty.proxy.requests.values()) == requests_before + 2  # its status, then one transaction
     assert not [a for a in attempts if a.outcome == "retry"]
 
 
-def test_d_lost_responses_end_as_already_exists_not_conflict(server):
+def wait_gone(st: SalesTalk, table: str, timeout: float = 60.0) -> None:
+    """Wait until DescribeTable no longer finds `table` (a deleted table may be DELETING for a while)."""
+    deadline = time.monotonic() + timeout
+    while st.storage.describe_table(table) is not None:
+        assert time.monotonic() < deadline, f"{table} still exists after {timeout:.0f}s"
+        time.sleep(0.1)
+
+
+def test_d_lost_responses_end_created_or_already_exists_never_conflict(server):
+    # The engine-independent invariant of a lost response: the retry ends created (an engine that honours
+    # the transaction's ClientRequestToken replays it: DynamoDB) or already_exists (one that does not finds
+    # its own write: moto) — never a conflict, never counted twice (assert_stored_exactly, rollups below).
     tenant = "proof-lost"
     st = open_tenant(server, tenant)
     # In time order per session, so every first attempt is the write that succeeds (see the end).
@@ -247,22 +275,32 @@ def test_d_lost_responses_end_as_already_exists_not_conflict(server):
                 for n in range(20)]
     metrics = sample_metrics(tenant, 20, seed=9)
     with faulty_endpoint(server, FaultProfile()) as faulty:
-        ing = Ingestor(Storage(faulty.client()), st.settings, retrier=Retrier(sleep=RecordingSleep(), seed=2))
+        # The tenant's status is read once (a clock that stands still), so the lost responses below are
+        # always the writes' own; `ingest` calls read it afresh first, and the fault is armed after that read.
+        ing = Ingestor(Storage(faulty.client()), st.settings, retrier=Retrier(sleep=RecordingSleep(), seed=2),
+                       gate=TenantGate(clock=lambda: 0.0))
+        ing.require_active(tenant)
 
-        def lose_first_response() -> list:
-            """Lose the next response; heal as soon as the retrier decides to retry."""
-            faulty.proxy.profile = FaultProfile(lost=1.0)
+        def lose_first_response(*, after_status_read: bool = False) -> list:
+            """Lose the next write's response; heal as soon as the retrier decides to retry."""
+            def arm() -> None:
+                faulty.proxy.profile = FaultProfile(lost=1.0)
 
-            def heal(attempt: Attempt) -> None:
+            def hook(attempt: Attempt) -> None:
                 if attempt.outcome == "retry":
                     faulty.proxy.profile = FaultProfile()
-            return [heal]
+                elif after_status_read and attempt.operation == "GetItem" and attempt.outcome == "ok":
+                    arm()
+            if not after_status_read:
+                arm()
+            return [hook]
 
+        wrote = {Outcome.CREATED, Outcome.ALREADY_EXISTS}
         for record in [*messages, *metrics]:
             hooks = lose_first_response()
             result = (ing.ingest_message(record, hooks=hooks) if isinstance(record, Message)
                       else ing.ingest_metric(record, hooks=hooks))
-            assert result.outcome is Outcome.ALREADY_EXISTS, result
+            assert result.outcome in wrote, result
             assert result.ambiguous and result.retries == 1
         assert faulty.proxy.counts["lost"] == 40
         assert_stored_exactly(st, tenant, messages, metrics)
@@ -274,21 +312,22 @@ def test_d_lost_responses_end_as_already_exists_not_conflict(server):
         now = st.storage.get_item(table, {"pk": fixed.pk, "sk": fixed.sk})
         assert now == stored.to_item() and metric_version(now) == 2
 
-        # A transactional chunk whose response is lost: every item already_exists, none a conflict.
+        # A transactional chunk whose response is lost: all created (token replayed) or all already_exists,
+        # none a conflict.
         chunk = sample_metrics(tenant, 30, seed=10, first_day=datetime(2012, 1, 1, tzinfo=UTC))
-        # (record_batch=False: the first request is then the transaction itself, not the batch record.)
-        report = ing.ingest(chunk, metric_mode=MetricMode.TRANSACTION, hooks=lose_first_response(),
-                            record_batch=False)
-        assert report.counts() == {"already_exists": 30}
+        # (record_batch=False: the first write is then the transaction itself, not the batch record.)
+        report = ing.ingest(chunk, metric_mode=MetricMode.TRANSACTION,
+                            hooks=lose_first_response(after_status_read=True), record_batch=False)
+        assert report.counts() in ({"created": 30}, {"already_exists": 30})
         # A batch whose response is lost is simply sent again (same items, same content).
         batch = sample_metrics(tenant, 30, seed=11, first_day=datetime(2013, 1, 1, tzinfo=UTC))
         report = ing.ingest(batch, metric_mode=MetricMode.BATCH, check_existing=False,
-                            hooks=lose_first_response(), record_batch=False)
+                            hooks=lose_first_response(after_status_read=True), record_batch=False)
         assert report.counts() == {"written": 30}
         # A batch record whose creation lost its response: the retry finds the record it wrote (its own
         # run token), so the batch is new; its records are created once and one event is sent.
         recorded = sample_metrics(tenant, 10, seed=12, first_day=datetime(2014, 1, 1, tzinfo=UTC))
-        report = ing.ingest(recorded, batch_id="lost-begin", hooks=lose_first_response())
+        report = ing.ingest(recorded, batch_id="lost-begin", hooks=lose_first_response(after_status_read=True))
         assert report.batches[tenant].state is BatchState.NEW and report.counts() == {"created": 10}
         assert len(report.events) == 1 and report.events[0].event_id == report.batches[tenant].event_id
         assert report.batches[tenant].record.status is BatchStatus.COMPLETED

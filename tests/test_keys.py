@@ -270,3 +270,21 @@ def test_event_keys_round_trip_and_refuse_what_is_not_a_uuid():
             keys.event_pk(bad)
     with pytest.raises(KeyGrammarError, match="must start with 'EVENT#'"):
         keys.parse_event_pk("BATCH#x")
+
+
+@given(uuid4s)
+def test_message_identity_pk_round_trips_and_is_a_kind_of_its_own(message_id):
+    pk = keys.message_identity_pk(message_id)
+    assert keys.parse_message_identity_pk(pk) == message_id
+    assert keys.message_identity_sk() == keys.MSG_IDENTITY_SK
+    # Its own partition, never the message's: MSGID# is not a MSG# key, and each is recognised as itself.
+    assert pk != keys.message_pk(message_id) and not pk.startswith(keys.MSG_PREFIX)
+    assert keys.pk_kind(pk) is keys.KeyKind.MESSAGE_IDENTITY
+    assert keys.pk_kind(keys.message_pk(message_id)) is keys.KeyKind.MESSAGE
+
+
+@pytest.mark.parametrize("pk", ["MSG#0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "MSGID#not-a-uuid", "MSGID#",
+                                "msgid#0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", None])
+def test_parse_message_identity_pk_rejects(pk):
+    with pytest.raises(KeyGrammarError):
+        keys.parse_message_identity_pk(pk)

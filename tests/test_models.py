@@ -18,6 +18,7 @@ from salestalk_lib.models import (
     ClassificationPerformedEvent,
     DataReference,
     Message,
+    MessageIdentity,
     Metric,
     MetricsIngestedEvent,
     NarrativeGeneratedEvent,
@@ -743,3 +744,32 @@ def test_significant_digits_counts_from_the_first_to_the_last_non_zero_digit(d):
 
 
 # The quick size bound ItemModel relies on is tested in tests/test_item_size.py.
+
+
+def test_a_message_identity_names_its_message_and_copies_its_ttl_but_nothing_an_index_keys_on():
+    message = Message.create(tenant_id="acme-corp-001", session_id="6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
+                             sender="user", text="Q3?", at=datetime(2025, 11, 9, 10, 0, tzinfo=UTC),
+                             message_id="1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8", ttl=1_800_000_000)
+    identity = MessageIdentity.of(message)
+    item = identity.to_item()
+    assert item == {"tenantId": "acme-corp-001", "messageId": message.message_id, "pk": keys.message_identity_pk(
+        message.message_id), "sk": "METADATA", "messageSk": message.sk, "ttl": Decimal(1_800_000_000)}
+    assert identity.message_key == {"pk": message.pk, "sk": message.sk}
+    assert not {"timestamp", "sender", "sessionId"} & set(item)  # in no GSI (SessionIndex, SenderIndex)
+    assert MessageIdentity.from_item(item, tenant_id="acme-corp-001") == identity
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"pk": "MSG#1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8"}, "pk"),
+    ({"sk": "IDENTITY"}, "sk"),
+    ({"messageSk": "2025-11-09 10:00"}, "messageSk"),
+    ({"sessionId": "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"}, "sessionId"),
+    ({"tenantId": "other-co"}, "tenantId"),
+])
+def test_a_message_identity_breaking_a_rule_is_named(changes, field):
+    item = {"tenantId": "acme-corp-001", "messageId": "1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8",
+            "pk": "MSGID#1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8", "sk": "METADATA",
+            "messageSk": "2025-11-09T10:00:00.000Z"} | changes
+    with pytest.raises(ValidationError) as info:
+        MessageIdentity.from_item(item, tenant_id="acme-corp-001")
+    assert field in {e["loc"][0] for e in info.value.errors()}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 import pytest
 
 from salestalk_lib.errors import (
     ConditionFailed,
     IngestConflict,
+    Interrupted,
     RequestRejected,
     RetryBudgetExhausted,
     TableNotFound,
@@ -24,6 +27,7 @@ from salestalk_lib.retry import (
     RETRY_RULES,
     Attempt,
     Retrier,
+    RetryPolicy,
     RetryStats,
     VirtualTime,
     policy_table,
@@ -227,3 +231,38 @@ def test_scaled_policy_keeps_shape():
     assert fast.rule("transient").cap(3, fast.max_sleep) == pytest.approx(0.004)
     assert fast.rule("throttling").max_retries == 10
     assert fast.max_sleep == pytest.approx(0.05)
+
+
+def test_a_stopped_retrier_sends_no_further_attempt_and_says_what_it_would_have_retried():
+    retrier, vt, records = make()
+    stop = threading.Event()
+    bound = retrier.stopping(stop)
+    fn = Failing(throttled(), throttled())
+    stop.set()
+    with pytest.raises(Interrupted):
+        bound.call("PutItem", fn)
+    assert fn.calls == 0  # not even a first attempt once stopped
+    stop.clear()
+
+    def stop_after_first(attempt):
+        if attempt.outcome == "retry":
+            stop.set()
+    with pytest.raises(Interrupted) as caught:
+        bound.call("PutItem", fn, hooks=[stop_after_first])
+    assert fn.calls == 1 and isinstance(caught.value.last_error, Throttled)
+    assert retrier.call("PutItem", Failing()) == "done"  # the original retrier is not stopped
+
+
+def test_a_stop_request_cuts_a_real_backoff_sleep_short():
+    stop = threading.Event()
+    slow = RetryPolicy().scaled(100.0)  # a 10 s first backoff, far longer than the test may take
+    bound = Retrier(slow, seed=1).stopping(stop)  # the real clock: time.sleep
+    timer = threading.Timer(0.2, stop.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(Interrupted):
+            bound.call("PutItem", Failing(transient(), transient()))
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 5.0  # the 10 s sleep ended when the stop came

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from salestalk_lib import keys
 from salestalk_lib.cli import main
 from salestalk_lib.errors import ValidationFailed
-from salestalk_lib.models import Metric
+from salestalk_lib.models import MessageIdentity, Metric
 from salestalk_lib.seed import DEFAULT_SEED_DIR, load_seed, plan_seed
 from salestalk_lib.tables import MESSAGES, METRICS, REGISTRY
 from snapshots import snapshot
@@ -36,8 +37,13 @@ def test_seed_creates_every_record_and_a_rollup_per_session(st):
         n_sessions = sum(r.tenant_id == t.tenant_id for r in rollups)
         assert rows[st.settings.table_name(METRICS, t.tenant_id)]["created"] == n_metrics
         assert rows[st.settings.table_name(MESSAGES, t.tenant_id)]["created"] == n_msgs
-        # the rollups come with their messages' transactions: one item per session, none extra
-        assert len(stored[st.settings.table_name(MESSAGES, t.tenant_id)]) == n_msgs + n_sessions
+        # the identity items and rollups come with their messages' transactions: one identity item per
+        # message, one rollup per session, none extra
+        items = stored[st.settings.table_name(MESSAGES, t.tenant_id)]
+        assert len(items) == 2 * n_msgs + n_sessions
+        identities = [i for i in items if keys.pk_kind(i["pk"]) is keys.KeyKind.MESSAGE_IDENTITY]
+        assert sorted(i["pk"] for i in identities) == sorted(
+            MessageIdentity.of(m).pk for m in messages if m.tenant_id == t.tenant_id)
 
 
 def test_rollups_agree_with_their_messages(st):

@@ -189,10 +189,10 @@ def test_schema_writes_one_schema_per_model(tmp_path, capsys):
     code, out, _ = run(capsys, "schema", "--out", str(tmp_path / "schemas"))
     assert code == 0
     files = sorted((tmp_path / "schemas").glob("*.schema.json"))
-    assert len(files) == len(SCHEMA_MODELS) == 18
+    assert len(files) == len(SCHEMA_MODELS) == 19
     titles = {json.loads(f.read_text())["title"] for f in files}
     assert titles == {m.__name__ for m in SCHEMA_MODELS}
-    assert out == [f"wrote 18 JSON Schema files to {tmp_path / 'schemas'}"]
+    assert out == [f"wrote 19 JSON Schema files to {tmp_path / 'schemas'}"]
 
 
 def test_written_schemas_accept_the_seed_data(tmp_path, capsys):

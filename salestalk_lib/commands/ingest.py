@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from tqdm import tqdm
 
 from ..batches import BatchState, content_batch_id, describe
-from ..errors import BatchConflict, ConfigurationError, KeyGrammarError, ValidationFailed, Violation
-from ..keys import validate_batch_id
+from ..errors import (
+    BatchConflict,
+    ConfigurationError,
+    IngestInterrupted,
+    KeyGrammarError,
+    TableNotFound,
+    TenantNotActive,
+    ValidationFailed,
+    Violation,
+)
 from ..events import EventBridgeSink, EventSink, JsonLinesSink, MemorySink
 from ..faults import FaultProfile, faulty_endpoint
-from ..ingest import Ingestor, MetricMode, validate_for_ingest
+from ..ingest import IngestReport, Ingestor, MetricMode, validate_for_ingest
+from ..keys import validate_batch_id
 from ..retry import Retrier
 from ..storage import Storage
 from ..validation import RECORD_FIELD, RecordKind, validate_paths
+from ..writes import Outcome
 from . import add_connection_args, connect_from_args, format_table
+
+INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,14 +38,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "ingest",
         help="ingest JSON-lines messages and metrics idempotently (optionally under injected faults)",
         description="Validate every record first, exactly like `salestalk seed`: if any record breaks the "
-        "contract, print every violation as `file:record field: rule`, write nothing and exit 2. Then "
-        "provision the records' tenants if needed and write each message with its session rollup in one "
-        "transaction, and each metric with a conditional create. Identical existing items are "
-        "already_exists; a different existing item is a conflict, reported and never overwritten "
-        "(exit 1). The run is one batch, recorded per tenant for 30 days under its batch id (by default "
-        "derived from the records): running the same file again replays the batch, writing nothing and "
-        "sending no event twice. The same batch id with other records is refused before anything is "
-        "written (exit 1).",
+        "contract (one messageId twice included), print every violation as `file:record field: rule`, write "
+        "nothing and exit 2. Every record's tenant must be registered and active: ingest never creates "
+        "tables, and refuses (exit 2, naming the tenant and its status) before writing anything otherwise "
+        "(`salestalk tenant add` / `salestalk tenant activate`). Each message is written with its identity "
+        "item and its session rollup in one transaction: one message per messageId, whatever its time. "
+        "Metrics follow --metric-mode. In every mode but batch, an identical stored item is already_exists "
+        "and a different one a conflict, reported and left as stored (exit 1); batch overwrites (last "
+        "writer wins) and reports what it wrote as written, not created. The run is one batch, recorded per "
+        "tenant for 30 days under its batch id (by default derived from the records): running the same file "
+        "again replays the batch, writing nothing and sending no event twice. The same batch id with other "
+        "records is refused before anything is written (exit 1). Ctrl-C stops within seconds, prints what "
+        "was done and exits 130; running the same command again completes the batch exactly.",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON-lines (or JSON) file of records")
     p.add_argument("--faults", metavar="PROFILE", type=_profile,
@@ -45,10 +62,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "as a new batch)")
     p.add_argument("--workers", type=int, default=4, help="parallel writers (default: %(default)s)")
     p.add_argument("--metric-mode", choices=[m.value for m in MetricMode], default=MetricMode.CONDITIONAL.value,
-                   help="how metrics are written (default: %(default)s; see the write modes in the docs)")
-    p.add_argument("--events-file", type=Path, metavar="PATH",
-                   help="append metrics.ingested.v1 events to this JSON-lines file")
-    p.add_argument("--event-bus", metavar="NAME", help="send metrics.ingested.v1 events to this EventBridge bus")
+                   help="how metrics are written: conditional (default; one PutItem each, never overwrites), "
+                        "transaction (up to 100 per TransactWriteItems, never overwrites), batch (BatchWriteItem "
+                        "bulk load, fastest, last writer wins: it overwrites what another writer stored, and "
+                        "counts what it wrote as written); see the write modes in the docs")
+    events = p.add_mutually_exclusive_group()
+    events.add_argument("--events-file", type=Path, metavar="PATH",
+                        help="append metrics.ingested.v1 events to this JSON-lines file (checked before anything "
+                             "is written; not with --event-bus)")
+    events.add_argument("--event-bus", metavar="NAME",
+                        help="send metrics.ingested.v1 events to this EventBridge bus (not with --events-file: "
+                             "one destination per run, so a run's events are delivered whole or reported failed)")
     p.add_argument("--seed", type=int, default=None, help="seed of the retry jitter (default: random)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_connection_args(p)
@@ -86,16 +110,22 @@ def run(args: argparse.Namespace) -> int:
     except KeyGrammarError as exc:
         print(f"salestalk ingest: --batch-id: {exc}; nothing was written", file=sys.stderr)
         return 2
-    tenants = sorted({r.tenant_id for r in records})
+    except KeyboardInterrupt:
+        print("salestalk ingest: interrupted while validating; nothing was written", file=sys.stderr)
+        return INTERRUPTED
+    file_sink = JsonLinesSink(args.events_file) if args.events_file else None
+    if file_sink is not None:
+        try:
+            file_sink.check()  # before any write: a bad path must not surface after the records are stored
+        except ConfigurationError as exc:
+            print(f"salestalk ingest: --events-file: {exc}; nothing was written", file=sys.stderr)
+            return 2
     with connect_from_args(args) as st:
-        st.provision(tenants)
         endpoint = faulty_endpoint(st.endpoint, args.faults) if args.faults else None
         injected: dict[str, int] = {}
         try:
             storage = Storage(endpoint.client()) if endpoint else st.storage
-            sink: EventSink = MemorySink()
-            if args.events_file:
-                sink = JsonLinesSink(args.events_file)
+            sink: EventSink = file_sink or MemorySink()
             if args.event_bus:
                 sink = EventBridgeSink(st.endpoint.client("events"), args.event_bus)
             ingestor = Ingestor(storage, st.settings, retrier=Retrier(seed=args.seed), sink=sink)
@@ -103,9 +133,24 @@ def run(args: argparse.Namespace) -> int:
                       disable=True if args.no_progress else None, file=sys.stderr) as bar:
                 report = ingestor.ingest(records, workers=args.workers, metric_mode=args.metric_mode,
                                          batch_id=batch_id, progress=bar.update)
+        except TenantNotActive as exc:
+            print(f"salestalk ingest: {exc}", file=sys.stderr)
+            return 2
+        except TableNotFound as exc:
+            print(f"salestalk ingest: {exc}. A registered tenant's tables are created by onboarding "
+                  "(`salestalk tenant add`) or `salestalk provision`; ingest never creates them",
+                  file=sys.stderr)
+            return 2
         except BatchConflict as exc:
             print(f"salestalk ingest: {exc}", file=sys.stderr)
             return 1
+        except IngestInterrupted as stopped:
+            _print_interrupted(stopped.report, args)
+            return INTERRUPTED
+        except KeyboardInterrupt:
+            print("salestalk ingest: interrupted before any record was written; run the same command again",
+                  file=sys.stderr)
+            return INTERRUPTED
         finally:
             if endpoint is not None:
                 injected = dict(endpoint.proxy.counts)
@@ -124,10 +169,50 @@ def run(args: argparse.Namespace) -> int:
     resumed = sorted(t for t, b in report.batches.items() if b.state is BatchState.RESUMED)
     if resumed:
         print(f"resumed an unfinished run for {', '.join(resumed)}: its event keeps the batch's event id")
+    if args.metric_mode == MetricMode.BATCH.value and any(r.kind == "metric" for r in report.results):
+        print("--metric-mode batch is a last-writer-wins bulk load: it overwrites what another writer stored "
+              "between its check and its write, so what it wrote is counted written, not created")
     print(f"events: {len(report.events)} metrics.ingested.v1")
     print(f"time: {report.seconds:.2f}s for {len(report.results)} record(s)")
     for conflict in report.conflicts:
         print(f"conflict: {conflict}", file=sys.stderr)
     for failure in report.failures:
-        print(f"failed: {failure.key}: {failure.error}", file=sys.stderr)
+        applied = " (may have been applied)" if failure.may_have_been_applied else ""
+        print(f"failed{applied}: {failure.key}: {failure.error}", file=sys.stderr)
+    unsure = sum(r.may_have_been_applied for r in report.failures)
+    if report.failures:
+        print(f"salestalk ingest: {len(report.failures)} record(s) failed"
+              + (f", {unsure} of them may have been applied (each whole or not at all)" if unsure else "")
+              + "; run the same command again to settle them: a stored one is reported already_exists, "
+              "the others are written", file=sys.stderr)
+    for tenant_id, exc in sorted(report.inactive.items()):
+        print(f"salestalk ingest: {exc}", file=sys.stderr)
+    if report.inactive:
+        return 2
+    if report.failures:
+        return 2  # an error, not a finding: the records could not be written (yet)
     return 0 if report.ok else 1
+
+
+def _print_interrupted(report: IngestReport, args: argparse.Namespace) -> None:
+    """What an interrupted run did, and how to finish it."""
+    done = [r for r in report.results if r.outcome not in (Outcome.SKIPPED, Outcome.FAILED)]
+    flight = [r for r in report.failures if r.may_have_been_applied]
+    unapplied = [r for r in report.failures if not r.may_have_been_applied]
+    counts = Counter(r.outcome.value for r in done)
+    detail = ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none"
+    lines = [f"salestalk ingest: interrupted: {len(done)} of {len(report.results)} record(s) done ({detail})"]
+    if flight:
+        lines.append(f"  {len(flight)} in flight when it stopped: each is atomic, and may have been applied")
+    if unapplied:
+        lines.append(f"  {len(unapplied)} stopped before they were applied")
+    skipped = len(report.skipped)
+    if skipped:
+        lines.append(f"  {skipped} not started")
+    lines.append(f"  batch {report.batch_id}: {describe(report.batches)}")
+    again = "salestalk ingest " + " ".join(str(f) for f in args.files)
+    if args.batch_id is not None:
+        again += f" --batch-id {args.batch_id}"
+    lines.append(f"  to finish it, run the same command again ({again} ...): records already stored are "
+                 "reported already_exists, the others are written; no event is sent twice")
+    print("\n".join(lines), file=sys.stderr)

@@ -1,0 +1,112 @@
+"""Only registered, active tenants receive data; ingest never creates tables (contract §7; issue 10 item 2).
+
+Reproductions: `salestalk ingest` used to re-create the tables of a removed tenant and write into them,
+write for a suspended tenant, and create tables for a tenant with no registry item.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from adversary import Deployment
+from salestalk_lib import keys
+from salestalk_lib.errors import TenantNotActive
+from salestalk_lib.ingest import Ingestor, Outcome, TenantGate
+from salestalk_lib.retry import Retrier
+from salestalk_lib.samples import sample_messages, sample_metrics, write_jsonl
+from salestalk_lib.storage import Storage
+
+TENANT = "status-co"
+
+
+def _records(tenant: str = TENANT) -> list:
+    return [*sample_messages(tenant, 6, sessions=2, seed=51),
+            *sample_metrics(tenant, 6, seed=52, first_day=datetime(2021, 1, 1, tzinfo=UTC))]
+
+
+def _tables(deployment: Deployment) -> list[str]:
+    return deployment.st.storage.list_tables(deployment.prefix)
+
+
+def test_an_unregistered_tenant_is_refused_and_no_table_is_created(deployment: Deployment, tmp_path):
+    path = write_jsonl(tmp_path / "records.jsonl", _records())
+    result = deployment.run("ingest", str(path), "--no-progress")
+    assert result.returncode == 2, result.stderr
+    assert f"tenant '{TENANT}' is not registered" in result.stderr
+    assert f"salestalk tenant add {TENANT}" in result.stderr and "Traceback" not in result.stderr
+    assert not [t for t in _tables(deployment) if TENANT in t]  # ingest never creates tables
+
+
+def test_a_suspended_tenant_is_refused_and_nothing_is_written(deployment: Deployment, tmp_path):
+    deployment.onboard(TENANT)
+    deployment.st.tenants().suspend(TENANT)
+    st = deployment.st
+    path = write_jsonl(tmp_path / "records.jsonl", _records())
+    result = deployment.run("ingest", str(path), "--no-progress")
+    assert result.returncode == 2, result.stderr
+    assert f"tenant '{TENANT}' is suspended" in result.stderr
+    assert f"salestalk tenant activate {TENANT}" in result.stderr
+    scope = st.tenant(TENANT)
+    assert [st.storage.scan(t)[0] for t in (scope.messages_table, scope.metrics_table)] == [[], []]
+    # Reactivated, the same file is ingested.
+    st.tenants().reactivate(TENANT)
+    assert deployment.run("ingest", str(path), "--no-progress").returncode == 0
+
+
+def test_a_removed_tenant_is_refused_and_its_tables_are_not_recreated(deployment: Deployment, tmp_path):
+    deployment.onboard(TENANT)
+    removed = deployment.run("tenant", "remove", TENANT)
+    assert removed.returncode == 0, removed.stderr
+    path = write_jsonl(tmp_path / "records.jsonl", _records())
+    result = deployment.run("ingest", str(path), "--no-progress")
+    assert result.returncode == 2, result.stderr
+    assert f"tenant '{TENANT}' was offboarded (status deleted)" in result.stderr
+    assert not [t for t in _tables(deployment) if TENANT in t]
+
+
+def test_the_library_refuses_before_any_table_is_written(deployment: Deployment):
+    # One record of an unregistered tenant refuses the whole call: not even the registered tenant's
+    # batch record is written. Only reads are sent.
+    deployment.onboard(TENANT)
+    st = deployment.st
+    sent: list[str] = []
+    storage = Storage(st.storage.client, hooks=[lambda op, params: sent.append(op)])
+    ing = Ingestor(storage, st.settings, retrier=Retrier.virtual())
+    with pytest.raises(TenantNotActive, match="'stranger-co' is not registered"):
+        ing.ingest([*_records(), *_records("stranger-co")])
+    assert set(sent) == {"GetItem"}
+    with pytest.raises(TenantNotActive):
+        ing.ingest_message(_records("stranger-co")[0])
+    assert set(sent) == {"GetItem"}
+    scope = st.tenant(TENANT)
+    assert st.storage.scan(scope.messages_table)[0] == []
+
+
+def test_a_tenant_suspended_during_a_run_receives_nothing_more(deployment: Deployment):
+    # The status is read again as the run goes (here: before every record, recheck_seconds=0); once the
+    # tenant is suspended, its records not yet started are skipped, the others' tenant goes on.
+    deployment.onboard(TENANT, "other-co")
+    st = deployment.st
+    mine, others = sample_messages(TENANT, 12, sessions=3, seed=53), sample_messages("other-co", 12, seed=54)
+    written: list[str] = []
+
+    def suspend_after_the_fourth_message(attempt) -> None:  # runs in the writing thread: no race with it
+        if attempt.operation == "TransactWriteItems" and attempt.outcome == "ok":
+            written.append(attempt.operation)
+            if len(written) == 4:
+                st.tenants().suspend(TENANT)
+
+    ing = Ingestor(st.storage, st.settings, retrier=Retrier.virtual(), gate=TenantGate(recheck_seconds=0))
+    report = ing.ingest([*mine, *others], workers=1, hooks=[suspend_after_the_fourth_message])
+    mine_results = [r for r in report.results if r.tenant_id == TENANT]
+    assert [r.outcome for r in mine_results[:4]] == [Outcome.CREATED] * 4
+    assert {r.outcome for r in mine_results[4:]} == {Outcome.SKIPPED}
+    assert report.counts() == {"created": 4 + 12, "skipped": 8}
+    assert TENANT in report.inactive and not report.ok
+    assert report.batches[TENANT].record.status.value == "in_progress"  # not completed: nothing replays it
+    assert report.batches["other-co"].record.status.value == "completed"
+    scope = st.tenant(TENANT)
+    stored = [i for i in st.storage.scan(scope.messages_table)[0] if keys.pk_kind(i["pk"]) is keys.KeyKind.MESSAGE]
+    assert sorted(i["pk"] for i in stored) == sorted(m.pk for m in mine[:4])
