@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="create the registry and tenants' tables (idempotent, drift-checked)",
         description="Create the tenants-metadata registry and each tenant's messages and metrics "
         "tables from the library's specs. Existing tables that match are left alone; a table that "
-        "differs from its spec is an error naming the difference (exit 2).",
+        "differs from its spec is an error naming the difference (exit 2). Tags, point-in-time recovery "
+        "and TTL are applied where the engine has the API; the 'unsupported' column names each setting "
+        "the engine lacks ('unsupported on this engine').",
     )
     p.add_argument("--tenant", action="append", metavar="ID", dest="tenants",
                    help="provision this tenant (repeatable; default: the seed tenants)")
@@ -22,9 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_connection_args(p)
     p.set_defaults(func=run_provision)
 
-    t = sub.add_parser("tables", help="list SalesTalk tables: name, status, keys, GSIs, drift",
+    t = sub.add_parser("tables", help="list SalesTalk tables: name, status, keys, GSIs, drift, PITR, TTL, tags",
                        description="List every SalesTalk table on the endpoint with its status, key "
-                       "schema, GSIs and whether it matches its spec.")
+                       "schema, GSIs, whether it matches its spec, and its point-in-time recovery, TTL and "
+                       "tags as the engine reports them ('unsupported on this engine' where it has no such "
+                       "API, as DynamoDB Local has none for PITR and tags).")
     add_connection_args(t)
     t.set_defaults(func=run_tables)
 
@@ -41,6 +45,6 @@ def run_provision(args: argparse.Namespace) -> int:
 
 def run_tables(args: argparse.Namespace) -> int:
     with connect_from_args(args) as st:
-        rows = st.tables()
+        rows = st.tables(with_settings=True)
     print(format_table(rows))
     return 1 if any(not r["matches_spec"] for r in rows) else 0
