@@ -32,12 +32,18 @@ def _engine() -> str:
     return os.environ.get("SALESTALK_ENGINE") or "moto"
 
 
-def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None:
-    bound = ENGINE_ONLY_NOTEBOOKS.get(collection_path.name) if collection_path.suffix == ".ipynb" else None
-    if bound is not None and _engine() not in bound[0]:
-        _LEFT_OUT[collection_path.name] = bound[1]
-        return True
-    return None
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, drop = [], []
+    for item in items:
+        bound = ENGINE_ONLY_NOTEBOOKS.get(item.path.name) if item.path.suffix == ".ipynb" else None
+        if bound is not None and _engine() not in bound[0]:
+            _LEFT_OUT[item.path.name] = bound[1]
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 _SECONDS: dict[str, float] = defaultdict(float)
