@@ -5,7 +5,8 @@ added to its engine: the `engine` parameter of a database test (see tests/confte
 `SALESTALK_ENGINE` for a notebook (nbval runs each notebook on the engine of the environment;
 `make test` runs them once per engine). Tests without a database are counted apart.
 
-`ENGINE_ONLY_NOTEBOOKS` is the notebooks' twin of the tests' `engine_only` marker: a notebook
+`salestalk_lib.notebook_exec.ENGINE_ONLY_NOTEBOOKS` is the notebooks' twin of the tests'
+`engine_only` marker: a notebook
 whose stored outputs depend on one engine's behaviour is collected only on that engine, and the
 run's summary names it with the reason.
 """
@@ -18,13 +19,8 @@ from collections import defaultdict
 
 import pytest
 
-ENGINE_ONLY_NOTEBOOKS: dict[str, tuple[tuple[str, ...], str]] = {
-    "04_idempotency_and_retries.ipynb": (
-        ("moto",),
-        "its lost-response cells expect moto's ignored ClientRequestToken (a resent transaction executed again, "
-        "ending already_exists); DynamoDB Local, like DynamoDB, replays it (created). Issue 10 rewrites them to the "
-        "engine-independent invariant."),
-}
+from salestalk_lib.notebook_exec import engine_reason
+
 _LEFT_OUT: dict[str, str] = {}
 
 
@@ -35,9 +31,9 @@ def _engine() -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     keep, drop = [], []
     for item in items:
-        bound = ENGINE_ONLY_NOTEBOOKS.get(item.path.name) if item.path.suffix == ".ipynb" else None
-        if bound is not None and _engine() not in bound[0]:
-            _LEFT_OUT[item.path.name] = bound[1]
+        reason = engine_reason(item.path, _engine()) if item.path.suffix == ".ipynb" else None
+        if reason is not None:
+            _LEFT_OUT[item.path.name] = reason
             drop.append(item)
         else:
             keep.append(item)
