@@ -60,9 +60,12 @@ class UntestedMotoVersion(UserWarning):
     """The installed moto is not one `moto_fixes` was tested against: its backend runs unpatched."""
 
 
-def serialize_requests(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+# moto's backend is one per process, shared by every moto server this process runs: so is the lock.
+_REQUEST_LOCK = threading.Lock()
+
+
+def serialize_requests(app: Callable[..., Iterable[bytes]], lock: Any = _REQUEST_LOCK) -> Callable[..., Iterable[bytes]]:
     """A WSGI app that runs `app` one request at a time (body fully produced inside the lock)."""
-    lock = threading.Lock()
 
     def locked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         with lock:

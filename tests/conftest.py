@@ -54,8 +54,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             raise pytest.UsageError(f"{metafunc.definition.nodeid}: engine_only on a test that uses no engine")
         return
     engines = _engines_for(metafunc)
+    if not engines:  # bound to an engine this run leaves out (--engine): deselected, not skipped
+        metafunc.parametrize("engine", [pytest.param(None, marks=_NOT_THIS_RUN)], indirect=True, scope="session",
+                             ids=["not-this-run"])
+        return
     # scope="session": pytest groups the tests by engine, so each engine's server starts once.
     metafunc.parametrize("engine", engines, indirect=True, scope="session", ids=engines)
+
+
+_NOT_THIS_RUN = pytest.mark.engine_left_out
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    left_out = [item for item in items if item.get_closest_marker("engine_left_out")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("engine_left_out")]
 
 
 @pytest.fixture(scope="session")
