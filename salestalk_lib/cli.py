@@ -26,8 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 EPILOG = """\
 Endpoint: --endpoint-url, else AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, else an
-embedded DynamoDB (moto) on 127.0.0.1. Real AWS only with --allow-aws or
-SALESTALK_ALLOW_AWS=1. Table names get SALESTALK_TABLE_PREFIX (or --table-prefix).
+embedded DynamoDB on 127.0.0.1 (moto; SALESTALK_ENGINE=dynamodb-local for Amazon's
+DynamoDB Local). Real AWS only with --allow-aws or SALESTALK_ALLOW_AWS=1. Table names get SALESTALK_TABLE_PREFIX (or --table-prefix).
 """
 
 

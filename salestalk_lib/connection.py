@@ -27,9 +27,13 @@ class SalesTalk:
         """Create or confirm the registry and the tenants' tables (idempotent, drift-checked)."""
         return provision(self.storage, self.settings, tenant_ids)
 
-    def tables(self) -> list[dict[str, object]]:
-        """One row per SalesTalk table on the endpoint (name, kind, status, keys, GSIs, drift)."""
-        return table_overview(self.storage, self.settings)
+    def tables(self, *, with_settings: bool = False) -> list[dict[str, object]]:
+        """One row per SalesTalk table on the endpoint (name, kind, status, keys, GSIs, drift).
+
+        `with_settings` adds each table's PITR, TTL and tags as the engine reports them
+        ("unsupported on this engine" where it has no such API).
+        """
+        return table_overview(self.storage, self.settings, with_settings=with_settings)
 
     def tenant(self, tenant_id: str) -> TenantScope:
         """The handle for one tenant: it reaches only that tenant's tables and registry item."""

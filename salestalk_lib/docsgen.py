@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .contract_docs import CONTRACT_PAGES
+from .parity import DEFAULT_LEDGER, parity_page
 from .patterns import chart_markdown
 from .site_docs import DEFAULT_BENCHMARK_RESULTS, SITE_PAGES
 from .tables import TABLE_SPECS, TableSpec, create_table_request, tags_for
@@ -48,10 +49,15 @@ class Inputs:
     benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS
     """The committed results of `make bench` (`benchmarks/results.json`); None or a missing file: none."""
 
+    parity_ledger: Path | None = DEFAULT_LEDGER
+    """The engine parity ledger `python -m salestalk_lib.parity` wrote (`make docs` runs it first);
+    None or a missing file: the page says none was generated."""
+
     @classmethod
-    def from_dir(cls, notebooks_dir: Path, benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS) -> "Inputs":
+    def from_dir(cls, notebooks_dir: Path, benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS,
+                 parity_ledger: Path | None = DEFAULT_LEDGER) -> "Inputs":
         found = sorted(notebooks_dir.glob("*.ipynb"), key=lambda p: p.name) if notebooks_dir.is_dir() else []
-        return cls(notebooks=tuple(found), benchmark_results=benchmark_results)
+        return cls(notebooks=tuple(found), benchmark_results=benchmark_results, parity_ledger=parity_ledger)
 
 
 PageBuilder = Callable[[Inputs], str | bytes]
@@ -258,6 +264,7 @@ PAGES: dict[str, PageBuilder] = {
     "tables.md": tables_page,
     "notebooks.md": notebooks_page,
     "access-patterns.md": access_patterns_page,
+    "engine-parity.md": parity_page,
     **SITE_PAGES,
     **CONTRACT_PAGES,
 }
@@ -296,9 +303,10 @@ def _sync(target: Path, wanted: Mapping[str, bytes]) -> None:
 
 
 def generate(docs_dir: Path, notebooks_dir: Path,
-             benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS) -> list[Path]:
+             benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS,
+             parity_ledger: Path | None = DEFAULT_LEDGER) -> list[Path]:
     """Write the generated pages and the notebooks under `docs_dir`; returns the files written."""
-    inputs = Inputs.from_dir(notebooks_dir, benchmark_results)
+    inputs = Inputs.from_dir(notebooks_dir, benchmark_results, parity_ledger)
     pages = render(inputs)
     notebooks = {p.name: p.read_bytes() for p in inputs.notebooks}
     _sync(docs_dir / GENERATED_DIR, pages)
@@ -317,12 +325,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the mkdocs docs_dir to write into (default: %(default)s)")
     parser.add_argument("--benchmarks", type=Path, metavar="FILE", default=DEFAULT_BENCHMARK_RESULTS,
                         help="the benchmark results to publish (default: the repository's benchmarks/results.json)")
+    parser.add_argument("--parity", type=Path, metavar="FILE", default=DEFAULT_LEDGER,
+                        help="the engine parity ledger to publish (default: %(default)s, written by "
+                             "`python -m salestalk_lib.parity`, which `make docs` runs first)")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or Path(NOTEBOOKS_DIR)
     if not notebooks.is_dir():
         # `make run` only creates its output folder when there is a notebook to execute.
         print(f"docsgen: {notebooks} does not exist; publishing no notebooks", file=sys.stderr)
-    written = generate(args.docs_dir, notebooks, args.benchmarks)
+    if not args.parity.is_file():
+        print(f"docsgen: no parity ledger at {args.parity}; the Engine parity page says so", file=sys.stderr)
+    written = generate(args.docs_dir, notebooks, args.benchmarks, args.parity)
     print(f"docsgen: {len(written)} file(s) in {args.docs_dir}/{GENERATED_DIR} and {args.docs_dir}/{NOTEBOOKS_DIR}")
     return 0
 

@@ -5,8 +5,9 @@ Resolution order (`resolve_endpoint`):
 1. an explicit URL argument (`--endpoint-url`);
 2. `AWS_ENDPOINT_URL_DYNAMODB`, then `AWS_ENDPOINT_URL` (boto3's own settings);
 3. real AWS, only if opted in with `allow_aws=True` / `--allow-aws` / `SALESTALK_ALLOW_AWS=1`;
-4. otherwise an embedded DynamoDB-compatible server (moto's threaded server) on
-   127.0.0.1 with a free port and dummy credentials.
+4. otherwise an embedded DynamoDB engine on 127.0.0.1 with a free port and dummy
+   credentials: moto's server, or Amazon's DynamoDB Local with
+   `SALESTALK_ENGINE=dynamodb-local` (see `salestalk_lib.engines`).
 
 AWS credentials lying in the environment never lead to a real account by
 themselves: without an endpoint and without the opt-in, the embedded server is
@@ -17,10 +18,8 @@ library's retry policy is the only retry layer and attempts never multiply.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlparse
@@ -28,7 +27,7 @@ from urllib.parse import urlparse
 import boto3
 from botocore.config import Config
 
-from . import moto_fixes
+from .engines import EmbeddedEngine, start_engine
 from .errors import ConfigurationError, RealAwsNotAllowed
 from .settings import DEFAULT_REGION, env_flag, ALLOW_AWS_ENV
 
@@ -66,6 +65,11 @@ class Endpoint:
     def embedded(self) -> bool:
         """True when this process runs the server behind the endpoint."""
         return self._server is not None
+
+    @property
+    def engine(self) -> str | None:
+        """The embedded engine behind the endpoint (`moto`, `dynamodb-local`), or None when it is not ours."""
+        return self._server.engine if self._server is not None else None
 
     @property
     def is_real_aws(self) -> bool:
@@ -107,28 +111,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-_EMBEDDED_LOCK = threading.Lock()
-
-
-def start_embedded(port: int = 0, *, region: str = DEFAULT_REGION, host: str = "127.0.0.1") -> Endpoint:
-    """Start moto's threaded DynamoDB-compatible server on `host:port` (0 = a free port)."""
-    from moto.server import ThreadedMotoServer  # imported late: only the embedded path needs it
-
-    # werkzeug logs every request to stderr; that would flood notebooks and CLI output.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with _EMBEDDED_LOCK:
-        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        try:
-            server.start()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot start the embedded DynamoDB on {host}:{port}: {exc}") from exc
-        # moto runs requests concurrently without isolation and snapshots whole tables per
-        # transaction; make it atomic per request like DynamoDB (see moto_fixes).
-        moto_fixes.apply(server)
-        bound_host, bound_port = server.get_host_and_port()
+def start_embedded(port: int = 0, *, region: str = DEFAULT_REGION, host: str = "127.0.0.1",
+                   engine: str | None = None, env: Mapping[str, str] | None = None) -> Endpoint:
+    """Start an embedded engine on `host:port` (0 = a free one): `engine`, else `SALESTALK_ENGINE`, else moto."""
+    server: EmbeddedEngine = start_engine(engine, port, host=host, env=env)
     session = boto3.Session(region_name=region, **DUMMY_CREDENTIALS)
-    return Endpoint(url=f"http://{bound_host}:{bound_port}", region=region, source="embedded",
-                    session=session, _server=server)
+    return Endpoint(url=server.url, region=region, source="embedded", session=session, _server=server)
 
 
 def resolve_endpoint(
@@ -171,7 +159,7 @@ def resolve_endpoint(
             )
         return Endpoint(url=None, region=region, source="aws", session=session)
 
-    return start_embedded(region=region)
+    return start_embedded(region=region, env=env)
 
 
 def _session_for(url: str, region: str, profile: str | None) -> boto3.Session:

@@ -2,17 +2,21 @@
 
 Provisioning a table that exists and matches its spec changes nothing; one that
 differs in keys, attribute types or GSIs raises `SchemaDrift` naming each
-difference. Tags, point-in-time recovery and TTL are applied where the endpoint
-supports them, and the result says which it did.
+difference. A table still being deleted (DELETING, right after a DeleteTable) is
+waited for and created anew, not read as drift. Tags, point-in-time recovery and
+TTL are applied where the endpoint supports them, and the result says which it
+did: a setting the engine has no API for (DynamoDB Local has no PITR or tagging
+API) is listed as "unsupported on this engine", never silently assumed.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .errors import ProvisioningError, RequestRejected, SchemaDrift
-from .keys import REGISTRY_TABLE_BASE, validate_tenant_id
+from .keys import REGISTRY_TABLE_BASE, parse_messages_table_base, parse_metrics_table_base, validate_tenant_id
 from .settings import Settings
 from .storage import Storage
 from .tables import REGISTRY, TENANT_TABLE_SPECS, TableKind, TableSpec, create_table_request, describe_differences, tags_for
@@ -30,6 +34,35 @@ class TableResult:
     unsupported: tuple[str, ...] = field(default=())
 
 
+# The error an engine answers for an API it does not have (DynamoDB Local: PITR, tagging).
+UNSUPPORTED_CODES = frozenset({"UnknownOperationException"})
+UNSUPPORTED = "unsupported on this engine"
+
+
+def refusal(exc: RequestRejected) -> str:
+    """How a refused settings call reads in results: unsupported on this engine, or rejected (with the code)."""
+    if exc.code in UNSUPPORTED_CODES:
+        return f"{UNSUPPORTED} ({exc.code})"
+    return f"rejected ({exc.code or 'no code'})"
+
+
+def wait_deleted(storage: Storage, name: str, *, timeout: float = 120.0, poll: float = 0.2,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+    """Poll until table `name` is gone (DeleteTable is asynchronous); ProvisioningError after `timeout`."""
+    waited = 0.0
+    while True:
+        desc = storage.describe_table(name)
+        if desc is None:
+            return
+        if desc.get("TableStatus") != "DELETING":
+            raise ProvisioningError(f"table {name!r} was being deleted and is now {desc.get('TableStatus')}: "
+                                    "someone else is changing it; provision again when it settles")
+        if waited >= timeout:
+            raise ProvisioningError(f"table {name!r} still DELETING after {timeout:.0f}s")
+        sleep(poll)
+        waited += poll
+
+
 def check_table(storage: Storage, spec: TableSpec, name: str) -> list[str]:
     """Differences between the live table `name` and `spec` (empty: it matches). Raises if absent."""
     desc = storage.describe_table(name)
@@ -42,6 +75,11 @@ def provision_table(storage: Storage, spec: TableSpec, name: str, tags: dict[str
                     ttl_enabled: bool = False, wait_timeout: float = 120.0) -> TableResult:
     """Bring one table to its spec: create it if missing, refuse it if it drifted."""
     desc = storage.describe_table(name)
+    if desc is not None and desc.get("TableStatus") == "DELETING":
+        # Right after a DeleteTable (offboarding, a test's cleanup) the old table is still listed:
+        # it is going away, not drifting. Create the table anew once it has gone.
+        wait_deleted(storage, name, timeout=wait_timeout)
+        desc = None
     action = "unchanged"
     if desc is None:
         try:
@@ -73,8 +111,8 @@ def _apply_settings(storage: Storage, spec: TableSpec, name: str, desc: dict, ta
     def attempt(what: str, fn) -> None:
         try:
             fn()
-        except RequestRejected as exc:  # e.g. an emulator without the API: say so, don't fail
-            unsupported.append(f"{what} ({exc.code or 'rejected'})")
+        except RequestRejected as exc:  # e.g. an engine without the API: say so, don't fail
+            unsupported.append(f"{what}: {refusal(exc)}")
 
     def ensure_tags() -> None:
         have = storage.tags(arn, table=name)
@@ -134,8 +172,36 @@ def provision(storage: Storage, settings: Settings, tenant_ids: Iterable[str]) -
     return results
 
 
-def table_overview(storage: Storage, settings: Settings) -> list[dict[str, object]]:
-    """One row per SalesTalk table on the endpoint: name, kind, status, keys, GSIs, drift."""
+def table_settings(storage: Storage, spec: TableSpec, name: str, desc: dict,
+                   expected_tags: dict[str, str]) -> dict[str, str]:
+    """What the engine says of a table's PITR, TTL and tags: a state, or "unsupported on this engine"."""
+
+    def read(fn: Callable[[], str]) -> str:
+        try:
+            return fn()
+        except RequestRejected as exc:
+            return refusal(exc)
+
+    def tags() -> str:
+        have = storage.tags(desc.get("TableArn", ""), table=name)
+        missing = sorted(k for k, v in expected_tags.items() if have.get(k) != v)
+        return "as specified" if not missing else "missing " + ", ".join(missing)
+
+    out = {"pitr": read(lambda: "on" if storage.pitr_enabled(name) else "off"),
+           "tags": read(tags)}
+    if spec.ttl_attribute:
+        out["ttl"] = read(lambda: storage.ttl_status(name)[0].lower())
+    else:
+        out["ttl"] = "–"
+    return out
+
+
+def table_overview(storage: Storage, settings: Settings, *, with_settings: bool = False) -> list[dict[str, object]]:
+    """One row per SalesTalk table on the endpoint: name, kind, status, keys, GSIs, drift.
+
+    With `with_settings`, also each table's point-in-time recovery, TTL and tags as the
+    engine reports them (three more requests per table; `salestalk tables` shows them).
+    """
     rows = []
     for name in storage.list_tables(settings.table_prefix):
         spec = _spec_for_name(name[len(settings.table_prefix):])
@@ -147,10 +213,23 @@ def table_overview(storage: Storage, settings: Settings) -> list[dict[str, objec
         keys = " + ".join(f"{k['AttributeName']} ({k['KeyType']})" for k in desc.get("KeySchema", []))
         gsis = ", ".join(sorted(g["IndexName"] for g in desc.get("GlobalSecondaryIndexes") or []))
         diffs = describe_differences(spec, desc)
-        rows.append({"table": name, "kind": str(spec.kind), "status": desc.get("TableStatus"),
-                     "keys": keys, "gsis": gsis, "items": desc.get("ItemCount", 0),
-                     "matches_spec": not diffs})
+        row = {"table": name, "kind": str(spec.kind), "status": desc.get("TableStatus"),
+               "keys": keys, "gsis": gsis, "items": desc.get("ItemCount", 0), "matches_spec": not diffs}
+        if with_settings:
+            tenant = _tenant_of(spec, name[len(settings.table_prefix):])
+            expected = tags_for(spec, environment=settings.environment, tenant_id=tenant)
+            row.update(table_settings(storage, spec, name, desc, expected))
+        rows.append(row)
     return rows
+
+
+def _tenant_of(spec: TableSpec, base: str) -> str | None:
+    """The tenant id in a per-tenant table's base name (the key grammar's parsers), None for the registry."""
+    if spec.kind is TableKind.MESSAGES:
+        return parse_messages_table_base(base)
+    if spec.kind is TableKind.METRICS:
+        return parse_metrics_table_base(base)
+    return None
 
 
 def _spec_for_name(base: str) -> TableSpec | None:

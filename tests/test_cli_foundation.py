@@ -50,12 +50,13 @@ def test_hostile_tenant_id_exits_2_with_the_rule(capsys, endpoint, settings):
     assert "lowercase letters, digits and '-'" in err
 
 
-def test_serve_prints_export_line_and_serves_until_stopped(tmp_path):
+def test_serve_prints_export_line_and_serves_until_stopped(engine):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen([sys.executable, "-m", "salestalk_lib", "serve"], stdout=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "salestalk_lib", "serve", "--engine", engine],
+                            stdout=subprocess.PIPE, text=True, env=env)
     try:
         lines = [proc.stdout.readline() for _ in range(2)]
+        assert f"Embedded DynamoDB ({engine} " in lines[0], lines
         match = re.search(r"export AWS_ENDPOINT_URL_DYNAMODB=(http://127\.0\.0\.1:\d+)", lines[1])
         assert match, lines
         client = boto3.client("dynamodb", endpoint_url=match[1], region_name="us-east-1",
@@ -66,8 +67,27 @@ def test_serve_prints_export_line_and_serves_until_stopped(tmp_path):
         assert client.list_tables()["TableNames"] == ["probe"]
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0
         proc.stdout.close()
+
+
+def test_serve_on_a_taken_port_exits_2_at_once_naming_the_port(engine, capsys):
+    import socket
+    import time
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        started = time.monotonic()
+        code, _, err = _run(capsys, "serve", "--engine", engine, "--port", str(port))
+    assert code == 2 and f"{port}" in err and "port is taken" in err
+    assert time.monotonic() - started < 10
+
+
+def test_serve_refuses_an_impossible_port(capsys):
+    code, _, err = _run(capsys, "serve", "--port", "-1")
+    assert code == 2 and "must be a number from 1 to 65535" in err
 
 
 def test_help_explains_endpoint_resolution(capsys):

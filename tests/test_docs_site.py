@@ -207,27 +207,58 @@ def test_reliability_page_lists_every_fault_kind(reliability: str) -> None:
 # --- benchmarks ------------------------------------------------------------------------
 
 
+def _check_benchmarks_page(results: dict, page: str) -> None:
+    entries = site_docs.engine_results(results)
+    assert entries, "the results name at least one engine"
+    met = total = 0
+    for entry in entries:
+        assert f"## {entry['engine']} {entry.get('version', '')}".rstrip() in page
+        for run in entry["runs"]:
+            samples = ", ".join(f"{x:.2f}" for x in run["samples_s"])
+            assert (f"| {run['name']} | {run['items']:,} | {run['seconds']:.2f} | {run['items_per_s']:,} | {samples} |"
+                    ) in page
+            assert len(run["samples_s"]) == results["repeats"] and \
+                sorted(run["samples_s"])[results["repeats"] // 2] == run["seconds"]  # the median run is the one shown
+        for name, value in entry["ratios"].items():
+            goal = results["goals"]["vs_put_loop" if name.endswith("put_loop") else "vs_batch_writer"]
+            ok = value >= goal
+            met += ok
+            total += 1
+            assert f"| {name.replace('_', ' ')} | {value:.2f}× | ≥ {goal:g}× | {'yes' if ok else '**no**'} |" in page
+            assert f"{'Met' if ok else 'Not met'} on {entry['engine']}: {name.replace('_', ' ')}, {value:.2f}×" in page
+    assert f"Goals: {met} of {total} met" in page
+    assert ("!!! success" in page) == (met == total)  # never a success box over a goal the run missed
+    assert f"{results['validation_records_per_s']:,} records/s" in page
+    for key, value in results["environment"].items():
+        assert f"| {key.replace('_', ' ')} | {value} |" in page
+
+
 def test_benchmarks_page_numbers_equal_the_committed_results() -> None:
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
     page = site_docs.benchmarks_page(docsgen.Inputs(notebooks=(), benchmark_results=RESULTS))
-    for run in results["runs"]:
-        samples = ", ".join(f"{x:.2f}" for x in run["samples_s"])
-        assert (f"| {run['name']} | {run['items']:,} | {run['seconds']:.2f} | {run['items_per_s']:,} | {samples} |"
-                ) in page
-        assert len(run["samples_s"]) == results["repeats"] and sorted(run["samples_s"])[results["repeats"] // 2] == \
-            run["seconds"]  # the median run is the one shown
-    assert f"{results['validation_records_per_s']:,} records/s" in page
-    met = 0
-    for name, value in results["ratios"].items():
-        goal = results["goals"]["vs_put_loop" if name.endswith("put_loop") else "vs_batch_writer"]
-        ok = value >= goal
-        met += ok
-        assert f"| {name.replace('_', ' ')} | {value:.2f}× | ≥ {goal:g}× | {'yes' if ok else '**no**'} |" in page
-        assert f"{'Met' if ok else 'Not met'}: {name.replace('_', ' ')}, {value:.2f}×" in page
-    assert f"Goals: {met} of {len(results['ratios'])} met" in page
-    assert ("!!! success" in page) == (met == len(results["ratios"]))
-    for key, value in results["environment"].items():
-        assert f"| {key.replace('_', ' ')} | {value} |" in page
+    _check_benchmarks_page(results, page)
+
+
+def test_benchmarks_page_shows_every_engine_and_names_one_not_measured(tmp_path: Path) -> None:
+    run = {"name": "put_item loop", "items": 100, "seconds": 1.0, "stored": 100, "items_per_s": 100,
+           "samples_s": [1.0]}
+    entry = {"engine": "moto", "version": "5.2.5", "server": "s", "runs": [run],
+             "ratios": {"checked_vs_put_loop": 12.0, "checked_vs_batch_writer": 1.1}}
+    results = {"format": 2, "date": "2026-12-01", "command": "make bench", "environment": {"cpus": 2},
+               "items": 100, "workers": 4, "repeats": 1, "validation_records_per_s": 10,
+               "goals": {"vs_put_loop": 10.0, "vs_batch_writer": 1.2}, "engines": [entry]}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results), encoding="utf-8")
+    page = site_docs.benchmarks_page(docsgen.Inputs(notebooks=(), benchmark_results=path))
+    _check_benchmarks_page(results, page)
+    assert "!!! warning" in page and "Not met on moto: checked vs batch writer, 1.10×" in page
+    assert "Not measured in these results: dynamodb-local" in page
+    results["engines"].append({**entry, "engine": "dynamodb-local", "version": "3.3.1",
+                               "ratios": {"checked_vs_put_loop": 15.0, "checked_vs_batch_writer": 1.5}})
+    path.write_text(json.dumps(results), encoding="utf-8")
+    page = site_docs.benchmarks_page(docsgen.Inputs(notebooks=(), benchmark_results=path))
+    _check_benchmarks_page(results, page)
+    assert "Not measured" not in page and "## dynamodb-local 3.3.1" in page
 
 
 def test_benchmarks_page_without_results_says_so(tmp_path: Path) -> None:

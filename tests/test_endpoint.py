@@ -86,17 +86,32 @@ def test_the_storage_seam_leaves_request_validation_to_the_contract_and_to_dynam
     from botocore.exceptions import ParamValidationError
 
     from salestalk_lib.connection import connect
-    from salestalk_lib.errors import RequestRejected
 
+    st = connect(endpoint=endpoint)
+    bad = {"TableName": "seam-validation", "Item": {"pk": {"S": 5}, "sk": {"S": "2025-Q3"}}}  # a number, not a string
+    with pytest.raises(ParamValidationError):  # a client users make themselves validates on the client
+        endpoint.client().put_item(**bad)
+    # The seam's client does not: it sends what the contract already checked, and the engine answers
+    # (here: no such table, or the mistyped value), as a ClientError from the server, not from botocore.
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError):
+        st.storage.client.put_item(**bad)
+
+
+@pytest.mark.engine_only("moto", reason="DynamoDB Local 3.3.1 coerces a JSON number sent as an S value and stores "
+                                        "it; DynamoDB (and moto) refuse it with SerializationException: see the "
+                                        "wire-types probe of the Engine parity page")
+def test_a_request_the_engine_refuses_is_translated_at_the_seam(endpoint):
+    from salestalk_lib.connection import connect
+    from salestalk_lib.errors import RequestRejected
     from salestalk_lib.tables import METRICS, create_table_request
 
     st = connect(endpoint=endpoint)
     st.storage.create_table(create_table_request(METRICS, "seam-validation"))
-    bad = {"TableName": "seam-validation", "Item": {"pk": {"S": 5}, "sk": {"S": "2025-Q3"}}}  # a number, not a string
-    with pytest.raises(ParamValidationError):  # a client users make themselves validates on the client
-        endpoint.client().put_item(**bad)
-    # The seam's client sends it, and DynamoDB (here moto) rejects it; the error is still clear and translated.
+    st.storage.wait_active("seam-validation")
+    bad = {"TableName": "seam-validation", "Item": {"pk": {"S": 5}, "sk": {"S": "2025-Q3"}}}
     with pytest.raises(RequestRejected) as caught:
         st.storage._call("PutItem", "seam-validation", **bad)
-    assert caught.value.code != "ParamValidationError"
+    assert caught.value.code == "SerializationException"
     assert "PutItem on seam-validation failed" in str(caught.value)

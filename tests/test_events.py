@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from salestalk_lib.endpoint import start_embedded
 from salestalk_lib.errors import ConfigurationError, RetryBudgetExhausted, StorageError
 from salestalk_lib.events import (
     EventBridgeSink,
@@ -67,9 +68,16 @@ def test_memory_and_json_lines_sinks(tmp_path):
     assert [MetricsIngestedEvent.model_validate(line).data.batch_id for line in lines] == ["a", "b"]
 
 
+@pytest.fixture(scope="module")
+def aws_services():
+    """moto's server for EventBridge and SQS: no DynamoDB engine is involved, so these run once, on moto."""
+    with start_embedded(engine="moto") as ep:
+        yield ep
+
+
 @pytest.mark.integration
-def test_eventbridge_sink_delivers_over_http(endpoint):
-    events, sqs = endpoint.client("events"), endpoint.client("sqs")
+def test_eventbridge_sink_delivers_over_http(aws_services):
+    events, sqs = aws_services.client("events"), aws_services.client("sqs")
     bus = f"salestalk-{uuid.uuid4().hex[:8]}"
     events.create_event_bus(Name=bus)
     queue = sqs.create_queue(QueueName=bus)["QueueUrl"]
@@ -95,9 +103,9 @@ def test_eventbridge_sink_delivers_over_http(endpoint):
 
 
 @pytest.mark.integration
-def test_eventbridge_unknown_bus_is_an_error_not_retried(endpoint):
+def test_eventbridge_unknown_bus_is_an_error_not_retried(aws_services):
     calls = []
-    sink = EventBridgeSink(endpoint.client("events"), "no-such-bus", retrier=Retrier.virtual(hooks=[calls.append]))
+    sink = EventBridgeSink(aws_services.client("events"), "no-such-bus", retrier=Retrier.virtual(hooks=[calls.append]))
     with pytest.raises(StorageError, match="no-such-bus"):
         sink.send([event()])
     assert [c.outcome for c in calls] == ["fail"]

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def table(endpoint) -> str:
     name = f"faults-{uuid.uuid4().hex[:8]}"
-    Storage(endpoint.client()).create_table(create_table_request(MESSAGES, name))
+    storage = Storage(endpoint.client())
+    storage.create_table(create_table_request(MESSAGES, name))
+    storage.wait_active(name)  # CreateTable is asynchronous in DynamoDB
     return name
 
 

@@ -103,7 +103,11 @@ def test_a_batch_write_of_nested_values_parses_alike() -> None:
     assert stored["blob"] == {"B": b"\x00\xff"} and stored["bs"] == {"BS": [b"a"]}
 
 
+MOTO_ONLY = pytest.mark.engine_only("moto", reason="checks moto_fixes' fast paths inside moto's server")
+
+
 @pytest.mark.integration
+@MOTO_ONLY
 def test_the_embedded_server_uses_the_compiled_parser_and_round_trips_binary(endpoint) -> None:
     from moto.dynamodb.responses import DynamoHandler
 
@@ -111,6 +115,7 @@ def test_the_embedded_server_uses_the_compiled_parser_and_round_trips_binary(end
     client = endpoint.client()
     name = f"parse-{uuid.uuid4().hex[:8]}"
     Storage(client).create_table(create_table_request(METRICS, name))
+    Storage(client).wait_active(name)
     item = {"pk": {"S": "METRIC#revenue"}, "sk": {"S": "2025-Q3"}, "raw": {"B": b"\x00\x01\xfe"},
             "nested": {"M": {"xs": {"L": [{"N": "1"}, {"BS": [b"\x02"]}]}}}}
     client.put_item(TableName=name, Item=item)
@@ -144,12 +149,14 @@ def test_wire_form_size_equals_motos_dynamotype_size(value: dict) -> None:
 
 
 @pytest.mark.integration
+@MOTO_ONLY
 def test_key_and_item_size_limits_still_hold_on_the_embedded_server(endpoint) -> None:
     from botocore.exceptions import ClientError
 
     client = endpoint.client()
     name = f"limits-{uuid.uuid4().hex[:8]}"
     Storage(client).create_table(create_table_request(METRICS, name))
+    Storage(client).wait_active(name)
     with pytest.raises(ClientError, match="Size of hashkey has exceeded the maximum size limit of ?2048 bytes"):
         client.put_item(TableName=name, Item={"pk": {"S": "x" * 2049}, "sk": {"S": "s"}})
     with pytest.raises(ClientError, match="Aggregated size of all range keys has exceeded the size limit of 1024 bytes"):

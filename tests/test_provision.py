@@ -6,7 +6,7 @@ import pytest
 
 from salestalk_lib import tables
 from salestalk_lib.errors import InvalidTenantId, SchemaDrift
-from salestalk_lib.provision import check_table, provision_table
+from salestalk_lib.provision import UNSUPPORTED, check_table, provision_table
 from salestalk_lib.tables import MESSAGES, METRICS, REGISTRY, TableKind
 
 TENANTS = ["acme-corp-001", "techstart-inc-002"]
@@ -24,10 +24,22 @@ def test_provision_creates_registry_and_each_tenants_two_tables(st):
         desc = st.storage.describe_table(r.table)
         assert desc["TableStatus"] == "ACTIVE"
         assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-        assert st.storage.pitr_enabled(r.table)
-        tags = st.storage.tags(desc["TableArn"])
-        assert tags["Service"] == "salestalk" and tags["Environment"] == "test"
-        assert tags.get("TenantId") == r.tenant_id
+        # Each setting is applied, or reported as unsupported on this engine (DynamoDB Local has no
+        # PITR or tagging API), never silently assumed.
+        settings = st.tables(with_settings=True)
+        row = next(t for t in settings if t["table"] == r.table)
+        if row["pitr"] == "on":
+            assert st.storage.pitr_enabled(r.table)
+        else:
+            assert row["pitr"].startswith(UNSUPPORTED)
+            assert any(u.startswith(f"point-in-time recovery: {UNSUPPORTED}") for u in r.unsupported), r.unsupported
+        if row["tags"] == "as specified":
+            tags = st.storage.tags(desc["TableArn"])
+            assert tags["Service"] == "salestalk" and tags["Environment"] == "test"
+            assert tags.get("TenantId") == r.tenant_id
+        else:
+            assert row["tags"].startswith(UNSUPPORTED)
+            assert any(u.startswith(f"tags: {UNSUPPORTED}") for u in r.unsupported), r.unsupported
 
 
 def test_provisioning_again_changes_nothing(st):
@@ -95,3 +107,77 @@ def test_tables_overview_flags_a_drifted_table(st):
     assert rows[bad]["matches_spec"] is False
     with pytest.raises(SchemaDrift, match="GSI SenderIndex is missing"):
         provision_table(st.storage, MESSAGES, bad, tables.tags_for(MESSAGES, environment="test", tenant_id="zeta-co"))
+
+
+def _without_api(*operations: str):
+    """A storage hook answering `operations` as an engine without that API does (DynamoDB Local: PITR, tags)."""
+    from salestalk_lib.errors import RequestRejected
+
+    def hook(operation, params):
+        if operation in operations:
+            raise RequestRejected(f"{operation} failed: UnknownOperationException: An unknown operation was requested.",
+                                  code="UnknownOperationException", operation=operation)
+    return hook
+
+
+def test_a_setting_the_engine_has_no_api_for_is_reported_unsupported_not_assumed(st):
+    st.storage.hooks.append(_without_api("DescribeContinuousBackups", "UpdateContinuousBackups",
+                                         "ListTagsOfResource", "TagResource"))
+    results = st.provision(["acme-corp-001"])
+    for r in results:
+        assert r.unsupported == (f"tags: {UNSUPPORTED} (UnknownOperationException)",
+                                 f"point-in-time recovery: {UNSUPPORTED} (UnknownOperationException)")
+        assert not any("point-in-time" in c for c in r.changes)
+    rows = st.tables(with_settings=True)
+    assert {(r["pitr"], r["tags"]) for r in rows} == {(f"{UNSUPPORTED} (UnknownOperationException)",) * 2}
+
+
+def test_another_refusal_is_reported_as_rejected_not_as_unsupported(st):
+    from salestalk_lib.errors import RequestRejected
+
+    def deny(operation, params):
+        if operation == "UpdateContinuousBackups":
+            raise RequestRejected("denied", code="AccessDeniedException", operation=operation)
+    st.storage.hooks.append(deny)
+    registry = st.provision([])[0]
+    pitr = [u for u in registry.unsupported if u.startswith("point-in-time")]
+    if st.tables(with_settings=True)[0]["pitr"].startswith(UNSUPPORTED):  # the engine has no PITR at all
+        assert pitr == [f"point-in-time recovery: {UNSUPPORTED} (UnknownOperationException)"]
+    else:
+        assert pitr == ["point-in-time recovery: rejected (AccessDeniedException)"]
+
+
+def test_tables_shows_each_tables_settings_as_the_engine_reports_them(st):
+    st.provision(["acme-corp-001"])
+    rows = {r["table"]: r for r in st.tables(with_settings=True)}
+    messages = rows[st.settings.table_name(MESSAGES, "acme-corp-001")]
+    assert messages["ttl"] == "disabled"
+    assert rows[st.settings.registry_table]["ttl"] == "–"  # the registry has no TTL attribute
+    for row in rows.values():
+        assert row["pitr"] == "on" or row["pitr"].startswith(UNSUPPORTED)
+        assert row["tags"] == "as specified" or row["tags"].startswith(UNSUPPORTED)
+
+
+def test_a_table_still_being_deleted_is_waited_for_and_created_again_not_read_as_drift(st):
+    from salestalk_lib.storage import Storage
+
+    st.provision([])
+    name = st.settings.registry_table
+
+    class StillDeleting(Storage):
+        """DynamoDB right after DeleteTable: the table is listed, status DELETING, for a while."""
+
+        reports = 3
+
+        def describe_table(self, table):
+            desc = super().describe_table(table)
+            if table == name and desc is None and self.reports:
+                self.reports -= 1
+                return {"TableName": table, "TableStatus": "DELETING", "KeySchema": [], "AttributeDefinitions": []}
+            return desc
+
+    st.storage.delete_table(name)
+    storage = StillDeleting(st.storage.client)
+    result = provision_table(storage, REGISTRY, name, tables.tags_for(REGISTRY, environment="test"))
+    assert result.action == "created" and storage.reports == 0
+    assert st.storage.describe_table(name)["TableStatus"] == "ACTIVE"

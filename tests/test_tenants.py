@@ -72,6 +72,12 @@ def _tables(st):
     return st.storage.list_tables(st.settings.table_prefix)
 
 
+def _live_tables(st):
+    """Tables not on their way out: DynamoDB lists a deleted table (DELETING) for a while after DeleteTable."""
+    return [name for name in _tables(st)
+            if (st.storage.describe_table(name) or {}).get("TableStatus", "DELETING") != "DELETING"]
+
+
 def _registry(st, tenant_id):
     return st.storage.get_item(st.settings.registry_table, {"tenantId": tenant_id})
 
@@ -165,7 +171,7 @@ def test_conflict_is_detected_before_any_table_is_created(st, tenants, clock):
         st.storage.delete_table(name)
     with pytest.raises(IngestConflict):
         tenants.onboard("globex-003", **{**GLOBEX, "owner_email": "x@evil.example"})
-    assert _tables(st) == [st.settings.registry_table]
+    assert _live_tables(st) == [st.settings.registry_table]
 
 
 def test_half_way_failure_then_rerun_converges(st, tenants, sink):
@@ -251,7 +257,7 @@ def test_offboarded_id_is_retired(st, tenants):
     tenants.offboard("globex-003")
     with pytest.raises(TenantStateError, match="retired"):
         tenants.onboard("globex-003", **GLOBEX)
-    assert _tables(st) == [st.settings.registry_table]
+    assert _live_tables(st) == [st.settings.registry_table]
 
 
 def test_default_plan_is_free(tenants):
@@ -401,7 +407,7 @@ def test_offboard_exports_both_tables_exactly_then_deletes_them(st, tenants, tmp
     assert read_export(tmp_path / f"{scope.metrics_table}.jsonl") == [stored]
     assert read_export(tmp_path / f"{scope.messages_table}.jsonl")[0]["text"] == "héllo"
     assert sorted(result.tables_deleted) == sorted([scope.messages_table, scope.metrics_table])
-    assert _tables(st) == [st.settings.registry_table]
+    assert _live_tables(st) == [st.settings.registry_table]
     assert _registry(st, "globex-003")["status"] == "deleted"
     assert not list(tmp_path.glob("*.partial"))
 
@@ -425,7 +431,7 @@ def test_offboard_marks_deleted_first_and_a_rerun_converges(st, tenants, tmp_pat
         tenants.offboard("globex-003", export_dir=tmp_path)
     assert _registry(st, "globex-003")["status"] == "deleted"  # marked before any table went
     assert _registry(st, "globex-003")["updatedAt"] == T0 + 30
-    assert metrics in _tables(st) and messages not in _tables(st)
+    assert metrics in _live_tables(st) and messages not in _live_tables(st)
     exported = (tmp_path / f"{messages}.jsonl").read_text()
 
     again = tenants.offboard("globex-003", export_dir=tmp_path)
@@ -433,7 +439,7 @@ def test_offboard_marks_deleted_first_and_a_rerun_converges(st, tenants, tmp_pat
     assert again.tables_deleted == (metrics,) and again.tables_missing == (messages,)
     # The messages table was gone, so its earlier (complete) export is left as it was.
     assert (tmp_path / f"{messages}.jsonl").read_text() == exported
-    assert _tables(st) == [st.settings.registry_table]
+    assert _live_tables(st) == [st.settings.registry_table]
 
 
 def test_offboard_refuses_an_export_path_that_is_a_file_before_anything_changes(st, tenants, tmp_path):
@@ -517,7 +523,7 @@ def test_cli_tenant_lifecycle_end_to_end(capsys, endpoint, settings, st, tmp_pat
     assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [
         f"{settings.table_prefix}tenant-globex-003-messages.jsonl",
         f"{settings.table_prefix}tenant-globex-003-metrics.jsonl"]
-    assert _tables(st) == [st.settings.registry_table]
+    assert _live_tables(st) == [st.settings.registry_table]
 
     code, out, _ = _cli(capsys, endpoint, settings, "tenant", "list")
     assert code == 0

@@ -28,7 +28,7 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("connection")
     g.add_argument("--endpoint-url", metavar="URL",
                    help="DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, "
-                        "else a temporary embedded server)")
+                        "else a temporary embedded server: moto, or SALESTALK_ENGINE's)")
     g.add_argument("--allow-aws", action="store_true", default=None,
                    help="allow a real AWS account (same as SALESTALK_ALLOW_AWS=1)")
     g.add_argument("--region", help="AWS region (default: AWS_REGION or us-east-1)")

@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "tables from the library's specs. Existing tables that match are left alone; a table that "
         "differs from its spec is an error naming the difference (exit 2). Without --tenant, the tenants "
         "of tenants.json in --seed-dir (default: the seed data); every record there is validated first, "
-        "and a missing or unreadable file or a record that breaks the contract is exit 2, nothing created.",
+        "and a missing or unreadable file or a record that breaks the contract is exit 2, nothing created. "
+        "Tags, point-in-time recovery and TTL are applied where the engine has the API; the 'unsupported' column "
+        "names each setting the engine lacks ('unsupported on this engine').",
     )
     p.add_argument("--tenant", action="append", metavar="ID", dest="tenants",
                    help="provision this tenant (repeatable; default: the seed tenants)")
@@ -27,9 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_connection_args(p)
     p.set_defaults(func=run_provision)
 
-    t = sub.add_parser("tables", help="list SalesTalk tables: name, status, keys, GSIs, drift",
+    t = sub.add_parser("tables", help="list SalesTalk tables: name, status, keys, GSIs, drift, PITR, TTL, tags",
                        description="List every SalesTalk table on the endpoint with its status, key "
-                       "schema, GSIs and whether it matches its spec.")
+                       "schema, GSIs, whether it matches its spec, and its point-in-time recovery, TTL and "
+                       "tags as the engine reports them ('unsupported on this engine' where it has no such "
+                       "API, as DynamoDB Local has none for PITR and tags).")
     add_connection_args(t)
     t.set_defaults(func=run_tables)
 
@@ -53,6 +57,6 @@ def run_provision(args: argparse.Namespace) -> int:
 
 def run_tables(args: argparse.Namespace) -> int:
     with connect_from_args(args) as st:
-        rows = st.tables()
+        rows = st.tables(with_settings=True)
     print(format_table(rows))
     return 1 if any(not r["matches_spec"] for r in rows) else 0
