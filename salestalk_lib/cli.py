@@ -25,8 +25,11 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 EPILOG = """\
 Endpoint: --endpoint-url, else AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, else an
-embedded DynamoDB (moto) on 127.0.0.1. Real AWS only with --allow-aws or
-SALESTALK_ALLOW_AWS=1. Table names get SALESTALK_TABLE_PREFIX (or --table-prefix).
+embedded DynamoDB (moto) on 127.0.0.1. An endpoint is used as it is only when it is
+local: loopback (127.0.0.0/8, ::1, localhost) or a host in SALESTALK_LOCAL_HOSTS (or
+--local-host), signed with dummy credentials. Real AWS, and any other endpoint, only
+with --allow-aws or SALESTALK_ALLOW_AWS=1. Table names get SALESTALK_TABLE_PREFIX
+(or --table-prefix).
 """
 
 

@@ -30,7 +30,13 @@ rests on conditional writes and transactions:
    dropped, blobs base64-decoded, timestamps and numbers converted) and gives
    the same result; `tests/test_moto_fixes.py` compares it with moto's parser.
 
-`apply(server)` installs them all; `salestalk_lib.endpoint.start_embedded` calls it.
+5. **moto reads the user's AWS configuration.** To list regions it builds a plain
+   `boto3.Session()`, which reads `AWS_PROFILE` and the config files: an unknown
+   profile failed every request of the embedded server with a 500.
+   `isolate_from_aws_config(make_session)` gives it a session that reads nothing
+   (`endpoint.local_session`).
+
+`apply(server)` installs 1-4; `salestalk_lib.endpoint.start_embedded` calls it and 5.
 """
 
 from __future__ import annotations
@@ -327,6 +333,14 @@ def patch_backend() -> None:
         _ORIGINAL_PARSE_PARAMETERS = DynamoHandler.parse_parameters
         DynamoHandler.parse_parameters = parse_parameters
         _PATCHED = True
+
+
+def isolate_from_aws_config(make_session: Callable[[], Any]) -> None:
+    """Make moto list regions with `make_session()` instead of a `boto3.Session()` that reads AWS_PROFILE."""
+    from moto.core.base_backend import AccountSpecificBackend
+
+    session = make_session()
+    AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[method-assign]
 
 
 def apply(server: Any) -> None:

@@ -1,4 +1,4 @@
-"""Deployment settings: table-name prefix, environment tag, region, AWS opt-in.
+"""Deployment settings: table-name prefix, environment tag, region, AWS opt-in, local hosts.
 
 Pure: reads a mapping (the environment by default), never boto3.
 """
@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Mapping
 
+from .endpoint_guard import LOCAL_HOSTS_ENV, parse_local_hosts
 from .errors import ConfigurationError
 from .tables import TableKind, TableSpec, TABLE_SPECS
 
@@ -35,8 +36,11 @@ class Settings:
     table_prefix: str = ""
     environment: str = "local"
     allow_aws: bool = False
+    local_hosts: tuple[str, ...] = ()
+    """Hosts besides loopback that are local emulators (`SALESTALK_LOCAL_HOSTS`); see `endpoint_guard`."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "local_hosts", parse_local_hosts(self.local_hosts))
         if not _PREFIX_RE.fullmatch(self.table_prefix):
             raise ConfigurationError(
                 f"table prefix {self.table_prefix!r} may use only letters, digits, '_', '.', '-' "
@@ -55,6 +59,7 @@ class Settings:
             table_prefix=env.get(PREFIX_ENV, ""),
             environment=env.get(ENVIRONMENT_ENV, "local"),
             allow_aws=env_flag(env.get(ALLOW_AWS_ENV)),
+            local_hosts=parse_local_hosts(env.get(LOCAL_HOSTS_ENV)),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **given) if given else base
