@@ -66,7 +66,7 @@ def everything(conn: SalesTalk) -> list[tuple[str, dict]]:
 
 def counting(conn: SalesTalk) -> tuple[Storage, list[str]]:
     sent: list[str] = []
-    return Storage(conn.storage.client, hooks=[lambda op, params: sent.append(op)]), sent
+    return Storage(conn.endpoint.client(parameter_validation=False), hooks=[lambda op, params: sent.append(op)]), sent
 
 
 # --- the record -----------------------------------------------------------------------

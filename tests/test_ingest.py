@@ -233,7 +233,7 @@ def test_exhausted_budget_is_reported_as_failed_and_writes_nothing(conn, endpoin
 
 def test_one_invalid_record_means_nothing_is_written(conn, rng):
     sent: list[str] = []
-    storage = Storage(conn.storage.client, hooks=[lambda op, params: sent.append(op)])
+    storage = Storage(conn.endpoint.client(parameter_validation=False), hooks=[lambda op, params: sent.append(op)])
     ing = Ingestor(storage, conn.settings, retrier=Retrier.virtual())
     good = msg(rng, uuid4_from(rng), 0)
     bad = {**msg(rng, uuid4_from(rng), 0).to_item(), "text": ""}
