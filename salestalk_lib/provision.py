@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .errors import ProvisioningError, RequestRejected, SchemaDrift
-from .keys import REGISTRY_TABLE_BASE, validate_tenant_id
+from .errors import KeyGrammarError, ProvisioningError, RequestRejected, SchemaDrift
+from .keys import parse_table_name, validate_tenant_id
 from .settings import Settings
 from .storage import Storage
-from .tables import REGISTRY, TENANT_TABLE_SPECS, TableKind, TableSpec, create_table_request, describe_differences, tags_for
+from .tables import (REGISTRY, TABLE_SPECS, TENANT_TABLE_SPECS, TableKind, TableSpec, create_table_request,
+                     describe_differences, tags_for)
 
 
 @dataclass(frozen=True)
@@ -40,19 +41,31 @@ def check_table(storage: Storage, spec: TableSpec, name: str) -> list[str]:
 
 def provision_table(storage: Storage, spec: TableSpec, name: str, tags: dict[str, str], *,
                     ttl_enabled: bool = False, wait_timeout: float = 120.0) -> TableResult:
-    """Bring one table to its spec: create it if missing, refuse it if it drifted."""
-    desc = storage.describe_table(name)
+    """Bring one table to its spec: create it if missing, refuse it if it drifted.
+
+    A table that is being deleted (status DELETING, e.g. right after an offboarding)
+    is not the table to check against the spec: provisioning waits, at most
+    `wait_timeout` seconds, until it is gone and then creates it anew.
+    """
     action = "unchanged"
-    if desc is None:
+    desc = None
+    # Bounded: each round either finds the table, creates it, or saw it vanish or appear meanwhile.
+    for _ in range(3):
+        desc = storage.describe_table(name)
+        if desc is not None and desc.get("TableStatus") == "DELETING":
+            storage.wait_deleted(name, timeout=wait_timeout)
+            desc = None
+        if desc is not None:
+            break
         try:
             desc = storage.create_table(create_table_request(spec, name, tags))
             action = "created"
+            break
         except RequestRejected as exc:
-            if exc.code != "ResourceInUseException":  # someone else created it a moment ago
-                raise
-            desc = storage.describe_table(name)
-            if desc is None:
-                raise ProvisioningError(f"table {name!r} is being created and deleted concurrently") from exc
+            if exc.code != "ResourceInUseException":  # someone else created it a moment ago, or it is
+                raise                                  # still being deleted: look again
+    if desc is None:
+        raise ProvisioningError(f"table {name!r} is being created and deleted concurrently; try again")
     if action == "unchanged":
         diffs = describe_differences(spec, desc)
         if diffs:
@@ -138,7 +151,7 @@ def table_overview(storage: Storage, settings: Settings) -> list[dict[str, objec
     """One row per SalesTalk table on the endpoint: name, kind, status, keys, GSIs, drift."""
     rows = []
     for name in storage.list_tables(settings.table_prefix):
-        spec = _spec_for_name(name[len(settings.table_prefix):])
+        spec = _spec_for_name(name, settings.table_prefix)
         if spec is None:
             continue
         desc = storage.describe_table(name)
@@ -153,15 +166,13 @@ def table_overview(storage: Storage, settings: Settings) -> list[dict[str, objec
     return rows
 
 
-def _spec_for_name(base: str) -> TableSpec | None:
-    if base == REGISTRY_TABLE_BASE:
-        return REGISTRY
-    for spec in TENANT_TABLE_SPECS:
-        suffix = "-" + spec.base_name("x").rsplit("-", 1)[1]
-        if base.startswith("tenant-") and base.endswith(suffix):
-            return spec
-    return None
-
+def _spec_for_name(name: str, prefix: str) -> TableSpec | None:
+    """The spec of a table of this deployment (`prefix`), or None for anyone else's table."""
+    try:
+        owner, kind, _ = parse_table_name(name)
+    except KeyGrammarError:
+        return None
+    return TABLE_SPECS[TableKind(kind)] if owner == prefix else None
 
 
 def schema_rows(storage: Storage, table_names: Iterable[str]) -> list[dict[str, object]]:

@@ -12,6 +12,7 @@ from typing import Mapping
 
 from .endpoint_guard import LOCAL_HOSTS_ENV, parse_local_hosts
 from .errors import ConfigurationError
+from .keys import TABLE_PREFIX_PATTERN, table_prefix_problem
 from .tables import TableKind, TableSpec, TABLE_SPECS
 
 PREFIX_ENV = "SALESTALK_TABLE_PREFIX"
@@ -20,7 +21,7 @@ ALLOW_AWS_ENV = "SALESTALK_ALLOW_AWS"
 DEFAULT_REGION = "us-east-1"
 ENVIRONMENTS = ("local", "test", "dev", "staging", "production")
 
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
+_PREFIX_RE = re.compile(TABLE_PREFIX_PATTERN)  # the key grammar's prefix rule (keys.table_prefix_problem)
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -41,11 +42,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "local_hosts", parse_local_hosts(self.local_hosts))
-        if not _PREFIX_RE.fullmatch(self.table_prefix):
-            raise ConfigurationError(
-                f"table prefix {self.table_prefix!r} may use only letters, digits, '_', '.', '-' "
-                "(at most 64 characters)"
-            )
+        problem = table_prefix_problem(self.table_prefix)
+        if problem is not None:
+            raise ConfigurationError(f"table prefix {self.table_prefix!r} {problem}")
         if self.environment not in ENVIRONMENTS:
             raise ConfigurationError(
                 f"environment {self.environment!r} must be one of {', '.join(ENVIRONMENTS)}"

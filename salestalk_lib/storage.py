@@ -225,6 +225,20 @@ class Storage:
             sleep(poll)
             waited += poll
 
+    def wait_deleted(self, name: str, *, timeout: float = 120.0, poll: float = 0.2,
+                     sleep: Callable[[float], None] = time.sleep) -> None:
+        """Poll until the table no longer exists (a DELETING table takes a while); ProvisioningError after `timeout`."""
+        waited = 0.0
+        while True:
+            desc = self.describe_table(name)
+            if desc is None:
+                return
+            if waited >= timeout:
+                raise ProvisioningError(f"table {name!r} is still being deleted after {timeout:.0f}s "
+                                        f"(status {desc.get('TableStatus')}); try again once it is gone")
+            sleep(poll)
+            waited += poll
+
     def delete_table(self, name: str) -> None:
         self._call("DeleteTable", name, TableName=name)
 
