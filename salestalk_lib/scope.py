@@ -8,11 +8,11 @@ raises `IsolationViolation`. The policy allows:
 - on the tenant's two tables (exact names): GetItem, Query, BatchGetItem,
   PutItem, UpdateItem, DeleteItem, BatchWriteItem and TransactWriteItems, i.e. data
   reads and writes, nothing else;
-- on the registry: reading the tenant's own item (GetItem, BatchGetItem or a
-  transaction's ConditionCheck with the key `tenantId` = its own id), never a
-  write, never a Query or Scan. Status, plan and table names are the platform's:
-  a tenant that could write its item could reactivate itself, or point
-  `messagesTableName` at another tenant's table.
+- on the registry: a GetItem of the tenant's own item (key `tenantId` = its own
+  id), exactly what its IAM policies grant there, and nothing else: never a
+  write, a Query, a Scan, a batch or a transaction. Status, plan and table names
+  are the platform's: a tenant that could write its item could reactivate itself,
+  or point `messagesTableName` at another tenant's table.
 
 Everything else is refused: table settings (TTL, point-in-time recovery, tags,
 UpdateTable, backups, restores, exports, resource policies), table lifecycle
@@ -50,11 +50,8 @@ from .settings import Settings
 from .storage import Storage
 from .tables import MESSAGES, METRICS, REGISTRY
 
-# The request operations a scope may send, by what they do.
-_DATA_READS = frozenset({"GetItem", "Query", "BatchGetItem", "TransactGetItems"})
-_DATA_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
-# Transaction actions that only read (a condition check cannot change an item).
-_READ_ACTIONS = frozenset({"ConditionCheck", "Get"})
+# The one operation a scope may send to the registry: what the tenant roles' IAM policies allow there.
+_REGISTRY_READ = "GetItem"
 
 
 @dataclass(frozen=True)
@@ -84,18 +81,19 @@ class TenantPolicy:
             self._check_table(params["TableName"], operation, params.get("Key"))
         elif operation == "BatchGetItem":
             for table, body in params["RequestItems"].items():
-                for key in body["Keys"]:
+                for key in body["Keys"] or [None]:  # a table with no keys is still named: check it
                     self._check_table(table, operation, key)
         elif operation == "BatchWriteItem":
             for table, writes in params["RequestItems"].items():
+                if not writes:
+                    self._check_table(table, operation, None)
                 for write in writes:
                     (kind, body), = write.items()
                     self._check_table(table, f"BatchWriteItem {kind}", body.get("Key"))
         elif operation in ("TransactWriteItems", "TransactGetItems"):
             for action in params["TransactItems"]:
                 (kind, body), = action.items()
-                what = kind if kind in _READ_ACTIONS else f"{operation} {kind}"
-                self._check_table(body["TableName"], what, body.get("Key"))
+                self._check_table(body["TableName"], f"{operation} {kind}", body.get("Key"))
         else:
             raise IsolationViolation(
                 f"{operation} is not allowed through the scope of tenant {self.tenant_id!r}: a scope sends only "
@@ -116,10 +114,10 @@ class TenantPolicy:
         if table in self.tables:
             return
         if table == self.registry:
-            if operation not in ("GetItem", "BatchGetItem", *_READ_ACTIONS):
+            if operation != _REGISTRY_READ:
                 raise IsolationViolation(
-                    f"tenant {self.tenant_id!r} may only read its own registry item, not send {operation} to "
-                    f"the registry: status, plan and table names are the platform's")
+                    f"tenant {self.tenant_id!r} may only read its own registry item (GetItem), not send "
+                    f"{operation} to the registry: status, plan and table names are the platform's")
             if key != {"tenantId": {"S": self.tenant_id}}:
                 raise IsolationViolation(
                     f"tenant {self.tenant_id!r} may read only its own registry item, not {key!r}")

@@ -124,7 +124,7 @@ def test_the_tenant_policy_refuses_with_isolation_violation_only(operation, para
     touched = _tables_of(params)
     assert touched <= {"t-tenant-acme-messages", "t-tenant-acme-metrics", "t-tenants-metadata"}
     if "t-tenants-metadata" in touched:
-        assert operation in ("GetItem", "BatchGetItem", "TransactWriteItems", "TransactGetItems")
+        assert operation == "GetItem" and params.get("Key") == {"tenantId": {"S": "acme"}}
 
 
 def _tables_of(params) -> set[str]:

@@ -115,18 +115,22 @@ def test_data_reads_and_writes_of_its_own_tables_still_work(two):
                          values={":v": 2})["value"] == 2
     assert s.batch_write(acme.messages_table, [{"pk": "x", "sk": "y"}]) == []
     s.transact_write([{"Put": {"TableName": acme.messages_table, "Item": {"pk": "x", "sk": "z"}}},
-                      {"ConditionCheck": {"TableName": acme.registry_table, "Key": {"tenantId": ACME},
-                                          "ConditionExpression": "attribute_exists(tenantId)"}}])
+                      {"ConditionCheck": {"TableName": acme.messages_table, "Key": {"pk": "x", "sk": "y"},
+                                          "ConditionExpression": "attribute_exists(pk)"}}])
     found, _ = s.batch_get(acme.messages_table, [{"pk": "x", "sk": "y"}, {"pk": "x", "sk": "z"}])
     assert len(found) == 2
     items, _ = s.query(acme.messages_table, key_condition="pk = :p", values={":p": "x"})
     assert [i["sk"] for i in items] == ["y", "z"]
     s.delete_item(acme.messages_table, {"pk": "x", "sk": "y"})
     assert s.get_item(acme.registry_table, {"tenantId": ACME})["tenantId"] == ACME
-    # A condition check on another tenant's registry item is a read of someone else's item: refused.
-    with pytest.raises(IsolationViolation):
-        s.transact_write([{"ConditionCheck": {"TableName": acme.registry_table, "Key": {"tenantId": GLOBEX},
-                                              "ConditionExpression": "attribute_exists(tenantId)"}}])
+    # The registry is read with GetItem only, as the tenant roles' IAM policies allow: no batch, no
+    # transaction, not even a condition check on its own item.
+    own = {"tenantId": ACME}
+    for refused in (lambda: s.batch_get(acme.registry_table, [own]),
+                    lambda: s.transact_write([{"ConditionCheck": {"TableName": acme.registry_table, "Key": own,
+                                                                  "ConditionExpression": "attribute_exists(tenantId)"}}])):
+        with pytest.raises(IsolationViolation, match=r"only read its own registry item \(GetItem\)"):
+            refused()
 
 
 def test_no_public_attribute_chain_leads_to_the_client_or_an_unscoped_storage(two):
