@@ -114,9 +114,12 @@ class TenantPolicy:
         if table in self.tables:
             return
         if table == self.registry:
+            if operation == "Query":
+                raise IsolationViolation(
+                    f"tenant {self.tenant_id!r} may read only its own registry item, not query the registry")
             if operation != _REGISTRY_READ:
                 raise IsolationViolation(
-                    f"tenant {self.tenant_id!r} may only read its own registry item (GetItem), not send "
+                    f"tenant {self.tenant_id!r} may read only its own registry item (GetItem), not send "
                     f"{operation} to the registry: status, plan and table names are the platform's")
             if key != {"tenantId": {"S": self.tenant_id}}:
                 raise IsolationViolation(

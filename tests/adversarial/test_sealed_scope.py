@@ -129,7 +129,7 @@ def test_data_reads_and_writes_of_its_own_tables_still_work(two):
     for refused in (lambda: s.batch_get(acme.registry_table, [own]),
                     lambda: s.transact_write([{"ConditionCheck": {"TableName": acme.registry_table, "Key": own,
                                                                   "ConditionExpression": "attribute_exists(tenantId)"}}])):
-        with pytest.raises(IsolationViolation, match=r"only read its own registry item \(GetItem\)"):
+        with pytest.raises(IsolationViolation, match=r"may read only its own registry item \(GetItem\)"):
             refused()
 
 
