@@ -152,21 +152,13 @@ def start_embedded(port: int = 0, *, region: str = DEFAULT_REGION, host: str = "
     once: moto's own `start()` binds in its server thread and waits, without a time
     limit, for a readiness signal that a failed bind never gives.
     """
-    from moto.server import ThreadedMotoServer  # imported late: only the embedded path needs it
-
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigurationError(f"port must be a number from 0 (any free port) to 65535, got {port!r}")
     # werkzeug logs every request to stderr; that would flood notebooks and CLI output.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_fixes.isolate_from_aws_config(lambda: local_session(region))
     with _EMBEDDED_LOCK:
-        _check_bindable(host, port)
-        server = _BoundedStartServer(ip_address=host, port=port, verbose=False)
-        server.start()
-        if server.start_error is not None:  # taken between the check and the bind, or another failure
-            reason = ("the port was taken by another program meanwhile" if isinstance(server.start_error, SystemExit)
-                      else str(server.start_error))
-            raise ConfigurationError(f"cannot start the embedded DynamoDB on {host}:{port}: {reason}") from None
+        server = _start_moto(host, port)
         # moto runs requests concurrently without isolation and snapshots whole tables per
         # transaction; make it atomic per request like DynamoDB (see moto_fixes).
         moto_fixes.apply(server)
@@ -176,30 +168,19 @@ def start_embedded(port: int = 0, *, region: str = DEFAULT_REGION, host: str = "
                     session=session, _server=server)
 
 
-def _check_bindable(host: str, port: int) -> None:
-    """Bind `host:port` as werkzeug will (SO_REUSEADDR) and let go: a clear error for a busy port."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise ConfigurationError(f"cannot start the embedded DynamoDB on {host}:{port}: "
-                                     f"{exc.strerror or exc} (choose another --port, or 0 for a free one)") from None
-
-
-def _bounded_start_server_class() -> type:
-    from moto.server import ThreadedMotoServer
+def _start_moto(host: str, port: int) -> Any:
+    """A started ThreadedMotoServer; a port that cannot be bound raises ConfigurationError here."""
+    from moto.server import ThreadedMotoServer  # imported late: only the embedded path needs it
 
     class BoundedStartServer(ThreadedMotoServer):  # type: ignore[misc, valid-type]
-        """moto's server, whose start() returns (with `start_error` set) when the bind fails."""
+        """moto's server, whose start() returns (with `start_error` set) when its thread fails to bind."""
 
         start_error: BaseException | None = None
 
         def _server_entry(self) -> None:
             try:
                 super()._server_entry()
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread, not lost
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread, not lost
                 self.start_error = exc
                 self._server_ready_event.set()
 
@@ -207,11 +188,23 @@ def _bounded_start_server_class() -> type:
             if self.start_error is None:
                 super().stop()
 
-    return BoundedStartServer
-
-
-def _BoundedStartServer(**kwargs: Any) -> Any:
-    return _bounded_start_server_class()(**kwargs)
+    # A clear message for the common case (werkzeug itself prints to stderr and calls sys.exit) ...
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(f"cannot start the embedded DynamoDB on {host}:{port}: "
+                                     f"{exc.strerror or exc} (choose another --port, or 0 for a free one)") from None
+    # ... and no endless wait if the port is taken between the probe and the server's own bind.
+    server = BoundedStartServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    if server.start_error is not None:
+        reason = ("the port was taken by another program meanwhile" if isinstance(server.start_error, SystemExit)
+                  else str(server.start_error))
+        raise ConfigurationError(f"cannot start the embedded DynamoDB on {host}:{port}: {reason}") from None
+    return server
 
 
 def resolve_endpoint(
