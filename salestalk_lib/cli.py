@@ -27,7 +27,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 EPILOG = """\
 Endpoint: --endpoint-url, else AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, else an
 embedded DynamoDB on 127.0.0.1 (moto; SALESTALK_ENGINE=dynamodb-local for Amazon's
-DynamoDB Local). Real AWS only with --allow-aws or SALESTALK_ALLOW_AWS=1. Table names get SALESTALK_TABLE_PREFIX (or --table-prefix).
+DynamoDB Local). An endpoint is used as it is only when it is local: loopback
+(127.0.0.0/8, ::1, localhost) or a host in SALESTALK_LOCAL_HOSTS (or --local-host),
+signed with dummy credentials. Real AWS, and any other endpoint, only with --allow-aws
+or SALESTALK_ALLOW_AWS=1. Table names get SALESTALK_TABLE_PREFIX (or --table-prefix).
 """
 
 

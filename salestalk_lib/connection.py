@@ -71,6 +71,7 @@ def connect(endpoint_url: str | None = None, *, settings: Settings | None = None
     settings = settings or Settings.from_env()
     if endpoint is None:
         allow = settings.allow_aws if allow_aws is None else allow_aws
-        endpoint = resolve_endpoint(endpoint_url, allow_aws=allow, region=region, profile=profile)
+        endpoint = resolve_endpoint(endpoint_url, allow_aws=allow, region=region, profile=profile,
+                                    local_hosts=settings.local_hosts)
     client = endpoint.client(parameter_validation=False)
     return SalesTalk(endpoint=endpoint, settings=settings, storage=Storage(client))

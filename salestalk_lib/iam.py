@@ -10,7 +10,7 @@ through `dynamodb:GetItem` on its own item, enforced with `dynamodb:LeadingKeys`
 |---|---|---|---|
 | reader | GetItem, BatchGetItem, Query, DescribeTable | Query | GetItem of its own item |
 | writer | reader + PutItem, UpdateItem, DeleteItem, BatchWriteItem, ConditionCheckItem | Query | GetItem of its own item |
-| admin | writer + Scan, DescribeTimeToLive, UpdateTimeToLive, DescribeContinuousBackups | Query | GetItem of its own item; explicit Deny of CreateTable, DeleteTable, UpdateContinuousBackups, UpdateTable everywhere |
+| admin | writer + Scan, DescribeTimeToLive, DescribeContinuousBackups | Query | GetItem of its own item; explicit Deny of `ADMIN_DENIED` everywhere |
 
 Deliberately absent: `Scan` below admin and PartiQL everywhere (the access
 patterns are Query/GetItem only, and the tenant-scoped handle refuses them too;
@@ -20,6 +20,36 @@ tenants' table names), registry writes (status and plan are the platform's, a
 tenant that could write its own item could reactivate itself), and table
 creation or deletion (onboarding and offboarding run as the platform, never as a
 tenant role).
+
+**What an admin may not do, even if another policy allowed it.** A tenant's roles
+work on its data; the tables themselves are the platform's (contract §1: SSE,
+point-in-time recovery, tags and TTL are set by provisioning). So the admin role
+carries an explicit Deny, which no Allow of any other attached policy overrides,
+of every action in `ADMIN_DENIED`, grouped there by why:
+
+- table lifecycle and schema: CreateTable, DeleteTable, UpdateTable, ImportTable;
+- the contract's settings: UpdateContinuousBackups (PITR stays on) and
+  UpdateTimeToLive (TTL on another attribute, `timestamp` say, would expire every
+  message; TTL on `ttl` is a provisioning choice), so the admin may read both
+  settings (Describe*) but change neither;
+- tags: TagResource, UntagResource (`TenantId` names a table's tenant, and
+  tag-based access control keys on it);
+- recovery points and copies of the data: CreateBackup, DeleteBackup,
+  RestoreTableFromBackup, RestoreTableToPointInTime, ExportTableToPointInTime,
+  StartAwsBackupJob, RestoreTableFromAwsBackup (a backup or an export outlives the
+  table, so offboarding would not remove the data; deleting one destroys a
+  recovery point; a restore creates a table);
+- who else may reach the table: PutResourcePolicy, DeleteResourcePolicy (a
+  resource policy can grant other principals and accounts, or was the platform's
+  own guard);
+- copies outside the table: Enable/Update/DisableKinesisStreamingDestination
+  (every change streamed elsewhere), CreateTableReplica, DeleteTableReplica,
+  CreateGlobalTable, UpdateGlobalTable, UpdateGlobalTableSettings,
+  UpdateGlobalTableVersion, UpdateTableReplicaAutoScaling (replicas in other regions).
+
+Left out on purpose: reads of settings (DescribeTable, DescribeTimeToLive,
+DescribeContinuousBackups, which the admin may use) and UpdateContributorInsights
+(monitoring; it neither changes, copies nor exposes data).
 
 Pure: builds plain dicts, never calls AWS.
 """
@@ -63,8 +93,8 @@ _READ = ("dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem", 
 _WRITE = ("dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
           "dynamodb:PutItem", "dynamodb:UpdateItem")
 # Scan: `salestalk audit` reads every item of the tenant's own two tables (never an index or the registry).
-_MANAGE = ("dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTimeToLive", "dynamodb:Scan",
-           "dynamodb:UpdateTimeToLive")
+# Reads of settings only: TTL and PITR are provisioning's (see ADMIN_DENIED).
+_MANAGE = ("dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTimeToLive", "dynamodb:Scan")
 
 TABLE_ACTIONS: Mapping[Role, tuple[str, ...]] = {
     Role.READER: tuple(sorted(_READ)),
@@ -74,11 +104,24 @@ TABLE_ACTIONS: Mapping[Role, tuple[str, ...]] = {
 # Query is the only action DynamoDB authorises against an index ARN that the access patterns use.
 INDEX_ACTIONS: tuple[str, ...] = ("dynamodb:Query",)
 REGISTRY_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem",)
-# An explicit Deny wins over any Allow, so no other policy attached to an admin
-# role can hand it table creation or deletion, or let it turn point-in-time recovery
-# off or reshape keys and GSIs (the contract requires PITR; provisioning owns the schema).
-ADMIN_DENIED_ACTIONS: tuple[str, ...] = ("dynamodb:CreateTable", "dynamodb:DeleteTable",
-                                         "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable")
+# An explicit Deny wins over any Allow, so no other policy attached to an admin role can hand
+# it any of these (why each group: the module docstring).
+ADMIN_DENIED: Mapping[str, tuple[str, ...]] = {
+    "table lifecycle and schema": ("CreateTable", "DeleteTable", "UpdateTable", "ImportTable"),
+    "the contract's settings": ("UpdateContinuousBackups", "UpdateTimeToLive"),
+    "tags": ("TagResource", "UntagResource"),
+    "recovery points and copies of the data": (
+        "CreateBackup", "DeleteBackup", "RestoreTableFromBackup", "RestoreTableToPointInTime",
+        "ExportTableToPointInTime", "StartAwsBackupJob", "RestoreTableFromAwsBackup"),
+    "who else may reach the table": ("PutResourcePolicy", "DeleteResourcePolicy"),
+    "copies outside the table": (
+        "EnableKinesisStreamingDestination", "UpdateKinesisStreamingDestination",
+        "DisableKinesisStreamingDestination", "CreateTableReplica", "DeleteTableReplica", "CreateGlobalTable",
+        "UpdateGlobalTable", "UpdateGlobalTableSettings", "UpdateGlobalTableVersion",
+        "UpdateTableReplicaAutoScaling"),
+}
+ADMIN_DENIED_ACTIONS: tuple[str, ...] = tuple(sorted(f"dynamodb:{a}" for group in ADMIN_DENIED.values()
+                                                     for a in group))
 
 
 @dataclass(frozen=True)
@@ -195,7 +238,7 @@ def build_document(role: Role, *, tables: Sequence[tuple[TableSpec, str]], regis
     ]
     if role is Role.ADMIN:
         statements.append({
-            "Sid": "NoTableLifecycle",
+            "Sid": "NoTableSettingsOrCopies",
             "Effect": "Deny",
             "Action": list(ADMIN_DENIED_ACTIONS),
             "Resource": "*",

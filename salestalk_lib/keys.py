@@ -493,27 +493,56 @@ def pk_kind(pk: object) -> KeyKind | None:
 
 
 # --- tenant table names --------------------------------------------------------
+#
+# A full table name is `{prefix}tenants-metadata` or `{prefix}tenant-{tenantId}-{messages|metrics}`.
+# The grammar must be unambiguous, or two deployments' tables (and IAM ARNs) collide: with a
+# prefix `tenant-x-`, tenant `y`'s table `tenant-x-tenant-y-messages` is also tenant `x-tenant-y`'s
+# table of the unprefixed deployment. So a prefix never contains `tenant-`. Then the first
+# `tenant-` of a tenant table's name is where its base name starts (`tenant-` overlaps no
+# prefix of itself, so it cannot straddle the prefix's end either), and `parse_table_name`
+# reads back exactly the (prefix, kind, tenant) it was built from.
 
 REGISTRY_TABLE_BASE = "tenants-metadata"
+TENANT_TABLE_HEAD = "tenant-"
+MESSAGES_TABLE_SUFFIX = "-messages"
+METRICS_TABLE_SUFFIX = "-metrics"
+TABLE_PREFIX_MAX = 64
+_TABLE_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
+TABLE_PREFIX_PATTERN = _TABLE_PREFIX_RE.pattern
+
+
+def table_prefix_problem(prefix: object) -> str | None:
+    """Why `prefix` cannot prefix table names, or None when it can.
+
+    Letters, digits, `_`, `.` and `-`, at most 64 characters, and never the text
+    `tenant-` (see the grammar note above: it would make names parse two ways).
+    """
+    if not isinstance(prefix, str) or not _TABLE_PREFIX_RE.fullmatch(prefix):
+        return ("may use only letters, digits, '_', '.', '-' "
+                f"(at most {TABLE_PREFIX_MAX} characters)")
+    if TENANT_TABLE_HEAD in prefix:
+        return (f"must not contain {TENANT_TABLE_HEAD!r}: with it, one table name would belong to two "
+                "deployments (prefix 'tenant-x-' + tenant 'y' = no prefix + tenant 'x-tenant-y')")
+    return None
 
 
 def messages_table_base(tenant_id: str) -> str:
     """`tenant-{tenantId}-messages` (without any deployment prefix)."""
-    return f"tenant-{validate_tenant_id(tenant_id)}-messages"
+    return f"{TENANT_TABLE_HEAD}{validate_tenant_id(tenant_id)}{MESSAGES_TABLE_SUFFIX}"
 
 
 def metrics_table_base(tenant_id: str) -> str:
     """`tenant-{tenantId}-metrics` (without any deployment prefix)."""
-    return f"tenant-{validate_tenant_id(tenant_id)}-metrics"
+    return f"{TENANT_TABLE_HEAD}{validate_tenant_id(tenant_id)}{METRICS_TABLE_SUFFIX}"
 
 
 def s3_prefix(tenant_id: str) -> str:
     """`tenant-{tenantId}/`."""
-    return f"tenant-{validate_tenant_id(tenant_id)}/"
+    return f"{TENANT_TABLE_HEAD}{validate_tenant_id(tenant_id)}/"
 
 
 def _tenant_of_table_base(name: object, suffix: str) -> str:
-    head = "tenant-"
+    head = TENANT_TABLE_HEAD
     if not isinstance(name, str) or not name.startswith(head) or not name.endswith(suffix):
         raise KeyGrammarError(f"table name must be '{head}{{tenantId}}{suffix}', got {name!r}")
     try:
@@ -524,9 +553,36 @@ def _tenant_of_table_base(name: object, suffix: str) -> str:
 
 def parse_messages_table_base(name: str) -> str:
     """The tenant id inside `tenant-{tenantId}-messages`."""
-    return _tenant_of_table_base(name, "-messages")
+    return _tenant_of_table_base(name, MESSAGES_TABLE_SUFFIX)
 
 
 def parse_metrics_table_base(name: str) -> str:
     """The tenant id inside `tenant-{tenantId}-metrics`."""
-    return _tenant_of_table_base(name, "-metrics")
+    return _tenant_of_table_base(name, METRICS_TABLE_SUFFIX)
+
+
+def parse_table_name(name: object) -> tuple[str, str, str | None]:
+    """(prefix, kind, tenant id) of a full table name, kind being `registry`, `messages` or `metrics`.
+
+    The inverse of building a name: for every valid prefix, kind and tenant id,
+    `parse_table_name(prefix + base_name)` returns exactly them (so no name has two
+    owners). KeyGrammarError for a name that is not a SalesTalk table name.
+    """
+    if not isinstance(name, str):
+        raise KeyGrammarError(f"table name must be a string, got {type(name).__name__}")
+    if name.endswith(REGISTRY_TABLE_BASE):
+        prefix, kind, tenant_id = name[: -len(REGISTRY_TABLE_BASE)], "registry", None
+    else:
+        at = name.find(TENANT_TABLE_HEAD)
+        kind = next((k for k, suffix in (("messages", MESSAGES_TABLE_SUFFIX), ("metrics", METRICS_TABLE_SUFFIX))
+                     if name.endswith(suffix)), None)
+        if at < 0 or kind is None:
+            raise KeyGrammarError(f"{name!r} is not a SalesTalk table name ({{prefix}}{REGISTRY_TABLE_BASE} or "
+                                  f"{{prefix}}{TENANT_TABLE_HEAD}{{tenantId}}-messages|-metrics)")
+        prefix = name[:at]
+        tenant_id = _tenant_of_table_base(name[at:], MESSAGES_TABLE_SUFFIX if kind == "messages"
+                                          else METRICS_TABLE_SUFFIX)
+    problem = table_prefix_problem(prefix)
+    if problem is not None:
+        raise KeyGrammarError(f"table name {name!r} has prefix {prefix!r}, which {problem}")
+    return prefix, kind, tenant_id

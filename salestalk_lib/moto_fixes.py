@@ -32,6 +32,12 @@ a new moto version is noticed there, and is added to `TESTED_MOTO_VERSIONS` once
 replacement; process-wide, since the replacements are class attributes): to tell
 a moto fault from one of ours. `on` (the default) applies them as above.
 `install(env)` does it and says which applied; `engines.MotoEngine` calls it.
+
+**AWS configuration.** moto lists regions with a plain `boto3.Session()`, which reads
+`AWS_PROFILE` and the config files: an unknown profile failed every request of the
+embedded server with a 500. `isolate_from_aws_config(make_session)` gives it a
+session that reads nothing (`endpoint.local_session`); `endpoint.start_embedded`
+calls it before starting moto.
 """
 
 from __future__ import annotations
@@ -412,3 +418,12 @@ def install(env: Mapping[str, str] | None = None, *, version: str | None = None)
         return LOCK_ONLY
     patch_backend()
     return ALL
+
+
+def isolate_from_aws_config(make_session: Callable[[], Any]) -> None:
+    """Make moto list regions with `make_session()` instead of a `boto3.Session()` that reads AWS_PROFILE."""
+    from moto.core.base_backend import AccountSpecificBackend
+
+    session = make_session()
+    AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[method-assign]
+

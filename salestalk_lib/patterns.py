@@ -39,9 +39,10 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from pydantic import ValidationError
@@ -111,12 +112,25 @@ def _message_time(value: Any) -> str:
     return value
 
 
+_NUMERIC_TEXT_RE = re.compile(r"^-?[0-9.]+$")  # ASCII digits only: int() would also read other scripts'
+_INSTANT_TEXT_RE = re.compile(r"^-?[0-9]{1,12}(\.[0-9]{1,6})?$")
+# The instants a datetime can hold (years 1-9999, to the microsecond): every one is a number
+# DynamoDB stores exactly (at most 18 significant digits), so no bound can fail at the seam.
+_FIRST_INSTANT = keys.unix_seconds(datetime(1, 1, 1, tzinfo=UTC))
+_LAST_INSTANT = keys.unix_seconds(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+_MICROSECOND = Decimal("0.000001")
+
+
 def _instant(value: Any) -> Decimal:
-    """Unix seconds (number or digits), an aware datetime, ISO-8601 text, a date, or a period's start."""
+    """Unix seconds (number or digits), an aware datetime, ISO-8601 text, a date, or a period's start.
+
+    Seconds must lie in years 1-9999 with at most 6 decimals (microseconds): a 39-digit
+    number used to reach the storage seam and fail there with `decimal.Inexact`.
+    """
     if isinstance(value, bool):
         raise ContractError(f"expected a time, got {value!r}")
     if isinstance(value, (int, Decimal)):
-        return _seconds(value)
+        return _seconds(Decimal(value), value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ContractError("a datetime bound must be timezone-aware")
@@ -124,18 +138,22 @@ def _instant(value: Any) -> Decimal:
     if isinstance(value, date):
         return keys.unix_seconds(datetime(value.year, value.month, value.day, tzinfo=UTC))
     text = _str(value, "time")
-    try:
-        return _seconds(Decimal(text)) if text.lstrip("-").replace(".", "", 1).isdigit() else _instant_text(text)
-    except InvalidOperation:
-        raise ContractError(f"{text!r} is not a time") from None
+    if _NUMERIC_TEXT_RE.fullmatch(text):
+        if not _INSTANT_TEXT_RE.fullmatch(text):
+            raise ContractError(f"{text!r} is not a time: unix seconds have at most 12 digits and 6 decimals "
+                                "(years 1-9999, to the microsecond)")
+        return _seconds(Decimal(text), text)
+    return _instant_text(text)
 
 
-def _seconds(value: int | Decimal) -> Decimal:
-    """Unix seconds as a number DynamoDB can compare with (the contract's number rule)."""
-    try:
-        return dynamodb_number(value)
-    except ContractError as exc:
-        raise ContractError(f"unix seconds {value} {exc}") from None
+def _seconds(seconds: Decimal, shown: object) -> Decimal:
+    if not seconds.is_finite() or not _FIRST_INSTANT <= seconds <= _LAST_INSTANT:
+        raise ContractError(f"{shown!r} is not a time: unix seconds must lie between {_FIRST_INSTANT} and "
+                            f"{_LAST_INSTANT} (years 1-9999)")
+    if seconds != seconds.quantize(_MICROSECOND):
+        raise ContractError(f"{shown!r} is not a time: unix seconds have at most 6 decimals (microseconds)")
+    return seconds
+
 
 
 def _instant_text(text: str) -> Decimal:
@@ -151,6 +169,15 @@ def _instant_text(text: str) -> Decimal:
     if parsed.tzinfo is None:
         raise ContractError(f"time {text!r} needs a timezone (end it with Z)")
     return keys.unix_seconds(parsed)
+
+
+def _shown(value: Any, width: int = 60) -> str:
+    """A value for an error message: its repr, cut to `width` characters."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a hostile __repr__ must not hide the real error
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _period(value: Any) -> str:
@@ -298,24 +325,41 @@ class Pattern:
                 return p
         raise KeyError(name)
 
+    def accepts(self) -> str:
+        """The parameters this pattern takes, for error messages: `subject, granularity, start?, end?`."""
+        return ", ".join(p.name + ("" if p.required else "?") for p in self.params) or "no parameters"
+
     def check_params(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        """Check and normalise parameters: unknown, missing or malformed ones raise ContractError."""
+        """Check and normalise parameters: unknown, missing or malformed ones raise ContractError.
+
+        Every message names the parameter and the parameters the pattern accepts. A value of
+        a type a parameter cannot take (a list, a float, a huge number) is a ContractError
+        too, never the TypeError or decimal signal it would otherwise raise.
+        """
+        if not isinstance(given, Mapping):
+            raise ContractError(f"pattern {self.name}: parameters must be a mapping of name to value, "
+                                f"got {type(given).__name__} (it takes {self.accepts()})")
         known = {p.name: p for p in self.params}
-        unknown = sorted(set(given) - set(known))
+        unknown = sorted(n if isinstance(n, str) and n.isidentifier() and n.isascii() else _shown(n)
+                         for n in set(given) - set(known))
         if unknown:
-            raise ContractError(f"pattern {self.name} takes {', '.join(known) or 'no parameters'}; "
-                                f"unknown: {', '.join(unknown)}")
+            raise ContractError(f"pattern {self.name} takes {self.accepts()}; unknown: {', '.join(unknown)}")
         out: dict[str, Any] = {}
         for p in self.params:
             value = given.get(p.name)
             if value is None:
                 if p.required:
-                    raise ContractError(f"pattern {self.name} needs parameter {p.name!r} ({p.doc})")
+                    raise ContractError(f"pattern {self.name} needs parameter {p.name!r} ({p.doc}); "
+                                        f"it takes {self.accepts()}")
                 continue
             try:
                 out[p.name] = p.type.parse(value)
             except ContractError as exc:
                 raise type(exc)(f"pattern {self.name}, parameter {p.name}: {exc}") from None
+            except (TypeError, ValueError, ArithmeticError, AttributeError):
+                # The parsers expect text or the documented Python types; anything else is bad input.
+                raise ContractError(f"pattern {self.name}, parameter {p.name}: expected {p.type.doc}, got "
+                                    f"{type(value).__name__} {_shown(value)}") from None
         if self.check is not None:
             self.check(out)
         rk = self.range_key
@@ -525,12 +569,15 @@ def get(pattern: str | int | Pattern) -> Pattern:
     """A pattern by name, number (`9` or `"9"`) or itself; unknown ones raise ContractError."""
     if isinstance(pattern, Pattern):
         return pattern
-    if isinstance(pattern, int) or (isinstance(pattern, str) and pattern.isdigit()):
-        found = _BY_NUMBER.get(int(pattern))
-    else:
-        found = _BY_NAME.get(pattern)
+    found = None
+    if isinstance(pattern, int) and not isinstance(pattern, bool):
+        found = _BY_NUMBER.get(pattern)
+    elif isinstance(pattern, str):
+        # ASCII digits only: int() also reads other scripts' digits, and very long digit strings raise.
+        numeric = pattern.isascii() and pattern.isdigit() and len(pattern) <= 3
+        found = _BY_NUMBER.get(int(pattern)) if numeric else _BY_NAME.get(pattern)
     if found is None:
-        raise ContractError(f"no access pattern {pattern!r}; known: "
+        raise ContractError(f"no access pattern {_shown(pattern)}; known: "
                             + ", ".join(f"{p.number} {p.name}" for p in PATTERNS))
     return found
 
@@ -602,33 +649,90 @@ def _plan(pattern: Pattern, table: str, params: Mapping[str, Any], *, limit: int
 
 
 # --- resume tokens ------------------------------------------------------------------
+#
+# A token is base64url of a small JSON envelope: {"v": 2, "p": pattern name, "q": digest of
+# (pattern, table, parameters), "k": the start key (DynamoDB JSON), "c": checksum of p, q and k}.
+# Not a secret (no HMAC: whoever holds a token may read the query anyway), but checked: a token
+# resumes only the query it came from, an edited token fails its checksum, and its start key
+# must lie inside that query's partition and range (a crafted key for another partition used to
+# be sent as ExclusiveStartKey).
+
+TOKEN_VERSION = 2
+_TOKEN_FIELDS = {"v", "p", "q", "k", "c"}
+_TOKEN_MAX = 8192
+
+
+def _digest(*parts: Any) -> str:
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
 
 
 def _fingerprint(pattern: Pattern, table: str, params: Mapping[str, Any]) -> str:
-    canonical = json.dumps([pattern.name, table, {k: str(v) for k, v in sorted(params.items())}])
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    return _digest(pattern.name, table, {k: str(v) for k, v in sorted(params.items())})
 
 
 def encode_token(pattern: Pattern, table: str, params: Mapping[str, Any], last_key: Mapping[str, Any]) -> str:
-    """An opaque resume token: base64url of the LastEvaluatedKey (DynamoDB JSON) and the query it belongs to."""
-    body = {"v": 1, "q": _fingerprint(pattern, table, params), "k": serialize(last_key)}
+    """An opaque resume token for `last_key`, bound to its pattern, parameters and table."""
+    query, key = _fingerprint(pattern, table, params), serialize(last_key)
+    body = {"v": TOKEN_VERSION, "p": pattern.name, "q": query, "k": key, "c": _digest(pattern.name, query, key)}
     raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def decode_token(token: str, pattern: Pattern, table: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The ExclusiveStartKey inside `token`; ContractError if it is malformed or from another query."""
+def decode_token(token: object, pattern: Pattern, table: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The ExclusiveStartKey inside `token`; ContractError if it is malformed, altered or from another query."""
+    if not isinstance(token, str) or not token.isascii() or len(token) > _TOKEN_MAX:
+        raise ContractError(f"resume token is malformed: expected the text a previous result's next_token "
+                            f"gave, got {_shown(token)}")
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
         body = json.loads(raw)
-        key = deserialize(body["k"])
-        fingerprint = body["q"]
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (binascii.Error, ValueError) as exc:
         raise ContractError(f"resume token is malformed: {exc}") from None
-    if fingerprint != _fingerprint(pattern, table, params):
+    if not isinstance(body, dict) or set(body) != _TOKEN_FIELDS or body["v"] != TOKEN_VERSION:
+        raise ContractError("resume token is malformed or from another version of the library: "
+                            "run the query again without it")
+    if body["p"] != pattern.name:
+        raise ContractError(f"resume token belongs to another query: pattern {_shown(body['p'])}, "
+                            f"not {pattern.name}")
+    if body["c"] != _digest(body["p"], body["q"], body["k"]):
+        raise ContractError("resume token was altered: its checksum does not match its contents")
+    if body["q"] != _fingerprint(pattern, table, params):
         raise ContractError(f"resume token belongs to another query, not to {pattern.name} with these "
                             "parameters on this table")
+    try:
+        key = deserialize(body["k"])
+    except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
+        raise ContractError(f"resume token is malformed: its start key does not parse ({exc})") from None
+    _check_start_key(pattern, params, key)
     return key
+
+
+def _check_start_key(pattern: Pattern, params: Mapping[str, Any], key: Mapping[str, Any]) -> None:
+    """A start key must be one this query can return: right attributes and types, inside its key condition."""
+    spec = TABLE_SPECS[pattern.table]
+    attrs = list(spec.key_attributes) + (list(spec.index(pattern.index).key_attributes) if pattern.index else [])
+    want = {a.name: a for a in attrs}
+    if set(key) != set(want) or not all(isinstance(key[n], str if a.type == "S" else Decimal)
+                                        for n, a in want.items()):
+        raise ContractError(f"resume token's start key has attributes {sorted(key)}, but {pattern.name} resumes "
+                            f"with {sorted(want)}")
+    outside = ContractError(f"resume token's start key lies outside this query of {pattern.name} (another "
+                            "partition or range): run the query again without it")
+    hash_value = _value(pattern.hash_key, params)
+    if key[pattern.hash_key.attribute] != hash_value:
+        raise outside
+    rk, value = pattern.range_key, key.get(pattern.range_key.attribute) if pattern.range_key else None
+    try:
+        if isinstance(rk, Eq) and (rk.param is None or rk.param in params) and value != _value(rk, params):
+            raise outside
+        if isinstance(rk, Between) and ((rk.low in params and value < params[rk.low])
+                                        or (rk.high in params and value > params[rk.high])):
+            raise outside
+        if isinstance(rk, Prefix) and not value.startswith(params[rk.param]):
+            raise outside
+    except TypeError:  # a string where the range holds numbers, or the reverse
+        raise outside from None
 
 
 # --- results ------------------------------------------------------------------------
@@ -714,28 +818,47 @@ def _model(pattern: Pattern) -> Any:
 
 def _target(target: Any, pattern: Pattern) -> tuple[Any, str]:
     """(storage, table name) for `pattern` on a connection or a tenant scope."""
-    tenant_id = getattr(target, "tenant_id", None)
+    from .connection import SalesTalk  # imported late: the connection module imports this layer's peers
+    from .scope import TenantScope
+
+    if not isinstance(target, (SalesTalk, TenantScope)):
+        raise ContractError(f"run pattern {pattern.name} on a connection (connect()) or a tenant scope "
+                            f"(st.tenant(id)), not on {type(target).__name__}")
     settings = target.settings
     if pattern.table is TableKind.REGISTRY:
         return target.storage, settings.table_name(TableKind.REGISTRY)
-    if tenant_id is None:
-        raise TypeError(f"pattern {pattern.number} ({pattern.name}) reads a tenant's tables: run it on a "
-                        "tenant scope, st.tenant(tenant_id), so it can reach only that tenant's tables")
-    return target.storage, settings.table_name(pattern.table, tenant_id)
+    if not isinstance(target, TenantScope):
+        raise ContractError(f"pattern {pattern.number} ({pattern.name}) reads a tenant's tables: run it on a "
+                            "tenant scope, st.tenant(tenant_id), so it can reach only that tenant's tables")
+    return target.storage, settings.table_name(pattern.table, target.tenant_id)
 
 
-def explain(target: Any, pattern: str | int | Pattern, *, page_size: int | None = None,
-            resume: str | None = None, **params: Any) -> list[Request]:
+def _merged(pattern: Pattern, params: Mapping[str, Any] | None, kwparams: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` and keyword parameters as one mapping; a name given both ways is refused."""
+    if params is not None and not isinstance(params, Mapping):
+        raise ContractError(f"pattern {pattern.name}: params must be a mapping of name to value, "
+                            f"got {type(params).__name__} (it takes {pattern.accepts()})")
+    given = dict(params or {})
+    both = sorted(set(given) & set(kwparams))
+    if both:
+        raise ContractError(f"pattern {pattern.name}: parameter(s) {', '.join(both)} given twice")
+    given.update(kwparams)
+    return given
+
+
+def explain(target: Any, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
+            page_size: int | None = None, resume: str | None = None, **kwparams: Any) -> list[Request]:
     """The request(s) `run` would send first, exactly, without sending anything.
 
-    A GetItem is one request. A Query's later pages repeat the first request with
+    Parameters come as `params` (a mapping: what the CLI passes) or as keywords. A
+    GetItem is one request. A Query's later pages repeat the first request with
     `ExclusiveStartKey` set to where the previous page ended.
     """
     p = get(pattern)
-    checked = p.check_params(params)
+    checked = p.check_params(_merged(p, params, kwparams))
     _, table = _target(target, p)
     _check_positive(page_size=page_size)
-    start_key = decode_token(resume, p, table, checked) if resume else None
+    start_key = decode_token(resume, p, table, checked) if resume is not None else None
     return [_plan(p, table, checked, limit=page_size, start_key=start_key).request()]
 
 
@@ -754,22 +877,26 @@ def _resume_key(pattern: Pattern, item: Mapping[str, Any]) -> dict[str, Any]:
     return {a: item[a] for a in attrs}
 
 
-def run(target: Any, pattern: str | int | Pattern, *, page_size: int | None = None,
-        limit: int | None = None, resume: str | None = None, retrier: Retrier | None = None,
-        **params: Any) -> Result:
+def run(target: Any, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
+        page_size: int | None = None, limit: int | None = None, resume: str | None = None,
+        retrier: Retrier | None = None, **kwparams: Any) -> Result:
     """Run one access pattern on a connection (registry patterns) or a tenant scope (all others).
 
+    Parameters come as `params` (a mapping) or as keywords; any name that is not one of
+    the pattern's parameters, including `target` or `pattern`, is refused as unknown.
     Reads every page unless `limit` caps the items returned; then `next_token`
     resumes exactly after the last item returned (pass it as `resume`). Each
     request goes through `retrier` (reads are safe to retry).
     """
     p = get(pattern)
-    checked = p.check_params(params)
+    checked = p.check_params(_merged(p, params, kwparams))
     storage, table = _target(target, p)
+    if retrier is not None and not isinstance(retrier, Retrier):
+        raise ContractError(f"retrier must be a salestalk_lib.retry.Retrier, got {type(retrier).__name__}")
     retrier = retrier or Retrier()
     _check_positive(page_size=page_size, limit=limit)
-    start_key = decode_token(resume, p, table, checked) if resume else None
-    if p.operation(checked) == "GetItem" and (resume or limit is not None):
+    start_key = decode_token(resume, p, table, checked) if resume is not None else None
+    if p.operation(checked) == "GetItem" and (resume is not None or limit is not None):
         raise ContractError(f"pattern {p.name} reads one item with GetItem: it takes no limit or resume token")
 
     kept: list[dict[str, Any]] = []

@@ -11,15 +11,15 @@ API) is listed as "unsupported on this engine", never silently assumed.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .errors import ProvisioningError, RequestRejected, SchemaDrift
-from .keys import REGISTRY_TABLE_BASE, parse_messages_table_base, parse_metrics_table_base, validate_tenant_id
+from .errors import KeyGrammarError, ProvisioningError, RequestRejected, SchemaDrift
+from .keys import parse_table_name, validate_tenant_id
 from .settings import Settings
 from .storage import Storage
-from .tables import REGISTRY, TENANT_TABLE_SPECS, TableKind, TableSpec, create_table_request, describe_differences, tags_for
+from .tables import (REGISTRY, TABLE_SPECS, TENANT_TABLE_SPECS, TableKind, TableSpec, create_table_request,
+                     describe_differences, tags_for)
 
 
 @dataclass(frozen=True)
@@ -46,23 +46,6 @@ def refusal(exc: RequestRejected) -> str:
     return f"rejected ({exc.code or 'no code'})"
 
 
-def wait_deleted(storage: Storage, name: str, *, timeout: float = 120.0, poll: float = 0.2,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-    """Poll until table `name` is gone (DeleteTable is asynchronous); ProvisioningError after `timeout`."""
-    waited = 0.0
-    while True:
-        desc = storage.describe_table(name)
-        if desc is None:
-            return
-        if desc.get("TableStatus") != "DELETING":
-            raise ProvisioningError(f"table {name!r} was being deleted and is now {desc.get('TableStatus')}: "
-                                    "someone else is changing it; provision again when it settles")
-        if waited >= timeout:
-            raise ProvisioningError(f"table {name!r} still DELETING after {timeout:.0f}s")
-        sleep(poll)
-        waited += poll
-
-
 def check_table(storage: Storage, spec: TableSpec, name: str) -> list[str]:
     """Differences between the live table `name` and `spec` (empty: it matches). Raises if absent."""
     desc = storage.describe_table(name)
@@ -73,24 +56,31 @@ def check_table(storage: Storage, spec: TableSpec, name: str) -> list[str]:
 
 def provision_table(storage: Storage, spec: TableSpec, name: str, tags: dict[str, str], *,
                     ttl_enabled: bool = False, wait_timeout: float = 120.0) -> TableResult:
-    """Bring one table to its spec: create it if missing, refuse it if it drifted."""
-    desc = storage.describe_table(name)
-    if desc is not None and desc.get("TableStatus") == "DELETING":
-        # Right after a DeleteTable (offboarding, a test's cleanup) the old table is still listed:
-        # it is going away, not drifting. Create the table anew once it has gone.
-        wait_deleted(storage, name, timeout=wait_timeout)
-        desc = None
+    """Bring one table to its spec: create it if missing, refuse it if it drifted.
+
+    A table that is being deleted (status DELETING, e.g. right after an offboarding)
+    is not the table to check against the spec: provisioning waits, at most
+    `wait_timeout` seconds, until it is gone and then creates it anew.
+    """
     action = "unchanged"
-    if desc is None:
+    desc = None
+    # Bounded: each round either finds the table, creates it, or saw it vanish or appear meanwhile.
+    for _ in range(3):
+        desc = storage.describe_table(name)
+        if desc is not None and desc.get("TableStatus") == "DELETING":
+            storage.wait_deleted(name, timeout=wait_timeout)
+            desc = None
+        if desc is not None:
+            break
         try:
             desc = storage.create_table(create_table_request(spec, name, tags))
             action = "created"
+            break
         except RequestRejected as exc:
-            if exc.code != "ResourceInUseException":  # someone else created it a moment ago
-                raise
-            desc = storage.describe_table(name)
-            if desc is None:
-                raise ProvisioningError(f"table {name!r} is being created and deleted concurrently") from exc
+            if exc.code != "ResourceInUseException":  # someone else created it a moment ago, or it is
+                raise                                  # still being deleted: look again
+    if desc is None:
+        raise ProvisioningError(f"table {name!r} is being created and deleted concurrently; try again")
     if action == "unchanged":
         diffs = describe_differences(spec, desc)
         if diffs:
@@ -204,7 +194,7 @@ def table_overview(storage: Storage, settings: Settings, *, with_settings: bool 
     """
     rows = []
     for name in storage.list_tables(settings.table_prefix):
-        spec = _spec_for_name(name[len(settings.table_prefix):])
+        spec = _spec_for_name(name, settings.table_prefix)
         if spec is None:
             continue
         desc = storage.describe_table(name)
@@ -216,31 +206,20 @@ def table_overview(storage: Storage, settings: Settings, *, with_settings: bool 
         row = {"table": name, "kind": str(spec.kind), "status": desc.get("TableStatus"),
                "keys": keys, "gsis": gsis, "items": desc.get("ItemCount", 0), "matches_spec": not diffs}
         if with_settings:
-            tenant = _tenant_of(spec, name[len(settings.table_prefix):])
+            tenant = parse_table_name(name)[2]
             expected = tags_for(spec, environment=settings.environment, tenant_id=tenant)
             row.update(table_settings(storage, spec, name, desc, expected))
         rows.append(row)
     return rows
 
 
-def _tenant_of(spec: TableSpec, base: str) -> str | None:
-    """The tenant id in a per-tenant table's base name (the key grammar's parsers), None for the registry."""
-    if spec.kind is TableKind.MESSAGES:
-        return parse_messages_table_base(base)
-    if spec.kind is TableKind.METRICS:
-        return parse_metrics_table_base(base)
-    return None
-
-
-def _spec_for_name(base: str) -> TableSpec | None:
-    if base == REGISTRY_TABLE_BASE:
-        return REGISTRY
-    for spec in TENANT_TABLE_SPECS:
-        suffix = "-" + spec.base_name("x").rsplit("-", 1)[1]
-        if base.startswith("tenant-") and base.endswith(suffix):
-            return spec
-    return None
-
+def _spec_for_name(name: str, prefix: str) -> TableSpec | None:
+    """The spec of a table of this deployment (`prefix`), or None for anyone else's table."""
+    try:
+        owner, kind, _ = parse_table_name(name)
+    except KeyGrammarError:
+        return None
+    return TABLE_SPECS[TableKind(kind)] if owner == prefix else None
 
 
 def schema_rows(storage: Storage, table_names: Iterable[str]) -> list[dict[str, object]]:

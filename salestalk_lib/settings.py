@@ -1,4 +1,4 @@
-"""Deployment settings: table-name prefix, environment tag, region, AWS opt-in.
+"""Deployment settings: table-name prefix, environment tag, region, AWS opt-in, local hosts.
 
 Pure: reads a mapping (the environment by default), never boto3.
 """
@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass, replace
 from typing import Mapping
 
+from .endpoint_guard import LOCAL_HOSTS_ENV, parse_local_hosts
 from .errors import ConfigurationError
+from .keys import TABLE_PREFIX_PATTERN, table_prefix_problem
 from .tables import TableKind, TableSpec, TABLE_SPECS
 
 PREFIX_ENV = "SALESTALK_TABLE_PREFIX"
@@ -19,7 +21,7 @@ ALLOW_AWS_ENV = "SALESTALK_ALLOW_AWS"
 DEFAULT_REGION = "us-east-1"
 ENVIRONMENTS = ("local", "test", "dev", "staging", "production")
 
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
+_PREFIX_RE = re.compile(TABLE_PREFIX_PATTERN)  # the key grammar's prefix rule (keys.table_prefix_problem)
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -35,13 +37,14 @@ class Settings:
     table_prefix: str = ""
     environment: str = "local"
     allow_aws: bool = False
+    local_hosts: tuple[str, ...] = ()
+    """Hosts besides loopback that are local emulators (`SALESTALK_LOCAL_HOSTS`); see `endpoint_guard`."""
 
     def __post_init__(self) -> None:
-        if not _PREFIX_RE.fullmatch(self.table_prefix):
-            raise ConfigurationError(
-                f"table prefix {self.table_prefix!r} may use only letters, digits, '_', '.', '-' "
-                "(at most 64 characters)"
-            )
+        object.__setattr__(self, "local_hosts", parse_local_hosts(self.local_hosts))
+        problem = table_prefix_problem(self.table_prefix)
+        if problem is not None:
+            raise ConfigurationError(f"table prefix {self.table_prefix!r} {problem}")
         if self.environment not in ENVIRONMENTS:
             raise ConfigurationError(
                 f"environment {self.environment!r} must be one of {', '.join(ENVIRONMENTS)}"
@@ -55,6 +58,7 @@ class Settings:
             table_prefix=env.get(PREFIX_ENV, ""),
             environment=env.get(ENVIRONMENT_ENV, "local"),
             allow_aws=env_flag(env.get(ALLOW_AWS_ENV)),
+            local_hosts=parse_local_hosts(env.get(LOCAL_HOSTS_ENV)),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **given) if given else base

@@ -76,7 +76,7 @@ LAYERS: tuple[Layer, ...] = (
           "#00897b"),
     Layer("Pure modules", "no boto3: errors, key grammar, vocabularies, models, table specs, policies",
           ("errors", "keys", "vocab", "currency", "models", "tables", "validation", "settings", "retry",
-           "iam", "isolation", "samples"),
+           "iam", "isolation", "samples", "endpoint_guard"),
           "#3949ab"),
 )
 """Top to bottom; each module of `salestalk_lib` is in exactly one layer."""

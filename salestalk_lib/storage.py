@@ -5,13 +5,24 @@ set); the seam serialises them to DynamoDB's typed form and back, so numbers
 stay `Decimal` end to end. Every botocore/ClientError is turned into a
 `salestalk_lib.errors.StorageError` subclass here, `raise ... from exc`, and
 nowhere else. Each method is one request: retries belong to `salestalk_lib.retry`.
+
+Every request goes through one path, `Storage._call`, which first asks the
+storage's request policies (`RequestPolicy`) whether it may be sent. A plain
+`Storage` has none: it is the platform's, unscoped handle (provisioning,
+onboarding, the seed loader). `Storage.restricted(policy)` returns a Storage on
+the same connection whose every request must also pass `policy`; a tenant's scope
+is exactly that, with `scope.TenantPolicy`. The boto3 client is held privately
+and no public attribute or method of a restricted Storage hands out the client or
+an unrestricted Storage. This guards against programming mistakes; it is not a
+security boundary (any code in the process can build its own client). IAM is
+what enforces isolation on AWS (`salestalk_lib.iam`).
 """
 
 from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,6 +56,16 @@ TRANSIENT_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "Inter
 
 # A hook sees every request the seam sends: (operation name, request parameters).
 RequestHook = Callable[[str, Mapping[str, Any]], None]
+
+
+class RequestPolicy(Protocol):
+    """Decides whether a request may be sent; raises (e.g. `IsolationViolation`) to refuse it.
+
+    `check` gets the operation name and the request parameters exactly as they
+    would be sent (DynamoDB's typed form), before the request leaves the process.
+    """
+
+    def check(self, operation: str, params: Mapping[str, Any]) -> None: ...
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,20 +184,48 @@ def _translate_cancellation(exc: ClientError, text: str, kw: dict[str, Any]) -> 
 
 
 class Storage:
-    """Single-request DynamoDB operations over an injected boto3 client."""
+    """Single-request DynamoDB operations over an injected boto3 client, checked by its request policies.
 
-    def __init__(self, client: Any, *, hooks: Sequence[RequestHook] = ()):
-        self.client = client
+    `hooks` see every request that passes the policies, just before it is sent
+    (tests and fault injection use them); a refused request reaches no hook.
+    """
+
+    def __init__(self, client: Any, *, hooks: Sequence[RequestHook] = (), policy: RequestPolicy | None = None):
+        self._client = client
+        self._policies: tuple[RequestPolicy, ...] = () if policy is None else (policy,)
         self.hooks: list[RequestHook] = list(hooks)
 
+    def restricted(self, policy: RequestPolicy | None = None, *,
+                   hooks: Sequence[RequestHook] | None = None) -> "Storage":
+        """This storage's connection, with `policy` checked on every request besides its own policies.
+
+        Policies only accumulate: nothing derived from a restricted Storage can do more
+        than it. The hooks are copied (or replaced by `hooks`).
+        """
+        narrowed = Storage(self._client, hooks=self.hooks if hooks is None else hooks)
+        narrowed._policies = self._policies + (() if policy is None else (policy,))
+        return narrowed
+
+    @property
+    def restricted_by(self) -> tuple[RequestPolicy, ...]:
+        """The policies every request of this storage must pass (empty: the unscoped, platform storage)."""
+        return self._policies
+
     def _call(self, operation: str, table: str = "", **params: Any) -> dict[str, Any]:
-        for hook in self.hooks:
-            hook(operation, params)
-        method = getattr(self.client, _snake(operation))
+        self._check(operation, params)
+        if self.hooks:
+            for hook in self.hooks:
+                hook(operation, params)
+            self._check(operation, params)  # a hook may have changed the request: send only what passed
+        method = getattr(self._client, _snake(operation))
         try:
             return method(**params)
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, operation=operation, table=table) from exc
+
+    def _check(self, operation: str, params: Mapping[str, Any]) -> None:
+        for policy in self._policies:
+            policy.check(operation, params)
 
     # --- tables ---------------------------------------------------------------
 
@@ -205,6 +254,20 @@ class Storage:
             if waited >= timeout:
                 raise ProvisioningError(f"table {name!r} not ACTIVE after {timeout:.0f}s "
                                         f"(status {desc.get('TableStatus')})")
+            sleep(poll)
+            waited += poll
+
+    def wait_deleted(self, name: str, *, timeout: float = 120.0, poll: float = 0.2,
+                     sleep: Callable[[float], None] = time.sleep) -> None:
+        """Poll until the table no longer exists (a DELETING table takes a while); ProvisioningError after `timeout`."""
+        waited = 0.0
+        while True:
+            desc = self.describe_table(name)
+            if desc is None:
+                return
+            if waited >= timeout:
+                raise ProvisioningError(f"table {name!r} is still being deleted after {timeout:.0f}s "
+                                        f"(status {desc.get('TableStatus')}); try again once it is gone")
             sleep(poll)
             waited += poll
 

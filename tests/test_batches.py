@@ -65,7 +65,7 @@ def everything(conn: SalesTalk) -> list[tuple[str, dict]]:
 
 def counting(conn: SalesTalk) -> tuple[Storage, list[str]]:
     sent: list[str] = []
-    return Storage(conn.storage.client, hooks=[lambda op, params: sent.append(op)]), sent
+    return Storage(conn.endpoint.client(parameter_validation=False), hooks=[lambda op, params: sent.append(op)]), sent
 
 
 # --- the record -----------------------------------------------------------------------
@@ -143,7 +143,7 @@ def test_a_withdrawal_never_deletes_a_record_another_run_holds(conn):
             held = stored_record(conn, A, "upload-6") | {"runToken": other_token}
             conn.storage.put_item(conn.settings.table_name("messages", A), held)
 
-    storage = Storage(conn.storage.client, hooks=[another_run_takes_a_over])
+    storage = conn.storage.restricted(hooks=[another_run_takes_a_over])
     with pytest.raises(BatchConflict, match="tenant 'batch-b'"):
         ingestor(conn, storage=storage).ingest([*records(A), *records(B, seed=5)], batch_id="upload-6")
     kept = stored_record(conn, A, "upload-6")
@@ -163,7 +163,7 @@ def test_ctrl_c_while_the_batch_begins_sends_no_cleanup_and_a_rerun_completes(co
 
     batch = [*records(A), *records(B)]
     with pytest.raises(IngestInterrupted) as stopped:
-        ingestor(conn, storage=Storage(conn.storage.client, hooks=[interrupt_at_b])).ingest(batch, batch_id="upload-7")
+        ingestor(conn, storage=conn.storage.restricted(hooks=[interrupt_at_b])).ingest(batch, batch_id="upload-7")
     assert "DeleteItem" not in sent
     assert {r.outcome for r in stopped.value.report.results} == {Outcome.SKIPPED}
     assert stored_record(conn, A, "upload-7")["status"] == "in_progress"

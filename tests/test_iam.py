@@ -80,16 +80,19 @@ def test_roles_grow_reader_writer_admin_and_never_allow_table_lifecycle_or_accou
     reader, writer, admin = (_actions(docs[r], "OwnTables") for r in ROLES)
     assert reader < writer < admin
     assert "dynamodb:PutItem" not in reader and "dynamodb:PutItem" in writer
-    assert "dynamodb:UpdateTimeToLive" in admin - writer and "dynamodb:Scan" in admin - writer
-    # PITR must stay on and the key schema belongs to provisioning: no tenant role may change either
+    assert "dynamodb:Scan" in admin - writer and "dynamodb:DescribeTimeToLive" in admin - writer
+    # PITR must stay on, TTL and the key schema belong to provisioning: no tenant role may change them
     forbidden = {"dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:ListTables", "dynamodb:PartiQLSelect",
-                 "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable",
+                 "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive",
                  "dynamodb:TagResource", "dynamodb:RestoreTableFromBackup", "dynamodb:*"}
     for doc in docs.values():
         assert not forbidden & {a for s in _allow_statements(doc) for a in s["Action"]}
     (deny,) = [s for s in docs[Role.ADMIN]["Statement"] if s["Effect"] == "Deny"]
-    assert deny["Action"] == ["dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:UpdateContinuousBackups",
-                              "dynamodb:UpdateTable"] and deny["Resource"] == "*"
+    assert deny["Action"] == list(iam.ADMIN_DENIED_ACTIONS) and deny["Resource"] == "*"
+    assert {"dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:UpdateContinuousBackups",
+            "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive"} <= set(deny["Action"])
+    # Denied means never allowed: the admin's own Allow must not contradict its Deny.
+    assert not set(deny["Action"]) & admin
 
 
 def test_prefix_partition_region_and_account_are_parameters():

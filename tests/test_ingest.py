@@ -245,7 +245,7 @@ def test_exhausted_budget_is_reported_as_failed_and_writes_nothing(conn, endpoin
 
 def test_one_invalid_record_means_nothing_is_written(conn, rng):
     sent: list[str] = []
-    storage = Storage(conn.storage.client, hooks=[lambda op, params: sent.append(op)])
+    storage = Storage(conn.endpoint.client(parameter_validation=False), hooks=[lambda op, params: sent.append(op)])
     ing = Ingestor(storage, conn.settings, retrier=Retrier.virtual())
     good = msg(rng, uuid4_from(rng), 0)
     bad = {**msg(rng, uuid4_from(rng), 0).to_item(), "text": ""}
@@ -317,7 +317,7 @@ def test_sample_messages_are_deterministic_and_valid():
 def test_the_tenant_status_is_read_again_after_its_window_and_a_refusal_is_never_remembered(conn, rng):
     now = [0.0]
     sent: list[str] = []
-    storage = Storage(conn.storage.client, hooks=[lambda op, params: sent.append((op, params.get("TableName")))])
+    storage = conn.storage.restricted(hooks=[lambda op, params: sent.append((op, params.get("TableName")))])
     ing = Ingestor(storage, conn.settings, retrier=Retrier.virtual(), gate=TenantGate(recheck_seconds=5,
                                                                                        clock=lambda: now[0]))
     registry = conn.settings.table_name("registry")

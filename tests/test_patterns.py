@@ -116,7 +116,7 @@ def test_chart_has_one_row_per_pattern_with_its_key_condition_and_example():
 
 
 def test_a_tenant_pattern_on_the_bare_connection_is_refused(st):
-    with pytest.raises(TypeError, match=r"st\.tenant\(tenant_id\)"):
+    with pytest.raises(ContractError, match=r"st\.tenant\(tenant_id\)"):
         run(st, "metric_slices", subject="revenue", period="2025-Q3")
 
 

@@ -177,7 +177,7 @@ def test_a_table_still_being_deleted_is_waited_for_and_created_again_not_read_as
             return desc
 
     st.storage.delete_table(name)
-    storage = StillDeleting(st.storage.client)
+    storage = StillDeleting(st.endpoint.client())
     result = provision_table(storage, REGISTRY, name, tables.tags_for(REGISTRY, environment="test"))
     assert result.action == "created" and storage.reports == 0
     assert st.storage.describe_table(name)["TableStatus"] == "ACTIVE"

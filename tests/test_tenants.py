@@ -217,7 +217,7 @@ class _LoseFirstRegistryPut:
 
 
 def test_a_lost_registry_response_retried_ends_as_created_not_conflict(st, clock, sink):
-    client = _LoseFirstRegistryPut(st.storage.client, st.settings.registry_table)
+    client = _LoseFirstRegistryPut(st.endpoint.client(parameter_validation=False), st.settings.registry_table)
     tenants = Tenants(Storage(client), st.settings, clock=clock, sink=sink, retrier=Retrier.virtual())
     result = tenants.onboard("globex-003", **GLOBEX)
     assert client.lost == 1

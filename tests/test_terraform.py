@@ -146,7 +146,9 @@ def test_tenant_id_validation_is_the_key_grammars_rule(relpath: str, variable: s
 @pytest.mark.parametrize("relpath", ["variables.tf", "modules/tenant_tables/variables.tf"])
 def test_table_prefix_validation_is_the_settings_rule(relpath: str) -> None:
     conditions = " ".join(_variable_validation_conditions(relpath, "table_prefix"))
-    assert re.findall(r'regex\("(.*?)",', conditions) == [settings._PREFIX_RE.pattern]
+    assert re.findall(r'regex\("(.*?)",', conditions) == [keys.TABLE_PREFIX_PATTERN]
+    # ... and the rule that keeps table names unambiguous: no "tenant-" inside a prefix.
+    assert f'!strcontains(var.table_prefix, "{keys.TENANT_TABLE_HEAD}")' in conditions
 
 
 @pytest.mark.parametrize("relpath", ["variables.tf", "modules/tenant_tables/variables.tf"])

@@ -23,6 +23,13 @@ variable "table_prefix" {
     condition     = can(regex("^[A-Za-z0-9_.-]{0,64}$", var.table_prefix))
     error_message = "table_prefix may use only letters, digits, '_', '.', '-' (at most 64 characters)."
   }
+
+  # The key grammar's rule (salestalk_lib.keys.table_prefix_problem): with "tenant-" in the
+  # prefix one table name (and ARN) would belong to two deployments.
+  validation {
+    condition     = !strcontains(var.table_prefix, "tenant-")
+    error_message = "table_prefix must not contain \"tenant-\": prefix \"tenant-x-\" + tenant \"y\" would name the table of tenant \"x-tenant-y\" without a prefix."
+  }
 }
 
 variable "tenant_ids" {

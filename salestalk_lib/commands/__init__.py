@@ -24,13 +24,19 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
-    """--endpoint-url, --allow-aws, --region, --profile, --table-prefix, --environment."""
+    """--endpoint-url, --allow-aws, --local-host, --region, --profile, --table-prefix, --environment."""
     g = parser.add_argument_group("connection")
     g.add_argument("--endpoint-url", metavar="URL",
                    help="DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, "
-                        "else a temporary embedded server: moto, or SALESTALK_ENGINE's)")
+                        "else a temporary embedded server: moto, or SALESTALK_ENGINE's); used without "
+                        "--allow-aws only when its host is loopback or a --local-host")
     g.add_argument("--allow-aws", action="store_true", default=None,
-                   help="allow a real AWS account (same as SALESTALK_ALLOW_AWS=1)")
+                   help="allow a real AWS account, or any endpoint that is not local "
+                        "(same as SALESTALK_ALLOW_AWS=1)")
+    g.add_argument("--local-host", action="append", default=[], metavar="HOST",
+                   help="a host besides loopback that runs a local emulator, e.g. a container name "
+                        "(repeatable; added to SALESTALK_LOCAL_HOSTS, a comma-separated list); "
+                        "signed with dummy credentials, never your AWS keys")
     g.add_argument("--region", help="AWS region (default: AWS_REGION or us-east-1)")
     g.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
     g.add_argument("--table-prefix", help="prefix for every table name (default: SALESTALK_TABLE_PREFIX)")
@@ -53,8 +59,10 @@ def connect_from_args(args: argparse.Namespace) -> SalesTalk:
         for tenant_id in (value if isinstance(value, list) else [value]):
             if tenant_id is not None:
                 validate_tenant_id(tenant_id)
+    from_env = Settings.from_env()
     settings = Settings.from_env(table_prefix=args.table_prefix, environment=args.environment,
-                                 allow_aws=args.allow_aws)
+                                 allow_aws=args.allow_aws,
+                                 local_hosts=(*from_env.local_hosts, *getattr(args, "local_host", ())))
     st = connect(args.endpoint_url, settings=settings, region=args.region, profile=args.profile)
     if st.endpoint.embedded:
         print("note: no endpoint configured, so this runs on a temporary embedded DynamoDB that stops "

@@ -89,14 +89,14 @@ def run_query(args: argparse.Namespace) -> int:
     with connect_from_args(args) as st:
         target = _target(st, pattern, args, params)
         if args.explain:
-            for request in patterns.explain(target, pattern, page_size=args.page_size, resume=args.resume,
-                                            **params):
+            for request in patterns.explain(target, pattern, params, page_size=args.page_size,
+                                            resume=args.resume):
                 print(request.to_json())
             if pattern.operation(pattern.check_params(params)) == "Query":
                 print("# later pages repeat this request with ExclusiveStartKey = the previous page's "
                       "LastEvaluatedKey", file=sys.stderr)
             return 0
-        result = patterns.run(target, pattern, **options, **params)
+        result = patterns.run(target, pattern, params, **options)
     columns = args.columns.split(",") if args.columns else result.columns()
     rows = [{c: _cut(row.get(c), args.max_width) for c in columns} for row in result.rows()]
     print(format_table(rows, columns))

@@ -24,9 +24,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--engine", choices=ENGINES, default=None,
                    help=f"which engine (default: {ENGINE_ENV}, else {DEFAULT_ENGINE})")
-    p.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    p.add_argument("--port", type=port_number, default=0, help="TCP port, 1-65535 (default 0: a free one)")
     p.add_argument("--region", default=DEFAULT_REGION, help="region clients should use (default: %(default)s)")
     p.set_defaults(func=run)
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port 0-65535 (0 = any free port); anything else is a usage error (exit 2)."""
+    if not text.isascii() or not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 (any free port) to 65535, got {text!r}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:

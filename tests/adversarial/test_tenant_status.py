@@ -16,7 +16,6 @@ from salestalk_lib.errors import TenantNotActive
 from salestalk_lib.ingest import Ingestor, Outcome, TenantGate
 from salestalk_lib.retry import Retrier
 from salestalk_lib.samples import sample_messages, sample_metrics, write_jsonl
-from salestalk_lib.storage import Storage
 
 TENANT = "status-co"
 
@@ -72,7 +71,7 @@ def test_the_library_refuses_before_any_table_is_written(deployment: Deployment)
     deployment.onboard(TENANT)
     st = deployment.st
     sent: list[str] = []
-    storage = Storage(st.storage.client, hooks=[lambda op, params: sent.append(op)])
+    storage = st.storage.restricted(hooks=[lambda op, params: sent.append(op)])
     ing = Ingestor(storage, st.settings, retrier=Retrier.virtual())
     with pytest.raises(TenantNotActive, match="'stranger-co' is not registered"):
         ing.ingest([*_records(), *_records("stranger-co")])

@@ -174,7 +174,6 @@ resource "aws_iam_policy" "admin" {
           "dynamodb:Query",
           "dynamodb:Scan",
           "dynamodb:UpdateItem",
-          "dynamodb:UpdateTimeToLive",
         ]
         Resource = [
           aws_dynamodb_table.messages.arn,
@@ -207,13 +206,36 @@ resource "aws_iam_policy" "admin" {
         }
       },
       {
-        Sid    = "NoTableLifecycle"
+        Sid    = "NoTableSettingsOrCopies"
         Effect = "Deny"
         Action = [
+          "dynamodb:CreateBackup",
+          "dynamodb:CreateGlobalTable",
           "dynamodb:CreateTable",
+          "dynamodb:CreateTableReplica",
+          "dynamodb:DeleteBackup",
+          "dynamodb:DeleteResourcePolicy",
           "dynamodb:DeleteTable",
+          "dynamodb:DeleteTableReplica",
+          "dynamodb:DisableKinesisStreamingDestination",
+          "dynamodb:EnableKinesisStreamingDestination",
+          "dynamodb:ExportTableToPointInTime",
+          "dynamodb:ImportTable",
+          "dynamodb:PutResourcePolicy",
+          "dynamodb:RestoreTableFromAwsBackup",
+          "dynamodb:RestoreTableFromBackup",
+          "dynamodb:RestoreTableToPointInTime",
+          "dynamodb:StartAwsBackupJob",
+          "dynamodb:TagResource",
+          "dynamodb:UntagResource",
           "dynamodb:UpdateContinuousBackups",
+          "dynamodb:UpdateGlobalTable",
+          "dynamodb:UpdateGlobalTableSettings",
+          "dynamodb:UpdateGlobalTableVersion",
+          "dynamodb:UpdateKinesisStreamingDestination",
           "dynamodb:UpdateTable",
+          "dynamodb:UpdateTableReplicaAutoScaling",
+          "dynamodb:UpdateTimeToLive",
         ]
         Resource = "*"
       },
