@@ -1,14 +1,11 @@
-"""The whole run (tests/ and notebooks/): notebooks bound to one engine, and how long each engine took.
+"""The whole run (tests/ and notebooks/): how long each engine took.
 
 A test's time (setup, call and teardown, so a server's start counts where it happens) is
 added to its engine: the `engine` parameter of a database test (see tests/conftest.py), or
 `SALESTALK_ENGINE` for a notebook (nbval runs each notebook on the engine of the environment;
 `make test` runs them once per engine). Tests without a database are counted apart.
 
-`salestalk_lib.notebook_exec.ENGINE_ONLY_NOTEBOOKS` is the notebooks' twin of the tests'
-`engine_only` marker: a notebook
-whose stored outputs depend on one engine's behaviour is collected only on that engine, and the
-run's summary names it with the reason.
+Every notebook runs on every engine: nothing engine-specific may show in a stored output.
 """
 
 from __future__ import annotations
@@ -19,27 +16,9 @@ from collections import defaultdict
 
 import pytest
 
-from salestalk_lib.notebook_exec import engine_reason
-
-_LEFT_OUT: dict[str, str] = {}
-
 
 def _engine() -> str:
     return os.environ.get("SALESTALK_ENGINE") or "moto"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    keep, drop = [], []
-    for item in items:
-        reason = engine_reason(item.path, _engine()) if item.path.suffix == ".ipynb" else None
-        if reason is not None:
-            _LEFT_OUT[item.path.name] = reason
-            drop.append(item)
-        else:
-            keep.append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
 
 
 _SECONDS: dict[str, float] = defaultdict(float)
@@ -66,8 +45,6 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for name, reason in sorted(_LEFT_OUT.items()):
-        terminalreporter.write_line(f"not run on {_engine()}: notebooks/{name}: {reason}")
     if _SECONDS:
         terminalreporter.section("time by engine")
         for key in sorted(_SECONDS):

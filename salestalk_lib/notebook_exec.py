@@ -19,24 +19,6 @@ from nbclient import NotebookClient
 
 KERNEL = "python3"
 
-ENGINE_ONLY_NOTEBOOKS: dict[str, tuple[tuple[str, ...], str]] = {
-    "04_idempotency_and_retries.ipynb": (
-        ("moto",),
-        "its lost-response cells expect moto's ignored ClientRequestToken (a resent transaction executed again, "
-        "ending already_exists); DynamoDB Local, like DynamoDB, replays it (created). Issue 10 rewrites them to the "
-        "engine-independent invariant."),
-}
-"""Notebooks whose stored outputs hold only on some embedded engines: name -> (engines, why).
-
-`make test` (conftest.py) and `make run` leave such a notebook out on any other engine and say so."""
-
-
-def engine_reason(path: Path, engine: str) -> str | None:
-    """Why notebook `path` does not run on `engine` (None: it runs on every engine)."""
-    bound = ENGINE_ONLY_NOTEBOOKS.get(path.name)
-    return bound[1] if bound is not None and engine not in bound[0] else None
-
-
 def _scrub(nb: nbformat.NotebookNode) -> None:
     """Drop what varies between runs and says nothing: timings, widget state, kernel versions."""
     nb.metadata.pop("widgets", None)

@@ -20,7 +20,6 @@ import argparse
 import functools
 import http.server
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from .commands import format_table, seed_tenant_ids
 from .connection import SalesTalk, connect
 from .endpoint import start_embedded
 from .engines import ENGINE_ENV, ENGINES, engine_from_env
-from .notebook_exec import engine_reason, execute
+from .notebook_exec import execute
 from .seed import load_seed
 from .settings import PREFIX_ENV, Settings
 
@@ -76,12 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
         env.update(AWS_ENDPOINT_URL_DYNAMODB=endpoint.url, AWS_REGION=endpoint.region)
         for nb in notebooks:
-            reason = engine_reason(nb, engine)
-            if reason is not None:  # its stored outputs hold on another engine only: publish them as stored
-                out_dir.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(nb, out_dir / nb.name)
-                print(f"    {nb.name}  (not run on {engine}, its stored copy is published: {reason})")
-                continue
             t0 = time.monotonic()
             execute(nb, out_dir / nb.name, env={**env, PREFIX_ENV: notebook_prefix(nb)})
             print(f"    {nb.name}  ({time.monotonic() - t0:.1f} s, tables prefixed {notebook_prefix(nb)})")

@@ -212,14 +212,3 @@ def test_the_embedded_path_of_resolve_endpoint_starts_the_engine_the_environment
         server = ep._server
     if engine == "dynamodb-local":
         assert not _alive(server.pid)
-
-
-def test_a_notebook_bound_to_one_engine_says_why_it_does_not_run_on_another():
-    from salestalk_lib.notebook_exec import ENGINE_ONLY_NOTEBOOKS, engine_reason
-
-    for name, (bound, reason) in ENGINE_ONLY_NOTEBOOKS.items():
-        assert (Path(__file__).resolve().parents[1] / "notebooks" / name).is_file()
-        for engine in engines.ENGINES:
-            assert engine_reason(Path(name), engine) == (None if engine in bound else reason)
-        assert reason
-    assert engine_reason(Path("00_quickstart.ipynb"), "dynamodb-local") is None
