@@ -86,7 +86,7 @@ def check_engine(name: str, *, source: str = "engine") -> str:
 def check_port(port: int) -> int:
     """A TCP port number, 0 meaning "a free one"."""
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise ConfigurationError(f"port {port!r} must be a number from 1 to 65535 (or 0 for a free one)")
+        raise ConfigurationError(f"port must be a number from 0 (any free port) to 65535, got {port!r}")
     return port
 
 

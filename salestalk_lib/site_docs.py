@@ -531,6 +531,75 @@ GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee("The audit names a message without its identity item, an identity item without its message and "
               "a `MSG#` partition holding two messages.",
               ("tests/test_audit.py::test_message_identity_pairing_breaks_are_reported",)),
+    Guarantee("Every number is either refused naming its field or stored and read back equal: DynamoDB's rules "
+              "exactly (38 significant digits, 1E-130 to 9.99…E+125, normalised as DynamoDB stores it), checked "
+              "before anything is written.",
+              (f"{_ADV}test_number_rules.py::test_numbers_that_crashed_ingest_are_stored_and_read_back_equal",
+               f"{_ADV}test_number_rules.py::test_unstorable_numbers_are_refused_naming_their_field_and_nothing_is_"
+               "written",
+               f"{_ADV}test_number_rules.py::test_the_rule_accepts_what_dynamodb_local_stores_and_normalises_it_the_"
+               "same_way",
+               f"{_ADV}test_number_rules.py::test_a_metric_either_refuses_its_value_naming_it_or_stores_and_reads_it_"
+               "back_equal")),
+    Guarantee("Items are sized as DynamoDB sizes them: an item the contract accepts at 409,600 bytes is accepted "
+              "by DynamoDB Local, one byte more is refused, and write costs cross the 1 KB boundary where the "
+              "engine's do.",
+              ("tests/test_item_size.py::test_a_number_is_sized_as_dynamodb_local_charges_it",
+               "tests/test_item_size.py::test_the_largest_item_dynamodb_local_accepted_is_409600_bytes",
+               "tests/test_item_size.py::test_a_contract_metric_dynamodb_local_accepted_at_the_limit_is_accepted_"
+               "and_one_byte_more_refused")),
+    Guarantee("Bad input gets one clear line and the right exit code, never a traceback, and changes no table: "
+              "truncated, empty, BOM, CRLF, NUL, non-UTF-8, deeply nested, huge-integer, NaN, duplicate-key files, "
+              "a FIFO, a symbolic link loop or a missing path, through `validate`, `ingest` and `seed --dir`.",
+              (f"{_ADV}test_bad_files.py::test_validate_says_it_in_one_line_with_the_right_exit_code",
+               f"{_ADV}test_bad_files.py::test_ingest_refuses_with_exit_2_and_writes_nothing",
+               f"{_ADV}test_bad_files.py::test_seed_refuses_with_exit_2_and_writes_nothing",
+               f"{_ADV}test_bad_files.py::test_a_fifo_is_refused_before_it_is_opened_for_reading")),
+    Guarantee("Hostile records, key strings and command-line parameters raise only the library's own errors "
+              "(fuzzed with a fixed budget); whatever is accepted round-trips.",
+              (f"{_ADV}test_fuzz_inputs.py::test_a_hostile_record_gets_violations_or_round_trips",
+               f"{_ADV}test_fuzz_inputs.py::test_a_key_parser_parses_and_rebuilds_the_same_text_or_raises_a_key_"
+               "error",
+               f"{_ADV}test_pattern_params.py::test_fuzzed_parameters_raise_only_the_librarys_errors",
+               f"{_ADV}test_hostile_ids.py::test_a_hostile_tenant_id_never_becomes_a_table_name")),
+    Guarantee("Control characters are refused in names and other one-line text, and stored data is never "
+              "printed raw.",
+              (f"{_ADV}test_control_characters.py::test_a_tenant_name_refuses_every_control_character",
+               f"{_ADV}test_control_characters.py::test_stored_control_characters_are_never_printed_raw")),
+    Guarantee("Real AWS is never reached without the opt-in, whatever the spelling of its endpoint: \"local\" is "
+              "decided positively (loopback, or a host declared local), every other endpoint is refused (exit 2) "
+              "before a credential is read, and local endpoints are signed with dummy credentials.",
+              (f"{_ADV}test_aws_guard.py::test_every_spelling_of_an_aws_endpoint_is_refused_before_any_credential_"
+               "is_read",
+               f"{_ADV}test_aws_guard.py::test_an_endpoint_that_is_not_local_needs_the_opt_in_or_the_local_hosts_"
+               "setting",
+               f"{_ADV}test_aws_guard.py::test_loopback_in_any_spelling_is_local_and_signed_with_dummy_credentials",
+               f"{_ADV}test_aws_guard.py::test_fuzzed_endpoint_urls_are_refused_or_local_never_anything_else")),
+    Guarantee("A tenant scope reads its own registry item and never writes it, reaches no table setting (TTL, "
+              "PITR, tags, backups, ...) and leads to no unscoped client; IAM, not the scope, is the security "
+              "boundary.",
+              (f"{_ADV}test_sealed_scope.py::test_a_scope_reads_its_registry_item_and_can_never_write_it",
+               f"{_ADV}test_sealed_scope.py::test_no_table_setting_is_reachable_through_a_scope",
+               f"{_ADV}test_sealed_scope.py::test_no_public_attribute_chain_leads_to_the_client_or_an_unscoped_"
+               "storage",
+               f"{_ADV}test_sealed_scope.py::test_a_hook_that_rewrites_a_request_cannot_send_it_elsewhere")),
+    Guarantee("Every table name (and ARN) has exactly one owner: no table prefix and tenant id of one deployment "
+              "can name another's table.",
+              (f"{_ADV}test_table_names.py::test_every_name_has_exactly_one_owner_and_so_does_every_arn",
+               f"{_ADV}test_table_names.py::test_the_reported_collision_cannot_be_built_any_more")),
+    Guarantee("A resume token resumes its own query only: a token of another pattern, other parameters or "
+              "another partition is refused.",
+              (f"{_ADV}test_pattern_params.py::test_a_token_resumes_its_own_query_and_nothing_else",
+               f"{_ADV}test_pattern_params.py::test_a_token_whose_start_key_is_in_another_partition_is_refused",
+               f"{_ADV}test_pattern_params.py::test_an_edited_or_foreign_token_is_refused")),
+    Guarantee("A tenant's admin role cannot change its tables' settings, who may reach them, or copy their data: "
+              "the explicit Deny wins over any Allow.",
+              (f"{_ADV}test_admin_deny.py::test_the_deny_wins_over_an_allow_everything_policy_on_every_own_resource",)),
+    Guarantee("The embedded servers fail at once, with one line, on a busy or impossible port; provisioning "
+              "right after a DeleteTable waits for the old table to go instead of reading it as drift.",
+              (f"{_ADV}test_aws_guard.py::test_serve_on_a_busy_port_fails_at_once_with_one_line_and_exit_2",
+               f"{_ADV}test_provision_after_delete.py::test_provisioning_right_after_a_delete_waits_and_creates_the_"
+               "table_anew")),
 )
 """Every guarantee the Reliability page states, with the tests that prove it (`tests/test_guarantees.py`
 checks that each node id exists and is collected)."""
