@@ -77,7 +77,7 @@ $(DDB_LOCAL_STAMP): $(DDB_LOCAL)/package-lock.json $(STAMP)
 
 # Notebook 06 evaluates IAM policies with the Node simulator, so run needs it too.
 run: install $(IAM_SIM_STAMP) $(RUN_ENGINE_STAMP)
-	$(WITH_NODE) $(BIN)/python -m salestalk_lib.run --docs-port $(DOCS_PORT)
+	$(WITH_NODE) $(BIN)/python -m devtools.run --docs-port $(DOCS_PORT)
 
 # Every test that talks to DynamoDB runs on each engine (tests/conftest.py); the notebooks,
 # run by nbval on the engine SALESTALK_ENGINE names, get one pass per engine.
@@ -90,12 +90,12 @@ test: install install-test-tools
 
 # The Engine parity page is generated from probes run on each installed engine (build/parity/).
 docs: install
-	$(BIN)/python -m salestalk_lib.parity --out build/parity/ledger.json
-	$(BIN)/python -m salestalk_lib.docsgen --parity build/parity/ledger.json
+	$(BIN)/python -m devtools.parity --out build/parity/ledger.json
+	$(BIN)/python -m devtools.docsgen --parity build/parity/ledger.json
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: install $(DDB_LOCAL_STAMP)
-	$(BIN)/python -m salestalk_lib.bench
+	$(BIN)/python -m devtools.bench
 
 lab: install
 	$(BIN)/python -m pip install --quiet -e '.[test,docs,lab]'

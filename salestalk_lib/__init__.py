@@ -1,24 +1,106 @@
 """SalesTalk data platform: multi-tenant DynamoDB contracts, provisioning, ingestion and queries.
 
-Start with `connect()`: it finds an endpoint (an embedded DynamoDB by default,
-real AWS only when opted in) and returns a `SalesTalk` connection.
+Start with `connect()`: it finds an endpoint (an embedded DynamoDB by default, real AWS
+only when opted in) and returns a `SalesTalk` connection; `st.tenant(id)` is a tenant's
+scope, `patterns.run(scope, n, params)` an access pattern as a DataFrame.
+
+The package is laid out in layers, each a subpackage that may import only those below it
+(checked by import-linter, see pyproject.toml):
+
+| layer | owns |
+|---|---|
+| `cli` | the `salestalk` command line |
+| `testing` | fault injection and sample data for users' own tests |
+| `ops` | connection, provisioning, tenants, seeding, ingestion, access patterns, audit |
+| `iam` | the tenant roles' IAM policy documents |
+| `dynamo` | the one seam to DynamoDB (the only layer that imports boto3/botocore) |
+| `embedded` | local engines: moto's server and Amazon's DynamoDB Local |
+| `contract` | keys, vocabularies, table specs, models, validation, errors (pure) |
+
+Everything below is exported lazily, so importing a pure module (`salestalk_lib.contract.keys`)
+never imports boto3.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from salestalk_lib import _compat
 
 __version__ = "0.1.0"
 
-# Lazy, so that importing a pure module (keys, tables, models) never imports boto3.
-_LAZY = {"connect": "connection", "SalesTalk": "connection", "Settings": "settings"}
+# name -> the module that defines it (relative to this package)
+_EXPORTS: dict[str, str] = {
+    # connecting
+    "connect": "ops.connection", "SalesTalk": "ops.connection", "Settings": "contract.settings",
+    "TenantScope": "dynamo.scope", "Storage": "dynamo.storage", "Retrier": "dynamo.retry",
+    # doing
+    "Ingestor": "ops.ingest", "validate_for_ingest": "ops.ingest", "load_seed": "ops.seed",
+    "process_once": "ops.inbox", "MemorySink": "ops.events", "JsonLinesSink": "ops.events",
+    "Outcome": "dynamo.writes", "WriteResult": "dynamo.writes",
+    # the contract
+    "Tenant": "contract.models", "Message": "contract.models", "Metric": "contract.models",
+    "SessionRollup": "contract.models", "MessageIdentity": "contract.models",
+    "IngestBatch": "contract.models", "ProcessedEvent": "contract.models",
+    "DataReference": "contract.models", "EventEnvelope": "contract.models",
+    "validate_record": "contract.validation", "validate_paths": "contract.validation",
+    # errors, grouped by what a caller can do
+    "SalesTalkError": "contract.errors", "ContractError": "contract.errors",
+    "ValidationFailed": "contract.errors", "Violation": "contract.errors",
+    "InputError": "contract.errors", "ConfigurationError": "contract.errors",
+    "RealAwsNotAllowed": "contract.errors", "StorageError": "contract.errors",
+    "ConditionFailed": "contract.errors", "RetryBudgetExhausted": "contract.errors",
+    "IsolationViolation": "contract.errors", "TenantNotFound": "contract.errors",
+    "TenantNotActive": "contract.errors", "IngestConflict": "contract.errors",
+    "IngestInterrupted": "contract.errors",
+}
+# modules exported as attributes: `from salestalk_lib import patterns, keys`
+_MODULES: dict[str, str] = {
+    "patterns": "ops.patterns", "keys": "contract.keys", "models": "contract.models",
+    "tables": "contract.tables", "vocab": "contract.vocab", "errors": "contract.errors",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from importlib import import_module
-        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    if name in _EXPORTS:
+        return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    if name in _MODULES:
+        return import_module(f"{__name__}.{_MODULES[name]}")
+    moved = _compat.MOVED.get(name)
+    if moved is not None:
+        return import_module(f"{__name__}.{moved}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["connect", "SalesTalk", "Settings", "__version__"]
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS, *_MODULES])
+
+
+_compat.install()
+
+__all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
+
+if TYPE_CHECKING:  # what static checkers and IDEs see
+    from salestalk_lib.contract import errors, keys, models, tables, vocab
+    from salestalk_lib.contract.errors import (
+        ConditionFailed, ConfigurationError, ContractError, IngestConflict, IngestInterrupted, InputError,
+        IsolationViolation, RealAwsNotAllowed, RetryBudgetExhausted, SalesTalkError, StorageError,
+        TenantNotActive, TenantNotFound, ValidationFailed, Violation,
+    )
+    from salestalk_lib.contract.models import (
+        DataReference, EventEnvelope, IngestBatch, Message, MessageIdentity, Metric, ProcessedEvent,
+        SessionRollup, Tenant,
+    )
+    from salestalk_lib.contract.settings import Settings
+    from salestalk_lib.contract.validation import validate_paths, validate_record
+    from salestalk_lib.dynamo.retry import Retrier
+    from salestalk_lib.dynamo.scope import TenantScope
+    from salestalk_lib.dynamo.storage import Storage
+    from salestalk_lib.dynamo.writes import Outcome, WriteResult
+    from salestalk_lib.ops import patterns
+    from salestalk_lib.ops.connection import SalesTalk, connect
+    from salestalk_lib.ops.events import JsonLinesSink, MemorySink
+    from salestalk_lib.ops.inbox import process_once
+    from salestalk_lib.ops.ingest import Ingestor, validate_for_ingest
+    from salestalk_lib.ops.seed import load_seed

@@ -34,8 +34,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from measured_dynamodb import (  # noqa: E402
     BOUNDARY_METRIC_DIMENSIONS, LIMIT_SHAPES, NUMBER_ACCEPTANCE, NUMBER_SIZES, WCU_KEY_LENGTH,
     boundary_metric_fields, limit_item, wcu_item)
-from salestalk_lib.models import ITEM_SIZE_LIMIT, Metric, item_size_bytes  # noqa: E402
-from salestalk_lib.storage import serialize  # noqa: E402
+from salestalk_lib.contract.models import ITEM_SIZE_LIMIT, Metric, item_size_bytes  # noqa: E402
+from salestalk_lib.dynamo.storage import serialize  # noqa: E402
 
 WCU_BYTES = 1024
 MAX_PUTS = 200_000  # every search below is bounded; this bounds them all together

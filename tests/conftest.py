@@ -1,6 +1,6 @@
 """Shared fixtures: one embedded DynamoDB server per engine per test session, reached over HTTP.
 
-Every test that talks to DynamoDB runs once per embedded engine (`salestalk_lib.engines.ENGINES`:
+Every test that talks to DynamoDB runs once per embedded engine (`salestalk_lib.embedded.engines.ENGINES`:
 moto and Amazon's DynamoDB Local): it asks for `endpoint` (or `st`, or `engine` itself) and the
 session fixture `engine` is parametrised over the engines, so its id shows the engine
 (`test_x[moto]`, `test_x[dynamodb-local]`). Tests that need no database are collected once.
@@ -20,10 +20,10 @@ import uuid
 
 import pytest
 
-from salestalk_lib.connection import SalesTalk, connect
-from salestalk_lib.endpoint import Endpoint, start_embedded
-from salestalk_lib.engines import ENGINE_ENV, ENGINES
-from salestalk_lib.settings import Settings
+from salestalk_lib.ops.connection import SalesTalk, connect
+from salestalk_lib.dynamo.endpoint import Endpoint, start_embedded
+from salestalk_lib.embedded.engines import ENGINE_ENV, ENGINES
+from salestalk_lib.contract.settings import Settings
 
 for _var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "SALESTALK_ALLOW_AWS", "SALESTALK_TABLE_PREFIX",
              "AWS_PROFILE", ENGINE_ENV):

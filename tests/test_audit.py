@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from salestalk_lib import keys
-from salestalk_lib.audit import Finding, audit_tenant
-from salestalk_lib.cli import main
-from salestalk_lib.connection import connect
-from salestalk_lib.errors import IsolationViolation
-from salestalk_lib.settings import Settings
+from salestalk_lib.contract import keys
+from salestalk_lib.ops.audit import Finding, audit_tenant
+from salestalk_lib.cli.main import main
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract.errors import IsolationViolation
+from salestalk_lib.contract.settings import Settings
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed_data"
 ACME, TECHSTART = "acme-corp-001", "techstart-inc-002"
@@ -26,7 +26,7 @@ def _seed_records(tenant: str, name: str) -> list[dict]:
 
 
 def _seeded(endpoint, label: str):
-    from salestalk_lib.seed import load_seed
+    from salestalk_lib.ops.seed import load_seed
 
     st = connect(settings=Settings(table_prefix=f"{label}{uuid.uuid4().hex[:8]}-", environment="test"),
                  endpoint=endpoint)

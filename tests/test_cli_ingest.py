@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from salestalk_lib.batches import content_batch_id
-from salestalk_lib.cli import main
-from salestalk_lib.connection import connect
-from salestalk_lib.models import SessionRollup
-from salestalk_lib.samples import sample_messages, sample_metrics, write_jsonl
-from salestalk_lib.settings import Settings
+from salestalk_lib.ops.batches import content_batch_id
+from salestalk_lib.cli.main import main
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract.models import SessionRollup
+from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
+from salestalk_lib.contract.settings import Settings
 
 pytestmark = pytest.mark.integration
 

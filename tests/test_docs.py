@@ -1,7 +1,7 @@
 """The documentation site: generated pages, a strict build, and nothing loaded from outside.
 
 One session-scoped build serves every site test: the hand-written pages and
-mkdocs.yml are copied into a temporary project, `salestalk_lib.docsgen` writes
+mkdocs.yml are copied into a temporary project, `devtools.docsgen` writes
 the generated pages there (with the repository's notebooks plus a fixture
 notebook that carries math, Mermaid, HTML and image outputs, so the notebook
 template is always exercised), and `mkdocs build --strict` builds it.
@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from salestalk_lib import docsgen
-from salestalk_lib.tables import TABLE_SPECS
+from devtools import docsgen
+from salestalk_lib.contract.tables import TABLE_SPECS
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -77,7 +77,7 @@ def _build_site(root: Path, notebooks: list[Path]) -> Path:
     source.mkdir()
     for nb in notebooks:
         shutil.copy2(nb, source / nb.name)
-    gen = _run([sys.executable, "-m", "salestalk_lib.docsgen", "--docs-dir", "docs", "--notebooks", str(source)], root)
+    gen = _run([sys.executable, "-m", "devtools.docsgen", "--docs-dir", "docs", "--notebooks", str(source)], root)
     assert gen.returncode == 0, gen.stderr
     site = root / "site"
     build = _run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)], root)
@@ -104,7 +104,7 @@ def test_generated_pages_are_identical_across_runs_and_hash_seeds(tmp_path: Path
     trees = []
     for seed in ("1", "2"):
         docs = tmp_path / f"docs-{seed}"
-        result = _run([sys.executable, "-m", "salestalk_lib.docsgen", "--docs-dir", str(docs)], REPO,
+        result = _run([sys.executable, "-m", "devtools.docsgen", "--docs-dir", str(docs)], REPO,
                       PYTHONHASHSEED=seed)
         assert result.returncode == 0, result.stderr
         trees.append({p.relative_to(docs).as_posix(): p.read_bytes() for p in sorted(docs.rglob("*")) if p.is_file()})
@@ -220,8 +220,8 @@ def test_site_builds_strictly_with_every_page(site: Path) -> None:
 
 def test_api_reference_documents_the_pure_modules(site: Path) -> None:
     api = (site / "api" / "pure" / "index.html").read_text(encoding="utf-8")
-    for name in ("salestalk_lib.tables.TableSpec", "salestalk_lib.keys.metric_sk", "salestalk_lib.vocab.Intent",
-                 "salestalk_lib.errors.SalesTalkError"):
+    for name in ("salestalk_lib.contract.tables.TableSpec", "salestalk_lib.contract.keys.metric_sk", "salestalk_lib.contract.vocab.Intent",
+                 "salestalk_lib.contract.errors.SalesTalkError"):
         assert f'id="{name}"' in api, name
 
 

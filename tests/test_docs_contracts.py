@@ -21,10 +21,11 @@ import pytest
 import yaml
 from pydantic.fields import FieldInfo
 
-from salestalk_lib import contract_docs, docsgen, keys, models, validation, vocab
-from salestalk_lib.cli import main as cli_main
-from salestalk_lib.contract_docs import CONTRACT_PAGES, CONTRACTS_DIR, SCHEMAS_DIR, layout
-from salestalk_lib.models import SCHEMA_MODELS, ContractJsonSchema, ContractModel, schema_file_name
+from devtools import contract_docs, docsgen
+from salestalk_lib.contract import keys, models, validation, vocab
+from salestalk_lib.cli.main import main as cli_main
+from devtools.contract_docs import CONTRACT_PAGES, CONTRACTS_DIR, SCHEMAS_DIR, layout
+from salestalk_lib.contract.models import SCHEMA_MODELS, ContractJsonSchema, ContractModel, schema_file_name
 
 REPO = Path(__file__).resolve().parents[1]
 INPUTS = docsgen.Inputs(notebooks=())
@@ -358,7 +359,7 @@ def test_every_link_and_anchor_between_contract_pages_resolves(pages: dict[str, 
 
 
 def test_generation_is_deterministic_across_hash_seeds() -> None:
-    script = ("import hashlib, sys; from salestalk_lib.contract_docs import CONTRACT_PAGES as P; "
+    script = ("import hashlib, sys; from devtools.contract_docs import CONTRACT_PAGES as P; "
               "h = hashlib.sha256(); [h.update(k.encode() + (lambda o: o if isinstance(o, bytes) else o.encode())"
               "(b(None))) for k, b in P.items()]; print(h.hexdigest())")
     digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO,

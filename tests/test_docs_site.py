@@ -1,4 +1,4 @@
-"""The site's generated diagrams, reliability page and benchmark page (`salestalk_lib.site_docs`).
+"""The site's generated diagrams, reliability page and benchmark page (`devtools.site_docs`).
 
 Expectations come from the code the pages are built from: the package's own
 modules and their imports, `TABLE_SPECS` and the models, `RETRY_RULES`,
@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 import salestalk_lib
-from salestalk_lib import docsgen, site_docs
-from salestalk_lib.faults import FAULT_KINDS
-from salestalk_lib.ingest import WRITE_MODES, MetricMode, write_cost
-from salestalk_lib.models import SessionRollup
-from salestalk_lib.retry import DEFAULT_POLICY, RETRY_RULES
-from salestalk_lib.samples import sample_metrics
-from salestalk_lib.tables import TABLE_SPECS
+from devtools import docsgen, site_docs
+from salestalk_lib.testing.faults import FAULT_KINDS
+from salestalk_lib.ops.ingest import WRITE_MODES, MetricMode, write_cost
+from salestalk_lib.contract.models import SessionRollup
+from salestalk_lib.dynamo.retry import DEFAULT_POLICY, RETRY_RULES
+from salestalk_lib.testing.samples import sample_metrics
+from salestalk_lib.contract.tables import TABLE_SPECS
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results.json"
@@ -316,7 +316,7 @@ def test_reliability_page_links_the_retries_notebook_only_when_published(tmp_pat
 
 
 def test_reliability_page_explains_batch_uploads_from_the_batches_module(reliability: str) -> None:
-    from salestalk_lib import batches
+    from salestalk_lib.ops import batches
 
     section = reliability.split("## Batch uploads", 1)[1].split("\n## ", 1)[0]
     for state in batches.BatchState:
@@ -327,7 +327,7 @@ def test_reliability_page_explains_batch_uploads_from_the_batches_module(reliabi
 
 
 def test_reliability_page_explains_event_processing_from_the_inbox_module(reliability: str) -> None:
-    from salestalk_lib import inbox
+    from salestalk_lib.ops import inbox
 
     section = reliability.split("## Event processing", 1)[1].split("\n## ", 1)[0]
     for delivery in inbox.Delivery:

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from salestalk_lib.endpoint import resolve_endpoint
-from salestalk_lib.errors import ConfigurationError, RealAwsNotAllowed
+from salestalk_lib.dynamo.endpoint import resolve_endpoint
+from salestalk_lib.contract.errors import ConfigurationError, RealAwsNotAllowed
 
 REAL_CREDS = {"AWS_ACCESS_KEY_ID": "AKIAREALLOOKING", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "eu-west-1"}
 
@@ -78,14 +78,14 @@ def test_embedded_server_answers_dynamodb_over_http_and_stops():
 
 
 def test_clients_have_botocore_retries_off(endpoint):
-    # one retry layer only: salestalk_lib.retry; botocore must send each call once
+    # one retry layer only: salestalk_lib.dynamo.retry; botocore must send each call once
     assert endpoint.client().meta.config.retries["total_max_attempts"] == 1
 
 
 def test_the_storage_seam_leaves_request_validation_to_the_contract_and_to_dynamodb(endpoint):
     from botocore.exceptions import ParamValidationError
 
-    from salestalk_lib.connection import connect
+    from salestalk_lib.ops.connection import connect
 
     st = connect(endpoint=endpoint)
     bad = {"TableName": "seam-validation", "Item": {"pk": {"S": 5}, "sk": {"S": "2025-Q3"}}}  # a number, not a string
@@ -93,7 +93,7 @@ def test_the_storage_seam_leaves_request_validation_to_the_contract_and_to_dynam
         endpoint.client().put_item(**bad)
     # The seam's client does not: it sends what the contract already checked, and the engine answers
     # (here: no such table, or the mistyped value), as a ClientError from the server, not from botocore.
-    from salestalk_lib.errors import StorageError
+    from salestalk_lib.contract.errors import StorageError
 
     with pytest.raises(StorageError) as caught:
         st.storage._call("PutItem", "seam-validation", **bad)
@@ -104,9 +104,9 @@ def test_the_storage_seam_leaves_request_validation_to_the_contract_and_to_dynam
                                         "it; DynamoDB (and moto) refuse it with SerializationException: see the "
                                         "wire-types probe of the Engine parity page")
 def test_a_request_the_engine_refuses_is_translated_at_the_seam(endpoint):
-    from salestalk_lib.connection import connect
-    from salestalk_lib.errors import RequestRejected
-    from salestalk_lib.tables import METRICS, create_table_request
+    from salestalk_lib.ops.connection import connect
+    from salestalk_lib.contract.errors import RequestRejected
+    from salestalk_lib.contract.tables import METRICS, create_table_request
 
     st = connect(endpoint=endpoint)
     st.storage.create_table(create_table_request(METRICS, "seam-validation"))

@@ -1,4 +1,4 @@
-"""The embedded engines start, fail clearly and always stop (salestalk_lib.engines).
+"""The embedded engines start, fail clearly and always stop (salestalk_lib.embedded.engines).
 
 Most failure paths run against a stand-in `java` (a small shell script) so they are fast and
 need no JVM; the options and the CORS policy are checked on the real DynamoDB Local.
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from salestalk_lib import engines
-from salestalk_lib.endpoint import resolve_endpoint
-from salestalk_lib.engines import EngineUnavailable
-from salestalk_lib.errors import ConfigurationError
+from salestalk_lib.embedded import engines
+from salestalk_lib.dynamo.endpoint import resolve_endpoint
+from salestalk_lib.embedded.engines import EngineUnavailable
+from salestalk_lib.contract.errors import ConfigurationError
 
 
 def _alive(pid: int) -> bool:
@@ -169,7 +169,7 @@ def test_the_process_does_not_outlive_a_killed_parent(tmp_path, fake_install):
     env = {**os.environ, **_fake_java(tmp_path, SERVE), engines.DYNAMODB_LOCAL_DIR_ENV: str(fake_install),
            "PYTHONPATH": str(Path(engines.__file__).resolve().parents[1])}
     parent = subprocess.Popen(
-        [sys.executable, "-c", "import os, signal, sys; from salestalk_lib.engines import DynamoDBLocalEngine; "
+        [sys.executable, "-c", "import os, signal, sys; from salestalk_lib.embedded.engines import DynamoDBLocalEngine; "
                                "e = DynamoDBLocalEngine.start(); print(e.pid, flush=True); "
                                "os.kill(os.getpid(), signal.SIGKILL)"],
         stdout=subprocess.PIPE, text=True, env=env)

@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from salestalk_lib.endpoint import start_embedded
-from salestalk_lib.errors import ConfigurationError, RetryBudgetExhausted, StorageError
-from salestalk_lib.events import (
+from salestalk_lib.dynamo.endpoint import start_embedded
+from salestalk_lib.contract.errors import ConfigurationError, RetryBudgetExhausted, StorageError
+from salestalk_lib.ops.events import (
     EventBridgeSink,
     JsonLinesSink,
     MemorySink,
@@ -21,8 +21,8 @@ from salestalk_lib.events import (
     metrics_ingested,
     read_json_lines,
 )
-from salestalk_lib.models import Metric, MetricsIngestedEvent
-from salestalk_lib.retry import Retrier
+from salestalk_lib.contract.models import Metric, MetricsIngestedEvent
+from salestalk_lib.dynamo.retry import Retrier
 
 TENANT = "events-tenant"
 NOW = datetime(2025, 11, 9, 12, 30, 15, 250000, tzinfo=UTC)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from salestalk_lib.site_docs import GUARANTEES, reliability_page
+from devtools.site_docs import GUARANTEES, reliability_page
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,9 +12,9 @@ import hcl2
 import pytest
 from hcl2.api import SerializationOptions
 
-from salestalk_lib import iam_terraform
-from salestalk_lib.iam import ROLES, Deployment, policy_document
-from salestalk_lib.iam_terraform import TF_PATH, render
+from devtools import iam_terraform
+from salestalk_lib.iam.policies import ROLES, Deployment, policy_document
+from devtools.iam_terraform import TF_PATH, render
 
 MODULE = TF_PATH.parent
 _OPTS = SerializationOptions(strip_string_quotes=True)
@@ -74,7 +74,7 @@ def _policies_in(text: str, tenant_id: str, dep: Deployment) -> dict[str, dict[s
 
 def test_generated_file_is_what_the_library_renders():
     assert TF_PATH.read_text(encoding="utf-8") == render(), \
-        "stale: run `python -m salestalk_lib.iam_terraform` and commit the result"
+        "stale: run `python -m devtools.iam_terraform` and commit the result"
     assert iam_terraform.main(["--check"]) == 0
 
 

@@ -1,4 +1,4 @@
-"""Event processing idempotency (contract §4): each eventId handled once per tenant (salestalk_lib.inbox)."""
+"""Event processing idempotency (contract §4): each eventId handled once per tenant (salestalk_lib.ops.inbox)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from salestalk_lib import inbox, keys
-from salestalk_lib.connection import SalesTalk, connect
-from salestalk_lib.errors import ConditionFailed, IsolationViolation, RetryBudgetExhausted, ValidationFailed
-from salestalk_lib.events import metrics_ingested
-from salestalk_lib.faults import FaultProfile, faulty_endpoint
-from salestalk_lib.inbox import Delivery, process_once, read_processed
-from salestalk_lib.models import EVENT_RETENTION_SECONDS, ProcessedEvent
-from salestalk_lib.retry import Retrier
-from salestalk_lib.samples import sample_metrics
-from salestalk_lib.scope import TenantScope
-from salestalk_lib.settings import Settings
-from salestalk_lib.storage import Storage
-from salestalk_lib.validation import validate_record
-from salestalk_lib.vocab import EventProcessing
+from salestalk_lib.ops import inbox
+from salestalk_lib.contract import keys
+from salestalk_lib.ops.connection import SalesTalk, connect
+from salestalk_lib.contract.errors import ConditionFailed, IsolationViolation, RetryBudgetExhausted, ValidationFailed
+from salestalk_lib.ops.events import metrics_ingested
+from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
+from salestalk_lib.ops.inbox import Delivery, process_once, read_processed
+from salestalk_lib.contract.models import EVENT_RETENTION_SECONDS, ProcessedEvent
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.testing.samples import sample_metrics
+from salestalk_lib.dynamo.scope import TenantScope
+from salestalk_lib.contract.settings import Settings
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.contract.validation import validate_record
+from salestalk_lib.contract.vocab import EventProcessing
 
 pytestmark = pytest.mark.integration
 

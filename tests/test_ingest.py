@@ -9,16 +9,16 @@ from decimal import Decimal
 
 import pytest
 
-from salestalk_lib.connection import SalesTalk, connect
-from salestalk_lib.errors import (
+from salestalk_lib.ops.connection import SalesTalk, connect
+from salestalk_lib.contract.errors import (
     ConditionFailed,
     IngestConflict,
     RetryBudgetExhausted,
     TenantNotActive,
     ValidationFailed,
 )
-from salestalk_lib.faults import FaultProfile, faulty_endpoint
-from salestalk_lib.ingest import (
+from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
+from salestalk_lib.ops.ingest import (
     WRITE_MODES,
     Ingestor,
     MetricMode,
@@ -28,11 +28,11 @@ from salestalk_lib.ingest import (
     write_cost,
     write_mode_table,
 )
-from salestalk_lib.models import Message, Metric, SessionRollup
-from salestalk_lib.retry import Retrier
-from salestalk_lib.samples import sample_messages, sample_metrics, uuid4_from
-from salestalk_lib.settings import Settings
-from salestalk_lib.storage import Storage
+from salestalk_lib.contract.models import Message, Metric, SessionRollup
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.testing.samples import sample_messages, sample_metrics, uuid4_from
+from salestalk_lib.contract.settings import Settings
+from salestalk_lib.dynamo.storage import Storage
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from measured_dynamodb import (
     limit_item,
     wcu_item,
 )
-from salestalk_lib.errors import ContractError
-from salestalk_lib.ingest import write_cost
-from salestalk_lib.models import ITEM_SIZE_LIMIT, Metric, canonical_json, dynamodb_number, item_size_bytes
+from salestalk_lib.contract.errors import ContractError
+from salestalk_lib.ops.ingest import write_cost
+from salestalk_lib.contract.models import ITEM_SIZE_LIMIT, Metric, canonical_json, dynamodb_number, item_size_bytes
 
 FUZZ = settings(max_examples=400, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

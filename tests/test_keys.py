@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from salestalk_lib import keys
-from salestalk_lib.errors import InvalidTenantId, KeyGrammarError
+from salestalk_lib.contract import keys
+from salestalk_lib.contract.errors import InvalidTenantId, KeyGrammarError
 
 uuid4s = st.uuids(version=4).map(str)
 

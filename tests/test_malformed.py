@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from salestalk_lib.validation import parse_json, validate_record
+from salestalk_lib.contract.validation import parse_json, validate_record
 
 CORPUS_DIR = Path(__file__).with_name("malformed")
 CORPUS = CORPUS_DIR / "corpus.jsonl"

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from salestalk_lib import keys, models
-from salestalk_lib.models import (
+from salestalk_lib.contract import keys, models
+from salestalk_lib.contract.models import (
     Classification,
     ClassificationPerformedEvent,
     DataReference,
@@ -27,7 +27,7 @@ from salestalk_lib.models import (
     TenantProvisionedEvent,
     item_size_bytes,
 )
-from salestalk_lib.validation import parse_json, violations_from
+from salestalk_lib.contract.validation import parse_json, violations_from
 
 TENANT = "acme-corp-001"
 OTHER = "techstart-inc-002"
@@ -718,8 +718,8 @@ def test_schemas_accept_valid_items_and_reject_shape_errors():
 
 
 def test_the_size_of_a_models_dump_equals_the_size_of_its_item():
-    from salestalk_lib.models import IngestBatch, SessionRollup, content_hash
-    from salestalk_lib.samples import sample_messages, sample_metrics
+    from salestalk_lib.contract.models import IngestBatch, SessionRollup, content_hash
+    from salestalk_lib.testing.samples import sample_messages, sample_metrics
 
     messages = sample_messages("size-check", 40, sessions=3, seed=11)
     metrics = sample_metrics("size-check", 60, seed=12)
@@ -737,7 +737,7 @@ def test_the_size_of_a_models_dump_equals_the_size_of_its_item():
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=None))
 def test_significant_digits_counts_from_the_first_to_the_last_non_zero_digit(d):
-    from salestalk_lib.models import _significant_digits
+    from salestalk_lib.contract.models import _significant_digits
 
     text = "".join(map(str, d.as_tuple().digits)).strip("0")
     assert _significant_digits(d) == max(len(text), 1)

@@ -1,4 +1,4 @@
-"""The embedded server's fast paths give exactly moto's own results (salestalk_lib.moto_fixes).
+"""The embedded server's fast paths give exactly moto's own results (salestalk_lib.embedded.moto_fixes).
 
 The compiled request parser (fix 4) is compared with moto's parser on random
 request bodies generated from the botocore shapes of every DynamoDB operation
@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from moto.core.parse import JSONParser
 from moto.core.utils import get_service_model
 
-from salestalk_lib import moto_fixes
-from salestalk_lib.storage import Storage
-from salestalk_lib.tables import METRICS, create_table_request
+from salestalk_lib.embedded import moto_fixes
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.contract.tables import METRICS, create_table_request
 
 SERVICE = get_service_model("dynamodb")
 OPERATIONS = sorted(SERVICE.operation_names)

@@ -1,4 +1,4 @@
-"""The embedded engines keep DynamoDB's per-request atomicity; moto's patches are contained (salestalk_lib.moto_fixes).
+"""The embedded engines keep DynamoDB's per-request atomicity; moto's patches are contained (salestalk_lib.embedded.moto_fixes).
 
 The first two tests state DynamoDB's semantics and run on every engine (on moto they prove
 the request lock and the per-item rollback of `moto_fixes`). The rest are about the patches
@@ -13,10 +13,10 @@ import uuid
 
 import pytest
 
-from salestalk_lib import engines, moto_fixes
-from salestalk_lib.errors import ConditionFailed, ConfigurationError
-from salestalk_lib.storage import Storage
-from salestalk_lib.tables import MESSAGES, create_table_request
+from salestalk_lib.embedded import engines, moto_fixes
+from salestalk_lib.contract.errors import ConditionFailed, ConfigurationError
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.contract.tables import MESSAGES, create_table_request
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""The parity probes on each engine, and the Engine parity page built from their ledger (salestalk_lib.parity).
+"""The parity probes on each engine, and the Engine parity page built from their ledger (devtools.parity).
 
 DynamoDB Local is Amazon's own engine: for every behaviour the library relies on, it must do
 what DynamoDB documents (a regression there is caught here). On any engine, a behaviour that
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from salestalk_lib import docsgen, parity
-from salestalk_lib.parity import PROBES, Observation
+from devtools import docsgen, parity
+from devtools.parity import PROBES, Observation
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -108,7 +108,7 @@ def test_the_page_is_registered_and_in_the_nav_after_reliability():
     assert docsgen.PAGES["engine-parity.md"] is parity.parity_page
     nav = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
     assert "  - Reliability: generated/reliability.md\n  - Engine parity: generated/engine-parity.md\n" in nav
-    assert "salestalk_lib.parity --out build/parity/ledger.json" in (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "devtools.parity --out build/parity/ledger.json" in (REPO / "Makefile").read_text(encoding="utf-8")
 
 
 def test_the_parity_command_records_an_engine_it_cannot_start(tmp_path, monkeypatch):

@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 
-from salestalk_lib import keys, patterns
-from salestalk_lib.cli import main
-from salestalk_lib.connection import connect
-from salestalk_lib.errors import ContractError, IsolationViolation, KeyGrammarError
-from salestalk_lib.models import Message, Metric, SessionRollup, Tenant
-from salestalk_lib.patterns import PATTERNS, run
-from salestalk_lib.settings import Settings
-from salestalk_lib.storage import Storage
-from salestalk_lib.tables import TableKind
+from salestalk_lib.contract import keys
+from salestalk_lib.ops import patterns
+from salestalk_lib.cli.main import main
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract.errors import ContractError, IsolationViolation, KeyGrammarError
+from salestalk_lib.contract.models import Message, Metric, SessionRollup, Tenant
+from salestalk_lib.ops.patterns import PATTERNS, run
+from salestalk_lib.contract.settings import Settings
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.contract.tables import TableKind
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed_data"
 ACME, TECHSTART = "acme-corp-001", "techstart-inc-002"
@@ -443,7 +444,7 @@ SEED = Seed(SEED_DIR)
 @pytest.fixture(scope="module")
 def seeded(endpoint):
     """Both seed tenants loaded under a table prefix of their own; a recorder sees every request."""
-    from salestalk_lib.seed import load_seed
+    from salestalk_lib.ops.seed import load_seed
 
     st = _fresh_connection(endpoint, "seed")
     recorder = Recorder()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from salestalk_lib import tables
-from salestalk_lib.errors import InvalidTenantId, SchemaDrift
-from salestalk_lib.provision import UNSUPPORTED, check_table, provision_table
-from salestalk_lib.tables import MESSAGES, METRICS, REGISTRY, TableKind
+from salestalk_lib.contract import tables
+from salestalk_lib.contract.errors import InvalidTenantId, SchemaDrift
+from salestalk_lib.ops.provision import UNSUPPORTED, check_table, provision_table
+from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY, TableKind
 
 TENANTS = ["acme-corp-001", "techstart-inc-002"]
 
@@ -53,7 +53,7 @@ def test_ttl_is_off_by_default_and_enabled_on_request(st):
     st.provision(["acme-corp-001"])
     name = st.settings.table_name(MESSAGES, "acme-corp-001")
     assert st.storage.ttl_status(name)[0] == "DISABLED"
-    from salestalk_lib.provision import provision_tenant
+    from salestalk_lib.ops.provision import provision_tenant
     results = provision_tenant(st.storage, st.settings, "acme-corp-001", ttl_enabled=True)
     msg = next(r for r in results if r.kind is TableKind.MESSAGES)
     assert msg.action == "updated" and "TTL on 'ttl' enabled" in msg.changes
@@ -84,8 +84,8 @@ def test_hostile_tenant_id_is_refused_before_any_table_is_created(st):
 
 
 def test_prefixes_keep_parallel_runs_apart(endpoint):
-    from salestalk_lib.connection import connect
-    from salestalk_lib.settings import Settings
+    from salestalk_lib.ops.connection import connect
+    from salestalk_lib.contract.settings import Settings
     a = connect(settings=Settings(table_prefix="pa-"), endpoint=endpoint)
     b = connect(settings=Settings(table_prefix="pb-"), endpoint=endpoint)
     a.provision(["acme-corp-001"])
@@ -111,7 +111,7 @@ def test_tables_overview_flags_a_drifted_table(st):
 
 def _without_api(*operations: str):
     """A storage hook answering `operations` as an engine without that API does (DynamoDB Local: PITR, tags)."""
-    from salestalk_lib.errors import RequestRejected
+    from salestalk_lib.contract.errors import RequestRejected
 
     def hook(operation, params):
         if operation in operations:
@@ -133,7 +133,7 @@ def test_a_setting_the_engine_has_no_api_for_is_reported_unsupported_not_assumed
 
 
 def test_another_refusal_is_reported_as_rejected_not_as_unsupported(st):
-    from salestalk_lib.errors import RequestRejected
+    from salestalk_lib.contract.errors import RequestRejected
 
     def deny(operation, params):
         if operation == "UpdateContinuousBackups":
@@ -159,7 +159,7 @@ def test_tables_shows_each_tables_settings_as_the_engine_reports_them(st):
 
 
 def test_a_table_still_being_deleted_is_waited_for_and_created_again_not_read_as_drift(st):
-    from salestalk_lib.storage import Storage
+    from salestalk_lib.dynamo.storage import Storage
 
     st.provision([])
     name = st.settings.registry_table

@@ -1,4 +1,4 @@
-"""Data references verified against the live metrics table (salestalk_lib.references)."""
+"""Data references verified against the live metrics table (salestalk_lib.ops.references)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from salestalk_lib import keys
-from salestalk_lib.errors import IsolationViolation
-from salestalk_lib.ingest import Ingestor
-from salestalk_lib.models import DataReference, Metric
-from salestalk_lib.references import referenced_item, verify_reference
-from salestalk_lib.seed import DEFAULT_SEED_DIR, load_seed, plan_seed
+from salestalk_lib.contract import keys
+from salestalk_lib.contract.errors import IsolationViolation
+from salestalk_lib.ops.ingest import Ingestor
+from salestalk_lib.contract.models import DataReference, Metric
+from salestalk_lib.ops.references import referenced_item, verify_reference
+from salestalk_lib.ops.seed import DEFAULT_SEED_DIR, load_seed, plan_seed
 
 pytestmark = pytest.mark.integration
 

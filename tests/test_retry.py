@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from salestalk_lib.errors import (
+from salestalk_lib.contract.errors import (
     ConditionFailed,
     IngestConflict,
     Interrupted,
@@ -21,7 +21,7 @@ from salestalk_lib.errors import (
     ValidationFailed,
     Violation,
 )
-from salestalk_lib.retry import (
+from salestalk_lib.dynamo.retry import (
     DEFAULT_POLICY,
     MAX_SLEEP_SECONDS,
     RETRY_RULES,
@@ -194,7 +194,7 @@ def test_every_attempt_is_observable_with_clock_times():
 
 def test_attempts_are_logged(caplog):
     retrier, _, _ = make()
-    with caplog.at_level("INFO", logger="salestalk_lib.retry"):
+    with caplog.at_level("INFO", logger="salestalk_lib.dynamo.retry"):
         retrier.call("PutItem", Failing(throttled()))
     assert "PutItem attempt 1 retry: ThrottlingException" in caplog.text
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from salestalk_lib.errors import InvalidTenantId, IsolationViolation
-from salestalk_lib.tables import MESSAGES, METRICS
+from salestalk_lib.contract.errors import InvalidTenantId, IsolationViolation
+from salestalk_lib.contract.tables import MESSAGES, METRICS
 
 HOSTILE_IDS = ["ACME-corp-001", "acme corp", "acme/../x", "..", "acme-corp-001/", "ácme", "a" * 65,
                "-acme", "acme-", "", "tenant-x-messages\x00", "acme_corp"]

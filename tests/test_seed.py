@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from salestalk_lib import keys
-from salestalk_lib.cli import main
-from salestalk_lib.errors import ValidationFailed
-from salestalk_lib.models import MessageIdentity, Metric
-from salestalk_lib.seed import DEFAULT_SEED_DIR, load_seed, plan_seed
-from salestalk_lib.tables import MESSAGES, METRICS, REGISTRY
+from salestalk_lib.contract import keys
+from salestalk_lib.cli.main import main
+from salestalk_lib.contract.errors import ValidationFailed
+from salestalk_lib.contract.models import MessageIdentity, Metric
+from salestalk_lib.ops.seed import DEFAULT_SEED_DIR, load_seed, plan_seed
+from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY
 from snapshots import snapshot
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from salestalk_lib import keys
-from salestalk_lib.models import Message, Metric, Tenant
-from salestalk_lib.validation import RecordKind, load_valid
+from salestalk_lib.contract import keys
+from salestalk_lib.contract.models import Message, Metric, Tenant
+from salestalk_lib.contract.validation import RecordKind, load_valid
 
 SEED = Path(__file__).resolve().parents[1] / "seed_data"
 ACME, TECH = "acme-corp-001", "techstart-inc-002"

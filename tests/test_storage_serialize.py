@@ -10,7 +10,7 @@ from boto3.dynamodb.types import Binary, TypeSerializer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salestalk_lib.storage import serialize, serialize_value
+from salestalk_lib.dynamo.storage import serialize, serialize_value
 
 BOTO3 = TypeSerializer()
 SCALARS = st.one_of(

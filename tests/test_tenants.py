@@ -7,20 +7,20 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from salestalk_lib.errors import IngestConflict, ProvisioningError, InvalidTenantId, ValidationFailed
-from salestalk_lib.events import JsonLinesSink, MemorySink, read_json_lines
-from salestalk_lib.models import TenantProvisionedEvent
-from salestalk_lib.retry import Retrier
-from salestalk_lib.storage import Storage
-from salestalk_lib.tables import MESSAGES, METRICS
-from salestalk_lib.tenants import (
+from salestalk_lib.contract.errors import IngestConflict, ProvisioningError, InvalidTenantId, ValidationFailed
+from salestalk_lib.ops.events import JsonLinesSink, MemorySink, read_json_lines
+from salestalk_lib.contract.models import TenantProvisionedEvent
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.contract.tables import MESSAGES, METRICS
+from salestalk_lib.ops.tenants import (
     FixedClock,
     TenantNotFound,
     Tenants,
     TenantStateError,
     read_export,
 )
-from salestalk_lib.vocab import TenantStatus
+from salestalk_lib.contract.vocab import TenantStatus
 
 T0 = 1762682400  # 2025-11-09T10:00:00Z
 GLOBEX = dict(name="Globex Corporation", owner_email="ops@globex.example", plan="enterprise",
@@ -482,7 +482,7 @@ def test_list_queries_status_index_only_and_pages(st, tenants):
 
 
 def _cli(capsys, endpoint, settings, *argv):
-    from salestalk_lib.cli import main
+    from salestalk_lib.cli.main import main
 
     code = main([*argv, "--endpoint-url", endpoint.url, "--table-prefix", settings.table_prefix])
     out, err = capsys.readouterr()

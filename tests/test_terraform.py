@@ -1,4 +1,4 @@
-"""Tests for salestalk_lib.terraform_check and the Terraform under infra/terraform/.
+"""Tests for devtools.terraform_check and the Terraform under infra/terraform/.
 
 The real Terraform must match the table specs exactly; each mutated copy must
 produce a difference that names the problem. Terraform itself is never run.
@@ -13,9 +13,9 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from salestalk_lib import keys, settings
-from salestalk_lib.tables import TABLE_SPECS, TableKind, create_table_request
-from salestalk_lib.terraform_check import (
+from salestalk_lib.contract import keys, settings
+from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, create_table_request
+from devtools.terraform_check import (
     DEFAULT_ROOT,
     check_terraform,
     find_tables,

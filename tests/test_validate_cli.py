@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from salestalk_lib.cli import main
-from salestalk_lib.models import SCHEMA_MODELS, canonical_json
-from salestalk_lib.validation import parse_json
+from salestalk_lib.cli.main import main
+from salestalk_lib.contract.models import SCHEMA_MODELS, canonical_json
+from salestalk_lib.contract.validation import parse_json
 
 SEED = Path(__file__).resolve().parents[1] / "seed_data"
 

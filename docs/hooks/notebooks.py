@@ -1,7 +1,7 @@
 """MkDocs hooks for the notebook pages: list them in the nav, and keep them offline.
 
 Nav: MkDocs has no globs in `nav`, so every `notebooks/*.ipynb` that
-`python -m salestalk_lib.docsgen` copied into the docs tree is appended, in
+`python -m devtools.docsgen` copied into the docs tree is appended, in
 file-name order, to the nav section titled "Notebooks". An empty folder leaves
 the section with just its overview page.
 

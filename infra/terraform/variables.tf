@@ -24,7 +24,7 @@ variable "table_prefix" {
     error_message = "table_prefix may use only letters, digits, '_', '.', '-' (at most 64 characters)."
   }
 
-  # The key grammar's rule (salestalk_lib.keys.table_prefix_problem): with "tenant-" in the
+  # The key grammar's rule (salestalk_lib.contract.keys.table_prefix_problem): with "tenant-" in the
   # prefix one table name (and ARN) would belong to two deployments.
   validation {
     condition     = !strcontains(var.table_prefix, "tenant-")

@@ -15,9 +15,9 @@ from typing import Callable, Sequence
 
 import pytest
 
-from salestalk_lib.connection import SalesTalk, connect
-from salestalk_lib.endpoint import Endpoint
-from salestalk_lib.settings import Settings
+from salestalk_lib.ops.connection import SalesTalk, connect
+from salestalk_lib.dynamo.endpoint import Endpoint
+from salestalk_lib.contract.settings import Settings
 
 COMMAND_TIMEOUT = 180.0
 """No `salestalk` subprocess may run longer than this (a hang fails the test instead of the suite)."""

@@ -15,8 +15,8 @@ import uuid
 import pytest
 
 from adversary import Deployment
-from salestalk_lib.bench import start_server
-from salestalk_lib.endpoint import Endpoint, resolve_endpoint
+from devtools.bench import start_server
+from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from salestalk_lib import iam
-from salestalk_lib.iam import Deployment, policy_document, tenant_arns
-from salestalk_lib.isolation import ALLOWED, EvalRequest, IamSimulator, tenant_resources
+from salestalk_lib.iam import policies as iam
+from salestalk_lib.iam.policies import Deployment, policy_document, tenant_arns
+from devtools.isolation import ALLOWED, EvalRequest, IamSimulator, tenant_resources
 
 DEP = Deployment(account="111122223333", region="eu-west-1", table_prefix="prod-")
 REPORTED_MISSING = ("dynamodb:DeleteBackup", "dynamodb:RestoreTableFromBackup", "dynamodb:RestoreTableToPointInTime",

@@ -1,7 +1,7 @@
 """A corpus of bad files through `salestalk validate`, `ingest` and `seed --dir`: one clear line, the right exit code.
 
 Each case is a file (or path) a user might really hand over. What each *should* be is decided in
-`salestalk_lib.validation`'s docstring: unreadable input is exit 2 in every command; a record
+`salestalk_lib.contract.validation`'s docstring: unreadable input is exit 2 in every command; a record
 that was read but breaks a rule is exit 1 in `validate` and exit 2 (nothing written) in `ingest`
 and `seed`; a UTF-8 byte order mark, CRLF line ends and U+2028 inside a string are accepted.
 Every refusal prints exactly one line naming the file, no traceback, and changes no table
@@ -24,11 +24,11 @@ from typing import Callable
 
 import pytest
 
-from salestalk_lib.cli import main
-from salestalk_lib.connection import connect
-from salestalk_lib.settings import Settings
-from salestalk_lib.tenants import FixedClock, Tenants
-from salestalk_lib.validation import read_records
+from salestalk_lib.cli.main import main
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract.settings import Settings
+from salestalk_lib.ops.tenants import FixedClock, Tenants
+from salestalk_lib.contract.validation import read_records
 from snapshots import snapshot
 
 TENANT = "acme-corp-001"

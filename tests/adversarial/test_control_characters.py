@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from salestalk_lib.cli import main
-from salestalk_lib.commands import escape_controls, format_table
-from salestalk_lib.connection import connect
-from salestalk_lib.errors import ContractError
-from salestalk_lib.models import ClassificationPerformed, EventMetadata, Message, Metric, Tenant
-from salestalk_lib.settings import Settings
-from salestalk_lib.tables import REGISTRY
-from salestalk_lib.tenants import FixedClock, Tenants
+from salestalk_lib.cli.main import main
+from salestalk_lib.cli.common import escape_controls, format_table
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract.errors import ContractError
+from salestalk_lib.contract.models import ClassificationPerformed, EventMetadata, Message, Metric, Tenant
+from salestalk_lib.contract.settings import Settings
+from salestalk_lib.contract.tables import REGISTRY
+from salestalk_lib.ops.tenants import FixedClock, Tenants
 from snapshots import snapshot
 
 TENANT = "acme-corp-001"

@@ -1,6 +1,6 @@
 """Hypothesis fuzzing of everything a user hands the library: records, key strings, CLI parameters.
 
-The only exceptions allowed out are the library's own (`salestalk_lib.errors`); a record the
+The only exceptions allowed out are the library's own (`salestalk_lib.contract.errors`); a record the
 contract accepts must serialise through the storage seam and read back equal (the seam is never
 the first place a bad value is found). Every run is the same: derandomized, a fixed number of
 examples, no deadline (the machine is shared; time is not what is tested).
@@ -20,15 +20,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from salestalk_lib import keys, patterns
-from salestalk_lib.cli import main
-from salestalk_lib.connection import connect
-from salestalk_lib.errors import ConfigurationError, SalesTalkError
-from salestalk_lib.faults import FAULT_KINDS, FaultProfile
-from salestalk_lib.models import ITEM_SIZE_LIMIT, canonical_json, item_size_bytes
-from salestalk_lib.settings import Settings
-from salestalk_lib.storage import deserialize, serialize
-from salestalk_lib.validation import validate_record, validate_records
+from salestalk_lib.contract import keys
+from salestalk_lib.ops import patterns
+from salestalk_lib.cli.main import main
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract.errors import ConfigurationError, SalesTalkError
+from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile
+from salestalk_lib.contract.models import ITEM_SIZE_LIMIT, canonical_json, item_size_bytes
+from salestalk_lib.contract.settings import Settings
+from salestalk_lib.dynamo.storage import deserialize, serialize
+from salestalk_lib.contract.validation import validate_record, validate_records
 from snapshots import snapshot
 
 

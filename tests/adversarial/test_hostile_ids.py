@@ -11,13 +11,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st_
 
-from salestalk_lib import keys
-from salestalk_lib.endpoint_guard import parse_endpoint_url, parse_local_hosts
-from salestalk_lib.errors import ConfigurationError, InvalidTenantId, IsolationViolation, KeyGrammarError, SalesTalkError
-from salestalk_lib.iam import Deployment, policy_document
-from salestalk_lib.scope import TenantPolicy
-from salestalk_lib.settings import Settings
-from salestalk_lib.tables import MESSAGES
+from salestalk_lib.contract import keys
+from salestalk_lib.contract.endpoint_guard import parse_endpoint_url, parse_local_hosts
+from salestalk_lib.contract.errors import ConfigurationError, InvalidTenantId, IsolationViolation, KeyGrammarError, SalesTalkError
+from salestalk_lib.iam.policies import Deployment, policy_document
+from salestalk_lib.dynamo.scope import TenantPolicy
+from salestalk_lib.contract.settings import Settings
+from salestalk_lib.contract.tables import MESSAGES
 
 BUDGET = settings(max_examples=500, deadline=None, derandomize=True,
                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -137,7 +137,7 @@ def _tables_of(params) -> set[str]:
 
 @pytest.mark.parametrize("bad", ["tenant-x-", "a" * 65, "../x", "x y", "é", "tenant-"])
 def test_the_cli_refuses_a_hostile_prefix_with_exit_2(capsys, bad):
-    from salestalk_lib.cli import main
+    from salestalk_lib.cli.main import main
 
     assert main(["tables", "--table-prefix", bad]) == 2
     assert "table prefix" in capsys.readouterr().err

@@ -11,10 +11,10 @@ import signal
 from datetime import UTC, datetime
 
 from adversary import Deployment, count_items, stop, summary, totals, wait_until
-from salestalk_lib.audit import audit_tenant
-from salestalk_lib.batches import content_batch_id, read_batch
-from salestalk_lib.samples import sample_messages, sample_metrics, write_jsonl
-from salestalk_lib.vocab import BatchStatus
+from salestalk_lib.ops.audit import audit_tenant
+from salestalk_lib.ops.batches import content_batch_id, read_batch
+from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
+from salestalk_lib.contract.vocab import BatchStatus
 
 TENANT = "interrupt-co"
 STOP_WITHIN = 15.0

@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from measured_dynamodb import NUMBER_ACCEPTANCE
-from salestalk_lib import models
-from salestalk_lib.cli import main
-from salestalk_lib.connection import connect
-from salestalk_lib.errors import ContractError
-from salestalk_lib.models import Message, Metric, Tenant, dynamodb_number
-from salestalk_lib.settings import Settings
-from salestalk_lib.storage import deserialize, deserialize_value, serialize, serialize_value
-from salestalk_lib.tenants import FixedClock, Tenants
+from salestalk_lib.contract import models
+from salestalk_lib.cli.main import main
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract.errors import ContractError
+from salestalk_lib.contract.models import Message, Metric, Tenant, dynamodb_number
+from salestalk_lib.contract.settings import Settings
+from salestalk_lib.dynamo.storage import deserialize, deserialize_value, serialize, serialize_value
+from salestalk_lib.ops.tenants import FixedClock, Tenants
 from snapshots import snapshot
 
 FUZZ = settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -206,7 +206,7 @@ def test_unstorable_numbers_in_nested_maps_are_refused_naming_the_path(number):
     record = json.loads(_with_number(_message(metadata={"stats": {"n": "__N__"}}), "x", "0").replace(
         '"__N__"', number), parse_float=Decimal, parse_int=Decimal)
     del record["x"]
-    from salestalk_lib.validation import validate_record
+    from salestalk_lib.contract.validation import validate_record
 
     model, violations = validate_record(record, "r:1")
     assert model is None and [v.field for v in violations] == ["metadata.stats.n"]
@@ -217,7 +217,7 @@ def test_unstorable_numbers_in_nested_maps_are_refused_naming_the_path(number):
 
 
 def test_counts_obey_the_number_rule_and_large_whole_numbers_are_stored_with_their_exponent():
-    from salestalk_lib.models import SessionRollup
+    from salestalk_lib.contract.models import SessionRollup
 
     base = dict(tenantId=TENANT, sessionId="cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5",
                 pk="SESSION#cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5", sk="METADATA", firstMessageAt=1, lastMessageAt=2)

@@ -17,13 +17,13 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st_
 
-from salestalk_lib import patterns
-from salestalk_lib.cli import main
-from salestalk_lib.connection import connect
-from salestalk_lib.errors import ContractError, SalesTalkError
-from salestalk_lib.models import Metric
-from salestalk_lib.patterns import PATTERNS, encode_token, explain, run
-from salestalk_lib.settings import Settings
+from salestalk_lib.ops import patterns
+from salestalk_lib.cli.main import main
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract.errors import ContractError, SalesTalkError
+from salestalk_lib.contract.models import Metric
+from salestalk_lib.ops.patterns import PATTERNS, encode_token, explain, run
+from salestalk_lib.contract.settings import Settings
 
 TENANT = "acme-corp-001"
 SESSION = "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5"

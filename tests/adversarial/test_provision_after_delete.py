@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from salestalk_lib.errors import ProvisioningError
-from salestalk_lib.provision import provision_table
-from salestalk_lib.storage import Storage
-from salestalk_lib.tables import MESSAGES, tags_for
+from salestalk_lib.contract.errors import ProvisioningError
+from salestalk_lib.ops.provision import provision_table
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.contract.tables import MESSAGES, tags_for
 
 
 class _SlowDelete:

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-from salestalk_lib.errors import IsolationViolation
-from salestalk_lib.scope import TenantPolicy, TenantScope
-from salestalk_lib.storage import Storage
-from salestalk_lib.tenants import FixedClock, Tenants
+from salestalk_lib.contract.errors import IsolationViolation
+from salestalk_lib.dynamo.scope import TenantPolicy, TenantScope
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.ops.tenants import FixedClock, Tenants
 
 ACME, GLOBEX = "acme-corp-001", "globex-003"
 KEY = {"pk": "METRIC#revenue", "sk": "2025-Q3"}

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 
 from adversary import Deployment
-from salestalk_lib import keys
-from salestalk_lib.errors import TenantNotActive
-from salestalk_lib.ingest import Ingestor, Outcome, TenantGate
-from salestalk_lib.retry import Retrier
-from salestalk_lib.samples import sample_messages, sample_metrics, write_jsonl
+from salestalk_lib.contract import keys
+from salestalk_lib.contract.errors import TenantNotActive
+from salestalk_lib.ops.ingest import Ingestor, Outcome, TenantGate
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 TENANT = "status-co"
 

@@ -1,4 +1,4 @@
-# GENERATED from salestalk_lib/iam.py by `python -m salestalk_lib.iam_terraform`.
+# GENERATED from salestalk_lib/iam.py by `python -m devtools.iam_terraform`.
 # Do not edit: change the library and regenerate (tests/test_iam_terraform.py
 # fails while this file differs from what the library renders).
 #

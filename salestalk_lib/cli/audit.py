@@ -1,0 +1,35 @@
+"""`salestalk audit`: check every stored item of one tenant against the contract."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from salestalk_lib.ops.audit import audit_tenant
+from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="report every stored item of a tenant that breaks the contract (exit 1 if any)",
+        description="Read a live tenant's registry item and every item of its messages and metrics "
+        "tables, and print each broken rule as a table (table, pk, sk, field, rule). Exit 0 when "
+        "clean, 1 when anything breaks the contract, 2 on an error. The audit only reads: it Scans "
+        "the tenant's own two tables (the one place the library Scans, because an audit must see "
+        "items whose keys nobody knows) and refuses any write before it is sent. Against a staging "
+        "or production account, opt in with --allow-aws.",
+    )
+    p.add_argument("--tenant", required=True, metavar="ID", help="the tenant to audit")
+    p.add_argument("--page-size", type=int, metavar="N", help="items per Scan request (default: DynamoDB's 1 MB pages)")
+    add_connection_args(p)
+    p.set_defaults(func=run_audit)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    with connect_from_args(args) as st:
+        report = audit_tenant(st.tenant(args.tenant), page_size=args.page_size)
+    if report.findings:
+        print(format_table(report.rows(), ["table", "pk", "sk", "field", "rule"]))
+    print(report.summary(), file=sys.stderr)
+    return 0 if report.ok else 1

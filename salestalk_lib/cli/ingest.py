@@ -1,0 +1,218 @@
+"""`salestalk ingest FILE... [--faults PROFILE]`: validate, then write messages and metrics idempotently."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tqdm import tqdm
+
+from salestalk_lib.ops.batches import BatchState, content_batch_id, describe
+from salestalk_lib.contract.errors import (
+    BatchConflict,
+    ConfigurationError,
+    IngestInterrupted,
+    KeyGrammarError,
+    TableNotFound,
+    TenantNotActive,
+    ValidationFailed,
+    Violation,
+)
+from salestalk_lib.ops.events import EventBridgeSink, EventSink, JsonLinesSink, MemorySink
+from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
+from salestalk_lib.ops.ingest import IngestReport, Ingestor, MetricMode, validate_for_ingest
+from salestalk_lib.contract.keys import validate_batch_id
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.contract.validation import RECORD_FIELD, RecordKind, validate_paths
+from salestalk_lib.dynamo.writes import Outcome
+from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
+
+INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ingest",
+        help="ingest JSON-lines messages and metrics idempotently (optionally under injected faults)",
+        description="Validate every record first, exactly like `salestalk seed`: if any record breaks the "
+        "contract (one messageId twice included), print every violation as `file:record field: rule`, write "
+        "nothing and exit 2. Every record's tenant must be registered and active: ingest never creates "
+        "tables, and refuses (exit 2, naming the tenant and its status) before writing anything otherwise "
+        "(`salestalk tenant add` / `salestalk tenant activate`). Each message is written with its identity "
+        "item and its session rollup in one transaction: one message per messageId, whatever its time. "
+        "Metrics follow --metric-mode. In every mode but batch, an identical stored item is already_exists "
+        "and a different one a conflict, reported and left as stored (exit 1); batch overwrites (last "
+        "writer wins) and reports what it wrote as written, not created. The run is one batch, recorded per "
+        "tenant for 30 days under its batch id (by default derived from the records): running the same file "
+        "again replays the batch, writing nothing and sending no event twice. The same batch id with other "
+        "records is refused before anything is written (exit 1). Ctrl-C stops within seconds, prints what "
+        "was done and exits 130; running the same command again completes the batch exactly.",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON-lines (or JSON) file of records")
+    p.add_argument("--faults", metavar="PROFILE", type=_profile,
+                   help="inject faults on the HTTP path, e.g. throttle=0.2,error5xx=0.05,reset=0.02,lost=0.02,seed=7 "
+                        "(kinds: throttle, error5xx, reset, timeout, lost, unprocessed, conflict; "
+                        "also seed=N, read_timeout=S)")
+    p.add_argument("--batch-id", metavar="ID",
+                   help="the batch's idempotency key: 1-128 letters, digits, '.', '_', '-' (default: derived from "
+                        "the records, so the same records are the same batch; give a new id to load them again "
+                        "as a new batch)")
+    p.add_argument("--workers", type=int, default=4, help="parallel writers (default: %(default)s)")
+    p.add_argument("--metric-mode", choices=[m.value for m in MetricMode], default=MetricMode.CONDITIONAL.value,
+                   help="how metrics are written: conditional (default; one PutItem each, never overwrites), "
+                        "transaction (up to 100 per TransactWriteItems, never overwrites), batch (BatchWriteItem "
+                        "bulk load, fastest, last writer wins: it overwrites what another writer stored, and "
+                        "counts what it wrote as written); see the write modes in the docs")
+    events = p.add_mutually_exclusive_group()
+    events.add_argument("--events-file", type=Path, metavar="PATH",
+                        help="append metrics.ingested.v1 events to this JSON-lines file (checked before anything "
+                             "is written; not with --event-bus)")
+    events.add_argument("--event-bus", metavar="NAME",
+                        help="send metrics.ingested.v1 events to this EventBridge bus (not with --events-file: "
+                             "one destination per run, so a run's events are delivered whole or reported failed)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the retry jitter (default: random)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_connection_args(p)
+    p.set_defaults(func=run)
+
+
+def _profile(text: str) -> FaultProfile:
+    try:
+        return FaultProfile.parse(text)
+    except ConfigurationError as exc:  # a usage error: argparse prints it and exits 2
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _validate(files: list[Path]) -> list:
+    report = validate_paths(files)
+    violations = list(report.violations)
+    for record in report.records:
+        if record.kind not in (RecordKind.MESSAGE, RecordKind.METRIC):
+            violations.append(Violation(record.where, RECORD_FIELD, f"is a {record.kind.value} record; "
+                                        "ingest takes messages and metrics only"))
+    if violations:
+        raise ValidationFailed(violations)
+    return validate_for_ingest(r.model for r in report.records)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        records = _validate(args.files)
+        batch_id = validate_batch_id(args.batch_id) if args.batch_id is not None else content_batch_id(records)
+    except ValidationFailed as exc:
+        for v in exc.violations:
+            print(v)
+        print(f"salestalk ingest: {len(exc.violations)} violation(s); nothing was written", file=sys.stderr)
+        return 2
+    except KeyGrammarError as exc:
+        print(f"salestalk ingest: --batch-id: {exc}; nothing was written", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("salestalk ingest: interrupted while validating; nothing was written", file=sys.stderr)
+        return INTERRUPTED
+    file_sink = JsonLinesSink(args.events_file) if args.events_file else None
+    if file_sink is not None:
+        try:
+            file_sink.check()  # before any write: a bad path must not surface after the records are stored
+        except ConfigurationError as exc:
+            print(f"salestalk ingest: --events-file: {exc}; nothing was written", file=sys.stderr)
+            return 2
+    with connect_from_args(args) as st:
+        endpoint = faulty_endpoint(st.endpoint, args.faults) if args.faults else None
+        injected: dict[str, int] = {}
+        try:
+            storage = Storage(endpoint.client()) if endpoint else st.storage
+            sink: EventSink = file_sink or MemorySink()
+            if args.event_bus:
+                sink = EventBridgeSink(st.endpoint.client("events"), args.event_bus)
+            ingestor = Ingestor(storage, st.settings, retrier=Retrier(seed=args.seed), sink=sink)
+            with tqdm(total=len(records), desc="ingesting", unit="record",
+                      disable=True if args.no_progress else None, file=sys.stderr) as bar:
+                report = ingestor.ingest(records, workers=args.workers, metric_mode=args.metric_mode,
+                                         batch_id=batch_id, progress=bar.update)
+        except TenantNotActive as exc:
+            print(f"salestalk ingest: {exc}", file=sys.stderr)
+            return 2
+        except TableNotFound as exc:
+            print(f"salestalk ingest: {exc}. A registered tenant's tables are created by onboarding "
+                  "(`salestalk tenant add`) or `salestalk provision`; ingest never creates them",
+                  file=sys.stderr)
+            return 2
+        except BatchConflict as exc:
+            print(f"salestalk ingest: {exc}", file=sys.stderr)
+            return 1
+        except IngestInterrupted as stopped:
+            _print_interrupted(stopped.report, args)
+            return INTERRUPTED
+        except KeyboardInterrupt:
+            print("salestalk ingest: interrupted before any record was written; run the same command again",
+                  file=sys.stderr)
+            return INTERRUPTED
+        finally:
+            if endpoint is not None:
+                injected = dict(endpoint.proxy.counts)
+                endpoint.close()
+    print(format_table(report.summary_rows()))
+    retries = report.retries_by_code
+    print(f"retries: {sum(retries.values())}" + (" (" + ", ".join(f"{code} {n}" for code, n in
+                                                              sorted(retries.items())) + ")" if retries else ""))
+    if args.faults:
+        print(f"faults injected ({args.faults}): " + (", ".join(f"{k} {n}" for k, n in sorted(injected.items()))
+                                                       or "none"))
+    print(f"batch {report.batch_id}: {describe(report.batches)}")
+    if report.replayed:
+        print("the batch was already completed: nothing was written and no event was sent again "
+              "(give --batch-id a new id to load the records again as a new batch)")
+    resumed = sorted(t for t, b in report.batches.items() if b.state is BatchState.RESUMED)
+    if resumed:
+        print(f"resumed an unfinished run for {', '.join(resumed)}: its event keeps the batch's event id")
+    if args.metric_mode == MetricMode.BATCH.value and any(r.kind == "metric" for r in report.results):
+        print("--metric-mode batch is a last-writer-wins bulk load: it overwrites what another writer stored "
+              "between its check and its write, so what it wrote is counted written, not created")
+    print(f"events: {len(report.events)} metrics.ingested.v1")
+    print(f"time: {report.seconds:.2f}s for {len(report.results)} record(s)")
+    for conflict in report.conflicts:
+        print(f"conflict: {conflict}", file=sys.stderr)
+    for failure in report.failures:
+        applied = " (may have been applied)" if failure.may_have_been_applied else ""
+        print(f"failed{applied}: {failure.key}: {failure.error}", file=sys.stderr)
+    unsure = sum(r.may_have_been_applied for r in report.failures)
+    if report.failures:
+        print(f"salestalk ingest: {len(report.failures)} record(s) failed"
+              + (f", {unsure} of them may have been applied (each whole or not at all)" if unsure else "")
+              + "; run the same command again to settle them: a stored one is reported already_exists, "
+              "the others are written", file=sys.stderr)
+    for tenant_id, exc in sorted(report.inactive.items()):
+        print(f"salestalk ingest: {exc}", file=sys.stderr)
+    if report.inactive:
+        return 2
+    if report.failures:
+        return 2  # an error, not a finding: the records could not be written (yet)
+    return 0 if report.ok else 1
+
+
+def _print_interrupted(report: IngestReport, args: argparse.Namespace) -> None:
+    """What an interrupted run did, and how to finish it."""
+    done = [r for r in report.results if r.outcome not in (Outcome.SKIPPED, Outcome.FAILED)]
+    flight = [r for r in report.failures if r.may_have_been_applied]
+    unapplied = [r for r in report.failures if not r.may_have_been_applied]
+    counts = Counter(r.outcome.value for r in done)
+    detail = ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none"
+    lines = [f"salestalk ingest: interrupted: {len(done)} of {len(report.results)} record(s) done ({detail})"]
+    if flight:
+        lines.append(f"  {len(flight)} in flight when it stopped: each is atomic, and may have been applied")
+    if unapplied:
+        lines.append(f"  {len(unapplied)} stopped before they were applied")
+    skipped = len(report.skipped)
+    if skipped:
+        lines.append(f"  {skipped} not started")
+    lines.append(f"  batch {report.batch_id}: {describe(report.batches)}")
+    again = "salestalk ingest " + " ".join(str(f) for f in args.files)
+    if args.batch_id is not None:
+        again += f" --batch-id {args.batch_id}"
+    lines.append(f"  to finish it, run the same command again ({again} ...): records already stored are "
+                 "reported already_exists, the others are written; no event is sent twice")
+    print("\n".join(lines), file=sys.stderr)

@@ -1,0 +1,67 @@
+"""The `salestalk` command line: one subcommand per module of `salestalk_lib.cli`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from salestalk_lib.cli.common import escaped_output
+from salestalk_lib.contract.errors import SalesTalkError
+
+# Each module exposes `register(subparsers)`, which adds its subcommand(s) and sets
+# `func=callable(args) -> int` as the parser default.
+COMMAND_MODULES: tuple[str, ...] = (
+    "serve",
+    "provision",
+    "seed",
+    "schema",
+    "validate",
+    "query",
+    "audit",
+    "tenant",
+    "ingest",
+)
+
+EPILOG = """\
+Endpoint: --endpoint-url, else AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, else an
+embedded DynamoDB on 127.0.0.1 (moto; SALESTALK_ENGINE=dynamodb-local for Amazon's
+DynamoDB Local). An endpoint is used as it is only when it is local: loopback
+(127.0.0.0/8, ::1, localhost) or a host in SALESTALK_LOCAL_HOSTS (or --local-host),
+signed with dummy credentials. Real AWS, and any other endpoint, only with --allow-aws
+or SALESTALK_ALLOW_AWS=1. Table names get SALESTALK_TABLE_PREFIX (or --table-prefix).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salestalk",
+        description="SalesTalk data platform: provision, seed, validate, ingest and query "
+        "the multi-tenant DynamoDB tables.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.{name}").register(sub)
+    return parser
+
+
+@escaped_output()  # no raw control character from stored data or arguments reaches the terminal
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 findings, 2 bad input or error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SalesTalkError as exc:
+        print(f"salestalk {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,583 @@
+"""Read records from JSON and JSON-lines files, recognise each record's kind, validate it.
+
+Used by `salestalk validate`, `ingest`, `seed` and `provision --seed-dir`. A record's kind comes
+from its content, never its file name: a `pk` prefix of the key grammar (message, message
+identity, session rollup, metric, ...), an `eventType` (event), or registry fields (tenant). Every
+violation is reported, each as `Violation(where="file:record", field="dotted.path",
+rule="...")`; `record` is the line number in a JSON-lines file and the position
+(from 1) in a JSON array.
+
+Beyond each record's own rules, records validated together are checked against each
+other: no two records share a primary key, no two messages of one tenant share a
+`messageId` (a message's id is its identity, whatever its time: contract §7),
+per-tenant records name a tenant of the registry (when registry records are among
+them), and every data reference agrees with the metric it cites (when that
+tenant's metrics are among them). A metric's identity is its primary key
+(tenant + subject + `sk`), so the primary-key rule covers metrics.
+
+Two kinds of problem are told apart. A *contract violation* is a record that was read
+but breaks a rule (`validate` exits 1). *Bad input* is a path or file that cannot be read
+as records at all (every command exits 2); it is reported as a violation of field
+`(file)` and listed in `ValidationReport.input_errors`. What this reader decides, case by case:
+
+| input | decision |
+|---|---|
+| missing path, broken symbolic link, symbolic link loop | bad input, naming the path |
+| FIFO, socket or device (as a path or inside a directory) | bad input: refused before reading, so it never blocks |
+| a directory without `*.json`, `*.jsonl`, `*.ndjson` files | bad input ("no record files"); hidden entries are skipped |
+| empty or blank file | bad input ("no records") |
+| not UTF-8, or a NUL character | bad input, naming the byte offset or line |
+| UTF-8 byte order mark at the start | accepted (editors write it; it carries no data) |
+| CRLF line ends | accepted; JSON lines are split on `\\n` only, so U+2028 / U+2029 inside a string are text, not line breaks |
+| truncated or otherwise invalid JSON | bad input, naming line and column |
+| JSON nested deeper than `MAX_JSON_DEPTH` (64) levels | bad input; within it, nesting deeper than DynamoDB's 32 levels is a contract violation naming the field |
+| an integer literal over 4,300 digits (Python's limit) | bad input; a shorter one over 38 significant digits is a contract violation naming the field |
+| `NaN`, `Infinity`, `-Infinity` literals | read, then refused by the number rule naming the field (they are not JSON, but Python's `json.dumps` writes them) |
+| a key twice in one JSON object | refused naming the key: a silent last-wins would lose data |
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from salestalk_lib.contract import keys
+from salestalk_lib.contract.errors import InputError, ValidationFailed, Violation
+from salestalk_lib.contract.models import (
+    EVENT_MODELS,
+    ContractModel,
+    DataReference,
+    IngestBatch,
+    Message,
+    MessageIdentity,
+    Metric,
+    NarrativeGeneratedEvent,
+    ProcessedEvent,
+    SessionRollup,
+    Tenant,
+    error_path,
+    error_rule,
+)
+
+JSON_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
+JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+FILE_FIELD = "(file)"
+RECORD_FIELD = "(record)"
+MAX_JSON_DEPTH = 64
+"""JSON nested deeper than this is not read (bad input). DynamoDB's own 32 levels are a contract rule."""
+
+
+class RecordKind(StrEnum):
+    """What a record is, as recognised from its content."""
+
+    TENANT = "tenant"
+    MESSAGE = "message"
+    MESSAGE_IDENTITY = "message identity"
+    SESSION = "session"
+    BATCH = "ingest batch"
+    PROCESSED_EVENT = "processed event"
+    METRIC = "metric"
+    DATA_REFERENCE = "data reference"
+    EVENT = "event"
+
+
+KIND_MODELS: dict[RecordKind, type[ContractModel]] = {
+    RecordKind.TENANT: Tenant,
+    RecordKind.MESSAGE: Message,
+    RecordKind.MESSAGE_IDENTITY: MessageIdentity,
+    RecordKind.SESSION: SessionRollup,
+    RecordKind.BATCH: IngestBatch,
+    RecordKind.PROCESSED_EVENT: ProcessedEvent,
+    RecordKind.METRIC: Metric,
+    RecordKind.DATA_REFERENCE: DataReference,
+}
+_PK_KINDS = {keys.KeyKind.MESSAGE: RecordKind.MESSAGE, keys.KeyKind.MESSAGE_IDENTITY: RecordKind.MESSAGE_IDENTITY,
+             keys.KeyKind.SESSION: RecordKind.SESSION,
+             keys.KeyKind.METRIC: RecordKind.METRIC, keys.KeyKind.BATCH: RecordKind.BATCH,
+             keys.KeyKind.EVENT: RecordKind.PROCESSED_EVENT}
+_REGISTRY_FIELDS = ("messagesTableName", "metricsTableName", "s3Prefix", "ownerEmail")
+
+
+def detect_kind(record: Any) -> RecordKind | None:
+    """The kind of a record judged by its content, or None when nothing identifies it."""
+    if not isinstance(record, Mapping):
+        return None
+    if keys.pk_kind(record.get("pk")) is keys.KeyKind.EVENT:  # a processing record names its eventType too
+        return RecordKind.PROCESSED_EVENT
+    if "eventType" in record:
+        return RecordKind.EVENT
+    if (kind := keys.pk_kind(record.get("pk"))) is not None:
+        return _PK_KINDS[kind]
+    if any(f in record for f in _REGISTRY_FIELDS):
+        return RecordKind.TENANT
+    if "metric" in record and "source" in record:
+        return RecordKind.DATA_REFERENCE
+    # No usable pk: fall back on the id each kind carries, so a broken pk is reported as such.
+    for id_field, kind in (("messageSk", RecordKind.MESSAGE_IDENTITY), ("messageId", RecordKind.MESSAGE),
+                           ("metricId", RecordKind.METRIC),
+                           ("batchId", RecordKind.BATCH), ("messageCount", RecordKind.SESSION)):
+        if id_field in record:
+            return kind
+    return None
+
+
+def model_for(record: Mapping[str, Any]) -> type[ContractModel] | Violation:
+    """The model a record must satisfy, or the violation that says why none applies (where left blank)."""
+    kind = detect_kind(record)
+    if kind is RecordKind.EVENT:
+        event_type = record["eventType"]
+        model = EVENT_MODELS.get(event_type) if isinstance(event_type, str) else None
+        if model is None:
+            known = ", ".join(sorted(EVENT_MODELS))
+            return Violation("", "eventType", f"unknown event type {event_type!r}; known types: {known}")
+        return model
+    if kind is None:
+        return Violation("", RECORD_FIELD, (
+            f"cannot tell what kind of record this is: expected a pk starting with {keys.MSG_PREFIX}, "
+            f"{keys.SESSION_PREFIX} or {keys.METRIC_PREFIX}, an eventType, or a tenant registry item "
+            "(tenantId, ownerEmail, messagesTableName, ...)"
+        ))
+    return KIND_MODELS[kind]
+
+
+def violations_from(exc: ValidationError, where: str) -> list[Violation]:
+    """One Violation per pydantic error, fields named by their contract (camelCase) path."""
+    return [Violation(where, error_path(tuple(e["loc"])), error_rule(e)) for e in exc.errors()]
+
+
+def validate_record(record: Any, where: str, *, tenant_id: str | None = None
+                    ) -> tuple[ContractModel | None, list[Violation]]:
+    """Validate one record of any kind: the model (None if invalid) and every violation."""
+    if not isinstance(record, Mapping):
+        return None, [Violation(where, RECORD_FIELD, f"must be a JSON object, got {_json_type(record)}")]
+    duplicates = [Violation(where, f, r) for f, r in duplicate_keys(record)]
+    model = model_for(record)
+    if isinstance(model, Violation):
+        return None, duplicates + [Violation(where, model.field, model.rule)]
+    try:
+        validated = model.from_item(record, tenant_id=tenant_id)
+    except ValidationError as exc:
+        return None, duplicates + violations_from(exc, where)
+    # A record with a duplicated attribute is ambiguous even if its last values pass.
+    return (None if duplicates else validated), duplicates
+
+
+@dataclass(frozen=True)
+class ValidRecord:
+    """A record that passed its own rules: where it came from, its kind and its model."""
+
+    where: str
+    kind: RecordKind
+    model: ContractModel
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of validating files or records: the valid models and every violation."""
+
+    records: list[ValidRecord] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    files: int = 0
+    checked: int = 0
+
+    @property
+    def input_errors(self) -> list[Violation]:
+        """The violations that are bad input (a path or file that cannot be read as records), not broken rules."""
+        return [v for v in self.violations if v.field == FILE_FIELD]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def models(self, kind: RecordKind | None = None) -> list[ContractModel]:
+        """The valid models, optionally of one kind, in file order."""
+        return [r.model for r in self.records if kind is None or r.kind is kind]
+
+    def raise_for_violations(self) -> None:
+        """Raise ValidationFailed (with every violation) unless the report is clean."""
+        if self.violations:
+            raise ValidationFailed(self.violations)
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for r in self.records:
+            counts[r.kind.value] = counts.get(r.kind.value, 0) + 1
+        detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        files = f" in {self.files} file(s)" if self.files else ""
+        return f"{self.checked} record(s){files}" + (f" ({detail})" if detail else "")
+
+
+def _validate_labelled(labelled: Iterable[tuple[str, Any]], report: ValidationReport,
+                       tenant_id: str | None) -> None:
+    for where, record in labelled:
+        report.checked += 1
+        model, violations = validate_record(record, where, tenant_id=tenant_id)
+        report.violations.extend(violations)
+        if model is not None:
+            report.records.append(ValidRecord(where, detect_kind(record), model))
+
+
+def validate_records(records: Iterable[Any], where: str = "<records>", *,
+                     tenant_id: str | None = None) -> list[Violation]:
+    """Every violation in `records` (labelled `where:1`, `where:2`, ...), cross-record checks included."""
+    report = ValidationReport()
+    _validate_labelled(((f"{where}:{i}", r) for i, r in enumerate(records, start=1)), report, tenant_id)
+    report.violations.extend(cross_check(report.records))
+    return report.violations
+
+
+def validate_paths(paths: Sequence[str | Path], *, tenant_id: str | None = None) -> ValidationReport:
+    """Validate every JSON / JSON-lines file in `paths` (directories are searched recursively).
+
+    Paths that cannot be read as records are reported too (`ValidationReport.input_errors`).
+    """
+    report = ValidationReport()
+    for path in json_files(paths, report.violations):
+        labelled, problems = read_records(path)
+        report.files += bool(labelled) or not problems  # files that were read (some records may be bad)
+        report.violations.extend(problems)
+        _validate_labelled(labelled, report, tenant_id)
+    report.violations.extend(cross_check(report.records))
+    return report
+
+
+def load_valid(paths: Sequence[str | Path], *, tenant_id: str | None = None) -> ValidationReport:
+    """Like `validate_paths`, but raise ValidationFailed (listing every violation) unless all is valid."""
+    report = validate_paths(paths, tenant_id=tenant_id)
+    report.raise_for_violations()
+    return report
+
+
+def json_files(paths: Sequence[str | Path], problems: list[Violation]) -> list[Path]:
+    """The files named by `paths`, directories expanded to their JSON / JSON-lines files (sorted, hidden skipped).
+
+    A directory entry with a JSON suffix that is not a regular file (a FIFO, a broken link) is
+    kept, so reading it reports why; a directory without record files is a problem of its own.
+    """
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            found.append(path)  # read_records says what is wrong with it, if anything
+            continue
+        try:
+            entries = sorted(p for p in path.rglob("*")
+                             if p.suffix.lower() in JSON_SUFFIXES and not p.is_dir()
+                             and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        except OSError as exc:
+            problems.append(Violation(str(path), FILE_FIELD, f"cannot list the directory: {_reason(exc)}"))
+            continue
+        if not entries:
+            problems.append(Violation(str(path), FILE_FIELD, "is a directory with no record files "
+                                      "(*.json, *.jsonl, *.ndjson): nothing to read; name the files or their directory"))
+        found.extend(entries)
+    return found
+
+
+def require_directory(path: str | Path, what: str) -> Path:
+    """`path` as a Path if it is a directory; InputError naming it (`what`: "the seed directory") otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if os.path.lexists(path):
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            reason = "is a symbolic link loop" if exc.errno == errno.ELOOP else f"cannot be read: {_reason(exc)}"
+            raise InputError(str(path), f"{reason}: name {what}") from None
+        kind = next((label for test, label in _FILE_KINDS if test(mode)), "not a directory")
+        raise InputError(str(path), f"is {kind}, not a directory: name {what}")
+    raise InputError(str(path), f"no such directory: name {what}")
+
+
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+               (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def read_input_bytes(path: str | Path) -> bytes:
+    """The bytes of a regular file; InputError (naming the path and what to do) for anything else.
+
+    The file is opened non-blocking and checked with fstat before a byte is read, so a FIFO or
+    a device is refused instead of blocking, and nothing can swap the file in between.
+    """
+    name = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(name, "is a symbolic link to a missing file: fix the link or name the file") from None
+        raise InputError(name, "no such file or directory: check the path") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(name, "is a symbolic link loop: fix the link or name the file") from None
+        raise InputError(name, f"cannot be opened: {_reason(exc)}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise InputError(name, f"cannot be read: {_reason(exc)}") from None
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((label for test, label in _FILE_KINDS if test(mode)), "not a regular file")
+        raise InputError(name, f"is {kind}, not a regular file: put the records in a file and name that")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise InputError(name, f"cannot be read: {_reason(exc)}") from None
+
+
+def read_input_text(path: str | Path) -> str:
+    """A regular file's text: UTF-8 (a leading byte order mark is dropped), no NUL characters; else InputError."""
+    name = str(path)
+    data = read_input_bytes(path)
+    skipped = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[skipped:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        utf16 = " (it looks like UTF-16)" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else ""
+        offset = skipped + exc.start
+        raise InputError(name, f"is not UTF-8 text{utf16}: byte 0x{data[offset]:02x} at offset {offset:,}; "
+                               "save the file as UTF-8") from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise InputError(f"{name}:{line}", f"contains a NUL character (column {nul - text.rfind(chr(10), 0, nul)}): "
+                                           "not a text file; save the records as UTF-8 JSON")
+    return text
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+class _JsonObject(dict):
+    """A decoded JSON object that remembers keys it saw more than once (json keeps only the last)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> _JsonObject:
+    obj = _JsonObject(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        obj.duplicates = tuple(k for k, _ in pairs if k in seen or seen.add(k))
+    return obj
+
+
+def _any_duplicates(value: Any) -> bool:
+    """Whether any JSON object in `value` saw a key twice (a quick pass; `_duplicate_keys` names them)."""
+    if isinstance(value, dict):
+        return bool(getattr(value, "duplicates", ())) or any(
+            _any_duplicates(v) for v in value.values() if isinstance(v, (dict, list)))
+    if isinstance(value, list):
+        return any(_any_duplicates(v) for v in value if isinstance(v, (dict, list)))
+    return False
+
+
+def _duplicate_keys(value: Any, path: tuple[str | int, ...]) -> list[tuple[str, str]]:
+    found = []
+    if isinstance(value, Mapping):
+        for key in getattr(value, "duplicates", ()):
+            found.append((error_path(path + (key,)), "appears more than once in one JSON object "
+                                                    "(only the last value would be kept)"))
+        for k, v in value.items():
+            found += _duplicate_keys(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += _duplicate_keys(v, path + (i,))
+    return found
+
+
+def duplicate_keys(value: Any) -> list[tuple[str, str]]:
+    """(field path, rule) for every key a JSON object decoded by `parse_json` saw more than once."""
+    return _duplicate_keys(value, ()) if _any_duplicates(value) else []
+
+
+_INT_LIMIT = re.compile(r"Exceeds the limit \((\d+) digits\).*value has (\d+) digits")
+
+
+def parse_json(text: str, where: str = "<json>") -> Any:
+    """Decode JSON with every fraction as an exact Decimal (never a binary float); InputError if it cannot be read.
+
+    NaN and ±Infinity tokens decode to floats so that the number rules, not the parser, reject
+    them and name the field. Objects remember repeated keys (`duplicate_keys`). Refused as bad
+    input, naming `where` (and, in a text of several lines, the line): invalid JSON, nesting
+    deeper than `MAX_JSON_DEPTH`, an integer literal longer than Python converts (4,300 digits).
+    """
+    try:
+        value = json.loads(text, parse_float=Decimal, parse_constant=float, object_pairs_hook=_object_pairs)
+    except json.JSONDecodeError as exc:
+        if "\n" not in text:  # one line (a JSON-lines record): `where` already names it
+            raise InputError(where, f"not valid JSON: {exc.msg} (column {exc.colno})") from None
+        raise InputError(f"{where}:{exc.lineno}", f"not valid JSON: {exc.msg} "
+                                                  f"(line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(where, _too_deep()) from None
+    except ValueError as exc:  # int() refused a literal: Python's integer conversion limit
+        match = _INT_LIMIT.search(str(exc))
+        detail = f"an integer of {int(match[2]):,} digits" if match else "an integer literal"
+        limit = f"{int(match[1]):,}" if match else "4,300"
+        raise InputError(where, f"{detail} is longer than this reader takes ({limit} digits); DynamoDB numbers "
+                                "have at most 38 significant digits") from None
+    if (text.count("{") + text.count("[") > MAX_JSON_DEPTH) and _deeper_than(value, MAX_JSON_DEPTH):
+        raise InputError(where, _too_deep())
+    return value
+
+
+def _too_deep() -> str:
+    return (f"is nested deeper than {MAX_JSON_DEPTH} levels, more than this reader takes "
+            "(DynamoDB allows 32 levels inside an item)")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects in `value` nest more than `limit` levels (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def read_records(path: str | Path) -> tuple[list[tuple[str, Any]], list[Violation]]:
+    """The records of one file, each labelled `file:record`, and any file-level problems (bad input).
+
+    A JSON document holding an array gives one record per element, an object one
+    record; a JSON-lines file (or any file whose JSON is followed by more JSON) one
+    record per non-blank line (lines end at `\\n`; a `\\r` before it is JSON whitespace).
+    """
+    path = Path(path)
+    name = str(path)
+    try:
+        text = read_input_text(path)
+    except InputError as exc:
+        return [], [Violation(exc.where, FILE_FIELD, exc.problem)]
+    if not text.strip():
+        return [], [Violation(name, FILE_FIELD, "is empty: no records (a JSON array or object, or JSON lines, "
+                                                "expected)")]
+    if path.suffix.lower() not in JSON_LINES_SUFFIXES:
+        try:
+            document = parse_json(text, name)
+        except InputError as exc:
+            if "Extra data" not in exc.problem:
+                return [], [Violation(exc.where, FILE_FIELD, exc.problem)]
+        else:
+            if isinstance(document, list):
+                return [(f"{name}:{i}", r) for i, r in enumerate(document, start=1)], []
+            if isinstance(document, Mapping):
+                return [(f"{name}:1", document)], []
+            return [], [Violation(name, FILE_FIELD, "the top level must be a record (object) or an array of "
+                                                    f"records, got {_json_type(document)}")]
+    records, problems = [], []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append((f"{name}:{lineno}", parse_json(line, f"{name}:{lineno}")))
+        except InputError as exc:
+            problems.append(Violation(exc.where, FILE_FIELD, exc.problem))
+    return records, problems
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float, Decimal)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "null" if value is None else type(value).__name__
+
+
+def _table_key(record: ValidRecord) -> tuple[Any, ...] | None:
+    model = record.model
+    if isinstance(model, Tenant):
+        return ("registry", model.tenant_id)
+    if isinstance(model, (Message, MessageIdentity, SessionRollup, IngestBatch, ProcessedEvent)):
+        return ("messages", model.tenant_id, model.pk, model.sk)
+    if isinstance(model, Metric):
+        return ("metrics", model.tenant_id, model.pk, model.sk)
+    if record.kind is RecordKind.EVENT:
+        return ("event", model.event_id)  # type: ignore[attr-defined]
+    return None
+
+
+def _references(record: ValidRecord) -> list[tuple[str, DataReference]]:
+    """(field path, reference) for every data reference a record holds."""
+    model = record.model
+    if isinstance(model, Message):
+        return [(f"metadata.dataReferences[{i}]", ref) for i, ref in enumerate(model.data_references)]
+    if isinstance(model, NarrativeGeneratedEvent):
+        return [(f"data.dataReferences[{i}]", ref) for i, ref in enumerate(model.data.data_references)]
+    return []
+
+
+def cross_check(records: Sequence[ValidRecord]) -> list[Violation]:
+    """Rules between records: unique keys, tenants in the registry, references match their metrics."""
+    violations: list[Violation] = []
+    first_at: dict[tuple[Any, ...], str] = {}
+    first_message: dict[tuple[str, str], str] = {}
+    for r in records:
+        key = _table_key(r)
+        if key is None:
+            continue
+        if key in first_at:
+            field_name = {"registry": "tenantId", "event": "eventId"}.get(key[0], "pk")
+            violations.append(Violation(r.where, field_name, f"has the same key as {first_at[key]}: "
+                                                             "writing both would overwrite one with the other"))
+            continue
+        first_at[key] = r.where
+        if isinstance(r.model, Message):
+            # The same id at another time has another primary key, so the rule above misses it.
+            identity = (r.model.tenant_id, r.model.message_id)
+            if identity in first_message:
+                violations.append(Violation(r.where, "messageId", (
+                    f"{r.model.message_id} is already the id of the message at {first_message[identity]}: a "
+                    "message's id is its identity, whatever its time, so only one of them can be stored")))
+            else:
+                first_message[identity] = r.where
+
+    tenants = {r.model.tenant_id for r in records if isinstance(r.model, Tenant)}
+    if tenants:
+        for r in records:
+            if (isinstance(r.model, (Message, MessageIdentity, SessionRollup, IngestBatch, ProcessedEvent, Metric))
+                    and r.model.tenant_id not in tenants):
+                violations.append(Violation(r.where, "tenantId", f"{r.model.tenant_id!r} has no tenant registry "
+                                                                 "record among the validated records"))
+
+    metrics = {(m.tenant_id, m.pk, m.sk): m for r in records if isinstance(m := r.model, Metric)}
+    metric_tenants = {t for t, _, _ in metrics}
+    stored_at = {id(r.model): r.where for r in records}
+    for r in records:
+        for prefix, ref in _references(r):
+            if ref.tenant_id not in metric_tenants:
+                continue  # the cited metrics are not among these records; nothing to compare with
+            stored = metrics.get((ref.tenant_id, ref.source.pk, ref.source.sk))
+            if stored is None:
+                violations.append(Violation(r.where, f"{prefix}.source", (
+                    f"cites {ref.source.pk} {ref.source.sk}, but no such metric of tenant {ref.tenant_id!r} "
+                    "is among the validated records")))
+                continue
+            violations.extend(Violation(r.where, f"{prefix}.{m.field}", f"{m.rule} (metric at {stored_at[id(stored)]})")
+                              for m in ref.check_against(stored))
+    return violations
+

@@ -1,0 +1,199 @@
+"""Batch upload idempotency (contract §4: "batchId, recorded in metadata, kept 30 days").
+
+Every ingest run is a batch with a `batchId`. Before the first record is
+written, each tenant whose records are in the batch gets an `IngestBatch`
+record in its own messages table (`BATCH#{batchId}` / `METADATA`), holding a
+fingerprint of that tenant's records (`models.content_hash`), their counts, the
+id of the batch's `metrics.ingested.v1` event and `ttl` = start + 30 days. The
+record is created with `attribute_not_exists(pk) OR ttl <= now`, so exactly one
+run owns a fresh batch id, and what is already stored decides the rest:
+
+| stored record | same records? | what happens |
+|---|---|---|
+| none, or its `ttl` has passed | – | `new`: the records are written, then the record is completed |
+| completed | yes | `replayed`: nothing is written and no event is sent again; every record reports `already_exists` |
+| in progress, created by another run (it died, or runs at this moment) | yes | `resumed`: the records are written again (each write is idempotent) and the event is sent under the *same* `eventId`, so consumers deduplicate it |
+| any | no | `BatchConflict` before anything is written: the batch id was used for other records |
+
+A tenant's share is completed (status, `completedAt`, outcome counts) only when
+every one of its records ended `created`, `already_exists` or `written`; with a
+conflict, a failure or a skipped record (an interrupted run) it stays in
+progress, so running the batch again reports them again, or finishes them,
+instead of replaying a success. A run that gives up before writing any record
+(another tenant's share of the batch conflicts) withdraws the records it
+created, each with `runToken = :token`, so it never deletes another run's. Records are kept in the messages
+table because it is the tenant table whose `ttl` attribute DynamoDB may expire
+(contract §1); whether TTL is enabled or not, a record past its `ttl` is
+treated as absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from salestalk_lib.contract import keys
+from salestalk_lib.contract.errors import BatchConflict, ConditionFailed, RetryBudgetExhausted
+from salestalk_lib.contract.models import BatchOutcomes, ContractModel, IngestBatch, Message, Metric, content_hash
+from salestalk_lib.dynamo.retry import Attempt, Retrier
+from salestalk_lib.dynamo.scope import TenantScope
+from salestalk_lib.contract.vocab import BatchStatus
+
+BEGIN_CONDITION = "attribute_not_exists(pk) OR #ttl <= :now"
+COMPLETE_UPDATE = "SET #status = :completed, completedAt = :at, outcomes = :outcomes"
+COMPLETE_CONDITION = "#status = :in_progress AND contentHash = :hash"
+WITHDRAW_CONDITION = "runToken = :token AND #status = :in_progress"
+MAX_BEGIN_ROUNDS = 3
+
+
+class BatchState(StrEnum):
+    """How a tenant's share of a batch started (see the module docstring)."""
+
+    NEW = "new"
+    RESUMED = "resumed"
+    REPLAYED = "replayed"
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """One tenant's share of a batch: its records' fingerprint and counts."""
+
+    tenant_id: str
+    content_hash: str
+    message_count: int
+    metric_count: int
+
+
+@dataclass(frozen=True)
+class BatchStart:
+    """The record a tenant's share runs under, and how it started."""
+
+    record: IngestBatch
+    state: BatchState
+
+    @property
+    def event_id(self) -> str | None:
+        return self.record.event_id
+
+
+def plan_batch(models: Sequence[ContractModel]) -> dict[str, BatchPlan]:
+    """Each tenant's share of `models` (messages and metrics), by tenant id."""
+    by_tenant: dict[str, list[ContractModel]] = {}
+    for m in models:
+        if isinstance(m, (Message, Metric)):
+            by_tenant.setdefault(m.tenant_id, []).append(m)
+    return {t: BatchPlan(t, content_hash(ms), sum(isinstance(m, Message) for m in ms),
+                         sum(isinstance(m, Metric) for m in ms))
+            for t, ms in sorted(by_tenant.items())}
+
+
+def content_batch_id(models: Iterable[ContractModel]) -> str:
+    """A batch id derived from the records themselves: the same records make the same batch."""
+    return "content-" + content_hash(models).removeprefix("sha256:")[:40]
+
+
+def unix_now(now: Any) -> int:
+    """Whole unix seconds of an aware datetime."""
+    return int(now.timestamp())
+
+
+class BatchLedger:
+    """Reads, begins and completes `IngestBatch` records through a tenant's scope and the retry policy."""
+
+    def __init__(self, retrier: Retrier, new_id: Callable[[], str]):
+        self.retrier = retrier
+        self.new_id = new_id
+
+    def read(self, scope: TenantScope, batch_id: str,
+             hooks: Sequence[Callable[[Attempt], None]] = ()) -> IngestBatch | None:
+        """The tenant's stored record of `batch_id`, or None (expired records included: see `IngestBatch.expired`)."""
+        key = {"pk": keys.batch_pk(batch_id), "sk": keys.batch_sk()}
+        item = self.retrier.call("GetItem", lambda: scope.storage.get_item(scope.messages_table, key), hooks=hooks)
+        return None if item is None else IngestBatch.from_item(item, tenant_id=scope.tenant_id)
+
+    def begin(self, scope: TenantScope, batch_id: str, plan: BatchPlan, now: int,
+              hooks: Sequence[Callable[[Attempt], None]] = ()) -> BatchStart:
+        """Create the in-progress record, or classify the stored one (replayed, resumed or a BatchConflict)."""
+        run_token = self.new_id()
+        record = IngestBatch.begin(tenant_id=plan.tenant_id, batch_id=batch_id, content_hash=plan.content_hash,
+                                   message_count=plan.message_count, metric_count=plan.metric_count,
+                                   started_at=now, event_id=self.new_id() if plan.metric_count else None,
+                                   run_token=run_token)
+        failure: ConditionFailed | None = None
+        for _ in range(MAX_BEGIN_ROUNDS):
+            try:
+                self.retrier.call("PutItem", lambda: scope.storage.put_item(
+                    scope.messages_table, record.to_item(), condition=BEGIN_CONDITION, names={"#ttl": "ttl"},
+                    values={":now": Decimal(now)}), hooks=hooks)
+                return BatchStart(record, BatchState.NEW)
+            except ConditionFailed as exc:
+                failure = exc
+                stored = (IngestBatch.from_item(exc.item, tenant_id=scope.tenant_id) if exc.item is not None
+                          else self.read(scope, batch_id, hooks))
+            if stored is None or stored.expired(now):
+                continue  # it expired or was deleted between the write and the read: try the create again
+            if stored.content_hash != plan.content_hash:
+                raise BatchConflict(batch_id, plan.tenant_id, stored.to_item(), record.to_item())
+            if stored.status is BatchStatus.COMPLETED:
+                return BatchStart(stored, BatchState.REPLAYED)
+            # In progress: our own create whose response was lost, or another run's.
+            return BatchStart(stored, BatchState.NEW if stored.run_token == run_token else BatchState.RESUMED)
+        raise RetryBudgetExhausted(f"batch {batch_id!r} of tenant {plan.tenant_id!r}: its record kept vanishing "
+                                   "between a failed create and the read", attempts=MAX_BEGIN_ROUNDS,
+                                   last_error=failure or ConditionFailed("condition failed"))
+
+    def withdraw(self, scope: TenantScope, start: BatchStart, hooks: Sequence[Callable[[Attempt], None]] = ()
+                 ) -> bool:
+        """Delete the in-progress record `start` created, only if it still carries this run's token.
+
+        Returns False when the stored record is another run's (or completed, or
+        gone): it is left as it is. Used when a run gives up before writing any
+        record (another tenant's share conflicts), so that nothing of it stays.
+        """
+        key = {"pk": start.record.pk, "sk": start.record.sk}
+        try:
+            self.retrier.call("DeleteItem", lambda: scope.storage.delete_item(
+                scope.messages_table, key, condition=WITHDRAW_CONDITION, names={"#status": "status"},
+                values={":token": start.record.run_token, ":in_progress": BatchStatus.IN_PROGRESS.value}),
+                hooks=hooks)
+        except ConditionFailed:
+            return False
+        return True
+
+    def complete(self, scope: TenantScope, start: BatchStart, outcomes: Mapping[str, int], now: int,
+                 hooks: Sequence[Callable[[Attempt], None]] = ()) -> IngestBatch:
+        """Mark the tenant's share completed with its outcome counts (a no-op if another run already did)."""
+        if set(outcomes) - set(BatchOutcomes.model_fields):
+            raise ValueError(f"a batch completes only with {', '.join(BatchOutcomes.model_fields)}; got "
+                             f"{sorted(outcomes)}")
+        counts = BatchOutcomes(**outcomes).to_item()
+        key = {"pk": start.record.pk, "sk": start.record.sk}
+        try:
+            item = self.retrier.call("UpdateItem", lambda: scope.storage.update_item(
+                scope.messages_table, key, update=COMPLETE_UPDATE, condition=COMPLETE_CONDITION,
+                names={"#status": "status"},
+                values={":completed": BatchStatus.COMPLETED.value, ":in_progress": BatchStatus.IN_PROGRESS.value,
+                        ":hash": start.record.content_hash, ":at": Decimal(max(now, int(start.record.started_at))),
+                        ":outcomes": counts}), hooks=hooks)
+            return IngestBatch.from_item(item, tenant_id=scope.tenant_id)
+        except ConditionFailed:
+            stored = self.read(scope, start.record.batch_id, hooks)
+            if (stored is not None and stored.status is BatchStatus.COMPLETED
+                    and stored.content_hash == start.record.content_hash):
+                return stored  # a concurrent run of the same batch completed it first
+            raise
+
+
+def describe(starts: Mapping[str, BatchStart]) -> str:
+    """Per tenant: `tenant: how it started, its status (kept until YYYY-MM-DD)`."""
+    return "; ".join(f"{t}: {s.state.value}, {s.record.status.value.replace('_', ' ')} "
+                     f"(kept until {keys.from_unix_seconds(s.record.ttl):%Y-%m-%d})"
+                     for t, s in sorted(starts.items())) or "not recorded"
+
+
+def read_batch(scope: TenantScope, batch_id: str, *, retrier: Retrier | None = None) -> IngestBatch | None:
+    """The tenant's record of `batch_id` (a GetItem on its messages table), or None."""
+    return BatchLedger(retrier or Retrier(), lambda: "").read(scope, batch_id)
