@@ -173,7 +173,7 @@ def test_readme_explains_terraform_and_the_module_has_its_generated_iam() -> Non
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "terraform init" in readme and "environments/example.tfvars" in readme
     iam = (ROOT / "modules/tenant_tables/iam_policies.tf").read_text(encoding="utf-8")
-    assert iam.startswith("# GENERATED from salestalk_lib/iam.py")
+    assert iam.startswith("# GENERATED from salestalk_lib/iam/policies.py")
     assert not (ROOT / "modules/tenant_tables/iam.tf").exists(), "one IAM file, the generated one"
 
 

@@ -1,4 +1,4 @@
-# GENERATED from salestalk_lib/iam.py by `python -m devtools.iam_terraform`.
+# GENERATED from salestalk_lib/iam/policies.py by `python -m devtools.iam_terraform`.
 # Do not edit: change the library and regenerate (tests/test_iam_terraform.py
 # fails while this file differs from what the library renders).
 #
@@ -6,7 +6,7 @@
 # exact ARNs of the tenant's two tables and their indexes (never a prefix
 # wildcard such as tenant-<id>*, which another tenant's tables could match),
 # and reaches the registry only as GetItem of the tenant's own item, enforced
-# with dynamodb:LeadingKeys. Why each action is there: salestalk_lib/iam.py.
+# with dynamodb:LeadingKeys. Why each action is there: salestalk_lib/iam/policies.py.
 
 locals {
   # The registry sits beside this tenant's tables (same partition, region and
