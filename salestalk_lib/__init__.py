@@ -97,13 +97,35 @@ if TYPE_CHECKING:  # what static checkers and IDEs see (tests/test_public_api.py
     from salestalk_lib import iam
     from salestalk_lib.contract import errors, keys, models, tables, vocab
     from salestalk_lib.contract.errors import (
-        BatchConflict, ConditionFailed, ConfigurationError, ContractError, IngestConflict, IngestInterrupted,
-        InputError, InvalidTenantId, IsolationViolation, RealAwsNotAllowed, RetryBudgetExhausted, SalesTalkError,
-        SchemaDrift, StorageError, TenantNotActive, TenantNotFound, ValidationFailed, Violation,
+        BatchConflict,
+        ConditionFailed,
+        ConfigurationError,
+        ContractError,
+        IngestConflict,
+        IngestInterrupted,
+        InputError,
+        InvalidTenantId,
+        IsolationViolation,
+        RealAwsNotAllowed,
+        RetryBudgetExhausted,
+        SalesTalkError,
+        SchemaDrift,
+        StorageError,
+        TenantNotActive,
+        TenantNotFound,
+        ValidationFailed,
+        Violation,
     )
     from salestalk_lib.contract.models import (
-        DataReference, EventEnvelope, IngestBatch, Message, MessageIdentity, Metric, ProcessedEvent,
-        SessionRollup, Tenant,
+        DataReference,
+        EventEnvelope,
+        IngestBatch,
+        Message,
+        MessageIdentity,
+        Metric,
+        ProcessedEvent,
+        SessionRollup,
+        Tenant,
     )
     from salestalk_lib.contract.settings import Settings
     from salestalk_lib.contract.validation import validate_paths, validate_record
@@ -117,7 +139,12 @@ if TYPE_CHECKING:  # what static checkers and IDEs see (tests/test_public_api.py
     from salestalk_lib.ops.events import JsonLinesSink, MemorySink, event_json
     from salestalk_lib.ops.inbox import Delivery, process_once
     from salestalk_lib.ops.ingest import (
-        Ingestor, TenantGate, metric_version, validate_for_ingest, write_cost, write_mode_table,
+        Ingestor,
+        TenantGate,
+        metric_version,
+        validate_for_ingest,
+        write_cost,
+        write_mode_table,
     )
     from salestalk_lib.ops.provision import schema_rows
     from salestalk_lib.ops.references import verify_reference

@@ -52,8 +52,17 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 def test_the_documented_entry_points_are_exported() -> None:
     """What the README and the issue promise callers: connect, scopes, ingest, patterns, seed, models, errors."""
     from salestalk_lib import (  # noqa: F401
-        ContractError, Ingestor, Message, Metric, SalesTalk, SalesTalkError, TenantScope, connect, load_seed,
-        patterns, process_once,
+        ContractError,
+        Ingestor,
+        Message,
+        Metric,
+        SalesTalk,
+        SalesTalkError,
+        TenantScope,
+        connect,
+        load_seed,
+        patterns,
+        process_once,
     )
     assert callable(patterns.run) and callable(patterns.explain)
     assert salestalk_lib.patterns.run is importlib.import_module("salestalk_lib.ops.patterns").run
