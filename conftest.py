@@ -16,6 +16,11 @@ from collections import defaultdict
 
 import pytest
 
+# nbval's kernels (and the tests' subprocesses) import the repository's own tooling too
+# (notebook 06 runs devtools.isolation), which is no part of the installed package.
+_REPO = os.path.dirname(os.path.abspath(__file__))
+os.environ["PYTHONPATH"] = os.pathsep.join([_REPO, *filter(None, [os.environ.get("PYTHONPATH")])])
+
 
 def _engine() -> str:
     return os.environ.get("SALESTALK_ENGINE") or "moto"

@@ -94,6 +94,7 @@ def start_server_with_version(engine: str = MOTO, *, env: dict[str, str] | None 
             if m := _SERVING.search(line):
                 return proc, m.group(3), m.group(2)
         proc.wait(timeout=30)
+        proc.stdout.close()
         errors.seek(0)
         raise RuntimeError(f"salestalk serve --engine {engine} did not start: {errors.read().strip() or 'no output'}")
 
@@ -165,6 +166,7 @@ def measure_once(method: Method, engine: str, given_url: str | None) -> Run:
 
 
 def stop_server(proc: subprocess.Popen | None) -> None:
+    """Stop a server `start_server` started (terminate, then kill after 30 s) and close its output pipe."""
     if proc is None:
         return
     proc.terminate()
@@ -173,6 +175,8 @@ def stop_server(proc: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def median_run(samples: Sequence[Run]) -> Run:

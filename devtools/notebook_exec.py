@@ -9,6 +9,7 @@ how notebooks are saved after an edit.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,17 @@ import nbformat
 from nbclient import NotebookClient
 
 KERNEL = "python3"
+# The repository root: a notebook may use the repository's own tooling (notebook 06 runs
+# devtools.isolation), which is no part of the installed package.
+REPO = Path(__file__).resolve().parents[1]
+
+
+def kernel_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: this process's environment) with the repository root on PYTHONPATH."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
 
 def _scrub(nb: nbformat.NotebookNode) -> None:
     """Drop what varies between runs and says nothing: timings, widget state, kernel versions."""
@@ -51,12 +63,10 @@ def execute(path: Path, out: Path | None = None, *, env: Mapping[str, str] | Non
     workdir = path.resolve().parent
     client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
                             resources={"metadata": {"path": str(workdir)}})
-    # These reach jupyter_client's start_kernel: the kernel gets exactly `env`, and its own
-    # stderr chatter (the "running over TCP" notice) stays out of the terminal. Cell errors
-    # still arrive as messages and fail the run.
-    kernel_args: dict = {"stderr": subprocess.DEVNULL}
-    if env is not None:
-        kernel_args["env"] = dict(env)
+    # These reach jupyter_client's start_kernel: the kernel gets exactly `env` (plus the
+    # repository on PYTHONPATH), and its own stderr chatter (the "running over TCP" notice)
+    # stays out of the terminal. Cell errors still arrive as messages and fail the run.
+    kernel_args: dict = {"stderr": subprocess.DEVNULL, "env": kernel_env(env)}
     client.execute(**kernel_args)
     _scrub(nb)
     target = out if out is not None else path

@@ -35,10 +35,20 @@ _EXPORTS: dict[str, str] = {
     # connecting
     "connect": "ops.connection", "SalesTalk": "ops.connection", "Settings": "contract.settings",
     "TenantScope": "dynamo.scope", "Storage": "dynamo.storage", "Retrier": "dynamo.retry",
-    # doing
-    "Ingestor": "ops.ingest", "validate_for_ingest": "ops.ingest", "load_seed": "ops.seed",
-    "process_once": "ops.inbox", "MemorySink": "ops.events", "JsonLinesSink": "ops.events",
+    "policy_table": "dynamo.retry",
+    # provisioning, seeding and the tenant lifecycle
+    "schema_rows": "ops.provision",
+    "load_seed": "ops.seed", "plan_seed": "ops.seed", "DEFAULT_SEED_DIR": "ops.seed",
+    "Tenants": "ops.tenants", "TenantStateError": "ops.tenants", "FixedClock": "ops.tenants",
+    "read_export": "ops.tenants",
+    # ingesting: idempotent writes, batches, the event inbox
+    "Ingestor": "ops.ingest", "validate_for_ingest": "ops.ingest", "TenantGate": "ops.ingest",
+    "metric_version": "ops.ingest", "write_mode_table": "ops.ingest", "write_cost": "ops.ingest",
     "Outcome": "dynamo.writes", "WriteResult": "dynamo.writes",
+    "BatchState": "ops.batches", "read_batch": "ops.batches",
+    "process_once": "ops.inbox", "Delivery": "ops.inbox",
+    "MemorySink": "ops.events", "JsonLinesSink": "ops.events", "event_json": "ops.events",
+    "verify_reference": "ops.references",
     # the contract
     "Tenant": "contract.models", "Message": "contract.models", "Metric": "contract.models",
     "SessionRollup": "contract.models", "MessageIdentity": "contract.models",
@@ -48,17 +58,19 @@ _EXPORTS: dict[str, str] = {
     # errors, grouped by what a caller can do
     "SalesTalkError": "contract.errors", "ContractError": "contract.errors",
     "ValidationFailed": "contract.errors", "Violation": "contract.errors",
+    "InvalidTenantId": "contract.errors", "SchemaDrift": "contract.errors",
     "InputError": "contract.errors", "ConfigurationError": "contract.errors",
     "RealAwsNotAllowed": "contract.errors", "StorageError": "contract.errors",
     "ConditionFailed": "contract.errors", "RetryBudgetExhausted": "contract.errors",
     "IsolationViolation": "contract.errors", "TenantNotFound": "contract.errors",
     "TenantNotActive": "contract.errors", "IngestConflict": "contract.errors",
-    "IngestInterrupted": "contract.errors",
+    "BatchConflict": "contract.errors", "IngestInterrupted": "contract.errors",
 }
-# modules exported as attributes: `from salestalk_lib import patterns, keys`
+# modules exported as attributes: `from salestalk_lib import patterns, keys` (`patterns.run(scope, n)`)
 _MODULES: dict[str, str] = {
     "patterns": "ops.patterns", "keys": "contract.keys", "models": "contract.models",
     "tables": "contract.tables", "vocab": "contract.vocab", "errors": "contract.errors",
+    "iam": "iam",
 }
 
 
@@ -81,26 +93,60 @@ _compat.install()
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 
-if TYPE_CHECKING:  # what static checkers and IDEs see
+if TYPE_CHECKING:  # what static checkers and IDEs see (tests/test_public_api.py keeps it equal to _EXPORTS)
+    from salestalk_lib import iam
     from salestalk_lib.contract import errors, keys, models, tables, vocab
     from salestalk_lib.contract.errors import (
-        ConditionFailed, ConfigurationError, ContractError, IngestConflict, IngestInterrupted, InputError,
-        IsolationViolation, RealAwsNotAllowed, RetryBudgetExhausted, SalesTalkError, StorageError,
-        TenantNotActive, TenantNotFound, ValidationFailed, Violation,
+        BatchConflict,
+        ConditionFailed,
+        ConfigurationError,
+        ContractError,
+        IngestConflict,
+        IngestInterrupted,
+        InputError,
+        InvalidTenantId,
+        IsolationViolation,
+        RealAwsNotAllowed,
+        RetryBudgetExhausted,
+        SalesTalkError,
+        SchemaDrift,
+        StorageError,
+        TenantNotActive,
+        TenantNotFound,
+        ValidationFailed,
+        Violation,
     )
     from salestalk_lib.contract.models import (
-        DataReference, EventEnvelope, IngestBatch, Message, MessageIdentity, Metric, ProcessedEvent,
-        SessionRollup, Tenant,
+        DataReference,
+        EventEnvelope,
+        IngestBatch,
+        Message,
+        MessageIdentity,
+        Metric,
+        ProcessedEvent,
+        SessionRollup,
+        Tenant,
     )
     from salestalk_lib.contract.settings import Settings
     from salestalk_lib.contract.validation import validate_paths, validate_record
-    from salestalk_lib.dynamo.retry import Retrier
+    from salestalk_lib.dynamo.retry import Retrier, policy_table
     from salestalk_lib.dynamo.scope import TenantScope
     from salestalk_lib.dynamo.storage import Storage
     from salestalk_lib.dynamo.writes import Outcome, WriteResult
     from salestalk_lib.ops import patterns
+    from salestalk_lib.ops.batches import BatchState, read_batch
     from salestalk_lib.ops.connection import SalesTalk, connect
-    from salestalk_lib.ops.events import JsonLinesSink, MemorySink
-    from salestalk_lib.ops.inbox import process_once
-    from salestalk_lib.ops.ingest import Ingestor, validate_for_ingest
-    from salestalk_lib.ops.seed import load_seed
+    from salestalk_lib.ops.events import JsonLinesSink, MemorySink, event_json
+    from salestalk_lib.ops.inbox import Delivery, process_once
+    from salestalk_lib.ops.ingest import (
+        Ingestor,
+        TenantGate,
+        metric_version,
+        validate_for_ingest,
+        write_cost,
+        write_mode_table,
+    )
+    from salestalk_lib.ops.provision import schema_rows
+    from salestalk_lib.ops.references import verify_reference
+    from salestalk_lib.ops.seed import DEFAULT_SEED_DIR, load_seed, plan_seed
+    from salestalk_lib.ops.tenants import FixedClock, Tenants, TenantStateError, read_export

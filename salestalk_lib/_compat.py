@@ -28,9 +28,12 @@ MOVED: dict[str, str] = {
     "ingest": "ops.ingest", "batches": "ops.batches", "inbox": "ops.inbox",
     "patterns": "ops.patterns", "tenants": "ops.tenants", "audit": "ops.audit",
     "references": "ops.references", "events": "ops.events",
-    "iam": "iam.policies", "faults": "testing.faults", "samples": "testing.samples",
+    "faults": "testing.faults", "samples": "testing.samples",
     "commands": "cli.common",
 }
+# `salestalk_lib.iam` (once one module) is now the package `iam`: it is no alias, it re-exports
+# the names of `iam.policies` (see salestalk_lib/iam/__init__.py). Nor are the old
+# `salestalk_lib.commands.<name>` submodules: the CLI's commands are `salestalk_lib.cli.<name>`.
 _PACKAGE = __name__.rpartition(".")[0]
 
 

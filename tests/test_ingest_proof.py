@@ -19,7 +19,7 @@ from decimal import Decimal
 import pytest
 
 from salestalk_lib.ops.batches import BatchState
-from devtools.bench import start_server
+from devtools.bench import start_server, stop_server
 from salestalk_lib.ops.connection import SalesTalk, connect
 from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
 from salestalk_lib.contract.errors import RequestRejected, TableNotFound, TenantNotActive, ValidationFailed
@@ -49,8 +49,7 @@ def server(engine: str) -> Endpoint:
     try:
         yield resolve_endpoint(url)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_server(proc)
 
 
 def onboard(st: SalesTalk, tenant: str) -> SalesTalk:

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "count as unchanged; a different existing item is a conflict, reported and never overwritten (exit 1).",
     )
     p.add_argument("--dir", type=Path, default=None, dest="seed_dir",
-                   help="seed directory (default: ./seed_data or the repository's)")
+                   help="seed directory (default: ./seed_data, else the seed tenants shipped with the package)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_connection_args(p)
     p.set_defaults(func=run)

@@ -5,3 +5,16 @@ Owns the role definitions, the leading-keys conditions and the ARNs of a deploym
 Terraform files in `infra/` and the isolation matrix are rendered and checked from it by
 the repository's own tooling (`devtools/`).
 """
+
+from importlib import import_module
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    # `salestalk_lib.iam` was one module before the layers became subpackages: its names
+    # (`policy_document`, `ADMIN_DENIED`, ...) stay readable here, read live from `policies`.
+    if not name.startswith("_"):
+        policies = import_module(f"{__name__}.policies")
+        if hasattr(policies, name):
+            return getattr(policies, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,13 +9,12 @@ in `adversary.py`.
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 
 import pytest
 
 from adversary import Deployment
-from devtools.bench import start_server
+from devtools.bench import start_server, stop_server
 from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
 
 
@@ -26,12 +25,7 @@ def server() -> Endpoint:
     try:
         yield resolve_endpoint(url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop_server(proc)
 
 
 @pytest.fixture
