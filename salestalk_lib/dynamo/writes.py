@@ -70,7 +70,7 @@ class WriteResult:
         return sorted(n for n in names if self.stored.get(n) != self.incoming.get(n))
 
 
-Classifier = Callable[[dict[str, Any], dict[str, Any]], "Outcome | None"]
+Classifier = Callable[[dict[str, Any], dict[str, Any]], Outcome | None]
 """`classify(stored, new)`: the outcome of a create-once write that found `stored` (None: treat it as absent)."""
 
 CREATE_ONCE = "attribute_not_exists(pk)"
@@ -103,6 +103,8 @@ def put_once(storage: Storage, table: str, request: CreateOnce | Callable[[], Cr
     stored item (when one was found) and the incoming one; `rounds` is the
     number of conditional puts sent as separate rounds.
     """
+    if rounds < 1:
+        raise ValueError(f"a create-once write takes at least one round, got {rounds}")
     key = dict(key)
     failure: ConditionFailed | None = None
     for n in range(1, rounds + 1):
@@ -119,7 +121,8 @@ def put_once(storage: Storage, table: str, request: CreateOnce | Callable[[], Cr
         if outcome is not None:
             return WriteResult(table, key, outcome, stored=stored, incoming=item, rounds=n)
         # Gone (or to be treated as gone) since the failed condition: try the create again.
-    assert failure is not None
+    if failure is None:  # unreachable: every round above returns or records its failure
+        raise RuntimeError("put_once ended without a result")
     if vanished is None:
         raise failure
     raise vanished(failure)
@@ -127,7 +130,11 @@ def put_once(storage: Storage, table: str, request: CreateOnce | Callable[[], Cr
 
 def create_once(storage: Storage, table: str, item: Mapping[str, Any], key_names: tuple[str, ...],
                 retrier: Retrier) -> WriteResult:
-    """Write `item` unless its key exists; classify an existing item as unchanged or conflict."""
+    """Write `item` unless its key exists; classify an existing item as unchanged or conflict (by content).
+
+    One round: an item that vanished between the failed condition and the read
+    raises that ConditionFailed (the caller decides).
+    """
     return put_once(storage, table, CreateOnce(item, "attribute_not_exists(#k)", {"#k": key_names[0]}),
                     {k: item[k] for k in key_names}, retrier, operation=f"PutItem {table}",
                     read_operation=f"GetItem {table}")

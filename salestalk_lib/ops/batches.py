@@ -138,13 +138,11 @@ class BatchLedger:
                               f"batch {batch_id!r} of tenant {plan.tenant_id!r}: its record kept vanishing "
                               "between a failed create and the read", attempts=MAX_BEGIN_ROUNDS,
                               last_error=failure))
-        if result.outcome is Outcome.CREATED:
+        if result.outcome is Outcome.CREATED or result.stored is None:
             return BatchStart(record, BatchState.NEW)
-        assert result.stored is not None
-        if result.outcome is Outcome.CONFLICT:
-            raise BatchConflict(batch_id, plan.tenant_id, IngestBatch.from_item(
-                result.stored, tenant_id=scope.tenant_id).to_item(), record.to_item())
         stored = IngestBatch.from_item(result.stored, tenant_id=scope.tenant_id)
+        if result.outcome is Outcome.CONFLICT:
+            raise BatchConflict(batch_id, plan.tenant_id, stored.to_item(), record.to_item())
         if stored.status is BatchStatus.COMPLETED:
             return BatchStart(stored, BatchState.REPLAYED)
         # In progress: our own create whose response was lost, or another run's.
