@@ -13,6 +13,7 @@ from salestalk_lib.contract.errors import (
     IngestConflict,
     Interrupted,
     RequestRejected,
+    RetryableError,
     RetryBudgetExhausted,
     TableNotFound,
     Throttled,
@@ -266,3 +267,57 @@ def test_a_stop_request_cuts_a_real_backoff_sleep_short():
     finally:
         timer.cancel()
     assert time.monotonic() - started < 5.0  # the 10 s sleep ended when the stop came
+
+
+def test_every_retried_class_is_a_retryable_error_naming_its_rule():
+    for rule in RETRY_RULES:
+        for error in rule.errors:
+            assert issubclass(error, RetryableError) == rule.retries, error
+            if rule.retries:
+                assert error.retry_rule == rule.name
+                assert DEFAULT_POLICY.rule_for(error("x")) is rule
+    assert {Throttled, TransientError, TransactionConflict} <= set(RetryableError.__subclasses__())
+    assert not issubclass(ConditionFailed, RetryableError) and not issubclass(RequestRejected, RetryableError)
+
+
+def test_the_policy_retries_a_new_retryable_subclass_without_being_told():
+    class Overloaded(RetryableError):
+        """A new retryable error no rule lists: the base's rule (transient) applies."""
+
+    class SlowDown(Throttled):
+        """A new kind of throttling: its parent's rule applies."""
+
+    retrier, vt, records = make(seed=5)
+    assert retrier.call("PutItem", Failing(Overloaded("busy", code="Overloaded"))) == "done"
+    assert vt.sleeps == pytest.approx([0.1])  # the transient schedule: no jitter
+    assert [(r.outcome, r.rule, r.error_code) for r in records] == [("retry", "transient", "Overloaded"), ("ok", "", "")]
+
+    retrier, _, records = make(seed=5)
+    fn = Failing(*(SlowDown("slow") for _ in range(10)))
+    assert retrier.call("PutItem", fn) == "done" and fn.calls == 11
+    assert {r.rule for r in records[:-1]} == {"throttling"}
+    assert records[0].error_code == "SlowDown"  # no code: the class name
+
+    with pytest.raises(RetryBudgetExhausted):
+        make()[0].call("PutItem", Failing(*(SlowDown("slow") for _ in range(11))))
+
+
+def test_a_retryable_class_may_name_another_rule_and_unknown_names_fall_back():
+    class Contended(RetryableError):
+        retry_rule = "transaction_conflict"
+
+    class Odd(RetryableError):
+        retry_rule = "no such rule"
+
+    assert DEFAULT_POLICY.rule_for(Contended("x")).name == "transaction_conflict"
+    assert DEFAULT_POLICY.rule_for(Odd("x")).name == "transient"  # never given up at once
+    assert RetryPolicy().scaled(0.5).rule_for(Contended("x")).name == "transaction_conflict"
+
+
+def test_a_non_retryable_storage_error_is_tried_once():
+    retrier, vt, records = make()
+    fn = Failing(RequestRejected("bad", code="ValidationException"))
+    with pytest.raises(RequestRejected):
+        retrier.call("PutItem", fn)
+    assert fn.calls == 1 and vt.sleeps == []
+    assert [(r.outcome, r.rule) for r in records] == [("fail", "validation")]

@@ -13,9 +13,10 @@
     │   └── SchemaDrift                 an existing table differs from its spec (names the differences)
     ├── StorageError                    DynamoDB refused or failed a request (translated at the seam)
     │   ├── ConditionFailed             a conditional write's condition was false
-    │   ├── Throttled                   throttling / capacity errors (retryable)
-    │   ├── TransientError              5xx, timeouts, connection errors (retryable)
-    │   ├── TransactionConflict         a concurrent transaction touched the same item (retryable)
+    │   ├── RetryableError              sending the request again may succeed: the retry policy retries it
+    │   │   ├── Throttled               throttling / capacity errors
+    │   │   ├── TransientError          5xx, timeouts, connection errors
+    │   │   └── TransactionConflict     a concurrent transaction touched the same item
     │   ├── TableNotFound               the table does not exist
     │   └── RequestRejected             DynamoDB's own ValidationException and other 4xx (not retryable)
     ├── RetryBudgetExhausted            the retry policy gave up; carries the last error
@@ -29,6 +30,11 @@
 
     KeyboardInterrupt
     └── IngestInterrupted               Ctrl-C (or a stop request) ended an ingest run; carries its report
+
+Storage errors are grouped by what the caller can do: a `RetryableError` is
+worth sending again (the retry policy retries every one of them, each under the
+rule its class names in `retry_rule`); the others are not (fix the request,
+settle the condition, create the table).
 
 Only `salestalk_lib.dynamo.storage` turns botocore errors into these; code above the
 seam never catches botocore exceptions. `IngestInterrupted` is deliberately
@@ -160,16 +166,33 @@ class ConditionFailed(StorageError):
         return self.reasons[index] if 0 <= index < len(self.reasons) else None
 
 
-class Throttled(StorageError):
+class RetryableError(StorageError):
+    """Sending the same request again may succeed: the retry policy retries every subclass.
+
+    `retry_rule` names the rule of the policy (`salestalk_lib.dynamo.retry`)
+    whose budget and backoff apply; a subclass inherits its parent's. The base
+    rule is `transient`: fixed backoff, and the request may have been applied.
+    """
+
+    retry_rule: str = "transient"
+
+
+class Throttled(RetryableError):
     """DynamoDB throttled the request; retry with jittered backoff."""
 
+    retry_rule = "throttling"
 
-class TransientError(StorageError):
+
+class TransientError(RetryableError):
     """A 5xx, timeout or broken connection; the request may or may not have been applied."""
 
+    retry_rule = "transient"
 
-class TransactionConflict(StorageError):
+
+class TransactionConflict(RetryableError):
     """Another transaction touched the same item at the same time; retry with jitter."""
+
+    retry_rule = "transaction_conflict"
 
 
 class TableNotFound(StorageError):

@@ -12,6 +12,11 @@ according to the rule that matches the error it raised:
 | validation error (`ContractError`, `RequestRejected`) | no | – | 0 |
 | conditional check failed (`ConditionFailed`) | no | – | 0 |
 
+Which errors are retried is decided by their class, not by a list: every
+`RetryableError` (Throttled, TransientError, TransactionConflict and any new
+subclass) is retried, under the rule its class names (`retry_rule`); nothing
+else is. The `errors` of each rule name the classes for the docs' table.
+
 Every single sleep is capped at 5 s. Budgets are per rule within one call: a
 call may use up to 5 transient retries *and* up to 10 throttling retries, and
 each rule's delay grows with its own count. Anything that is not a
@@ -51,6 +56,7 @@ from salestalk_lib.contract.errors import (
     ContractError,
     Interrupted,
     RequestRejected,
+    RetryableError,
     RetryBudgetExhausted,
     TableNotFound,
     Throttled,
@@ -105,11 +111,32 @@ class RetryPolicy:
     max_sleep: float = MAX_SLEEP_SECONDS
 
     def rule_for(self, exc: BaseException) -> RetryRule | None:
-        """The rule covering `exc`, or None (then it is not a storage error and is never retried)."""
+        """The rule covering `exc`, or None (then it is not a storage error and is never retried).
+
+        A `RetryableError` is covered by the rule its class names (`retry_rule`),
+        so a new subclass is retried without being listed anywhere; any other
+        error by the first rule whose `errors` match it.
+        """
+        if isinstance(exc, RetryableError):
+            return self.retry_rule_for(exc)
         for rule in self.rules:
             if isinstance(exc, rule.errors):
                 return rule
         return None
+
+    def retry_rule_for(self, exc: RetryableError) -> RetryRule:
+        """The retrying rule of a retryable error: the one its class names, else the first matching rule
+        that retries, else the policy's first retrying rule (a retryable error is never given up at once)."""
+        retrying = [r for r in self.rules if r.retries]
+        for rule in retrying:
+            if rule.name == exc.retry_rule:
+                return rule
+        for rule in retrying:
+            if isinstance(exc, rule.errors):
+                return rule
+        if not retrying:
+            raise ValueError("a retry policy needs at least one rule that retries")
+        return retrying[0]
 
     def rule(self, name: str) -> RetryRule:
         for rule in self.rules:
@@ -303,12 +330,9 @@ class Retrier:
             attempt += 1
             try:
                 result = fn()
-            except Exception as exc:
-                rule = self.policy.rule_for(exc)
-                code = getattr(exc, "code", "") or type(exc).__name__
-                if rule is None or not rule.retries:
-                    self._emit(Attempt(operation, attempt, "fail", self.clock(), code, rule.name if rule else ""), hooks)
-                    raise
+            except RetryableError as exc:
+                rule = self.policy.retry_rule_for(exc)
+                code = exc.code or type(exc).__name__
                 used[rule.name] += 1
                 n = used[rule.name]
                 if n > rule.max_retries:
@@ -323,6 +347,11 @@ class Retrier:
                 self._pause(delay)
                 self._check_stop(operation, exc)
                 continue
+            except Exception as exc:  # not retryable: one attempt, raised as it is
+                rule = self.policy.rule_for(exc)
+                code = getattr(exc, "code", "") or type(exc).__name__
+                self._emit(Attempt(operation, attempt, "fail", self.clock(), code, rule.name if rule else ""), hooks)
+                raise
             self._emit(Attempt(operation, attempt, "ok", self.clock()), hooks)
             return result
 

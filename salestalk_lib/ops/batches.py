@@ -41,6 +41,7 @@ from salestalk_lib.contract.models import BatchOutcomes, ContractModel, IngestBa
 from salestalk_lib.dynamo.retry import Attempt, Retrier
 from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.contract.vocab import BatchStatus
+from salestalk_lib.dynamo.writes import CreateOnce, Outcome, put_once
 
 BEGIN_CONDITION = "attribute_not_exists(pk) OR #ttl <= :now"
 COMPLETE_UPDATE = "SET #status = :completed, completedAt = :at, outcomes = :outcomes"
@@ -122,28 +123,30 @@ class BatchLedger:
                                    message_count=plan.message_count, metric_count=plan.metric_count,
                                    started_at=now, event_id=self.new_id() if plan.metric_count else None,
                                    run_token=run_token)
-        failure: ConditionFailed | None = None
-        for _ in range(MAX_BEGIN_ROUNDS):
-            try:
-                self.retrier.call("PutItem", lambda: scope.storage.put_item(
-                    scope.messages_table, record.to_item(), condition=BEGIN_CONDITION, names={"#ttl": "ttl"},
-                    values={":now": Decimal(now)}), hooks=hooks)
-                return BatchStart(record, BatchState.NEW)
-            except ConditionFailed as exc:
-                failure = exc
-                stored = (IngestBatch.from_item(exc.item, tenant_id=scope.tenant_id) if exc.item is not None
-                          else self.read(scope, batch_id, hooks))
-            if stored is None or stored.expired(now):
-                continue  # it expired or was deleted between the write and the read: try the create again
-            if stored.content_hash != plan.content_hash:
-                raise BatchConflict(batch_id, plan.tenant_id, stored.to_item(), record.to_item())
-            if stored.status is BatchStatus.COMPLETED:
-                return BatchStart(stored, BatchState.REPLAYED)
-            # In progress: our own create whose response was lost, or another run's.
-            return BatchStart(stored, BatchState.NEW if stored.run_token == run_token else BatchState.RESUMED)
-        raise RetryBudgetExhausted(f"batch {batch_id!r} of tenant {plan.tenant_id!r}: its record kept vanishing "
-                                   "between a failed create and the read", attempts=MAX_BEGIN_ROUNDS,
-                                   last_error=failure or ConditionFailed("condition failed"))
+
+        def classify(stored_item: dict[str, Any], new_item: dict[str, Any]) -> Outcome | None:
+            """Batches compare fingerprints: the same records are `already_exists`, others a `conflict`."""
+            stored = IngestBatch.from_item(stored_item, tenant_id=scope.tenant_id)
+            if stored.expired(now):
+                return None  # expired (the condition let it through since): try the create again
+            return Outcome.ALREADY_EXISTS if stored.content_hash == plan.content_hash else Outcome.CONFLICT
+
+        result = put_once(scope.storage, scope.messages_table,
+                          CreateOnce(record.to_item(), BEGIN_CONDITION, {"#ttl": "ttl"}, {":now": Decimal(now)}),
+                          {"pk": record.pk, "sk": record.sk}, self.retrier, classify=classify,
+                          rounds=MAX_BEGIN_ROUNDS, hooks=hooks, vanished=lambda failure: RetryBudgetExhausted(
+                              f"batch {batch_id!r} of tenant {plan.tenant_id!r}: its record kept vanishing "
+                              "between a failed create and the read", attempts=MAX_BEGIN_ROUNDS,
+                              last_error=failure))
+        if result.outcome is Outcome.CREATED or result.stored is None:
+            return BatchStart(record, BatchState.NEW)
+        stored = IngestBatch.from_item(result.stored, tenant_id=scope.tenant_id)
+        if result.outcome is Outcome.CONFLICT:
+            raise BatchConflict(batch_id, plan.tenant_id, stored.to_item(), record.to_item())
+        if stored.status is BatchStatus.COMPLETED:
+            return BatchStart(stored, BatchState.REPLAYED)
+        # In progress: our own create whose response was lost, or another run's.
+        return BatchStart(stored, BatchState.NEW if stored.run_token == run_token else BatchState.RESUMED)
 
     def withdraw(self, scope: TenantScope, start: BatchStart, hooks: Sequence[Callable[[Attempt], None]] = ()
                  ) -> bool:

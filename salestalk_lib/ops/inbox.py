@@ -41,6 +41,7 @@ from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.contract.validation import validate_record
 from salestalk_lib.contract.vocab import EventProcessing
+from salestalk_lib.dynamo.writes import CreateOnce, Outcome, put_once
 
 DEFAULT_LEASE_SECONDS = 300
 CLAIM_CONDITION = ("attribute_not_exists(pk) OR #ttl <= :now OR claimToken = :token "
@@ -116,30 +117,30 @@ def process_once(scope: TenantScope, event: EventEnvelope | Mapping[str, Any],
 def _claim(scope: TenantScope, event: EventEnvelope, retrier: Retrier, now: Callable[[], datetime],
            lease_seconds: int, new_token: Callable[[], str]) -> ProcessedEvent | Delivery:
     """Claim the event (the claim written) or say why not (duplicate, in flight); bounded rounds."""
-    table, storage = scope.messages_table, scope.storage
     key = {"pk": keys.event_pk(event.event_id), "sk": keys.event_sk()}
-    failure: ConditionFailed | None = None
-    for _ in range(MAX_CLAIM_ROUNDS):
+    claims: list[ProcessedEvent] = []
+
+    def request() -> CreateOnce:  # each round is a new claim: a new token and the time of now
         claimed_at = int(now().timestamp())
         claim = ProcessedEvent.claim(event, claim_token=new_token(), claimed_at=claimed_at)
+        claims.append(claim)
         values = {":now": Decimal(claimed_at), ":token": claim.claim_token,
                   ":processing": EventProcessing.PROCESSING.value, ":stale": Decimal(claimed_at - lease_seconds)}
-        try:
-            retrier.call("PutItem", lambda: storage.put_item(table, claim.to_item(), condition=CLAIM_CONDITION,
-                                                             names={"#ttl": "ttl", "#status": "status"},
-                                                             values=values))
-            return claim
-        except ConditionFailed as exc:
-            failure = exc
-            stored = exc.item if exc.item is not None else retrier.call("GetItem",
-                                                                        lambda: storage.get_item(table, key))
-        if stored is None:  # withdrawn or expired between the two requests: this delivery may try again
-            continue
+        return CreateOnce(claim.to_item(), CLAIM_CONDITION, {"#ttl": "ttl", "#status": "status"}, values)
+
+    def classify(stored: dict[str, Any], new: dict[str, Any]) -> Outcome:
+        """The inbox compares states: a processed event is `already_exists` (a duplicate); one claimed by
+        another delivery within its lease is a `conflict` (in flight). Leases and own tokens are the condition's."""
         record = ProcessedEvent.from_item(stored, tenant_id=scope.tenant_id)
-        return Delivery.DUPLICATE if record.status is EventProcessing.PROCESSED else Delivery.IN_FLIGHT
-    raise RetryBudgetExhausted(f"event {event.event_id}: its claim kept vanishing between a failed claim and the "
-                               "read", attempts=MAX_CLAIM_ROUNDS,
-                               last_error=failure or ConditionFailed("condition failed"))
+        return Outcome.ALREADY_EXISTS if record.status is EventProcessing.PROCESSED else Outcome.CONFLICT
+
+    result = put_once(scope.storage, scope.messages_table, request, key, retrier, classify=classify,
+                      rounds=MAX_CLAIM_ROUNDS, vanished=lambda failure: RetryBudgetExhausted(
+                          f"event {event.event_id}: its claim kept vanishing between a failed claim and the read",
+                          attempts=MAX_CLAIM_ROUNDS, last_error=failure))
+    if result.outcome is Outcome.CREATED:
+        return claims[-1]
+    return Delivery.DUPLICATE if result.outcome is Outcome.ALREADY_EXISTS else Delivery.IN_FLIGHT
 
 
 def read_processed(scope: TenantScope, event_id: str, *, retrier: Retrier | None = None) -> ProcessedEvent | None:

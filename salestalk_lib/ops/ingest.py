@@ -125,13 +125,12 @@ from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.contract.validation import RecordKind, ValidRecord, cross_check, validate_record
 from salestalk_lib.contract.vocab import TenantStatus
-from salestalk_lib.dynamo.writes import Outcome
+from salestalk_lib.dynamo.writes import CREATE_ONCE, CreateOnce, Outcome, WriteResult, by_content, put_once
 
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
 TRANSACTION_LIMIT = 100
 VERSION_FIELD = "version"
-CREATE_ONCE = "attribute_not_exists(pk)"
 STATUS_RECHECK_SECONDS = 5.0
 """During a run, a tenant's registry status is read again when its last read is older than this."""
 STOP_GRACE_SECONDS = 5.0
@@ -258,6 +257,12 @@ class IngestResult:
         Running the batch again settles it: `already_exists` if it was applied, `created` if not.
         """
         return self.outcome is Outcome.FAILED and self.ambiguous
+
+    def write_result(self, table: str, key: Mapping[str, Any]) -> WriteResult:
+        """This record's outcome as the create-once `WriteResult` (both versions on a conflict)."""
+        c = self.conflict
+        return WriteResult(table, dict(key), self.outcome, stored=c.stored if c is not None else None,
+                           incoming=c.incoming if c is not None else None)
 
     def raise_for_conflict(self) -> None:
         """Raise the IngestConflict if the outcome is a conflict (or the error if it failed)."""
@@ -529,7 +534,8 @@ class Ingestor:
 
     @staticmethod
     def _resolve(key: str, stored: dict[str, Any], incoming: dict[str, Any]) -> tuple[Outcome, IngestConflict | None]:
-        if stored == incoming:
+        """Classify an item found stored by the create-once rule (`writes.by_content`)."""
+        if by_content(stored, incoming) is Outcome.ALREADY_EXISTS:
             return Outcome.ALREADY_EXISTS, None
         return Outcome.CONFLICT, IngestConflict(key, stored, incoming)
 
@@ -652,22 +658,13 @@ class Ingestor:
 
     def _put_metric(self, m: Metric, run: _Run) -> tuple[Outcome, IngestConflict | None]:
         scope = self.scope(m.tenant_id)
-        storage, table = scope.storage, scope.metrics_table
-        item = m.to_item()
-        failure: ConditionFailed | None = None
-        for _ in range(MAX_SETTLE_ROUNDS):
-            try:
-                run.call("PutItem", lambda: storage.put_item(table, item, condition=CREATE_ONCE))
-                return Outcome.CREATED, None
-            except ConditionFailed as exc:
-                failure = exc
-                stored = exc.item or self._get(storage, table, {"pk": m.pk, "sk": m.sk}, run)
-            if stored is not None:
-                return self._resolve(_metric_label(m), stored, item)
-            # Deleted between the failed condition and the read: try the create again (a bounded number of times).
-        raise RetryBudgetExhausted(f"{_metric_label(m)}: the stored metric kept vanishing after a failed create",
-                                   attempts=MAX_SETTLE_ROUNDS, last_error=failure or ConditionFailed(
-                                       "condition failed", code="ConditionalCheckFailed"))
+        label = _metric_label(m)
+        result = put_once(scope.storage, scope.metrics_table, CreateOnce(m.to_item(), CREATE_ONCE),
+                          {"pk": m.pk, "sk": m.sk}, run.retrier, hooks=run.hooks, rounds=MAX_SETTLE_ROUNDS,
+                          vanished=lambda failure: RetryBudgetExhausted(
+                              f"{label}: the stored metric kept vanishing after a failed create",
+                              attempts=MAX_SETTLE_ROUNDS, last_error=failure))
+        return _conflict_of(label, result)
 
     def correct_metric(self, metric: Metric | Mapping[str, Any], *, expected_version: int,
                        hooks: Sequence[Hook] = ()) -> Metric:
@@ -997,6 +994,13 @@ class Ingestor:
 
 def _metric_label(m: Metric) -> str:
     return f"{m.pk} {m.sk}"
+
+
+def _conflict_of(label: str, result: WriteResult) -> tuple[Outcome, IngestConflict | None]:
+    """A create-once write's result as ingestion reports it: its outcome, and an IngestConflict for a conflict."""
+    if result.outcome is Outcome.CONFLICT and result.stored is not None and result.incoming is not None:
+        return Outcome.CONFLICT, IngestConflict(label, result.stored, result.incoming)
+    return result.outcome, None
 
 
 def _unfinished(m: Message | Metric, tracker: _Tracker, begun: bool) -> IngestResult:

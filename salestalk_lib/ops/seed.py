@@ -156,14 +156,11 @@ def load_seed(st: Any, seed_dir: Path | str | None = None, *, retrier: Retrier |
     for model, result in zip(records, ingested.results):
         scope = st.tenant(model.tenant_id)
         table = scope.metrics_table if isinstance(model, Metric) else scope.messages_table
-        if result.outcome is Outcome.CONFLICT and result.conflict is not None:
-            c = result.conflict
-            report.record(WriteResult(table, _key_of(model), Outcome.CONFLICT, stored=c.stored, incoming=c.incoming))
-        elif result.outcome in (Outcome.CREATED, Outcome.ALREADY_EXISTS):
-            report.record(WriteResult(table, _key_of(model), result.outcome))
-        else:
+        settled = (Outcome.CREATED, Outcome.ALREADY_EXISTS) if result.conflict is None else (Outcome.CONFLICT,)
+        if result.outcome not in settled:
             result.raise_for_conflict()  # a failure after the retry budget: raise its error
             raise RuntimeError(f"unexpected ingest outcome {result.outcome} for {result.key}")
+        report.record(result.write_result(table, _key_of(model)))
     return report
 
 
