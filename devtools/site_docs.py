@@ -183,16 +183,17 @@ def _resolve(name: str, known: set[str]) -> str:
 
 
 @cache
-def imports_of(module: str) -> tuple[frozenset[str], frozenset[str]]:
+def imports_of(module: str, root: Path = PACKAGE_DIR, package: str = PACKAGE
+               ) -> tuple[frozenset[str], frozenset[str]]:
     """(modules of the package, top-level outside packages) that `module` imports anywhere in its source.
 
     Every import counts, also a late one inside a function and one under TYPE_CHECKING, as for
     import-linter. `from salestalk_lib import models` counts as the module that name gives.
     """
-    mods = {m.name: m for m in discover()}
+    mods = {m.name: m for m in discover(root, package)}
     known = set(mods)
     this = mods[module]
-    package = module if this.path.name == "__init__.py" else module.rpartition(".")[0]
+    parent = module if this.path.name == "__init__.py" else module.rpartition(".")[0]
     inside: set[str] = set()
     outside: set[str] = set()
     for node in ast.walk(ast.parse(this.path.read_text(encoding="utf-8"))):
@@ -200,19 +201,20 @@ def imports_of(module: str) -> tuple[frozenset[str], frozenset[str]]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1])
+                parts = parent.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1])
                 base = f"{base}.{node.module}" if node.module else base
             else:
                 base = node.module or ""
-            if base.split(".")[0] != PACKAGE:
+            if base.split(".")[0] != package:
                 names = [base]
-            else:
+            else:  # `from a import b`: the module a.b if there is one, else (an attribute of a) a itself
                 names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known
-                         or (base == PACKAGE and alias.name != "*") else base for alias in node.names]
+                         or (base == package and alias.name != "*") else base for alias in node.names]
         else:
             continue
         for name in names:
-            if name.split(".")[0] == PACKAGE:
+            if name.split(".")[0] == package:
                 inside.add(_resolve(name, known))
             else:
                 outside.add(name.split(".")[0])
