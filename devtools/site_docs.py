@@ -4,7 +4,7 @@ Registered in `docsgen.PAGES` through `SITE_PAGES`:
 
 | file under `docs/generated/` | built from |
 |---|---|
-| `architecture.svg` | `LAYERS` (every module of the package, checked against its imports by the tests) |
+| `architecture.md`, `architecture.svg` | the package itself: its subpackages and their docstrings, the layer order and rules of the import-linter contracts in `pyproject.toml`, the imports read from the source |
 | `table-diagram.svg` | `tables.TABLE_SPECS`, the key grammar (`contract_docs.KEY_FORMS`) and one sample item per `ITEM_KINDS` entry |
 | `reliability.md` | `GUARANTEES`, `retry.RETRY_RULES`, `ingest.WRITE_MODES` and `write_cost`, `faults.FAULT_KINDS` |
 | `benchmarks.md` | `benchmarks/results.json`, written by `make bench` (one part per engine) |
@@ -20,14 +20,20 @@ DynamoDB decides it (an item is in a GSI iff it carries the index's key attribut
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import json
+import re
+import sys
+import tomllib
 from datetime import UTC, datetime
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
+import salestalk_lib
 from salestalk_lib.ops import batches, inbox
 from devtools.contract_docs import KEY_FORMS
 from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile
@@ -38,8 +44,8 @@ from salestalk_lib.ops.events import metrics_ingested
 from salestalk_lib.testing.samples import sample_messages, sample_metrics
 from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, TableSpec
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_BENCHMARK_RESULTS = PACKAGE_DIR.parent / "benchmarks" / "results.json"
+REPO_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_BENCHMARK_RESULTS = REPO_DIR / "benchmarks" / "results.json"
 
 SANS = "'DejaVu Sans', 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 MONO = "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace"
@@ -48,82 +54,210 @@ INK, MUTED, RULE, PAPER = "#1f2330", "#5b6170", "#d5d8e0", "#ffffff"
 
 
 # --- architecture ---------------------------------------------------------------------
+#
+# Nothing here is declared by hand. The layers are the subpackages of `salestalk_lib`, in
+# the order of the import-linter layers contract in pyproject.toml (`lint-imports` enforces
+# it, tests/test_layers.py runs it); a layer's description is its subpackage's docstring;
+# its modules are the files found in it; the imports are read from their source with `ast`.
+
+PACKAGE = "salestalk_lib"
+PACKAGE_DIR = Path(salestalk_lib.__file__).resolve().parent
+TOOLING = "devtools"
+TOOLING_DIR = Path(__file__).resolve().parent
+PYPROJECT = REPO_DIR / "pyproject.toml"
+AWS_PACKAGES = ("boto3", "botocore")
+_LAYER_COLORS = ("#8e24aa", "#6d4c41", "#ef6c00", "#c2185b", "#00897b", "#546e7a", "#3949ab", "#7cb342")
+
+
+def _module_name(path: Path, root: Path, package: str) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join((package, *parts))
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module of a package found on disk: its dotted name, its file and the first line of its docstring."""
+
+    name: str
+    path: Path
+
+    @property
+    def short(self) -> str:
+        """The last part of the dotted name (`keys` for `salestalk_lib.contract.keys`)."""
+        return self.name.rpartition(".")[2]
+
+    @property
+    def docstring(self) -> str:
+        return ast.get_docstring(ast.parse(self.path.read_text(encoding="utf-8"))) or ""
+
+    @property
+    def summary(self) -> str:
+        """The first line of the module's docstring."""
+        return (self.docstring.strip().splitlines() or [""])[0]
+
+
+def discover(root: Path = PACKAGE_DIR, package: str = PACKAGE) -> tuple[Module, ...]:
+    """Every module of the package under `root` (packages by their `__init__`), in name order."""
+    found = [Module(_module_name(p, root, package), p) for p in root.rglob("*.py") if "__pycache__" not in p.parts]
+    return tuple(sorted(found, key=lambda m: m.name))
+
+
+def importlinter_contracts(pyproject: Path = PYPROJECT) -> list[dict[str, Any]]:
+    """The import-linter contracts declared in pyproject.toml, in order."""
+    config = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["importlinter"]
+    return list(config["contracts"])
+
+
+def layer_bands(pyproject: Path = PYPROJECT) -> list[tuple[str, ...]]:
+    """The layers contract of the package, top to bottom: each band's layer names (`ops | iam` is one band)."""
+    for contract in importlinter_contracts(pyproject):
+        if contract["type"] == "layers" and contract.get("containers") == [PACKAGE]:
+            return [tuple(name.strip() for name in re.split(r"[|:]", entry)) for entry in contract["layers"]]
+    raise LookupError(f"pyproject.toml declares no import-linter layers contract for {PACKAGE}")
 
 
 @dataclass(frozen=True)
 class Layer:
-    """A band of the architecture diagram: modules that may import only from their own band or below."""
+    """A subpackage of the library, in its place in the layers contract."""
 
-    title: str
-    summary: str
-    modules: tuple[str, ...]
+    name: str
+    band: int
+    """Its row in the layers contract, 0 for the top; layers in one band are independent of each other."""
+    modules: tuple[Module, ...]
+    """Its modules, the subpackage's `__init__` first."""
     color: str
-    extras: tuple[str, ...] = ()
-    """Things in the band that are not modules of the package (drawn dashed)."""
+
+    @property
+    def package(self) -> str:
+        return f"{PACKAGE}.{self.name}"
+
+    @property
+    def description(self) -> str:
+        """The subpackage's docstring."""
+        return self.modules[0].docstring
+
+    @property
+    def title(self) -> str:
+        """The docstring's first line up to its colon, without code marks: the diagram's caption."""
+        return self.description.splitlines()[0].split(":")[0].replace("`", "").rstrip(".")
 
 
-LAYERS: tuple[Layer, ...] = (
-    Layer("Entry points", "the salestalk CLI, make run, the notebooks, the docs and the checks",
-          ("cli", "commands", "__main__", "run", "notebook_exec", "bench", "parity", "docsgen", "contract_docs",
-           "site_docs", "iam_terraform", "terraform_check", "policy_lint"),
-          "#8e24aa", extras=("notebooks/*.ipynb",)),
-    Layer("Provisioning, seed, ingest, patterns, tenants", "what a tenant's data goes through; built on the seam",
-          ("connection", "provision", "seed", "ingest", "batches", "inbox", "patterns", "tenants", "references",
-           "audit"),
-          "#ef6c00"),
-    Layer("Storage seam", "the only layer that talks to DynamoDB; AWS errors translated here",
-          ("endpoint", "engines", "moto_fixes", "storage", "scope", "writes", "events", "faults"),
-          "#00897b"),
-    Layer("Pure modules", "no boto3: errors, key grammar, vocabularies, models, table specs, policies",
-          ("errors", "keys", "vocab", "currency", "models", "tables", "validation", "settings", "retry",
-           "iam", "isolation", "samples", "endpoint_guard"),
-          "#3949ab"),
-)
-"""Top to bottom; each module of `salestalk_lib` is in exactly one layer."""
-
-AWS_PACKAGES = ("boto3", "botocore")
+@cache
+def layers() -> tuple[Layer, ...]:
+    """The library's layers, top band first (within a band in the contract's order)."""
+    modules = discover()
+    out: list[Layer] = []
+    for band, names in enumerate(layer_bands()):
+        for name in names:
+            package = f"{PACKAGE}.{name}"
+            own = [m for m in modules if m.name == package or m.name.startswith(package + ".")]
+            if not own or own[0].name != package:
+                raise LookupError(f"the layers contract names {package}, which is not a package")
+            out.append(Layer(name, band, tuple(own), _LAYER_COLORS[len(out) % len(_LAYER_COLORS)]))
+    return tuple(out)
 
 
-def layer_of(module: str) -> int:
-    """The index in `LAYERS` of `module` (0 is the top band)."""
-    for i, layer in enumerate(LAYERS):
-        if module in layer.modules:
-            return i
-    raise KeyError(f"module {module!r} is in no layer of site_docs.LAYERS")
+def root_modules() -> tuple[Module, ...]:
+    """The package root's own modules (`salestalk_lib`, `__main__`, `_compat`): in no layer."""
+    return tuple(m for m in discover() if m.path.parent == PACKAGE_DIR)
 
 
-def module_files(module: str) -> list[Path]:
-    """The source files of a module of the package (all files of a subpackage), in name order."""
-    package = PACKAGE_DIR / module
-    return sorted(package.rglob("*.py")) if package.is_dir() else [PACKAGE_DIR / f"{module}.py"]
+def layer_of(module: str) -> Layer | None:
+    """The layer `module` (a dotted name) belongs to; None for the package root's own modules."""
+    return next((la for la in layers() if module == la.package or module.startswith(la.package + ".")), None)
 
 
-def package_imports(module: str) -> tuple[set[str], set[str]]:
-    """(modules of this package, top-level outside packages) that `module` imports anywhere in its source."""
+def _resolve(name: str, known: set[str]) -> str:
+    """The module of the package that importing `name` gives: itself, a module an old path aliases, or its parent."""
+    if name in known:
+        return name
+    try:  # an old path (salestalk_lib._compat) answers with the module itself
+        module = importlib.import_module(name).__name__
+    except ImportError:
+        module = name
+    while module not in known and "." in module:
+        module = module.rpartition(".")[0]
+    return module
+
+
+@cache
+def imports_of(module: str, root: Path = PACKAGE_DIR, package: str = PACKAGE
+               ) -> tuple[frozenset[str], frozenset[str]]:
+    """(modules of the package, top-level outside packages) that `module` imports anywhere in its source.
+
+    Every import counts, also a late one inside a function and one under TYPE_CHECKING, as for
+    import-linter. `from salestalk_lib import models` counts as the module that name gives.
+    """
+    mods = {m.name: m for m in discover(root, package)}
+    known = set(mods)
+    this = mods[module]
+    parent = module if this.path.name == "__init__.py" else module.rpartition(".")[0]
     inside: set[str] = set()
     outside: set[str] = set()
-    for path in module_files(module):
-        # How many leading dots reach the package root from this file.
-        depth = len(path.relative_to(PACKAGE_DIR).parts)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom):
-                if node.level == 0:
-                    outside.add((node.module or "").split(".")[0])
-                elif node.level < depth:  # within the subpackage itself
-                    inside.add(module)
-                elif node.module:
-                    inside.add(node.module.split(".")[0])
-                else:  # from salestalk_lib import keys, models
-                    inside.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.Import):
-                outside.update(alias.name.split(".")[0] for alias in node.names)
-    return inside, outside
+    for node in ast.walk(ast.parse(this.path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = parent.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1])
+                base = f"{base}.{node.module}" if node.module else base
+            else:
+                base = node.module or ""
+            if base.split(".")[0] != package:
+                names = [base]
+            else:  # `from a import b`: the module a.b if there is one, else (an attribute of a) a itself
+                names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known
+                         or (base == package and alias.name != "*") else base for alias in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == package:
+                inside.add(_resolve(name, known))
+            else:
+                outside.add(name.split(".")[0])
+    inside.discard(module)
+    return frozenset(inside), frozenset(outside)
 
 
 def talks_to_aws(module: str) -> bool:
     """Whether `module` imports boto3 or botocore itself."""
-    return bool(package_imports(module)[1] & set(AWS_PACKAGES))
+    return bool(imports_of(module)[1] & set(AWS_PACKAGES))
 
+
+def layer_imports() -> dict[str, tuple[str, ...]]:
+    """Each layer's name and the other layers its modules import (the diagram's arrows), in layer order."""
+    order = [la.name for la in layers()]
+    out: dict[str, tuple[str, ...]] = {}
+    for layer in layers():
+        targets = {t.name for m in layer.modules for i in imports_of(m.name)[0] if (t := layer_of(i)) is not None}
+        targets.discard(layer.name)
+        out[layer.name] = tuple(sorted(targets, key=order.index))
+    return out
+
+
+def outside_imports(layer: Layer) -> tuple[str, ...]:
+    """The third-party packages (not the standard library) a layer's modules import, sorted."""
+    found = {name for m in layer.modules for name in imports_of(m.name)[1]}
+    return tuple(sorted(n for n in found if n not in sys.stdlib_module_names and n != "__future__"))
+
+
+def _covers(expression: str, package: str) -> bool:
+    return package == expression or package.startswith(expression + ".")
+
+
+def rules(layer: Layer) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the layers `layer` may import, what a forbidden contract keeps it from importing), from pyproject.toml."""
+    below = [la.name for la in layers() if la.band > layer.band]
+    forbidden: list[str] = []
+    for contract in importlinter_contracts():
+        if contract["type"] == "forbidden" and any(_covers(s, layer.package) for s in contract["source_modules"]):
+            forbidden += [f for f in contract["forbidden_modules"] if f not in forbidden]
+    allowed = tuple(n for n in below if not any(_covers(f, f"{PACKAGE}.{n}") for f in forbidden))
+    never = tuple(f for f in forbidden if not f.startswith(PACKAGE + "."))
+    return allowed, never
 
 class _Svg:
     """A tiny SVG writer: elements in order, no ids except the arrow marker."""
@@ -181,9 +315,13 @@ def _tint(color: str, amount: float) -> str:
     return "#" + "".join(f"{c:02x}" for c in mix)
 
 
-ARCH_WIDTH = 720
-_BAND_X, _BAND_W = 16, 540
+_GUTTER_X = 16
+_LANE_GAP = 9
+_BAND_W = 560
 _CHIP_SIZE, _CHIP_H, _CHIP_GAP = 13, 26, 8
+_SIBLING_GAP = 14
+_AWS = "#d84315"
+_SANS_EM = 0.56  # a generous estimate of a proportional character's width, in em
 
 
 def _chip_rows(labels: Sequence[str], width: float) -> list[list[tuple[str, float]]]:
@@ -199,59 +337,247 @@ def _chip_rows(labels: Sequence[str], width: float) -> list[list[tuple[str, floa
     return rows
 
 
+def _wrap(text: str, width: float, size: float) -> list[str]:
+    """`text` in lines that fit `width` px of proportional text at `size` px (estimated)."""
+    per_line = max(8, int(width / (_SANS_EM * size)))
+    lines: list[str] = [""]
+    for word in text.split():
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > per_line:
+            lines.append("")
+        lines[-1] = f"{lines[-1]} {word}".strip()
+    return lines
+
+
+@dataclass
+class _Box:
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+def _tooling_labels() -> list[str]:
+    return [m.short for m in discover(TOOLING_DIR, TOOLING) if m.name != TOOLING] + ["notebooks/*.ipynb"]
+
+
 def architecture_svg(inputs: Any = None) -> str:
-    """The layers of the package, top (entry points) to bottom (pure modules), every module as a chip."""
-    svg = _Svg(ARCH_WIDTH, "SalesTalk data platform: architecture",
-               "Modules of salestalk_lib in four layers; each imports only from its own layer or below. "
-               "Only the storage seam (and the benchmark) import boto3.")
+    """The layers of the library as boxes, top band first, every module a chip, arrows for the real imports.
+
+    An arrow from layer A to layer B means some module of A imports a module of B (read from
+    the source, `layer_imports`); chips with a heavy red border import boto3 or botocore
+    themselves. The dashed band on top is the repository's tooling, which uses the library.
+    """
+    all_layers = layers()
+    edges = [(src, dst) for src, dsts in layer_imports().items() for dst in dsts]
+    by_name = {la.name: la for la in all_layers}
+    bands = [[la for la in all_layers if la.band == b] for b in range(max(la.band for la in all_layers) + 1)]
+    # every edge that skips a band runs down its own lane in the gutter on the left
+    # (the edge reaching furthest down outermost, so that lanes turning off never cross one going on)
+    long_edges = sorted((e for e in edges if by_name[e[1]].band - by_name[e[0]].band > 1),
+                        key=lambda e: (-by_name[e[1]].band, by_name[e[0]].band))
+    lane_x = {e: _GUTTER_X + 6 + _LANE_GAP * i for i, e in enumerate(long_edges)}
+    band_x = _GUTTER_X + 6 + _LANE_GAP * len(long_edges) + 14
+    engine_x = band_x + _BAND_W + 30
+    width = round(engine_x + 170 + 12)
+    svg = _Svg(width, "SalesTalk data platform: architecture",
+               f"The {len(all_layers)} layers of salestalk_lib, the subpackages of the import-linter layers "
+               "contract in pyproject.toml, top band first; each arrow is an import between layers read from "
+               "the source. Only dynamo imports boto3 and botocore.")
+
+    # the horizontal runs of the arrows below and above each band (a gap per pair of bands)
+    leaving = {e: by_name[e[0]].band for e in edges}      # in the gap below this band
+    arriving = {e: by_name[e[1]].band - 1 for e in edges}  # in the gap above the target (its index: band - 1)
+    gap_runs: dict[int, list[tuple[tuple[str, str], str]]] = {}
+    for e in edges:
+        gap_runs.setdefault(leaving[e], []).append((e, "out"))
+        if e in lane_x:
+            gap_runs.setdefault(arriving[e], []).append((e, "in"))
+
     y = 20.0
-    seam_box: tuple[float, float] | None = None
-    band_boxes: list[tuple[float, float]] = []
-    for i, layer in enumerate(LAYERS):
-        labels = list(layer.modules) + list(layer.extras)
-        rows = _chip_rows(labels, _BAND_W - 32)
-        height = 52 + len(rows) * (_CHIP_H + _CHIP_GAP) + 6
-        svg.rect(_BAND_X, y, _BAND_W, height, fill=_tint(layer.color, 0.9), stroke=layer.color, rx=10)
-        svg.text(_BAND_X + 16, y + 24, layer.title, size=15, weight="bold", fill=layer.color)
-        svg.text(_BAND_X + 16, y + 42, layer.summary, size=12, fill=MUTED)
-        cy = y + 54
-        for row in rows:
-            cx = _BAND_X + 16
-            for label, w in row:
-                is_module = label in layer.modules
-                aws = is_module and talks_to_aws(label)
-                svg.rect(cx, cy, w, _CHIP_H, fill=PAPER if is_module else _tint(layer.color, 0.95),
-                         stroke="#d84315" if aws else layer.color, rx=5, dash=not is_module,
-                         width=2.2 if aws else 1.2)
-                svg.text(cx + w / 2, cy + 17.5, label, size=_CHIP_SIZE, mono=True, anchor="middle")
-                cx += w + _CHIP_GAP
-            cy += _CHIP_H + _CHIP_GAP
-        band_boxes.append((y, height))
-        if layer.title == "Storage seam":
-            seam_box = (y, height)
+    # the repository's tooling: uses the library, never used by it
+    labels = _tooling_labels()
+    rows = _chip_rows(labels, _BAND_W - 32)
+    th = 52 + len(rows) * (_CHIP_H + _CHIP_GAP) + 6
+    svg.rect(band_x, y, _BAND_W, th, fill="#fafafa", stroke=MUTED, rx=10, dash=True)
+    svg.text(band_x + 16, y + 24, f"{TOOLING}/ and the notebooks", size=15, weight="bold", fill=MUTED)
+    svg.text(band_x + 16, y + 42, "repository tooling, not in the wheel: uses the library, which never imports it",
+             size=12, fill=MUTED)
+    cy = y + 54
+    for row in rows:
+        cx = band_x + 16
+        for label, w in row:
+            svg.rect(cx, cy, w, _CHIP_H, fill="#fafafa", stroke=MUTED, rx=5, dash=True)
+            svg.text(cx + w / 2, cy + 17.5, label, size=_CHIP_SIZE, mono=True, anchor="middle")
+            cx += w + _CHIP_GAP
+        cy += _CHIP_H + _CHIP_GAP
+    y += th
+    svg.line(band_x + _BAND_W / 2, y + 2, band_x + _BAND_W / 2, y + 26)
+    svg.text(band_x + _BAND_W / 2 + 10, y + 18, "uses", size=12, fill=MUTED)
+    y += 30
+
+    boxes: dict[str, _Box] = {}
+    gap_y: dict[int, float] = {}
+    for b, band in enumerate(bands):
+        # siblings share the band's width by how many chips they hold (at least 190 px each)
+        free = _BAND_W - _SIBLING_GAP * (len(band) - 1)
+        weights = [max(len(la.modules) - 1, 1) for la in band]
+        widths = [max(190.0, free * w / sum(weights)) for w in weights]
+        widths[0] = free - sum(widths[1:])
+        layouts = []
+        for la, w in zip(band, widths):
+            caption = _wrap(la.title, w - 32, 12)
+            chips = _chip_rows([m.short for m in la.modules[1:]], w - 32)
+            layouts.append((caption, chips))
+        height = max(36 + 16 * len(c) + len(r) * (_CHIP_H + _CHIP_GAP) + 8 for c, r in layouts)
+        x = float(band_x)
+        for la, w, (caption, chips) in zip(band, widths, layouts):
+            boxes[la.name] = _Box(x, y, w, height)
+            svg.rect(x, y, w, height, fill=_tint(la.color, 0.9), stroke=la.color, rx=10)
+            svg.text(x + 16, y + 24, la.package, size=15, weight="bold", fill=la.color)
+            for n, line in enumerate(caption):
+                svg.text(x + 16, y + 42 + 16 * n, line, size=12, fill=MUTED)
+            cy = y + 36 + 16 * len(caption) + 6
+            for row in chips:
+                cx = x + 16
+                for label, cw in row:
+                    module = f"{la.package}.{label}"
+                    aws = talks_to_aws(module)
+                    svg.rect(cx, cy, cw, _CHIP_H, stroke=_AWS if aws else la.color, rx=5, width=2.2 if aws else 1.2)
+                    svg.text(cx + cw / 2, cy + 17.5, label, size=_CHIP_SIZE, mono=True, anchor="middle")
+                    cx += cw + _CHIP_GAP
+                cy += _CHIP_H + _CHIP_GAP
+            x += w + _SIBLING_GAP
         y += height
-        if i < len(LAYERS) - 1:
-            svg.line(_BAND_X + _BAND_W / 2, y + 2, _BAND_X + _BAND_W / 2, y + 28)
-            svg.text(_BAND_X + _BAND_W / 2 + 10, y + 20, "imports", size=12, fill=MUTED)
-            y += 30
-    # DynamoDB beside the seam: the one layer with an arrow to it.
-    if seam_box is None:
-        raise RuntimeError("the architecture layers name no 'Storage seam' band: the DynamoDB box has no anchor")
-    dx, dw = _BAND_X + _BAND_W + 30, ARCH_WIDTH - (_BAND_X + _BAND_W + 30) - 12
-    dh = max(seam_box[1] - 16, 100.0)
-    dy = seam_box[0] + (seam_box[1] - dh) / 2
-    svg.rect(dx, dy, dw, dh, fill="#fff3e0", stroke="#d84315", rx=14)
-    svg.text(dx + dw / 2, dy + 26, "DynamoDB", size=15, weight="bold", fill="#d84315", anchor="middle")
+        if b < len(bands) - 1:
+            runs = len(gap_runs.get(b, []))
+            gap_y[b] = y
+            y += 14 + 7 * runs
+
+    # ports: where each edge leaves its source's bottom and enters its target's top
+    def ports(key: int) -> dict[tuple[str, str], float]:
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for e in edges:
+            groups.setdefault(e[key], []).append(e)
+        out: dict[tuple[str, str], float] = {}
+        for name, group in groups.items():
+            box = boxes[name]
+            # long edges (to the gutter on the left) take the left ports, outermost lane first
+            group.sort(key=lambda e: (e not in lane_x, lane_x.get(e, 0), by_name[e[1 - key]].band))
+            for i, e in enumerate(group):
+                out[e] = box.x + box.w * (i + 1) / (len(group) + 1)
+        return out
+
+    out_x, in_x = ports(0), ports(1)
+    run_y: dict[tuple[tuple[str, str], str], float] = {}
+    for b, runs in gap_runs.items():
+        # leaving: the outermost lane's run highest; arriving: lowest (so no run crosses a lane it passes)
+        order = sorted(runs, key=lambda r: (r[1], lane_x.get(r[0], 1e9) * (1 if r[1] == "out" else -1)))
+        for i, (e, kind) in enumerate(order):
+            run_y[(e, kind)] = gap_y[b] + 8 + 7 * i
+    for e in edges:
+        src, dst = boxes[e[0]], boxes[e[1]]
+        x1, x2 = out_x[e], in_x[e]
+        y_out = run_y[(e, "out")]
+        if e in lane_x:
+            y_in = run_y[(e, "in")]
+            lx = lane_x[e]
+            svg.path(f"M{x1:g},{src.y + src.h:g} V{y_out:g} H{lx:g} V{y_in:g} H{x2:g} V{dst.y - 2:g}",
+                     stroke=by_name[e[0]].color)
+        else:
+            svg.path(f"M{x1:g},{src.y + src.h:g} V{y_out:g} H{x2:g} V{dst.y - 2:g}", stroke=by_name[e[0]].color)
+
+    # DynamoDB beside the one layer that talks to it
+    seam = [la.name for la in all_layers if any(talks_to_aws(m.name) for m in la.modules)]
+    if len(seam) != 1:
+        raise RuntimeError(f"exactly one layer should import boto3/botocore; these do: {seam}")
+    box = boxes[seam[0]]
+    dw = width - engine_x - 12
+    dh = max(box.h - 16, 100.0)
+    dy = box.y + (box.h - dh) / 2
+    svg.rect(engine_x, dy, dw, dh, fill="#fff3e0", stroke=_AWS, rx=14)
+    svg.text(engine_x + dw / 2, dy + 26, "DynamoDB", size=15, weight="bold", fill=_AWS, anchor="middle")
     for n, line in enumerate(("moto (embedded)", "DynamoDB Local", "LocalStack", "AWS (opt-in)")):
-        svg.text(dx + dw / 2, dy + 48 + 17 * n, line, size=11.5, fill=INK, anchor="middle")
-    svg.line(_BAND_X + _BAND_W, seam_box[0] + seam_box[1] / 2, dx - 2, seam_box[0] + seam_box[1] / 2)
-    # Legend.
-    y += 16
-    svg.rect(_BAND_X, y, 34, 18, stroke="#d84315", rx=4, width=2.2)
-    svg.text(_BAND_X + 44, y + 14, "imports boto3 / botocore itself", size=12, fill=MUTED)
-    svg.rect(_BAND_X + 270, y, 34, 18, stroke=MUTED, rx=4, dash=True)
-    svg.text(_BAND_X + 314, y + 14, "not a module of salestalk_lib", size=12, fill=MUTED)
-    return svg.render(y + 30)
+        svg.text(engine_x + dw / 2, dy + 48 + 17 * n, line, size=11.5, fill=INK, anchor="middle")
+    svg.line(box.x + box.w, box.y + box.h / 2, engine_x - 2, box.y + box.h / 2)
+    # legend
+    y += 18
+    svg.rect(band_x, y, 34, 18, stroke=_AWS, rx=4, width=2.2)
+    svg.text(band_x + 44, y + 14, "imports boto3 / botocore itself", size=12, fill=MUTED)
+    svg.rect(band_x + 270, y, 34, 18, stroke=MUTED, rx=4, dash=True)
+    svg.text(band_x + 314, y + 14, "not a module of salestalk_lib", size=12, fill=MUTED)
+    svg.path(f"M{band_x:g},{y + 40:g} H{band_x + 32:g}")
+    svg.text(band_x + 44, y + 44, "imports (some module of the upper layer imports one of the lower)", size=12,
+             fill=MUTED)
+    return svg.render(y + 60)
+
+
+API_LAYERS_LEFT_OUT = ("cli",)
+"""Layers the API reference leaves out: the command line is documented by `salestalk --help`."""
+
+
+def api_page(layer: Layer) -> str | None:
+    """The API reference page of `layer`, relative to `docs/` (None for a layer it leaves out)."""
+    return None if layer.name in API_LAYERS_LEFT_OUT else f"api/{layer.name}.md"
+
+
+def public_modules() -> tuple[str, ...]:
+    """The modules the API reference must document: every module of a documented layer but private ones."""
+    return tuple(m.name for la in layers() if api_page(la) for m in la.modules[1:] if not m.short.startswith("_"))
+
+
+def _layer_list(names: Sequence[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names) or "nothing"
+
+
+def architecture_page(inputs: Any = None) -> str:
+    """The Architecture page: every layer with its docstring, its modules, what it may import, and the diagram."""
+    all_layers = layers()
+    imported = layer_imports()
+    contracts = importlinter_contracts()
+    out = [
+        "# Architecture",
+        "",
+        f"`{PACKAGE}` is a stack of layers, each a subpackage that imports only the layers below it. This page",
+        "is generated from the package itself: the layers and their order are the import-linter layers contract",
+        "in `pyproject.toml`, each description is its subpackage's docstring, the modules are the files found in",
+        "it, and the arrows of the diagram are the imports read from their source. `lint-imports` checks the",
+        "contracts below; `make test` runs it (`tests/test_layers.py`).",
+        "",
+        "[![The layers of salestalk_lib top to bottom, every module a chip, an arrow for each import between "
+        "layers; only dynamo reaches DynamoDB](architecture.svg)](architecture.svg)",
+        "",
+        "## Contracts",
+        "",
+    ]
+    out += _md_table(["contract", "kind", "what it says"],
+                     [[f"`{c['id']}`" if "id" in c else "", c["type"], c["name"]] for c in contracts])
+    bands = ["  |  ".join(f"`{la.name}`" for la in all_layers if la.band == b)
+             for b in range(max(la.band for la in all_layers) + 1)]
+    out += ["Top to bottom: " + " → ".join(bands) + ". Layers side by side in one band (`|`) are independent:",
+            "neither imports the other.", "", "## Layers", ""]
+    for layer in all_layers:
+        allowed, never = rules(layer)
+        out += [f"### `{layer.package}`", "", layer.description.strip(), ""]
+        out += [f"- **May import:** {_layer_list(allowed)} (of the library's layers)"]
+        if never:
+            out += [f"- **Never imports:** {_layer_list(never)}"]
+        out += [f"- **Imports today:** {_layer_list(imported[layer.name])}; outside the standard library: "
+                f"{_layer_list(outside_imports(layer))}", ""]
+        page = api_page(layer)
+        rows = []
+        for module in layer.modules[1:]:
+            name = f"[`{module.short}`](../{page}#{module.name})" if page else f"`{module.short}`"
+            rows.append([name, module.summary + (" **Imports boto3/botocore.**" if talks_to_aws(module.name) else "")])
+        out += _md_table(["module", "what it is"], rows)
+    out += ["## The package root", "",
+            f"The modules directly in `{PACKAGE}/` belong to no layer: the curated lazy exports, the old",
+            "module paths, `python -m salestalk_lib`.", ""]
+    out += _md_table(["module", "what it is"], [[f"`{m.name}`", m.summary] for m in root_modules()])
+    out += [f"## Repository tooling: `{TOOLING}/`", "",
+            f"Not in the wheel. It may import the library, which never imports it (contract `no-devtools`):", ""]
+    out += _md_table(["module", "what it is"],
+                     [[f"`{m.name}`", m.summary] for m in discover(TOOLING_DIR, TOOLING) if m.name != TOOLING])
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 # --- tables ---------------------------------------------------------------------------
@@ -834,6 +1160,7 @@ def benchmarks_page(inputs: Any) -> str:
 
 
 SITE_PAGES: dict[str, Callable[[Any], str]] = {
+    "architecture.md": architecture_page,
     "architecture.svg": architecture_svg,
     "table-diagram.svg": table_diagram_svg,
     "reliability.md": reliability_page,

@@ -7,10 +7,13 @@ modules and their imports, `TABLE_SPECS` and the models, `RETRY_RULES`,
 
 from __future__ import annotations
 
+import importlib
 import json
 import pkgutil
 import re
+import tomllib
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -31,7 +34,11 @@ INPUTS = docsgen.Inputs(notebooks=())
 
 
 def _modules() -> set[str]:
-    return {m.name for m in pkgutil.iter_modules(salestalk_lib.__path__)} | {"__main__"}
+    """Every module of the package, found by walking it (as `python -m pkgutil` would see it, plus `__main__`)."""
+    found = {"salestalk_lib", "salestalk_lib.__main__"}
+    for info in pkgutil.walk_packages(salestalk_lib.__path__, "salestalk_lib."):
+        found.add(info.name)
+    return found
 
 
 def _svg_texts(svg: str) -> list[str]:
@@ -43,45 +50,124 @@ def _svg_texts(svg: str) -> list[str]:
 
 
 def test_every_module_of_the_package_is_in_exactly_one_layer() -> None:
-    placed = [m for layer in site_docs.LAYERS for m in layer.modules]
-    assert len(placed) == len(set(placed))
-    assert set(placed) == _modules()
+    placed = [m.name for layer in site_docs.layers() for m in layer.modules]
+    root = [m.name for m in site_docs.root_modules()]
+    assert len(placed + root) == len(set(placed + root))
+    assert set(placed) | set(root) == _modules()
+    assert root == ["salestalk_lib", "salestalk_lib.__main__", "salestalk_lib._compat"]
+    for module in placed:
+        assert site_docs.layer_of(module).package in (module, module.rpartition(".")[0])
+
+
+def test_layers_are_the_subpackages_in_the_order_of_the_layers_contract() -> None:
+    contract = next(c for c in tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+                    ["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
+    order = [name.strip() for entry in contract["layers"] for name in entry.split("|")]
+    assert [layer.name for layer in site_docs.layers()] == order
+    subpackages = {info.name for info in pkgutil.iter_modules(salestalk_lib.__path__) if info.ispkg}
+    assert set(order) == subpackages
+    for layer in site_docs.layers():
+        assert layer.description == importlib.import_module(layer.package).__doc__.strip()
+    bands = {layer.name: layer.band for layer in site_docs.layers()}
+    assert bands["ops"] == bands["iam"] and bands["cli"] == 0 and bands["contract"] == max(bands.values())
 
 
 def test_no_module_imports_from_a_layer_above_its_own() -> None:
     upward = {}
-    for module in _modules():
-        inside, _ = site_docs.package_imports(module)
-        above = sorted(m for m in inside if site_docs.layer_of(m) < site_docs.layer_of(module))
-        if above:
-            upward[module] = above
+    for layer in site_docs.layers():
+        for module in layer.modules:
+            inside, _ = site_docs.imports_of(module.name)
+            above = sorted(m for m in inside if (t := site_docs.layer_of(m)) is not None and t.band < layer.band)
+            beside = sorted(m for m in inside if (t := site_docs.layer_of(m)) is not None and t.band == layer.band
+                            and t is not layer)
+            if above or beside:
+                upward[module.name] = above + beside
     assert upward == {}
 
 
 def test_pure_modules_never_import_boto3() -> None:
-    pure = site_docs.LAYERS[-1]
-    assert pure.title == "Pure modules"
-    assert [m for m in pure.modules if site_docs.talks_to_aws(m)] == []
-    # the storage seam is where boto3 is used
-    assert site_docs.talks_to_aws("storage") and site_docs.talks_to_aws("endpoint")
+    pure = site_docs.layers()[-1]
+    assert pure.name == "contract" and "pure" in pure.title
+    assert [m.name for m in pure.modules if site_docs.talks_to_aws(m.name)] == []
+    aws = {site_docs.layer_of(m.name).name for layer in site_docs.layers() for m in layer.modules
+           if site_docs.talks_to_aws(m.name)}
+    assert aws == {"dynamo"}  # the storage seam is where boto3 is used
+    assert site_docs.talks_to_aws("salestalk_lib.dynamo.storage")
+    assert site_docs.talks_to_aws("salestalk_lib.dynamo.endpoint")
 
 
-def test_package_imports_sees_relative_and_absolute_imports() -> None:
-    inside, outside = site_docs.package_imports("storage")
-    assert "errors" in inside and {"boto3", "botocore"} & outside
-    inside, _ = site_docs.package_imports("commands")  # a subpackage: its own modules count as itself
-    assert "commands" in inside and "connection" in inside
+def test_package_imports_sees_relative_absolute_late_and_aliased_imports(tmp_path: Path) -> None:
+    inside, outside = site_docs.imports_of("salestalk_lib.dynamo.storage")
+    assert "salestalk_lib.contract.errors" in inside and {"boto3", "botocore"} <= outside
+    # `from salestalk_lib import models` inside a function: the module the old name gives
+    inside, _ = site_docs.imports_of("salestalk_lib.ops.patterns")
+    assert "salestalk_lib.contract.models" in inside and "salestalk_lib" not in inside
+    inside, _ = site_docs.imports_of("salestalk_lib.cli")  # a package's __init__: `from salestalk_lib.cli.main import main`
+    assert "salestalk_lib.cli.main" in inside
+    # relative imports, on a package made for the purpose
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "low.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("from . import mod\nfrom ..low import x\n")
+    (package / "sub" / "mod.py").write_text("from .. import low\nfrom . import other\nimport json\n")
+    (package / "sub" / "other.py").write_text("")
+    assert [m.name for m in site_docs.discover(package, "pkg")] == ["pkg", "pkg.low", "pkg.sub", "pkg.sub.mod",
+                                                                   "pkg.sub.other"]
+    assert site_docs.imports_of("pkg.sub", package, "pkg") == (
+        frozenset({"pkg.sub.mod", "pkg.low"}), frozenset())
+    assert site_docs.imports_of("pkg.sub.mod", package, "pkg") == (
+        frozenset({"pkg.low", "pkg.sub.other"}), frozenset({"json"}))
+
+
+def test_layer_arrows_are_the_real_imports_and_follow_the_rules() -> None:
+    arrows = site_docs.layer_imports()
+    for layer in site_docs.layers():
+        expected = {site_docs.layer_of(i).name for m in layer.modules for i in site_docs.imports_of(m.name)[0]
+                    if site_docs.layer_of(i) is not None} - {layer.name}
+        assert set(arrows[layer.name]) == expected
+        allowed, never = site_docs.rules(layer)
+        assert set(arrows[layer.name]) <= set(allowed), layer.name
+        assert not set(never) & set(site_docs.outside_imports(layer)), layer.name
+    assert site_docs.rules(site_docs.layer_of("salestalk_lib.iam"))[0] == ("contract",)
+    assert site_docs.rules(site_docs.layer_of("salestalk_lib.contract"))[0] == ()
+    assert "boto3" in site_docs.rules(site_docs.layer_of("salestalk_lib.ops"))[1]
+    assert "boto3" not in site_docs.rules(site_docs.layer_of("salestalk_lib.dynamo"))[1]
+
+
+def _arrows(svg: str) -> int:
+    return sum(1 for el in ET.fromstring(svg).iter(f"{SVG_NS}path") if el.get("marker-end") and el.get("d", "").count(" ") >= 2)
 
 
 def test_architecture_svg_draws_every_module_and_marks_the_boto3_importers() -> None:
     svg = site_docs.architecture_svg(INPUTS)
     texts = _svg_texts(svg)
-    for layer in site_docs.LAYERS:
-        assert layer.title in texts
-        for module in (*layer.modules, *layer.extras):
-            assert module in texts, module
+    for layer in site_docs.layers():
+        assert layer.package in texts
+    chips = Counter(t for t in texts if t in {m.short for la in site_docs.layers() for m in la.modules})
+    expected = Counter(m.short for layer in site_docs.layers() for m in layer.modules[1:])
+    assert chips == expected
     marked = svg.count('stroke="#d84315" stroke-width="2.2"') - 1  # minus the legend's sample
-    assert marked == sum(site_docs.talks_to_aws(m) for layer in site_docs.LAYERS for m in layer.modules)
+    assert marked == sum(site_docs.talks_to_aws(m.name) for layer in site_docs.layers() for m in layer.modules)
+    # one arrow per pair of layers an import joins
+    assert _arrows(svg) == sum(len(t) for t in site_docs.layer_imports().values())
+
+
+def test_architecture_page_has_every_layer_its_docstring_modules_rules_and_the_diagram() -> None:
+    page = site_docs.architecture_page(INPUTS)
+    assert "](architecture.svg)" in page
+    for layer in site_docs.layers():
+        section = page.split(f"### `{layer.package}`\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+        assert layer.description.strip() in section
+        allowed, never = site_docs.rules(layer)
+        assert ("- **May import:** " + (", ".join(f"`{n}`" for n in allowed) or "nothing")) in section
+        for module in layer.modules[1:]:
+            assert module.summary and module.summary.replace("|", "\\|") in section, module.name
+            link = f"[`{module.short}`](../api/{layer.name}.md#{module.name})"
+            assert (link in section) == (site_docs.api_page(layer) is not None)
+    for contract in tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"][
+            "contracts"]:
+        assert f"| `{contract['id']}` | {contract['type']} | {contract['name']} |" in page
 
 
 # --- table diagram ---------------------------------------------------------------------
@@ -289,13 +375,16 @@ def test_site_pages_are_registered_and_linked_from_the_nav() -> None:
 def test_api_reference_covers_every_public_module() -> None:
     documented = set()
     for page in sorted((REPO / "docs" / "api").glob("*.md")):
-        documented |= set(re.findall(r"^::: salestalk_lib\.(\w+)$", page.read_text(encoding="utf-8"), re.M))
-    public = {"connection", "endpoint", "settings", "storage", "scope", "provision", "seed", "writes",
-              "validation", "models", "keys", "tables", "vocab", "errors", "retry", "faults", "ingest", "events",
-              "patterns", "references", "audit", "tenants", "iam", "isolation"}
+        documented |= set(re.findall(r"^::: (salestalk_lib\.[\w.]+)$", page.read_text(encoding="utf-8"), re.M))
+    public = set(site_docs.public_modules())
+    assert {"salestalk_lib.contract.keys", "salestalk_lib.dynamo.storage", "salestalk_lib.ops.connection",
+            "salestalk_lib.iam.policies", "salestalk_lib.testing.faults", "salestalk_lib.embedded.engines"} <= public
     assert public <= documented
-    # every documented module sits below the entry points
-    assert all(site_docs.layer_of(m) > 0 for m in documented)
+    # every documented module sits below the entry points, on its layer's page
+    for page in sorted((REPO / "docs" / "api").glob("*.md")):
+        for module in re.findall(r"^::: (salestalk_lib\.[\w.]+)$", page.read_text(encoding="utf-8"), re.M):
+            layer = site_docs.layer_of(module)
+            assert layer is not None and layer.band > 0 and site_docs.api_page(layer) == f"api/{page.name}", module
 
 
 def test_access_pattern_tables_are_wrapped_for_the_chart_style() -> None:
