@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from pydantic import ValidationError
 
-from salestalk_lib.contract import keys
+from salestalk_lib.contract import keys, models
 from salestalk_lib.contract.errors import ContractError, KeyGrammarError, ValidationFailed
 from salestalk_lib.contract.keys import Granularity, parse_metric_sk
 from salestalk_lib.contract.models import dynamodb_number
@@ -808,8 +808,6 @@ def _flatten(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _model(pattern: Pattern) -> Any:
-    from salestalk_lib import models  # imported late: models arrive with the data contracts
-
     return getattr(models, pattern.model)
 
 
