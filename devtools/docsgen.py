@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from devtools.contract_docs import CONTRACT_PAGES
+from devtools.model_views import MODEL_VIEW_PAGES, with_index_matrix
 from devtools.parity import DEFAULT_LEDGER, parity_page
 from salestalk_lib.ops.patterns import chart_markdown
 from devtools.site_docs import DEFAULT_BENCHMARK_RESULTS, SITE_PAGES
@@ -255,7 +256,7 @@ def wrap_tables(markdown: str, css_class: str) -> str:
 
 def access_patterns_page(inputs: Inputs) -> str:
     """The access-pattern chart, from the registry in `salestalk_lib.ops.patterns` (tables styled as the chart)."""
-    return wrap_tables(chart_markdown(), CHART_CLASS)
+    return wrap_tables(with_index_matrix(chart_markdown()), CHART_CLASS)
 
 
 # --- registry and writer --------------------------------------------------------
@@ -265,6 +266,7 @@ PAGES: dict[str, PageBuilder] = {
     "notebooks.md": notebooks_page,
     "access-patterns.md": access_patterns_page,
     "engine-parity.md": parity_page,
+    **MODEL_VIEW_PAGES,
     **SITE_PAGES,
     **CONTRACT_PAGES,
 }
