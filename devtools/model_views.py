@@ -708,9 +708,11 @@ def capacity_page(inputs: Any = None) -> str:
                 " removing it is the contract owner's decision; while no pattern queries it, it is write cost only.",
                 ""]
     out += ["## Checked against an engine", "",
-            "`tests/test_capacity.py` loads the seed into DynamoDB Local, sends every pattern's request and every"
-            " write path with `ReturnConsumedCapacity` and compares the reported units with the figures above."
-            " Where DynamoDB Local's report departs from the rules:", ""]
+            "`tests/test_capacity.py` loads the seed into DynamoDB Local, sends every pattern's first request"
+            " exactly as `explain` builds it (and again with the other consistency), every write path's requests"
+            " (the message transaction as the library builds it, and each of its writes alone) with"
+            " `ReturnConsumedCapacity`, and compares the reported units with the figures above: every read and"
+            " every single write agrees. Where DynamoDB Local's report departs from the rules:", ""]
     for engine, notes in capacity.ENGINE_DIFFERENCES.items():
         out += [f"- **{engine}** " + note + "." for note in notes]
     out += ["", "The figures on this page are the rules' figures, not an engine's.", ""]
