@@ -353,7 +353,11 @@ def _kinds_line(items: Iterable[SeedItem]) -> str:
     counts: dict[str, int] = defaultdict(int)
     for s in items:
         counts[s.kind] += 1
-    return ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in sorted(counts.items()))
+    return ", ".join(f"{n} {kind if n == 1 else _plural(kind)}" for kind, n in sorted(counts.items()))
+
+
+def _plural(kind: str) -> str:
+    return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
 
 
 def table_view(items: Sequence[SeedItem], spec: TableSpec) -> list[str]:
@@ -384,7 +388,8 @@ def index_view(items: Sequence[SeedItem], index: IndexSpec) -> tuple[list[SeedIt
 def _index_section(items: Sequence[SeedItem], spec: TableSpec, index: IndexSpec) -> list[str]:
     held, absent = index_view(items, index)
     hk, rk = index.hash_key.name, index.range_key.name if index.range_key else None
-    out = [f"#### Index `{index.name}`", "",
+    level = "####" if spec.per_tenant else "###"
+    out = [f"{level} Index `{index.name}`", "",
            f"{index.purpose[:1].upper() + index.purpose[1:]}: partition `{hk}`" + (f", sort `{rk}`" if rk else "")
            + ", projection ALL.", ""]
     if held:
@@ -419,7 +424,9 @@ def table_views_page(inputs: Any = None) -> str:
         sets = [(spec.base_name(None), table_items(kind))] if not spec.per_tenant else \
             [(spec.base_name(t), table_items(kind, t)) for t in tenants]
         for name, items in sets:
-            out += [f"### `{name}`", "", f"{len(items)} items: {_kinds_line(items)}.", ""]
+            if spec.per_tenant:
+                out += [f"### `{name}`", ""]
+            out += [f"{len(items)} items: {_kinds_line(items)}.", ""]
             out += table_view(items, spec)
             for index in spec.indexes:
                 out += _index_section(items, spec, index)
@@ -587,8 +594,11 @@ def _md_row(cells: Iterable[Any]) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
 
 
-def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
-    return [_md_row(header), "|" + "|".join("---" for _ in header) + "|", *(_md_row(r) for r in rows), ""]
+def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, wide: bool = True) -> list[str]:
+    table = [_md_row(header), "|" + "|".join("---" for _ in header) + "|", *(_md_row(r) for r in rows)]
+    if not wide:
+        return table + [""]
+    return [f'<div class="{WIDE_CLASS}" markdown>', "", *table, "", "</div>", ""]
 
 
 def index_users() -> dict[tuple[TableKind, str | None], list[Pattern]]:
@@ -732,7 +742,7 @@ def index_matrix() -> list[str]:
     unused = unused_indexes()
     out = ["## Pattern ↔ index matrix", "",
            "Which table or index each pattern reads (● ; a table column is the table's own key).", ""]
-    out += _md_table(header, rows)
+    out += _md_table(header, rows, wide=False)  # docsgen styles the chart page's tables
     if unused:
         out += ["Serving no pattern: " + ", ".join(f"`{n}` (on `{table_pattern(k)}`)" for k, n in unused)
                 + ". It is still written on every write of an item carrying its key: see the"
