@@ -15,6 +15,7 @@ the hash seed or unsorted directory listings.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import re
 import sys
@@ -28,6 +29,9 @@ from devtools.parity import DEFAULT_LEDGER, parity_page
 from salestalk_lib.ops.patterns import chart_markdown
 from devtools.site_docs import DEFAULT_BENCHMARK_RESULTS, SITE_PAGES
 from salestalk_lib.contract.tables import TABLE_SPECS, TableSpec, create_table_request, tags_for
+from salestalk_lib.ops.provision import provision_table
+
+_TTL_DEFAULT = inspect.signature(provision_table).parameters["ttl_enabled"].default
 
 GENERATED_DIR = "generated"
 NOTEBOOKS_DIR = "notebooks"
@@ -120,7 +124,10 @@ def _table_section(spec: TableSpec) -> list[str]:
         f"- **Purpose:** `{spec.purpose}`",
         f"- **Billing:** `{request['BillingMode']}`",
         f"- **Server-side encryption:** {'on' if request.get('SSESpecification', {}).get('Enabled') else 'off'}",
-        f"- **TTL attribute:** {_code(spec.ttl_attribute) if spec.ttl_attribute else 'none'}",
+        "- **Point-in-time recovery:** on (`provision_table` enables it on every table)",
+        f"- **TTL attribute:** {_code(spec.ttl_attribute) if spec.ttl_attribute else 'none'}"
+        + (f" (expiry {'on' if _TTL_DEFAULT else 'off'} by default: `provision_table(ttl_enabled=...)`)"
+           if spec.ttl_attribute else ""),
         "",
         "### Key schema",
         "",

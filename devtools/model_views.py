@@ -29,11 +29,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from salestalk_lib.contract import capacity, keys
+from salestalk_lib.contract import capacity
 from salestalk_lib.contract.capacity import WriteCost, carries, get_item_rcu, item_kind, query_rcu, write_cost
 from salestalk_lib.contract.models import (
     BatchOutcomes,
-    DataReference,
     IngestBatch,
     Message,
     MessageIdentity,
@@ -43,7 +42,7 @@ from salestalk_lib.contract.models import (
     Tenant,
     item_size_bytes,
 )
-from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY, TABLE_SPECS, IndexSpec, TableKind, TableSpec
+from salestalk_lib.contract.tables import TABLE_SPECS, IndexSpec, TableKind, TableSpec
 from salestalk_lib.contract.vocab import TenantStatus
 from salestalk_lib.dynamo.storage import serialize
 from salestalk_lib.ops.batches import content_batch_id, plan_batch
