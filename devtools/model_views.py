@@ -732,15 +732,17 @@ def capacity_page(inputs: Any = None) -> str:
 
 
 def index_matrix() -> list[str]:
-    """Markdown: one row per pattern, one column per table and index it could read, and the unused indexes."""
-    columns = list(index_users())
-    header = ["#", "pattern"] + [f"`{table_pattern(k)}`" if n is None else f"`{n}`" for k, n in columns]
+    """Markdown: one row per table and index, one column per pattern (● where it reads), and the unused indexes."""
+    header = ["reads", *(str(p.number) for p in PATTERNS), "patterns"]
     rows = []
-    for p in PATTERNS:
-        rows.append([p.number, f"`{p.name}`"] + ["●" if (p.table, p.index) == c else "" for c in columns])
+    for (kind, name), users in index_users().items():
+        where = f"`{table_pattern(kind)}`" if name is None else f"index `{name}`"
+        rows.append([where, *("●" if p in users else "" for p in PATTERNS),
+                     ", ".join(f"`{p.name}`" for p in users) or "**none**"])
     unused = unused_indexes()
     out = ["## Pattern ↔ index matrix", "",
-           "Which table or index each pattern reads (● ; a table column is the table's own key).", ""]
+           "Which table (by its own key) or index each pattern reads: one row per table and index, one column per"
+           " pattern number.", ""]
     out += _md_table(header, rows, wide=False)  # docsgen styles the chart page's tables
     if unused:
         out += ["Serving no pattern: " + ", ".join(f"`{n}` (on `{table_pattern(k)}`)" for k, n in unused)
