@@ -24,6 +24,7 @@ import html
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -37,6 +38,7 @@ from salestalk_lib.contract.models import (
     Message,
     MessageIdentity,
     Metric,
+    MetricsIngestedEvent,
     ProcessedEvent,
     SessionRollup,
     Tenant,
@@ -165,10 +167,8 @@ def example_batch(*, completed: bool = False) -> IngestBatch:
     return IngestBatch.from_item(done)
 
 
-def example_event():
+def example_event() -> MetricsIngestedEvent:
     """The `metrics.ingested.v1` event of the example batch (`ops.events.metrics_ingested`)."""
-    from datetime import UTC, datetime
-
     batch = example_batch()
     metrics = [m for m in _example_records() if isinstance(m, Metric)]
     when = datetime.fromtimestamp(int(batch.started_at) + 2, tz=UTC)
@@ -720,8 +720,8 @@ def capacity_page(inputs: Any = None) -> str:
             "`tests/test_capacity.py` loads the seed into DynamoDB Local, sends every pattern's first request"
             " exactly as `explain` builds it (and again with the other consistency), every write path's requests"
             " (the message transaction as the library builds it, and each of its writes alone) with"
-            " `ReturnConsumedCapacity`, and compares the reported units with the figures above: every read and"
-            " every single write agrees. Where DynamoDB Local's report departs from the rules:", ""]
+            " `ReturnConsumedCapacity`, and compares the reported units with the figures above: every read, every"
+            " write outside a transaction and every transactional write sent alone agrees on the table units. Where DynamoDB Local's report departs from the rules:", ""]
     for engine, notes in capacity.ENGINE_DIFFERENCES.items():
         out += [f"- **{engine}** " + note + "." for note in notes]
     out += ["", "The figures on this page are the rules' figures, not an engine's.", ""]
