@@ -130,8 +130,17 @@ def test_capacity_is_pure():
 
 # --- against DynamoDB Local's ReturnConsumedCapacity -------------------------------------
 
-_LOCAL = pytest.mark.engine_only("dynamodb-local", reason="DynamoDB Local reports ReturnConsumedCapacity like DynamoDB; "
-                                 "the figures are checked against its reports")
+def _local(test):
+    """An integration test on DynamoDB Local only, the engine that reports consumed capacity."""
+    marks = (pytest.mark.integration,
+             pytest.mark.engine_only("dynamodb-local", reason="DynamoDB Local reports ReturnConsumedCapacity like "
+                                     "DynamoDB; the figures are checked against its reports"))
+    for mark in marks:
+        test = mark(test)
+    return test
+
+
+_LOCAL = _local
 
 
 def _query_units(client: Any, params: Mapping[str, Any]) -> Decimal:
