@@ -721,7 +721,7 @@ def capacity_page(inputs: Any = None) -> str:
             " exactly as `explain` builds it (and again with the other consistency), every write path's requests"
             " (the message transaction as the library builds it, and each of its writes alone) with"
             " `ReturnConsumedCapacity`, and compares the reported units with the figures above: every read, every"
-            " write outside a transaction and every transactional write sent alone agrees on the table units. Where DynamoDB Local's report departs from the rules:", ""]
+            " write outside a transaction and every transactional write sent alone agrees on the table units. Where an engine's report departs from the rules:", ""]
     for engine, notes in capacity.ENGINE_DIFFERENCES.items():
         out += [f"- **{engine}** " + note + "." for note in notes]
     out += ["", "The figures on this page are the rules' figures, not an engine's.", ""]

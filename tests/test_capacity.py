@@ -279,3 +279,16 @@ def test_write_path_units_match_dynamodb_local(st, endpoint):
     notes = ENGINE_DIFFERENCES["dynamodb-local"]
     assert any("doubles the index writes" in n for n in notes)
     assert any("together as 4, not 6" in n for n in notes)
+
+
+@pytest.mark.integration
+@pytest.mark.engine_only("moto", reason="the documented difference of moto's consumed-capacity report")
+def test_moto_reports_the_table_units_of_a_write_but_no_index_part(st, endpoint):
+    st.provision([EXAMPLE_TENANT])
+    path = next(p for p in mv.write_paths() if p.name == "metric put, slice")
+    [step] = path.steps
+    resp = endpoint.client().put_item(TableName=st.settings.table_name(TableKind.METRICS, EXAMPLE_TENANT),
+                                      Item=serialize(step.after), ReturnConsumedCapacity="INDEXES")
+    reported = _reported(resp["ConsumedCapacity"])
+    assert reported == WriteCost(step.cost.table, {}) and step.cost.index_total == 2
+    assert any("no index part" in n for n in ENGINE_DIFFERENCES["moto"])
