@@ -720,8 +720,9 @@ def capacity_page(inputs: Any = None) -> str:
             "`tests/test_capacity.py` loads the seed into DynamoDB Local, sends every pattern's first request"
             " exactly as `explain` builds it (and again with the other consistency), every write path's requests"
             " (the message transaction as the library builds it, and each of its writes alone) with"
-            " `ReturnConsumedCapacity`, and compares the reported units with the figures above: every read, every"
-            " write outside a transaction and every transactional write sent alone agrees on the table units. Where an engine's report departs from the rules:", ""]
+            " `ReturnConsumedCapacity`, and compares the reported units with the figures above. Every read and every"
+            " write outside a transaction agrees exactly, and so does each transactional write sent alone on its"
+            " table units. Where an engine's report departs from the rules:", ""]
     for engine, notes in capacity.ENGINE_DIFFERENCES.items():
         out += [f"- **{engine}** " + note + "." for note in notes]
     out += ["", "The figures on this page are the rules' figures, not an engine's.", ""]
