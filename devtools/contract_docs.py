@@ -32,6 +32,8 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
+from devtools.model_views import example_section
+
 from salestalk_lib.contract import keys, models, validation, vocab
 from salestalk_lib.contract.currency import CURRENCY_CODES
 from salestalk_lib.contract.models import (
@@ -479,6 +481,7 @@ def _model_page(page: ModelPage) -> Callable[[Any], str]:
                f"[overview]({INDEX_PAGE}.md#every-model).", ""]
         for model in layout()[page.stem]:
             out += model_section(model, page.stem)
+        out += example_section(page.stem)  # an example item from the seed data (devtools.model_views)
         return _page(out)
 
     build.__name__ = build.__qualname__ = f"{page.stem.replace('-', '_')}_page"

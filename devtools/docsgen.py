@@ -15,6 +15,7 @@ the hash seed or unsorted directory listings.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import re
 import sys
@@ -23,10 +24,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from devtools.contract_docs import CONTRACT_PAGES
+from devtools.model_views import MODEL_VIEW_PAGES, with_index_matrix
 from devtools.parity import DEFAULT_LEDGER, parity_page
 from salestalk_lib.ops.patterns import chart_markdown
 from devtools.site_docs import DEFAULT_BENCHMARK_RESULTS, SITE_PAGES
 from salestalk_lib.contract.tables import TABLE_SPECS, TableSpec, create_table_request, tags_for
+from salestalk_lib.ops.provision import provision_table
+
+_TTL_DEFAULT = inspect.signature(provision_table).parameters["ttl_enabled"].default
 
 GENERATED_DIR = "generated"
 NOTEBOOKS_DIR = "notebooks"
@@ -119,7 +124,10 @@ def _table_section(spec: TableSpec) -> list[str]:
         f"- **Purpose:** `{spec.purpose}`",
         f"- **Billing:** `{request['BillingMode']}`",
         f"- **Server-side encryption:** {'on' if request.get('SSESpecification', {}).get('Enabled') else 'off'}",
-        f"- **TTL attribute:** {_code(spec.ttl_attribute) if spec.ttl_attribute else 'none'}",
+        "- **Point-in-time recovery:** on (`provision_table` enables it on every table)",
+        f"- **TTL attribute:** {_code(spec.ttl_attribute) if spec.ttl_attribute else 'none'}"
+        + (f" (expiry {'on' if _TTL_DEFAULT else 'off'} by default: `provision_table(ttl_enabled=...)`)"
+           if spec.ttl_attribute else ""),
         "",
         "### Key schema",
         "",
@@ -255,7 +263,7 @@ def wrap_tables(markdown: str, css_class: str) -> str:
 
 def access_patterns_page(inputs: Inputs) -> str:
     """The access-pattern chart, from the registry in `salestalk_lib.ops.patterns` (tables styled as the chart)."""
-    return wrap_tables(chart_markdown(), CHART_CLASS)
+    return wrap_tables(with_index_matrix(chart_markdown()), CHART_CLASS)
 
 
 # --- registry and writer --------------------------------------------------------
@@ -265,6 +273,7 @@ PAGES: dict[str, PageBuilder] = {
     "notebooks.md": notebooks_page,
     "access-patterns.md": access_patterns_page,
     "engine-parity.md": parity_page,
+    **MODEL_VIEW_PAGES,
     **SITE_PAGES,
     **CONTRACT_PAGES,
 }

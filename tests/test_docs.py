@@ -212,6 +212,7 @@ def test_site_builds_strictly_with_every_page(site: Path) -> None:
                  "generated/notebooks/index.html", "operations/index.html", "api/index.html",
                  "generated/access-patterns/index.html", "generated/reliability/index.html",
                  "generated/benchmarks/index.html", "generated/architecture/index.html",
+                 "generated/table-views/index.html", "generated/capacity/index.html",
                  f"notebooks/{Path(FIXTURE_NOTEBOOK).stem}/index.html"):
         assert page in built
     for nb in (REPO / "notebooks").glob("*.ipynb"):
@@ -498,6 +499,8 @@ def test_screenshots_of_the_main_pages(served_site: str, browser, tmp_path: Path
     page.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1,
                                                      "mobile": False})
     for name, path in (("home", ""), ("tables", "generated/tables/"), ("access-patterns", "generated/access-patterns/"),
+                       ("table-views", "generated/table-views/"), ("capacity", "generated/capacity/"),
+                       ("contract-message", "generated/contracts/message/"),
                        ("notebook-03", "notebooks/03_access_patterns/")):
         page.visit(served_site + path)
         png = page.screenshot()
