@@ -22,21 +22,29 @@ from __future__ import annotations
 import ast
 import inspect
 import json
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 from xml.sax.saxutils import escape
 
-from salestalk_lib.ops import batches, inbox
 from devtools.contract_docs import KEY_FORMS
-from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile
-from salestalk_lib.ops.ingest import WRITE_MODES, MetricMode, write_cost
-from salestalk_lib.contract.models import IngestBatch, Message, MessageIdentity, Metric, ProcessedEvent, SessionRollup, Tenant
-from salestalk_lib.dynamo.retry import DEFAULT_POLICY, RETRY_RULES, policy_table
-from salestalk_lib.ops.events import metrics_ingested
-from salestalk_lib.testing.samples import sample_messages, sample_metrics
+from salestalk_lib.contract.models import (
+    IngestBatch,
+    Message,
+    MessageIdentity,
+    ProcessedEvent,
+    SessionRollup,
+    Tenant,
+)
 from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, TableSpec
+from salestalk_lib.dynamo.retry import DEFAULT_POLICY, RETRY_RULES, policy_table
+from salestalk_lib.ops import batches, inbox
+from salestalk_lib.ops.events import metrics_ingested
+from salestalk_lib.ops.ingest import WRITE_MODES, MetricMode, write_cost
+from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile
+from salestalk_lib.testing.samples import sample_messages, sample_metrics
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_BENCHMARK_RESULTS = PACKAGE_DIR.parent / "benchmarks" / "results.json"
@@ -346,7 +354,7 @@ def table_name(spec: TableSpec) -> str:
 def _box_lines(spec: TableSpec) -> list[tuple[str, str]]:
     """(style, text) rows of a table box below its header."""
     rows: list[tuple[str, str]] = [("section", "PRIMARY KEY")]
-    for attr, role in zip(spec.key_attributes, ("partition key", "sort key")):
+    for attr, role in zip(spec.key_attributes, ("partition key", "sort key"), strict=False):
         rows.append(("key", f"{attr.name} ({attr.type})  {role}"))
     rows.append(("section", "GLOBAL SECONDARY INDEXES"))
     for index in spec.indexes:

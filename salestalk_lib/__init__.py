@@ -84,13 +84,32 @@ __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 if TYPE_CHECKING:  # what static checkers and IDEs see
     from salestalk_lib.contract import errors, keys, models, tables, vocab
     from salestalk_lib.contract.errors import (
-        ConditionFailed, ConfigurationError, ContractError, IngestConflict, IngestInterrupted, InputError,
-        IsolationViolation, RealAwsNotAllowed, RetryBudgetExhausted, SalesTalkError, StorageError,
-        TenantNotActive, TenantNotFound, ValidationFailed, Violation,
+        ConditionFailed,
+        ConfigurationError,
+        ContractError,
+        IngestConflict,
+        IngestInterrupted,
+        InputError,
+        IsolationViolation,
+        RealAwsNotAllowed,
+        RetryBudgetExhausted,
+        SalesTalkError,
+        StorageError,
+        TenantNotActive,
+        TenantNotFound,
+        ValidationFailed,
+        Violation,
     )
     from salestalk_lib.contract.models import (
-        DataReference, EventEnvelope, IngestBatch, Message, MessageIdentity, Metric, ProcessedEvent,
-        SessionRollup, Tenant,
+        DataReference,
+        EventEnvelope,
+        IngestBatch,
+        Message,
+        MessageIdentity,
+        Metric,
+        ProcessedEvent,
+        SessionRollup,
+        Tenant,
     )
     from salestalk_lib.contract.settings import Settings
     from salestalk_lib.contract.validation import validate_paths, validate_record

@@ -17,12 +17,12 @@ import pytest
 
 import salestalk_lib
 from devtools import docsgen, site_docs
-from salestalk_lib.testing.faults import FAULT_KINDS
-from salestalk_lib.ops.ingest import WRITE_MODES, MetricMode, write_cost
 from salestalk_lib.contract.models import SessionRollup
-from salestalk_lib.dynamo.retry import DEFAULT_POLICY, RETRY_RULES
-from salestalk_lib.testing.samples import sample_metrics
 from salestalk_lib.contract.tables import TABLE_SPECS
+from salestalk_lib.dynamo.retry import DEFAULT_POLICY, RETRY_RULES
+from salestalk_lib.ops.ingest import WRITE_MODES, MetricMode, write_cost
+from salestalk_lib.testing.faults import FAULT_KINDS
+from salestalk_lib.testing.samples import sample_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results.json"

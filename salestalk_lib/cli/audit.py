@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from salestalk_lib.ops.audit import audit_tenant
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
+from salestalk_lib.ops.audit import audit_tenant
 
 
 def register(sub: argparse._SubParsersAction) -> None:

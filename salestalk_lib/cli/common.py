@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
+from typing import Any, TextIO
 
-from salestalk_lib.ops.connection import SalesTalk, connect
 from salestalk_lib.contract.errors import ValidationFailed, Violation
 from salestalk_lib.contract.keys import validate_tenant_id
 from salestalk_lib.contract.settings import ENVIRONMENTS, Settings
 from salestalk_lib.contract.validation import RECORD_FIELD, RecordKind, require_directory, validate_paths
-
+from salestalk_lib.ops.connection import SalesTalk, connect
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +107,7 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Iterable[str] | Non
         return "(no rows)"
     cells = [[_cell(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
     return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 

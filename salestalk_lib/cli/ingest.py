@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from salestalk_lib.ops.batches import BatchState, content_batch_id, describe
+from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
 from salestalk_lib.contract.errors import (
     BatchConflict,
     ConfigurationError,
@@ -20,15 +20,15 @@ from salestalk_lib.contract.errors import (
     ValidationFailed,
     Violation,
 )
-from salestalk_lib.ops.events import EventBridgeSink, EventSink, JsonLinesSink, MemorySink
-from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
-from salestalk_lib.ops.ingest import IngestReport, Ingestor, MetricMode, validate_for_ingest
 from salestalk_lib.contract.keys import validate_batch_id
+from salestalk_lib.contract.validation import RECORD_FIELD, RecordKind, validate_paths
 from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.dynamo.storage import Storage
-from salestalk_lib.contract.validation import RECORD_FIELD, RecordKind, validate_paths
 from salestalk_lib.dynamo.writes import Outcome
-from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
+from salestalk_lib.ops.batches import BatchState, content_batch_id, describe
+from salestalk_lib.ops.events import EventBridgeSink, EventSink, JsonLinesSink, MemorySink
+from salestalk_lib.ops.ingest import Ingestor, IngestReport, MetricMode, validate_for_ingest
+from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 
@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
               + (f", {unsure} of them may have been applied (each whole or not at all)" if unsure else "")
               + "; run the same command again to settle them: a stored one is reported already_exists, "
               "the others are written", file=sys.stderr)
-    for tenant_id, exc in sorted(report.inactive.items()):
+    for _tenant_id, exc in sorted(report.inactive.items()):
         print(f"salestalk ingest: {exc}", file=sys.stderr)
     if report.inactive:
         return 2

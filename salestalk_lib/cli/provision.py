@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from salestalk_lib.contract.errors import ValidationFailed
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table, seed_tenant_ids
+from salestalk_lib.contract.errors import ValidationFailed
 
 
 def register(sub: argparse._SubParsersAction) -> None:

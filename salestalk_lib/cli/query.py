@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from salestalk_lib.ops import patterns
+from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
 from salestalk_lib.contract.errors import ContractError
 from salestalk_lib.contract.tables import TableKind
-from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
+from salestalk_lib.ops import patterns
 
 DEFAULT_WIDTH = 60
 

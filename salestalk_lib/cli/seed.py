@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from salestalk_lib.cli.common import add_connection_args, connect_from_args, default_seed_dir, format_table
 from salestalk_lib.contract.errors import ValidationFailed
 from salestalk_lib.ops.seed import load_seed
-from salestalk_lib.cli.common import add_connection_args, connect_from_args, default_seed_dir, format_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:

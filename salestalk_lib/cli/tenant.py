@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
-from salestalk_lib.iam.policies import PARTITIONS, PLACEHOLDER_ACCOUNT, ROLES, Deployment, policy_json
-from salestalk_lib.contract.settings import DEFAULT_REGION, PREFIX_ENV
 from salestalk_lib.cli import tenant_lifecycle
+from salestalk_lib.contract.settings import DEFAULT_REGION, PREFIX_ENV
+from salestalk_lib.iam.policies import PARTITIONS, PLACEHOLDER_ACCOUNT, ROLES, Deployment, policy_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:

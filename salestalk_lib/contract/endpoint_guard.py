@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 from urllib.parse import urlsplit
 
 from salestalk_lib.contract.errors import ConfigurationError
@@ -105,7 +105,7 @@ def parse_endpoint_url(url: object, source: str = "explicit") -> EndpointUrl:
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise ConfigurationError(f"{where} must not carry a query or fragment: scheme://host[:port][/path]")
     netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
+    _userinfo, at, hostport = netloc.rpartition("@")
     host_text, port = _split_port(hostport, where)
     endpoint = _host(host_text, where)
     return EndpointUrl(parts.scheme, endpoint[0], port, parts.path, endpoint[1], userinfo=bool(at))

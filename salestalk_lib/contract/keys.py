@@ -43,12 +43,12 @@ from __future__ import annotations
 
 import calendar
 import re
-from functools import lru_cache
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from salestalk_lib.contract.errors import InvalidTenantId, KeyGrammarError
 

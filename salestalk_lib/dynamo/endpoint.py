@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import boto3
 import botocore.session
@@ -38,11 +39,17 @@ from botocore.config import Config
 from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES
 from botocore.exceptions import BotoCoreError
 
-from salestalk_lib.embedded import moto_fixes
-from salestalk_lib.contract.endpoint_guard import LOCAL_HOSTS_ENV, classify, parse_endpoint_url, parse_local_hosts, refusal
-from salestalk_lib.embedded.engines import MOTO, EmbeddedEngine, check_engine, engine_from_env, start_engine
+from salestalk_lib.contract.endpoint_guard import (
+    LOCAL_HOSTS_ENV,
+    classify,
+    parse_endpoint_url,
+    parse_local_hosts,
+    refusal,
+)
 from salestalk_lib.contract.errors import ConfigurationError, RealAwsNotAllowed
-from salestalk_lib.contract.settings import DEFAULT_REGION, env_flag, ALLOW_AWS_ENV
+from salestalk_lib.contract.settings import ALLOW_AWS_ENV, DEFAULT_REGION, env_flag
+from salestalk_lib.embedded import moto_fixes
+from salestalk_lib.embedded.engines import MOTO, EmbeddedEngine, check_engine, engine_from_env, start_engine
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -117,7 +124,7 @@ class Endpoint:
             self._server.stop()
             self._server = None
 
-    def __enter__(self) -> "Endpoint":
+    def __enter__(self) -> Endpoint:
         return self
 
     def __exit__(self, *exc: object) -> None:

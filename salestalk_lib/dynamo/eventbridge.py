@@ -6,7 +6,8 @@ beside the other sinks.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,7 +47,7 @@ class EventBridgeSink:
         while entries:
             resp = self.retrier.call("PutEvents", lambda: self._put(entries))
             failed = []
-            for entry, result in zip(entries, resp.get("Entries", [])):
+            for entry, result in zip(entries, resp.get("Entries", []), strict=False):
                 if result.get("EventId"):
                     self.sent_ids.append(result["EventId"])
                 else:

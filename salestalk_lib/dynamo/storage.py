@@ -21,13 +21,13 @@ what enforces isolation on AWS (`salestalk_lib.iam.policies`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from botocore.exceptions import HTTPClientError, ReadTimeoutError
 
 from salestalk_lib.contract.errors import (
     CancellationReason,
@@ -196,7 +196,7 @@ class Storage:
         self.hooks: list[RequestHook] = list(hooks)
 
     def restricted(self, policy: RequestPolicy | None = None, *,
-                   hooks: Sequence[RequestHook] | None = None) -> "Storage":
+                   hooks: Sequence[RequestHook] | None = None) -> Storage:
         """This storage's connection, with `policy` checked on every request besides its own policies.
 
         Policies only accumulate: nothing derived from a restricted Storage can do more

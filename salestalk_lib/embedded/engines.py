@@ -44,9 +44,10 @@ import time
 import urllib.error
 import urllib.request
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from salestalk_lib.contract.errors import ConfigurationError
 
@@ -118,7 +119,7 @@ class EmbeddedEngine:
     def stop(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def __enter__(self) -> "EmbeddedEngine":
+    def __enter__(self) -> EmbeddedEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -152,7 +153,7 @@ class MotoEngine(EmbeddedEngine):
         self.url = f"http://{host}:{port}"
 
     @classmethod
-    def start(cls, port: int = 0, *, host: str = "127.0.0.1", env: Mapping[str, str] | None = None) -> "MotoEngine":
+    def start(cls, port: int = 0, *, host: str = "127.0.0.1", env: Mapping[str, str] | None = None) -> MotoEngine:
         import moto
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
@@ -364,7 +365,7 @@ class DynamoDBLocalEngine(EmbeddedEngine):
 
     @classmethod
     def start(cls, port: int = 0, *, env: Mapping[str, str] | None = None,
-              timeout: float = START_TIMEOUT_S) -> "DynamoDBLocalEngine":
+              timeout: float = START_TIMEOUT_S) -> DynamoDBLocalEngine:
         install = find_dynamodb_local(env)
         java = find_java(env)
         check_port(port)
@@ -385,7 +386,7 @@ class DynamoDBLocalEngine(EmbeddedEngine):
         raise AssertionError("unreachable")  # pragma: no cover
 
     @classmethod
-    def _launch(cls, java: str, install: DynamoDBLocalInstall, port: int, timeout: float) -> "DynamoDBLocalEngine":
+    def _launch(cls, java: str, install: DynamoDBLocalInstall, port: int, timeout: float) -> DynamoDBLocalEngine:
         workdir = tempfile.TemporaryDirectory(prefix="salestalk-dynamodb-local-")
         log_path = Path(workdir.name) / "dynamodb-local.log"
         with open(log_path, "wb") as log:

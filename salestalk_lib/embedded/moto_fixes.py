@@ -46,7 +46,8 @@ import copy
 import os
 import threading
 import warnings
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from salestalk_lib.contract.errors import ConfigurationError
 

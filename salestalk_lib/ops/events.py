@@ -26,10 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from salestalk_lib.contract.errors import ConfigurationError, StorageError
+from salestalk_lib.contract.errors import ConfigurationError
 from salestalk_lib.contract.models import EventEnvelope, Metric, MetricsIngestedEvent, event_json
-from salestalk_lib.dynamo.eventbridge import EVENTBRIDGE_BATCH, EventBridgeSink
-from salestalk_lib.dynamo.retry import Retrier
 
 METRICS_INGESTED = "metrics.ingested.v1"
 DEFAULT_SOURCE = "salestalk.ingest"

@@ -40,22 +40,22 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import ContractError, KeyGrammarError, ValidationFailed
 from salestalk_lib.contract.keys import Granularity, parse_metric_sk
-from salestalk_lib.contract.models import dynamodb_number
-from salestalk_lib.dynamo.retry import Retrier
-from salestalk_lib.dynamo.storage import deserialize, get_item_request, query_request, serialize
 from salestalk_lib.contract.tables import TABLE_SPECS, TableKind
 from salestalk_lib.contract.validation import violations_from
 from salestalk_lib.contract.vocab import Sender, TenantStatus
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.dynamo.storage import deserialize, get_item_request, query_request, serialize
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
@@ -776,7 +776,7 @@ class Result:
         present = {c for row in rows for c in row}
         return [c for c in first if c in present or not rows] + sorted(present - set(first))
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """The items as a DataFrame with the columns of `columns()`."""
         import pandas as pd
 
@@ -818,8 +818,10 @@ def _model(pattern: Pattern) -> Any:
 
 def _target(target: Any, pattern: Pattern) -> tuple[Any, str]:
     """(storage, table name) for `pattern` on a connection or a tenant scope."""
-    from salestalk_lib.ops.connection import SalesTalk  # imported late: the connection module imports this layer's peers
     from salestalk_lib.dynamo.scope import TenantScope
+    from salestalk_lib.ops.connection import (
+        SalesTalk,  # imported late: the connection module imports this layer's peers
+    )
 
     if not isinstance(target, (SalesTalk, TenantScope)):
         raise ContractError(f"run pattern {pattern.name} on a connection (connect()) or a tenant scope "
@@ -978,7 +980,7 @@ def chart_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def chart_frame() -> "pd.DataFrame":
+def chart_frame() -> pd.DataFrame:
     """The access-pattern chart as a DataFrame (indexed by pattern number)."""
     import pandas as pd
 
@@ -1092,6 +1094,19 @@ def describe(pattern: str | int | Pattern) -> dict[str, Any]:
             "params": ", ".join(q.name + ("" if q.required else "?") for q in p.params)}
 
 
-__all__ = ["PATTERNS", "Pattern", "Param", "ParamType", "Request", "Result", "chart_frame", "chart_markdown",
-           "chart_rows", "describe", "explain", "get", "run"]
+__all__ = [
+    "PATTERNS",
+    "Param",
+    "ParamType",
+    "Pattern",
+    "Request",
+    "Result",
+    "chart_frame",
+    "chart_markdown",
+    "chart_rows",
+    "describe",
+    "explain",
+    "get",
+    "run",
+]
 

@@ -11,15 +11,23 @@ API) is listed as "unsupported on this engine", never silently assumed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from salestalk_lib.contract.errors import KeyGrammarError, ProvisioningError, RequestRejected, SchemaDrift
 from salestalk_lib.contract.keys import parse_table_name, validate_tenant_id
 from salestalk_lib.contract.settings import Settings
+from salestalk_lib.contract.tables import (
+    REGISTRY,
+    TABLE_SPECS,
+    TENANT_TABLE_SPECS,
+    TableKind,
+    TableSpec,
+    create_table_request,
+    describe_differences,
+    tags_for,
+)
 from salestalk_lib.dynamo.storage import Storage
-from salestalk_lib.contract.tables import (REGISTRY, TABLE_SPECS, TENANT_TABLE_SPECS, TableKind, TableSpec, create_table_request,
-                     describe_differences, tags_for)
 
 
 @dataclass(frozen=True)

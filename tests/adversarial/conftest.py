@@ -13,8 +13,8 @@ import subprocess
 import uuid
 
 import pytest
-
 from adversary import Deployment
+
 from devtools.bench import start_server
 from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
 

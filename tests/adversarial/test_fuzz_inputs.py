@@ -19,18 +19,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from snapshots import snapshot
 
-from salestalk_lib.contract import keys
-from salestalk_lib.ops import patterns
 from salestalk_lib.cli.main import main
-from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import ConfigurationError, SalesTalkError
-from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile
 from salestalk_lib.contract.models import ITEM_SIZE_LIMIT, canonical_json, item_size_bytes
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.dynamo.storage import deserialize, serialize
 from salestalk_lib.contract.validation import validate_record, validate_records
-from snapshots import snapshot
+from salestalk_lib.dynamo.storage import deserialize, serialize
+from salestalk_lib.ops import patterns
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile
 
 
 def fuzz(examples: int) -> settings:

@@ -9,14 +9,15 @@ name back to exactly what built it; the IAM ARNs follow.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st_
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 
-from salestalk_lib.contract import keys
 from salestalk_lib.cli.main import main
+from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import ConfigurationError, KeyGrammarError
-from salestalk_lib.iam.policies import Deployment, policy_document, tenant_arns
 from salestalk_lib.contract.settings import Settings
 from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY, TableKind
+from salestalk_lib.iam.policies import Deployment, policy_document, tenant_arns
 
 # Pieces that make look-alike names: the grammar's own words, separators, near-misses.
 _PREFIX_PIECES = ["tenant", "tenants", "tenant-", "-", ".", "_", "x", "y", "T", "Tenant-", "tenan", "t", "s",
