@@ -551,11 +551,6 @@ def _tenant_of_table_base(name: object, suffix: str) -> str:
         raise KeyGrammarError(f"table name {name!r} does not embed a valid tenant id: {exc}") from exc
 
 
-def parse_messages_table_base(name: str) -> str:
-    """The tenant id inside `tenant-{tenantId}-messages`."""
-    return _tenant_of_table_base(name, MESSAGES_TABLE_SUFFIX)
-
-
 def parse_metrics_table_base(name: str) -> str:
     """The tenant id inside `tenant-{tenantId}-metrics`."""
     return _tenant_of_table_base(name, METRICS_TABLE_SUFFIX)

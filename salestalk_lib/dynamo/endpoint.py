@@ -28,7 +28,6 @@ attempts never multiply.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,13 +144,6 @@ def local_session(region: str) -> boto3.Session:
     isolated["credentials_file"] = (None, None, os.devnull, None)
     core = botocore.session.Session(session_vars=isolated)
     return boto3.Session(botocore_session=core, region_name=region, **DUMMY_CREDENTIALS)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def start_embedded(port: int = 0, *, region: str = DEFAULT_REGION, host: str = "127.0.0.1",

@@ -208,10 +208,6 @@ class DynamoDBLocalInstall:
     def native_libs(self) -> Path:
         return self.home / "DynamoDBLocal_lib"
 
-    @property
-    def license(self) -> Path:
-        return self.home / "LICENSE.txt"
-
 
 _RELEASE_LINE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s+\((\d+\.\d+\.\d+)\)", re.M)
 

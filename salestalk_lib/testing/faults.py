@@ -47,7 +47,7 @@ import sys
 import threading
 import zlib
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from random import Random
 from typing import Any
@@ -158,10 +158,6 @@ class FaultProfile:
             parts.append(f"read_timeout={self.read_timeout:g}")
         return ",".join(parts)
 
-    def with_(self, **changes: Any) -> FaultProfile:
-        """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -232,14 +228,6 @@ class FaultProxy:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
-
-    def reset_counts(self) -> None:
-        """Forget counts and seen requests (the next run draws as if the proxy were new)."""
-        with self._lock:
-            self.counts.clear()
-            self.requests.clear()
-            self.injected.clear()
-            self._seen.clear()
 
     def stop(self) -> None:
         """Stop listening; requests held by `timeout` faults are released."""

@@ -182,6 +182,11 @@ def test_hostile_records_validated_together_only_report(records, base):
 
 # --- key parsing -----------------------------------------------------------------------------
 
+def parse_messages_table_base(name: str) -> str:
+    """The tenant id inside `tenant-{tenantId}-messages` (the library parses full names: parse_table_name)."""
+    return keys._tenant_of_table_base(name, keys.MESSAGES_TABLE_SUFFIX)
+
+
 # parser -> builder that must give the parsed text back
 ROUND_TRIPS = {
     keys.validate_tenant_id: lambda parsed: parsed,
@@ -195,7 +200,7 @@ ROUND_TRIPS = {
     keys.parse_metric_pk: keys.metric_pk,
     keys.parse_dimension_key: lambda parsed: keys.dimension_key(*parsed),
     keys.parse_metric_sk: lambda parsed: keys.metric_sk(parsed.period, parsed.dimension_key),
-    keys.parse_messages_table_base: keys.messages_table_base,
+    parse_messages_table_base: keys.messages_table_base,
     keys.parse_metrics_table_base: keys.metrics_table_base,
 }
 BUILDERS = [keys.message_pk, keys.session_pk, keys.batch_pk, keys.event_pk, keys.metric_pk, keys.messages_table_base,
@@ -221,7 +226,7 @@ def test_a_key_builder_builds_something_its_parser_reads_back_or_raises_a_key_er
         return
     parse = {keys.message_pk: keys.parse_message_pk, keys.session_pk: keys.parse_session_pk,
              keys.batch_pk: keys.parse_batch_pk, keys.event_pk: keys.parse_event_pk,
-             keys.metric_pk: keys.parse_metric_pk, keys.messages_table_base: keys.parse_messages_table_base,
+             keys.metric_pk: keys.parse_metric_pk, keys.messages_table_base: parse_messages_table_base,
              keys.metrics_table_base: keys.parse_metrics_table_base}.get(build)
     if parse is not None:
         assert parse(built) == text
