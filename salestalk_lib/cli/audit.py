@@ -9,7 +9,7 @@ from salestalk_lib.cli.common import add_connection_args, connect_from_args, for
 from salestalk_lib.ops.audit import audit_tenant
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "audit",
         help="report every stored item of a tenant that breaks the contract (exit 1 if any)",

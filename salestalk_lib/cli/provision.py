@@ -10,7 +10,7 @@ from salestalk_lib.cli.common import add_connection_args, connect_from_args, for
 from salestalk_lib.contract.errors import ValidationFailed
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "provision",
         help="create the registry and tenants' tables (idempotent, drift-checked)",

@@ -11,7 +11,7 @@ from salestalk_lib.contract.errors import ValidationFailed
 from salestalk_lib.ops.seed import load_seed
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "seed",
         help="load the seed tenants, metrics and conversations (all-or-nothing, idempotent)",

@@ -19,7 +19,7 @@ from salestalk_lib.embedded.engines import (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
         help="run an embedded DynamoDB engine (moto or DynamoDB Local) in the foreground",

@@ -49,6 +49,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
+from typing import TypeGuard
 
 from salestalk_lib.contract.errors import InvalidTenantId, KeyGrammarError
 
@@ -117,7 +118,7 @@ def validate_tenant_id(tenant_id: object) -> str:
     return tenant_id
 
 
-def is_uuid4(value: object) -> bool:
+def is_uuid4(value: object) -> TypeGuard[str]:
     """True if `value` is a canonical lowercase UUID version 4 string."""
     return isinstance(value, str) and bool(_UUID4_RE.fullmatch(value))
 
@@ -565,6 +566,7 @@ def parse_table_name(name: object) -> tuple[str, str, str | None]:
     """
     if not isinstance(name, str):
         raise KeyGrammarError(f"table name must be a string, got {type(name).__name__}")
+    kind: str | None
     if name.endswith(REGISTRY_TABLE_BASE):
         prefix, kind, tenant_id = name[: -len(REGISTRY_TABLE_BASE)], "registry", None
     else:

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -59,6 +60,10 @@ from salestalk_lib.dynamo.storage import deserialize, get_item_request, query_re
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
+
+    from salestalk_lib.dynamo.scope import TenantScope
+    from salestalk_lib.dynamo.storage import Storage
+    from salestalk_lib.ops.connection import SalesTalk
 
 
 # --- parameter types ------------------------------------------------------------
@@ -81,7 +86,7 @@ def _str(value: Any, what: str) -> str:
     return value
 
 
-def _enum(enum: type) -> Callable[[Any], str]:
+def _enum(enum: type[StrEnum]) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         try:
             return enum(value).value
@@ -109,6 +114,7 @@ def _message_time(value: Any) -> str:
     if isinstance(value, datetime):
         return keys.message_sk(value)
     keys.parse_message_sk(value)
+    assert isinstance(value, str)  # parse_message_sk accepts only strings
     return value
 
 
@@ -186,11 +192,13 @@ def _period(value: Any) -> str:
 
 def _subject(value: Any) -> str:
     keys.metric_pk(value)  # the key grammar decides what a subject may be
+    assert isinstance(value, str)  # metric_pk accepts only strings
     return value
 
 
 def _dimension_key(value: Any) -> str:
     keys.parse_dimension_key(value)
+    assert isinstance(value, str)  # parse_dimension_key accepts only strings
     return value
 
 
@@ -437,7 +445,7 @@ def _headline_of_granularity(item: Mapping[str, Any], params: Mapping[str, Any])
 
 
 def _in_period(item: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
-    return parse_metric_sk(item["sk"]).period.text == params["period"]
+    return bool(parse_metric_sk(item["sk"]).period.text == params["period"])
 
 
 _TIME_RANGE = (
@@ -603,12 +611,12 @@ class _Call:
 
     operation: str
     table: str
-    key: dict[str, Any] | None = None                     # GetItem
+    key: dict[str, Any] = field(default_factory=dict)     # GetItem
     query: dict[str, Any] = field(default_factory=dict)   # Query keyword arguments
 
     def request(self) -> Request:
         if self.operation == "GetItem":
-            return Request("GetItem", get_item_request(self.table, self.key or {}))
+            return Request("GetItem", get_item_request(self.table, self.key))
         return Request("Query", query_request(self.table, **self.query))
 
 
@@ -722,7 +730,10 @@ def _check_start_key(pattern: Pattern, params: Mapping[str, Any], key: Mapping[s
     hash_value = _value(pattern.hash_key, params)
     if key[pattern.hash_key.attribute] != hash_value:
         raise outside
-    rk, value = pattern.range_key, key.get(pattern.range_key.attribute) if pattern.range_key else None
+    rk = pattern.range_key
+    if rk is None:
+        return
+    value = key[rk.attribute]  # present: the attribute set was checked above
     try:
         if isinstance(rk, Eq) and (rk.param is None or rk.param in params) and value != _value(rk, params):
             raise outside
@@ -816,7 +827,7 @@ def _model(pattern: Pattern) -> Any:
 # --- running ------------------------------------------------------------------------
 
 
-def _target(target: Any, pattern: Pattern) -> tuple[Any, str]:
+def _target(target: SalesTalk | TenantScope, pattern: Pattern) -> tuple[Storage, str]:
     """(storage, table name) for `pattern` on a connection or a tenant scope."""
     from salestalk_lib.dynamo.scope import TenantScope
     from salestalk_lib.ops.connection import (
@@ -848,7 +859,7 @@ def _merged(pattern: Pattern, params: Mapping[str, Any] | None, kwparams: Mappin
     return given
 
 
-def explain(target: Any, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
+def explain(target: SalesTalk | TenantScope, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
             page_size: int | None = None, resume: str | None = None, **kwparams: Any) -> list[Request]:
     """The request(s) `run` would send first, exactly, without sending anything.
 
@@ -879,7 +890,7 @@ def _resume_key(pattern: Pattern, item: Mapping[str, Any]) -> dict[str, Any]:
     return {a: item[a] for a in attrs}
 
 
-def run(target: Any, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
+def run(target: SalesTalk | TenantScope, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
         page_size: int | None = None, limit: int | None = None, resume: str | None = None,
         retrier: Retrier | None = None, **kwparams: Any) -> Result:
     """Run one access pattern on a connection (registry patterns) or a tenant scope (all others).
