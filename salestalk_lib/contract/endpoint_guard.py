@@ -124,10 +124,10 @@ def _split_port(hostport: str, where: str) -> tuple[str, int | None]:
         rest = colon + port_text
     if not rest:
         return host, None
-    port_text = rest[1:] if rest.startswith(":") else None
-    if port_text is None or not _PORT_RE.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
+    digits = rest[1:] if rest.startswith(":") else None
+    if digits is None or not _PORT_RE.fullmatch(digits) or not 1 <= int(digits) <= 65535:
         raise ConfigurationError(f"{where}: the port must be a number from 1 to 65535")
-    return host, int(port_text)
+    return host, int(digits)
 
 
 def _host(text: str, where: str) -> tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Address | None]:

@@ -169,7 +169,7 @@ def message_sk(when: datetime) -> str:
     )
 
 
-def parse_message_sk(sk: str) -> datetime:
+def parse_message_sk(sk: object) -> datetime:
     """The UTC instant a message sort key names."""
     if not isinstance(sk, str) or not _MSG_SK_RE.fullmatch(sk):
         raise KeyGrammarError(f"message sk must look like 2025-11-09T10:00:00.000Z, got {sk!r}")

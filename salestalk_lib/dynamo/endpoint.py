@@ -55,7 +55,7 @@ DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 
 def _client_config(**overrides: Any) -> Config:
     # total_max_attempts=1: botocore sends once; salestalk_lib.dynamo.retry decides about retries.
-    base = dict(
+    base: dict[str, Any] = dict(
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=5,
         read_timeout=30,
@@ -111,7 +111,8 @@ class Endpoint:
         kwargs: dict[str, Any] = {"region_name": self.region, "config": _client_config(**config)}
         if self.url is not None:
             kwargs["endpoint_url"] = self.url
-        return self.session.client(service, **kwargs)
+        # boto3-stubs overload client() per literal service name; this passes the caller's (dynamodb, events, sqs)
+        return self.session.client(service, **kwargs)  # type: ignore[call-overload]
 
     def export_line(self) -> str:
         """The shell line that points other processes at this endpoint."""

@@ -38,7 +38,8 @@ class EventBridgeSink:
 
     def _put(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         try:
-            return self.client.put_events(Entries=entries)
+            response: dict[str, Any] = self.client.put_events(Entries=entries)
+            return response
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, operation="PutEvents", table=self.bus_name) from exc
 

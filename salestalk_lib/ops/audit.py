@@ -131,8 +131,9 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
         model, violations = validate_record(item, where, tenant_id=scope.tenant_id)
         for v in extra + violations:
             report.findings.append(Finding(table, pk, sk, v.field, v.rule))
-        if model is not None:
-            valid.append(ValidRecord(where, detect_kind(item), model))
+        kind = detect_kind(item)
+        if model is not None and kind is not None:  # a valid model always has a kind
+            valid.append(ValidRecord(where, kind, model))
         return where
 
     registry_item = retrier.call("GetItem", lambda: storage.get_item(scope.registry_table,

@@ -112,7 +112,7 @@ class FaultProfile:
 
     @property
     def total_rate(self) -> float:
-        return sum(getattr(self, kind) for kind in FAULT_KINDS)
+        return sum(self.rates.values())  # the zero rates left out add nothing
 
     @property
     def rates(self) -> dict[str, float]:
@@ -227,7 +227,7 @@ class FaultProxy:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host if isinstance(host, str) else host.decode()}:{port}"
 
     def stop(self) -> None:
         """Stop listening; requests held by `timeout` faults are released."""
