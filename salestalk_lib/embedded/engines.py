@@ -44,7 +44,7 @@ import time
 import urllib.error
 import urllib.request
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,7 +162,7 @@ class MotoEngine(EmbeddedEngine):
 
         # werkzeug logs every request to stderr; that would flood notebooks and CLI output.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        app = DomainDispatcherApplication(create_backend_app)
+        app: Callable[..., Iterable[bytes]] = DomainDispatcherApplication(create_backend_app)
         fixes = moto_fixes.install(env)
         if fixes != moto_fixes.OFF:
             # moto runs requests concurrently without isolation: one at a time, as DynamoDB's per-request atomicity.
@@ -322,7 +322,7 @@ def _parent_death_signal() -> Any:
     return preexec
 
 
-def _stop_process(proc: subprocess.Popen, workdir: tempfile.TemporaryDirectory) -> None:
+def _stop_process(proc: subprocess.Popen[bytes], workdir: tempfile.TemporaryDirectory[str]) -> None:
     """Stop the JVM (SIGTERM, then SIGKILL after STOP_TIMEOUT_S) and remove its working directory."""
     try:
         if proc.poll() is None:
@@ -341,7 +341,7 @@ class DynamoDBLocalEngine(EmbeddedEngine):
 
     engine = DYNAMODB_LOCAL
 
-    def __init__(self, proc: subprocess.Popen, workdir: tempfile.TemporaryDirectory, port: int,
+    def __init__(self, proc: subprocess.Popen[bytes], workdir: tempfile.TemporaryDirectory[str], port: int,
                  install: DynamoDBLocalInstall) -> None:
         self._proc = proc
         self.pid = proc.pid
