@@ -656,7 +656,8 @@ class Tenant(ItemModel):
         tenant_id = info.data.get("tenant_id")
         if tenant_id is None:
             return value
-        assert info.field_name is not None  # a field validator always knows its field
+        if info.field_name is None:  # pydantic names the field of every field validator
+            raise TypeError("_derived_from_tenant_id runs only as a field validator")
         derive = {"messages_table_name": keys.messages_table_base, "metrics_table_name": keys.metrics_table_base,
                   "s3_prefix": keys.s3_prefix}[info.field_name]
         expected = derive(tenant_id)

@@ -96,6 +96,14 @@ def _enum(enum: type[StrEnum]) -> Callable[[Any], str]:
     return parse
 
 
+def _parsed_text(value: Any, parse: Callable[[str], object]) -> str:
+    """`value` itself once the key parser `parse` accepted it."""
+    parse(value)
+    if not isinstance(value, str):  # every key parser refuses a non-string first: not reached
+        raise KeyGrammarError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
 def _uuid(value: Any) -> str:
     if not keys.is_uuid4(value):
         raise KeyGrammarError(f"expected a lowercase UUID v4, got {value!r}")
@@ -113,9 +121,7 @@ def _message_time(value: Any) -> str:
     """A message sort key: an aware datetime, or the sk string itself."""
     if isinstance(value, datetime):
         return keys.message_sk(value)
-    keys.parse_message_sk(value)
-    assert isinstance(value, str)  # parse_message_sk accepts only strings
-    return value
+    return _parsed_text(value, keys.parse_message_sk)
 
 
 _NUMERIC_TEXT_RE = re.compile(r"^-?[0-9.]+$")  # ASCII digits only: int() would also read other scripts'
@@ -191,15 +197,11 @@ def _period(value: Any) -> str:
 
 
 def _subject(value: Any) -> str:
-    keys.metric_pk(value)  # the key grammar decides what a subject may be
-    assert isinstance(value, str)  # metric_pk accepts only strings
-    return value
+    return _parsed_text(value, keys.metric_pk)  # the key grammar decides what a subject may be
 
 
 def _dimension_key(value: Any) -> str:
-    keys.parse_dimension_key(value)
-    assert isinstance(value, str)  # parse_dimension_key accepts only strings
-    return value
+    return _parsed_text(value, keys.parse_dimension_key)
 
 
 _SAMPLE_UUID = "00000000-0000-4000-8000-000000000000"
