@@ -10,9 +10,10 @@ conflict and never counted twice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 from salestalk_lib.contract.errors import ConditionFailed
 from salestalk_lib.dynamo.retry import Retrier
