@@ -35,22 +35,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import boto3
 
-from salestalk_lib.ops.connection import SalesTalk, connect
-from salestalk_lib.embedded.engines import ENGINES, MOTO
-from salestalk_lib.ops.ingest import Ingestor, validate_for_ingest
 from salestalk_lib.contract.models import canonical_json
-from salestalk_lib.dynamo.retry import Retrier
-from salestalk_lib.testing.samples import sample_metrics
 from salestalk_lib.contract.settings import Settings
 from salestalk_lib.contract.tables import TableKind
 from salestalk_lib.contract.validation import parse_json
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.embedded.engines import ENGINES, MOTO
+from salestalk_lib.ops.connection import SalesTalk, connect
+from salestalk_lib.ops.ingest import Ingestor, validate_for_ingest
+from salestalk_lib.testing.samples import sample_metrics
 
 TENANT = "bench-tenant"
 REPO = Path(__file__).resolve().parents[1]

@@ -33,7 +33,6 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 from devtools.model_views import example_section
-
 from salestalk_lib.contract import keys, models, validation, vocab
 from salestalk_lib.contract.currency import CURRENCY_CODES
 from salestalk_lib.contract.models import (
@@ -153,7 +152,7 @@ def type_docs() -> dict[str, str]:
     own: dict[str, str] = {}
     bases: dict[str, str] = {}
     body = tree.body
-    for stmt, after in zip(body, body[1:] + [None]):
+    for stmt, after in zip(body, body[1:] + [None], strict=True):
         target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
         if not isinstance(target, ast.Name):
             continue
@@ -506,7 +505,7 @@ def index_page(inputs: Any) -> str:
            "(`salestalk_lib.contract.vocab`). `salestalk validate` checks files against the same models, and "
            "`salestalk schema` writes the same JSON Schemas.", ""]
     rows = []
-    for stem, page_models in layout().items():
+    for page_models in layout().values():
         for model in page_models:
             schema = (f"[`{schema_file_name(model)}`]({SCHEMAS_DIR}/{schema_file_name(model)})"
                       if model in SCHEMA_MODELS else "–")

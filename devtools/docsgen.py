@@ -19,16 +19,17 @@ import inspect
 import json
 import re
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from devtools.contract_docs import CONTRACT_PAGES
 from devtools.model_views import MODEL_VIEW_PAGES, with_index_matrix
 from devtools.parity import DEFAULT_LEDGER, parity_page
-from salestalk_lib.ops.patterns import chart_markdown
 from devtools.site_docs import DEFAULT_BENCHMARK_RESULTS, SITE_PAGES
 from salestalk_lib.contract.tables import TABLE_SPECS, TableSpec, create_table_request, tags_for
+from salestalk_lib.ops.patterns import chart_markdown
 from salestalk_lib.ops.provision import provision_table
 
 _TTL_DEFAULT = inspect.signature(provision_table).parameters["ttl_enabled"].default
@@ -60,7 +61,7 @@ class Inputs:
 
     @classmethod
     def from_dir(cls, notebooks_dir: Path, benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS,
-                 parity_ledger: Path | None = DEFAULT_LEDGER) -> "Inputs":
+                 parity_ledger: Path | None = DEFAULT_LEDGER) -> Inputs:
         found = sorted(notebooks_dir.glob("*.ipynb"), key=lambda p: p.name) if notebooks_dir.is_dir() else []
         return cls(notebooks=tuple(found), benchmark_results=benchmark_results, parity_ledger=parity_ledger)
 

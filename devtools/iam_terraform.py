@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from salestalk_lib.iam.policies import ROLES, Role, build_document
 from salestalk_lib.contract.keys import REGISTRY_TABLE_BASE
 from salestalk_lib.contract.tables import MESSAGES, METRICS
+from salestalk_lib.iam.policies import ROLES, Role, build_document
 
 TF_PATH = Path(__file__).resolve().parents[1] / "infra" / "terraform" / "modules" / "tenant_tables" / "iam_policies.tf"
 

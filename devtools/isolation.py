@@ -30,17 +30,27 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from salestalk_lib.contract.errors import ConfigurationError, SalesTalkError
-from salestalk_lib.iam.policies import LEADING_KEYS, ROLES, Deployment, Role, TenantArns, policies_for, role_of, tenant_arns
 from salestalk_lib.contract.keys import validate_tenant_id
+from salestalk_lib.iam.policies import (
+    LEADING_KEYS,
+    ROLES,
+    Deployment,
+    Role,
+    TenantArns,
+    policies_for,
+    role_of,
+    tenant_arns,
+)
 
 TOOL_DIR_ENV = "SALESTALK_IAM_SIMULATE_DIR"
 DEFAULT_TOOL_DIR = Path(__file__).resolve().parents[1] / "tools" / "iam-simulate"
@@ -269,7 +279,7 @@ def evaluate_isolation(tenant_ids: Iterable[str] = ADVERSARIAL_TENANT_IDS, *,
     decisions = evaluator.evaluate(docs, requests, account=dep.account, partition=dep.partition)
 
     rows = []
-    for req, decision in zip(requests, decisions):
+    for req, decision in zip(requests, decisions, strict=True):
         if decision != ALLOWED:
             continue
         owner, role = keys[req.policy]

@@ -23,12 +23,13 @@ from __future__ import annotations
 import html
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from salestalk_lib.contract import capacity
 from salestalk_lib.contract.capacity import WriteCost, carries, get_item_rcu, item_kind, query_rcu, write_cost

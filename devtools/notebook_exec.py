@@ -12,8 +12,8 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import nbformat
 from nbclient import NotebookClient

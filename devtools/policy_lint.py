@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from salestalk_lib.contract.errors import ConfigurationError, SalesTalkError
 

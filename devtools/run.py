@@ -23,16 +23,16 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
+from devtools.notebook_exec import execute
 from salestalk_lib.cli.common import format_table, seed_tenant_ids
-from salestalk_lib.ops.connection import SalesTalk, connect
+from salestalk_lib.contract.settings import PREFIX_ENV, Settings
 from salestalk_lib.dynamo.endpoint import start_embedded
 from salestalk_lib.embedded.engines import ENGINE_ENV, ENGINES, engine_from_env
-from devtools.notebook_exec import execute
+from salestalk_lib.ops.connection import SalesTalk, connect
 from salestalk_lib.ops.seed import load_seed
-from salestalk_lib.contract.settings import PREFIX_ENV, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,23 +26,31 @@ import json
 import re
 import sys
 import tomllib
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 from xml.sax.saxutils import escape
 
 import salestalk_lib
-from salestalk_lib.ops import batches, inbox
 from devtools.contract_docs import KEY_FORMS
-from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile
-from salestalk_lib.ops.ingest import WRITE_MODES, MetricMode, write_cost
-from salestalk_lib.contract.models import IngestBatch, Message, MessageIdentity, Metric, ProcessedEvent, SessionRollup, Tenant
-from salestalk_lib.dynamo.retry import DEFAULT_POLICY, RETRY_RULES, policy_table
-from salestalk_lib.ops.events import metrics_ingested
-from salestalk_lib.testing.samples import sample_messages, sample_metrics
+from salestalk_lib.contract.models import (
+    IngestBatch,
+    Message,
+    MessageIdentity,
+    ProcessedEvent,
+    SessionRollup,
+    Tenant,
+)
 from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, TableSpec
+from salestalk_lib.dynamo.retry import DEFAULT_POLICY, RETRY_RULES, policy_table
+from salestalk_lib.ops import batches, inbox
+from salestalk_lib.ops.events import metrics_ingested
+from salestalk_lib.ops.ingest import WRITE_MODES, MetricMode, write_cost
+from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile
+from salestalk_lib.testing.samples import sample_messages, sample_metrics
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_BENCHMARK_RESULTS = REPO_DIR / "benchmarks" / "results.json"
@@ -424,13 +432,13 @@ def architecture_svg(inputs: Any = None) -> str:
         widths = [max(190.0, free * w / sum(weights)) for w in weights]
         widths[0] = free - sum(widths[1:])
         layouts = []
-        for la, w in zip(band, widths):
+        for la, w in zip(band, widths, strict=True):
             caption = _wrap(la.title, w - 32, 12)
             chips = _chip_rows([m.short for m in la.modules[1:]], w - 32)
             layouts.append((caption, chips))
         height = max(36 + 16 * len(c) + len(r) * (_CHIP_H + _CHIP_GAP) + 8 for c, r in layouts)
         x = float(band_x)
-        for la, w, (caption, chips) in zip(band, widths, layouts):
+        for la, w, (caption, chips) in zip(band, widths, layouts, strict=True):
             boxes[la.name] = _Box(x, y, w, height)
             svg.rect(x, y, w, height, fill=_tint(la.color, 0.9), stroke=la.color, rx=10)
             svg.text(x + 16, y + 24, la.package, size=15, weight="bold", fill=la.color)
@@ -574,7 +582,7 @@ def architecture_page(inputs: Any = None) -> str:
             "module paths, `python -m salestalk_lib`.", ""]
     out += _md_table(["module", "what it is"], [[f"`{m.name}`", m.summary] for m in root_modules()])
     out += [f"## Repository tooling: `{TOOLING}/`", "",
-            f"Not in the wheel. It may import the library, which never imports it (contract `no-devtools`):", ""]
+            "Not in the wheel. It may import the library, which never imports it (contract `no-devtools`):", ""]
     out += _md_table(["module", "what it is"],
                      [[f"`{m.name}`", m.summary] for m in discover(TOOLING_DIR, TOOLING) if m.name != TOOLING])
     return "\n".join(out).rstrip("\n") + "\n"
@@ -672,7 +680,7 @@ def table_name(spec: TableSpec) -> str:
 def _box_lines(spec: TableSpec) -> list[tuple[str, str]]:
     """(style, text) rows of a table box below its header."""
     rows: list[tuple[str, str]] = [("section", "PRIMARY KEY")]
-    for attr, role in zip(spec.key_attributes, ("partition key", "sort key")):
+    for attr, role in zip(spec.key_attributes, ("partition key", "sort key"), strict=False):
         rows.append(("key", f"{attr.name} ({attr.type})  {role}"))
     rows.append(("section", "GLOBAL SECONDARY INDEXES"))
     for index in spec.indexes:

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, TableSpec, describe_differences, tags_for
 
@@ -292,7 +293,7 @@ def _load(root: Path) -> tuple[list[str], list[TerraformTable], list[ModuleCall]
             continue
         try:
             document = _parse(path)
-        except Exception as exc:  # lark's errors vary by version; any failure is a difference
+        except Exception as exc:  # noqa: BLE001 lark's errors vary by version; any failure is a difference
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             diffs.append(f"{_posix(rel)}: does not parse as HCL: {first_line}")
             continue

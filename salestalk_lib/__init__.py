@@ -47,7 +47,7 @@ _EXPORTS: dict[str, str] = {
     "Outcome": "dynamo.writes", "WriteResult": "dynamo.writes",
     "BatchState": "ops.batches", "read_batch": "ops.batches",
     "process_once": "ops.inbox", "Delivery": "ops.inbox",
-    "MemorySink": "ops.events", "JsonLinesSink": "ops.events", "event_json": "ops.events",
+    "MemorySink": "ops.events", "JsonLinesSink": "ops.events", "event_json": "contract.models",
     "verify_reference": "ops.references",
     # the contract
     "Tenant": "contract.models", "Message": "contract.models", "Metric": "contract.models",
@@ -128,6 +128,7 @@ if TYPE_CHECKING:  # what static checkers and IDEs see (tests/test_public_api.py
         ProcessedEvent,
         SessionRollup,
         Tenant,
+        event_json,
     )
     from salestalk_lib.contract.settings import Settings
     from salestalk_lib.contract.validation import validate_paths, validate_record
@@ -138,7 +139,7 @@ if TYPE_CHECKING:  # what static checkers and IDEs see (tests/test_public_api.py
     from salestalk_lib.ops import patterns
     from salestalk_lib.ops.batches import BatchState, read_batch
     from salestalk_lib.ops.connection import SalesTalk, connect
-    from salestalk_lib.ops.events import JsonLinesSink, MemorySink, event_json
+    from salestalk_lib.ops.events import JsonLinesSink, MemorySink
     from salestalk_lib.ops.inbox import Delivery, process_once
     from salestalk_lib.ops.ingest import (
         Ingestor,

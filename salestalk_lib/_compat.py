@@ -12,8 +12,8 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import sys
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Sequence
 
 # old top-level name -> its module now (relative to salestalk_lib)
 MOVED: dict[str, str] = {

@@ -32,8 +32,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from measured_dynamodb import (  # noqa: E402
-    BOUNDARY_METRIC_DIMENSIONS, LIMIT_SHAPES, NUMBER_ACCEPTANCE, NUMBER_SIZES, WCU_KEY_LENGTH,
-    boundary_metric_fields, limit_item, wcu_item)
+    BOUNDARY_METRIC_DIMENSIONS,
+    LIMIT_SHAPES,
+    NUMBER_ACCEPTANCE,
+    NUMBER_SIZES,
+    WCU_KEY_LENGTH,
+    boundary_metric_fields,
+    limit_item,
+    wcu_item,
+)
+
 from salestalk_lib.contract.models import ITEM_SIZE_LIMIT, Metric, item_size_bytes  # noqa: E402
 from salestalk_lib.dynamo.storage import serialize  # noqa: E402
 
@@ -59,7 +67,7 @@ class Probe:
         self.client.create_table(
             TableName=name, BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))])
+            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"), strict=False)])
         self.client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         return name
 

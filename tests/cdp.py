@@ -70,7 +70,7 @@ class Browser:
         self._events: list[dict[str, Any]] = []
 
     @classmethod
-    def launch(cls, executable: str, profile_dir: Path, timeout: float = 30.0) -> "Browser":
+    def launch(cls, executable: str, profile_dir: Path, timeout: float = 30.0) -> Browser:
         port_file = profile_dir / "DevToolsActivePort"
         port_file.unlink(missing_ok=True)
         process = subprocess.Popen(
@@ -110,7 +110,7 @@ class Browser:
                 self.process.kill()
                 self.process.wait()
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -150,7 +150,7 @@ class Browser:
         events, self._events = self._events, []
         return events
 
-    def new_page(self) -> "Page":
+    def new_page(self) -> Page:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, target, session)

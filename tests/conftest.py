@@ -20,10 +20,10 @@ import uuid
 
 import pytest
 
-from salestalk_lib.ops.connection import SalesTalk, connect
+from salestalk_lib.contract.settings import Settings
 from salestalk_lib.dynamo.endpoint import Endpoint, start_embedded
 from salestalk_lib.embedded.engines import ENGINE_ENV, ENGINES
-from salestalk_lib.contract.settings import Settings
+from salestalk_lib.ops.connection import SalesTalk, connect
 
 for _var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "SALESTALK_ALLOW_AWS", "SALESTALK_TABLE_PREFIX",
              "AWS_PROFILE", ENGINE_ENV):

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from salestalk_lib.contract import keys
-from salestalk_lib.ops.audit import Finding, audit_tenant
 from salestalk_lib.cli.main import main
-from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import IsolationViolation
 from salestalk_lib.contract.settings import Settings
+from salestalk_lib.ops.audit import Finding, audit_tenant
+from salestalk_lib.ops.connection import connect
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed_data"
 ACME, TECHSTART = "acme-corp-001", "techstart-inc-002"

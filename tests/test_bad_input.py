@@ -12,16 +12,16 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from snapshots import snapshot
 
-from salestalk_lib.contract import keys
 from salestalk_lib.cli.main import COMMAND_MODULES, main
-from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import InvalidTenantId, IsolationViolation, ValidationFailed
 from salestalk_lib.contract.models import Metric, Tenant
 from salestalk_lib.contract.settings import Settings
 from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY, TableKind
+from salestalk_lib.ops.connection import connect
 from salestalk_lib.ops.tenants import FixedClock, Tenants
-from snapshots import snapshot
 
 HOSTILE_IDS = {
     "uppercase": "ACME-corp-001",

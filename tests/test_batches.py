@@ -11,19 +11,19 @@ from decimal import Decimal
 import pytest
 
 from salestalk_lib.contract import keys
+from salestalk_lib.contract.errors import BatchConflict, IngestInterrupted, KeyGrammarError
+from salestalk_lib.contract.models import BATCH_RETENTION_SECONDS, IngestBatch, Message, Metric, Tenant, content_hash
+from salestalk_lib.contract.settings import Settings
+from salestalk_lib.contract.validation import validate_record
+from salestalk_lib.contract.vocab import BatchStatus
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.ops.audit import audit_tenant
 from salestalk_lib.ops.batches import BatchLedger, BatchState, content_batch_id, plan_batch
 from salestalk_lib.ops.connection import SalesTalk, connect
-from salestalk_lib.contract.errors import BatchConflict, IngestInterrupted, KeyGrammarError
 from salestalk_lib.ops.events import MemorySink
 from salestalk_lib.ops.ingest import Ingestor, MetricMode, Outcome
-from salestalk_lib.contract.models import BATCH_RETENTION_SECONDS, IngestBatch, Message, Metric, Tenant, content_hash
-from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.testing.samples import sample_messages, sample_metrics
-from salestalk_lib.contract.settings import Settings
-from salestalk_lib.dynamo.storage import Storage
-from salestalk_lib.contract.validation import validate_record
-from salestalk_lib.contract.vocab import BatchStatus
 
 pytestmark = pytest.mark.integration
 

@@ -3,8 +3,9 @@ Capacity page's figures checked against the consumed capacity DynamoDB Local rep
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 
@@ -226,7 +227,7 @@ def test_write_path_units_match_dynamodb_local(st, endpoint):
     for path in mv.write_paths():
         if all(step.transaction for step in path.steps):
             # The library's own transaction: message_puts + the session rollup's Update.
-            identity, message_step, rollup = path.steps
+            _identity, message_step, rollup = path.steps
             table = table_of(TableKind.MESSAGES)
             if rollup.before is not None:
                 client.put_item(TableName=table, Item=serialize(rollup.before))
@@ -240,7 +241,7 @@ def test_write_path_units_match_dynamodb_local(st, endpoint):
             # DynamoDB Local doubles a transaction's index writes (ENGINE_DIFFERENCES); the rules count them once.
             doubled = WriteCost(path.cost.table, {n: 2 * v for n, v in path.cost.indexes.items()})
             alone = WriteCost(0)
-            for n, (action, step) in enumerate(zip(actions, path.steps)):
+            for action, step in zip(actions, path.steps, strict=True):
                 # Each write as a transaction of its own (on a twin key, so it is new as in the real one) ...
                 twin = {kind: {**body, **({"Item": {**body["Item"], "pk": {"S": body["Item"]["pk"]["S"] + "-alone"}}}
                                           if "Item" in body else

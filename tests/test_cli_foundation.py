@@ -10,8 +10,8 @@ import sys
 
 import boto3
 
-from salestalk_lib.cli.main import main
 from salestalk_lib.cli.common import seed_tenant_ids
+from salestalk_lib.cli.main import main
 
 
 def _run(capsys, *argv):

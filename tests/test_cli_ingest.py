@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from salestalk_lib.ops.batches import content_batch_id
 from salestalk_lib.cli.main import main
-from salestalk_lib.ops.connection import connect
 from salestalk_lib.contract.models import SessionRollup
-from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 from salestalk_lib.contract.settings import Settings
+from salestalk_lib.ops.batches import content_batch_id
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +142,7 @@ def test_conflicting_record_exits_1_and_is_not_overwritten(tmp_path, capsys, end
     changed = tmp_path / "b.jsonl"
     changed.write_text(path.read_text().replace(f'"value":{metric.value},', '"value":1,'))
     assert changed.read_text() != path.read_text()
-    code, out, err = run(capsys, str(changed), *args)
+    code, _out, err = run(capsys, str(changed), *args)
     assert code == 1
     assert "conflict: conflict on METRIC#" in err and "differ in value" in err
     assert table_items(endpoint, prefix, "metrics")[0]["value"] == {"N": str(metric.value)}

@@ -22,9 +22,9 @@ import yaml
 from pydantic.fields import FieldInfo
 
 from devtools import contract_docs, docsgen
-from salestalk_lib.contract import keys, models, validation, vocab
-from salestalk_lib.cli.main import main as cli_main
 from devtools.contract_docs import CONTRACT_PAGES, CONTRACTS_DIR, SCHEMAS_DIR, layout
+from salestalk_lib.cli.main import main as cli_main
+from salestalk_lib.contract import keys, models, validation, vocab
 from salestalk_lib.contract.models import SCHEMA_MODELS, ContractJsonSchema, ContractModel, schema_file_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -214,7 +214,7 @@ def _rebuild(form: contract_docs.KeyForm) -> str:
 @pytest.mark.parametrize("form", contract_docs.KEY_FORMS, ids=lambda f: f"{f.item}-{f.attribute}")
 def test_key_grammar_rows_are_built_and_parse_back(form: contract_docs.KeyForm, pages: dict[str, str]) -> None:
     page = pages[f"{CONTRACTS_DIR}/key-grammar.md"]
-    line = next(l for l in page.splitlines() if l.startswith(f"| {form.item} | `{form.attribute}` |"))
+    line = next(row for row in page.splitlines() if row.startswith(f"| {form.item} | `{form.attribute}` |"))
     assert f"| `{form.example}` |" in line and f"`{form.grammar}`" in line and f"`keys.{form.build.__name__}`" in line
     if form.parse is not None:
         assert _rebuild(form) == form.example
@@ -313,7 +313,7 @@ def test_json_schemas_page_shows_each_schema_collapsed_with_a_download_link(page
         assert f'??? abstract "{name}"' in page and f"[Download `{name}`]({SCHEMAS_DIR}/{name})" in page
         block = page[page.index(f'??? abstract "{name}"'):]
         body = block[block.index("```json") + len("```json"):block.index("    ```\n")]
-        assert json.loads("\n".join(l.removeprefix("    ") for l in body.splitlines())) == json.loads(
+        assert json.loads("\n".join(ln.removeprefix("    ") for ln in body.splitlines())) == json.loads(
             contract_docs.schema_files()[name])
 
 

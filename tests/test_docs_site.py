@@ -20,12 +20,12 @@ import pytest
 
 import salestalk_lib
 from devtools import docsgen, site_docs
-from salestalk_lib.testing.faults import FAULT_KINDS
-from salestalk_lib.ops.ingest import WRITE_MODES, MetricMode, write_cost
 from salestalk_lib.contract.models import SessionRollup
-from salestalk_lib.dynamo.retry import DEFAULT_POLICY, RETRY_RULES
-from salestalk_lib.testing.samples import sample_metrics
 from salestalk_lib.contract.tables import TABLE_SPECS
+from salestalk_lib.dynamo.retry import DEFAULT_POLICY, RETRY_RULES
+from salestalk_lib.ops.ingest import WRITE_MODES, MetricMode, write_cost
+from salestalk_lib.testing.faults import FAULT_KINDS
+from salestalk_lib.testing.samples import sample_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results.json"
@@ -159,7 +159,7 @@ def test_architecture_page_has_every_layer_its_docstring_modules_rules_and_the_d
     for layer in site_docs.layers():
         section = page.split(f"### `{layer.package}`\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
         assert layer.description.strip() in section
-        allowed, never = site_docs.rules(layer)
+        allowed, _never = site_docs.rules(layer)
         assert ("- **May import:** " + (", ".join(f"`{n}`" for n in allowed) or "nothing")) in section
         for module in layer.modules[1:]:
             assert module.summary and module.summary.replace("|", "\\|") in section, module.name

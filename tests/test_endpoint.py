@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from salestalk_lib.dynamo.endpoint import resolve_endpoint
 from salestalk_lib.contract.errors import ConfigurationError, RealAwsNotAllowed
+from salestalk_lib.dynamo.endpoint import resolve_endpoint
 
 REAL_CREDS = {"AWS_ACCESS_KEY_ID": "AKIAREALLOOKING", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "eu-west-1"}
 
@@ -104,9 +104,9 @@ def test_the_storage_seam_leaves_request_validation_to_the_contract_and_to_dynam
                                         "it; DynamoDB (and moto) refuse it with SerializationException: see the "
                                         "wire-types probe of the Engine parity page")
 def test_a_request_the_engine_refuses_is_translated_at_the_seam(endpoint):
-    from salestalk_lib.ops.connection import connect
     from salestalk_lib.contract.errors import RequestRejected
     from salestalk_lib.contract.tables import METRICS, create_table_request
+    from salestalk_lib.ops.connection import connect
 
     st = connect(endpoint=endpoint)
     st.storage.create_table(create_table_request(METRICS, "seam-validation"))

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from salestalk_lib.embedded import engines
-from salestalk_lib.dynamo.endpoint import resolve_endpoint
-from salestalk_lib.embedded.engines import EngineUnavailable
 from salestalk_lib.contract.errors import ConfigurationError
+from salestalk_lib.dynamo.endpoint import resolve_endpoint
+from salestalk_lib.embedded import engines
+from salestalk_lib.embedded.engines import EngineUnavailable
 
 
 def _alive(pid: int) -> bool:

@@ -11,8 +11,10 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from salestalk_lib.dynamo.endpoint import start_embedded
 from salestalk_lib.contract.errors import ConfigurationError, RetryBudgetExhausted, StorageError
+from salestalk_lib.contract.models import Metric, MetricsIngestedEvent
+from salestalk_lib.dynamo.endpoint import start_embedded
+from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.ops.events import (
     EventBridgeSink,
     JsonLinesSink,
@@ -21,8 +23,6 @@ from salestalk_lib.ops.events import (
     metrics_ingested,
     read_json_lines,
 )
-from salestalk_lib.contract.models import Metric, MetricsIngestedEvent
-from salestalk_lib.dynamo.retry import Retrier
 
 TENANT = "events-tenant"
 NOW = datetime(2025, 11, 9, 12, 30, 15, 250000, tzinfo=UTC)
@@ -118,7 +118,7 @@ class FlakyEvents:
         self.fail_first = fail_first
         self.requests: list[int] = []
 
-    def put_events(self, Entries):  # noqa: N803 - boto3's parameter name
+    def put_events(self, Entries):
         self.requests.append(len(Entries))
         out = []
         for n, _ in enumerate(Entries):
@@ -140,7 +140,7 @@ def test_failed_entries_are_resent_with_backoff_never_dropped():
 
 def test_entries_failing_forever_exhaust_the_budget():
     class AlwaysFailing(FlakyEvents):
-        def put_events(self, Entries):  # noqa: N803
+        def put_events(self, Entries):
             self.requests.append(len(Entries))
             return {"FailedEntryCount": len(Entries), "Entries": [{"ErrorCode": "InternalFailure"}] * len(Entries)}
 

@@ -8,10 +8,16 @@ import uuid
 
 import pytest
 
-from salestalk_lib.contract.errors import ConfigurationError, StorageError, Throttled, TransactionConflict, TransientError
-from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile, FaultProxy, faulty_endpoint
-from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.contract.errors import (
+    ConfigurationError,
+    StorageError,
+    Throttled,
+    TransactionConflict,
+    TransientError,
+)
 from salestalk_lib.contract.tables import MESSAGES, create_table_request
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile, FaultProxy, faulty_endpoint
 
 pytestmark = pytest.mark.integration
 

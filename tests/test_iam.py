@@ -11,10 +11,6 @@ import json
 
 import pytest
 
-from salestalk_lib.iam import policies as iam
-from salestalk_lib.cli.main import main
-from salestalk_lib.contract.errors import ConfigurationError, ContractError, InvalidTenantId
-from salestalk_lib.iam.policies import LEADING_KEYS, ROLES, Deployment, Role, policy_document, tenant_arns
 from devtools.isolation import (
     ADVERSARIAL_TENANT_IDS,
     ALLOWED,
@@ -25,7 +21,11 @@ from devtools.isolation import (
     isolation_matrix,
     requests_for,
 )
+from salestalk_lib.cli.main import main
+from salestalk_lib.contract.errors import ConfigurationError, ContractError, InvalidTenantId
 from salestalk_lib.contract.tables import TENANT_TABLE_SPECS
+from salestalk_lib.iam import policies as iam
+from salestalk_lib.iam.policies import LEADING_KEYS, ROLES, Deployment, Role, policy_document, tenant_arns
 
 HOSTILE_IDS = ["ACME", "acme corp", "acme/../x", "..", "acme*", "acme?", "ácme", "a" * 65, "-acme", "acme-", "",
                "acme\x00", "acme_corp", None, 7]

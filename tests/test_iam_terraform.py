@@ -13,8 +13,8 @@ import pytest
 from hcl2.api import SerializationOptions
 
 from devtools import iam_terraform
-from salestalk_lib.iam.policies import ROLES, Deployment, policy_document
 from devtools.iam_terraform import TF_PATH, render
+from salestalk_lib.iam.policies import ROLES, Deployment, policy_document
 
 MODULE = TF_PATH.parent
 _OPTS = SerializationOptions(strip_string_quotes=True)

@@ -10,21 +10,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from salestalk_lib.ops import inbox
 from salestalk_lib.contract import keys
-from salestalk_lib.ops.connection import SalesTalk, connect
 from salestalk_lib.contract.errors import ConditionFailed, IsolationViolation, RetryBudgetExhausted, ValidationFailed
-from salestalk_lib.ops.events import metrics_ingested
-from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
-from salestalk_lib.ops.inbox import Delivery, process_once, read_processed
 from salestalk_lib.contract.models import EVENT_RETENTION_SECONDS, ProcessedEvent
-from salestalk_lib.dynamo.retry import Retrier
-from salestalk_lib.testing.samples import sample_metrics
-from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.contract.validation import validate_record
 from salestalk_lib.contract.vocab import EventProcessing
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.dynamo.scope import TenantScope
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.ops import inbox
+from salestalk_lib.ops.connection import SalesTalk, connect
+from salestalk_lib.ops.events import metrics_ingested
+from salestalk_lib.ops.inbox import Delivery, process_once, read_processed
+from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
+from salestalk_lib.testing.samples import sample_metrics
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from salestalk_lib.ops.connection import SalesTalk, connect
 from salestalk_lib.contract.errors import (
     ConditionFailed,
     IngestConflict,
@@ -17,7 +16,11 @@ from salestalk_lib.contract.errors import (
     TenantNotActive,
     ValidationFailed,
 )
-from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
+from salestalk_lib.contract.models import Message, Metric, SessionRollup
+from salestalk_lib.contract.settings import Settings
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.ops.connection import SalesTalk, connect
 from salestalk_lib.ops.ingest import (
     WRITE_MODES,
     Ingestor,
@@ -28,11 +31,8 @@ from salestalk_lib.ops.ingest import (
     write_cost,
     write_mode_table,
 )
-from salestalk_lib.contract.models import Message, Metric, SessionRollup
-from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
 from salestalk_lib.testing.samples import sample_messages, sample_metrics, uuid4_from
-from salestalk_lib.contract.settings import Settings
-from salestalk_lib.dynamo.storage import Storage
 
 pytestmark = pytest.mark.integration
 

@@ -18,19 +18,19 @@ from decimal import Decimal
 
 import pytest
 
-from salestalk_lib.ops.batches import BatchState
 from devtools.bench import start_server, stop_server
-from salestalk_lib.ops.connection import SalesTalk, connect
-from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
 from salestalk_lib.contract.errors import RequestRejected, TableNotFound, TenantNotActive, ValidationFailed
-from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
-from salestalk_lib.ops.ingest import Ingestor, MetricMode, Outcome, TenantGate, metric_version
 from salestalk_lib.contract.models import Message, Metric, SessionRollup
-from salestalk_lib.dynamo.retry import MAX_SLEEP_SECONDS, Attempt, Retrier
-from salestalk_lib.testing.samples import sample_messages, sample_metrics
 from salestalk_lib.contract.settings import Settings
 from salestalk_lib.contract.vocab import BatchStatus
+from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
+from salestalk_lib.dynamo.retry import MAX_SLEEP_SECONDS, Attempt, Retrier
 from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.ops.batches import BatchState
+from salestalk_lib.ops.connection import SalesTalk, connect
+from salestalk_lib.ops.ingest import Ingestor, MetricMode, Outcome, TenantGate, metric_version
+from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
+from salestalk_lib.testing.samples import sample_messages, sample_metrics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

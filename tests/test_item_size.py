@@ -10,8 +10,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
-
 from measured_dynamodb import (
     BOUNDARY_METRIC_DIMENSIONS,
     BOUNDARY_METRIC_LONGEST_NOTE,
@@ -22,9 +20,11 @@ from measured_dynamodb import (
     limit_item,
     wcu_item,
 )
+from pydantic import ValidationError
+
 from salestalk_lib.contract.errors import ContractError
-from salestalk_lib.ops.ingest import write_cost
 from salestalk_lib.contract.models import ITEM_SIZE_LIMIT, Metric, canonical_json, dynamodb_number, item_size_bytes
+from salestalk_lib.ops.ingest import write_cost
 
 FUZZ = settings(max_examples=400, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

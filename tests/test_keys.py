@@ -89,13 +89,13 @@ def test_period_start_is_timestamp_and_end_is_next_start(period):
         assert period.start < period.end
     else:
         with pytest.raises(KeyGrammarError):
-            period.end
+            _ = period.end
 
 
 @pytest.mark.parametrize("text", ["9999-Q4", "9999-12", "9999-12-31"])
 def test_last_periods_have_no_representable_end(text):
     with pytest.raises(KeyGrammarError):
-        keys.parse_period(text).end
+        _ = keys.parse_period(text).end
 
 
 @given(dim_names, dim_values)

@@ -143,8 +143,8 @@ def test_index_matrix_marks_every_pattern_once_and_names_the_unused_index():
     rows = [line.split(" | ") for line in lines if line.startswith("| `") or line.startswith("| index")]
     assert len(rows) == sum(1 + len(spec.indexes) for spec in TABLE_SPECS.values())
     marks = [[cell.strip() == "●" for cell in row[1:1 + len(PATTERNS)]] for row in rows]
-    assert all(sum(column) == 1 for column in zip(*marks)), "each pattern reads exactly one table or index"
-    unused = [row for row, m in zip(rows, marks) if not any(m)]
+    assert all(sum(column) == 1 for column in zip(*marks, strict=True)), "each pattern reads exactly one table or index"
+    unused = [row for row, m in zip(rows, marks, strict=True) if not any(m)]
     assert [row[0] for row in unused] == ["| index `MetricTypeIndex`"]
     assert mv.unused_indexes() == [(TableKind.METRICS, "MetricTypeIndex")]
     assert any("Serving no pattern: `MetricTypeIndex`" in line for line in lines)

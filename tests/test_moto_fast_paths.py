@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from moto.core.parse import JSONParser
 from moto.core.utils import get_service_model
 
-from salestalk_lib.embedded import moto_fixes
-from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.contract.tables import METRICS, create_table_request
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.embedded import moto_fixes
 
 SERVICE = get_service_model("dynamodb")
 OPERATIONS = sorted(SERVICE.operation_names)
@@ -157,7 +157,7 @@ def test_key_and_item_size_limits_still_hold_on_the_embedded_server(endpoint) ->
     name = f"limits-{uuid.uuid4().hex[:8]}"
     Storage(client).create_table(create_table_request(METRICS, name))
     Storage(client).wait_active(name)
-    with pytest.raises(ClientError, match="Size of hashkey has exceeded the maximum size limit of ?2048 bytes"):
+    with pytest.raises(ClientError, match=r"Size of hashkey has exceeded the maximum size limit of ?2048 bytes"):
         client.put_item(TableName=name, Item={"pk": {"S": "x" * 2049}, "sk": {"S": "s"}})
     with pytest.raises(ClientError, match="Aggregated size of all range keys has exceeded the size limit of 1024 bytes"):
         client.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "é" * 600}})

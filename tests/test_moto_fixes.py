@@ -13,10 +13,10 @@ import uuid
 
 import pytest
 
-from salestalk_lib.embedded import engines, moto_fixes
 from salestalk_lib.contract.errors import ConditionFailed, ConfigurationError
-from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.contract.tables import MESSAGES, create_table_request
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.embedded import engines, moto_fixes
 
 pytestmark = pytest.mark.integration
 

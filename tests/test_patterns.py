@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from salestalk_lib.contract import keys
-from salestalk_lib.ops import patterns
 from salestalk_lib.cli.main import main
-from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import ContractError, IsolationViolation, KeyGrammarError
 from salestalk_lib.contract.models import Message, Metric, SessionRollup, Tenant
-from salestalk_lib.ops.patterns import PATTERNS, run
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.contract.tables import TableKind
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.ops import patterns
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.ops.patterns import PATTERNS, run
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed_data"
 ACME, TECHSTART = "acme-corp-001", "techstart-inc-002"

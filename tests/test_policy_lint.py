@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from salestalk_lib.iam.policies import ROLES, Deployment, policy_document
 from devtools.policy_lint import lint_policies, linter_version
+from salestalk_lib.iam.policies import ROLES, Deployment, policy_document
 
 TENANTS = ["acme", "acme-corp-001", "1234", "a" * 64]
 DEPLOYMENTS = [Deployment(), Deployment(account="111122223333", region="us-gov-west-1", partition="aws-us-gov",

@@ -6,8 +6,8 @@ import pytest
 
 from salestalk_lib.contract import tables
 from salestalk_lib.contract.errors import InvalidTenantId, SchemaDrift
-from salestalk_lib.ops.provision import UNSUPPORTED, check_table, provision_table
 from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY, TableKind
+from salestalk_lib.ops.provision import UNSUPPORTED, check_table, provision_table
 
 TENANTS = ["acme-corp-001", "techstart-inc-002"]
 
@@ -84,8 +84,8 @@ def test_hostile_tenant_id_is_refused_before_any_table_is_created(st):
 
 
 def test_prefixes_keep_parallel_runs_apart(endpoint):
-    from salestalk_lib.ops.connection import connect
     from salestalk_lib.contract.settings import Settings
+    from salestalk_lib.ops.connection import connect
     a = connect(settings=Settings(table_prefix="pa-"), endpoint=endpoint)
     b = connect(settings=Settings(table_prefix="pb-"), endpoint=endpoint)
     a.provision(["acme-corp-001"])

@@ -8,8 +8,8 @@ import pytest
 
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import IsolationViolation
-from salestalk_lib.ops.ingest import Ingestor
 from salestalk_lib.contract.models import DataReference, Metric
+from salestalk_lib.ops.ingest import Ingestor
 from salestalk_lib.ops.references import referenced_item, verify_reference
 from salestalk_lib.ops.seed import DEFAULT_SEED_DIR, load_seed, plan_seed
 

@@ -102,12 +102,12 @@ def test_transient_sixth_failure_exhausts_budget_with_last_error():
 
 
 def test_throttling_retries_ten_times_with_jitter_within_exponential_caps():
-    retrier, vt, records = make(seed=3)
+    retrier, vt, _records = make(seed=3)
     fn = Failing(*(throttled() for _ in range(10)))
     assert retrier.call("TransactWriteItems", fn) == "done"
     caps = [min(5.0, 0.1 * 2**i) for i in range(10)]
     assert len(vt.sleeps) == 10
-    assert all(0 <= s <= c for s, c in zip(vt.sleeps, caps))
+    assert all(0 <= s <= c for s, c in zip(vt.sleeps, caps, strict=True))
     assert vt.sleeps != pytest.approx(caps)  # jittered, not the bare schedule
     assert max(vt.sleeps) <= MAX_SLEEP_SECONDS
 
@@ -122,7 +122,7 @@ def test_throttling_eleventh_failure_exhausts():
 
 
 def test_transaction_conflict_retries_ten_times_with_jitter():
-    retrier, vt, records = make(seed=5)
+    retrier, _vt, records = make(seed=5)
     fn = Failing(*(TransactionConflict("tx", code="TransactionConflict") for _ in range(10)))
     assert retrier.call("TransactWriteItems", fn) == "done"
     assert {r.rule for r in records if r.outcome == "retry"} == {"transaction_conflict"}
@@ -186,7 +186,7 @@ def test_validation_conditional_and_other_errors_are_never_retried(error):
 
 
 def test_every_attempt_is_observable_with_clock_times():
-    retrier, vt, records = make()
+    retrier, _vt, records = make()
     retrier.call("UpdateItem", Failing(transient(), transient()))
     assert [(r.operation, r.attempt, r.outcome, r.delay) for r in records] == [
         ("UpdateItem", 1, "retry", 0.1), ("UpdateItem", 2, "retry", 0.2), ("UpdateItem", 3, "ok", 0.0)]
@@ -235,7 +235,7 @@ def test_scaled_policy_keeps_shape():
 
 
 def test_a_stopped_retrier_sends_no_further_attempt_and_says_what_it_would_have_retried():
-    retrier, vt, records = make()
+    retrier, _vt, _records = make()
     stop = threading.Event()
     bound = retrier.stopping(stop)
     fn = Failing(throttled(), throttled())

@@ -41,7 +41,7 @@ def test_scope_refuses_another_tenants_tables_before_sending(two_tenants):
             {"Put": {"TableName": two_tenants.settings.table_name(MESSAGES, "techstart-inc-002"),
                      "Item": {"pk": "a", "sk": "b"}}},
         ])
-    with pytest.raises(IsolationViolation, match="Scan|ListTables"):
+    with pytest.raises(IsolationViolation, match=r"Scan|ListTables"):
         acme.storage.list_tables()
     assert sent == []
 

@@ -8,14 +8,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from snapshots import snapshot
 
-from salestalk_lib.contract import keys
 from salestalk_lib.cli.main import main
+from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import ValidationFailed
 from salestalk_lib.contract.models import MessageIdentity, Metric
-from salestalk_lib.ops.seed import DEFAULT_SEED_DIR, load_seed, plan_seed
 from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY
-from snapshots import snapshot
+from salestalk_lib.ops.seed import DEFAULT_SEED_DIR, load_seed, plan_seed
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def test_one_conversation_of_two_question_answer_pairs_per_tenant(messages):
         mine = sorted((m for m in messages if m.tenant_id == tenant), key=lambda m: m.sk)
         assert len({m.session_id for m in mine}) == 1
         assert [m.sender for m in mine] == ["user", "assistant", "user", "assistant"]
-        for q, a in zip(mine[::2], mine[1::2]):
+        for q, a in zip(mine[::2], mine[1::2], strict=True):
             assert q.classification is not None and q.classification.subject != "unknown"
             assert a.classification is None and a.data_references
             assert q.at < a.at

@@ -7,7 +7,16 @@ import pytest
 from salestalk_lib.contract import tables
 from salestalk_lib.contract.errors import InvalidTenantId
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY, TABLE_SPECS, IndexSpec, KeyAttribute, TableKind, TableSpec
+from salestalk_lib.contract.tables import (
+    MESSAGES,
+    METRICS,
+    REGISTRY,
+    TABLE_SPECS,
+    IndexSpec,
+    KeyAttribute,
+    TableKind,
+    TableSpec,
+)
 
 
 def test_three_table_types_with_six_gsis_as_the_contract_says():

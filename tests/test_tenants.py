@@ -7,12 +7,13 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from salestalk_lib.contract.errors import IngestConflict, ProvisioningError, InvalidTenantId, ValidationFailed
-from salestalk_lib.ops.events import JsonLinesSink, MemorySink, read_json_lines
+from salestalk_lib.contract.errors import IngestConflict, InvalidTenantId, ProvisioningError, ValidationFailed
 from salestalk_lib.contract.models import TenantProvisionedEvent
+from salestalk_lib.contract.tables import MESSAGES, METRICS
+from salestalk_lib.contract.vocab import TenantStatus
 from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.dynamo.storage import Storage
-from salestalk_lib.contract.tables import MESSAGES, METRICS
+from salestalk_lib.ops.events import JsonLinesSink, MemorySink, read_json_lines
 from salestalk_lib.ops.tenants import (
     FixedClock,
     TenantNotFound,
@@ -20,7 +21,6 @@ from salestalk_lib.ops.tenants import (
     TenantStateError,
     read_export,
 )
-from salestalk_lib.contract.vocab import TenantStatus
 
 T0 = 1762682400  # 2025-11-09T10:00:00Z
 GLOBEX = dict(name="Globex Corporation", owner_email="ops@globex.example", plan="enterprise",
@@ -374,7 +374,7 @@ def test_a_deleted_tenant_cannot_be_suspended_or_reactivated(tenants):
 
 def test_a_missing_registry_is_a_clear_error(st, tenants):
     for call in (lambda: tenants.suspend("globex-003"), lambda: tenants.list()):
-        with pytest.raises(ProvisioningError, match="registry table .* does not exist"):
+        with pytest.raises(ProvisioningError, match=r"registry table .* does not exist"):
             call()
 
 

@@ -13,8 +13,6 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from salestalk_lib.contract import keys, settings
-from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, create_table_request
 from devtools.terraform_check import (
     DEFAULT_ROOT,
     check_terraform,
@@ -22,6 +20,8 @@ from devtools.terraform_check import (
     main,
     table_kind,
 )
+from salestalk_lib.contract import keys, settings
+from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, create_table_request
 
 ROOT = Path(__file__).resolve().parent.parent / "infra" / "terraform"
 MODULE = "modules/tenant_tables/main.tf"

@@ -37,7 +37,7 @@ def write_lines(path: Path, records) -> Path:
 
 
 def test_seed_data_validates_with_exit_0(capsys):
-    code, out, err = run(capsys, "validate", str(SEED))
+    code, out, _err = run(capsys, "validate", str(SEED))
     assert code == 0, out
     assert out == ["OK: 32 record(s) in 5 file(s) (8 message, 22 metric, 2 tenant) valid"]
 

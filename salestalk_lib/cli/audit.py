@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from salestalk_lib.ops.audit import audit_tenant
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
+from salestalk_lib.ops.audit import audit_tenant
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "audit",
         help="report every stored item of a tenant that breaks the contract (exit 1 if any)",

@@ -11,15 +11,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
+from typing import Any, TextIO
 
-from salestalk_lib.ops.connection import SalesTalk, connect
 from salestalk_lib.contract.errors import ValidationFailed, Violation
 from salestalk_lib.contract.keys import validate_tenant_id
+from salestalk_lib.contract.models import Tenant
 from salestalk_lib.contract.settings import ENVIRONMENTS, Settings
 from salestalk_lib.contract.validation import RECORD_FIELD, RecordKind, require_directory, validate_paths
-
+from salestalk_lib.ops.connection import SalesTalk, connect
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +90,7 @@ def seed_tenant_ids(seed_dir: Path | None = None) -> list[str]:
         for r in report.records if r.kind is not RecordKind.TENANT]
     if problems:
         raise ValidationFailed(problems)
-    return [m.tenant_id for m in report.models(RecordKind.TENANT)]
+    return [m.tenant_id for m in report.models(RecordKind.TENANT) if isinstance(m, Tenant)]
 
 
 def default_seed_dir() -> Path:
@@ -107,7 +108,10 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Iterable[str] | Non
         return "(no rows)"
     cells = [[_cell(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+
+    def line(vals: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()
+
     return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 

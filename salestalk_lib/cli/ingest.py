@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from salestalk_lib.ops.batches import BatchState, content_batch_id, describe
+from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
 from salestalk_lib.contract.errors import (
     BatchConflict,
     ConfigurationError,
@@ -20,20 +20,21 @@ from salestalk_lib.contract.errors import (
     ValidationFailed,
     Violation,
 )
-from salestalk_lib.ops.events import EventBridgeSink, EventSink, JsonLinesSink, MemorySink
-from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
-from salestalk_lib.ops.ingest import IngestReport, Ingestor, MetricMode, validate_for_ingest
 from salestalk_lib.contract.keys import validate_batch_id
+from salestalk_lib.contract.models import Message, Metric
+from salestalk_lib.contract.validation import RECORD_FIELD, RecordKind, validate_paths
 from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.dynamo.storage import Storage
-from salestalk_lib.contract.validation import RECORD_FIELD, RecordKind, validate_paths
 from salestalk_lib.dynamo.writes import Outcome
-from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
+from salestalk_lib.ops.batches import BatchState, content_batch_id, describe
+from salestalk_lib.ops.events import EventBridgeSink, EventSink, JsonLinesSink, MemorySink
+from salestalk_lib.ops.ingest import Ingestor, IngestReport, MetricMode, validate_for_ingest
+from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ingest",
         help="ingest JSON-lines messages and metrics idempotently (optionally under injected faults)",
@@ -86,7 +87,7 @@ def _profile(text: str) -> FaultProfile:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _validate(files: list[Path]) -> list:
+def _validate(files: list[Path]) -> list[Message | Metric]:
     report = validate_paths(files)
     violations = list(report.violations)
     for record in report.records:
@@ -95,7 +96,7 @@ def _validate(files: list[Path]) -> list:
                                         "ingest takes messages and metrics only"))
     if violations:
         raise ValidationFailed(violations)
-    return validate_for_ingest(r.model for r in report.records)
+    return validate_for_ingest(r.model for r in report.records if isinstance(r.model, (Message, Metric)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -153,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
             return INTERRUPTED
         finally:
             if endpoint is not None:
-                injected = dict(endpoint.proxy.counts)
+                if endpoint.proxy is not None:  # None only once the endpoint is closed
+                    injected = dict(endpoint.proxy.counts)
                 endpoint.close()
     print(format_table(report.summary_rows()))
     retries = report.retries_by_code
@@ -185,8 +187,8 @@ def run(args: argparse.Namespace) -> int:
               + (f", {unsure} of them may have been applied (each whole or not at all)" if unsure else "")
               + "; run the same command again to settle them: a stored one is reported already_exists, "
               "the others are written", file=sys.stderr)
-    for tenant_id, exc in sorted(report.inactive.items()):
-        print(f"salestalk ingest: {exc}", file=sys.stderr)
+    for _tenant_id, not_active in sorted(report.inactive.items()):
+        print(f"salestalk ingest: {not_active}", file=sys.stderr)
     if report.inactive:
         return 2
     if report.failures:

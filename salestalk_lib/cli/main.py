@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from salestalk_lib.cli.common import escaped_output
 from salestalk_lib.contract.errors import SalesTalkError

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from salestalk_lib.contract.errors import ValidationFailed
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table, seed_tenant_ids
+from salestalk_lib.contract.errors import ValidationFailed
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "provision",
         help="create the registry and tenants' tables (idempotent, drift-checked)",

@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from salestalk_lib.ops import patterns
+from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
 from salestalk_lib.contract.errors import ContractError
 from salestalk_lib.contract.tables import TableKind
-from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
+from salestalk_lib.dynamo.scope import TenantScope
+from salestalk_lib.ops import patterns
+from salestalk_lib.ops.connection import SalesTalk
 
 DEFAULT_WIDTH = 60
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "query",
         help="run an access pattern (GetItem or Query, never Scan) and print the items",
@@ -57,7 +59,8 @@ def _params(pattern: patterns.Pattern, args: argparse.Namespace) -> dict[str, st
     return params
 
 
-def _target(st, pattern: patterns.Pattern, args: argparse.Namespace, params: dict[str, str]):
+def _target(st: SalesTalk, pattern: patterns.Pattern, args: argparse.Namespace,
+            params: dict[str, str]) -> SalesTalk | TenantScope:
     """The connection for registry patterns, else the tenant's scope."""
     if pattern.table is TableKind.REGISTRY:
         if args.tenant is None:

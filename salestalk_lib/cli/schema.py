@@ -11,7 +11,7 @@ from salestalk_lib.contract.errors import InputError
 from salestalk_lib.contract.models import schema_documents
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "schema",
         help="write one JSON Schema file per contract model",

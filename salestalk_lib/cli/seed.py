@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from salestalk_lib.cli.common import add_connection_args, connect_from_args, default_seed_dir, format_table
 from salestalk_lib.contract.errors import ValidationFailed
 from salestalk_lib.ops.seed import load_seed
-from salestalk_lib.cli.common import add_connection_args, connect_from_args, default_seed_dir, format_table
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "seed",
         help="load the seed tenants, metrics and conversations (all-or-nothing, idempotent)",

@@ -7,12 +7,19 @@ import signal
 import sys
 import threading
 
-from salestalk_lib.dynamo.endpoint import start_embedded
-from salestalk_lib.embedded.engines import DEFAULT_ENGINE, DYNAMODB_LOCAL, ENGINE_ENV, ENGINES, INSTALL_TARGET, engine_from_env
 from salestalk_lib.contract.settings import DEFAULT_REGION
+from salestalk_lib.dynamo.endpoint import start_embedded
+from salestalk_lib.embedded.engines import (
+    DEFAULT_ENGINE,
+    DYNAMODB_LOCAL,
+    ENGINE_ENV,
+    ENGINES,
+    INSTALL_TARGET,
+    engine_from_env,
+)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
         help="run an embedded DynamoDB engine (moto or DynamoDB Local) in the foreground",

@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
-from salestalk_lib.iam.policies import PARTITIONS, PLACEHOLDER_ACCOUNT, ROLES, Deployment, policy_json
-from salestalk_lib.contract.settings import DEFAULT_REGION, PREFIX_ENV
 from salestalk_lib.cli import tenant_lifecycle
+from salestalk_lib.contract.settings import DEFAULT_REGION, PREFIX_ENV
+from salestalk_lib.iam.policies import PARTITIONS, PLACEHOLDER_ACCOUNT, ROLES, Deployment, policy_json
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "tenant",
         help="tenant commands: add, suspend, activate, remove, list, policy",
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         add(tenant_sub)
 
 
-def add_policy(tenant_sub: argparse._SubParsersAction) -> None:
+def add_policy(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = tenant_sub.add_parser(
         "policy",
         help="print a tenant role's IAM policy (JSON)",
@@ -62,7 +62,7 @@ def run_policy(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     *tenant_lifecycle.SUBCOMMANDS,
     add_policy,
 )

@@ -10,15 +10,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
 from salestalk_lib.contract.errors import InputError, ValidationFailed, Violation
-from salestalk_lib.ops.events import JsonLinesSink, MemorySink
-from salestalk_lib.ops.tenants import OnboardResult, Tenants, TransitionResult, iso_utc
 from salestalk_lib.contract.validation import duplicate_keys, parse_json, read_input_text
 from salestalk_lib.contract.vocab import Plan, TenantStatus
-from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
+from salestalk_lib.ops.events import JsonLinesSink, MemorySink
+from salestalk_lib.ops.tenants import OnboardResult, Tenants, TransitionResult, iso_utc
 
 
-def add_add(tenant_sub: argparse._SubParsersAction) -> None:
+def add_add(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = tenant_sub.add_parser(
         "add",
         help="onboard a tenant: create its two tables, then its registry item",
@@ -44,7 +44,7 @@ def add_add(tenant_sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_add)
 
 
-def add_suspend(tenant_sub: argparse._SubParsersAction) -> None:
+def add_suspend(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = tenant_sub.add_parser("suspend", help="suspend an active tenant (status and updatedAt)",
                               description="Set an active tenant's status to suspended. A suspended "
                               "tenant is left as it is; a deleted one is an error (exit 2).")
@@ -53,7 +53,7 @@ def add_suspend(tenant_sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_status, transition="suspend")
 
 
-def add_activate(tenant_sub: argparse._SubParsersAction) -> None:
+def add_activate(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = tenant_sub.add_parser("activate", help="reactivate a suspended tenant",
                               description="Set a suspended tenant's status back to active. An active "
                               "tenant is left as it is; a deleted one is an error (exit 2).")
@@ -62,7 +62,7 @@ def add_activate(tenant_sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_status, transition="reactivate")
 
 
-def add_remove(tenant_sub: argparse._SubParsersAction) -> None:
+def add_remove(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = tenant_sub.add_parser(
         "remove",
         help="offboard a tenant: mark it deleted, optionally export, then delete its tables",
@@ -79,7 +79,7 @@ def add_remove(tenant_sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_remove)
 
 
-def add_list(tenant_sub: argparse._SubParsersAction) -> None:
+def add_list(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = tenant_sub.add_parser("list", help="list tenants from the registry (by status)",
                               description="List the registry's tenants, read per status from "
                               "StatusIndex (Query, never Scan).")

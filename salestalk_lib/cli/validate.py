@@ -10,7 +10,7 @@ from salestalk_lib.contract import keys
 from salestalk_lib.contract.validation import validate_paths
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "validate",
         help="validate records in JSON / JSON-lines files against the contract",

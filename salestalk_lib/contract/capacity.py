@@ -27,10 +27,11 @@ reports otherwise).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from math import ceil
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.models import item_size_bytes
@@ -127,7 +128,7 @@ class WriteCost:
     def total(self) -> int:
         return self.table + self.index_total
 
-    def __add__(self, other: "WriteCost") -> "WriteCost":
+    def __add__(self, other: WriteCost) -> WriteCost:
         names = {**self.indexes, **other.indexes}
         return WriteCost(self.table + other.table,
                          {n: self.indexes.get(n, 0) + other.indexes.get(n, 0) for n in names})

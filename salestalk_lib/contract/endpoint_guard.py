@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 from urllib.parse import urlsplit
 
 from salestalk_lib.contract.errors import ConfigurationError
@@ -105,7 +105,7 @@ def parse_endpoint_url(url: object, source: str = "explicit") -> EndpointUrl:
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise ConfigurationError(f"{where} must not carry a query or fragment: scheme://host[:port][/path]")
     netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
+    _userinfo, at, hostport = netloc.rpartition("@")
     host_text, port = _split_port(hostport, where)
     endpoint = _host(host_text, where)
     return EndpointUrl(parts.scheme, endpoint[0], port, parts.path, endpoint[1], userinfo=bool(at))
@@ -124,10 +124,10 @@ def _split_port(hostport: str, where: str) -> tuple[str, int | None]:
         rest = colon + port_text
     if not rest:
         return host, None
-    port_text = rest[1:] if rest.startswith(":") else None
-    if port_text is None or not _PORT_RE.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
+    digits = rest[1:] if rest.startswith(":") else None
+    if digits is None or not _PORT_RE.fullmatch(digits) or not 1 <= int(digits) <= 65535:
         raise ConfigurationError(f"{where}: the port must be a number from 1 to 65535")
-    return host, int(port_text)
+    return host, int(digits)
 
 
 def _host(text: str, where: str) -> tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Address | None]:

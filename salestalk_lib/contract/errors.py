@@ -44,9 +44,10 @@ must never swallow a Ctrl-C.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Sequence
+from typing import Any
 
 
 class SalesTalkError(Exception):

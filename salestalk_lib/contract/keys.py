@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import calendar
 import re
-from functools import lru_cache
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
+from typing import TypeGuard
 
 from salestalk_lib.contract.errors import InvalidTenantId, KeyGrammarError
 
@@ -117,7 +118,7 @@ def validate_tenant_id(tenant_id: object) -> str:
     return tenant_id
 
 
-def is_uuid4(value: object) -> bool:
+def is_uuid4(value: object) -> TypeGuard[str]:
     """True if `value` is a canonical lowercase UUID version 4 string."""
     return isinstance(value, str) and bool(_UUID4_RE.fullmatch(value))
 
@@ -168,7 +169,7 @@ def message_sk(when: datetime) -> str:
     )
 
 
-def parse_message_sk(sk: str) -> datetime:
+def parse_message_sk(sk: object) -> datetime:
     """The UTC instant a message sort key names."""
     if not isinstance(sk, str) or not _MSG_SK_RE.fullmatch(sk):
         raise KeyGrammarError(f"message sk must look like 2025-11-09T10:00:00.000Z, got {sk!r}")
@@ -551,11 +552,6 @@ def _tenant_of_table_base(name: object, suffix: str) -> str:
         raise KeyGrammarError(f"table name {name!r} does not embed a valid tenant id: {exc}") from exc
 
 
-def parse_messages_table_base(name: str) -> str:
-    """The tenant id inside `tenant-{tenantId}-messages`."""
-    return _tenant_of_table_base(name, MESSAGES_TABLE_SUFFIX)
-
-
 def parse_metrics_table_base(name: str) -> str:
     """The tenant id inside `tenant-{tenantId}-metrics`."""
     return _tenant_of_table_base(name, METRICS_TABLE_SUFFIX)
@@ -570,6 +566,7 @@ def parse_table_name(name: object) -> tuple[str, str, str | None]:
     """
     if not isinstance(name, str):
         raise KeyGrammarError(f"table name must be a string, got {type(name).__name__}")
+    kind: str | None
     if name.endswith(REGISTRY_TABLE_BASE):
         prefix, kind, tenant_id = name[: -len(REGISTRY_TABLE_BASE)], "registry", None
     else:

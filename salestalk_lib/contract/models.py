@@ -43,12 +43,12 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal, Inexact, InvalidOperation
 from enum import Enum
-from typing import Annotated, Any, ClassVar, Literal, Self, get_args
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeAlias, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -106,7 +106,7 @@ def _rule(message: str) -> PydanticCustomError:
     return PydanticCustomError("contract", "{rule}", {"rule": message})
 
 
-def _raise_nested(title: str, errors: list[tuple[tuple[str | int, ...], str, Any]]) -> None:
+def _raise_nested(title: str, errors: Sequence[tuple[tuple[str | int, ...], str, Any]]) -> None:
     """Raise one ValidationError naming every (location, rule) pair, relative to the current field."""
     if errors:
         raise ValidationError.from_exception_data(
@@ -115,10 +115,16 @@ def _raise_nested(title: str, errors: list[tuple[tuple[str | int, ...], str, Any
         )
 
 
-def _contract_check(fn):
+_V = TypeVar("_V")
+
+# (location, rule, value) of each problem found inside a nested value
+_NestedErrors: TypeAlias = list[tuple[tuple[str | int, ...], str, Any]]
+
+
+def _contract_check(fn: Callable[[Any], object]) -> Callable[[_V], _V]:
     """Adapt a keys.py parser into a validator: the value passes unchanged, a ContractError becomes the rule text."""
 
-    def check(value: Any) -> Any:
+    def check(value: _V) -> _V:
         try:
             fn(value)
         except ContractError as exc:
@@ -126,6 +132,14 @@ def _contract_check(fn):
         return value
 
     return check
+
+
+def _exponent(d: Decimal) -> int:
+    """A finite number's exponent (`as_tuple` gives 'n', 'N' or 'F' for NaN, sNaN and infinity)."""
+    exponent = d.as_tuple().exponent
+    if not isinstance(exponent, int):
+        raise ContractError("must be a finite number")
+    return exponent
 
 
 def _significant_digits(d: Decimal) -> int:
@@ -189,7 +203,7 @@ def dynamodb_number(value: Any) -> Decimal:
         raise ContractError("is outside DynamoDB's number range (1E-130 to 9.9999999999999999999999999999999999999E+125 "
                             "in magnitude)")
     normal = normalised_number(d)
-    if normal.as_tuple().exponent < _MIN_EXPONENT:
+    if _exponent(normal) < _MIN_EXPONENT:
         raise ContractError("has a digit below 1E-165, which boto3 cannot send to DynamoDB "
                             f"(at this magnitude at most {normal.adjusted() - _MIN_EXPONENT + 1} significant digits)")
     return normal
@@ -204,7 +218,7 @@ def normalised_number(d: Decimal) -> Decimal:
     if d.is_zero():
         return Decimal(0)
     normal = d.normalize(_NORMALISE)
-    if normal.as_tuple().exponent > 0 and normal.adjusted() < DYNAMODB_MAX_DIGITS:
+    if _exponent(normal) > 0 and normal.adjusted() < DYNAMODB_MAX_DIGITS:
         return normal.quantize(_ONE, context=_NORMALISE)  # 1000, not 1E+3
     return normal
 
@@ -259,7 +273,7 @@ _CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "BS", "\t": "TAB", "\n":
                   "\r": "CR", "\x1b": "ESC", "\x7f": "DEL", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
 
 
-def _no_control(pattern: re.Pattern[str], what: str):
+def _no_control(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         found = pattern.search(value)
         if found:
@@ -399,7 +413,7 @@ def canonical_json(value: Any) -> str:
     raise TypeError(f"not JSON-like: {type(value).__name__}")
 
 
-def _json_like(value: Any, path: tuple[str | int, ...], errors: list, depth: int) -> Any:
+def _json_like(value: Any, path: tuple[str | int, ...], errors: _NestedErrors, depth: int) -> Any:
     """Normalise one metadata value (floats → Decimal), collecting every rule it breaks."""
     if depth > MAX_NESTING:
         errors.append((path, f"is nested deeper than DynamoDB's {MAX_NESTING} levels", value))
@@ -432,11 +446,11 @@ def _json_like(value: Any, path: tuple[str | int, ...], errors: list, depth: int
     return value
 
 
-def _check_json_map(value: Any, limit: int) -> tuple[dict[str, Any], list]:
+def _check_json_map(value: Any, limit: int) -> tuple[dict[str, Any], _NestedErrors]:
     """Normalise a free-form map; return it and every (location, rule, value) it breaks."""
     if not isinstance(value, Mapping):
         return value, [((), "must be a map", value)]
-    errors: list = []
+    errors: _NestedErrors = []
     out = _json_like(value, (), errors, 1)
     if not errors:
         size = len(canonical_json(out).encode("utf-8"))
@@ -446,19 +460,25 @@ def _check_json_map(value: Any, limit: int) -> tuple[dict[str, Any], list]:
     return out, errors
 
 
-def _metadata_map(limit: int):
+def _metadata_check(limit: int) -> Callable[[Any], dict[str, Any]]:
     def check(value: Any) -> dict[str, Any]:
         out, errors = _check_json_map(value, limit)
         _raise_nested("metadata", errors)
         return out
 
-    return Annotated[dict[str, Any], BeforeValidator(check),
-                     Field(json_schema_extra={"description": f"free-form map, at most {limit // 1024} KB as JSON"})]
+    return check
 
 
-TenantMetadata = _metadata_map(TENANT_METADATA_LIMIT)
-MetricMetadata = _metadata_map(METRIC_METADATA_LIMIT)
-MessageMetadata = _metadata_map(MESSAGE_METADATA_LIMIT)
+def _metadata_schema(limit: int) -> Any:
+    return Field(json_schema_extra={"description": f"free-form map, at most {limit // 1024} KB as JSON"})
+
+
+TenantMetadata: TypeAlias = Annotated[dict[str, Any], BeforeValidator(_metadata_check(TENANT_METADATA_LIMIT)),
+                                      _metadata_schema(TENANT_METADATA_LIMIT)]
+MetricMetadata: TypeAlias = Annotated[dict[str, Any], BeforeValidator(_metadata_check(METRIC_METADATA_LIMIT)),
+                                      _metadata_schema(METRIC_METADATA_LIMIT)]
+MessageMetadata: TypeAlias = Annotated[dict[str, Any], BeforeValidator(_metadata_check(MESSAGE_METADATA_LIMIT)),
+                                       _metadata_schema(MESSAGE_METADATA_LIMIT)]
 
 
 def _utf8_len(text: str) -> int:
@@ -478,7 +498,8 @@ def _number_size(value: int | float | Decimal) -> int:
         raise ValueError(f"DynamoDB cannot store {value!r}")
     if d.is_zero():
         return 1
-    negative, digits, exponent = d.as_tuple()
+    negative, digits, _ = d.as_tuple()
+    exponent = _exponent(d)
     end = len(digits)  # a Decimal's coefficient has no leading zeros; its trailing ones do not count
     while digits[end - 1] == 0:
         end -= 1
@@ -579,7 +600,8 @@ class ContractModel(BaseModel):
 
     def to_item(self) -> dict[str, Any]:
         """The DynamoDB item (resource-layer form): camelCase names, Decimal numbers, no None."""
-        return _to_dynamo(self.model_dump(by_alias=True, exclude_none=True))
+        item: dict[str, Any] = _to_dynamo(self.model_dump(by_alias=True, exclude_none=True))
+        return item
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any], *, tenant_id: str | None = None) -> Self:
@@ -634,6 +656,8 @@ class Tenant(ItemModel):
         tenant_id = info.data.get("tenant_id")
         if tenant_id is None:
             return value
+        if info.field_name is None:  # pydantic names the field of every field validator
+            raise TypeError("_derived_from_tenant_id runs only as a field validator")
         derive = {"messages_table_name": keys.messages_table_base, "metrics_table_name": keys.metrics_table_base,
                   "s3_prefix": keys.s3_prefix}[info.field_name]
         expected = derive(tenant_id)
@@ -839,7 +863,7 @@ class DataReference(ContractModel):
 
 
 def _references_in_tenant(refs: tuple[DataReference, ...] | list[DataReference], tenant_id: str | None,
-                          loc: tuple[str | int, ...]) -> list:
+                          loc: tuple[str | int, ...]) -> _NestedErrors:
     if tenant_id is None:
         return []
     want = keys.metrics_table_base(tenant_id)
@@ -855,7 +879,7 @@ class KeyedItem(ItemModel):
     """
 
     _pk_from: ClassVar[str]
-    _build_pk: ClassVar[Callable[[str], str]]
+    _build_pk: ClassVar[staticmethod[[str], str]]
 
     @field_validator("pk", check_fields=False)
     @classmethod
@@ -1424,7 +1448,7 @@ class EventMetadata(ContractModel):
     @model_validator(mode="after")
     def _extras_are_json(self) -> Self:
         """Keys beyond the named ones hold JSON-like values (no nulls, NaN or empty strings)."""
-        errors: list = []
+        errors: _NestedErrors = []
         _json_like(self.model_extra or {}, (), errors, 1)
         _raise_nested("EventMetadata", errors)
         return self
@@ -1487,7 +1511,7 @@ class MetricsIngested(ContractModel):
 
     @field_validator("subjects", "periods")
     @classmethod
-    def _distinct(cls, value: tuple, info: ValidationInfo) -> tuple:
+    def _distinct(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         """`subjects` and `periods` repeat no value, and are not empty when `count` > 0."""
         if len(set(value)) != len(value):
             raise _rule("must not repeat a value")
@@ -1571,7 +1595,7 @@ class EventEnvelope(ItemModel):
         return result
 
     @classmethod
-    def _tenant_errors(cls, data: Mapping[str, Any], tenant_id: str) -> list:
+    def _tenant_errors(cls, data: Mapping[str, Any], tenant_id: str) -> _NestedErrors:
         """(location in data, rule, value) for each way the payload leaves the envelope's tenant."""
         return []
 
@@ -1590,7 +1614,7 @@ class NarrativeGeneratedEvent(EventEnvelope):
     data: NarrativeGenerated
 
     @classmethod
-    def _tenant_errors(cls, data: Mapping[str, Any], tenant_id: str) -> list:
+    def _tenant_errors(cls, data: Mapping[str, Any], tenant_id: str) -> _NestedErrors:
         refs = data.get("dataReferences")
         want = keys.metrics_table_base(tenant_id)
         if not isinstance(refs, list):
@@ -1615,7 +1639,7 @@ class TenantProvisionedEvent(EventEnvelope):
     data: TenantProvisioned
 
     @classmethod
-    def _tenant_errors(cls, data: Mapping[str, Any], tenant_id: str) -> list:
+    def _tenant_errors(cls, data: Mapping[str, Any], tenant_id: str) -> _NestedErrors:
         given = data.get("tenantId")
         if given is None or given == tenant_id:
             return []
@@ -1677,7 +1701,8 @@ class ContractJsonSchema(GenerateJsonSchema):
         return self.generate_inner(schema["schema"])
 
     def generate(self, schema: core_schema.CoreSchema, mode: Any = "validation") -> JsonSchemaValue:
-        return _standard_bounds(super().generate(schema, mode=mode))
+        generated: JsonSchemaValue = _standard_bounds(super().generate(schema, mode=mode))
+        return generated
 
     def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
         if schema.get("default", ...) is None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Any
 
 from salestalk_lib.contract.endpoint_guard import LOCAL_HOSTS_ENV, parse_local_hosts
 from salestalk_lib.contract.errors import ConfigurationError
 from salestalk_lib.contract.keys import TABLE_PREFIX_PATTERN, table_prefix_problem
-from salestalk_lib.contract.tables import TableKind, TableSpec, TABLE_SPECS
+from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, TableSpec
 
 PREFIX_ENV = "SALESTALK_TABLE_PREFIX"
 ENVIRONMENT_ENV = "SALESTALK_ENVIRONMENT"
@@ -51,7 +52,7 @@ class Settings:
             )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from SALESTALK_* variables, with keyword overrides winning."""
         env = os.environ if env is None else env
         base = cls(

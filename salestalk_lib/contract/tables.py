@@ -116,8 +116,12 @@ class TableSpec:
         return keys.metrics_table_base(tenant_id)
 
 
-_S = lambda name: KeyAttribute(name, "S")  # noqa: E731
-_N = lambda name: KeyAttribute(name, "N")  # noqa: E731
+def _S(name: str) -> KeyAttribute:
+    return KeyAttribute(name, "S")
+
+
+def _N(name: str) -> KeyAttribute:
+    return KeyAttribute(name, "N")
 
 REGISTRY = TableSpec(
     kind=TableKind.REGISTRY,

@@ -118,8 +118,8 @@ def detect_kind(record: Any) -> RecordKind | None:
         return RecordKind.PROCESSED_EVENT
     if "eventType" in record:
         return RecordKind.EVENT
-    if (kind := keys.pk_kind(record.get("pk"))) is not None:
-        return _PK_KINDS[kind]
+    if (key_kind := keys.pk_kind(record.get("pk"))) is not None:
+        return _PK_KINDS[key_kind]
     if any(f in record for f in _REGISTRY_FIELDS):
         return RecordKind.TENANT
     if "metric" in record and "source" in record:
@@ -225,8 +225,9 @@ def _validate_labelled(labelled: Iterable[tuple[str, Any]], report: ValidationRe
         report.checked += 1
         model, violations = validate_record(record, where, tenant_id=tenant_id)
         report.violations.extend(violations)
-        if model is not None:
-            report.records.append(ValidRecord(where, detect_kind(record), model))
+        kind = detect_kind(record)
+        if model is not None and kind is not None:  # a valid model always has a kind
+            report.records.append(ValidRecord(where, kind, model))
 
 
 def validate_records(records: Iterable[Any], where: str = "<records>", *,
@@ -363,7 +364,7 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-class _JsonObject(dict):
+class _JsonObject(dict[str, Any]):
     """A decoded JSON object that remembers keys it saw more than once (json keeps only the last)."""
 
     duplicates: tuple[str, ...] = ()
@@ -373,7 +374,12 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> _JsonObject:
     obj = _JsonObject(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
-        obj.duplicates = tuple(k for k, _ in pairs if k in seen or seen.add(k))
+        repeated: list[str] = []
+        for k, _ in pairs:
+            if k in seen:
+                repeated.append(k)
+            seen.add(k)
+        obj.duplicates = tuple(repeated)
     return obj
 
 

@@ -28,9 +28,9 @@ attempts never multiply.
 from __future__ import annotations
 
 import os
-import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import boto3
 import botocore.session
@@ -38,18 +38,24 @@ from botocore.config import Config
 from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES
 from botocore.exceptions import BotoCoreError
 
-from salestalk_lib.embedded import moto_fixes
-from salestalk_lib.contract.endpoint_guard import LOCAL_HOSTS_ENV, classify, parse_endpoint_url, parse_local_hosts, refusal
-from salestalk_lib.embedded.engines import MOTO, EmbeddedEngine, check_engine, engine_from_env, start_engine
+from salestalk_lib.contract.endpoint_guard import (
+    LOCAL_HOSTS_ENV,
+    classify,
+    parse_endpoint_url,
+    parse_local_hosts,
+    refusal,
+)
 from salestalk_lib.contract.errors import ConfigurationError, RealAwsNotAllowed
-from salestalk_lib.contract.settings import DEFAULT_REGION, env_flag, ALLOW_AWS_ENV
+from salestalk_lib.contract.settings import ALLOW_AWS_ENV, DEFAULT_REGION, env_flag
+from salestalk_lib.embedded import moto_fixes
+from salestalk_lib.embedded.engines import MOTO, EmbeddedEngine, check_engine, engine_from_env, start_engine
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 def _client_config(**overrides: Any) -> Config:
     # total_max_attempts=1: botocore sends once; salestalk_lib.dynamo.retry decides about retries.
-    base = dict(
+    base: dict[str, Any] = dict(
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=5,
         read_timeout=30,
@@ -105,7 +111,8 @@ class Endpoint:
         kwargs: dict[str, Any] = {"region_name": self.region, "config": _client_config(**config)}
         if self.url is not None:
             kwargs["endpoint_url"] = self.url
-        return self.session.client(service, **kwargs)
+        # boto3-stubs overload client() per literal service name; this passes the caller's (dynamodb, events, sqs)
+        return self.session.client(service, **kwargs)  # type: ignore[call-overload]
 
     def export_line(self) -> str:
         """The shell line that points other processes at this endpoint."""
@@ -117,7 +124,7 @@ class Endpoint:
             self._server.stop()
             self._server = None
 
-    def __enter__(self) -> "Endpoint":
+    def __enter__(self) -> Endpoint:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -138,13 +145,6 @@ def local_session(region: str) -> boto3.Session:
     isolated["credentials_file"] = (None, None, os.devnull, None)
     core = botocore.session.Session(session_vars=isolated)
     return boto3.Session(botocore_session=core, region_name=region, **DUMMY_CREDENTIALS)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def start_embedded(port: int = 0, *, region: str = DEFAULT_REGION, host: str = "127.0.0.1",

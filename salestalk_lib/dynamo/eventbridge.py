@@ -6,7 +6,8 @@ beside the other sinks.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -37,7 +38,8 @@ class EventBridgeSink:
 
     def _put(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         try:
-            return self.client.put_events(Entries=entries)
+            response: dict[str, Any] = self.client.put_events(Entries=entries)
+            return response
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, operation="PutEvents", table=self.bus_name) from exc
 
@@ -46,7 +48,7 @@ class EventBridgeSink:
         while entries:
             resp = self.retrier.call("PutEvents", lambda: self._put(entries))
             failed = []
-            for entry, result in zip(entries, resp.get("Entries", [])):
+            for entry, result in zip(entries, resp.get("Entries", []), strict=False):
                 if result.get("EventId"):
                     self.sent_ids.append(result["EventId"])
                 else:

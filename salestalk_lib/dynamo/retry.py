@@ -48,8 +48,9 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import TypeVar
 
 from salestalk_lib.contract.errors import (
     ConditionFailed,
@@ -88,7 +89,8 @@ class RetryRule:
 
     def cap(self, retry_number: int, max_sleep: float = MAX_SLEEP_SECONDS) -> float:
         """The un-jittered delay before retry `retry_number` (1-based): base·2^(n-1), capped."""
-        return min(max_sleep, self.base_delay * (2 ** (retry_number - 1)))
+        delay: float = min(max_sleep, self.base_delay * (2 ** (retry_number - 1)))
+        return delay
 
 
 RETRY_RULES: tuple[RetryRule, ...] = (
@@ -149,7 +151,7 @@ class RetryPolicy:
         cap = rule.cap(retry_number, self.max_sleep)
         return rng.uniform(0.0, cap) if rule.jitter else cap
 
-    def scaled(self, factor: float) -> "RetryPolicy":
+    def scaled(self, factor: float) -> RetryPolicy:
         """The same policy with every base delay and the sleep cap multiplied by `factor`.
 
         For load tests that want the contract's shape without its wall-clock cost;
@@ -232,9 +234,9 @@ class RetryStats:
     """An attempt hook that counts: attempts, retries by error code, outcomes, worst budget use."""
 
     attempts: int = 0
-    retries_by_code: Counter = field(default_factory=Counter)
-    outcomes: Counter = field(default_factory=Counter)
-    max_retries_used: Counter = field(default_factory=Counter)  # rule -> highest retry number seen
+    retries_by_code: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    max_retries_used: Counter[str] = field(default_factory=Counter)  # rule -> highest retry number seen
     slept: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -275,7 +277,7 @@ class Retrier:
         self._rng_lock = threading.Lock()  # random.Random is not safe to share across threads
         self.stop: threading.Event | None = None
 
-    def stopping(self, stop: threading.Event) -> "Retrier":
+    def stopping(self, stop: threading.Event) -> Retrier:
         """This retrier (same policy, clock, random source and hooks) observing `stop` (see the module doc)."""
         bound = copy.copy(self)  # shallow: the random source and its lock stay shared
         bound.stop = stop
@@ -294,7 +296,7 @@ class Retrier:
 
     @classmethod
     def virtual(cls, seed: int = 0, *, policy: RetryPolicy = DEFAULT_POLICY,
-                hooks: Sequence[AttemptHook] = ()) -> "Retrier":
+                hooks: Sequence[AttemptHook] = ()) -> Retrier:
         """A retrier on `VirtualTime` with a seeded random source (sleeps cost no wall time)."""
         vt = VirtualTime()
         return cls(policy, sleep=vt.sleep, clock=vt.now, seed=seed, hooks=hooks)
@@ -322,7 +324,7 @@ class Retrier:
         budget is spent, RetryBudgetExhausted is raised with the last error as
         `last_error` (and as `__cause__`).
         """
-        used: Counter = Counter()
+        used: Counter[str] = Counter()
         attempt = 0
         self._check_stop(operation)
         # Bounded: every failed attempt either raises or spends one retry of a finite budget.
@@ -348,9 +350,9 @@ class Retrier:
                 self._check_stop(operation, exc)
                 continue
             except Exception as exc:  # not retryable: one attempt, raised as it is
-                rule = self.policy.rule_for(exc)
+                named = self.policy.rule_for(exc)
                 code = getattr(exc, "code", "") or type(exc).__name__
-                self._emit(Attempt(operation, attempt, "fail", self.clock(), code, rule.name if rule else ""), hooks)
+                self._emit(Attempt(operation, attempt, "fail", self.clock(), code, named.name if named else ""), hooks)
                 raise
             self._emit(Attempt(operation, attempt, "ok", self.clock()), hooks)
             return result
@@ -379,10 +381,3 @@ class Retrier:
                            partial=True), hooks)
         self._pause(delay)
         self._check_stop(operation, last_error)
-
-
-def attempts_frame_rows(attempts: Iterable[Attempt]) -> list[dict[str, Any]]:
-    """Attempt records as plain dict rows (for DataFrames and the CLI)."""
-    return [{"operation": a.operation, "attempt": a.attempt, "outcome": a.outcome, "at": a.at,
-             "error_code": a.error_code, "rule": a.rule, "retry": a.retry, "delay": a.delay,
-             "partial": a.partial} for a in attempts]

@@ -41,14 +41,15 @@ registry only through `dynamodb:LeadingKeys`), proven by the isolation matrix of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from salestalk_lib.contract.errors import IsolationViolation
 from salestalk_lib.contract.keys import validate_tenant_id
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY
+from salestalk_lib.dynamo.storage import Storage
 
 # The one operation a scope may send to the registry: what the tenant roles' IAM policies allow there.
 _REGISTRY_READ = "GetItem"
@@ -141,7 +142,7 @@ class TenantScope:
     _audit: Storage = field(repr=False, compare=False)
 
     @classmethod
-    def open(cls, storage: Storage, settings: Settings, tenant_id: str) -> "TenantScope":
+    def open(cls, storage: Storage, settings: Settings, tenant_id: str) -> TenantScope:
         """Validate `tenant_id`, then build the scope on `storage` (no request is sent)."""
         tenant_id = validate_tenant_id(tenant_id)
         tables = frozenset({settings.table_name(MESSAGES, tenant_id), settings.table_name(METRICS, tenant_id)})

@@ -21,13 +21,13 @@ what enforces isolation on AWS (`salestalk_lib.iam.policies`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from botocore.exceptions import HTTPClientError, ReadTimeoutError
 
 from salestalk_lib.contract.errors import (
     CancellationReason,
@@ -98,7 +98,8 @@ def serialize_value(value: Any) -> dict[str, Any]:
         return {"BOOL": value}
     if value is None:
         return {"NULL": True}
-    return _SER.serialize(value)
+    # boto3-stubs type the AttributeValue as a TypedDict; this module handles it as a plain dict
+    return _SER.serialize(value)  # type: ignore[return-value]
 
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,7 +127,7 @@ def deserialize_value(value: Mapping[str, Any]) -> Any:
         return [deserialize_value(v) for v in inner]
     if tag == "NS":
         return {_number(n) for n in inner}
-    return _DESER.deserialize(value)
+    return _DESER.deserialize(value)  # type: ignore[arg-type]  # a plain-dict AttributeValue, see serialize_value
 
 
 def _number(text: str) -> Decimal:
@@ -141,11 +142,11 @@ def translate(exc: BaseException, *, operation: str, table: str = "") -> Storage
         code = error.get("Code", "")
         message = error.get("Message", "") or str(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        kw = dict(code=code, operation=operation, table=table)
+        kw: dict[str, Any] = dict(code=code, operation=operation, table=table)
         text = f"{operation} on {table or '-'} failed: {code}: {message}"
         if code == "ConditionalCheckFailedException":
             old = exc.response.get("Item")
-            return ConditionFailed(text, item=deserialize(old) if old else None, **kw)
+            return ConditionFailed(text, item=deserialize(old) if isinstance(old, Mapping) and old else None, **kw)
         if code == "TransactionCanceledException":
             return _translate_cancellation(exc, text, kw)
         if code in THROTTLING_CODES:
@@ -196,7 +197,7 @@ class Storage:
         self.hooks: list[RequestHook] = list(hooks)
 
     def restricted(self, policy: RequestPolicy | None = None, *,
-                   hooks: Sequence[RequestHook] | None = None) -> "Storage":
+                   hooks: Sequence[RequestHook] | None = None) -> Storage:
         """This storage's connection, with `policy` checked on every request besides its own policies.
 
         Policies only accumulate: nothing derived from a restricted Storage can do more
@@ -219,7 +220,8 @@ class Storage:
             self._check(operation, params)  # a hook may have changed the request: send only what passed
         method = getattr(self._client, _snake(operation))
         try:
-            return method(**params)
+            response: dict[str, Any] = method(**params)
+            return response
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, operation=operation, table=table) from exc
 
@@ -232,13 +234,15 @@ class Storage:
     def describe_table(self, name: str) -> dict[str, Any] | None:
         """DescribeTable's `Table`, or None if there is no such table."""
         try:
-            return self._call("DescribeTable", name, TableName=name)["Table"]
+            table: dict[str, Any] = self._call("DescribeTable", name, TableName=name)["Table"]
+            return table
         except TableNotFound:
             return None
 
     def create_table(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Send a CreateTable request built by `tables.create_table_request`."""
-        return self._call("CreateTable", request["TableName"], **request)["TableDescription"]
+        description: dict[str, Any] = self._call("CreateTable", request["TableName"], **request)["TableDescription"]
+        return description
 
     def wait_active(self, name: str, *, timeout: float = 120.0, poll: float = 0.2,
                     sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
@@ -300,7 +304,7 @@ class Storage:
 
     def pitr_enabled(self, name: str) -> bool:
         desc = self._call("DescribeContinuousBackups", name, TableName=name)["ContinuousBackupsDescription"]
-        return desc.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED"
+        return bool(desc.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED")
 
     def enable_pitr(self, name: str) -> None:
         self._call("UpdateContinuousBackups", name, TableName=name,

@@ -23,9 +23,10 @@ each item they find stored with the same `by_content` and `Outcome`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from salestalk_lib.contract.errors import ConditionFailed
 from salestalk_lib.dynamo.retry import AttemptHook, Retrier

@@ -44,9 +44,10 @@ import time
 import urllib.error
 import urllib.request
 import weakref
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from salestalk_lib.contract.errors import ConfigurationError
 
@@ -118,7 +119,7 @@ class EmbeddedEngine:
     def stop(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def __enter__(self) -> "EmbeddedEngine":
+    def __enter__(self) -> EmbeddedEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -152,7 +153,7 @@ class MotoEngine(EmbeddedEngine):
         self.url = f"http://{host}:{port}"
 
     @classmethod
-    def start(cls, port: int = 0, *, host: str = "127.0.0.1", env: Mapping[str, str] | None = None) -> "MotoEngine":
+    def start(cls, port: int = 0, *, host: str = "127.0.0.1", env: Mapping[str, str] | None = None) -> MotoEngine:
         import moto
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
@@ -161,7 +162,7 @@ class MotoEngine(EmbeddedEngine):
 
         # werkzeug logs every request to stderr; that would flood notebooks and CLI output.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        app = DomainDispatcherApplication(create_backend_app)
+        app: Callable[..., Iterable[bytes]] = DomainDispatcherApplication(create_backend_app)
         fixes = moto_fixes.install(env)
         if fixes != moto_fixes.OFF:
             # moto runs requests concurrently without isolation: one at a time, as DynamoDB's per-request atomicity.
@@ -206,10 +207,6 @@ class DynamoDBLocalInstall:
     @property
     def native_libs(self) -> Path:
         return self.home / "DynamoDBLocal_lib"
-
-    @property
-    def license(self) -> Path:
-        return self.home / "LICENSE.txt"
 
 
 _RELEASE_LINE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s+\((\d+\.\d+\.\d+)\)", re.M)
@@ -325,7 +322,7 @@ def _parent_death_signal() -> Any:
     return preexec
 
 
-def _stop_process(proc: subprocess.Popen, workdir: tempfile.TemporaryDirectory) -> None:
+def _stop_process(proc: subprocess.Popen[bytes], workdir: tempfile.TemporaryDirectory[str]) -> None:
     """Stop the JVM (SIGTERM, then SIGKILL after STOP_TIMEOUT_S) and remove its working directory."""
     try:
         if proc.poll() is None:
@@ -344,7 +341,7 @@ class DynamoDBLocalEngine(EmbeddedEngine):
 
     engine = DYNAMODB_LOCAL
 
-    def __init__(self, proc: subprocess.Popen, workdir: tempfile.TemporaryDirectory, port: int,
+    def __init__(self, proc: subprocess.Popen[bytes], workdir: tempfile.TemporaryDirectory[str], port: int,
                  install: DynamoDBLocalInstall) -> None:
         self._proc = proc
         self.pid = proc.pid
@@ -364,7 +361,7 @@ class DynamoDBLocalEngine(EmbeddedEngine):
 
     @classmethod
     def start(cls, port: int = 0, *, env: Mapping[str, str] | None = None,
-              timeout: float = START_TIMEOUT_S) -> "DynamoDBLocalEngine":
+              timeout: float = START_TIMEOUT_S) -> DynamoDBLocalEngine:
         install = find_dynamodb_local(env)
         java = find_java(env)
         check_port(port)
@@ -385,7 +382,7 @@ class DynamoDBLocalEngine(EmbeddedEngine):
         raise AssertionError("unreachable")  # pragma: no cover
 
     @classmethod
-    def _launch(cls, java: str, install: DynamoDBLocalInstall, port: int, timeout: float) -> "DynamoDBLocalEngine":
+    def _launch(cls, java: str, install: DynamoDBLocalInstall, port: int, timeout: float) -> DynamoDBLocalEngine:
         workdir = tempfile.TemporaryDirectory(prefix="salestalk-dynamodb-local-")
         log_path = Path(workdir.name) / "dynamodb-local.log"
         with open(log_path, "wb") as log:

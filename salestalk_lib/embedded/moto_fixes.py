@@ -46,7 +46,8 @@ import copy
 import os
 import threading
 import warnings
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from salestalk_lib.contract.errors import ConfigurationError
 
@@ -290,9 +291,11 @@ def _compile(shape: Any, compiled: dict[str, Callable[[Any], Any]], parser: Any)
         compiled[name] = mapping
         return mapping
     if kind == "blob":
-        return parser._blob_parser
+        blob: Callable[[Any], Any] = parser._blob_parser
+        return blob
     if kind == "timestamp":
-        return parser._timestamp_parser
+        timestamp: Callable[[Any], Any] = parser._timestamp_parser
+        return timestamp
     if kind in ("float", "double"):
         return lambda value: value if value is UNDEFINED else float(value)
     if kind in ("integer", "long", "short", "byte"):
@@ -320,10 +323,11 @@ def operation_parser(action: str) -> tuple[Any, Callable[[Any], Any]]:
 
 def parse_parameters(self: Any, request: Any) -> None:
     """moto's `BaseResponse.parse_parameters` for DynamoDB's JSON protocol, with a compiled converter per operation."""
-    from moto.core.request import JSON_TYPES
+    from moto.core.request import JSON_TYPES  # type: ignore[attr-defined]  # moto does not re-export it by name
 
     if request.content_type not in JSON_TYPES or self.PROTOCOL_PARSER_MAP_TYPE is not dict:
-        return _original(_handler_class(), "parse_parameters")(self, request)
+        _original(_handler_class(), "parse_parameters")(self, request)
+        return
     parser, convert = operation_parser(self._get_action())
     if parser.operation_model.input_shape is None:
         self.params = {}
@@ -425,5 +429,5 @@ def isolate_from_aws_config(make_session: Callable[[], Any]) -> None:
     from moto.core.base_backend import AccountSpecificBackend
 
     session = make_session()
-    AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[method-assign]
+    AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[assignment]  # replaces moto's lru_cache'd classmethod
 

@@ -58,9 +58,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from salestalk_lib.contract.errors import ConfigurationError, ContractError
 from salestalk_lib.contract.keys import validate_tenant_id

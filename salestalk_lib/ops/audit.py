@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from salestalk_lib.contract.errors import IsolationViolation, KeyGrammarError, Violation
 from salestalk_lib.contract.keys import (
@@ -47,10 +48,10 @@ from salestalk_lib.contract.keys import (
     unix_seconds,
 )
 from salestalk_lib.contract.models import MessageIdentity, SessionRollup
-from salestalk_lib.dynamo.retry import Retrier
-from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.contract.tables import TableKind
 from salestalk_lib.contract.validation import RecordKind, ValidRecord, cross_check, detect_kind, validate_record
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.dynamo.scope import TenantScope
 
 READ_OPERATIONS = frozenset({"Scan", "GetItem"})
 _TABLE_KINDS = {TableKind.MESSAGES: {KeyKind.MESSAGE, KeyKind.MESSAGE_IDENTITY, KeyKind.SESSION, KeyKind.BATCH,
@@ -130,8 +131,9 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
         model, violations = validate_record(item, where, tenant_id=scope.tenant_id)
         for v in extra + violations:
             report.findings.append(Finding(table, pk, sk, v.field, v.rule))
-        if model is not None:
-            valid.append(ValidRecord(where, detect_kind(item), model))
+        kind = detect_kind(item)
+        if model is not None and kind is not None:  # a valid model always has a kind
+            valid.append(ValidRecord(where, kind, model))
         return where
 
     registry_item = retrier.call("GetItem", lambda: storage.get_item(scope.registry_table,
@@ -226,13 +228,13 @@ def _identity_checks(valid: list[ValidRecord], partitions: Mapping[str, list[tup
             identity_pk = message_identity_pk(parse_message_pk(pk))
         except KeyGrammarError:
             continue  # a broken pk is reported by the item's own validation
-        for where, item in live:
+        for where, _item in live:
             if identity_pk not in identities:
                 out.append(Violation(where, "messageId", f"has no identity item ({identity_pk} / "
                                                          f"{message_identity_sk()}): "
                                                          "written outside ingestion, a second message under "
                                                          "this id would not be seen"))
-    for pk, (where, identity) in sorted(identities.items()):
+    for _pk, (where, identity) in sorted(identities.items()):
         if identity.ttl is not None and identity.ttl <= Decimal(str(now)):
             continue
         message = next((item for _, item in partitions.get(message_pk(identity.message_id), [])

@@ -38,9 +38,9 @@ from typing import Any
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import BatchConflict, ConditionFailed, RetryBudgetExhausted
 from salestalk_lib.contract.models import BatchOutcomes, ContractModel, IngestBatch, Message, Metric, content_hash
+from salestalk_lib.contract.vocab import BatchStatus
 from salestalk_lib.dynamo.retry import Attempt, Retrier
 from salestalk_lib.dynamo.scope import TenantScope
-from salestalk_lib.contract.vocab import BatchStatus
 from salestalk_lib.dynamo.writes import CreateOnce, Outcome, put_once
 
 BEGIN_CONDITION = "attribute_not_exists(pk) OR #ttl <= :now"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
-from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
-from salestalk_lib.ops.provision import TableResult, provision, table_overview
-from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.contract.settings import Settings
+from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
+from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.ops.provision import TableResult, provision, table_overview
 
 if TYPE_CHECKING:
     from salestalk_lib.ops.tenants import Tenants
@@ -39,7 +40,7 @@ class SalesTalk:
         """The handle for one tenant: it reaches only that tenant's tables and registry item."""
         return TenantScope.open(self.storage, self.settings, tenant_id)
 
-    def tenants(self, **kwargs: Any) -> "Tenants":
+    def tenants(self, **kwargs: Any) -> Tenants:
         """The tenant lifecycle (onboard, suspend, reactivate, offboard, list) on this connection."""
         from salestalk_lib.ops.tenants import Tenants  # lifecycle pulls in models and events; import on first use
         return Tenants.of(self, **kwargs)
@@ -48,7 +49,7 @@ class SalesTalk:
         """Stop the embedded server if this connection started one."""
         self.endpoint.close()
 
-    def __enter__(self) -> "SalesTalk":
+    def __enter__(self) -> SalesTalk:
         return self
 
     def __exit__(self, *exc: object) -> None:

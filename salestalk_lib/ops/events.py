@@ -26,10 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from salestalk_lib.contract.errors import ConfigurationError, StorageError
+from salestalk_lib.contract.errors import ConfigurationError
 from salestalk_lib.contract.models import EventEnvelope, Metric, MetricsIngestedEvent, event_json
-from salestalk_lib.dynamo.eventbridge import EVENTBRIDGE_BATCH, EventBridgeSink
-from salestalk_lib.dynamo.retry import Retrier
+
+# re-exported: callers (cli, the old salestalk_lib.events path) find every sink here
+from salestalk_lib.dynamo.eventbridge import EVENTBRIDGE_BATCH as EVENTBRIDGE_BATCH
+from salestalk_lib.dynamo.eventbridge import EventBridgeSink as EventBridgeSink
 
 METRICS_INGESTED = "metrics.ingested.v1"
 DEFAULT_SOURCE = "salestalk.ingest"

@@ -34,14 +34,20 @@ from enum import StrEnum
 from typing import Any
 
 from salestalk_lib.contract import keys
-from salestalk_lib.contract.errors import ConditionFailed, IsolationViolation, RetryBudgetExhausted, StorageError, ValidationFailed
-from salestalk_lib.ops.events import utc_now
+from salestalk_lib.contract.errors import (
+    ConditionFailed,
+    IsolationViolation,
+    RetryBudgetExhausted,
+    StorageError,
+    ValidationFailed,
+)
 from salestalk_lib.contract.models import EventEnvelope, ProcessedEvent
-from salestalk_lib.dynamo.retry import Retrier
-from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.contract.validation import validate_record
 from salestalk_lib.contract.vocab import EventProcessing
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.dynamo.writes import CreateOnce, Outcome, put_once
+from salestalk_lib.ops.events import utc_now
 
 DEFAULT_LEASE_SECONDS = 300
 CLAIM_CONDITION = ("attribute_not_exists(pk) OR #ttl <= :now OR claimToken = :token "
@@ -86,8 +92,9 @@ def process_once(scope: TenantScope, event: EventEnvelope | Mapping[str, Any],
     if isinstance(claim, Delivery):
         return claim
     mine = {":processing": EventProcessing.PROCESSING.value, ":token": claim.claim_token}
-    withdraw = lambda: storage.delete_item(table, key, condition=MINE, names={"#status": "status"},  # noqa: E731
-                                           values=mine)
+    def withdraw() -> None:
+        storage.delete_item(table, key, condition=MINE, names={"#status": "status"}, values=mine)
+
     try:
         handler(event)
     except Exception:
@@ -104,7 +111,7 @@ def process_once(scope: TenantScope, event: EventEnvelope | Mapping[str, Any],
         except StorageError:
             pass
         raise
-    done_at = max(int(now().timestamp()), claim.claimed_at)
+    done_at = max(Decimal(int(now().timestamp())), claim.claimed_at)
     try:
         retrier.call("UpdateItem", lambda: storage.update_item(
             table, key, update=DONE_UPDATE, condition=MINE, names={"#status": "status"},

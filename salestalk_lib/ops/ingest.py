@@ -80,6 +80,7 @@ worker threads, so a request stuck in the network cannot keep the process alive.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -91,10 +92,9 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from math import ceil
-from typing import Any
+from typing import Any, TypeGuard
 
 from salestalk_lib.contract import keys
-from salestalk_lib.ops.batches import BatchLedger, BatchStart, BatchState, plan_batch, unix_now
 from salestalk_lib.contract.errors import (
     CancellationReason,
     ConditionFailed,
@@ -109,7 +109,6 @@ from salestalk_lib.contract.errors import (
     ValidationFailed,
     Violation,
 )
-from salestalk_lib.ops.events import DEFAULT_SOURCE, EventSink, MemorySink, metrics_ingested, utc_now
 from salestalk_lib.contract.models import (
     BatchOutcomes,
     ContractModel,
@@ -119,13 +118,15 @@ from salestalk_lib.contract.models import (
     Metric,
     item_size_bytes,
 )
-from salestalk_lib.dynamo.retry import Attempt, Retrier, RetryStats
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.dynamo.storage import Storage
-from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.contract.validation import RecordKind, ValidRecord, cross_check, validate_record
 from salestalk_lib.contract.vocab import TenantStatus
+from salestalk_lib.dynamo.retry import Attempt, Retrier, RetryStats
+from salestalk_lib.dynamo.scope import TenantScope
+from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.dynamo.writes import CREATE_ONCE, CreateOnce, Outcome, WriteResult, by_content, put_once
+from salestalk_lib.ops.batches import BatchLedger, BatchStart, BatchState, plan_batch, unix_now
+from salestalk_lib.ops.events import DEFAULT_SOURCE, EventSink, MemorySink, metrics_ingested, utc_now
 
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
@@ -332,7 +333,7 @@ class IngestReport:
 class _Tracker:
     """Per-record attempt hook: requests sent, retries, and whether an ambiguous failure happened."""
 
-    __slots__ = ("requests", "retries", "ambiguous")
+    __slots__ = ("ambiguous", "requests", "retries")
 
     def __init__(self) -> None:
         self.requests = 0
@@ -429,7 +430,7 @@ def _new_token() -> str:
     return str(uuid.uuid4())
 
 
-def _failed(reason: CancellationReason | None) -> bool:
+def _failed(reason: CancellationReason | None) -> TypeGuard[CancellationReason]:
     return reason is not None and reason.condition_failed
 
 
@@ -440,7 +441,7 @@ class _Run:
     retrier: Retrier
     hooks: tuple[Hook, ...]
 
-    def with_hook(self, hook: Hook) -> "_Run":
+    def with_hook(self, hook: Hook) -> _Run:
         return replace(self, hooks=(hook, *self.hooks))
 
     def call(self, operation: str, fn: Callable[[], Any]) -> Any:
@@ -530,7 +531,8 @@ class Ingestor:
         self.gate.require(self.scope(tenant_id), _Run(self.retrier, tuple(hooks)), fresh=True)
 
     def _get(self, storage: Storage, table: str, key: Mapping[str, Any], run: _Run) -> dict[str, Any] | None:
-        return run.call("GetItem", lambda: storage.get_item(table, key))
+        item: dict[str, Any] | None = run.call("GetItem", lambda: storage.get_item(table, key))
+        return item
 
     @staticmethod
     def _resolve(key: str, stored: dict[str, Any], incoming: dict[str, Any]) -> tuple[Outcome, IngestConflict | None]:
@@ -720,7 +722,7 @@ class Ingestor:
                 trackers[i].requests += shared.requests
                 trackers[i].retries += shared.retries
                 trackers[i].ambiguous |= shared.ambiguous
-        for i, m in zip(indexes, chunk):
+        for i, m in zip(indexes, chunk, strict=True):
             if settled:  # some item exists: the chunk was cancelled, so settle each by its own write
                 finish(i, *self._put_metric(m, run.with_hook(trackers[i])))
             else:
@@ -751,7 +753,7 @@ class Ingestor:
 
     def ingest(self, records: Iterable[Message | Metric | Mapping[str, Any]], *, workers: int = 4,
                metric_mode: MetricMode | str = MetricMode.CONDITIONAL, check_existing: bool = True,
-               batch_id: str | None = None, progress: Callable[[int], None] | None = None,
+               batch_id: str | None = None, progress: Callable[[int], object] | None = None,
                hooks: Sequence[Hook] = (), record_batch: bool = True,
                stop: threading.Event | None = None) -> IngestReport:
         """Validate every record, then write them all as one batch; one `metrics.ingested.v1` event per tenant.
@@ -834,7 +836,7 @@ class Ingestor:
             return 1
 
         def chunk_task(indexes: list[int]) -> int:
-            chunk = [models[i] for i in indexes]
+            chunk = [m for m in (models[i] for i in indexes) if isinstance(m, Metric)]  # groups hold metrics only
             if not admitted(indexes):
                 return len(indexes)
             try:
@@ -858,12 +860,12 @@ class Ingestor:
             elif isinstance(m, Metric) and mode is not MetricMode.CONDITIONAL:
                 metric_groups.setdefault(m.tenant_id, []).append(i)
             else:
-                tasks.append((lambda i=i: one(i), 1))
+                tasks.append((functools.partial(one, i), 1))
         size = TRANSACTION_LIMIT if mode is MetricMode.TRANSACTION else BATCH_GET_LIMIT
         for indexes in metric_groups.values():
             for start in range(0, len(indexes), size):
                 part = indexes[start:start + size]
-                tasks.append((lambda ix=part: chunk_task(ix), len(part)))
+                tasks.append((functools.partial(chunk_task, part), len(part)))
 
         try:
             _run_tasks(tasks, workers, progress, stop)
@@ -947,7 +949,7 @@ class Ingestor:
                 found = self._batch_get(storage, table, [{"pk": i["pk"], "sk": i["sk"]} for i in items], run)
                 stored = {(s["pk"], s["sk"]): s for s in found}
             to_write: list[tuple[int, dict[str, Any]]] = []
-            for i, m, item in zip(indexes, chunk, items):
+            for i, m, item in zip(indexes, chunk, items, strict=True):
                 old = stored.get((m.pk, m.sk))
                 if old is None:
                     to_write.append((i, item))
@@ -965,7 +967,7 @@ class Ingestor:
 
     def bulk_load_metrics(self, metrics: Iterable[Metric | Mapping[str, Any]], *, workers: int = 4,
                           check_existing: bool = True, batch_id: str | None = None,
-                          progress: Callable[[int], None] | None = None) -> IngestReport:
+                          progress: Callable[[int], object] | None = None) -> IngestReport:
         """Validate and load many metrics with BatchGetItem + BatchWriteItem, last writer wins (see `WRITE_MODES`)."""
         return self.ingest(metrics, workers=workers, metric_mode=MetricMode.BATCH, check_existing=check_existing,
                            batch_id=batch_id, progress=progress)
@@ -977,7 +979,7 @@ class Ingestor:
                              event_ids: Mapping[str, str] | None = None) -> list[EventEnvelope]:
         """One event per tenant with metrics (none for `skip`); its id from the batch record when there is one."""
         by_tenant: dict[str, list[tuple[Metric, IngestResult]]] = {}
-        for m, r in zip(models, results):
+        for m, r in zip(models, results, strict=True):
             if isinstance(m, Metric) and m.tenant_id not in skip:
                 by_tenant.setdefault(m.tenant_id, []).append((m, r))
         events: list[EventEnvelope] = []
@@ -1059,7 +1061,7 @@ def validate_for_ingest(records: Iterable[Message | Metric | Mapping[str, Any]],
 
 
 def _run_tasks(tasks: Sequence[tuple[Callable[[], int], int]], workers: int,
-               progress: Callable[[int], None] | None, stop: threading.Event,
+               progress: Callable[[int], object] | None, stop: threading.Event,
                grace: float = STOP_GRACE_SECONDS) -> None:
     """Run `tasks` (each `(task, records)`) on `workers` daemon threads; the calling thread only waits.
 
@@ -1087,7 +1089,7 @@ def _run_tasks(tasks: Sequence[tuple[Callable[[], int], int]], workers: int,
                 started[0] += 1
             try:
                 finished.put((task(), None))
-            except BaseException as exc:  # handed to the calling thread, which raises it
+            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which raises it
                 stop.set()
                 finished.put((size, exc))
 

@@ -40,25 +40,30 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from salestalk_lib.contract import keys, models
 from salestalk_lib.contract.errors import ContractError, KeyGrammarError, ValidationFailed
 from salestalk_lib.contract.keys import Granularity, parse_metric_sk
-from salestalk_lib.contract.models import dynamodb_number
-from salestalk_lib.dynamo.retry import Retrier
-from salestalk_lib.dynamo.storage import deserialize, get_item_request, query_request, serialize
 from salestalk_lib.contract.tables import TABLE_SPECS, TableKind
 from salestalk_lib.contract.validation import violations_from
 from salestalk_lib.contract.vocab import Sender, TenantStatus
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.dynamo.storage import deserialize, get_item_request, query_request, serialize
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
+
+    from salestalk_lib.dynamo.scope import TenantScope
+    from salestalk_lib.dynamo.storage import Storage
+    from salestalk_lib.ops.connection import SalesTalk
 
 
 # --- parameter types ------------------------------------------------------------
@@ -81,7 +86,7 @@ def _str(value: Any, what: str) -> str:
     return value
 
 
-def _enum(enum: type) -> Callable[[Any], str]:
+def _enum(enum: type[StrEnum]) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         try:
             return enum(value).value
@@ -89,6 +94,14 @@ def _enum(enum: type) -> Callable[[Any], str]:
             choices = ", ".join(m.value for m in enum)
             raise ContractError(f"{value!r} is not one of: {choices}") from None
     return parse
+
+
+def _parsed_text(value: Any, parse: Callable[[str], object]) -> str:
+    """`value` itself once the key parser `parse` accepted it."""
+    parse(value)
+    if not isinstance(value, str):  # every key parser refuses a non-string first: not reached
+        raise KeyGrammarError(f"expected a string, got {type(value).__name__}")
+    return value
 
 
 def _uuid(value: Any) -> str:
@@ -108,8 +121,7 @@ def _message_time(value: Any) -> str:
     """A message sort key: an aware datetime, or the sk string itself."""
     if isinstance(value, datetime):
         return keys.message_sk(value)
-    keys.parse_message_sk(value)
-    return value
+    return _parsed_text(value, keys.parse_message_sk)
 
 
 _NUMERIC_TEXT_RE = re.compile(r"^-?[0-9.]+$")  # ASCII digits only: int() would also read other scripts'
@@ -185,13 +197,11 @@ def _period(value: Any) -> str:
 
 
 def _subject(value: Any) -> str:
-    keys.metric_pk(value)  # the key grammar decides what a subject may be
-    return value
+    return _parsed_text(value, keys.metric_pk)  # the key grammar decides what a subject may be
 
 
 def _dimension_key(value: Any) -> str:
-    keys.parse_dimension_key(value)
-    return value
+    return _parsed_text(value, keys.parse_dimension_key)
 
 
 _SAMPLE_UUID = "00000000-0000-4000-8000-000000000000"
@@ -437,7 +447,7 @@ def _headline_of_granularity(item: Mapping[str, Any], params: Mapping[str, Any])
 
 
 def _in_period(item: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
-    return parse_metric_sk(item["sk"]).period.text == params["period"]
+    return bool(parse_metric_sk(item["sk"]).period.text == params["period"])
 
 
 _TIME_RANGE = (
@@ -603,12 +613,12 @@ class _Call:
 
     operation: str
     table: str
-    key: dict[str, Any] | None = None                     # GetItem
+    key: dict[str, Any] = field(default_factory=dict)     # GetItem
     query: dict[str, Any] = field(default_factory=dict)   # Query keyword arguments
 
     def request(self) -> Request:
         if self.operation == "GetItem":
-            return Request("GetItem", get_item_request(self.table, self.key or {}))
+            return Request("GetItem", get_item_request(self.table, self.key))
         return Request("Query", query_request(self.table, **self.query))
 
 
@@ -722,7 +732,10 @@ def _check_start_key(pattern: Pattern, params: Mapping[str, Any], key: Mapping[s
     hash_value = _value(pattern.hash_key, params)
     if key[pattern.hash_key.attribute] != hash_value:
         raise outside
-    rk, value = pattern.range_key, key.get(pattern.range_key.attribute) if pattern.range_key else None
+    rk = pattern.range_key
+    if rk is None:
+        return
+    value = key[rk.attribute]  # present: the attribute set was checked above
     try:
         if isinstance(rk, Eq) and (rk.param is None or rk.param in params) and value != _value(rk, params):
             raise outside
@@ -776,7 +789,7 @@ class Result:
         present = {c for row in rows for c in row}
         return [c for c in first if c in present or not rows] + sorted(present - set(first))
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """The items as a DataFrame with the columns of `columns()`."""
         import pandas as pd
 
@@ -814,10 +827,12 @@ def _model(pattern: Pattern) -> Any:
 # --- running ------------------------------------------------------------------------
 
 
-def _target(target: Any, pattern: Pattern) -> tuple[Any, str]:
+def _target(target: SalesTalk | TenantScope, pattern: Pattern) -> tuple[Storage, str]:
     """(storage, table name) for `pattern` on a connection or a tenant scope."""
-    from salestalk_lib.ops.connection import SalesTalk  # imported late: the connection module imports this layer's peers
     from salestalk_lib.dynamo.scope import TenantScope
+    from salestalk_lib.ops.connection import (
+        SalesTalk,  # imported late: the connection module imports this layer's peers
+    )
 
     if not isinstance(target, (SalesTalk, TenantScope)):
         raise ContractError(f"run pattern {pattern.name} on a connection (connect()) or a tenant scope "
@@ -844,7 +859,7 @@ def _merged(pattern: Pattern, params: Mapping[str, Any] | None, kwparams: Mappin
     return given
 
 
-def explain(target: Any, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
+def explain(target: SalesTalk | TenantScope, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
             page_size: int | None = None, resume: str | None = None, **kwparams: Any) -> list[Request]:
     """The request(s) `run` would send first, exactly, without sending anything.
 
@@ -875,7 +890,7 @@ def _resume_key(pattern: Pattern, item: Mapping[str, Any]) -> dict[str, Any]:
     return {a: item[a] for a in attrs}
 
 
-def run(target: Any, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
+def run(target: SalesTalk | TenantScope, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
         page_size: int | None = None, limit: int | None = None, resume: str | None = None,
         retrier: Retrier | None = None, **kwparams: Any) -> Result:
     """Run one access pattern on a connection (registry patterns) or a tenant scope (all others).
@@ -976,7 +991,7 @@ def chart_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def chart_frame() -> "pd.DataFrame":
+def chart_frame() -> pd.DataFrame:
     """The access-pattern chart as a DataFrame (indexed by pattern number)."""
     import pandas as pd
 
@@ -1090,6 +1105,19 @@ def describe(pattern: str | int | Pattern) -> dict[str, Any]:
             "params": ", ".join(q.name + ("" if q.required else "?") for q in p.params)}
 
 
-__all__ = ["PATTERNS", "Pattern", "Param", "ParamType", "Request", "Result", "chart_frame", "chart_markdown",
-           "chart_rows", "describe", "explain", "get", "run"]
+__all__ = [
+    "PATTERNS",
+    "Param",
+    "ParamType",
+    "Pattern",
+    "Request",
+    "Result",
+    "chart_frame",
+    "chart_markdown",
+    "chart_rows",
+    "describe",
+    "explain",
+    "get",
+    "run",
+]
 

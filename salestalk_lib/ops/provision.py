@@ -11,15 +11,24 @@ API) is listed as "unsupported on this engine", never silently assumed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any
 
 from salestalk_lib.contract.errors import KeyGrammarError, ProvisioningError, RequestRejected, SchemaDrift
 from salestalk_lib.contract.keys import parse_table_name, validate_tenant_id
 from salestalk_lib.contract.settings import Settings
+from salestalk_lib.contract.tables import (
+    REGISTRY,
+    TABLE_SPECS,
+    TENANT_TABLE_SPECS,
+    TableKind,
+    TableSpec,
+    create_table_request,
+    describe_differences,
+    tags_for,
+)
 from salestalk_lib.dynamo.storage import Storage
-from salestalk_lib.contract.tables import (REGISTRY, TABLE_SPECS, TENANT_TABLE_SPECS, TableKind, TableSpec, create_table_request,
-                     describe_differences, tags_for)
 
 
 @dataclass(frozen=True)
@@ -92,13 +101,13 @@ def provision_table(storage: Storage, spec: TableSpec, name: str, tags: dict[str
     return TableResult(name, spec.kind, tags.get("TenantId"), action, tuple(changes), tuple(unsupported))
 
 
-def _apply_settings(storage: Storage, spec: TableSpec, name: str, desc: dict, tags: dict[str, str],
+def _apply_settings(storage: Storage, spec: TableSpec, name: str, desc: dict[str, Any], tags: dict[str, str],
                     ttl_enabled: bool) -> tuple[list[str], list[str]]:
     changes: list[str] = []
     unsupported: list[str] = []
     arn = desc.get("TableArn", "")
 
-    def attempt(what: str, fn) -> None:
+    def attempt(what: str, fn: Callable[[], None]) -> None:
         try:
             fn()
         except RequestRejected as exc:  # e.g. an engine without the API: say so, don't fail
@@ -116,20 +125,21 @@ def _apply_settings(storage: Storage, spec: TableSpec, name: str, desc: dict, ta
             storage.enable_pitr(name)
             changes.append("point-in-time recovery enabled")
 
-    def ensure_ttl() -> None:
+    def ensure_ttl(ttl_attribute: str) -> None:
         status, attribute = storage.ttl_status(name)
         on = status in ("ENABLED", "ENABLING")
         if ttl_enabled and not on:
-            storage.set_ttl(name, spec.ttl_attribute, True)
-            changes.append(f"TTL on {spec.ttl_attribute!r} enabled")
+            storage.set_ttl(name, ttl_attribute, True)
+            changes.append(f"TTL on {ttl_attribute!r} enabled")
         elif not ttl_enabled and on:
-            storage.set_ttl(name, attribute or spec.ttl_attribute, False)
+            storage.set_ttl(name, attribute or ttl_attribute, False)
             changes.append("TTL disabled")
 
     attempt("tags", ensure_tags)
     attempt("point-in-time recovery", ensure_pitr)
     if spec.ttl_attribute:
-        attempt("TTL", ensure_ttl)
+        ttl_attribute = spec.ttl_attribute
+        attempt("TTL", lambda: ensure_ttl(ttl_attribute))
     return changes, unsupported
 
 
@@ -162,7 +172,7 @@ def provision(storage: Storage, settings: Settings, tenant_ids: Iterable[str]) -
     return results
 
 
-def table_settings(storage: Storage, spec: TableSpec, name: str, desc: dict,
+def table_settings(storage: Storage, spec: TableSpec, name: str, desc: dict[str, Any],
                    expected_tags: dict[str, str]) -> dict[str, str]:
     """What the engine says of a table's PITR, TTL and tags: a state, or "unsupported on this engine"."""
 

@@ -26,21 +26,25 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from salestalk_lib.contract.errors import ValidationFailed, Violation
 from salestalk_lib.contract.models import Message, MessageIdentity, Metric, SessionRollup, Tenant
-from salestalk_lib.ops.ingest import Ingestor
-from salestalk_lib.ops.provision import TableResult
-from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.contract.tables import REGISTRY
 from salestalk_lib.contract.validation import RecordKind, require_directory, validate_paths
+from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.dynamo.writes import Outcome, WriteResult, create_once
+from salestalk_lib.ops.ingest import Ingestor
+from salestalk_lib.ops.provision import TableResult
+
+if TYPE_CHECKING:  # the connection module imports this one
+    from salestalk_lib.ops.connection import SalesTalk
 
 # The seed tenants ship with the package (package data; their one source is the repository's seed_data/).
 DEFAULT_SEED_DIR = Path(str(resources.files("salestalk_lib") / "seed_data")).resolve()
@@ -95,8 +99,10 @@ def plan_seed(seed_dir: Path) -> tuple[list[Tenant], list[Metric], list[Message]
     tenants = [m for m in report.models(RecordKind.TENANT) if isinstance(m, Tenant)]
     metrics = [m for m in report.models(RecordKind.METRIC) if isinstance(m, Metric)]
     messages = [m for m in report.models(RecordKind.MESSAGE) if isinstance(m, Message)]
-    given_rollups = [(r.where, r.model) for r in report.records if r.kind is RecordKind.SESSION]
-    given_identities = [(r.where, r.model) for r in report.records if r.kind is RecordKind.MESSAGE_IDENTITY]
+    given_rollups = [(r.where, r.model) for r in report.records
+                     if r.kind is RecordKind.SESSION and isinstance(r.model, SessionRollup)]
+    given_identities = [(r.where, r.model) for r in report.records
+                        if r.kind is RecordKind.MESSAGE_IDENTITY and isinstance(r.model, MessageIdentity)]
     violations = list(report.violations)
 
     known = {t.tenant_id for t in tenants}
@@ -115,8 +121,8 @@ def plan_seed(seed_dir: Path) -> tuple[list[Tenant], list[Metric], list[Message]
                                         "session rollup must equal the one its messages imply "
                                         "(leave rollups out: the loader computes them)"))
     identities = {(m.tenant_id, m.message_id): MessageIdentity.of(m) for m in messages}
-    for where, given in given_identities:
-        if identities.get((given.tenant_id, given.message_id)) != given:
+    for where, given_identity in given_identities:
+        if identities.get((given_identity.tenant_id, given_identity.message_id)) != given_identity:
             violations.append(Violation(where, "messageSk",
                                         "message identity must equal the one its message implies "
                                         "(leave identity items out: ingestion writes them)"))
@@ -133,7 +139,7 @@ def rollups_of(messages: Iterable[Message]) -> list[SessionRollup]:
     return [SessionRollup.of_messages(ms) for _, ms in sorted(by_session.items())]
 
 
-def load_seed(st: Any, seed_dir: Path | str | None = None, *, retrier: Retrier | None = None,
+def load_seed(st: SalesTalk, seed_dir: Path | str | None = None, *, retrier: Retrier | None = None,
               progress: bool | None = None, workers: int = 4) -> SeedReport:
     """Validate, provision what is missing, then create each seed item once (see the module doc)."""
     seed_dir = Path(seed_dir) if seed_dir is not None else DEFAULT_SEED_DIR
@@ -146,14 +152,14 @@ def load_seed(st: Any, seed_dir: Path | str | None = None, *, retrier: Retrier |
     for t in tenants:
         report.record(create_once(st.storage, registry, t.to_item(), REGISTRY_KEY, retrier))
 
-    records = [*metrics, *messages]
+    records: list[Metric | Message] = [*metrics, *messages]
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=len(records), desc="seeding", unit="item", disable=not show) as bar:
         # The seed restores a fixture state, not an upload: no batch record (seeding again must
         # re-create anything deleted since, which a replayed batch would not).
         ingested = Ingestor(st.storage, st.settings, retrier=retrier).ingest(
             records, workers=workers, progress=bar.update, record_batch=False)
-    for model, result in zip(records, ingested.results):
+    for model, result in zip(records, ingested.results, strict=True):
         scope = st.tenant(model.tenant_id)
         table = scope.metrics_table if isinstance(model, Metric) else scope.messages_table
         settled = (Outcome.CREATED, Outcome.ALREADY_EXISTS) if result.conflict is None else (Outcome.CONFLICT,)

@@ -34,14 +34,16 @@ event and everything derived from them are deterministic.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import time
 import uuid
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
@@ -56,17 +58,17 @@ from salestalk_lib.contract.errors import (
     ValidationFailed,
     Violation,
 )
-from salestalk_lib.ops import events
-from salestalk_lib.ops.events import EventSink, MemorySink
 from salestalk_lib.contract.keys import from_unix_seconds, validate_tenant_id
 from salestalk_lib.contract.models import Tenant, TenantProvisionedEvent, error_path, error_rule
-from salestalk_lib.ops.provision import TableResult, provision_registry, provision_tenant
-from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.dynamo.storage import Storage, deserialize, serialize
 from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY
 from salestalk_lib.contract.vocab import Plan, TenantStatus
+from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.dynamo.storage import Storage, deserialize, serialize
 from salestalk_lib.dynamo.writes import Outcome, create_once
+from salestalk_lib.ops import events
+from salestalk_lib.ops.events import EventSink, MemorySink
+from salestalk_lib.ops.provision import TableResult, provision_registry, provision_tenant
 
 EVENT_SOURCE = "salestalk.tenants"
 DEFAULT_PLAN = Plan.FREE  # a default never signs anyone up for a paid plan
@@ -183,7 +185,7 @@ class Tenants:
         self.retrier = retrier or Retrier()
 
     @classmethod
-    def of(cls, st: Any, **kw: Any) -> "Tenants":
+    def of(cls, st: Any, **kw: Any) -> Tenants:
         """The lifecycle for a `SalesTalk` connection (its storage and settings)."""
         return cls(st.storage, st.settings, **kw)
 
@@ -230,9 +232,9 @@ class Tenants:
         start: dict[str, Any] | None = None
         while True:
             try:
-                items, start = self.retrier.call("Query", lambda s=start: self.storage.query(
-                    self.registry_table, index="StatusIndex", key_condition="#s = :s", names={"#s": "status"},
-                    values={":s": status.value}, limit=page_size, start_key=s))
+                items, start = self.retrier.call("Query", functools.partial(
+                    self.storage.query, self.registry_table, index="StatusIndex", key_condition="#s = :s",
+                    names={"#s": "status"}, values={":s": status.value}, limit=page_size, start_key=start))
             except TableNotFound as exc:
                 raise self._no_registry() from exc
             yield from (self._from_item(i) for i in items)
@@ -266,6 +268,8 @@ class Tenants:
         if result.outcome is not Outcome.CONFLICT:
             return "created"  # an identical stored item is our own write whose response was lost
         # createdAt/updatedAt come from the clock, so a re-run differs there: compare identities
+        if result.stored is None:  # create_once reports a conflict with the item it found
+            raise RuntimeError(f"registry write for {tenant.tenant_id}: a conflict without the stored item")
         self._check_same_registration(self._from_item(result.stored), tenant)
         return "already_exists"
 
@@ -346,7 +350,7 @@ class Tenants:
         if not keep_tables:
             for name in names:
                 try:
-                    self.retrier.call("DeleteTable", lambda n=name: self.storage.delete_table(n))
+                    self.retrier.call("DeleteTable", functools.partial(self.storage.delete_table, name))
                     deleted.append(name)
                 except TableNotFound:  # a previous run deleted it already
                     if name not in missing:
@@ -383,8 +387,8 @@ class Tenants:
         # this is the one place outside the audit that Scans, and only the tenant's own tables.
         start: dict[str, Any] | None = None
         while True:
-            items, start = self.retrier.call("Scan", lambda s=start: self.storage.scan(
-                table, start_key=s, consistent=True))
+            items, start = self.retrier.call("Scan", functools.partial(
+                self.storage.scan, table, start_key=start, consistent=True))
             yield from items
             if start is None:
                 return

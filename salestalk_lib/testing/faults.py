@@ -47,14 +47,14 @@ import sys
 import threading
 import zlib
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from random import Random
 from typing import Any
 from urllib.parse import urlparse
 
-from salestalk_lib.dynamo.endpoint import Endpoint
 from salestalk_lib.contract.errors import ConfigurationError
+from salestalk_lib.dynamo.endpoint import Endpoint
 
 FAULT_KINDS: dict[str, str] = {
     "throttle": "400 throttling error (ThrottlingException, ProvisionedThroughputExceededException or "
@@ -112,7 +112,7 @@ class FaultProfile:
 
     @property
     def total_rate(self) -> float:
-        return sum(getattr(self, kind) for kind in FAULT_KINDS)
+        return sum(self.rates.values())  # the zero rates left out add nothing
 
     @property
     def rates(self) -> dict[str, float]:
@@ -120,7 +120,7 @@ class FaultProfile:
         return {kind: getattr(self, kind) for kind in FAULT_KINDS if getattr(self, kind)}
 
     @classmethod
-    def parse(cls, text: str) -> "FaultProfile":
+    def parse(cls, text: str) -> FaultProfile:
         """Parse `kind=rate,...,seed=N[,read_timeout=S]`; `""` or `"none"` means no faults.
 
         Every mistake is reported with what is allowed: unknown keys, repeated
@@ -158,10 +158,6 @@ class FaultProfile:
             parts.append(f"read_timeout={self.read_timeout:g}")
         return ",".join(parts)
 
-    def with_(self, **changes: Any) -> "FaultProfile":
-        """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -169,14 +165,14 @@ class _Handler(BaseHTTPRequestHandler):
     # otherwise Nagle + delayed ACK add ~40 ms to every answer.
     disable_nagle_algorithm = True
     wbufsize = -1
-    server: "_Server"
+    server: _Server
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         self.server.proxy._serve(self)
 
     do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_POST
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: tests and notebooks read stderr
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def finish(self) -> None:
@@ -189,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    proxy: "FaultProxy"
+    proxy: FaultProxy
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Quiet (clients that vanish mid-request are part of the game), but kept for inspection.
@@ -231,15 +227,7 @@ class FaultProxy:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def reset_counts(self) -> None:
-        """Forget counts and seen requests (the next run draws as if the proxy were new)."""
-        with self._lock:
-            self.counts.clear()
-            self.requests.clear()
-            self.injected.clear()
-            self._seen.clear()
+        return f"http://{host if isinstance(host, str) else host.decode()}:{port}"
 
     def stop(self) -> None:
         """Stop listening; requests held by `timeout` faults are released."""
@@ -248,7 +236,7 @@ class FaultProxy:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,14 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import pytest
 
-from salestalk_lib.ops.connection import SalesTalk, connect
-from salestalk_lib.dynamo.endpoint import Endpoint
 from salestalk_lib.contract.settings import Settings
+from salestalk_lib.dynamo.endpoint import Endpoint
+from salestalk_lib.ops.connection import SalesTalk, connect
 
 COMMAND_TIMEOUT = 180.0
 """No `salestalk` subprocess may run longer than this (a hang fails the test instead of the suite)."""
@@ -118,7 +118,7 @@ def summary(out: str) -> dict[str, dict[str, int]]:
     rows = {}
     for line in lines:
         if line and line[0] in ("message", "metric") and len(line) == len(header):
-            rows[line[0]] = dict(zip(header[1:], map(int, line[1:])))
+            rows[line[0]] = dict(zip(header[1:], map(int, line[1:]), strict=True))
     return rows
 
 
@@ -132,5 +132,14 @@ def totals(rows: dict[str, dict[str, int]], *columns: str) -> int:
     return sum(row.get(c, 0) for row in rows.values() for c in columns)
 
 
-__all__: Sequence[str] = ("COMMAND_TIMEOUT", "Deployment", "count_items", "conflict_keys", "finish", "stop", "summary",
-                          "totals", "wait_until")
+__all__: Sequence[str] = (
+    "COMMAND_TIMEOUT",
+    "Deployment",
+    "conflict_keys",
+    "count_items",
+    "finish",
+    "stop",
+    "summary",
+    "totals",
+    "wait_until",
+)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from adversary import Deployment
+
 from devtools.bench import start_server, stop_server
 from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
 

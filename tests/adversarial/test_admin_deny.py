@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.isolation import ALLOWED, EvalRequest, IamSimulator, tenant_resources
 from salestalk_lib.iam import policies as iam
 from salestalk_lib.iam.policies import Deployment, policy_document, tenant_arns
-from devtools.isolation import ALLOWED, EvalRequest, IamSimulator, tenant_resources
 
 DEP = Deployment(account="111122223333", region="eu-west-1", table_prefix="prod-")
 REPORTED_MISSING = ("dynamodb:DeleteBackup", "dynamodb:RestoreTableFromBackup", "dynamodb:RestoreTableToPointInTime",
@@ -53,7 +53,7 @@ def test_the_deny_wins_over_an_allow_everything_policy_on_every_own_resource(sim
                 for resource in (resources.get(rtype, []) if rtype != "*" else ["*"])]
     assert {r.action for r in requests} == set(iam.ADMIN_DENIED_ACTIONS)
     decisions = simulator.evaluate([careless], requests, account=DEP.account)
-    assert {(r.action, d) for r, d in zip(requests, decisions) if d != "ExplicitlyDenied"} == set()
+    assert {(r.action, d) for r, d in zip(requests, decisions, strict=True) if d != "ExplicitlyDenied"} == set()
     # ... while the admin's data work and its reads of the settings stay allowed.
     table = tenant_arns("acme", DEP).tables[0]
     kept = [EvalRequest(0, "acme", a, table) for a in ("dynamodb:PutItem", "dynamodb:Scan",

@@ -21,12 +21,13 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st_
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st_
 
 from salestalk_lib.cli.main import main
-from salestalk_lib.dynamo.endpoint import resolve_endpoint, start_embedded
 from salestalk_lib.contract.endpoint_guard import AWS_DNS_SUFFIXES, parse_local_hosts
 from salestalk_lib.contract.errors import ConfigurationError, RealAwsNotAllowed
+from salestalk_lib.dynamo.endpoint import resolve_endpoint, start_embedded
 
 SALESTALK = str(Path(sys.executable).with_name("salestalk"))
 REAL_LOOKING = {"AWS_ACCESS_KEY_ID": "AKIAREALLOOKINGKEY00", "AWS_SECRET_ACCESS_KEY": "real-secret",

@@ -18,18 +18,18 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
+from snapshots import snapshot
 
 from salestalk_lib.cli.main import main
-from salestalk_lib.ops.connection import connect
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.ops.tenants import FixedClock, Tenants
 from salestalk_lib.contract.validation import read_records
-from snapshots import snapshot
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.ops.tenants import FixedClock, Tenants
 
 TENANT = "acme-corp-001"
 SEED = Path(__file__).resolve().parents[2] / "seed_data"

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 
 from adversary import Deployment, count_items, finish, summary
+
 from salestalk_lib.testing.samples import sample_metrics, write_jsonl
 
 TENANT = "bulk-co"

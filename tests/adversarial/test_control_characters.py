@@ -16,16 +16,16 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+from snapshots import snapshot
 
-from salestalk_lib.cli.main import main
 from salestalk_lib.cli.common import escape_controls, format_table
-from salestalk_lib.ops.connection import connect
+from salestalk_lib.cli.main import main
 from salestalk_lib.contract.errors import ContractError
 from salestalk_lib.contract.models import ClassificationPerformed, EventMetadata, Message, Metric, Tenant
 from salestalk_lib.contract.settings import Settings
 from salestalk_lib.contract.tables import REGISTRY
+from salestalk_lib.ops.connection import connect
 from salestalk_lib.ops.tenants import FixedClock, Tenants
-from snapshots import snapshot
 
 TENANT = "acme-corp-001"
 CONTROLS = {"ESC": "\x1b[2J", "BEL": "\x07", "LF": "\n", "CR": "\r", "TAB": "\t", "NUL": "\x00", "DEL": "\x7f",

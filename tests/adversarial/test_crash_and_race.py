@@ -18,9 +18,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from adversary import Deployment, conflict_keys, count_items, finish, stop, summary, totals, wait_until
+
 from salestalk_lib.contract import keys
-from salestalk_lib.ops.audit import audit_tenant
 from salestalk_lib.contract.models import Message
+from salestalk_lib.ops.audit import audit_tenant
 from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 TENANT = "chaos-co"

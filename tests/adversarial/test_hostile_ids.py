@@ -9,15 +9,22 @@ subclasses); whatever is accepted must round-trip through the key grammar.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st_
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st_
 
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.endpoint_guard import parse_endpoint_url, parse_local_hosts
-from salestalk_lib.contract.errors import ConfigurationError, InvalidTenantId, IsolationViolation, KeyGrammarError, SalesTalkError
-from salestalk_lib.iam.policies import Deployment, policy_document
-from salestalk_lib.dynamo.scope import TenantPolicy
+from salestalk_lib.contract.errors import (
+    ConfigurationError,
+    InvalidTenantId,
+    IsolationViolation,
+    KeyGrammarError,
+    SalesTalkError,
+)
 from salestalk_lib.contract.settings import Settings
 from salestalk_lib.contract.tables import MESSAGES
+from salestalk_lib.dynamo.scope import TenantPolicy
+from salestalk_lib.iam.policies import Deployment, policy_document
 
 BUDGET = settings(max_examples=500, deadline=None, derandomize=True,
                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

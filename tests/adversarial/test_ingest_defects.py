@@ -16,18 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from adversary import Deployment, count_items
 
 import salestalk_lib
-from adversary import Deployment, count_items
-from salestalk_lib.ops.audit import audit_tenant
 from salestalk_lib.cli import ingest as ingest_command
 from salestalk_lib.cli.main import main
 from salestalk_lib.contract.errors import ConditionFailed, IngestInterrupted, RetryBudgetExhausted
-from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
-from salestalk_lib.ops.ingest import MAX_SETTLE_ROUNDS, Ingestor, Outcome
 from salestalk_lib.dynamo.retry import Attempt, Retrier
-from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.ops.audit import audit_tenant
+from salestalk_lib.ops.ingest import MAX_SETTLE_ROUNDS, Ingestor, Outcome
+from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
+from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 TENANT = "defects-co"
 

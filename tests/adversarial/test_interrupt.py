@@ -11,10 +11,11 @@ import signal
 from datetime import UTC, datetime
 
 from adversary import Deployment, count_items, stop, summary, totals, wait_until
+
+from salestalk_lib.contract.vocab import BatchStatus
 from salestalk_lib.ops.audit import audit_tenant
 from salestalk_lib.ops.batches import content_batch_id, read_batch
 from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
-from salestalk_lib.contract.vocab import BatchStatus
 
 TENANT = "interrupt-co"
 STOP_WITHIN = 15.0
@@ -35,7 +36,7 @@ def test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly(deplo
     wait_until(lambda: count_items(st, table) >= 60 or proc.poll() is not None, timeout=120,
                what="the ingest to store a tenth of its messages")
     assert proc.poll() is None, "the run finished before it could be interrupted"
-    code, out, err, took = stop(proc, signal.SIGINT, timeout=60)
+    code, _out, err, took = stop(proc, signal.SIGINT, timeout=60)
     assert code == 130, err
     assert took < STOP_WITHIN, f"took {took:.1f}s to stop"
     assert "Traceback" not in err

@@ -12,12 +12,13 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from adversary import Deployment, conflict_keys, summary
+
 from salestalk_lib.contract import keys
+from salestalk_lib.contract.models import Message, MessageIdentity, SessionRollup
+from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.ops import patterns
 from salestalk_lib.ops.audit import audit_tenant
 from salestalk_lib.ops.ingest import Ingestor, Outcome
-from salestalk_lib.contract.models import Message, MessageIdentity, SessionRollup
-from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.testing.samples import sample_messages, write_jsonl
 
 TENANT = "identity-co"

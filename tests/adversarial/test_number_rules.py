@@ -16,17 +16,17 @@ import pytest
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeSerializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from measured_dynamodb import NUMBER_ACCEPTANCE
-from salestalk_lib.contract import models
+from snapshots import snapshot
+
 from salestalk_lib.cli.main import main
-from salestalk_lib.ops.connection import connect
+from salestalk_lib.contract import models
 from salestalk_lib.contract.errors import ContractError
 from salestalk_lib.contract.models import Message, Metric, Tenant, dynamodb_number
 from salestalk_lib.contract.settings import Settings
 from salestalk_lib.dynamo.storage import deserialize, deserialize_value, serialize, serialize_value
+from salestalk_lib.ops.connection import connect
 from salestalk_lib.ops.tenants import FixedClock, Tenants
-from snapshots import snapshot
 
 FUZZ = settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TENANT = "acme-corp-001"
@@ -75,8 +75,8 @@ def test_the_rule_accepts_what_dynamodb_local_stores_and_normalises_it_the_same_
 
 
 def test_the_boto3_limit_is_boto3s_own_context():
-    assert models._MIN_EXPONENT == DYNAMODB_CONTEXT.Etiny()
-    assert models.DYNAMODB_MAX_DIGITS == DYNAMODB_CONTEXT.prec
+    assert DYNAMODB_CONTEXT.Etiny() == models._MIN_EXPONENT
+    assert DYNAMODB_CONTEXT.prec == models.DYNAMODB_MAX_DIGITS
 
 
 # --- properties --------------------------------------------------------------------------

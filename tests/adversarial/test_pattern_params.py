@@ -15,15 +15,16 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st_
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st_
 
-from salestalk_lib.ops import patterns
 from salestalk_lib.cli.main import main
-from salestalk_lib.ops.connection import connect
 from salestalk_lib.contract.errors import ContractError, SalesTalkError
 from salestalk_lib.contract.models import Metric
-from salestalk_lib.ops.patterns import PATTERNS, encode_token, explain, run
 from salestalk_lib.contract.settings import Settings
+from salestalk_lib.ops import patterns
+from salestalk_lib.ops.connection import connect
+from salestalk_lib.ops.patterns import PATTERNS, encode_token, explain, run
 
 TENANT = "acme-corp-001"
 SESSION = "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5"
@@ -104,7 +105,7 @@ def test_a_pattern_that_is_no_pattern_is_a_contract_error(tenant, pattern):
 
 @pytest.mark.parametrize("target", [None, "acme-corp-001", object(), {"settings": 1}])
 def test_a_target_that_is_neither_a_connection_nor_a_scope_is_a_contract_error(target):
-    with pytest.raises(ContractError, match="connection .* or a tenant scope"):
+    with pytest.raises(ContractError, match=r"connection .* or a tenant scope"):
         run(target, "metric_for_period", subject="revenue", period="2025-Q3")
 
 

@@ -17,9 +17,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from salestalk_lib.contract.errors import ProvisioningError
-from salestalk_lib.ops.provision import provision_table
-from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.contract.tables import MESSAGES, tags_for
+from salestalk_lib.dynamo.storage import Storage
+from salestalk_lib.ops.provision import provision_table
 
 
 class _SlowDelete:
@@ -76,7 +76,7 @@ def test_provisioning_right_after_a_delete_waits_and_creates_the_table_anew(endp
 
 def test_a_deletion_that_outlasts_the_wait_is_reported_as_being_deleted(endpoint, settings):
     storage, client, name, tags = _fresh(endpoint, settings, describes=-1)  # DELETING for ever
-    with pytest.raises(ProvisioningError, match="still being deleted.*try again"):
+    with pytest.raises(ProvisioningError, match=r"still being deleted.*try again"):
         provision_table(storage, MESSAGES, name, tags, wait_timeout=0.6)
     assert "CreateTable" not in client.calls[client.calls.index("DeleteTable"):]
 

@@ -86,7 +86,7 @@ def test_a_scope_reads_its_registry_item_and_can_never_write_it(two):
     acme = st.tenant(ACME)
     before = acme.registry_item()
     sent = _sent(acme)
-    for attempt, call in _registry_tampering(acme, st.tenant(GLOBEX).messages_table).items():
+    for call in _registry_tampering(acme, st.tenant(GLOBEX).messages_table).values():
         with pytest.raises(IsolationViolation):
             call()
     assert sent == ["GetItem"]  # only the read the PutItem attempt made to build its item
@@ -99,7 +99,7 @@ def test_no_table_setting_is_reachable_through_a_scope(two):
     st, _ = two
     acme = st.tenant(ACME)
     sent = _sent(acme)
-    for attempt, call in _table_settings(acme).items():
+    for call in _table_settings(acme).values():
         with pytest.raises(IsolationViolation):
             call()
     assert sent == []

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from adversary import Deployment
+
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import TenantNotActive
-from salestalk_lib.ops.ingest import Ingestor, Outcome, TenantGate
 from salestalk_lib.dynamo.retry import Retrier
+from salestalk_lib.ops.ingest import Ingestor, Outcome, TenantGate
 from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 TENANT = "status-co"

@@ -21,8 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from salestalk_lib import keys  # noqa: E402
-from salestalk_lib.contract.models import Message, Metric, SessionRollup, Tenant, canonical_json  # noqa: E402
+from salestalk_lib import keys
+from salestalk_lib.contract.models import Message, Metric, SessionRollup, Tenant, canonical_json
 
 CORPUS = Path(__file__).with_name("corpus.jsonl")
 NAN, INF = float("nan"), float("inf")
