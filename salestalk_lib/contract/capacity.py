@@ -192,7 +192,7 @@ ENGINE_DIFFERENCES: dict[str, tuple[str, ...]] = {
         "so the index writes it leaves out are the rules' figures alone",
     ),
 }
-"""Where an engine's ReturnConsumedCapacity departs from the rules above (checked by tests/test_capacity.py)."""
+"""Where an engine's ReturnConsumedCapacity departs from the rules above (each checked against the engine by the test suite)."""
 
 
 __all__ = ["ENGINE_DIFFERENCES", "QUERY_PAGE_BYTES", "READ_UNIT_BYTES", "TRANSACTION_FACTOR",
