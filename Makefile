@@ -99,7 +99,7 @@ bench: install $(DDB_LOCAL_STAMP)
 
 lab: install
 	$(BIN)/python -m pip install --quiet -e '.[test,docs,lab]'
-	$(BIN)/jupyter lab notebooks/
+	PYTHONPATH=$(CURDIR) $(BIN)/jupyter lab notebooks/
 
 serve: install $(RUN_ENGINE_STAMP)
 	$(BIN)/salestalk serve

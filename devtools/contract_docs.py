@@ -33,7 +33,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 from devtools.model_views import example_section
-from salestalk_lib.contract import keys, models, validation, vocab
+from salestalk_lib.contract import envelopes, fields, items, keys, models, schemas, validation, vocab
 from salestalk_lib.contract.currency import CURRENCY_CODES
 from salestalk_lib.contract.models import (
     EVENT_MODELS,
@@ -148,7 +148,8 @@ def type_docs() -> dict[str, str]:
     A module-level `Name = ...` followed by a string is documented by that string; an
     alias (`Name = NonEmptyText`) inherits its target's docstring.
     """
-    tree = ast.parse(inspect.getsource(models))
+    # the named types live in the models' part modules (fields, items, envelopes); read them all
+    tree = ast.parse("\n".join(inspect.getsource(part) for part in (fields, items, envelopes, schemas)))
     own: dict[str, str] = {}
     bases: dict[str, str] = {}
     body = tree.body
@@ -679,7 +680,7 @@ def vocabularies_page(inputs: Any) -> str:
             + ", ".join(_code(u) for u in sorted(vocab.NON_CURRENCY_UNITS))
             + f", or an active ISO 4217 currency code ({len(CURRENCY_CODES)} codes in "
               "`salestalk_lib.contract.currency.CURRENCY_CODES`). `percentage` is a fraction: 0.35 means 35 %.", "",
-            "Which kinds of unit each metric subject may use (`salestalk_lib.contract.models.SUBJECT_UNITS`):", ""]
+            "Which kinds of unit each metric subject may use (`salestalk_lib.contract.items.SUBJECT_UNITS`):", ""]
     out += _table(["subject", "units"],
                   [(_code(s.value), ", ".join(sorted(kinds))) for s, kinds in models.SUBJECT_UNITS.items()])
     out += ['??? note "The currency codes"', "", "    " + " ".join(_code(c) for c in sorted(CURRENCY_CODES)), ""]

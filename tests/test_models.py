@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from salestalk_lib.contract import keys, models
+from salestalk_lib.contract import items, keys, models
 from salestalk_lib.contract.models import (
     Classification,
     ClassificationPerformedEvent,
@@ -678,9 +678,9 @@ def test_item_size_bytes_follows_dynamodb_rules(item, size):
 def test_item_size_is_checked_on_every_item_model(monkeypatch):
     item = tenant_item()
     size = item_size_bytes(item)
-    monkeypatch.setattr(models, "ITEM_SIZE_LIMIT", size)
+    monkeypatch.setattr(items, "ITEM_SIZE_LIMIT", size)
     assert violated(Tenant, item) == {}
-    monkeypatch.setattr(models, "ITEM_SIZE_LIMIT", size - 1)
+    monkeypatch.setattr(items, "ITEM_SIZE_LIMIT", size - 1)
     assert "400 KB" in assert_only(Tenant, item, "(record)")
 
 
