@@ -82,13 +82,19 @@ def start_server(engine: str = MOTO, *, env: dict[str, str] | None = None) -> tu
     return proc, url
 
 
-def start_server_with_version(engine: str = MOTO, *, env: dict[str, str] | None = None
-                              ) -> tuple[subprocess.Popen, str, str]:
+def start_server_with_version(
+    engine: str = MOTO, *, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str, str]:
     """As `start_server`, also returning the engine's version as the server printed it."""
     # stderr to a file, not a pipe: nobody reads a long-lived server's pipe, and a full one would block it.
     with tempfile.TemporaryFile("w+") as errors:
-        proc = subprocess.Popen([sys.executable, "-m", "salestalk_lib", "serve", "--engine", engine, "--port", "0"],
-                                stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "salestalk_lib", "serve", "--engine", engine, "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=env,
+        )
         if proc.stdout is None:  # stdout=PIPE always sets it; checked, not asserted (python -O strips asserts)
             raise RuntimeError("the server's output is not readable")
         for line in proc.stdout:  # ends when the server exits: serve bounds its own start-up
@@ -133,8 +139,7 @@ def drop_tables(st: SalesTalk) -> None:
 
 def resource_table(st: SalesTalk, table: str) -> Any:
     """boto3's resource Table as a user would have it: the stock client configuration."""
-    resource = st.endpoint.session.resource("dynamodb", endpoint_url=st.endpoint.url,
-                                            region_name=st.endpoint.region)
+    resource = st.endpoint.session.resource("dynamodb", endpoint_url=st.endpoint.url, region_name=st.endpoint.region)
     return resource.Table(table)
 
 
@@ -160,7 +165,9 @@ def measure_once(method: Method, engine: str, given_url: str | None) -> Run:
             drop_tables(st)
     finally:
         stop_server(proc)
-    print(f"  {engine}, {method.name}: {items} items in {seconds:.2f}s = {items / seconds:,.0f} items/s (stored {stored})")
+    print(
+        f"  {engine}, {method.name}: {items} items in {seconds:.2f}s = {items / seconds:,.0f} items/s (stored {stored})"
+    )
     if stored != items:
         raise RuntimeError(f"{method.name}: loaded {items} items but the table holds {stored}")
     return Run(method.name, items, seconds, stored)
@@ -189,14 +196,27 @@ def median_run(samples: Sequence[Run]) -> Run:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=20_000, help="metrics to load (default: %(default)s)")
-    parser.add_argument("--put-loop-items", type=int, default=2_000,
-                        help="items for the put_item loop (default: %(default)s; its rate is flat)")
+    parser.add_argument(
+        "--put-loop-items",
+        type=int,
+        default=2_000,
+        help="items for the put_item loop (default: %(default)s; its rate is flat)",
+    )
     parser.add_argument("--workers", type=int, default=4, help="parallel writers of the bulk path")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each method, interleaved; the median is reported (default: %(default)s)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each method, interleaved; the median is reported (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--engine", action="append", choices=ENGINES, dest="engines",
-                        help="benchmark on this engine (repeatable; default: every engine)")
+    parser.add_argument(
+        "--engine",
+        action="append",
+        choices=ENGINES,
+        dest="engines",
+        help="benchmark on this engine (repeatable; default: every engine)",
+    )
     parser.add_argument("--endpoint-url", help="use this endpoint instead of starting `salestalk serve` per run")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.json")
     args = parser.parse_args(argv)
@@ -212,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def put_loop(st: SalesTalk, table: str) -> int:
         t = resource_table(st, table)
-        for item in data[:args.put_loop_items]:
+        for item in data[: args.put_loop_items]:
             t.put_item(Item=item)
         return min(args.put_loop_items, len(data))
 
@@ -225,10 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     def bulk(check: bool) -> Callable[[SalesTalk, str], int]:
         def load(st: SalesTalk, table: str) -> int:
             report = Ingestor(st.storage, st.settings, retrier=Retrier(seed=args.seed)).bulk_load_metrics(
-                data, workers=args.workers, check_existing=check)
+                data, workers=args.workers, check_existing=check
+            )
             if not report.ok:
                 raise RuntimeError(f"bulk load reported {report.counts()}")
             return len(report.results)
+
         return load
 
     methods = [
@@ -256,27 +278,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     for engine in engines:
         runs = [median_run(samples[(engine, m.name)]) for m in methods]
         put, bw, checked, unchecked = runs
-        entries.append({
-            "engine": engine,
-            "version": versions.get(engine, ""),
-            "server": args.endpoint_url or f"salestalk serve --engine {engine}, own process, fresh per run",
-            "runs": [{**asdict(r), "seconds": round(r.seconds, 3), "items_per_s": round(r.rate),
-                      "samples_s": [round(x.seconds, 3) for x in samples[(engine, r.name)]]} for r in runs],
-            "ratios": {
-                "checked_vs_put_loop": round(checked.rate / put.rate, 2),
-                "checked_vs_batch_writer": round(checked.rate / bw.rate, 2),
-                "unchecked_vs_put_loop": round(unchecked.rate / put.rate, 2),
-                "unchecked_vs_batch_writer": round(unchecked.rate / bw.rate, 2),
-            },
-        })
+        entries.append(
+            {
+                "engine": engine,
+                "version": versions.get(engine, ""),
+                "server": args.endpoint_url or f"salestalk serve --engine {engine}, own process, fresh per run",
+                "runs": [
+                    {
+                        **asdict(r),
+                        "seconds": round(r.seconds, 3),
+                        "items_per_s": round(r.rate),
+                        "samples_s": [round(x.seconds, 3) for x in samples[(engine, r.name)]],
+                    }
+                    for r in runs
+                ],
+                "ratios": {
+                    "checked_vs_put_loop": round(checked.rate / put.rate, 2),
+                    "checked_vs_batch_writer": round(checked.rate / bw.rate, 2),
+                    "unchecked_vs_put_loop": round(unchecked.rate / put.rate, 2),
+                    "unchecked_vs_batch_writer": round(unchecked.rate / bw.rate, 2),
+                },
+            }
+        )
     results = {
         "format": 2,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "command": "make bench  (python -m devtools.bench)",
-        "environment": {"python": platform.python_version(), "machine": platform.machine(),
-                        "cpus": os.cpu_count(), "boto3": boto3.__version__,
-                        # Other work on the machine slows every method; the load says how busy it was.
-                        "load_average_1m": round(os.getloadavg()[0], 2)},
+        "environment": {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "boto3": boto3.__version__,
+            # Other work on the machine slows every method; the load says how busy it was.
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
         "items": args.items,
         "workers": args.workers,
         "repeats": args.repeat,
@@ -308,9 +343,18 @@ def render_markdown(results: dict[str, Any]) -> str:
     ]
     goals = results["goals"]
     for entry in results["engines"]:
-        lines += ["", f"## {entry['engine']} {entry.get('version', '')}".rstrip(), "", f"Server: {entry['server']}.",
-                  "", "| method | items | seconds | items/s |", "|---|---:|---:|---:|"]
-        lines += [f"| {r['name']} | {r['items']:,} | {r['seconds']:.2f} | {r['items_per_s']:,} |" for r in entry["runs"]]
+        lines += [
+            "",
+            f"## {entry['engine']} {entry.get('version', '')}".rstrip(),
+            "",
+            f"Server: {entry['server']}.",
+            "",
+            "| method | items | seconds | items/s |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['name']} | {r['items']:,} | {r['seconds']:.2f} | {r['items_per_s']:,} |" for r in entry["runs"]
+        ]
         lines += ["", "| ratio | value | goal |", "|---|---:|---:|"]
         for name, value in entry["ratios"].items():
             goal = goals["vs_put_loop"] if name.endswith("put_loop") else goals["vs_batch_writer"]

@@ -157,15 +157,18 @@ def type_docs() -> dict[str, str]:
         target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
         if not isinstance(target, ast.Name):
             continue
-        if (isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)):
+        if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str):
             own[target.id] = " ".join(inspect.cleandoc(after.value.value).split())
         value = stmt.value
         if isinstance(value, ast.Name):
             bases[target.id] = value.id
-        elif (isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name)
-              and value.value.id == "Annotated" and isinstance(value.slice, ast.Tuple)
-              and isinstance(value.slice.elts[0], ast.Name)):
+        elif (
+            isinstance(value, ast.Subscript)
+            and isinstance(value.value, ast.Name)
+            and value.value.id == "Annotated"
+            and isinstance(value.slice, ast.Tuple)
+            and isinstance(value.slice.elts[0], ast.Name)
+        ):
             bases[target.id] = value.slice.elts[0].id
 
     def chain(name: str) -> list[str]:
@@ -410,8 +413,7 @@ def attributes(model: type[ContractModel], from_page: str, *, own_only: bool = F
         type_text = _json_type(node, defs, from_page)
         if named and named not in type_text and not named.startswith(("Literal[", "tuple[", "dict[")):
             type_text += f" · `{named}`"
-        rows.append(Attribute(wire, name, type_text, wire in required, tuple(constraints(node, defs)),
-                              description))
+        rows.append(Attribute(wire, name, type_text, wire in required, tuple(constraints(node, defs)), description))
     return rows
 
 
@@ -423,16 +425,29 @@ def _attribute_cell(a: Attribute) -> str:
 def _attribute_table(rows: Sequence[Attribute]) -> list[str]:
     return _table(
         ["attribute", "type", "required", "constraints", "description"],
-        [(_attribute_cell(a), a.type, "required" if a.required else "optional", "; ".join(a.constraints) or "–",
-          a.description or "–") for a in rows],
+        [
+            (
+                _attribute_cell(a),
+                a.type,
+                "required" if a.required else "optional",
+                "; ".join(a.constraints) or "–",
+                a.description or "–",
+            )
+            for a in rows
+        ],
     )
 
 
 def _rule_lines(rule_list: Sequence[Rule]) -> list[str]:
     lines = []
     for rule in rule_list:
-        where = ("every attribute" if rule.fields == ("*",) else ", ".join(_code(f) for f in rule.fields)
-                 if rule.fields else "the whole record")
+        where = (
+            "every attribute"
+            if rule.fields == ("*",)
+            else ", ".join(_code(f) for f in rule.fields)
+            if rule.fields
+            else "the whole record"
+        )
         lines.append(f"- **{where}:** {rule.text}")
     return lines + [""] if lines else []
 
@@ -441,8 +456,11 @@ def _schema_link(model: type[ContractModel]) -> list[str]:
     if model not in SCHEMA_MODELS:
         return []
     name = schema_file_name(model)
-    return [f"JSON Schema: [`{name}`]({SCHEMAS_DIR}/{name}) (download), also shown on the "
-            f"[JSON Schemas]({JSON_SCHEMAS_PAGE}.md#{anchor(model.__name__)}) page.", ""]
+    return [
+        f"JSON Schema: [`{name}`]({SCHEMAS_DIR}/{name}) (download), also shown on the "
+        f"[JSON Schemas]({JSON_SCHEMAS_PAGE}.md#{anchor(model.__name__)}) page.",
+        "",
+    ]
 
 
 def model_section(model: type[ContractModel], page: str) -> list[str]:
@@ -452,8 +470,11 @@ def model_section(model: type[ContractModel], page: str) -> list[str]:
     out = [f"## `{model.__name__}` {{#{anchor(model.__name__)}}}", "", _doc(model), ""]
     if base is not None:
         out += [f"Every attribute of {_link_to_model(base, page)}, and:", ""]
-    extra = ("Unknown attributes are refused." if model.model_config.get("extra") == "forbid"
-             else "Attributes beyond the named ones are allowed (a free-form map).")
+    extra = (
+        "Unknown attributes are refused."
+        if model.model_config.get("extra") == "forbid"
+        else "Attributes beyond the named ones are allowed (a free-form map)."
+    )
     out += [f"Kind: {kind_of(model)}. {extra}", ""]
     out += _attribute_table(attributes(model, page, own_only=base is not None))
     shown = [r for r in model_rules(model) if base is None or r.owner is model]
@@ -473,12 +494,16 @@ def kind_of(model: type[ContractModel]) -> str:
 
 def _model_page(page: ModelPage) -> Callable[[Any], str]:
     def build(inputs: Any) -> str:
-        out = [f"# {page.title}", "",
-               f"Generated from `salestalk_lib.contract.models`: {', '.join(_code(m.__name__) for m in layout()[page.stem])}. "
-               "Attribute names are as stored (camelCase); types and constraints come from each model's "
-               "JSON Schema, descriptions from the docstrings of the named types, and each cross-field rule is "
-               "the docstring of the validator that holds it. Rules every model holds are on the "
-               f"[overview]({INDEX_PAGE}.md#every-model).", ""]
+        out = [
+            f"# {page.title}",
+            "",
+            f"Generated from `salestalk_lib.contract.models`: {', '.join(_code(m.__name__) for m in layout()[page.stem])}. "
+            "Attribute names are as stored (camelCase); types and constraints come from each model's "
+            "JSON Schema, descriptions from the docstrings of the named types, and each cross-field rule is "
+            "the docstring of the validator that holds it. Rules every model holds are on the "
+            f"[overview]({INDEX_PAGE}.md#every-model).",
+            "",
+        ]
         for model in layout()[page.stem]:
             out += model_section(model, page.stem)
         out += example_section(page.stem)  # an example item from the seed data (devtools.model_views)
@@ -494,27 +519,41 @@ def _model_page(page: ModelPage) -> Callable[[Any], str]:
 
 def limits() -> list[tuple[str, int]]:
     """The numeric limits `salestalk_lib.contract.models` enforces (its public upper-case int constants)."""
-    return [(n, v) for n, v in vars(models).items()
-            if n.isupper() and not n.startswith("_") and isinstance(v, int) and not isinstance(v, bool)]
+    return [
+        (n, v)
+        for n, v in vars(models).items()
+        if n.isupper() and not n.startswith("_") and isinstance(v, int) and not isinstance(v, bool)
+    ]
 
 
 def index_page(inputs: Any) -> str:
     """The overview: every model and its page, the rules every model holds, the limits."""
-    out = ["# Data contracts", "",
-           "Every item and event of the contract is a pydantic model in `salestalk_lib.contract.models`; these pages "
-           "are generated from those models, the key grammar (`salestalk_lib.contract.keys`) and the vocabularies "
-           "(`salestalk_lib.contract.vocab`). `salestalk validate` checks files against the same models, and "
-           "`salestalk schema` writes the same JSON Schemas.", ""]
+    out = [
+        "# Data contracts",
+        "",
+        "Every item and event of the contract is a pydantic model in `salestalk_lib.contract.models`; these pages "
+        "are generated from those models, the key grammar (`salestalk_lib.contract.keys`) and the vocabularies "
+        "(`salestalk_lib.contract.vocab`). `salestalk validate` checks files against the same models, and "
+        "`salestalk schema` writes the same JSON Schemas.",
+        "",
+    ]
     rows = []
     for page_models in layout().values():
         for model in page_models:
-            schema = (f"[`{schema_file_name(model)}`]({SCHEMAS_DIR}/{schema_file_name(model)})"
-                      if model in SCHEMA_MODELS else "–")
-            rows.append((_link_to_model(model, INDEX_PAGE), kind_of(model).split(" (")[0], schema,
-                         _first_line(_doc(model))))
+            schema = (
+                f"[`{schema_file_name(model)}`]({SCHEMAS_DIR}/{schema_file_name(model)})"
+                if model in SCHEMA_MODELS
+                else "–"
+            )
+            rows.append(
+                (_link_to_model(model, INDEX_PAGE), kind_of(model).split(" (")[0], schema, _first_line(_doc(model)))
+            )
     out += _table(["model", "kind", "JSON Schema", "what it is"], rows)
-    out += ["Also generated: the [key grammar](key-grammar.md), the [vocabularies](vocabularies.md) and the "
-            "[JSON Schemas](json-schemas.md).", ""]
+    out += [
+        "Also generated: the [key grammar](key-grammar.md), the [vocabularies](vocabularies.md) and the "
+        "[JSON Schemas](json-schemas.md).",
+        "",
+    ]
     out += ["## Rules every model holds {#every-model}", ""] + _prose(_doc(models))
     generic = [r for r in rules(Tenant) if r.owner in _GENERIC_BASES]
     out += _rule_lines(generic)
@@ -551,29 +590,69 @@ class KeyForm:
 
 
 KEY_FORMS: tuple[KeyForm, ...] = (
-    KeyForm("message", "pk", f"{keys.MSG_PREFIX}{{messageId}}", keys.message_pk, keys.parse_message_pk,
-            (_SAMPLE_MESSAGE_ID,)),
-    KeyForm("message", "sk", "YYYY-MM-DDTHH:MM:SS.mmmZ", keys.message_sk,
-            keys.parse_message_sk, (_SAMPLE_TIME,)),
-    KeyForm("message identity", "pk", f"{keys.MSG_IDENTITY_PREFIX}{{messageId}}", keys.message_identity_pk,
-            keys.parse_message_identity_pk, (_SAMPLE_MESSAGE_ID,)),
+    KeyForm(
+        "message",
+        "pk",
+        f"{keys.MSG_PREFIX}{{messageId}}",
+        keys.message_pk,
+        keys.parse_message_pk,
+        (_SAMPLE_MESSAGE_ID,),
+    ),
+    KeyForm("message", "sk", "YYYY-MM-DDTHH:MM:SS.mmmZ", keys.message_sk, keys.parse_message_sk, (_SAMPLE_TIME,)),
+    KeyForm(
+        "message identity",
+        "pk",
+        f"{keys.MSG_IDENTITY_PREFIX}{{messageId}}",
+        keys.message_identity_pk,
+        keys.parse_message_identity_pk,
+        (_SAMPLE_MESSAGE_ID,),
+    ),
     KeyForm("message identity", "sk", keys.MSG_IDENTITY_SK, keys.message_identity_sk, None, ()),
-    KeyForm("session rollup", "pk", f"{keys.SESSION_PREFIX}{{sessionId}}", keys.session_pk, keys.parse_session_pk,
-            (_SAMPLE_SESSION_ID,)),
+    KeyForm(
+        "session rollup",
+        "pk",
+        f"{keys.SESSION_PREFIX}{{sessionId}}",
+        keys.session_pk,
+        keys.parse_session_pk,
+        (_SAMPLE_SESSION_ID,),
+    ),
     KeyForm("session rollup", "sk", keys.SESSION_SK, keys.session_sk, None, ()),
-    KeyForm("ingest batch", "pk", f"{keys.BATCH_PREFIX}{{batchId}}", keys.batch_pk, keys.parse_batch_pk,
-            ("2025-11-25.nightly",)),
+    KeyForm(
+        "ingest batch",
+        "pk",
+        f"{keys.BATCH_PREFIX}{{batchId}}",
+        keys.batch_pk,
+        keys.parse_batch_pk,
+        ("2025-11-25.nightly",),
+    ),
     KeyForm("ingest batch", "sk", keys.BATCH_SK, keys.batch_sk, None, ()),
-    KeyForm("processed event", "pk", f"{keys.EVENT_PREFIX}{{eventId}}", keys.event_pk, keys.parse_event_pk,
-            ("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",)),
+    KeyForm(
+        "processed event",
+        "pk",
+        f"{keys.EVENT_PREFIX}{{eventId}}",
+        keys.event_pk,
+        keys.parse_event_pk,
+        ("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",),
+    ),
     KeyForm("processed event", "sk", keys.EVENT_SK, keys.event_sk, None, ()),
     KeyForm("metric", "pk", f"{keys.METRIC_PREFIX}{{subject}}", keys.metric_pk, keys.parse_metric_pk, ("revenue",)),
     KeyForm("metric headline", "sk", "{period}", keys.metric_sk, keys.parse_metric_sk, ("2025-Q3",)),
-    KeyForm("metric slice", "sk",
-            f"{{period}}{keys.SLICE_SEPARATOR}{{dimName}}{keys.DIMENSION_SEPARATOR}{{dimValue}}",
-            keys.metric_sk, keys.parse_metric_sk, ("2025-Q3", "region:Europe")),
-    KeyForm("metric slice", "dimensionKey", f"{{dimName}}{keys.DIMENSION_SEPARATOR}{{dimValue}}",
-            keys.dimension_key, keys.parse_dimension_key, ("region", "Europe")),
+    KeyForm(
+        "metric slice",
+        "sk",
+        f"{{period}}{keys.SLICE_SEPARATOR}{{dimName}}{keys.DIMENSION_SEPARATOR}{{dimValue}}",
+        keys.metric_sk,
+        keys.parse_metric_sk,
+        ("2025-Q3", "region:Europe"),
+    ),
+    KeyForm(
+        "metric slice",
+        "dimensionKey",
+        f"{{dimName}}{keys.DIMENSION_SEPARATOR}{{dimValue}}",
+        keys.dimension_key,
+        keys.parse_dimension_key,
+        ("region", "Europe"),
+    ),
 )
 """The key grammar as data; each example is built by the builder and parsed back by the parser."""
 
@@ -606,26 +685,60 @@ def _builder_name(fn: Callable[..., Any] | None) -> str:
 
 def key_grammar_page(inputs: Any) -> str:
     """Every pk/sk form with a built example, the periods, table names, patterns and the sort order."""
-    out = ["# Key grammar", "", _first_line(_doc(keys)) + " Generated from `salestalk_lib.contract.keys`: every example "
-           "below was built by the builder named beside it and parses back with the parser.", ""]
-    out += _table(["item", "attribute", "grammar", "example", "builder", "parser"],
-                  [(f.item, _code(f.attribute), _code(f.grammar), _code(f.example), _builder_name(f.build),
-                    _builder_name(f.parse)) for f in KEY_FORMS])
+    out = [
+        "# Key grammar",
+        "",
+        _first_line(_doc(keys)) + " Generated from `salestalk_lib.contract.keys`: every example "
+        "below was built by the builder named beside it and parses back with the parser.",
+        "",
+    ]
+    out += _table(
+        ["item", "attribute", "grammar", "example", "builder", "parser"],
+        [
+            (
+                f.item,
+                _code(f.attribute),
+                _code(f.grammar),
+                _code(f.example),
+                _builder_name(f.build),
+                _builder_name(f.parse),
+            )
+            for f in KEY_FORMS
+        ],
+    )
     out += _prose(_doc(keys))
-    out += ["## Periods {#periods}", "",
-            "A metric's period, and its `timestamp`: the unix seconds of the period's first instant, UTC.", ""]
-    out += _table(["granularity", "example", "first instant", "timestamp"],
-                  [(p.granularity.value, _code(p.text), _code(f"{p.start:%Y-%m-%dT%H:%M:%SZ}"), _code(p.timestamp))
-                   for p in PERIOD_EXAMPLES])
-    out += ["## Sort order in one metric partition {#sort-order}", "",
-            "DynamoDB sorts `sk` as a string. These sort keys, in the order a Query returns them:", ""]
+    out += [
+        "## Periods {#periods}",
+        "",
+        "A metric's period, and its `timestamp`: the unix seconds of the period's first instant, UTC.",
+        "",
+    ]
+    out += _table(
+        ["granularity", "example", "first instant", "timestamp"],
+        [
+            (p.granularity.value, _code(p.text), _code(f"{p.start:%Y-%m-%dT%H:%M:%SZ}"), _code(p.timestamp))
+            for p in PERIOD_EXAMPLES
+        ],
+    )
+    out += [
+        "## Sort order in one metric partition {#sort-order}",
+        "",
+        "DynamoDB sorts `sk` as a string. These sort keys, in the order a Query returns them:",
+        "",
+    ]
     out += [f"{i}. `{sk}`: {_sk_kind(sk)}" for i, sk in enumerate(sorted(_SORT_SAMPLE), start=1)] + [""]
-    out += ["## Table names and S3 prefix {#table-names}", "",
-            "Derived from the tenant id, which is validated first "
-            f"(1–{keys.TENANT_ID_MAX} characters, `{keys.TENANT_ID_PATTERN}`). A deployment may put "
-            "`SALESTALK_TABLE_PREFIX` in front of every table name; data references name the base name.", ""]
-    rows = [(what, _code(fn(_SAMPLE_TENANT).replace(_SAMPLE_TENANT, "{tenantId}")), _builder_name(fn))
-            for what, fn in TABLE_NAMES]
+    out += [
+        "## Table names and S3 prefix {#table-names}",
+        "",
+        "Derived from the tenant id, which is validated first "
+        f"(1–{keys.TENANT_ID_MAX} characters, `{keys.TENANT_ID_PATTERN}`). A deployment may put "
+        "`SALESTALK_TABLE_PREFIX` in front of every table name; data references name the base name.",
+        "",
+    ]
+    rows = [
+        (what, _code(fn(_SAMPLE_TENANT).replace(_SAMPLE_TENANT, "{tenantId}")), _builder_name(fn))
+        for what, fn in TABLE_NAMES
+    ]
     rows.append(("registry table", _code(keys.REGISTRY_TABLE_BASE), "`keys.REGISTRY_TABLE_BASE`"))
     out += _table(["what", "name", "builder"], rows)
     out += ["## Patterns {#patterns}", "", "The regular expressions the models and JSON Schemas use:", ""]
@@ -663,9 +776,10 @@ def vocabularies_page(inputs: Any) -> str:
     """Every controlled vocabulary with its values and the attributes that use it, and the units."""
     out = ["# Vocabularies", "", _first_line(_doc(vocab)) + " Generated from `salestalk_lib.contract.vocab`.", ""]
     out += _prose(_doc(vocab))
-    out += _table(["vocabulary", "key in `VOCABULARIES`", "values"],
-                  [(f"[`{e.__name__}`](#{anchor(e.__name__)})", _code(label), len(e))
-                   for label, e in vocab.VOCABULARIES.items()])
+    out += _table(
+        ["vocabulary", "key in `VOCABULARIES`", "values"],
+        [(f"[`{e.__name__}`](#{anchor(e.__name__)})", _code(label), len(e)) for label, e in vocab.VOCABULARIES.items()],
+    )
     for enum in vocab.VOCABULARIES.values():
         out += [f"## `{enum.__name__}` {{#{anchor(enum.__name__)}}}", "", _doc(enum), ""]
         out += _table(["value"], [(_code(v.value),) for v in enum])
@@ -675,14 +789,20 @@ def vocabularies_page(inputs: Any) -> str:
             note = f" (all but {', '.join(excluded)})" if excluded else ""
             used.append(f"- {_link_to_model(model, VOCABULARIES_PAGE, f'{model.__name__}.{wire}')}{note}")
         out += ["Used by:", ""] + used + [""]
-    out += ["## Units {#units}", "",
-            "A metric's `unit`: one of "
-            + ", ".join(_code(u) for u in sorted(vocab.NON_CURRENCY_UNITS))
-            + f", or an active ISO 4217 currency code ({len(CURRENCY_CODES)} codes in "
-              "`salestalk_lib.contract.currency.CURRENCY_CODES`). `percentage` is a fraction: 0.35 means 35 %.", "",
-            "Which kinds of unit each metric subject may use (`salestalk_lib.contract.items.SUBJECT_UNITS`):", ""]
-    out += _table(["subject", "units"],
-                  [(_code(s.value), ", ".join(sorted(kinds))) for s, kinds in models.SUBJECT_UNITS.items()])
+    out += [
+        "## Units {#units}",
+        "",
+        "A metric's `unit`: one of "
+        + ", ".join(_code(u) for u in sorted(vocab.NON_CURRENCY_UNITS))
+        + f", or an active ISO 4217 currency code ({len(CURRENCY_CODES)} codes in "
+        "`salestalk_lib.contract.currency.CURRENCY_CODES`). `percentage` is a fraction: 0.35 means 35 %.",
+        "",
+        "Which kinds of unit each metric subject may use (`salestalk_lib.contract.items.SUBJECT_UNITS`):",
+        "",
+    ]
+    out += _table(
+        ["subject", "units"], [(_code(s.value), ", ".join(sorted(kinds))) for s, kinds in models.SUBJECT_UNITS.items()]
+    )
     out += ['??? note "The currency codes"', "", "    " + " ".join(_code(c) for c in sorted(CURRENCY_CODES)), ""]
     return _page(out)
 
@@ -693,30 +813,47 @@ def vocabularies_page(inputs: Any) -> str:
 @cache
 def schema_files() -> dict[str, bytes]:
     """Every `.schema.json` file, byte for byte as `salestalk schema` writes it."""
-    return {name: (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-            for name, doc in schema_documents().items()}
+    return {
+        name: (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        for name, doc in schema_documents().items()
+    }
 
 
 def json_schemas_page(inputs: Any) -> str:
     """Every model's JSON Schema in a collapsible block, with a link to download the file."""
     files = schema_files()
-    out = ["# JSON Schemas", "",
-           "One JSON Schema (draft 2020-12) per contract model, generated from the models and identical to "
-           "what `salestalk schema --out DIR` writes. Each file can be downloaded from the link in its row.", "",
-           "A schema checks each attribute's shape: types, required attributes, ranges, lengths, patterns "
-           "and vocabularies. The cross-field rules (keys agree with ids, timestamps with sort keys, table "
-           "names with the tenant id, size limits) cannot be said in JSON Schema; the models hold them, and "
-           "`salestalk validate` checks both.", ""]
+    out = [
+        "# JSON Schemas",
+        "",
+        "One JSON Schema (draft 2020-12) per contract model, generated from the models and identical to "
+        "what `salestalk schema --out DIR` writes. Each file can be downloaded from the link in its row.",
+        "",
+        "A schema checks each attribute's shape: types, required attributes, ranges, lengths, patterns "
+        "and vocabularies. The cross-field rules (keys agree with ids, timestamps with sort keys, table "
+        "names with the tenant id, size limits) cannot be said in JSON Schema; the models hold them, and "
+        "`salestalk validate` checks both.",
+        "",
+    ]
     by_name = {schema_file_name(m): m for m in SCHEMA_MODELS}
-    out += _table(["model", "file", "what it is"],
-                  [(f"[`{m.__name__}`](#{anchor(m.__name__)})", f"[`{name}`]({SCHEMAS_DIR}/{name})",
-                    _first_line(_doc(m))) for name, m in by_name.items()])
+    out += _table(
+        ["model", "file", "what it is"],
+        [
+            (f"[`{m.__name__}`](#{anchor(m.__name__)})", f"[`{name}`]({SCHEMAS_DIR}/{name})", _first_line(_doc(m)))
+            for name, m in by_name.items()
+        ],
+    )
     for name, data in files.items():
         model = by_name[name]
-        out += [f"## `{model.__name__}` {{#{anchor(model.__name__)}}}", "",
-                f"[Download `{name}`]({SCHEMAS_DIR}/{name}) · attributes and rules: "
-                f"{_link_to_model(model, JSON_SCHEMAS_PAGE)}", "",
-                f'??? abstract "{name}"', "", "    ```json"]
+        out += [
+            f"## `{model.__name__}` {{#{anchor(model.__name__)}}}",
+            "",
+            f"[Download `{name}`]({SCHEMAS_DIR}/{name}) · attributes and rules: "
+            f"{_link_to_model(model, JSON_SCHEMAS_PAGE)}",
+            "",
+            f'??? abstract "{name}"',
+            "",
+            "    ```json",
+        ]
         out += ["    " + line if line else "" for line in data.decode("utf-8").splitlines()]
         out += ["    ```", ""]
     return _page(out)
@@ -740,8 +877,7 @@ def _pages() -> dict[str, Callable[[Any], str | bytes]]:
     pages[f"{CONTRACTS_DIR}/{KEY_GRAMMAR_PAGE}.md"] = key_grammar_page
     pages[f"{CONTRACTS_DIR}/{VOCABULARIES_PAGE}.md"] = vocabularies_page
     pages[f"{CONTRACTS_DIR}/{JSON_SCHEMAS_PAGE}.md"] = json_schemas_page
-    pages.update({f"{CONTRACTS_DIR}/{SCHEMAS_DIR}/{name}": _schema_file_builder(name)
-                  for name in schema_documents()})
+    pages.update({f"{CONTRACTS_DIR}/{SCHEMAS_DIR}/{name}": _schema_file_builder(name) for name in schema_documents()})
     return pages
 
 

@@ -60,8 +60,12 @@ class Inputs:
     None or a missing file: the page says none was generated."""
 
     @classmethod
-    def from_dir(cls, notebooks_dir: Path, benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS,
-                 parity_ledger: Path | None = DEFAULT_LEDGER) -> Inputs:
+    def from_dir(
+        cls,
+        notebooks_dir: Path,
+        benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS,
+        parity_ledger: Path | None = DEFAULT_LEDGER,
+    ) -> Inputs:
         found = sorted(notebooks_dir.glob("*.ipynb"), key=lambda p: p.name) if notebooks_dir.is_dir() else []
         return cls(notebooks=tuple(found), benchmark_results=benchmark_results, parity_ledger=parity_ledger)
 
@@ -127,19 +131,28 @@ def _table_section(spec: TableSpec) -> list[str]:
         f"- **Server-side encryption:** {'on' if request.get('SSESpecification', {}).get('Enabled') else 'off'}",
         "- **Point-in-time recovery:** on (`provision_table` enables it on every table)",
         f"- **TTL attribute:** {_code(spec.ttl_attribute) if spec.ttl_attribute else 'none'}"
-        + (f" (expiry {'on' if _TTL_DEFAULT else 'off'} by default: `provision_table(ttl_enabled=...)`)"
-           if spec.ttl_attribute else ""),
+        + (
+            f" (expiry {'on' if _TTL_DEFAULT else 'off'} by default: `provision_table(ttl_enabled=...)`)"
+            if spec.ttl_attribute
+            else ""
+        ),
         "",
         "### Key schema",
         "",
     ]
     types = {a["AttributeName"]: a["AttributeType"] for a in request["AttributeDefinitions"]}
-    out += _md_table(["attribute", "type", "key type"],
-                     [(_code(k["AttributeName"]), types[k["AttributeName"]], k["KeyType"]) for k in request["KeySchema"]])
+    out += _md_table(
+        ["attribute", "type", "key type"],
+        [(_code(k["AttributeName"]), types[k["AttributeName"]], k["KeyType"]) for k in request["KeySchema"]],
+    )
     out += ["### Attribute definitions", ""]
-    out += _md_table(["attribute", "type", "used by"],
-                     [(_code(a["AttributeName"]), a["AttributeType"], ", ".join(usage[a["AttributeName"]]))
-                      for a in request["AttributeDefinitions"]])
+    out += _md_table(
+        ["attribute", "type", "used by"],
+        [
+            (_code(a["AttributeName"]), a["AttributeType"], ", ".join(usage[a["AttributeName"]]))
+            for a in request["AttributeDefinitions"]
+        ],
+    )
     out += ["### Global secondary indexes", ""]
     gsis = request.get("GlobalSecondaryIndexes", [])
     if gsis:
@@ -147,13 +160,15 @@ def _table_section(spec: TableSpec) -> list[str]:
         rows = []
         for gsi in gsis:
             keys = {k["KeyType"]: k["AttributeName"] for k in gsi["KeySchema"]}
-            rows.append((
-                _code(gsi["IndexName"]),
-                f"{_code(keys['HASH'])} ({types[keys['HASH']]})",
-                f"{_code(keys['RANGE'])} ({types[keys['RANGE']]})" if "RANGE" in keys else "–",
-                gsi["Projection"]["ProjectionType"],
-                purposes[gsi["IndexName"]],
-            ))
+            rows.append(
+                (
+                    _code(gsi["IndexName"]),
+                    f"{_code(keys['HASH'])} ({types[keys['HASH']]})",
+                    f"{_code(keys['RANGE'])} ({types[keys['RANGE']]})" if "RANGE" in keys else "–",
+                    gsi["Projection"]["ProjectionType"],
+                    purposes[gsi["IndexName"]],
+                )
+            )
         out += _md_table(["index", "partition key", "sort key", "projection", "purpose"], rows)
     else:
         out += ["None.", ""]
@@ -312,9 +327,12 @@ def _sync(target: Path, wanted: Mapping[str, bytes]) -> None:
     target.mkdir(parents=True, exist_ok=True)
 
 
-def generate(docs_dir: Path, notebooks_dir: Path,
-             benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS,
-             parity_ledger: Path | None = DEFAULT_LEDGER) -> list[Path]:
+def generate(
+    docs_dir: Path,
+    notebooks_dir: Path,
+    benchmark_results: Path | None = DEFAULT_BENCHMARK_RESULTS,
+    parity_ledger: Path | None = DEFAULT_LEDGER,
+) -> list[Path]:
     """Write the generated pages and the notebooks under `docs_dir`; returns the files written."""
     inputs = Inputs.from_dir(notebooks_dir, benchmark_results, parity_ledger)
     pages = render(inputs)
@@ -329,15 +347,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m devtools.docsgen",
         description="Write the generated documentation pages and copy the notebooks into the docs tree.",
     )
-    parser.add_argument("--notebooks", type=Path, metavar="DIR",
-                        help=f"publish the notebooks in DIR (default: ./{NOTEBOOKS_DIR}, if it exists)")
-    parser.add_argument("--docs-dir", type=Path, default=Path("docs"), metavar="DIR",
-                        help="the mkdocs docs_dir to write into (default: %(default)s)")
-    parser.add_argument("--benchmarks", type=Path, metavar="FILE", default=DEFAULT_BENCHMARK_RESULTS,
-                        help="the benchmark results to publish (default: the repository's benchmarks/results.json)")
-    parser.add_argument("--parity", type=Path, metavar="FILE", default=DEFAULT_LEDGER,
-                        help="the engine parity ledger to publish (default: %(default)s, written by "
-                             "`python -m devtools.parity`, which `make docs` runs first)")
+    parser.add_argument(
+        "--notebooks",
+        type=Path,
+        metavar="DIR",
+        help=f"publish the notebooks in DIR (default: ./{NOTEBOOKS_DIR}, if it exists)",
+    )
+    parser.add_argument(
+        "--docs-dir",
+        type=Path,
+        default=Path("docs"),
+        metavar="DIR",
+        help="the mkdocs docs_dir to write into (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--benchmarks",
+        type=Path,
+        metavar="FILE",
+        default=DEFAULT_BENCHMARK_RESULTS,
+        help="the benchmark results to publish (default: the repository's benchmarks/results.json)",
+    )
+    parser.add_argument(
+        "--parity",
+        type=Path,
+        metavar="FILE",
+        default=DEFAULT_LEDGER,
+        help="the engine parity ledger to publish (default: %(default)s, written by "
+        "`python -m devtools.parity`, which `make docs` runs first)",
+    )
     args = parser.parse_args(argv)
     notebooks = args.notebooks or Path(NOTEBOOKS_DIR)
     if not notebooks.is_dir():

@@ -50,8 +50,9 @@ def _template_ref(expr: str) -> str:
 def document_for_terraform(role: Role) -> dict[str, Any]:
     """The role's policy document with Terraform references (as `${...}`) for ARNs and tenant id."""
     tables = [(spec, _template_ref(f"{ref}.arn")) for spec, ref in TABLE_REFS.items()]
-    return build_document(role, tables=tables, registry_arn=_template_ref(REGISTRY_REF),
-                          leading_key=_template_ref(TENANT_REF))
+    return build_document(
+        role, tables=tables, registry_arn=_template_ref(REGISTRY_REF), leading_key=_template_ref(TENANT_REF)
+    )
 
 
 def _hcl(value: Any, indent: int) -> str:
@@ -78,7 +79,7 @@ def _align_runs(lines: list[str]) -> str:
     def flush() -> None:
         if run:
             width = max(line.index(" = ") for line in run)
-            out.extend(line[: line.index(" = ")].ljust(width) + line[line.index(" = "):] for line in run)
+            out.extend(line[: line.index(" = ")].ljust(width) + line[line.index(" = ") :] for line in run)
             run.clear()
 
     for line in lines:
@@ -97,8 +98,10 @@ def _key(key: str) -> str:
 
 def render() -> str:
     """The full text of the module's generated IAM file."""
-    registry = f"${{trimsuffix({TABLE_REFS[MESSAGES]}.arn, {TABLE_REFS[MESSAGES]}.name)}}" \
-               f"${{var.table_prefix}}{REGISTRY_TABLE_BASE}"
+    registry = (
+        f"${{trimsuffix({TABLE_REFS[MESSAGES]}.arn, {TABLE_REFS[MESSAGES]}.name)}}"
+        f"${{var.table_prefix}}{REGISTRY_TABLE_BASE}"
+    )
     parts = [
         HEADER,
         "locals {",

@@ -63,18 +63,18 @@ ALL_TENANTS = "*"
 # prefix, the shortest, and ids whose table names extend another tenant's.
 ADVERSARIAL_TENANT_IDS: tuple[str, ...] = (
     "acme",
-    "acme-corp",            # acme + "-corp": matched by tenant-acme-*
-    "acme-corp-001",        # acme-corp + "-001"
-    "acm",                  # a prefix of acme, no separator
-    "acme1",                # acme + one character
-    "acne",                 # one character off acme
-    "corp",                 # inside acme-corp
-    "acme-messages",        # tenant-acme-messages-... extends acme's messages table name
-    "1234",                 # digits only ...
-    "12345",                # ... and one digit longer
+    "acme-corp",  # acme + "-corp": matched by tenant-acme-*
+    "acme-corp-001",  # acme-corp + "-001"
+    "acm",  # a prefix of acme, no separator
+    "acme1",  # acme + one character
+    "acne",  # one character off acme
+    "corp",  # inside acme-corp
+    "acme-messages",  # tenant-acme-messages-... extends acme's messages table name
+    "1234",  # digits only ...
+    "12345",  # ... and one digit longer
     "a" * 63,
-    "a" * 64,               # the longest id; the one above is its prefix
-    "a",                    # the shortest id, inside almost every other
+    "a" * 64,  # the longest id; the one above is its prefix
+    "a",  # the shortest id, inside almost every other
 )
 
 # Child resources of a table that DynamoDB authorises under their own ARNs. The
@@ -127,14 +127,21 @@ class IamSimulator:
             raise ConfigurationError(f"the IAM evaluator needs Node.js (18+) on PATH; then run `{INSTALL_HINT}`")
         if not (self.tool_dir / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
             raise ConfigurationError(
-                f"@cloud-copilot/iam-simulate is not installed in {self.tool_dir}; run `{INSTALL_HINT}`")
+                f"@cloud-copilot/iam-simulate is not installed in {self.tool_dir}; run `{INSTALL_HINT}`"
+            )
 
     def _run(self, payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         script = str(self.tool_dir / "evaluate.mjs")
 
         def one(payload: Mapping[str, Any]) -> dict[str, Any]:
-            proc = subprocess.run([self.node, script], input=json.dumps(payload), capture_output=True,
-                                  text=True, cwd=self.tool_dir, check=False)
+            proc = subprocess.run(
+                [self.node, script],
+                input=json.dumps(payload),
+                capture_output=True,
+                text=True,
+                cwd=self.tool_dir,
+                check=False,
+            )
             if proc.returncode != 0:
                 raise EvaluatorError(proc.stderr.strip() or f"evaluate.mjs exited with {proc.returncode}")
             return json.loads(proc.stdout)
@@ -155,11 +162,19 @@ class IamSimulator:
             out = self._run([{"op": "actions", "service": service}])[0]["actions"]
             self._actions[service] = {
                 a["action"]: IamAction(a["action"], tuple(a["resourceTypes"]), frozenset(a["conditionKeys"]))
-                for a in out}
+                for a in out
+            }
         return self._actions[service]
 
-    def evaluate(self, policies: Sequence[Mapping[str, Any]], requests: Sequence[EvalRequest], *,
-                 account: str, partition: str = "aws", checked: bool = False) -> list[str]:
+    def evaluate(
+        self,
+        policies: Sequence[Mapping[str, Any]],
+        requests: Sequence[EvalRequest],
+        *,
+        account: str,
+        partition: str = "aws",
+        checked: bool = False,
+    ) -> list[str]:
         """The decision (Allowed, ImplicitlyDenied, ExplicitlyDenied) for each request, in order.
 
         Each request is evaluated against its one policy, as the only identity policy of a
@@ -171,8 +186,19 @@ class IamSimulator:
         rows = [[r.policy, r.action, r.resource, dict(r.context)] for r in requests]
         size = -(-len(rows) // self.workers)
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
-        outs = self._run([{"op": "simulate", "policies": list(policies), "principal": principal,
-                           "account": account, "checked": checked, "requests": chunk} for chunk in chunks])
+        outs = self._run(
+            [
+                {
+                    "op": "simulate",
+                    "policies": list(policies),
+                    "principal": principal,
+                    "account": account,
+                    "checked": checked,
+                    "requests": chunk,
+                }
+                for chunk in chunks
+            ]
+        )
         results = [r for out in outs for r in out["results"]]
         if len(results) != len(requests):
             raise EvaluatorError(f"asked {len(requests)} questions, got {len(results)} answers")
@@ -187,12 +213,14 @@ def tenant_resources(arns: TenantArns, deployment: Deployment) -> dict[str, list
     # A global table's ARN has no region, and its name is the table's name.
     out["global-table"] = [
         f"arn:{deployment.partition}:dynamodb::{deployment.account}:global-table/{t.split(':table/', 1)[1]}"
-        for t in arns.tables]
+        for t in arns.tables
+    ]
     return out
 
 
-def requests_for(owner: str, policy: int, population: Sequence[str], deployment: Deployment,
-                 actions: Mapping[str, IamAction]) -> Iterator[EvalRequest]:
+def requests_for(
+    owner: str, policy: int, population: Sequence[str], deployment: Deployment, actions: Mapping[str, IamAction]
+) -> Iterator[EvalRequest]:
     """Every request asked of policy number `policy`, which belongs to `owner` (see the module docstring)."""
     by_type: dict[str, list[IamAction]] = {}
     for action in actions.values():
@@ -253,10 +281,14 @@ def _diagonal(matrix: pd.DataFrame) -> pd.Series:
     return pd.Series([matrix.loc[(t, r), t] for t, r in matrix.index], index=matrix.index)
 
 
-def evaluate_isolation(tenant_ids: Iterable[str] = ADVERSARIAL_TENANT_IDS, *,
-                       roles: Iterable[Role | str] = ROLES, deployment: Deployment | None = None,
-                       policies: Mapping[tuple[str, Role | str], Mapping[str, Any]] | None = None,
-                       evaluator: IamSimulator | None = None) -> IsolationReport:
+def evaluate_isolation(
+    tenant_ids: Iterable[str] = ADVERSARIAL_TENANT_IDS,
+    *,
+    roles: Iterable[Role | str] = ROLES,
+    deployment: Deployment | None = None,
+    policies: Mapping[tuple[str, Role | str], Mapping[str, Any]] | None = None,
+    evaluator: IamSimulator | None = None,
+) -> IsolationReport:
     """Evaluate each policy against every tenant's resources; see the module docstring.
 
     `policies` defaults to the generated ones for `tenant_ids` x `roles`; pass your own
@@ -285,18 +317,28 @@ def evaluate_isolation(tenant_ids: Iterable[str] = ADVERSARIAL_TENANT_IDS, *,
         owner, role = keys[req.policy]
         targets = population if req.target == ALL_TENANTS else [req.target]
         for target in targets:
-            rows.append({"tenant": owner, "role": str(role), "target": target, "action": req.action,
-                         "resource": req.resource, "leading_keys": ",".join(req.context.get(LEADING_KEYS, [])),
-                         "account_wide": req.target == ALL_TENANTS})
-    grants = pd.DataFrame(rows, columns=["tenant", "role", "target", "action", "resource", "leading_keys",
-                                         "account_wide"])
+            rows.append(
+                {
+                    "tenant": owner,
+                    "role": str(role),
+                    "target": target,
+                    "action": req.action,
+                    "resource": req.resource,
+                    "leading_keys": ",".join(req.context.get(LEADING_KEYS, [])),
+                    "account_wide": req.target == ALL_TENANTS,
+                }
+            )
+    grants = pd.DataFrame(
+        rows, columns=["tenant", "role", "target", "action", "resource", "leading_keys", "account_wide"]
+    )
     index = pd.MultiIndex.from_tuples([(t, str(r)) for t, r in keys], names=["tenant", "role"])
     counts = grants.groupby(["tenant", "role", "target"]).size()
     matrix = pd.DataFrame(0, index=index, columns=pd.Index(population, name="target"), dtype="int64")
     for (tenant, role, target), n in counts.items():
         matrix.loc[(tenant, role), target] = int(n)
-    return IsolationReport(matrix=matrix, grants=grants, requests_evaluated=len(requests),
-                           evaluator_versions=evaluator.versions)
+    return IsolationReport(
+        matrix=matrix, grants=grants, requests_evaluated=len(requests), evaluator_versions=evaluator.versions
+    )
 
 
 def isolation_matrix(tenant_ids: Iterable[str] = ADVERSARIAL_TENANT_IDS, **kwargs: Any) -> pd.DataFrame:

@@ -48,21 +48,25 @@ def _coalesced(outputs: list) -> list:
     merged: list = []
     for output in outputs:
         previous = merged[-1] if merged else None
-        if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
-                and previous.name == output.name):
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
             previous.text += output.text
         else:
             merged.append(output)
     return merged
 
 
-def execute(path: Path, out: Path | None = None, *, env: Mapping[str, str] | None = None,
-            timeout: int = 600) -> Path:
+def execute(path: Path, out: Path | None = None, *, env: Mapping[str, str] | None = None, timeout: int = 600) -> Path:
     """Run one notebook and save it (in place unless `out` is given); returns where it was saved."""
     nb = nbformat.read(path, as_version=4)
     workdir = path.resolve().parent
-    client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name=KERNEL, record_timing=False, resources={"metadata": {"path": str(workdir)}}
+    )
     # These reach jupyter_client's start_kernel: the kernel gets exactly `env` (plus the
     # repository on PYTHONPATH), and its own stderr chatter (the "running over TCP" notice)
     # stays out of the terminal. Cell errors still arrive as messages and fail the run.

@@ -70,8 +70,13 @@ def lint_python() -> Path:
 def lint_policies(policies: Mapping[str, Mapping[str, Any]], *, python: str | Path | None = None) -> list[Finding]:
     """Every parliament finding (community auditors included) for each named policy document."""
     payload = [{"name": name, "policy": dict(doc)} for name, doc in policies.items()]
-    proc = subprocess.run([str(python or lint_python()), "-c", _RUNNER], input=json.dumps(payload),
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(python or lint_python()), "-c", _RUNNER],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise LintError(f"parliament failed: {proc.stderr.strip()}")
     return [Finding(**f) for f in json.loads(proc.stdout)["findings"]]
@@ -91,8 +96,7 @@ for dist in ("ol-parliament", "parliament"):
 
 def linter_version(*, python: str | Path | None = None) -> str:
     """The installed linter distribution and its version, e.g. `ol-parliament 1.7.0`."""
-    proc = subprocess.run([str(python or lint_python()), "-c", _VERSION], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run([str(python or lint_python()), "-c", _VERSION], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise LintError(f"parliament failed: {proc.stderr.strip()}")
     return proc.stdout.strip()

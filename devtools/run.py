@@ -51,8 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs-port", type=int, default=8000, help="port for the docs site (default: %(default)s)")
     parser.add_argument("--db-port", type=int, default=0, help="port for the embedded DynamoDB (default: a free one)")
-    parser.add_argument("--engine", choices=ENGINES, default=None,
-                        help=f"the embedded engine (default: {ENGINE_ENV}, else moto)")
+    parser.add_argument(
+        "--engine", choices=ENGINES, default=None, help=f"the embedded engine (default: {ENGINE_ENV}, else moto)"
+    )
     parser.add_argument("--no-serve", action="store_true", help="build everything, then exit instead of serving")
     args = parser.parse_args(argv)
 
@@ -83,10 +84,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         ledger = ROOT / "build" / "parity" / "ledger.json"
         subprocess.run([sys.executable, "-m", "devtools.parity", "--out", str(ledger)], check=True, cwd=ROOT)
         _step("building the docs site")
-        subprocess.run([sys.executable, "-m", "devtools.docsgen", "--notebooks", str(out_dir),
-                        "--parity", str(ledger)], check=True, cwd=ROOT)
-        subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"], check=True, cwd=ROOT,
-                       env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+        subprocess.run(
+            [sys.executable, "-m", "devtools.docsgen", "--notebooks", str(out_dir), "--parity", str(ledger)],
+            check=True,
+            cwd=ROOT,
+        )
+        subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"],
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        )
         print(f"    ready in {time.monotonic() - started:.0f} s")
 
         if args.no_serve:
@@ -114,8 +122,11 @@ def _serve(site: Path, port: int, db_url: str) -> None:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Quiet, directory=str(site)))
     _step(f"docs site: http://127.0.0.1:{port}/   (Ctrl-C to stop)")
-    print(f"    DynamoDB stays up at {db_url} while the site is served; try:\n"
-          f"      AWS_ENDPOINT_URL_DYNAMODB={db_url} .venv/bin/salestalk tables", flush=True)
+    print(
+        f"    DynamoDB stays up at {db_url} while the site is served; try:\n"
+        f"      AWS_ENDPOINT_URL_DYNAMODB={db_url} .venv/bin/salestalk tables",
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:

@@ -191,8 +191,7 @@ def _resolve(name: str, known: set[str]) -> str:
 
 
 @cache
-def imports_of(module: str, root: Path = PACKAGE_DIR, package: str = PACKAGE
-               ) -> tuple[frozenset[str], frozenset[str]]:
+def imports_of(module: str, root: Path = PACKAGE_DIR, package: str = PACKAGE) -> tuple[frozenset[str], frozenset[str]]:
     """(modules of the package, top-level outside packages) that `module` imports anywhere in its source.
 
     Every import counts, also a late one inside a function and one under TYPE_CHECKING, as for
@@ -210,15 +209,19 @@ def imports_of(module: str, root: Path = PACKAGE_DIR, package: str = PACKAGE
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = parent.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1])
+                base = ".".join(parts[: len(parts) - node.level + 1])
                 base = f"{base}.{node.module}" if node.module else base
             else:
                 base = node.module or ""
             if base.split(".")[0] != package:
                 names = [base]
             else:  # `from a import b`: the module a.b if there is one, else (an attribute of a) a itself
-                names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known
-                         or (base == package and alias.name != "*") else base for alias in node.names]
+                names = [
+                    f"{base}.{alias.name}"
+                    if f"{base}.{alias.name}" in known or (base == package and alias.name != "*")
+                    else base
+                    for alias in node.names
+                ]
         else:
             continue
         for name in names:
@@ -267,6 +270,7 @@ def rules(layer: Layer) -> tuple[tuple[str, ...], tuple[str, ...]]:
     never = tuple(f for f in forbidden if not f.startswith(PACKAGE + "."))
     return allowed, never
 
+
 class _Svg:
     """A tiny SVG writer: elements in order, no ids except the arrow marker."""
 
@@ -276,38 +280,68 @@ class _Svg:
         self.description = description
         self.parts: list[str] = []
 
-    def rect(self, x: float, y: float, w: float, h: float, *, fill: str = PAPER, stroke: str = RULE,
-             rx: float = 6, dash: bool = False, width: float = 1.2) -> None:
+    def rect(
+        self,
+        x: float,
+        y: float,
+        w: float,
+        h: float,
+        *,
+        fill: str = PAPER,
+        stroke: str = RULE,
+        rx: float = 6,
+        dash: bool = False,
+        width: float = 1.2,
+    ) -> None:
         extra = ' stroke-dasharray="5 4"' if dash else ""
-        self.parts.append(f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="{rx:g}" fill="{fill}" '
-                          f'stroke="{stroke}" stroke-width="{width:g}"{extra}/>')
+        self.parts.append(
+            f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="{rx:g}" fill="{fill}" '
+            f'stroke="{stroke}" stroke-width="{width:g}"{extra}/>'
+        )
 
-    def text(self, x: float, y: float, content: str, *, size: float = 13, mono: bool = False,
-             weight: str = "normal", fill: str = INK, anchor: str = "start", italic: bool = False) -> None:
+    def text(
+        self,
+        x: float,
+        y: float,
+        content: str,
+        *,
+        size: float = 13,
+        mono: bool = False,
+        weight: str = "normal",
+        fill: str = INK,
+        anchor: str = "start",
+        italic: bool = False,
+    ) -> None:
         style = ' font-style="italic"' if italic else ""
-        self.parts.append(f'<text x="{x:g}" y="{y:g}" font-family="{MONO if mono else SANS}" font-size="{size:g}" '
-                          f'font-weight="{weight}" fill="{fill}" text-anchor="{anchor}"{style}>'
-                          f'{escape(content)}</text>')
+        self.parts.append(
+            f'<text x="{x:g}" y="{y:g}" font-family="{MONO if mono else SANS}" font-size="{size:g}" '
+            f'font-weight="{weight}" fill="{fill}" text-anchor="{anchor}"{style}>'
+            f"{escape(content)}</text>"
+        )
 
-    def line(self, x1: float, y1: float, x2: float, y2: float, *, stroke: str = MUTED, arrow: bool = True,
-             dash: bool = False) -> None:
+    def line(
+        self, x1: float, y1: float, x2: float, y2: float, *, stroke: str = MUTED, arrow: bool = True, dash: bool = False
+    ) -> None:
         extra = ' marker-end="url(#arrow)"' if arrow else ""
         extra += ' stroke-dasharray="5 4"' if dash else ""
-        self.parts.append(f'<line x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" stroke="{stroke}" '
-                          f'stroke-width="1.6"{extra}/>')
+        self.parts.append(
+            f'<line x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" stroke="{stroke}" stroke-width="1.6"{extra}/>'
+        )
 
     def path(self, d: str, *, stroke: str = MUTED, arrow: bool = True) -> None:
         extra = ' marker-end="url(#arrow)"' if arrow else ""
         self.parts.append(f'<path d="{d}" fill="none" stroke="{stroke}" stroke-width="1.6"{extra}/>')
 
     def render(self, height: float) -> str:
-        head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.width} {height:g}" '
-                f'width="{self.width}" height="{height:g}" role="img">\n'
-                f'<title>{escape(self.title)}</title>\n<desc>{escape(self.description)}</desc>\n'
-                '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" '
-                f'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/>'
-                '</marker></defs>\n'
-                f'<rect width="{self.width}" height="{height:g}" fill="{PAPER}"/>\n')
+        head = (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.width} {height:g}" '
+            f'width="{self.width}" height="{height:g}" role="img">\n'
+            f"<title>{escape(self.title)}</title>\n<desc>{escape(self.description)}</desc>\n"
+            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" '
+            f'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/>'
+            "</marker></defs>\n"
+            f'<rect width="{self.width}" height="{height:g}" fill="{PAPER}"/>\n'
+        )
         return head + "\n".join(self.parts) + "\n</svg>\n"
 
 
@@ -318,7 +352,7 @@ def mono_width(text: str, size: float) -> float:
 
 def _tint(color: str, amount: float) -> str:
     """`color` mixed with white (`amount` 0 = color, 1 = white)."""
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     mix = [round(c + (255 - c) * amount) for c in (r, g, b)]
     return "#" + "".join(f"{c:02x}" for c in mix)
 
@@ -381,19 +415,24 @@ def architecture_svg(inputs: Any = None) -> str:
     bands = [[la for la in all_layers if la.band == b] for b in range(max(la.band for la in all_layers) + 1)]
     # every edge that skips a band runs down its own lane in the gutter on the left
     # (the edge reaching furthest down outermost, so that lanes turning off never cross one going on)
-    long_edges = sorted((e for e in edges if by_name[e[1]].band - by_name[e[0]].band > 1),
-                        key=lambda e: (-by_name[e[1]].band, by_name[e[0]].band))
+    long_edges = sorted(
+        (e for e in edges if by_name[e[1]].band - by_name[e[0]].band > 1),
+        key=lambda e: (-by_name[e[1]].band, by_name[e[0]].band),
+    )
     lane_x = {e: _GUTTER_X + 6 + _LANE_GAP * i for i, e in enumerate(long_edges)}
     band_x = _GUTTER_X + 6 + _LANE_GAP * len(long_edges) + 14
     engine_x = band_x + _BAND_W + 30
     width = round(engine_x + 170 + 12)
-    svg = _Svg(width, "SalesTalk data platform: architecture",
-               f"The {len(all_layers)} layers of salestalk_lib, the subpackages of the import-linter layers "
-               "contract in pyproject.toml, top band first; each arrow is an import between layers read from "
-               "the source. Only dynamo imports boto3 and botocore.")
+    svg = _Svg(
+        width,
+        "SalesTalk data platform: architecture",
+        f"The {len(all_layers)} layers of salestalk_lib, the subpackages of the import-linter layers "
+        "contract in pyproject.toml, top band first; each arrow is an import between layers read from "
+        "the source. Only dynamo imports boto3 and botocore.",
+    )
 
     # the horizontal runs of the arrows below and above each band (a gap per pair of bands)
-    leaving = {e: by_name[e[0]].band for e in edges}      # in the gap below this band
+    leaving = {e: by_name[e[0]].band for e in edges}  # in the gap below this band
     arriving = {e: by_name[e[1]].band - 1 for e in edges}  # in the gap above the target (its index: band - 1)
     gap_runs: dict[int, list[tuple[tuple[str, str], str]]] = {}
     for e in edges:
@@ -408,8 +447,13 @@ def architecture_svg(inputs: Any = None) -> str:
     th = 52 + len(rows) * (_CHIP_H + _CHIP_GAP) + 6
     svg.rect(band_x, y, _BAND_W, th, fill="#fafafa", stroke=MUTED, rx=10, dash=True)
     svg.text(band_x + 16, y + 24, f"{TOOLING}/ and the notebooks", size=15, weight="bold", fill=MUTED)
-    svg.text(band_x + 16, y + 42, "repository tooling, not in the wheel: uses the library, which never imports it",
-             size=12, fill=MUTED)
+    svg.text(
+        band_x + 16,
+        y + 42,
+        "repository tooling, not in the wheel: uses the library, which never imports it",
+        size=12,
+        fill=MUTED,
+    )
     cy = y + 54
     for row in rows:
         cx = band_x + 16
@@ -489,8 +533,10 @@ def architecture_svg(inputs: Any = None) -> str:
         if e in lane_x:
             y_in = run_y[(e, "in")]
             lx = lane_x[e]
-            svg.path(f"M{x1:g},{src.y + src.h:g} V{y_out:g} H{lx:g} V{y_in:g} H{x2:g} V{dst.y - 2:g}",
-                     stroke=by_name[e[0]].color)
+            svg.path(
+                f"M{x1:g},{src.y + src.h:g} V{y_out:g} H{lx:g} V{y_in:g} H{x2:g} V{dst.y - 2:g}",
+                stroke=by_name[e[0]].color,
+            )
         else:
             svg.path(f"M{x1:g},{src.y + src.h:g} V{y_out:g} H{x2:g} V{dst.y - 2:g}", stroke=by_name[e[0]].color)
 
@@ -514,8 +560,9 @@ def architecture_svg(inputs: Any = None) -> str:
     svg.rect(band_x + 270, y, 34, 18, stroke=MUTED, rx=4, dash=True)
     svg.text(band_x + 314, y + 14, "not a module of salestalk_lib", size=12, fill=MUTED)
     svg.path(f"M{band_x:g},{y + 40:g} H{band_x + 32:g}")
-    svg.text(band_x + 44, y + 44, "imports (some module of the upper layer imports one of the lower)", size=12,
-             fill=MUTED)
+    svg.text(
+        band_x + 44, y + 44, "imports (some module of the upper layer imports one of the lower)", size=12, fill=MUTED
+    )
     return svg.render(y + 60)
 
 
@@ -557,34 +604,56 @@ def architecture_page(inputs: Any = None) -> str:
         "## Contracts",
         "",
     ]
-    out += _md_table(["contract", "kind", "what it says"],
-                     [[f"`{c['id']}`" if "id" in c else "", c["type"], c["name"]] for c in contracts])
-    bands = ["  |  ".join(f"`{la.name}`" for la in all_layers if la.band == b)
-             for b in range(max(la.band for la in all_layers) + 1)]
-    out += ["Top to bottom: " + " → ".join(bands) + ". Layers side by side in one band (`|`) are independent:",
-            "neither imports the other.", "", "## Layers", ""]
+    out += _md_table(
+        ["contract", "kind", "what it says"],
+        [[f"`{c['id']}`" if "id" in c else "", c["type"], c["name"]] for c in contracts],
+    )
+    bands = [
+        "  |  ".join(f"`{la.name}`" for la in all_layers if la.band == b)
+        for b in range(max(la.band for la in all_layers) + 1)
+    ]
+    out += [
+        "Top to bottom: " + " → ".join(bands) + ". Layers side by side in one band (`|`) are independent:",
+        "neither imports the other.",
+        "",
+        "## Layers",
+        "",
+    ]
     for layer in all_layers:
         allowed, never = rules(layer)
         out += [f"### `{layer.package}`", "", layer.description.strip(), ""]
         out += [f"- **May import:** {_layer_list(allowed)} (of the library's layers)"]
         if never:
             out += [f"- **Never imports:** {_layer_list(never)}"]
-        out += [f"- **Imports today:** {_layer_list(imported[layer.name])}; outside the standard library: "
-                f"{_layer_list(outside_imports(layer))}", ""]
+        out += [
+            f"- **Imports today:** {_layer_list(imported[layer.name])}; outside the standard library: "
+            f"{_layer_list(outside_imports(layer))}",
+            "",
+        ]
         page = api_page(layer)
         rows = []
         for module in layer.modules[1:]:
             name = f"[`{module.short}`](../{page}#{module.name})" if page else f"`{module.short}`"
             rows.append([name, module.summary + (" **Imports boto3/botocore.**" if talks_to_aws(module.name) else "")])
         out += _md_table(["module", "what it is"], rows)
-    out += ["## The package root", "",
-            f"The modules directly in `{PACKAGE}/` belong to no layer: the curated lazy exports, the old",
-            "module paths, `python -m salestalk_lib`.", ""]
+    out += [
+        "## The package root",
+        "",
+        f"The modules directly in `{PACKAGE}/` belong to no layer: the curated lazy exports, the old",
+        "module paths, `python -m salestalk_lib`.",
+        "",
+    ]
     out += _md_table(["module", "what it is"], [[f"`{m.name}`", m.summary] for m in root_modules()])
-    out += [f"## Repository tooling: `{TOOLING}/`", "",
-            "Not in the wheel. It may import the library, which never imports it (contract `no-devtools`):", ""]
-    out += _md_table(["module", "what it is"],
-                     [[f"`{m.name}`", m.summary] for m in discover(TOOLING_DIR, TOOLING) if m.name != TOOLING])
+    out += [
+        f"## Repository tooling: `{TOOLING}/`",
+        "",
+        "Not in the wheel. It may import the library, which never imports it (contract `no-devtools`):",
+        "",
+    ]
+    out += _md_table(
+        ["module", "what it is"],
+        [[f"`{m.name}`", m.summary] for m in discover(TOOLING_DIR, TOOLING) if m.name != TOOLING],
+    )
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -614,8 +683,13 @@ def _grammar(item: str, attribute: str) -> str:
 
 
 def _sample_tenant() -> Mapping[str, Any]:
-    return Tenant.create(tenant_id=_SAMPLE_TENANT, name="Acme Corp", owner_email="owner@example.com",
-                         plan="enterprise", created_at=1_700_000_000).to_item()
+    return Tenant.create(
+        tenant_id=_SAMPLE_TENANT,
+        name="Acme Corp",
+        owner_email="owner@example.com",
+        plan="enterprise",
+        created_at=1_700_000_000,
+    ).to_item()
 
 
 def _sample_message() -> Message:
@@ -623,10 +697,15 @@ def _sample_message() -> Message:
 
 
 def _sample_event() -> Any:
-    return metrics_ingested(tenant_id=_SAMPLE_TENANT, batch_id="2025-11-25.nightly",
-                            metrics=sample_metrics(_SAMPLE_TENANT, 1), outcomes={"created": 1},
-                            correlation_id="2025-11-25.nightly", event_id="9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-                            now=lambda: datetime(2025, 11, 25, tzinfo=UTC))
+    return metrics_ingested(
+        tenant_id=_SAMPLE_TENANT,
+        batch_id="2025-11-25.nightly",
+        metrics=sample_metrics(_SAMPLE_TENANT, 1),
+        outcomes={"created": 1},
+        correlation_id="2025-11-25.nightly",
+        event_id="9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+        now=lambda: datetime(2025, 11, 25, tzinfo=UTC),
+    )
 
 
 def _sample_metric(sliced: bool) -> Mapping[str, Any]:
@@ -635,32 +714,59 @@ def _sample_metric(sliced: bool) -> Mapping[str, Any]:
 
 ITEM_KINDS: tuple[ItemKind, ...] = (
     ItemKind("tenant", TableKind.REGISTRY, (("tenantId", "{tenantId}"),), _sample_tenant),
-    ItemKind("message", TableKind.MESSAGES,
-             (("pk", _grammar("message", "pk")), ("sk", _grammar("message", "sk"))),
-             lambda: _sample_message().to_item()),
-    ItemKind("message identity", TableKind.MESSAGES,
-             (("pk", _grammar("message identity", "pk")), ("sk", _grammar("message identity", "sk"))),
-             lambda: MessageIdentity.of(_sample_message()).to_item()),
-    ItemKind("session rollup", TableKind.MESSAGES,
-             (("pk", _grammar("session rollup", "pk")), ("sk", _grammar("session rollup", "sk"))),
-             lambda: SessionRollup.of_messages([_sample_message()]).to_item()),
-    ItemKind("ingest batch", TableKind.MESSAGES,
-             (("pk", _grammar("ingest batch", "pk")), ("sk", _grammar("ingest batch", "sk"))),
-             lambda: IngestBatch.begin(tenant_id=_SAMPLE_TENANT, batch_id="2025-11-25.nightly",
-                                       content_hash="sha256:" + "0" * 64, message_count=0, metric_count=1,
-                                       started_at=1_764_028_800,
-                                       event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d",
-                                       run_token="7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f").to_item()),
-    ItemKind("processed event", TableKind.MESSAGES,
-             (("pk", _grammar("processed event", "pk")), ("sk", _grammar("processed event", "sk"))),
-             lambda: ProcessedEvent.claim(_sample_event(), claim_token="5d0c7b0e-4f3a-4b2c-9d1e-0f9a8b7c6d5e",
-                                          claimed_at=1_764_028_800).to_item()),
-    ItemKind("metric headline", TableKind.METRICS,
-             (("pk", _grammar("metric", "pk")), ("sk", _grammar("metric headline", "sk"))),
-             lambda: _sample_metric(False)),
-    ItemKind("metric slice", TableKind.METRICS,
-             (("pk", _grammar("metric", "pk")), ("sk", _grammar("metric slice", "sk"))),
-             lambda: _sample_metric(True)),
+    ItemKind(
+        "message",
+        TableKind.MESSAGES,
+        (("pk", _grammar("message", "pk")), ("sk", _grammar("message", "sk"))),
+        lambda: _sample_message().to_item(),
+    ),
+    ItemKind(
+        "message identity",
+        TableKind.MESSAGES,
+        (("pk", _grammar("message identity", "pk")), ("sk", _grammar("message identity", "sk"))),
+        lambda: MessageIdentity.of(_sample_message()).to_item(),
+    ),
+    ItemKind(
+        "session rollup",
+        TableKind.MESSAGES,
+        (("pk", _grammar("session rollup", "pk")), ("sk", _grammar("session rollup", "sk"))),
+        lambda: SessionRollup.of_messages([_sample_message()]).to_item(),
+    ),
+    ItemKind(
+        "ingest batch",
+        TableKind.MESSAGES,
+        (("pk", _grammar("ingest batch", "pk")), ("sk", _grammar("ingest batch", "sk"))),
+        lambda: IngestBatch.begin(
+            tenant_id=_SAMPLE_TENANT,
+            batch_id="2025-11-25.nightly",
+            content_hash="sha256:" + "0" * 64,
+            message_count=0,
+            metric_count=1,
+            started_at=1_764_028_800,
+            event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d",
+            run_token="7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f",
+        ).to_item(),
+    ),
+    ItemKind(
+        "processed event",
+        TableKind.MESSAGES,
+        (("pk", _grammar("processed event", "pk")), ("sk", _grammar("processed event", "sk"))),
+        lambda: ProcessedEvent.claim(
+            _sample_event(), claim_token="5d0c7b0e-4f3a-4b2c-9d1e-0f9a8b7c6d5e", claimed_at=1_764_028_800
+        ).to_item(),
+    ),
+    ItemKind(
+        "metric headline",
+        TableKind.METRICS,
+        (("pk", _grammar("metric", "pk")), ("sk", _grammar("metric headline", "sk"))),
+        lambda: _sample_metric(False),
+    ),
+    ItemKind(
+        "metric slice",
+        TableKind.METRICS,
+        (("pk", _grammar("metric", "pk")), ("sk", _grammar("metric slice", "sk"))),
+        lambda: _sample_metric(True),
+    ),
 )
 """Every kind of item the three table types hold, in table order."""
 
@@ -699,8 +805,9 @@ def _box_lines(spec: TableSpec) -> list[tuple[str, str]]:
 
 
 def _box_width(spec: TableSpec) -> float:
-    texts = [(table_name(spec), _NAME_SIZE)] + [(text, _KEY_SIZE) for style, text in _box_lines(spec)
-                                         if style in ("key", "index", "kind")]
+    texts = [(table_name(spec), _NAME_SIZE)] + [
+        (text, _KEY_SIZE) for style, text in _box_lines(spec) if style in ("key", "index", "kind")
+    ]
     return max(mono_width(t, size) for t, size in texts) + 2 * _PAD
 
 
@@ -713,19 +820,22 @@ def _draw_table(svg: _Svg, spec: TableSpec, x: float, y: float, w: float, h: flo
     """Draw one table box; returns the y of each item kind's row (for arrows)."""
     color = _TABLE_COLORS[spec.kind]
     svg.rect(x, y, w, h, stroke=color, rx=8, width=1.6)
-    svg.parts.append(f'<path d="M{x:g},{y + 48:g} V{y + 8:g} a8,8 0 0 1 8,-8 H{x + w - 8:g} a8,8 0 0 1 8,8 '
-                     f'V{y + 48:g} z" fill="{color}"/>')
+    svg.parts.append(
+        f'<path d="M{x:g},{y + 48:g} V{y + 8:g} a8,8 0 0 1 8,-8 H{x + w - 8:g} a8,8 0 0 1 8,8 '
+        f'V{y + 48:g} z" fill="{color}"/>'
+    )
     svg.text(x + _PAD, y + 21, table_name(spec), size=_NAME_SIZE, mono=True, weight="bold", fill=PAPER)
     scope = "one per tenant" if spec.per_tenant else "one per deployment"
-    svg.text(x + _PAD, y + 40, f"{scope} · {spec.purpose}", size=12,
-             fill=_tint(color, 0.8))
+    svg.text(x + _PAD, y + 40, f"{scope} · {spec.purpose}", size=12, fill=_tint(color, 0.8))
     rows_y: dict[str, float] = {}
     cy = y + 54
     for style, text in _box_lines(spec):
         if style == "section":
             cy += 8
-            svg.parts.append(f'<line x1="{x + _PAD:g}" y1="{cy - 4:g}" x2="{x + w - _PAD:g}" y2="{cy - 4:g}" '
-                             f'stroke="{RULE}" stroke-width="1"/>')
+            svg.parts.append(
+                f'<line x1="{x + _PAD:g}" y1="{cy - 4:g}" x2="{x + w - _PAD:g}" y2="{cy - 4:g}" '
+                f'stroke="{RULE}" stroke-width="1"/>'
+            )
             svg.text(x + _PAD, cy + 12, text, size=11, weight="bold", fill=color)
         elif style == "kind":
             cw = mono_width(text, _KEY_SIZE) + 14
@@ -735,7 +845,7 @@ def _draw_table(svg: _Svg, spec: TableSpec, x: float, y: float, w: float, h: flo
         elif style == "index":
             svg.text(x + _PAD, cy + 13.5, text, size=_KEY_SIZE, mono=True, weight="bold")
         else:  # SVG collapses leading spaces: indent by position instead
-            indent = mono_width(text[:len(text) - len(text.lstrip())], _KEY_SIZE)
+            indent = mono_width(text[: len(text) - len(text.lstrip())], _KEY_SIZE)
             if style == "key":
                 svg.text(x + _PAD + indent, cy + 13.5, text.strip(), size=_KEY_SIZE, mono=True)
             else:
@@ -749,14 +859,16 @@ TABLES_WIDTH = 720
 
 def table_diagram_svg(inputs: Any = None) -> str:
     """The three table types as boxes (keys, GSIs, item kinds and the indexes each kind is in), with their links."""
-    registry, messages, metrics = (TABLE_SPECS[k] for k in (TableKind.REGISTRY, TableKind.MESSAGES,
-                                                           TableKind.METRICS))
+    registry, messages, metrics = (TABLE_SPECS[k] for k in (TableKind.REGISTRY, TableKind.MESSAGES, TableKind.METRICS))
     gap = 36
     bottom_w = max(_box_width(messages), _box_width(metrics), (TABLES_WIDTH - 32 - gap) / 2)
     width = round(32 + gap + 2 * bottom_w)  # wider than TABLES_WIDTH only if a box needs it
-    svg = _Svg(width, "SalesTalk tables: the registry and each tenant's two tables",
-               "The tenants-metadata registry names each tenant's messages and metrics tables; messages cite "
-               "metrics through data references.")
+    svg = _Svg(
+        width,
+        "SalesTalk tables: the registry and each tenant's two tables",
+        "The tenants-metadata registry names each tenant's messages and metrics tables; messages cite "
+        "metrics through data references.",
+    )
     reg_w = max(_box_width(registry), 340)
     reg_h = _box_height(registry)
     reg_x = (width - reg_w) / 2
@@ -769,17 +881,28 @@ def table_diagram_svg(inputs: Any = None) -> str:
     # registry item -> the tenant's two tables, by the names it stores
     for target_x, label in ((left_x + bottom_w / 2, "messagesTableName"), (right_x + bottom_w / 2, "metricsTableName")):
         start_x = reg_x + (reg_w * 0.3 if target_x < width / 2 else reg_w * 0.7)
-        svg.path(f"M{start_x:g},{20 + reg_h:g} C{start_x:g},{top - 30:g} {target_x:g},{20 + reg_h + 20:g} "
-                 f"{target_x:g},{top - 2:g}")
+        svg.path(
+            f"M{start_x:g},{20 + reg_h:g} C{start_x:g},{top - 30:g} {target_x:g},{20 + reg_h + 20:g} "
+            f"{target_x:g},{top - 2:g}"
+        )
         left = target_x < width / 2
         mid_x, mid_y = (start_x + target_x) / 2, (20 + reg_h + top) / 2
-        svg.text(mid_x + (-10 if left else 10), mid_y + 4, label, size=12, mono=True, fill=MUTED,
-                 anchor="end" if left else "start")
+        svg.text(
+            mid_x + (-10 if left else 10),
+            mid_y + 4,
+            label,
+            size=12,
+            mono=True,
+            fill=MUTED,
+            anchor="end" if left else "start",
+        )
     svg.text(width / 2, top - 12, "× every tenant", size=12, fill=MUTED, anchor="middle")
     # a message's data references cite metric items
     y1, y2 = msg_rows["message"], met_rows["metric headline"]
-    svg.path(f"M{left_x + bottom_w:g},{y1:g} C{left_x + bottom_w + gap / 2:g},{y1:g} "
-             f"{right_x - gap / 2:g},{y2:g} {right_x - 2:g},{y2:g}")
+    svg.path(
+        f"M{left_x + bottom_w:g},{y1:g} C{left_x + bottom_w + gap / 2:g},{y1:g} "
+        f"{right_x - gap / 2:g},{y2:g} {right_x - 2:g},{y2:g}"
+    )
     svg.text(left_x + bottom_w + gap / 2, min(y1, y2) - 8, "cites", size=12, fill=MUTED, anchor="middle")
     return svg.render(top + bottom_h + 20)
 
@@ -797,143 +920,224 @@ class Guarantee:
 
 _ADV = "tests/adversarial/"
 GUARANTEES: tuple[Guarantee, ...] = (
-    Guarantee("One message per `messageId`, whatever its time: the same id again is `already_exists` with the "
-              "same content and a `conflict` with any difference (its time included), nothing written; exactly "
-              "one of several racing writers wins (contract §7).",
-              (f"{_ADV}test_message_identity.py::test_the_same_message_id_at_another_time_is_a_conflict_and_"
-               "writes_nothing",
-               f"{_ADV}test_message_identity.py::test_writers_racing_one_id_at_different_times_end_with_one_winner",
-               "tests/test_ingest_proof.py::test_b_threads_ingesting_the_same_records_create_each_once")),
-    Guarantee("`validate` (and `ingest`, before writing) reports a file, or a run's set of files, that holds one "
-              "`messageId` twice.",
-              (f"{_ADV}test_message_identity.py::test_validate_reports_one_message_id_twice_in_one_file_and_"
-               "across_files",)),
-    Guarantee("Only registered, active tenants receive data: an unregistered, suspended or removed tenant is "
-              "refused (exit 2, naming it and its status) before anything is written, ingestion never creates "
-              "tables, and a tenant suspended during a run receives nothing more.",
-              (f"{_ADV}test_tenant_status.py::test_an_unregistered_tenant_is_refused_and_no_table_is_created",
-               f"{_ADV}test_tenant_status.py::test_a_suspended_tenant_is_refused_and_nothing_is_written",
-               f"{_ADV}test_tenant_status.py::test_a_removed_tenant_is_refused_and_its_tables_are_not_recreated",
-               f"{_ADV}test_tenant_status.py::test_the_library_refuses_before_any_table_is_written",
-               f"{_ADV}test_tenant_status.py::test_a_tenant_suspended_during_a_run_receives_nothing_more")),
-    Guarantee("A killed ingest loses and doubles nothing: after SIGKILLs at random points, running it again "
-              "stores every message once, every rollup exact.",
-              (f"{_ADV}test_crash_and_race.py::test_three_sigkills_then_a_finish_store_every_message_once_and_"
-               "every_rollup_exact",)),
-    Guarantee("Concurrent ingests of the same, overlapping and conflicting files end exact: each id created "
-              "once over all runs, the other versions conflicts, every rollup exact.",
-              (f"{_ADV}test_crash_and_race.py::test_racing_processes_on_same_and_overlapping_files_and_reused_ids_"
-               "end_exact",
-               "tests/test_batches.py::test_concurrent_runs_of_one_batch_write_each_record_once_and_send_one_"
-               "event_id")),
-    Guarantee("Ctrl-C stops an ingest within seconds, leaves no half-applied record, prints what was done and "
-              "how to finish, and a re-run completes exactly; no cleanup after an interrupt retries.",
-              (f"{_ADV}test_interrupt.py::test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly",
-               f"{_ADV}test_ingest_defects.py::test_every_metric_mode_stops_retrying_when_the_run_is_stopped",
-               "tests/test_batches.py::test_ctrl_c_while_the_batch_begins_sends_no_cleanup_and_a_rerun_completes",
-               "tests/test_inbox.py::test_ctrl_c_in_the_handler_withdraws_the_claim_in_one_attempt_without_retries")),
-    Guarantee("A lost response ends `created` or `already_exists`, never a conflict, never counted twice, on "
-              "every engine.",
-              ("tests/test_ingest_proof.py::test_d_lost_responses_end_created_or_already_exists_never_conflict",
-               "tests/test_ingest_proof.py::test_a_thousands_of_records_under_faults_end_exact")),
-    Guarantee("A record that failed after the retry budget says whether it may have been applied, and running "
-              "the batch again settles it (`already_exists` or `created`).",
-              (f"{_ADV}test_ingest_defects.py::test_a_failed_record_that_was_written_says_may_have_been_applied_"
-               "and_a_rerun_settles_it",
-               f"{_ADV}test_ingest_defects.py::test_the_cli_says_may_have_been_applied_and_exits_2")),
-    Guarantee("The bulk load (`--metric-mode batch`) says what it is: last writer wins, and what it writes is "
-              "counted `written`, never `created`, in its counts, its events, `--help` and the write-mode table.",
-              (f"{_ADV}test_batch_mode.py::test_concurrent_batch_runs_never_claim_created_and_account_for_every_"
-               "record",
-               f"{_ADV}test_batch_mode.py::test_ingest_help_never_says_never_overwritten_of_a_mode_that_overwrites",
-               "tests/test_ingest.py::test_write_modes_table_and_costs")),
-    Guarantee("The same batch again within 30 days is replayed (nothing written, no second event); a run that "
-              "gives up before writing withdraws only the batch records carrying its own run token.",
-              ("tests/test_batches.py::test_the_same_batch_again_is_replayed_nothing_written_no_event",
-               "tests/test_batches.py::test_a_withdrawal_never_deletes_a_record_another_run_holds")),
-    Guarantee("Outputs are checked before any data is written: an events file that cannot be written, or two "
-              "event destinations at once, are refused (exit 2) with nothing written.",
-              (f"{_ADV}test_ingest_defects.py::test_an_events_file_that_cannot_be_written_is_refused_before_"
-               "anything_is_written",
-               f"{_ADV}test_ingest_defects.py::test_events_file_and_event_bus_together_are_refused")),
-    Guarantee("Every retry-like loop of ingestion and event processing is bounded, and the library checks its "
-              "invariants with real errors, never `assert`.",
-              (f"{_ADV}test_ingest_defects.py::test_a_metric_whose_stored_item_keeps_vanishing_gives_up_after_"
-               "bounded_rounds",
-               "tests/test_inbox.py::test_a_claim_that_keeps_vanishing_gives_up_after_a_bounded_number_of_rounds",
-               f"{_ADV}test_ingest_defects.py::test_the_library_holds_its_invariants_with_real_checks_not_asserts")),
-    Guarantee("The audit names a message without its identity item, an identity item without its message and "
-              "a `MSG#` partition holding two messages.",
-              ("tests/test_audit.py::test_message_identity_pairing_breaks_are_reported",)),
-    Guarantee("Every number is either refused naming its field or stored and read back equal: DynamoDB's rules "
-              "exactly (38 significant digits, 1E-130 to 9.99…E+125, normalised as DynamoDB stores it), checked "
-              "before anything is written.",
-              (f"{_ADV}test_number_rules.py::test_numbers_that_crashed_ingest_are_stored_and_read_back_equal",
-               f"{_ADV}test_number_rules.py::test_unstorable_numbers_are_refused_naming_their_field_and_nothing_is_"
-               "written",
-               f"{_ADV}test_number_rules.py::test_the_rule_accepts_what_dynamodb_local_stores_and_normalises_it_the_"
-               "same_way",
-               f"{_ADV}test_number_rules.py::test_a_metric_either_refuses_its_value_naming_it_or_stores_and_reads_it_"
-               "back_equal")),
-    Guarantee("Items are sized as DynamoDB sizes them: an item the contract accepts at 409,600 bytes is accepted "
-              "by DynamoDB Local, one byte more is refused, and write costs cross the 1 KB boundary where the "
-              "engine's do.",
-              ("tests/test_item_size.py::test_a_number_is_sized_as_dynamodb_local_charges_it",
-               "tests/test_item_size.py::test_the_largest_item_dynamodb_local_accepted_is_409600_bytes",
-               "tests/test_item_size.py::test_a_contract_metric_dynamodb_local_accepted_at_the_limit_is_accepted_"
-               "and_one_byte_more_refused")),
-    Guarantee("Bad input gets one clear line and the right exit code, never a traceback, and changes no table: "
-              "truncated, empty, BOM, CRLF, NUL, non-UTF-8, deeply nested, huge-integer, NaN, duplicate-key files, "
-              "a FIFO, a symbolic link loop or a missing path, through `validate`, `ingest` and `seed --dir`.",
-              (f"{_ADV}test_bad_files.py::test_validate_says_it_in_one_line_with_the_right_exit_code",
-               f"{_ADV}test_bad_files.py::test_ingest_refuses_with_exit_2_and_writes_nothing",
-               f"{_ADV}test_bad_files.py::test_seed_refuses_with_exit_2_and_writes_nothing",
-               f"{_ADV}test_bad_files.py::test_a_fifo_is_refused_before_it_is_opened_for_reading")),
-    Guarantee("Hostile records, key strings and command-line parameters raise only the library's own errors "
-              "(fuzzed with a fixed budget); whatever is accepted round-trips.",
-              (f"{_ADV}test_fuzz_inputs.py::test_a_hostile_record_gets_violations_or_round_trips",
-               f"{_ADV}test_fuzz_inputs.py::test_a_key_parser_parses_and_rebuilds_the_same_text_or_raises_a_key_"
-               "error",
-               f"{_ADV}test_pattern_params.py::test_fuzzed_parameters_raise_only_the_librarys_errors",
-               f"{_ADV}test_hostile_ids.py::test_a_hostile_tenant_id_never_becomes_a_table_name")),
-    Guarantee("Control characters are refused in names and other one-line text, and stored data is never "
-              "printed raw.",
-              (f"{_ADV}test_control_characters.py::test_a_tenant_name_refuses_every_control_character",
-               f"{_ADV}test_control_characters.py::test_stored_control_characters_are_never_printed_raw")),
-    Guarantee("Real AWS is never reached without the opt-in, whatever the spelling of its endpoint: \"local\" is "
-              "decided positively (loopback, or a host declared local), every other endpoint is refused (exit 2) "
-              "before a credential is read, and local endpoints are signed with dummy credentials.",
-              (f"{_ADV}test_aws_guard.py::test_every_spelling_of_an_aws_endpoint_is_refused_before_any_credential_"
-               "is_read",
-               f"{_ADV}test_aws_guard.py::test_an_endpoint_that_is_not_local_needs_the_opt_in_or_the_local_hosts_"
-               "setting",
-               f"{_ADV}test_aws_guard.py::test_loopback_in_any_spelling_is_local_and_signed_with_dummy_credentials",
-               f"{_ADV}test_aws_guard.py::test_fuzzed_endpoint_urls_are_refused_or_local_never_anything_else")),
-    Guarantee("A tenant scope reads its own registry item and never writes it, reaches no table setting (TTL, "
-              "PITR, tags, backups, ...) and leads to no unscoped client; IAM, not the scope, is the security "
-              "boundary.",
-              (f"{_ADV}test_sealed_scope.py::test_a_scope_reads_its_registry_item_and_can_never_write_it",
-               f"{_ADV}test_sealed_scope.py::test_no_table_setting_is_reachable_through_a_scope",
-               f"{_ADV}test_sealed_scope.py::test_no_public_attribute_chain_leads_to_the_client_or_an_unscoped_"
-               "storage",
-               f"{_ADV}test_sealed_scope.py::test_a_hook_that_rewrites_a_request_cannot_send_it_elsewhere")),
-    Guarantee("Every table name (and ARN) has exactly one owner: no table prefix and tenant id of one deployment "
-              "can name another's table.",
-              (f"{_ADV}test_table_names.py::test_every_name_has_exactly_one_owner_and_so_does_every_arn",
-               f"{_ADV}test_table_names.py::test_the_reported_collision_cannot_be_built_any_more")),
-    Guarantee("A resume token resumes its own query only: a token of another pattern, other parameters or "
-              "another partition is refused.",
-              (f"{_ADV}test_pattern_params.py::test_a_token_resumes_its_own_query_and_nothing_else",
-               f"{_ADV}test_pattern_params.py::test_a_token_whose_start_key_is_in_another_partition_is_refused",
-               f"{_ADV}test_pattern_params.py::test_an_edited_or_foreign_token_is_refused")),
-    Guarantee("A tenant's admin role cannot change its tables' settings, who may reach them, or copy their data: "
-              "the explicit Deny wins over any Allow.",
-              (f"{_ADV}test_admin_deny.py::test_the_deny_wins_over_an_allow_everything_policy_on_every_own_resource",)),
-    Guarantee("The embedded servers fail at once, with one line, on a busy or impossible port; provisioning "
-              "right after a DeleteTable waits for the old table to go instead of reading it as drift.",
-              (f"{_ADV}test_aws_guard.py::test_serve_on_a_busy_port_fails_at_once_with_one_line_and_exit_2",
-               f"{_ADV}test_provision_after_delete.py::test_provisioning_right_after_a_delete_waits_and_creates_the_"
-               "table_anew")),
+    Guarantee(
+        "One message per `messageId`, whatever its time: the same id again is `already_exists` with the "
+        "same content and a `conflict` with any difference (its time included), nothing written; exactly "
+        "one of several racing writers wins (contract §7).",
+        (
+            f"{_ADV}test_message_identity.py::test_the_same_message_id_at_another_time_is_a_conflict_and_"
+            "writes_nothing",
+            f"{_ADV}test_message_identity.py::test_writers_racing_one_id_at_different_times_end_with_one_winner",
+            "tests/test_ingest_proof.py::test_b_threads_ingesting_the_same_records_create_each_once",
+        ),
+    ),
+    Guarantee(
+        "`validate` (and `ingest`, before writing) reports a file, or a run's set of files, that holds one "
+        "`messageId` twice.",
+        (f"{_ADV}test_message_identity.py::test_validate_reports_one_message_id_twice_in_one_file_and_across_files",),
+    ),
+    Guarantee(
+        "Only registered, active tenants receive data: an unregistered, suspended or removed tenant is "
+        "refused (exit 2, naming it and its status) before anything is written, ingestion never creates "
+        "tables, and a tenant suspended during a run receives nothing more.",
+        (
+            f"{_ADV}test_tenant_status.py::test_an_unregistered_tenant_is_refused_and_no_table_is_created",
+            f"{_ADV}test_tenant_status.py::test_a_suspended_tenant_is_refused_and_nothing_is_written",
+            f"{_ADV}test_tenant_status.py::test_a_removed_tenant_is_refused_and_its_tables_are_not_recreated",
+            f"{_ADV}test_tenant_status.py::test_the_library_refuses_before_any_table_is_written",
+            f"{_ADV}test_tenant_status.py::test_a_tenant_suspended_during_a_run_receives_nothing_more",
+        ),
+    ),
+    Guarantee(
+        "A killed ingest loses and doubles nothing: after SIGKILLs at random points, running it again "
+        "stores every message once, every rollup exact.",
+        (
+            f"{_ADV}test_crash_and_race.py::test_three_sigkills_then_a_finish_store_every_message_once_and_"
+            "every_rollup_exact",
+        ),
+    ),
+    Guarantee(
+        "Concurrent ingests of the same, overlapping and conflicting files end exact: each id created "
+        "once over all runs, the other versions conflicts, every rollup exact.",
+        (
+            f"{_ADV}test_crash_and_race.py::test_racing_processes_on_same_and_overlapping_files_and_reused_ids_"
+            "end_exact",
+            "tests/test_batches.py::test_concurrent_runs_of_one_batch_write_each_record_once_and_send_one_event_id",
+        ),
+    ),
+    Guarantee(
+        "Ctrl-C stops an ingest within seconds, leaves no half-applied record, prints what was done and "
+        "how to finish, and a re-run completes exactly; no cleanup after an interrupt retries.",
+        (
+            f"{_ADV}test_interrupt.py::test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly",
+            f"{_ADV}test_ingest_defects.py::test_every_metric_mode_stops_retrying_when_the_run_is_stopped",
+            "tests/test_batches.py::test_ctrl_c_while_the_batch_begins_sends_no_cleanup_and_a_rerun_completes",
+            "tests/test_inbox.py::test_ctrl_c_in_the_handler_withdraws_the_claim_in_one_attempt_without_retries",
+        ),
+    ),
+    Guarantee(
+        "A lost response ends `created` or `already_exists`, never a conflict, never counted twice, on every engine.",
+        (
+            "tests/test_ingest_proof.py::test_d_lost_responses_end_created_or_already_exists_never_conflict",
+            "tests/test_ingest_proof.py::test_a_thousands_of_records_under_faults_end_exact",
+        ),
+    ),
+    Guarantee(
+        "A record that failed after the retry budget says whether it may have been applied, and running "
+        "the batch again settles it (`already_exists` or `created`).",
+        (
+            f"{_ADV}test_ingest_defects.py::test_a_failed_record_that_was_written_says_may_have_been_applied_"
+            "and_a_rerun_settles_it",
+            f"{_ADV}test_ingest_defects.py::test_the_cli_says_may_have_been_applied_and_exits_2",
+        ),
+    ),
+    Guarantee(
+        "The bulk load (`--metric-mode batch`) says what it is: last writer wins, and what it writes is "
+        "counted `written`, never `created`, in its counts, its events, `--help` and the write-mode table.",
+        (
+            f"{_ADV}test_batch_mode.py::test_concurrent_batch_runs_never_claim_created_and_account_for_every_record",
+            f"{_ADV}test_batch_mode.py::test_ingest_help_never_says_never_overwritten_of_a_mode_that_overwrites",
+            "tests/test_ingest.py::test_write_modes_table_and_costs",
+        ),
+    ),
+    Guarantee(
+        "The same batch again within 30 days is replayed (nothing written, no second event); a run that "
+        "gives up before writing withdraws only the batch records carrying its own run token.",
+        (
+            "tests/test_batches.py::test_the_same_batch_again_is_replayed_nothing_written_no_event",
+            "tests/test_batches.py::test_a_withdrawal_never_deletes_a_record_another_run_holds",
+        ),
+    ),
+    Guarantee(
+        "Outputs are checked before any data is written: an events file that cannot be written, or two "
+        "event destinations at once, are refused (exit 2) with nothing written.",
+        (
+            f"{_ADV}test_ingest_defects.py::test_an_events_file_that_cannot_be_written_is_refused_before_"
+            "anything_is_written",
+            f"{_ADV}test_ingest_defects.py::test_events_file_and_event_bus_together_are_refused",
+        ),
+    ),
+    Guarantee(
+        "Every retry-like loop of ingestion and event processing is bounded, and the library checks its "
+        "invariants with real errors, never `assert`.",
+        (
+            f"{_ADV}test_ingest_defects.py::test_a_metric_whose_stored_item_keeps_vanishing_gives_up_after_"
+            "bounded_rounds",
+            "tests/test_inbox.py::test_a_claim_that_keeps_vanishing_gives_up_after_a_bounded_number_of_rounds",
+            f"{_ADV}test_ingest_defects.py::test_the_library_holds_its_invariants_with_real_checks_not_asserts",
+        ),
+    ),
+    Guarantee(
+        "The audit names a message without its identity item, an identity item without its message and "
+        "a `MSG#` partition holding two messages.",
+        ("tests/test_audit.py::test_message_identity_pairing_breaks_are_reported",),
+    ),
+    Guarantee(
+        "Every number is either refused naming its field or stored and read back equal: DynamoDB's rules "
+        "exactly (38 significant digits, 1E-130 to 9.99…E+125, normalised as DynamoDB stores it), checked "
+        "before anything is written.",
+        (
+            f"{_ADV}test_number_rules.py::test_numbers_that_crashed_ingest_are_stored_and_read_back_equal",
+            f"{_ADV}test_number_rules.py::test_unstorable_numbers_are_refused_naming_their_field_and_nothing_is_"
+            "written",
+            f"{_ADV}test_number_rules.py::test_the_rule_accepts_what_dynamodb_local_stores_and_normalises_it_the_"
+            "same_way",
+            f"{_ADV}test_number_rules.py::test_a_metric_either_refuses_its_value_naming_it_or_stores_and_reads_it_"
+            "back_equal",
+        ),
+    ),
+    Guarantee(
+        "Items are sized as DynamoDB sizes them: an item the contract accepts at 409,600 bytes is accepted "
+        "by DynamoDB Local, one byte more is refused, and write costs cross the 1 KB boundary where the "
+        "engine's do.",
+        (
+            "tests/test_item_size.py::test_a_number_is_sized_as_dynamodb_local_charges_it",
+            "tests/test_item_size.py::test_the_largest_item_dynamodb_local_accepted_is_409600_bytes",
+            "tests/test_item_size.py::test_a_contract_metric_dynamodb_local_accepted_at_the_limit_is_accepted_"
+            "and_one_byte_more_refused",
+        ),
+    ),
+    Guarantee(
+        "Bad input gets one clear line and the right exit code, never a traceback, and changes no table: "
+        "truncated, empty, BOM, CRLF, NUL, non-UTF-8, deeply nested, huge-integer, NaN, duplicate-key files, "
+        "a FIFO, a symbolic link loop or a missing path, through `validate`, `ingest` and `seed --dir`.",
+        (
+            f"{_ADV}test_bad_files.py::test_validate_says_it_in_one_line_with_the_right_exit_code",
+            f"{_ADV}test_bad_files.py::test_ingest_refuses_with_exit_2_and_writes_nothing",
+            f"{_ADV}test_bad_files.py::test_seed_refuses_with_exit_2_and_writes_nothing",
+            f"{_ADV}test_bad_files.py::test_a_fifo_is_refused_before_it_is_opened_for_reading",
+        ),
+    ),
+    Guarantee(
+        "Hostile records, key strings and command-line parameters raise only the library's own errors "
+        "(fuzzed with a fixed budget); whatever is accepted round-trips.",
+        (
+            f"{_ADV}test_fuzz_inputs.py::test_a_hostile_record_gets_violations_or_round_trips",
+            f"{_ADV}test_fuzz_inputs.py::test_a_key_parser_parses_and_rebuilds_the_same_text_or_raises_a_key_error",
+            f"{_ADV}test_pattern_params.py::test_fuzzed_parameters_raise_only_the_librarys_errors",
+            f"{_ADV}test_hostile_ids.py::test_a_hostile_tenant_id_never_becomes_a_table_name",
+        ),
+    ),
+    Guarantee(
+        "Control characters are refused in names and other one-line text, and stored data is never printed raw.",
+        (
+            f"{_ADV}test_control_characters.py::test_a_tenant_name_refuses_every_control_character",
+            f"{_ADV}test_control_characters.py::test_stored_control_characters_are_never_printed_raw",
+        ),
+    ),
+    Guarantee(
+        'Real AWS is never reached without the opt-in, whatever the spelling of its endpoint: "local" is '
+        "decided positively (loopback, or a host declared local), every other endpoint is refused (exit 2) "
+        "before a credential is read, and local endpoints are signed with dummy credentials.",
+        (
+            f"{_ADV}test_aws_guard.py::test_every_spelling_of_an_aws_endpoint_is_refused_before_any_credential_is_read",
+            f"{_ADV}test_aws_guard.py::test_an_endpoint_that_is_not_local_needs_the_opt_in_or_the_local_hosts_setting",
+            f"{_ADV}test_aws_guard.py::test_loopback_in_any_spelling_is_local_and_signed_with_dummy_credentials",
+            f"{_ADV}test_aws_guard.py::test_fuzzed_endpoint_urls_are_refused_or_local_never_anything_else",
+        ),
+    ),
+    Guarantee(
+        "A tenant scope reads its own registry item and never writes it, reaches no table setting (TTL, "
+        "PITR, tags, backups, ...) and leads to no unscoped client; IAM, not the scope, is the security "
+        "boundary.",
+        (
+            f"{_ADV}test_sealed_scope.py::test_a_scope_reads_its_registry_item_and_can_never_write_it",
+            f"{_ADV}test_sealed_scope.py::test_no_table_setting_is_reachable_through_a_scope",
+            f"{_ADV}test_sealed_scope.py::test_no_public_attribute_chain_leads_to_the_client_or_an_unscoped_storage",
+            f"{_ADV}test_sealed_scope.py::test_a_hook_that_rewrites_a_request_cannot_send_it_elsewhere",
+        ),
+    ),
+    Guarantee(
+        "Every table name (and ARN) has exactly one owner: no table prefix and tenant id of one deployment "
+        "can name another's table.",
+        (
+            f"{_ADV}test_table_names.py::test_every_name_has_exactly_one_owner_and_so_does_every_arn",
+            f"{_ADV}test_table_names.py::test_the_reported_collision_cannot_be_built_any_more",
+        ),
+    ),
+    Guarantee(
+        "A resume token resumes its own query only: a token of another pattern, other parameters or "
+        "another partition is refused.",
+        (
+            f"{_ADV}test_pattern_params.py::test_a_token_resumes_its_own_query_and_nothing_else",
+            f"{_ADV}test_pattern_params.py::test_a_token_whose_start_key_is_in_another_partition_is_refused",
+            f"{_ADV}test_pattern_params.py::test_an_edited_or_foreign_token_is_refused",
+        ),
+    ),
+    Guarantee(
+        "A tenant's admin role cannot change its tables' settings, who may reach them, or copy their data: "
+        "the explicit Deny wins over any Allow.",
+        (f"{_ADV}test_admin_deny.py::test_the_deny_wins_over_an_allow_everything_policy_on_every_own_resource",),
+    ),
+    Guarantee(
+        "The embedded servers fail at once, with one line, on a busy or impossible port; provisioning "
+        "right after a DeleteTable waits for the old table to go instead of reading it as drift.",
+        (
+            f"{_ADV}test_aws_guard.py::test_serve_on_a_busy_port_fails_at_once_with_one_line_and_exit_2",
+            f"{_ADV}test_provision_after_delete.py::test_provisioning_right_after_a_delete_waits_and_creates_the_"
+            "table_anew",
+        ),
+    ),
 )
 """Every guarantee the Reliability page states, with the tests that prove it (`tests/test_guarantees.py`
 checks that each node id exists and is collected)."""
@@ -967,8 +1171,9 @@ def cost_rows() -> list[tuple[str, dict[str, int]]]:
     """`write_cost` of `COST_EXAMPLE_ITEMS` sample metrics into an empty table, per metric write mode."""
     items = [m.to_item() for m in sample_metrics("cost-example", COST_EXAMPLE_ITEMS)]
     rows = [(mode.value, write_cost(mode, items)) for mode in MetricMode]
-    rows.append((f"{MetricMode.BATCH.value}, check_existing=False",
-                 write_cost(MetricMode.BATCH, items, check_existing=False)))
+    rows.append(
+        (f"{MetricMode.BATCH.value}, check_existing=False", write_cost(MetricMode.BATCH, items, check_existing=False))
+    )
     return rows
 
 
@@ -990,15 +1195,21 @@ def reliability_page(inputs: Any = None) -> str:
         "",
         "What happens when DynamoDB throttles, fails, or loses a response, generated from the code that",
         "decides it: `salestalk_lib.dynamo.retry.RETRY_RULES`, `salestalk_lib.ops.ingest.WRITE_MODES` and",
-        "`salestalk_lib.testing.faults.FAULT_KINDS`. " + _notebook_link(inputs, RETRIES_NOTEBOOK, "Idempotency and retries")
+        "`salestalk_lib.testing.faults.FAULT_KINDS`. "
+        + _notebook_link(inputs, RETRIES_NOTEBOOK, "Idempotency and retries")
         + " shows each of them at work.",
         "",
     ]
-    out += ["## Guarantees and the tests that prove them", "",
-            "Each promise below is held by the tests named beside it (`devtools.site_docs.GUARANTEES`); the",
-            "`tests/adversarial/` suite attacks them through real processes: kills, races, interrupts.", ""]
-    out += _md_table(["guarantee", "proved by"],
-                     [[g.statement, "<br>".join(f"`{t}`" for t in g.tests)] for g in GUARANTEES])
+    out += [
+        "## Guarantees and the tests that prove them",
+        "",
+        "Each promise below is held by the tests named beside it (`devtools.site_docs.GUARANTEES`); the",
+        "`tests/adversarial/` suite attacks them through real processes: kills, races, interrupts.",
+        "",
+    ]
+    out += _md_table(
+        ["guarantee", "proved by"], [[g.statement, "<br>".join(f"`{t}`" for t in g.tests)] for g in GUARANTEES]
+    )
     out += [
         "## Retry policy",
         "",
@@ -1010,71 +1221,131 @@ def reliability_page(inputs: Any = None) -> str:
         "",
     ]
     header = ["rule", "error", "raised as", "retry?", "backoff", "max retries"]
-    out += _md_table(header, [[f"`{r['rule']}`", r["error"], ", ".join(f"`{e}`" for e in r["raised as"].split(", ")),
-                               r["retry?"], r["backoff"], r["max retries"]] for r in policy_table()],
-                     align="lllllr")
-    out += ["### Delay caps per retry", "",
-            "The delay before retry *n* is `base · 2^(n-1)`, capped; with full jitter the actual sleep is drawn",
-            "uniformly from 0 to that cap.", ""]
+    out += _md_table(
+        header,
+        [
+            [
+                f"`{r['rule']}`",
+                r["error"],
+                ", ".join(f"`{e}`" for e in r["raised as"].split(", ")),
+                r["retry?"],
+                r["backoff"],
+                r["max retries"],
+            ]
+            for r in policy_table()
+        ],
+        align="lllllr",
+    )
+    out += [
+        "### Delay caps per retry",
+        "",
+        "The delay before retry *n* is `base · 2^(n-1)`, capped; with full jitter the actual sleep is drawn",
+        "uniformly from 0 to that cap.",
+        "",
+    ]
     rows = []
     for rule in RETRY_RULES:
         if not rule.retries:
             continue
         schedule = retry_schedule(rule.name)
-        rows.append([f"`{rule.name}`", ", ".join(f"{d:g}" for d in schedule),
-                     "drawn from [0, cap]" if rule.jitter else "exactly the cap", _seconds(round(sum(schedule), 3))])
+        rows.append(
+            [
+                f"`{rule.name}`",
+                ", ".join(f"{d:g}" for d in schedule),
+                "drawn from [0, cap]" if rule.jitter else "exactly the cap",
+                _seconds(round(sum(schedule), 3)),
+            ]
+        )
     out += _md_table(["rule", "cap before retry 1, 2, … (s)", "sleep", "longest total wait"], rows, align="lllr")
 
-    out += ["## Write modes", "",
-            "Each write path states what it guarantees and what it costs (`salestalk_lib.ops.ingest.WRITE_MODES`).",
-            "Metrics take one of the first three (`MetricMode`); messages always take the last.", ""]
+    out += [
+        "## Write modes",
+        "",
+        "Each write path states what it guarantees and what it costs (`salestalk_lib.ops.ingest.WRITE_MODES`).",
+        "Metrics take one of the first three (`MetricMode`); messages always take the last.",
+        "",
+    ]
     for mode in WRITE_MODES:
-        out += [f"### `{mode.name}`", "", f"**API:** {mode.api}, up to {mode.items_per_request:,} item(s) per "
-                "request.", ""]
-        for term, text in (("Guarantees", mode.guarantees), ("Existing items", mode.existing_items),
-                           ("Requests", mode.requests), ("Capacity", mode.capacity)):
+        out += [
+            f"### `{mode.name}`",
+            "",
+            f"**API:** {mode.api}, up to {mode.items_per_request:,} item(s) per request.",
+            "",
+        ]
+        for term, text in (
+            ("Guarantees", mode.guarantees),
+            ("Existing items", mode.existing_items),
+            ("Requests", mode.requests),
+            ("Capacity", mode.capacity),
+        ):
             out += [term, f":   {text[:1].upper()}{text[1:]}", ""]
-    out += [f"### Cost of loading {COST_EXAMPLE_ITEMS:,} metrics", "",
-            f"`write_cost(mode, items)` for {COST_EXAMPLE_ITEMS:,} sample metrics (`samples.sample_metrics`) "
-            "into an empty table, without retries:", ""]
-    out += _md_table(["mode", "requests", "WCU", "RCU"],
-                     [[f"`{name}`", f"{c['requests']:,}", f"{c['wcu']:,}", f"{c['rcu']:,}"] for name, c in cost_rows()],
-                     align="lrrr")
+    out += [
+        f"### Cost of loading {COST_EXAMPLE_ITEMS:,} metrics",
+        "",
+        f"`write_cost(mode, items)` for {COST_EXAMPLE_ITEMS:,} sample metrics (`samples.sample_metrics`) "
+        "into an empty table, without retries:",
+        "",
+    ]
+    out += _md_table(
+        ["mode", "requests", "WCU", "RCU"],
+        [[f"`{name}`", f"{c['requests']:,}", f"{c['wcu']:,}", f"{c['rcu']:,}"] for name, c in cost_rows()],
+        align="lrrr",
+    )
 
     out += ["## Batch uploads", ""]
     out += inspect.cleandoc(batches.__doc__ or "").split("\n", 1)[1].strip("\n").splitlines()
-    out += ["", f"The record is created with `{batches.BEGIN_CONDITION}` and completed with",
-            f"`{batches.COMPLETE_UPDATE}` under `{batches.COMPLETE_CONDITION}`. "
-            "See the [Ingest batch](contracts/ingest-batch.md) contract for its fields and rules.", ""]
+    out += [
+        "",
+        f"The record is created with `{batches.BEGIN_CONDITION}` and completed with",
+        f"`{batches.COMPLETE_UPDATE}` under `{batches.COMPLETE_CONDITION}`. "
+        "See the [Ingest batch](contracts/ingest-batch.md) contract for its fields and rules.",
+        "",
+    ]
 
     out += ["## Event processing", ""]
     out += inspect.cleandoc(inbox.__doc__ or "").split("\n", 1)[1].strip("\n").splitlines()
-    out += ["", f"The claim is written with `{inbox.CLAIM_CONDITION}`; it becomes processed with",
-            f"`{inbox.DONE_UPDATE}` under `{inbox.MINE}`. "
-            "See the [Processed event](contracts/processed-event.md) contract for its fields and rules.", ""]
+    out += [
+        "",
+        f"The claim is written with `{inbox.CLAIM_CONDITION}`; it becomes processed with",
+        f"`{inbox.DONE_UPDATE}` under `{inbox.MINE}`. "
+        "See the [Processed event](contracts/processed-event.md) contract for its fields and rules.",
+        "",
+    ]
 
     example = FaultProfile.parse("throttle=0.2,error5xx=0.05,lost=0.02,seed=7")
-    out += ["## Fault kinds", "",
-            "The tests and notebook 04 put `salestalk_lib.testing.faults.FaultProxy` between the client and the",
-            "endpoint. Per data-plane request it injects at most one fault, drawn from a seeded generator, so the",
-            "same requests meet the same faults on every run. The kinds:", ""]
-    out += _md_table(["kind", "what the client sees, and whether the request was applied"],
-                     [[f"`{kind}`", text] for kind, text in FAULT_KINDS.items()])
-    out += ["A profile gives each kind a probability, a seed and the client's read timeout:", "",
-            "```python",
-            "from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint",
-            "",
-            f'profile = FaultProfile.parse("{example}")',
-            f"profile.total_rate  # {example.total_rate:g}",
-            "```", ""]
+    out += [
+        "## Fault kinds",
+        "",
+        "The tests and notebook 04 put `salestalk_lib.testing.faults.FaultProxy` between the client and the",
+        "endpoint. Per data-plane request it injects at most one fault, drawn from a seeded generator, so the",
+        "same requests meet the same faults on every run. The kinds:",
+        "",
+    ]
+    out += _md_table(
+        ["kind", "what the client sees, and whether the request was applied"],
+        [[f"`{kind}`", text] for kind, text in FAULT_KINDS.items()],
+    )
+    out += [
+        "A profile gives each kind a probability, a seed and the client's read timeout:",
+        "",
+        "```python",
+        "from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint",
+        "",
+        f'profile = FaultProfile.parse("{example}")',
+        f"profile.total_rate  # {example.total_rate:g}",
+        "```",
+        "",
+    ]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
 # --- benchmarks -------------------------------------------------------------------------
 
 _RATIO_GOALS = {
-    "checked_vs_put_loop": "vs_put_loop", "checked_vs_batch_writer": "vs_batch_writer",
-    "unchecked_vs_put_loop": "vs_put_loop", "unchecked_vs_batch_writer": "vs_batch_writer",
+    "checked_vs_put_loop": "vs_put_loop",
+    "checked_vs_batch_writer": "vs_batch_writer",
+    "unchecked_vs_put_loop": "vs_put_loop",
+    "unchecked_vs_batch_writer": "vs_batch_writer",
 }
 
 
@@ -1090,17 +1361,28 @@ def engine_results(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     if "engines" in results:
         return list(results["engines"])
     env = results.get("environment", {})
-    return [{"engine": "moto", "version": env.get("moto", ""), "server": env.get("server", ""),
-             "runs": results["runs"], "ratios": results["ratios"]}]
+    return [
+        {
+            "engine": "moto",
+            "version": env.get("moto", ""),
+            "server": env.get("server", ""),
+            "runs": results["runs"],
+            "ratios": results["ratios"],
+        }
+    ]
 
 
-def goal_verdicts(results: Mapping[str, Any], entry: Mapping[str, Any] | None = None
-                  ) -> list[tuple[str, float, float, bool]]:
+def goal_verdicts(
+    results: Mapping[str, Any], entry: Mapping[str, Any] | None = None
+) -> list[tuple[str, float, float, bool]]:
     """(ratio name, measured, goal, met) for every ratio of `entry` (default: `results` itself) that has a goal."""
     goals = results["goals"]
     ratios = (entry or results)["ratios"]
-    return [(name, float(value), float(goals[_RATIO_GOALS[name]]), float(value) >= float(goals[_RATIO_GOALS[name]]))
-            for name, value in ratios.items() if name in _RATIO_GOALS]
+    return [
+        (name, float(value), float(goals[_RATIO_GOALS[name]]), float(value) >= float(goals[_RATIO_GOALS[name]]))
+        for name, value in ratios.items()
+        if name in _RATIO_GOALS
+    ]
 
 
 def benchmarks_page(inputs: Any) -> str:
@@ -1110,8 +1392,14 @@ def benchmarks_page(inputs: Any) -> str:
     results = load_benchmark_results(getattr(inputs, "benchmark_results", None))
     out = ["# Benchmarks", ""]
     if results is None:
-        return "\n".join(out + ["No benchmark results have been published yet: run `make bench` and commit",
-                                "`benchmarks/results.json`.", ""])
+        return "\n".join(
+            out
+            + [
+                "No benchmark results have been published yet: run `make bench` and commit",
+                "`benchmarks/results.json`.",
+                "",
+            ]
+        )
     entries = engine_results(results)
     verdicts = {e["engine"]: goal_verdicts(results, e) for e in entries}
     everything = [v for vs in verdicts.values() for v in vs]
@@ -1123,7 +1411,9 @@ def benchmarks_page(inputs: Any) -> str:
         "metrics into fresh tables several ways, on each embedded engine, and counts each table afterwards.",
         f"Engines measured: {measured}.",
         "",
-        '!!! ' + ("success" if met == len(everything) else "warning") + ' "Goals: '
+        "!!! "
+        + ("success" if met == len(everything) else "warning")
+        + ' "Goals: '
         + f'{met} of {len(everything)} met ({measured})"',
         "",
         f"    The goals are the library's checked bulk load at least {results['goals']['vs_put_loop']:g}× as fast",
@@ -1132,8 +1422,10 @@ def benchmarks_page(inputs: Any) -> str:
     ]
     for entry in entries:
         for name, value, goal, ok in verdicts[entry["engine"]]:
-            out.append(f"    {'Met' if ok else 'Not met'} on {entry['engine']}: {name.replace('_', ' ')}, "
-                       f"{value:.2f}× against ≥ {goal:g}×.")
+            out.append(
+                f"    {'Met' if ok else 'Not met'} on {entry['engine']}: {name.replace('_', ' ')}, "
+                f"{value:.2f}× against ≥ {goal:g}×."
+            )
     out += [
         "    These numbers come from embedded engines on a small shared machine, not from DynamoDB;",
         "    they compare the client-side paths with one another on the same engine, not the engines",
@@ -1142,28 +1434,55 @@ def benchmarks_page(inputs: Any) -> str:
     ]
     missing = [e for e in ENGINES if e not in verdicts]
     if missing:
-        out += [f"Not measured in these results: {', '.join(missing)} (the committed results predate it, or the "
-                "run was limited with `--engine`); `make bench` measures every engine.", ""]
+        out += [
+            f"Not measured in these results: {', '.join(missing)} (the committed results predate it, or the "
+            "run was limited with `--engine`); `make bench` measures every engine.",
+            "",
+        ]
     repeats = results.get("repeats", 1)
     for entry in entries:
         out += [f"## {entry['engine']} {entry.get('version', '')}".rstrip(), ""]
         if entry.get("server"):
             out += [f"Server: {entry['server']}.", ""]
         if repeats > 1:
-            out += [f"Each method ran {repeats} times, the rounds interleaved and every run on a fresh server "
-                    "process; the table shows the median run, and every run's seconds beside it.", ""]
-        out += _md_table(["method", "items", "seconds", "items/s", "every run (s)"],
-                         [[r["name"], f"{r['items']:,}", f"{r['seconds']:.2f}", f"{r['items_per_s']:,}",
-                           ", ".join(f"{x:.2f}" for x in r.get("samples_s", [r["seconds"]]))]
-                          for r in entry["runs"]], align="lrrrl")
-        out += _md_table(["ratio", "measured", "goal", "met?"],
-                         [[name.replace("_", " "), f"{value:.2f}×", f"≥ {goal:g}×", "yes" if ok else "**no**"]
-                          for name, value, goal, ok in verdicts[entry["engine"]]], align="lrrl")
-    out += [f"Validation alone: {results['validation_records_per_s']:,} records/s, with "
-            f"{results['workers']} writers for the library's bulk loads.", "", "## Environment", ""]
+            out += [
+                f"Each method ran {repeats} times, the rounds interleaved and every run on a fresh server "
+                "process; the table shows the median run, and every run's seconds beside it.",
+                "",
+            ]
+        out += _md_table(
+            ["method", "items", "seconds", "items/s", "every run (s)"],
+            [
+                [
+                    r["name"],
+                    f"{r['items']:,}",
+                    f"{r['seconds']:.2f}",
+                    f"{r['items_per_s']:,}",
+                    ", ".join(f"{x:.2f}" for x in r.get("samples_s", [r["seconds"]])),
+                ]
+                for r in entry["runs"]
+            ],
+            align="lrrrl",
+        )
+        out += _md_table(
+            ["ratio", "measured", "goal", "met?"],
+            [
+                [name.replace("_", " "), f"{value:.2f}×", f"≥ {goal:g}×", "yes" if ok else "**no**"]
+                for name, value, goal, ok in verdicts[entry["engine"]]
+            ],
+            align="lrrl",
+        )
+    out += [
+        f"Validation alone: {results['validation_records_per_s']:,} records/s, with "
+        f"{results['workers']} writers for the library's bulk loads.",
+        "",
+        "## Environment",
+        "",
+    ]
     env = results["environment"]
-    out += _md_table(["", ""], [["command", f"`{results['command']}`"]] + [[k.replace("_", " "), v]
-                                                                            for k, v in env.items()])
+    out += _md_table(
+        ["", ""], [["command", f"`{results['command']}`"]] + [[k.replace("_", " "), v] for k, v in env.items()]
+    )
     return "\n".join(out).rstrip("\n") + "\n"
 
 

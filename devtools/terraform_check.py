@@ -42,8 +42,11 @@ _BILLING_MODE = "PAY_PER_REQUEST"
 _TABLE_TYPE = "aws_dynamodb_table"
 # Blocks whose content must be literal for the check (and a reviewer) to see it.
 _STATIC_ONLY_BLOCKS = (
-    "attribute", "global_secondary_index", "local_secondary_index",
-    "point_in_time_recovery", "server_side_encryption",
+    "attribute",
+    "global_secondary_index",
+    "local_secondary_index",
+    "point_in_time_recovery",
+    "server_side_encryption",
 )
 _INTERPOLATION = r"\$\{[^}]+\}"
 _TENANT_SENTINEL = "tenant0sentinel0id"
@@ -98,8 +101,7 @@ class TerraformTable:
             "TableName": self.name,
             "KeySchema": key_schema,
             "AttributeDefinitions": [
-                {"AttributeName": a.get("name"), "AttributeType": a.get("type")}
-                for a in _blocks(body, "attribute")
+                {"AttributeName": a.get("name"), "AttributeType": a.get("type")} for a in _blocks(body, "attribute")
             ],
             "GlobalSecondaryIndexes": [_index_description(g) for g in _blocks(body, "global_secondary_index")],
             "LocalSecondaryIndexes": [_index_description(g) for g in _blocks(body, "local_secondary_index")],
@@ -152,7 +154,9 @@ def table_kind(table: TerraformTable) -> tuple[TableKind | None, list[str]]:
             return None, [f"Purpose tag {purpose!r} is none of the spec's purposes ({known})"]
     by_name = next((k for k, s in TABLE_SPECS.items() if _name_pattern(s).fullmatch(table.name)), None)
     if by_purpose is not None and by_name is not None and by_purpose != by_name:
-        return by_purpose, [f"Purpose tag says {by_purpose} table but the name {table.name!r} is a {by_name} table name"]
+        return by_purpose, [
+            f"Purpose tag says {by_purpose} table but the name {table.name!r} is a {by_name} table name"
+        ]
     kind = by_purpose or by_name
     if kind is None:
         return None, [f"cannot tell which table type {table.name!r} is: give it a spec Purpose tag or name"]
@@ -164,10 +168,14 @@ def table_differences(table: TerraformTable, spec: TableSpec) -> list[str]:
     description = table.description()
     diffs = describe_differences(spec, description)
     diffs += _attribute_differences(spec, description)
-    diffs += [f"dynamic {label} block: write it out so it can be checked against the spec"
-              for label in _dynamic_labels(table.body) if label in _STATIC_ONLY_BLOCKS]
-    diffs += [f"local secondary index {i['IndexName']} is not in the spec"
-              for i in description["LocalSecondaryIndexes"]]
+    diffs += [
+        f"dynamic {label} block: write it out so it can be checked against the spec"
+        for label in _dynamic_labels(table.body)
+        if label in _STATIC_ONLY_BLOCKS
+    ]
+    diffs += [
+        f"local secondary index {i['IndexName']} is not in the spec" for i in description["LocalSecondaryIndexes"]
+    ]
 
     billing = description["BillingModeSummary"]["BillingMode"]
     if billing != _BILLING_MODE:
@@ -198,12 +206,16 @@ def _attribute_differences(spec: TableSpec, description: dict[str, Any]) -> list
     used = {k["AttributeName"] for k in description["KeySchema"]}
     used |= {k["AttributeName"] for i in description["GlobalSecondaryIndexes"] for k in i["KeySchema"]}
     used |= {k["AttributeName"] for i in description["LocalSecondaryIndexes"] for k in i["KeySchema"]}
-    diffs = [f"attribute {name!r} is declared more than once"
-             for name in sorted({n for n in declared if declared.count(n) > 1})]
-    diffs += [f"key attribute {a.name!r} has no attribute block (spec says {a.type})"
-              for a in spec.key_attributes_all() if a.name in used and a.name not in declared]
-    diffs += [f"attribute {name!r} is declared but no key or index uses it"
-              for name in sorted(set(declared) - used)]
+    diffs = [
+        f"attribute {name!r} is declared more than once"
+        for name in sorted({n for n in declared if declared.count(n) > 1})
+    ]
+    diffs += [
+        f"key attribute {a.name!r} has no attribute block (spec says {a.type})"
+        for a in spec.key_attributes_all()
+        if a.name in used and a.name not in declared
+    ]
+    diffs += [f"attribute {name!r} is declared but no key or index uses it" for name in sorted(set(declared) - used)]
     return diffs
 
 
@@ -231,8 +243,12 @@ def _tag_differences(table: TerraformTable, spec: TableSpec) -> list[str]:
         return ["tags must be a literal map so the contract's tags can be checked"]
     # tags_for is the contract's tag set; Environment and TenantId are
     # variables here, so for those only their presence can be checked.
-    expected = tags_for(spec, environment="dev", managed_by=TERRAFORM_MANAGED_BY,
-                        tenant_id=_TENANT_SENTINEL if spec.per_tenant else None)
+    expected = tags_for(
+        spec,
+        environment="dev",
+        managed_by=TERRAFORM_MANAGED_BY,
+        tenant_id=_TENANT_SENTINEL if spec.per_tenant else None,
+    )
     diffs = []
     for key, value in expected.items():
         if key not in tags:
@@ -253,8 +269,10 @@ def _instantiation_differences(tables: list[TerraformTable], calls: list[ModuleC
         if kind is None or not TABLE_SPECS[kind].per_tenant:
             continue
         if "count" in table.body:
-            diffs.append(f"{table.address}: uses count for tenant tables; use for_each over a set or map "
-                         "of tenant ids (count re-indexes and replaces other tenants' tables)")
+            diffs.append(
+                f"{table.address}: uses count for tenant tables; use for_each over a set or map "
+                "of tenant ids (count re-indexes and replaces other tenants' tables)"
+            )
         elif "for_each" not in table.body and table.module_dir not in checked_dirs:
             checked_dirs.add(table.module_dir)
             diffs += _per_tenant_call_differences(table.module_dir, calls, set())
@@ -273,13 +291,16 @@ def _per_tenant_call_differences(module_dir: Path, calls: list[ModuleCall], seen
     diffs = []
     for call in callers:
         if "count" in call.body:
-            diffs.append(f"{call.address}: uses count for tenant tables; use for_each over a set or map "
-                         "of tenant ids (count re-indexes and replaces other tenants' tables)")
+            diffs.append(
+                f"{call.address}: uses count for tenant tables; use for_each over a set or map "
+                "of tenant ids (count re-indexes and replaces other tenants' tables)"
+            )
         elif "for_each" not in call.body:
             # The multiplication may happen one level up, in the caller's caller.
             caller_dir = Path(call.file).parent
-            diffs += [f"{call.address}: not per tenant ({d})"
-                      for d in _per_tenant_call_differences(caller_dir, calls, seen)]
+            diffs += [
+                f"{call.address}: not per tenant ({d})" for d in _per_tenant_call_differences(caller_dir, calls, seen)
+            ]
     return diffs
 
 
@@ -340,6 +361,7 @@ def _unquote(text: str) -> str:
 
 def _labelled(document: dict[str, Any], block_type: str, depth: int) -> Iterator[tuple[Any, ...]]:
     """(label, ..., body) for every `block_type` block: hcl2 nests one dict per label."""
+
     def walk(node: Any, labels: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
         if len(labels) == depth:
             if isinstance(node, dict):
@@ -362,16 +384,23 @@ def _dynamic_labels(body: dict[str, Any]) -> list[str]:
 
 
 def _dynamic_contents(body: dict[str, Any], label: str) -> list[dict[str, Any]]:
-    return [content for entry in _blocks(body, "dynamic") if isinstance(entry.get(label), dict)
-            for content in _blocks(entry[label], "content")]
+    return [
+        content
+        for entry in _blocks(body, "dynamic")
+        if isinstance(entry.get(label), dict)
+        for content in _blocks(entry[label], "content")
+    ]
 
 
 def _index_description(block: dict[str, Any]) -> dict[str, Any]:
     key_schema = [{"AttributeName": block.get("hash_key"), "KeyType": "HASH"}]
     if block.get("range_key") is not None:
         key_schema.append({"AttributeName": block["range_key"], "KeyType": "RANGE"})
-    return {"IndexName": block.get("name"), "KeySchema": key_schema,
-            "Projection": {"ProjectionType": block.get("projection_type")}}
+    return {
+        "IndexName": block.get("name"),
+        "KeySchema": key_schema,
+        "Projection": {"ProjectionType": block.get("projection_type")},
+    }
 
 
 def _name_pattern(spec: TableSpec) -> re.Pattern[str]:

@@ -17,18 +17,35 @@ from types import ModuleType
 
 # old top-level name -> its module now (relative to salestalk_lib)
 MOVED: dict[str, str] = {
-    "errors": "contract.errors", "keys": "contract.keys", "vocab": "contract.vocab",
-    "currency": "contract.currency", "tables": "contract.tables", "models": "contract.models",
-    "validation": "contract.validation", "settings": "contract.settings",
+    "errors": "contract.errors",
+    "keys": "contract.keys",
+    "vocab": "contract.vocab",
+    "currency": "contract.currency",
+    "tables": "contract.tables",
+    "models": "contract.models",
+    "validation": "contract.validation",
+    "settings": "contract.settings",
     "endpoint_guard": "contract.endpoint_guard",
-    "endpoint": "dynamo.endpoint", "storage": "dynamo.storage", "scope": "dynamo.scope",
-    "retry": "dynamo.retry", "writes": "dynamo.writes",
-    "engines": "embedded.engines", "moto_fixes": "embedded.moto_fixes",
-    "connection": "ops.connection", "provision": "ops.provision", "seed": "ops.seed",
-    "ingest": "ops.ingest", "batches": "ops.batches", "inbox": "ops.inbox",
-    "patterns": "ops.patterns", "tenants": "ops.tenants", "audit": "ops.audit",
-    "references": "ops.references", "events": "ops.events",
-    "faults": "testing.faults", "samples": "testing.samples",
+    "endpoint": "dynamo.endpoint",
+    "storage": "dynamo.storage",
+    "scope": "dynamo.scope",
+    "retry": "dynamo.retry",
+    "writes": "dynamo.writes",
+    "engines": "embedded.engines",
+    "moto_fixes": "embedded.moto_fixes",
+    "connection": "ops.connection",
+    "provision": "ops.provision",
+    "seed": "ops.seed",
+    "ingest": "ops.ingest",
+    "batches": "ops.batches",
+    "inbox": "ops.inbox",
+    "patterns": "ops.patterns",
+    "tenants": "ops.tenants",
+    "audit": "ops.audit",
+    "references": "ops.references",
+    "events": "ops.events",
+    "faults": "testing.faults",
+    "samples": "testing.samples",
     "commands": "cli.common",
 }
 # `salestalk_lib.iam` (once one module) is now the package `iam`: it is no alias, it re-exports
@@ -54,8 +71,9 @@ class _Alias(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-                  ) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         prefix, _, name = fullname.rpartition(".")
         if prefix != _PACKAGE or name not in MOVED:
             return None

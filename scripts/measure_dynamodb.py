@@ -54,9 +54,14 @@ class Probe:
         host = urlparse(url).hostname
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise SystemExit(f"refusing {url}: measure on a loopback endpoint only")
-        self.client = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="probe",
-                                   aws_secret_access_key="probe",
-                                   config=Config(retries={"max_attempts": 1}, read_timeout=60))
+        self.client = boto3.client(
+            "dynamodb",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="probe",
+            aws_secret_access_key="probe",
+            config=Config(retries={"max_attempts": 1}, read_timeout=60),
+        )
         run = uuid.uuid4().hex[:6]
         self.table = self._table(f"size-probe-{run}", ["pk"])
         self.metrics_table = self._table(f"size-probe-metrics-{run}", ["pk", "sk"])
@@ -65,9 +70,11 @@ class Probe:
 
     def _table(self, name: str, keys: list[str]) -> str:
         self.client.create_table(
-            TableName=name, BillingMode="PAY_PER_REQUEST",
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"), strict=False)])
+            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"), strict=False)],
+        )
         self.client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         return name
 
@@ -77,8 +84,9 @@ class Probe:
         if self.puts > MAX_PUTS:
             raise SystemExit("too many puts: a search did not converge")
         try:
-            resp = self.client.put_item(TableName=table or self.table, Item=serialize(item),
-                                        ReturnConsumedCapacity="TOTAL")
+            resp = self.client.put_item(
+                TableName=table or self.table, Item=serialize(item), ReturnConsumedCapacity="TOTAL"
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ValidationException":
                 raise
@@ -170,8 +178,11 @@ def main() -> int:
         size = item_size_bytes(limit_item(attributes, pad))
         differences += size != ITEM_SIZE_LIMIT
         shapes.append((label, pad))
-        print(json.dumps({"method": "limit", "shape": label, "largest_pad": pad, "item_size_bytes": size,
-                          "one_more": why}))
+        print(
+            json.dumps(
+                {"method": "limit", "shape": label, "largest_pad": pad, "item_size_bytes": size, "one_more": why}
+            )
+        )
 
     def metric_item(note: int) -> dict:
         item = Metric.create(**boundary_metric_fields(BOUNDARY_METRIC_DIMENSIONS, 1)).to_item()
@@ -185,8 +196,17 @@ def main() -> int:
         lo, hi = (mid, hi) if probe.put(metric_item(mid), probe.metrics_table)[0] else (lo, mid)
     size = item_size_bytes(metric_item(lo))
     differences += size != ITEM_SIZE_LIMIT
-    print(json.dumps({"method": "metric", "dimensions": BOUNDARY_METRIC_DIMENSIONS, "longest_note": lo,
-                      "item_size_bytes": size, "one_more": probe.put(metric_item(lo + 1), probe.metrics_table)[2]}))
+    print(
+        json.dumps(
+            {
+                "method": "metric",
+                "dimensions": BOUNDARY_METRIC_DIMENSIONS,
+                "longest_note": lo,
+                "item_size_bytes": size,
+                "one_more": probe.put(metric_item(lo + 1), probe.metrics_table)[2],
+            }
+        )
+    )
 
     print("# data for tests/measured_dynamodb.py", file=sys.stderr)
     print("NUMBER_ACCEPTANCE = " + json.dumps(acceptance, indent=4), file=sys.stderr)

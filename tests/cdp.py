@@ -74,9 +74,16 @@ class Browser:
         port_file = profile_dir / "DevToolsActivePort"
         port_file.unlink(missing_ok=True)
         process = subprocess.Popen(
-            [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}",
-             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                executable,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile_dir}",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
         # Chromium writes "<port>\n<browser ws path>" once DevTools listens.
@@ -91,8 +98,9 @@ class Browser:
             # No keepalive: websockets draws its ping payloads from the global `random` in a
             # background thread, which breaks Hypothesis draws in later tests (the browser lives
             # for the whole session). A loopback socket needs no keepalive.
-            ws = stack.enter_context(connect(f"ws://127.0.0.1:{port}{path}", max_size=None,
-                                             open_timeout=timeout, ping_interval=None))
+            ws = stack.enter_context(
+                connect(f"ws://127.0.0.1:{port}{path}", max_size=None, open_timeout=timeout, ping_interval=None)
+            )
         except BaseException:
             process.kill()
             process.wait()
@@ -116,8 +124,9 @@ class Browser:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def send(self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None,
-             timeout: float = 30.0) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
         """Send one command and wait for its answer; events that arrive meanwhile are queued."""
         msg_id = next(self._ids)
         message: dict[str, Any] = {"id": msg_id, "method": method, "params": params or {}}
@@ -155,8 +164,11 @@ class Browser:
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, target, session)
         page.enable(session)
-        self.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True,
-                                           "flatten": True}, session=session)
+        self.send(
+            "Target.setAutoAttach",
+            {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True},
+            session=session,
+        )
         return page
 
 
@@ -184,8 +196,7 @@ class Page:
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (promises are awaited)."""
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True})
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
         if "exceptionDetails" in result:
             raise CdpError(f"evaluate {expression!r}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -208,8 +219,10 @@ class Page:
                 quiet_since = time.monotonic()
             if loaded and not in_flight and time.monotonic() - quiet_since >= quiet_period:
                 return visit
-        raise CdpError(f"{url}: not loaded and quiet within {timeout} s "
-                       f"(load event: {loaded}, requests in flight: {sorted(in_flight)})")
+        raise CdpError(
+            f"{url}: not loaded and quiet within {timeout} s "
+            f"(load event: {loaded}, requests in flight: {sorted(in_flight)})"
+        )
 
     def _record(self, event: dict[str, Any], visit: Visit, in_flight: set[str]) -> None:
         method, params = event["method"], event.get("params", {})
@@ -245,6 +258,7 @@ class Page:
         """A PNG of the page from the top, as tall as its content (at most `max_height` CSS pixels)."""
         size = self.send("Page.getLayoutMetrics")["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height), "scale": 1}
-        data = self.send("Page.captureScreenshot", {"format": "png", "clip": clip,
-                                                    "captureBeyondViewport": True})["data"]
+        data = self.send("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True})[
+            "data"
+        ]
         return base64.b64decode(data)

@@ -25,14 +25,25 @@ from salestalk_lib.dynamo.endpoint import Endpoint, start_embedded
 from salestalk_lib.embedded.engines import ENGINE_ENV, ENGINES
 from salestalk_lib.ops.connection import SalesTalk, connect
 
-for _var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "SALESTALK_ALLOW_AWS", "SALESTALK_TABLE_PREFIX",
-             "AWS_PROFILE", ENGINE_ENV):
+for _var in (
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL",
+    "SALESTALK_ALLOW_AWS",
+    "SALESTALK_TABLE_PREFIX",
+    "AWS_PROFILE",
+    ENGINE_ENV,
+):
     os.environ.pop(_var, None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--engine", action="append", choices=ENGINES, dest="engines",
-                     help="run the database tests on this embedded engine only (repeatable; default: every engine)")
+    parser.addoption(
+        "--engine",
+        action="append",
+        choices=ENGINES,
+        dest="engines",
+        help="run the database tests on this embedded engine only (repeatable; default: every engine)",
+    )
 
 
 def _engines_for(metafunc: pytest.Metafunc) -> list[str]:
@@ -55,8 +66,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     engines = _engines_for(metafunc)
     if not engines:  # bound to an engine this run leaves out (--engine): deselected, not skipped
-        metafunc.parametrize("engine", [pytest.param(None, marks=_NOT_THIS_RUN)], indirect=True, scope="session",
-                             ids=["not-this-run"])
+        metafunc.parametrize(
+            "engine", [pytest.param(None, marks=_NOT_THIS_RUN)], indirect=True, scope="session", ids=["not-this-run"]
+        )
         return
     # scope="session": pytest groups the tests by engine, so each engine's server starts once.
     metafunc.parametrize("engine", engines, indirect=True, scope="session", ids=engines)

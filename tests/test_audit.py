@@ -28,8 +28,9 @@ def _seed_records(tenant: str, name: str) -> list[dict]:
 def _seeded(endpoint, label: str):
     from salestalk_lib.ops.seed import load_seed
 
-    st = connect(settings=Settings(table_prefix=f"{label}{uuid.uuid4().hex[:8]}-", environment="test"),
-                 endpoint=endpoint)
+    st = connect(
+        settings=Settings(table_prefix=f"{label}{uuid.uuid4().hex[:8]}-", environment="test"), endpoint=endpoint
+    )
     load_seed(st, SEED_DIR, progress=False)
     return st
 
@@ -60,8 +61,11 @@ def test_a_clean_seeded_tenant_passes(clean, tenant):
     messages = _seed_records(tenant, "messages")
     sessions = {m["sessionId"] for m in messages}
     # each message, its identity item, one rollup per session
-    assert report.items == {scope.registry_table: 1, scope.messages_table: 2 * len(messages) + len(sessions),
-                            scope.metrics_table: len(_seed_records(tenant, "metrics"))}
+    assert report.items == {
+        scope.registry_table: 1,
+        scope.messages_table: 2 * len(messages) + len(sessions),
+        scope.metrics_table: len(_seed_records(tenant, "metrics")),
+    }
 
 
 def test_the_cli_exits_0_on_a_clean_tenant(capsys, clean):
@@ -102,19 +106,29 @@ def test_each_broken_item_is_reported_and_the_cli_exits_1(capsys, broken):
     overconfident = _message(ACME)
     overconfident["classification"]["confidence"] = Decimal("1.5")
     metric = copy.deepcopy(_seed_records(ACME, "metrics")[0])
-    metric.update(sk="2024-Q1", timestamp=keys.parse_period("2024-Q1").timestamp, colour="blue",
-                  metricId=keys.new_uuid4())
-    for table, item in ((acme.messages_table, wrong_time), (acme.messages_table, overconfident),
-                        (acme.metrics_table, metric)):
+    metric.update(
+        sk="2024-Q1", timestamp=keys.parse_period("2024-Q1").timestamp, colour="blue", metricId=keys.new_uuid4()
+    )
+    for table, item in (
+        (acme.messages_table, wrong_time),
+        (acme.messages_table, overconfident),
+        (acme.metrics_table, metric),
+    ):
         st.storage.put_item(table, item)  # the unscoped seam: no model check on the way in
 
     report = audit_tenant(acme)
     # Each message sits in a session of its own that has no rollup item, and has no identity item (it was
     # written past ingestion): both are reported too.
     assert [(f.field, f.table) for f in _findings_for(report, wrong_time["pk"])] == [
-        ("messageId", acme.messages_table), ("sessionId", acme.messages_table), ("timestamp", acme.messages_table)]
+        ("messageId", acme.messages_table),
+        ("sessionId", acme.messages_table),
+        ("timestamp", acme.messages_table),
+    ]
     assert [f.field for f in _findings_for(report, overconfident["pk"])] == [
-        "classification.confidence", "messageId", "sessionId"]
+        "classification.confidence",
+        "messageId",
+        "sessionId",
+    ]
     assert [(f.sk, f.field) for f in _findings_for(report, metric["pk"])] == [("2024-Q1", "colour")]
     assert len(report.findings) == 7
 
@@ -137,7 +151,8 @@ def test_misplaced_foreign_and_keyless_items_are_reported(broken):
         st.storage.put_item(acme.messages_table, item)
     report = audit_tenant(acme)
     assert ("pk", "a metric item does not belong in the messages table") in [
-        (f.field, f.rule) for f in _findings_for(report, metric_in_messages["pk"])]
+        (f.field, f.rule) for f in _findings_for(report, metric_in_messages["pk"])
+    ]
     assert [f.field for f in _findings_for(report, foreign["pk"])] == ["messageId", "sessionId", "tenantId"]
     assert [f.field for f in _findings_for(report, "NOTE#1")] == ["(record)"]
 
@@ -151,8 +166,9 @@ def test_a_rollup_that_drifted_from_its_messages_is_reported(broken):
     orphan = _message(ACME)  # valid, but its session has no rollup
     st.storage.put_item(acme.messages_table, orphan)
     report = audit_tenant(acme)
-    assert [(f.pk, f.field) for f in report.findings] == sorted([
-        (key["pk"], "messageCount"), (orphan["pk"], "messageId"), (orphan["pk"], "sessionId")])
+    assert [(f.pk, f.field) for f in report.findings] == sorted(
+        [(key["pk"], "messageCount"), (orphan["pk"], "messageId"), (orphan["pk"], "sessionId")]
+    )
 
 
 def test_a_broken_message_is_reported_once_not_again_through_its_sessions_rollup(broken):
@@ -164,7 +180,9 @@ def test_a_broken_message_is_reported_once_not_again_through_its_sessions_rollup
     st.storage.put_item(acme.messages_table, stored)  # overwrites the seeded message in place
     report = audit_tenant(acme)
     assert [(f.pk, f.field) for f in report.findings] == [
-        (stored["pk"], "classification.confidence"), (stored["pk"], "timestamp")]
+        (stored["pk"], "classification.confidence"),
+        (stored["pk"], "timestamp"),
+    ]
 
 
 def test_a_missing_registry_item_is_reported(broken):
@@ -200,18 +218,31 @@ def test_message_identity_pairing_breaks_are_reported(broken):
     table = acme.messages_table
     stored = _seed_records(ACME, "messages")[0]  # ingested by the seed loader: it has its identity item
     second = copy.deepcopy(stored)
-    second.update(sk="2025-11-09T23:59:00.000Z", timestamp=keys.unix_seconds(keys.parse_message_sk(
-        "2025-11-09T23:59:00.000Z")))
+    second.update(
+        sk="2025-11-09T23:59:00.000Z", timestamp=keys.unix_seconds(keys.parse_message_sk("2025-11-09T23:59:00.000Z"))
+    )
     st.storage.put_item(table, second)  # the same id at another time: a second item in its MSG# partition
     orphan_id = keys.new_uuid4()
-    orphan = {"pk": keys.message_identity_pk(orphan_id), "sk": keys.message_identity_sk(), "tenantId": ACME,
-              "messageId": orphan_id, "messageSk": "2025-11-09T10:00:00.000Z"}
+    orphan = {
+        "pk": keys.message_identity_pk(orphan_id),
+        "sk": keys.message_identity_sk(),
+        "tenantId": ACME,
+        "messageId": orphan_id,
+        "messageSk": "2025-11-09T10:00:00.000Z",
+    }
     st.storage.put_item(table, orphan)  # an identity item whose message is not stored
     expiring = _message(ACME, ttl=Decimal(4_000_000_000))
     st.storage.put_item(table, expiring)
-    st.storage.put_item(table, {"pk": keys.message_identity_pk(expiring["messageId"]),
-                                "sk": keys.message_identity_sk(), "tenantId": ACME,
-                                "messageId": expiring["messageId"], "messageSk": expiring["sk"]})  # ttl missing
+    st.storage.put_item(
+        table,
+        {
+            "pk": keys.message_identity_pk(expiring["messageId"]),
+            "sk": keys.message_identity_sk(),
+            "tenantId": ACME,
+            "messageId": expiring["messageId"],
+            "messageSk": expiring["sk"],
+        },
+    )  # ttl missing
     report = audit_tenant(acme)
     fields: dict[tuple[str, str], list[str]] = {}
     for f in report.findings:
@@ -222,7 +253,8 @@ def test_message_identity_pairing_breaks_are_reported(broken):
     assert {f.rule for f in report.findings if f.pk == stored["pk"] and f.field == "pk"} == {
         f"{stored['pk']} holds 2 message items ({', '.join(sorted([stored['sk'], second['sk']]))}): a message's id "
         "is its identity, "
-        "whatever its time, so only one may be stored"}
+        "whatever its time, so only one may be stored"
+    }
     assert fields[(orphan["pk"], "METADATA")] == ["messageSk"]
     assert fields[(keys.message_identity_pk(expiring["messageId"]), "METADATA")] == ["ttl"]
     assert fields[(expiring["pk"], expiring["sk"])] == ["sessionId"]  # it has its identity item: only no rollup

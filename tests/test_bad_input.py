@@ -88,8 +88,18 @@ def test_provision_refuses_before_creating_the_good_ones(capsys, endpoint, setti
 
 @IDS
 def test_tenant_add_refuses_hostile_id(capsys, endpoint, settings, st, bad):
-    code, out, err = _run(capsys, "tenant", "add", "--name", "ACME", "--owner-email", "ops@acme.example",
-                          *_conn(endpoint, settings), "--", bad)
+    code, out, err = _run(
+        capsys,
+        "tenant",
+        "add",
+        "--name",
+        "ACME",
+        "--owner-email",
+        "ops@acme.example",
+        *_conn(endpoint, settings),
+        "--",
+        bad,
+    )
     assert code == 2 and "tenant id" in err
     assert out == "" and snapshot(st) == {}
 
@@ -109,23 +119,36 @@ def test_tenant_policy_refuses_hostile_id(capsys, bad):
     assert code == 2 and "tenant id" in err and out == ""
 
 
-@pytest.mark.parametrize("options, rule", [
-    (["--name", "", "--owner-email", "ops@acme.example"], "name: String should have at least 1 character"),
-    (["--name", "x" * 300, "--owner-email", "ops@acme.example"], "at most 256 characters"),
-    (["--name", "ACME", "--owner-email", "ops@"], "ownerEmail: value is not a valid email address"),
-    (["--name", "ACME", "--owner-email", "ops@acme.example", "--plan", "gold"],
-     "plan: Input should be 'free', 'standard' or 'enterprise'"),
-    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", "[1, 2]"], "must be a JSON object"),
-    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", "{region: EU}"], "is not valid JSON"),
-    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"a": 1, "a": 2}'],
-     "metadata.a: appears more than once in one JSON object"),
-    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"n": NaN}'],
-     "metadata.n: must be a finite number"),
-    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"a": null}'],
-     "metadata.a: must not be null"),
-    (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"blob": "' + "x" * 420_000 + '"}'],
-     "the limit is 10,240 bytes"),
-])
+@pytest.mark.parametrize(
+    "options, rule",
+    [
+        (["--name", "", "--owner-email", "ops@acme.example"], "name: String should have at least 1 character"),
+        (["--name", "x" * 300, "--owner-email", "ops@acme.example"], "at most 256 characters"),
+        (["--name", "ACME", "--owner-email", "ops@"], "ownerEmail: value is not a valid email address"),
+        (
+            ["--name", "ACME", "--owner-email", "ops@acme.example", "--plan", "gold"],
+            "plan: Input should be 'free', 'standard' or 'enterprise'",
+        ),
+        (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", "[1, 2]"], "must be a JSON object"),
+        (["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", "{region: EU}"], "is not valid JSON"),
+        (
+            ["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"a": 1, "a": 2}'],
+            "metadata.a: appears more than once in one JSON object",
+        ),
+        (
+            ["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"n": NaN}'],
+            "metadata.n: must be a finite number",
+        ),
+        (
+            ["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"a": null}'],
+            "metadata.a: must not be null",
+        ),
+        (
+            ["--name", "ACME", "--owner-email", "ops@acme.example", "--metadata", '{"blob": "' + "x" * 420_000 + '"}'],
+            "the limit is 10,240 bytes",
+        ),
+    ],
+)
 def test_tenant_add_refuses_bad_fields_with_nothing_written(capsys, endpoint, settings, st, options, rule):
     code, out, err = _run(capsys, "tenant", "add", "acme-corp-001", *options, *_conn(endpoint, settings))
     assert code == 2 and rule in err
@@ -138,8 +161,12 @@ def test_tenant_add_refuses_bad_metadata_files_with_nothing_written(capsys, endp
     binary.write_bytes(b"\xff\xfe\x00{")
     huge = tmp_path / "huge.json"
     huge.write_text(json.dumps({"blob": "x" * 500_000}), encoding="utf-8")
-    for path, rule in ((tmp_path / "missing.json", "cannot be read"), (binary, "cannot be read"),
-                       (huge, "the limit is 10,240 bytes"), (tmp_path, "cannot be read")):
+    for path, rule in (
+        (tmp_path / "missing.json", "cannot be read"),
+        (binary, "cannot be read"),
+        (huge, "the limit is 10,240 bytes"),
+        (tmp_path, "cannot be read"),
+    ):
         code, _, err = _run(capsys, *base, "--metadata-file", str(path), *_conn(endpoint, settings))
         assert code == 2 and rule in err, (path, err)
     assert snapshot(st) == {}
@@ -162,8 +189,17 @@ def test_tenant_remove_refuses_an_export_path_that_is_a_file(capsys, endpoint, s
 @IDS
 def test_query_refuses_hostile_tenant(capsys, endpoint, seeded, bad):
     before = snapshot(seeded)
-    code, _, err = _run(capsys, "query", "metric_for_period", f"--tenant={bad}", "--param", "subject=revenue",
-                        "--param", "period=2025-Q3", *_conn(endpoint, seeded.settings))
+    code, _, err = _run(
+        capsys,
+        "query",
+        "metric_for_period",
+        f"--tenant={bad}",
+        "--param",
+        "subject=revenue",
+        "--param",
+        "period=2025-Q3",
+        *_conn(endpoint, seeded.settings),
+    )
     assert code == 2 and "tenant id" in err
     assert snapshot(seeded) == before
 
@@ -204,8 +240,9 @@ def test_wrong_argument_types_are_usage_errors(capsys, endpoint, settings, st):
 
 
 def test_hostile_table_prefix_is_refused(capsys, endpoint, st):
-    code, _, err = _run(capsys, "provision", "--tenant", SEED, "--endpoint-url", endpoint.url,
-                        "--table-prefix", "../x/")
+    code, _, err = _run(
+        capsys, "provision", "--tenant", SEED, "--endpoint-url", endpoint.url, "--table-prefix", "../x/"
+    )
     assert code == 2 and "table prefix" in err
     assert st.storage.list_tables("../x/") == []
 
@@ -214,10 +251,18 @@ def test_hostile_table_prefix_is_refused(capsys, endpoint, st):
 
 
 def _tenant_record(tenant_id, **over):
-    record = {"tenantId": tenant_id, "name": "ACME", "ownerEmail": "ops@acme.example", "plan": "standard",
-              "status": "active", "messagesTableName": f"tenant-{tenant_id}-messages",
-              "metricsTableName": f"tenant-{tenant_id}-metrics", "s3Prefix": f"tenant-{tenant_id}/",
-              "createdAt": 1762682400, "updatedAt": 1762682400}
+    record = {
+        "tenantId": tenant_id,
+        "name": "ACME",
+        "ownerEmail": "ops@acme.example",
+        "plan": "standard",
+        "status": "active",
+        "messagesTableName": f"tenant-{tenant_id}-messages",
+        "metricsTableName": f"tenant-{tenant_id}-metrics",
+        "s3Prefix": f"tenant-{tenant_id}/",
+        "createdAt": 1762682400,
+        "updatedAt": 1762682400,
+    }
     record.update(over)
     return record
 
@@ -231,15 +276,18 @@ def test_validate_reports_a_hostile_tenant_id_in_a_file(capsys, tmp_path, bad):
     assert f"{path}:1 tenantId:" in out
 
 
-@pytest.mark.parametrize("field, value, rule", [
-    ("createdAt", "1762682400", "must be a number, not a string"),
-    ("createdAt", True, "must be a number, not a boolean"),
-    ("name", 7, "valid string"),
-    ("plan", ["standard"], "'free', 'standard' or 'enterprise'"),
-    ("metadata", [1, 2], "must be a map"),
-    ("updatedAt", 1, "must be ≥ createdAt"),
-    ("messagesTableName", "tenant-techstart-inc-002-messages", "derived from tenantId"),
-])
+@pytest.mark.parametrize(
+    "field, value, rule",
+    [
+        ("createdAt", "1762682400", "must be a number, not a string"),
+        ("createdAt", True, "must be a number, not a boolean"),
+        ("name", 7, "valid string"),
+        ("plan", ["standard"], "'free', 'standard' or 'enterprise'"),
+        ("metadata", [1, 2], "must be a map"),
+        ("updatedAt", 1, "must be ≥ createdAt"),
+        ("messagesTableName", "tenant-techstart-inc-002-messages", "derived from tenantId"),
+    ],
+)
 def test_validate_reports_wrong_types_in_a_file(capsys, tmp_path, field, value, rule):
     path = tmp_path / "tenants.json"
     path.write_text(json.dumps([_tenant_record(SEED, **{field: value})]), encoding="utf-8")
@@ -250,10 +298,19 @@ def test_validate_reports_wrong_types_in_a_file(capsys, tmp_path, field, value, 
 def _huge_metric(n_dimensions=4000):
     """A metric slice within every per-field rule whose item is over 400 KB in total (~500 KB)."""
     dims = {f"d{i}": "v" * 120 for i in range(n_dimensions)}
-    return {"tenantId": SEED, "metricId": "00000000-0000-4000-8000-000000000000", "subject": "revenue",
-            "metricType": "revenue", "unit": "USD", "value": 1, "pk": "METRIC#revenue",
-            "sk": "2025-Q3#d1:" + "v" * 120, "dimensionKey": "d1:" + "v" * 120, "dimensions": dims,
-            "timestamp": 1751328000}
+    return {
+        "tenantId": SEED,
+        "metricId": "00000000-0000-4000-8000-000000000000",
+        "subject": "revenue",
+        "metricType": "revenue",
+        "unit": "USD",
+        "value": 1,
+        "pk": "METRIC#revenue",
+        "sk": "2025-Q3#d1:" + "v" * 120,
+        "dimensionKey": "d1:" + "v" * 120,
+        "dimensions": dims,
+        "timestamp": 1751328000,
+    }
 
 
 def test_validate_reports_an_item_over_400_kb(capsys, tmp_path):
@@ -280,8 +337,9 @@ def _seed_dir(tmp_path, tenant_id, **over):
 @pytest.mark.skipif("seed" not in COMMAND_MODULES, reason="no seed command")
 @IDS
 def test_seed_refuses_a_hostile_tenant_id_in_its_files(capsys, endpoint, settings, st, tmp_path, bad):
-    code, _, err = _run(capsys, "seed", "--dir", str(_seed_dir(tmp_path, bad)), "--no-progress",
-                        *_conn(endpoint, settings))
+    code, _, err = _run(
+        capsys, "seed", "--dir", str(_seed_dir(tmp_path, bad)), "--no-progress", *_conn(endpoint, settings)
+    )
     assert code == 2 and "tenantId" in err and "nothing was written" in err
     assert snapshot(st) == {}
 
@@ -300,9 +358,16 @@ def test_seed_refuses_wrong_types_and_oversized_items(capsys, endpoint, settings
 
 def _message(tenant_id, **over):
     message_id = "ac27d6c2-344a-415e-9da8-c93f71181091"
-    record = {"tenantId": tenant_id, "messageId": message_id, "sessionId": "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5",
-              "pk": f"MSG#{message_id}", "sk": "2025-11-09T10:00:00.000Z", "timestamp": 1762682400,
-              "sender": "user", "text": "What was our revenue in Q3 2025?"}
+    record = {
+        "tenantId": tenant_id,
+        "messageId": message_id,
+        "sessionId": "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5",
+        "pk": f"MSG#{message_id}",
+        "sk": "2025-11-09T10:00:00.000Z",
+        "timestamp": 1762682400,
+        "sender": "user",
+        "text": "What was our revenue in Q3 2025?",
+    }
     record.update(over)
     return record
 
@@ -318,15 +383,24 @@ def test_ingest_refuses_a_hostile_tenant_id_in_its_files(capsys, endpoint, setti
 
 
 @pytest.mark.skipif("ingest" not in COMMAND_MODULES, reason="no ingest command")
-def test_ingest_refuses_wrong_types_and_oversized_items_with_nothing_written(capsys, endpoint, settings, st,
-                                                                             tmp_path):
+def test_ingest_refuses_wrong_types_and_oversized_items_with_nothing_written(capsys, endpoint, settings, st, tmp_path):
     path = tmp_path / "batch.jsonl"
-    lines = [_message(SEED),  # valid: must not be written either, the batch is all-or-nothing
-             _message(SEED, messageId="5a1c7b0e-3f7d-4c89-9b1e-2f0d6c1a4e77",
-                      pk="MSG#5a1c7b0e-3f7d-4c89-9b1e-2f0d6c1a4e77", timestamp="1762682400"),
-             _message(SEED, messageId="6b2d8c1f-4a8e-4d9a-8c2f-3a1e7d2b5f88",
-                      pk="MSG#6b2d8c1f-4a8e-4d9a-8c2f-3a1e7d2b5f88", sender=["user"]),
-             _huge_metric()]
+    lines = [
+        _message(SEED),  # valid: must not be written either, the batch is all-or-nothing
+        _message(
+            SEED,
+            messageId="5a1c7b0e-3f7d-4c89-9b1e-2f0d6c1a4e77",
+            pk="MSG#5a1c7b0e-3f7d-4c89-9b1e-2f0d6c1a4e77",
+            timestamp="1762682400",
+        ),
+        _message(
+            SEED,
+            messageId="6b2d8c1f-4a8e-4d9a-8c2f-3a1e7d2b5f88",
+            pk="MSG#6b2d8c1f-4a8e-4d9a-8c2f-3a1e7d2b5f88",
+            sender=["user"],
+        ),
+        _huge_metric(),
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
     code, out, err = _run(capsys, "ingest", str(path), "--no-progress", *_conn(endpoint, settings))
     assert code == 2 and "3 violation(s); nothing was written" in err
@@ -362,8 +436,12 @@ def test_scoped_handle_refuses_tables_named_from_hostile_ids_before_sending(seed
     sent = []
     scope.storage.hooks.append(lambda op, params: sent.append(op))
     prefix = seeded.settings.table_prefix
-    for name in (f"{prefix}tenant-{bad}-messages", f"{prefix}tenant-{bad}-metrics",
-                 f"{prefix}tenant-{SEED}-messages{bad}", f"{prefix}tenant-{SEED}{bad}-metrics"):
+    for name in (
+        f"{prefix}tenant-{bad}-messages",
+        f"{prefix}tenant-{bad}-metrics",
+        f"{prefix}tenant-{SEED}-messages{bad}",
+        f"{prefix}tenant-{SEED}{bad}-metrics",
+    ):
         if name in (scope.messages_table, scope.metrics_table):
             continue  # e.g. the empty id leaves the tenant's own name intact
         with pytest.raises(IsolationViolation):
@@ -389,10 +467,12 @@ def test_models_refuse_an_item_over_400_kb_by_dynamodb_size_rules():
 
 def test_lifecycle_refuses_oversized_and_wrongly_typed_records_with_nothing_written(st):
     tenants = Tenants.of(st, clock=FixedClock(1762682400))
-    for fields in ({"name": "ACME", "owner_email": "ops@acme.example", "metadata": {"blob": "x" * 420_000}},
-                   {"name": b"ACME", "owner_email": "ops@acme.example"},
-                   {"name": "ACME", "owner_email": "ops@acme.example", "plan": None},
-                   {"name": "ACME", "owner_email": "ops@acme.example", "metadata": {"n": Decimal("NaN")}}):
+    for fields in (
+        {"name": "ACME", "owner_email": "ops@acme.example", "metadata": {"blob": "x" * 420_000}},
+        {"name": b"ACME", "owner_email": "ops@acme.example"},
+        {"name": "ACME", "owner_email": "ops@acme.example", "plan": None},
+        {"name": "ACME", "owner_email": "ops@acme.example", "metadata": {"n": Decimal("NaN")}},
+    ):
         with pytest.raises(ValidationFailed):
             tenants.onboard("globex-003", **fields)
     assert snapshot(st) == {}

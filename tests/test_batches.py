@@ -37,20 +37,29 @@ def conn(endpoint, register) -> SalesTalk:
     return register(st, A, B)
 
 
-def ingestor(conn: SalesTalk, *, now: datetime = NOW, storage: Storage | None = None,
-             sink: MemorySink | None = None) -> Ingestor:
-    return Ingestor(storage or conn.storage, conn.settings, retrier=Retrier.virtual(seed=1), now=lambda: now,
-                    sink=sink if sink is not None else MemorySink())
+def ingestor(
+    conn: SalesTalk, *, now: datetime = NOW, storage: Storage | None = None, sink: MemorySink | None = None
+) -> Ingestor:
+    return Ingestor(
+        storage or conn.storage,
+        conn.settings,
+        retrier=Retrier.virtual(seed=1),
+        now=lambda: now,
+        sink=sink if sink is not None else MemorySink(),
+    )
 
 
 def records(tenant: str = A, seed: int = 1) -> list[Message | Metric]:
-    return [*sample_messages(tenant, 6, sessions=2, seed=seed),
-            *sample_metrics(tenant, 8, seed=seed, first_day=datetime(2021, 1, 1, tzinfo=UTC))]
+    return [
+        *sample_messages(tenant, 6, sessions=2, seed=seed),
+        *sample_metrics(tenant, 8, seed=seed, first_day=datetime(2021, 1, 1, tzinfo=UTC)),
+    ]
 
 
 def stored_record(conn: SalesTalk, tenant: str, batch_id: str) -> dict | None:
-    return conn.storage.get_item(conn.settings.table_name("messages", tenant),
-                                 {"pk": keys.batch_pk(batch_id), "sk": keys.batch_sk()})
+    return conn.storage.get_item(
+        conn.settings.table_name("messages", tenant), {"pk": keys.batch_pk(batch_id), "sk": keys.batch_sk()}
+    )
 
 
 def everything(conn: SalesTalk) -> list[tuple[str, dict]]:
@@ -138,8 +147,11 @@ def test_a_withdrawal_never_deletes_a_record_another_run_holds(conn):
     b_messages = conn.settings.table_name("messages", B)
 
     def another_run_takes_a_over(op: str, params: dict) -> None:
-        if op == "PutItem" and params["TableName"] == b_messages and params["Item"]["pk"]["S"] == keys.batch_pk(
-                "upload-6"):
+        if (
+            op == "PutItem"
+            and params["TableName"] == b_messages
+            and params["Item"]["pk"]["S"] == keys.batch_pk("upload-6")
+        ):
             held = stored_record(conn, A, "upload-6") | {"runToken": other_token}
             conn.storage.put_item(conn.settings.table_name("messages", A), held)
 
@@ -170,7 +182,10 @@ def test_ctrl_c_while_the_batch_begins_sends_no_cleanup_and_a_rerun_completes(co
     again = ingestor(conn).ingest(batch, batch_id="upload-7")
     assert again.batches[A].state is BatchState.RESUMED and again.batches[B].state is BatchState.NEW
     assert again.counts() == {"created": len(batch)} and again.ok
-    assert {t: b.record.status for t, b in again.batches.items()} == {A: BatchStatus.COMPLETED, B: BatchStatus.COMPLETED}
+    assert {t: b.record.status for t, b in again.batches.items()} == {
+        A: BatchStatus.COMPLETED,
+        B: BatchStatus.COMPLETED,
+    }
 
 
 def test_an_unfinished_batch_is_resumed_under_the_same_event_id(conn):
@@ -256,8 +271,12 @@ def test_an_invalid_batch_id_is_refused_before_anything_is_sent(conn):
 
 
 def test_the_audit_accepts_batch_records_and_names_a_broken_one(conn):
-    conn.storage.put_item(conn.settings.table_name("registry"), Tenant.create(
-        tenant_id=A, name="A", owner_email="a@example.com", plan="free", created_at=1_700_000_000).to_item())
+    conn.storage.put_item(
+        conn.settings.table_name("registry"),
+        Tenant.create(
+            tenant_id=A, name="A", owner_email="a@example.com", plan="free", created_at=1_700_000_000
+        ).to_item(),
+    )
     ingestor(conn).ingest(records(A), batch_id="upload-9")
     assert audit_tenant(conn.tenant(A)).findings == []
     table = conn.settings.table_name("messages", A)
@@ -278,33 +297,51 @@ def test_the_content_batch_id_depends_on_the_records_not_their_order():
 
 
 def _record(**changes) -> dict:
-    base = IngestBatch.begin(tenant_id=A, batch_id="b-1", content_hash=content_hash(records(A)), message_count=6,
-                             metric_count=8, started_at=1_764_072_000,
-                             event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d",
-                             run_token="7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f").to_item()
+    base = IngestBatch.begin(
+        tenant_id=A,
+        batch_id="b-1",
+        content_hash=content_hash(records(A)),
+        message_count=6,
+        metric_count=8,
+        started_at=1_764_072_000,
+        event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d",
+        run_token="7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f",
+    ).to_item()
     return {k: v for k, v in {**base, **changes}.items() if v is not None}
 
 
-@pytest.mark.parametrize(("changes", "field", "rule"), [
-    ({"recordCount": 15}, "recordCount", "must equal messageCount + metricCount (6 + 8)"),
-    ({"ttl": 1_764_072_001}, "ttl", "must be startedAt + 30 days"),
-    ({"status": "completed"}, "completedAt", "is required once the batch is completed"),
-    ({"outcomes": {"created": 14}}, "outcomes", "must be absent while the batch is in progress"),
-    ({"status": "completed", "completedAt": 1_764_072_000, "outcomes": {"created": -1}}, "outcomes.created", ""),
-    ({"status": "completed", "completedAt": 1_764_071_999, "outcomes": {"created": 14}}, "completedAt",
-     "must be ≥ startedAt"),
-    ({"status": "completed", "completedAt": 1_764_072_000, "outcomes": {"created": 13}}, "outcomes",
-     "must add up to recordCount (14)"),
-    ({"status": "completed", "completedAt": 1_764_072_000, "outcomes": {"conflict": 14}}, "outcomes.conflict", ""),
-    ({"status": "completed", "completedAt": 1_764_072_000, "outcomes": {"alreadyExists": 13}}, "outcomes",
-     "must add up to recordCount (14)"),
-    ({"eventId": None}, "eventId", "is required when the batch has metrics"),
-    ({"pk": "BATCH#b-2"}, "pk", "must be 'BATCH#b-1' (built from batchId)"),
-    ({"sk": "META"}, "sk", "must be 'METADATA' for an ingest batch"),
-    ({"contentHash": "md5:abc"}, "contentHash", "must be 'sha256:' and 64 lowercase hex digits"),
-    ({"status": "done"}, "status", ""),
-    ({"timestamp": 1}, "timestamp", ""),
-])
+@pytest.mark.parametrize(
+    ("changes", "field", "rule"),
+    [
+        ({"recordCount": 15}, "recordCount", "must equal messageCount + metricCount (6 + 8)"),
+        ({"ttl": 1_764_072_001}, "ttl", "must be startedAt + 30 days"),
+        ({"status": "completed"}, "completedAt", "is required once the batch is completed"),
+        ({"outcomes": {"created": 14}}, "outcomes", "must be absent while the batch is in progress"),
+        ({"status": "completed", "completedAt": 1_764_072_000, "outcomes": {"created": -1}}, "outcomes.created", ""),
+        (
+            {"status": "completed", "completedAt": 1_764_071_999, "outcomes": {"created": 14}},
+            "completedAt",
+            "must be ≥ startedAt",
+        ),
+        (
+            {"status": "completed", "completedAt": 1_764_072_000, "outcomes": {"created": 13}},
+            "outcomes",
+            "must add up to recordCount (14)",
+        ),
+        ({"status": "completed", "completedAt": 1_764_072_000, "outcomes": {"conflict": 14}}, "outcomes.conflict", ""),
+        (
+            {"status": "completed", "completedAt": 1_764_072_000, "outcomes": {"alreadyExists": 13}},
+            "outcomes",
+            "must add up to recordCount (14)",
+        ),
+        ({"eventId": None}, "eventId", "is required when the batch has metrics"),
+        ({"pk": "BATCH#b-2"}, "pk", "must be 'BATCH#b-1' (built from batchId)"),
+        ({"sk": "META"}, "sk", "must be 'METADATA' for an ingest batch"),
+        ({"contentHash": "md5:abc"}, "contentHash", "must be 'sha256:' and 64 lowercase hex digits"),
+        ({"status": "done"}, "status", ""),
+        ({"timestamp": 1}, "timestamp", ""),
+    ],
+)
 def test_an_ingest_batch_record_breaking_a_rule_is_named(changes, field, rule):
     model, violations = validate_record(_record(**changes), "batch.jsonl:1")
     assert model is None

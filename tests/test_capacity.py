@@ -45,9 +45,9 @@ def test_get_item_read_units():
     assert get_item_rcu(4097, consistent=True) == 2
     assert get_item_rcu(4097, consistent=False) == Decimal("1")
     assert get_item_rcu(100, consistent=False) == Decimal("0.5")
-    assert get_item_rcu(None, consistent=True) == 1          # a missing item still costs the minimum
+    assert get_item_rcu(None, consistent=True) == 1  # a missing item still costs the minimum
     assert get_item_rcu(None, consistent=False) == Decimal("0.5")
-    assert get_item_rcu(_message_like(5000), consistent=True) == 2   # 5,044 bytes: two started 4 KB
+    assert get_item_rcu(_message_like(5000), consistent=True) == 2  # 5,044 bytes: two started 4 KB
 
 
 def test_query_read_units_sum_the_items_read_then_round():
@@ -63,24 +63,24 @@ def test_query_pages_round_each_page():
     # pages of 6,000 and 3,000 bytes: 2 + 1 units strongly consistent, 1.5 eventually
     assert query_rcu([3000, 3000, 3000], consistent=True, limit=2) == 3
     assert query_rcu([3000, 3000, 3000], consistent=False, limit=2) == Decimal("1.5")
-    assert query_rcu([3000, 3000, 3000], consistent=True) == 3   # one page of 9,000 bytes: 3 units
+    assert query_rcu([3000, 3000, 3000], consistent=True) == 3  # one page of 9,000 bytes: 3 units
     mb = 1024 * 1024
     assert query_pages([mb // 2, mb // 2, 10]) == [[mb // 2, mb // 2], [10]]
 
 
 def test_write_units():
     assert wcu(1) == 1 and wcu(1024) == 1 and wcu(1025) == 2
-    assert wcu(100, previous=3000) == 3    # a put over a larger item pays for the larger
+    assert wcu(100, previous=3000) == 3  # a put over a larger item pays for the larger
     assert wcu(_message_like(980)) == 1 and wcu(_message_like(981)) == 2
 
 
 def test_write_cost_counts_every_index_carrying_the_key():
-    item = _message_like(1000)           # 1,044 bytes: 2 WCU; in SessionIndex and SenderIndex
+    item = _message_like(1000)  # 1,044 bytes: 2 WCU; in SessionIndex and SenderIndex
     assert write_cost(MESSAGES, item) == WriteCost(2, {"SessionIndex": 2, "SenderIndex": 2})
     assert write_cost(MESSAGES, item).total == 6
     assert write_cost(MESSAGES, item, transaction=True) == WriteCost(4, {"SessionIndex": 2, "SenderIndex": 2})
     rollup = {"pk": "SESSION#a", "sk": "METADATA", "messageCount": Decimal(1)}
-    assert write_cost(MESSAGES, rollup) == WriteCost(1, {})     # sparse: no index key, no index write
+    assert write_cost(MESSAGES, rollup) == WriteCost(1, {})  # sparse: no index key, no index write
     no_sender = {k: v for k, v in item.items() if k != "sender"}
     assert write_cost(MESSAGES, no_sender).indexes == {"SessionIndex": 2}
 
@@ -89,10 +89,10 @@ def test_index_writes_of_an_update():
     tenant = {"tenantId": "t", "ownerEmail": "o@x.example", "status": "active", "updatedAt": Decimal(1)}
     moved = {**tenant, "status": "suspended", "updatedAt": Decimal(2)}
     index = {i.name: i for i in REGISTRY.indexes}
-    assert index_write_units(index["StatusIndex"], tenant, moved) == 2       # key changed: delete + put
-    assert index_write_units(index["OwnerEmailIndex"], tenant, moved) == 1   # same key, entry updated
+    assert index_write_units(index["StatusIndex"], tenant, moved) == 2  # key changed: delete + put
+    assert index_write_units(index["OwnerEmailIndex"], tenant, moved) == 1  # same key, entry updated
     assert index_write_units(index["OwnerEmailIndex"], tenant, tenant) == 0  # nothing changed
-    assert index_write_units(index["StatusIndex"], tenant, {"tenantId": "t"}) == 1   # entry deleted
+    assert index_write_units(index["StatusIndex"], tenant, {"tenantId": "t"}) == 1  # entry deleted
     assert write_cost(REGISTRY, moved, before=tenant) == WriteCost(1, {"OwnerEmailIndex": 1, "StatusIndex": 2})
 
 
@@ -131,11 +131,17 @@ def test_capacity_is_pure():
 
 # --- against DynamoDB Local's ReturnConsumedCapacity -------------------------------------
 
+
 def _local(test):
     """An integration test on DynamoDB Local only, the engine that reports consumed capacity."""
-    marks = (pytest.mark.integration,
-             pytest.mark.engine_only("dynamodb-local", reason="DynamoDB Local reports ReturnConsumedCapacity like "
-                                     "DynamoDB; the figures are checked against its reports"))
+    marks = (
+        pytest.mark.integration,
+        pytest.mark.engine_only(
+            "dynamodb-local",
+            reason="DynamoDB Local reports ReturnConsumedCapacity like "
+            "DynamoDB; the figures are checked against its reports",
+        ),
+    )
     for mark in marks:
         test = mark(test)
     return test
@@ -174,7 +180,7 @@ def test_pattern_read_units_match_dynamodb_local(st, endpoint):
         assert "ConsistentRead" not in params and not cost.consistent_sent
         assert _query_units(client, params) == cost.rcu_eventual, p.name
         resp = client.query(**params)
-        assert resp["Count"] == len(cost.read), p.name       # items read, before the pattern's own filter
+        assert resp["Count"] == len(cost.read), p.name  # items read, before the pattern's own filter
         if cost.rcu_strong is not None:
             assert _query_units(client, {**params, "ConsistentRead": True}) == cost.rcu_strong, p.name
 
@@ -184,7 +190,11 @@ def test_dynamodb_local_charges_nothing_for_a_query_that_reads_nothing(st, endpo
     """The documented difference: the rules charge the minimum, DynamoDB Local reports 0."""
     st.provision([EXAMPLE_TENANT])
     table = st.settings.table_name(TableKind.MESSAGES, EXAMPLE_TENANT)
-    params = {"TableName": table, "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": serialize({":p": "none"})}
+    params = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": serialize({":p": "none"}),
+    }
     assert _query_units(endpoint.client(), params) == 0
     assert query_rcu([], consistent=False) == Decimal("0.5")
     assert any("Query that reads no item" in n for n in ENGINE_DIFFERENCES["dynamodb-local"])
@@ -208,9 +218,13 @@ def _update_params(table: str, spec: Any, before: Mapping[str, Any], after: Mapp
     expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changed)))
     if removed:
         expression += " REMOVE " + ", ".join(f"#a{len(changed) + i}" for i in range(len(removed)))
-    return {"TableName": table, "Key": serialize(key), "UpdateExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": serialize({f":v{i}": after[n] for i, n in enumerate(changed)})}
+    return {
+        "TableName": table,
+        "Key": serialize(key),
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": serialize({f":v{i}": after[n] for i, n in enumerate(changed)}),
+    }
 
 
 @_LOCAL
@@ -220,8 +234,9 @@ def test_write_path_units_match_dynamodb_local(st, endpoint):
     specs = {TableKind.REGISTRY: REGISTRY, TableKind.MESSAGES: MESSAGES, TableKind.METRICS: METRICS}
 
     def table_of(kind: TableKind) -> str:
-        return (st.settings.table_name(kind) if kind is TableKind.REGISTRY
-                else st.settings.table_name(kind, EXAMPLE_TENANT))
+        return (
+            st.settings.table_name(kind) if kind is TableKind.REGISTRY else st.settings.table_name(kind, EXAMPLE_TENANT)
+        )
 
     checked = 0
     for path in mv.write_paths():
@@ -234,46 +249,72 @@ def test_write_path_units_match_dynamodb_local(st, endpoint):
             m = Message.from_item(message_step.after)
             update = rollup_update("new" if rollup.before is None else "newest", m)
             actions = [{"Put": {**a["Put"], "Item": serialize(a["Put"]["Item"])}} for a in message_puts(table, m)]
-            actions.append({"Update": {"TableName": table, "Key": serialize({"pk": rollup.after["pk"], "sk": rollup.after["sk"]}),
-                                       "UpdateExpression": update["UpdateExpression"],
-                                       "ConditionExpression": update["ConditionExpression"],
-                                       "ExpressionAttributeValues": serialize(update["ExpressionAttributeValues"])}})
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": serialize({"pk": rollup.after["pk"], "sk": rollup.after["sk"]}),
+                        "UpdateExpression": update["UpdateExpression"],
+                        "ConditionExpression": update["ConditionExpression"],
+                        "ExpressionAttributeValues": serialize(update["ExpressionAttributeValues"]),
+                    }
+                }
+            )
             # DynamoDB Local doubles a transaction's index writes (ENGINE_DIFFERENCES); the rules count them once.
             doubled = WriteCost(path.cost.table, {n: 2 * v for n, v in path.cost.indexes.items()})
             alone = WriteCost(0)
             for action, step in zip(actions, path.steps, strict=True):
                 # Each write as a transaction of its own (on a twin key, so it is new as in the real one) ...
-                twin = {kind: {**body, **({"Item": {**body["Item"], "pk": {"S": body["Item"]["pk"]["S"] + "-alone"}}}
-                                          if "Item" in body else
-                                          {"Key": {**body["Key"], "pk": {"S": body["Key"]["pk"]["S"] + "-alone"}}})}
-                        for kind, body in action.items()}
+                twin = {
+                    kind: {
+                        **body,
+                        **(
+                            {"Item": {**body["Item"], "pk": {"S": body["Item"]["pk"]["S"] + "-alone"}}}
+                            if "Item" in body
+                            else {"Key": {**body["Key"], "pk": {"S": body["Key"]["pk"]["S"] + "-alone"}}}
+                        ),
+                    }
+                    for kind, body in action.items()
+                }
                 if rollup.before is not None and "Update" in twin:
-                    client.put_item(TableName=table, Item=serialize({**rollup.before, "pk": rollup.before["pk"] + "-alone"}))
-                one = _reported(client.transact_write_items(TransactItems=[twin], ReturnConsumedCapacity="INDEXES")
-                                ["ConsumedCapacity"])
+                    client.put_item(
+                        TableName=table, Item=serialize({**rollup.before, "pk": rollup.before["pk"] + "-alone"})
+                    )
+                one = _reported(
+                    client.transact_write_items(TransactItems=[twin], ReturnConsumedCapacity="INDEXES")[
+                        "ConsumedCapacity"
+                    ]
+                )
                 assert one == WriteCost(step.cost.table, {k: 2 * v for k, v in step.cost.indexes.items()}), step.what
                 alone = alone + one
             assert alone == doubled, path.name
             # ... and the real transaction, which DynamoDB Local reports with fewer table units than its writes.
             resp = client.transact_write_items(TransactItems=actions, ReturnConsumedCapacity="INDEXES")
             got = _reported(resp["ConsumedCapacity"])
-            stored = client.get_item(TableName=table, Key=serialize({"pk": rollup.after["pk"], "sk": "METADATA"}),
-                                     ConsistentRead=True)["Item"]
+            stored = client.get_item(
+                TableName=table, Key=serialize({"pk": rollup.after["pk"], "sk": "METADATA"}), ConsistentRead=True
+            )["Item"]
             assert stored == serialize(rollup.after), "the rollup the transaction wrote is the one costed"
             assert got.indexes == doubled.indexes, path.name
-            assert (got.table, path.cost.table) == (4, 6), path.name   # the under-report ENGINE_DIFFERENCES states
+            assert (got.table, path.cost.table) == (4, 6), path.name  # the under-report ENGINE_DIFFERENCES states
             checked += 1
             continue
         for step in path.steps:
             table, spec = table_of(step.table), specs[step.table]
             if step.before is None:
-                resp = client.put_item(TableName=table, Item=serialize(step.after), ConditionExpression=CREATE_ONCE
-                                       if step.table is not TableKind.REGISTRY else "attribute_not_exists(tenantId)",
-                                       ReturnConsumedCapacity="INDEXES")
+                resp = client.put_item(
+                    TableName=table,
+                    Item=serialize(step.after),
+                    ConditionExpression=CREATE_ONCE
+                    if step.table is not TableKind.REGISTRY
+                    else "attribute_not_exists(tenantId)",
+                    ReturnConsumedCapacity="INDEXES",
+                )
             else:
-                client.put_item(TableName=table, Item=serialize(step.before))   # the state the update starts from
-                resp = client.update_item(**_update_params(table, spec, step.before, step.after),
-                                          ReturnConsumedCapacity="INDEXES")
+                client.put_item(TableName=table, Item=serialize(step.before))  # the state the update starts from
+                resp = client.update_item(
+                    **_update_params(table, spec, step.before, step.after), ReturnConsumedCapacity="INDEXES"
+                )
             assert _reported(resp["ConsumedCapacity"]) == step.cost, (path.name, step.what)
             checked += 1
     assert checked == sum(len(p.steps) if not all(s.transaction for s in p.steps) else 1 for p in mv.write_paths())
@@ -288,8 +329,11 @@ def test_moto_reports_the_table_units_of_a_write_but_no_index_part(st, endpoint)
     st.provision([EXAMPLE_TENANT])
     path = next(p for p in mv.write_paths() if p.name == "metric put, slice")
     [step] = path.steps
-    resp = endpoint.client().put_item(TableName=st.settings.table_name(TableKind.METRICS, EXAMPLE_TENANT),
-                                      Item=serialize(step.after), ReturnConsumedCapacity="INDEXES")
+    resp = endpoint.client().put_item(
+        TableName=st.settings.table_name(TableKind.METRICS, EXAMPLE_TENANT),
+        Item=serialize(step.after),
+        ReturnConsumedCapacity="INDEXES",
+    )
     reported = _reported(resp["ConsumedCapacity"])
     assert reported == WriteCost(step.cost.table, {}) and step.cost.index_total == 2
     assert any("no index part" in n for n in ENGINE_DIFFERENCES["moto"])

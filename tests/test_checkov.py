@@ -16,17 +16,33 @@ CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 def checkov_report() -> list[dict]:
     if not CHECKOV.exists():
         pytest.fail(f"{CHECKOV} is missing: run `make install-test-tools` (make test does it)")
-    proc = subprocess.run([str(CHECKOV), "-d", str(ROOT / "infra" / "terraform"), "--framework", "terraform",
-                           "-o", "json", "--compact", "--skip-download"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            str(CHECKOV),
+            "-d",
+            str(ROOT / "infra" / "terraform"),
+            "--framework",
+            "terraform",
+            "-o",
+            "json",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.stdout.strip(), proc.stderr
     report = json.loads(proc.stdout)
     return report if isinstance(report, list) else [report]
 
 
 def test_checkov_finds_no_failed_check(checkov_report):
-    failed = [(c["check_id"], c["resource"], c.get("file_path")) for r in checkov_report
-              for c in r.get("results", {}).get("failed_checks", [])]
+    failed = [
+        (c["check_id"], c["resource"], c.get("file_path"))
+        for r in checkov_report
+        for c in r.get("results", {}).get("failed_checks", [])
+    ]
     assert failed == []
 
 

@@ -37,33 +37,53 @@ def test_provision_with_tenant_option_then_tables_lists_them(capsys, endpoint, s
     code, out, _ = _run(capsys, "tables", *args)
     assert code == 0
     names = re.findall(rf"^({re.escape(settings.table_prefix)}\S+)", out, flags=re.M)
-    assert sorted(names) == sorted(settings.table_prefix + n for n in [
-        "tenants-metadata", "tenant-zeta-co-messages", "tenant-zeta-co-metrics",
-        "tenant-beta-co-messages", "tenant-beta-co-metrics"])
+    assert sorted(names) == sorted(
+        settings.table_prefix + n
+        for n in [
+            "tenants-metadata",
+            "tenant-zeta-co-messages",
+            "tenant-zeta-co-metrics",
+            "tenant-beta-co-messages",
+            "tenant-beta-co-metrics",
+        ]
+    )
     assert "SenderIndex, SessionIndex" in out and "False" not in out
 
 
 def test_hostile_tenant_id_exits_2_with_the_rule(capsys, endpoint, settings):
-    code, _, err = _run(capsys, "provision", "--tenant", "Acme/../x", "--endpoint-url", endpoint.url,
-                        "--table-prefix", settings.table_prefix)
+    code, _, err = _run(
+        capsys,
+        "provision",
+        "--tenant",
+        "Acme/../x",
+        "--endpoint-url",
+        endpoint.url,
+        "--table-prefix",
+        settings.table_prefix,
+    )
     assert code == 2
     assert "lowercase letters, digits and '-'" in err
 
 
 def test_serve_prints_export_line_and_serves_until_stopped(engine):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen([sys.executable, "-m", "salestalk_lib", "serve", "--engine", engine],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "salestalk_lib", "serve", "--engine", engine], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         lines = [proc.stdout.readline() for _ in range(2)]
         assert f"Embedded DynamoDB ({engine} " in lines[0], lines
         match = re.search(r"export AWS_ENDPOINT_URL_DYNAMODB=(http://127\.0\.0\.1:\d+)", lines[1])
         assert match, lines
-        client = boto3.client("dynamodb", endpoint_url=match[1], region_name="us-east-1",
-                              aws_access_key_id="x", aws_secret_access_key="x")
-        client.create_table(TableName="probe", BillingMode="PAY_PER_REQUEST",
-                             KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-                             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+        client = boto3.client(
+            "dynamodb", endpoint_url=match[1], region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        client.create_table(
+            TableName="probe",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        )
         assert client.list_tables()["TableNames"] == ["probe"]
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -87,6 +107,7 @@ def test_serve_on_a_taken_port_exits_2_at_once_naming_the_port(engine, capsys):
 
 def test_serve_refuses_an_impossible_port(capsys):
     import pytest
+
     with pytest.raises(SystemExit) as exit_:  # a usage error: argparse names the option and exits 2
         main(["serve", "--port", "-1"])
     err = capsys.readouterr().err
@@ -95,6 +116,7 @@ def test_serve_refuses_an_impossible_port(capsys):
 
 def test_help_explains_endpoint_resolution(capsys):
     import pytest
+
     with pytest.raises(SystemExit):
         main(["provision", "--help"])
     out = capsys.readouterr().out

@@ -55,7 +55,11 @@ def test_invalid_records_print_every_violation_and_write_nothing(tmp_path, capsy
     path = write_jsonl(tmp_path / "records.jsonl", good)
     lines = path.read_text().splitlines()
     broken = json.loads(lines[1]) | {"sender": "robot", "text": ""}
-    rollup = SessionRollup.of_messages(good[:1]).to_item() | {"messageCount": 1, "firstMessageAt": 1, "lastMessageAt": 1}
+    rollup = SessionRollup.of_messages(good[:1]).to_item() | {
+        "messageCount": 1,
+        "firstMessageAt": 1,
+        "lastMessageAt": 1,
+    }
     path.write_text("\n".join([lines[0], json.dumps(broken), lines[2], json.dumps(rollup)]) + "\n")
     code, out, err = run(capsys, str(path), "--endpoint-url", endpoint.url, "--table-prefix", prefix)
     assert code == 2
@@ -71,8 +75,17 @@ def test_ingest_under_faults_ends_exact_and_a_rerun_changes_nothing(tmp_path, ca
     path = write_jsonl(tmp_path / "records.jsonl", [*messages, *metrics])
     events = tmp_path / "events.jsonl"
     profile = "throttle=0.2,error5xx=0.05,reset=0.02,lost=0.05,seed=7"
-    args = [str(path), "--endpoint-url", endpoint.url, "--table-prefix", prefix, "--seed", "1",
-            "--events-file", str(events)]
+    args = [
+        str(path),
+        "--endpoint-url",
+        endpoint.url,
+        "--table-prefix",
+        prefix,
+        "--seed",
+        "1",
+        "--events-file",
+        str(events),
+    ]
     code, out, err = run(capsys, *args, "--faults", profile)
     assert code == 0, err
     assert "message  60" in out and "metric   60" in out
@@ -90,8 +103,10 @@ def test_ingest_under_faults_ends_exact_and_a_rerun_changes_nothing(tmp_path, ca
     table = st.settings.table_name("messages", TENANT)
     for sid in {m.session_id for m in messages}:
         ms = [m for m in messages if m.session_id == sid]
-        assert st.storage.get_item(table, {"pk": f"SESSION#{sid}", "sk": "METADATA"}) == \
-            SessionRollup.of_messages(ms).to_item()
+        assert (
+            st.storage.get_item(table, {"pk": f"SESSION#{sid}", "sk": "METADATA"})
+            == SessionRollup.of_messages(ms).to_item()
+        )
 
     # The same file again is the same batch: replayed, nothing written, no second event.
     code, out, _ = run(capsys, *args)
@@ -112,8 +127,13 @@ def test_ingest_under_faults_ends_exact_and_a_rerun_changes_nothing(tmp_path, ca
     assert [i for i in after if i["pk"]["S"] != "BATCH#second-load"] == first[0]
     assert table_items(endpoint, prefix, "metrics") == first[1]
     outcomes = [json.loads(line)["data"]["outcomes"] for line in events.read_text().splitlines()]
-    assert len(outcomes) == 2 and outcomes[1] == {"created": 0, "alreadyExists": 60, "conflicts": 0, "failed": 0,
-                                                  "written": 0}
+    assert len(outcomes) == 2 and outcomes[1] == {
+        "created": 0,
+        "alreadyExists": 60,
+        "conflicts": 0,
+        "failed": 0,
+        "written": 0,
+    }
 
 
 def test_a_batch_id_reused_for_other_records_is_refused_and_writes_nothing(tmp_path, capsys, endpoint, prefix):

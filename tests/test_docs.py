@@ -34,31 +34,53 @@ CHROMIUM = Path("/usr/bin/chromium")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 FIXTURE_NOTEBOOK = "zz_docs_fixture.ipynb"
 # A 1x1 transparent PNG, as notebooks embed images.
-PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA"
-           "60e6kgAAAABJRU5ErkJggg==")
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
 
 def _fixture_notebook() -> dict:
     return {
-        "nbformat": 4, "nbformat_minor": 5,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                     "language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
         "cells": [
-            {"cell_type": "markdown", "id": "title", "metadata": {},
-             "source": "# Docs fixture notebook\n\nExercises the notebook template: math $x^2$, "
-                       "a [link](https://example.com/), and rich outputs."},
-            {"cell_type": "code", "id": "outputs", "metadata": {}, "execution_count": 1,
-             "source": "show_everything()",
-             "outputs": [
-                 {"output_type": "stream", "name": "stdout", "text": "plain text\n"},
-                 {"output_type": "display_data", "metadata": {},
-                  "data": {"text/html": "<table><tr><th>tenant</th></tr><tr><td>acme-corp</td></tr></table>",
-                           "text/plain": "tenant\nacme-corp"}},
-                 {"output_type": "display_data", "metadata": {},
-                  "data": {"image/png": PNG_1PX, "text/plain": "<Figure>"}},
-                 {"output_type": "display_data", "metadata": {},
-                  "data": {"text/vnd.mermaid": "graph LR; A-->B", "text/plain": "graph"}},
-             ]},
+            {
+                "cell_type": "markdown",
+                "id": "title",
+                "metadata": {},
+                "source": "# Docs fixture notebook\n\nExercises the notebook template: math $x^2$, "
+                "a [link](https://example.com/), and rich outputs.",
+            },
+            {
+                "cell_type": "code",
+                "id": "outputs",
+                "metadata": {},
+                "execution_count": 1,
+                "source": "show_everything()",
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": "plain text\n"},
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {
+                            "text/html": "<table><tr><th>tenant</th></tr><tr><td>acme-corp</td></tr></table>",
+                            "text/plain": "tenant\nacme-corp",
+                        },
+                    },
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"image/png": PNG_1PX, "text/plain": "<Figure>"},
+                    },
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"text/vnd.mermaid": "graph LR; A-->B", "text/plain": "graph"},
+                    },
+                ],
+            },
         ],
     }
 
@@ -71,15 +93,21 @@ def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[
 def _build_site(root: Path, notebooks: list[Path]) -> Path:
     """Copy the docs sources into `root`, generate pages with `notebooks`, build; returns the site dir."""
     shutil.copy2(REPO / "mkdocs.yml", root / "mkdocs.yml")
-    shutil.copytree(REPO / "docs", root / "docs",
-                    ignore=shutil.ignore_patterns(docsgen.GENERATED_DIR, docsgen.NOTEBOOKS_DIR, "__pycache__"))
+    shutil.copytree(
+        REPO / "docs",
+        root / "docs",
+        ignore=shutil.ignore_patterns(docsgen.GENERATED_DIR, docsgen.NOTEBOOKS_DIR, "__pycache__"),
+    )
     source = root / "notebooks-src"
     source.mkdir()
     for nb in notebooks:
         shutil.copy2(nb, source / nb.name)
     # devtools is repository tooling, not installed: run from `root`, it is found on PYTHONPATH
-    gen = _run([sys.executable, "-m", "devtools.docsgen", "--docs-dir", "docs", "--notebooks", str(source)], root,
-               PYTHONPATH=str(REPO))
+    gen = _run(
+        [sys.executable, "-m", "devtools.docsgen", "--docs-dir", "docs", "--notebooks", str(source)],
+        root,
+        PYTHONPATH=str(REPO),
+    )
     assert gen.returncode == 0, gen.stderr
     site = root / "site"
     build = _run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)], root)
@@ -106,8 +134,7 @@ def test_generated_pages_are_identical_across_runs_and_hash_seeds(tmp_path: Path
     trees = []
     for seed in ("1", "2"):
         docs = tmp_path / f"docs-{seed}"
-        result = _run([sys.executable, "-m", "devtools.docsgen", "--docs-dir", str(docs)], REPO,
-                      PYTHONHASHSEED=seed)
+        result = _run([sys.executable, "-m", "devtools.docsgen", "--docs-dir", str(docs)], REPO, PYTHONHASHSEED=seed)
         assert result.returncode == 0, result.stderr
         trees.append({p.relative_to(docs).as_posix(): p.read_bytes() for p in sorted(docs.rglob("*")) if p.is_file()})
     assert trees[0] == trees[1]
@@ -170,8 +197,9 @@ def test_generate_handles_missing_notebooks_and_removes_stale_files(tmp_path: Pa
     assert "No notebooks have been published yet." in (docs / docsgen.GENERATED_DIR / "notebooks.md").read_text()
 
 
-def test_docsgen_cli_publishes_no_notebooks_from_a_missing_dir(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_docsgen_cli_publishes_no_notebooks_from_a_missing_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert docsgen.main(["--docs-dir", str(tmp_path / "docs"), "--notebooks", str(tmp_path / "missing")]) == 0
     assert "publishing no notebooks" in capsys.readouterr().err
     assert list((tmp_path / "docs" / docsgen.NOTEBOOKS_DIR).iterdir()) == []
@@ -208,12 +236,21 @@ def test_hook_refuses_a_notebook_page_that_still_loads_a_remote_script() -> None
 
 def test_site_builds_strictly_with_every_page(site: Path) -> None:
     built = {p.relative_to(site).as_posix() for p in _pages(site)}
-    for page in ("index.html", "quickstart/index.html", "generated/tables/index.html",
-                 "generated/notebooks/index.html", "operations/index.html", "api/index.html",
-                 "generated/access-patterns/index.html", "generated/reliability/index.html",
-                 "generated/benchmarks/index.html", "generated/architecture/index.html",
-                 "generated/table-views/index.html", "generated/capacity/index.html",
-                 f"notebooks/{Path(FIXTURE_NOTEBOOK).stem}/index.html"):
+    for page in (
+        "index.html",
+        "quickstart/index.html",
+        "generated/tables/index.html",
+        "generated/notebooks/index.html",
+        "operations/index.html",
+        "api/index.html",
+        "generated/access-patterns/index.html",
+        "generated/reliability/index.html",
+        "generated/benchmarks/index.html",
+        "generated/architecture/index.html",
+        "generated/table-views/index.html",
+        "generated/capacity/index.html",
+        f"notebooks/{Path(FIXTURE_NOTEBOOK).stem}/index.html",
+    ):
         assert page in built
     for nb in (REPO / "notebooks").glob("*.ipynb"):
         assert f"notebooks/{nb.stem}/index.html" in built
@@ -223,8 +260,12 @@ def test_site_builds_strictly_with_every_page(site: Path) -> None:
 
 def test_api_reference_documents_the_pure_modules(site: Path) -> None:
     api = (site / "api" / "contract" / "index.html").read_text(encoding="utf-8")
-    for name in ("salestalk_lib.contract.tables.TableSpec", "salestalk_lib.contract.keys.metric_sk", "salestalk_lib.contract.vocab.Intent",
-                 "salestalk_lib.contract.errors.SalesTalkError"):
+    for name in (
+        "salestalk_lib.contract.tables.TableSpec",
+        "salestalk_lib.contract.keys.metric_sk",
+        "salestalk_lib.contract.vocab.Intent",
+        "salestalk_lib.contract.errors.SalesTalkError",
+    ):
         assert f'id="{name}"' in api, name
 
 
@@ -321,7 +362,11 @@ class _LoadFinder(html.parser.HTMLParser):
             self.loads += _css_loads(a["style"])
         self._in = tag if tag in ("script", "style") else None
         self._script_is_js = tag == "script" and a.get("type", "text/javascript").lower() in (
-            "", "text/javascript", "application/javascript", "module")
+            "",
+            "text/javascript",
+            "application/javascript",
+            "module",
+        )
 
     def handle_endtag(self, tag: str) -> None:
         self._in = None
@@ -344,8 +389,11 @@ def _outside_loads(site: Path) -> list[str]:
         elif path.suffix == ".css":
             loads = _css_loads(path.read_text(encoding="utf-8"))
         elif path.suffix in (".js", ".mjs"):
-            loads = [u for u in _js_loads(path.read_text(encoding="utf-8"))
-                     if not any(rel.startswith(prefix) and u == url for prefix, url in _CONDITIONAL_VENDOR_LOADS)]
+            loads = [
+                u
+                for u in _js_loads(path.read_text(encoding="utf-8"))
+                if not any(rel.startswith(prefix) and u == url for prefix, url in _CONDITIONAL_VENDOR_LOADS)
+            ]
         else:
             continue
         found += [f"{rel}: {url}" for url in loads if _is_outside(url)]
@@ -369,9 +417,16 @@ def test_load_finder_sees_loads_and_ignores_links_and_text() -> None:
     finder = _LoadFinder()
     finder.feed(sample)
     outside = [u for u in finder.loads if _is_outside(u)]
-    assert outside == ["https://cdn.example/a.css", "//cdn.example/b.js", "https://img.example/c.png",
-                       "https://img.example/d.png", "https://fonts.example/e.css", "https://api.example/f",
-                       "https://esm.example/g.js", "https://img.example/h.svg"]
+    assert outside == [
+        "https://cdn.example/a.css",
+        "//cdn.example/b.js",
+        "https://img.example/c.png",
+        "https://img.example/d.png",
+        "https://fonts.example/e.css",
+        "https://api.example/f",
+        "https://esm.example/g.js",
+        "https://img.example/h.svg",
+    ]
 
 
 def test_built_site_loads_nothing_from_an_outside_host(site: Path) -> None:
@@ -381,8 +436,11 @@ def test_built_site_loads_nothing_from_an_outside_host(site: Path) -> None:
 def test_no_page_triggers_materials_mermaid_loader(site: Path) -> None:
     # Material's bundle fetches Mermaid from unpkg for any `pre.mermaid`; see docs/hooks/notebooks.py.
     class_attr = re.compile(r"""\bclass\s*=\s*(["'])(.*?)\1""")
-    pages = [p.relative_to(site).as_posix() for p in _pages(site)
-             if any("mermaid" in m.group(2).split() for m in class_attr.finditer(p.read_text("utf-8")))]
+    pages = [
+        p.relative_to(site).as_posix()
+        for p in _pages(site)
+        if any("mermaid" in m.group(2).split() for m in class_attr.finditer(p.read_text("utf-8")))
+    ]
     assert pages == []
 
 
@@ -435,15 +493,18 @@ def _page_urls(site: Path, base: str) -> list[str]:
 def test_browser_harness_sees_outside_requests_console_errors_and_exceptions(browser) -> None:
     # The control for the test below: a page that breaks every rule is caught on each count.
     page = browser.new_page()
-    visit = page.visit("data:text/html,<title>t</title><script src='https://cdn.example/x.js'></script>"
-                       "<script>console.error('boom'); throw new Error('bang')</script>")
+    visit = page.visit(
+        "data:text/html,<title>t</title><script src='https://cdn.example/x.js'></script>"
+        "<script>console.error('boom'); throw new Error('bang')</script>"
+    )
     assert "https://cdn.example/x.js" in visit.requests and _is_outside("https://cdn.example/x.js")
     assert any("boom" in e for e in visit.console_errors)
     assert any("bang" in e for e in visit.exceptions)
 
 
-def test_every_page_renders_in_chromium_without_errors_or_outside_requests(site: Path, served_site: str,
-                                                                           browser) -> None:
+def test_every_page_renders_in_chromium_without_errors_or_outside_requests(
+    site: Path, served_site: str, browser
+) -> None:
     page = browser.new_page()
     problems: list[str] = []
     for url in _page_urls(site, served_site):
@@ -484,8 +545,10 @@ def test_overview_diagrams_load_as_images(served_site: str, browser) -> None:
     page = browser.new_page()
     visit = page.visit(served_site)
     assert visit.failed_requests == []
-    images = page.evaluate("[...document.querySelectorAll('article img')].map(i => "
-                           "({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}))")
+    images = page.evaluate(
+        "[...document.querySelectorAll('article img')].map(i => "
+        "({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}))"
+    )
     diagrams = {i["src"]: i for i in images if i["src"].endswith(".svg")}
     assert set(diagrams) == {"generated/architecture.svg", "generated/table-diagram.svg"}
     assert all(i["ok"] and i["w"] >= 600 for i in diagrams.values()), diagrams
@@ -496,12 +559,18 @@ def test_screenshots_of_the_main_pages(served_site: str, browser, tmp_path: Path
     out = Path(os.environ.get("SALESTALK_DOCS_SCREENSHOTS", tmp_path))
     out.mkdir(parents=True, exist_ok=True)
     page = browser.new_page()
-    page.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1,
-                                                     "mobile": False})
-    for name, path in (("home", ""), ("tables", "generated/tables/"), ("access-patterns", "generated/access-patterns/"),
-                       ("table-views", "generated/table-views/"), ("capacity", "generated/capacity/"),
-                       ("contract-message", "generated/contracts/message/"),
-                       ("notebook-03", "notebooks/03_access_patterns/")):
+    page.send(
+        "Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+    )
+    for name, path in (
+        ("home", ""),
+        ("tables", "generated/tables/"),
+        ("access-patterns", "generated/access-patterns/"),
+        ("table-views", "generated/table-views/"),
+        ("capacity", "generated/capacity/"),
+        ("contract-message", "generated/contracts/message/"),
+        ("notebook-03", "notebooks/03_access_patterns/"),
+    ):
         page.visit(served_site + path)
         png = page.screenshot()
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000

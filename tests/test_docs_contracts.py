@@ -34,8 +34,10 @@ INPUTS = docsgen.Inputs(notebooks=())
 @pytest.fixture(scope="module")
 def pages() -> dict[str, str]:
     """Every contract page (path under docs/generated → text); schema files as text too."""
-    return {path: (out if isinstance(out, str) else out.decode("utf-8"))
-            for path, out in ((p, build(INPUTS)) for p, build in CONTRACT_PAGES.items())}
+    return {
+        path: (out if isinstance(out, str) else out.decode("utf-8"))
+        for path, out in ((p, build(INPUTS)) for p, build in CONTRACT_PAGES.items())
+    }
 
 
 def documented_models() -> list[type[ContractModel]]:
@@ -79,8 +81,11 @@ def _annotation_metadata(field: FieldInfo) -> list[Any]:
 def _extras(field: FieldInfo) -> list[dict[str, Any]]:
     """Every json_schema_extra on the field and inside its annotation (patterns, enums, lengths)."""
     extras = [field.json_schema_extra] if isinstance(field.json_schema_extra, dict) else []
-    return extras + [m.json_schema_extra for m in _annotation_metadata(field)
-                     if isinstance(m, FieldInfo) and isinstance(m.json_schema_extra, dict)]
+    return extras + [
+        m.json_schema_extra
+        for m in _annotation_metadata(field)
+        if isinstance(m, FieldInfo) and isinstance(m.json_schema_extra, dict)
+    ]
 
 
 def _extra(field: FieldInfo, key: str) -> Any:
@@ -95,8 +100,12 @@ def expected_phrases(model: type[ContractModel], name: str, field: FieldInfo) ->
     """The constraint texts the row of `name` must contain, from the field's own annotation."""
     out = []
     meta = _annotation_metadata(field)
-    for kind, attr, sign in ((annotated_types.Ge, "ge", "≥"), (annotated_types.Gt, "gt", ">"),
-                             (annotated_types.Le, "le", "≤"), (annotated_types.Lt, "lt", "<")):
+    for kind, attr, sign in (
+        (annotated_types.Ge, "ge", "≥"),
+        (annotated_types.Gt, "gt", ">"),
+        (annotated_types.Le, "le", "≤"),
+        (annotated_types.Lt, "lt", "<"),
+    ):
         out += [f"{sign} {getattr(m, attr)}" for m in meta if isinstance(m, kind)]
     low = next((m.min_length for m in meta if isinstance(m, annotated_types.MinLen)), _extra(field, "minLength"))
     high = next((m.max_length for m in meta if isinstance(m, annotated_types.MaxLen)), _extra(field, "maxLength"))
@@ -125,16 +134,20 @@ def expected_vocabulary(field: FieldInfo) -> tuple[list[str], list[str]]:
 
 
 def test_every_contract_model_has_exactly_one_home_page() -> None:
-    every = {m for m in vars(models).values() if inspect.isclass(m) and issubclass(m, ContractModel)
-             and m not in contract_docs._GENERIC_BASES}  # bases whose rules their subclasses show
+    every = {
+        m
+        for m in vars(models).values()
+        if inspect.isclass(m) and issubclass(m, ContractModel) and m not in contract_docs._GENERIC_BASES
+    }  # bases whose rules their subclasses show
     homes = documented_models()
     assert len(homes) == len(set(homes))
     assert set(homes) == every
 
 
 @pytest.mark.parametrize("model", documented_models(), ids=lambda m: m.__name__)
-def test_every_field_is_in_its_models_table_with_its_constraints(model: type[ContractModel],
-                                                                 pages: dict[str, str]) -> None:
+def test_every_field_is_in_its_models_table_with_its_constraints(
+    model: type[ContractModel], pages: dict[str, str]
+) -> None:
     text = section(pages[f"{CONTRACTS_DIR}/{contract_docs.home(model)}.md"], model)
     base = contract_docs._shared_base(model, layout()[contract_docs.home(model)])
     own = inspect.get_annotations(model)
@@ -170,8 +183,9 @@ def test_spot_checks_of_constraints_that_matter(pages: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("model", documented_models(), ids=lambda m: m.__name__)
-def test_every_cross_field_rule_is_listed_from_its_validators_docstring(model: type[ContractModel],
-                                                                        pages: dict[str, str]) -> None:
+def test_every_cross_field_rule_is_listed_from_its_validators_docstring(
+    model: type[ContractModel], pages: dict[str, str]
+) -> None:
     text = section(pages[f"{CONTRACTS_DIR}/{contract_docs.home(model)}.md"], model)
     base = contract_docs._shared_base(model, layout()[contract_docs.home(model)])
     decorators = model.__pydantic_decorators__
@@ -234,8 +248,8 @@ def test_key_grammar_page_shows_periods_names_patterns_and_sort_order(pages: dic
 def test_vocabularies_page_lists_every_value_and_unit_rule(pages: dict[str, str]) -> None:
     page = pages[f"{CONTRACTS_DIR}/vocabularies.md"]
     for enum in vocab.VOCABULARIES.values():
-        part = page[page.index(f"## `{enum.__name__}`"):]
-        part = part[:part.find("\n## ", 1)]
+        part = page[page.index(f"## `{enum.__name__}`") :]
+        part = part[: part.find("\n## ", 1)]
         for value in enum:
             assert f"| `{value.value}` |" in part
     assert "- [`Metric.subject`](metric.md#metric) (all but `unknown`)" in page
@@ -274,17 +288,39 @@ def test_schema_files_equal_each_models_json_schema() -> None:
         assert published == model.model_json_schema(by_alias=True, schema_generator=ContractJsonSchema)
 
 
-def test_schema_files_are_byte_for_byte_what_salestalk_schema_writes(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_schema_files_are_byte_for_byte_what_salestalk_schema_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli_main(["schema", "--out", str(tmp_path)]) == 0
     capsys.readouterr()
     written = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert written == contract_docs.schema_files()
 
 
-_KEYWORDS = {"$schema", "$defs", "$ref", "title", "description", "type", "properties", "required",
-             "additionalProperties", "patternProperties", "items", "enum", "const", "default", "pattern", "format",
-             "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"}
+_KEYWORDS = {
+    "$schema",
+    "$defs",
+    "$ref",
+    "title",
+    "description",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "patternProperties",
+    "items",
+    "enum",
+    "const",
+    "default",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+}
 
 
 def _schema_keywords(node: Any, parent: str = "") -> set[str]:
@@ -311,10 +347,11 @@ def test_json_schemas_page_shows_each_schema_collapsed_with_a_download_link(page
     for model in SCHEMA_MODELS:
         name = schema_file_name(model)
         assert f'??? abstract "{name}"' in page and f"[Download `{name}`]({SCHEMAS_DIR}/{name})" in page
-        block = page[page.index(f'??? abstract "{name}"'):]
-        body = block[block.index("```json") + len("```json"):block.index("    ```\n")]
+        block = page[page.index(f'??? abstract "{name}"') :]
+        body = block[block.index("```json") + len("```json") : block.index("    ```\n")]
         assert json.loads("\n".join(ln.removeprefix("    ") for ln in body.splitlines())) == json.loads(
-            contract_docs.schema_files()[name])
+            contract_docs.schema_files()[name]
+        )
 
 
 # --- the pages as a site: registered, in the nav, linked, deterministic ---------------------------------
@@ -359,11 +396,22 @@ def test_every_link_and_anchor_between_contract_pages_resolves(pages: dict[str, 
 
 
 def test_generation_is_deterministic_across_hash_seeds() -> None:
-    script = ("import hashlib, sys; from devtools.contract_docs import CONTRACT_PAGES as P; "
-              "h = hashlib.sha256(); [h.update(k.encode() + (lambda o: o if isinstance(o, bytes) else o.encode())"
-              "(b(None))) for k, b in P.items()]; print(h.hexdigest())")
-    digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO,
-                              env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("1", "2")}
+    script = (
+        "import hashlib, sys; from devtools.contract_docs import CONTRACT_PAGES as P; "
+        "h = hashlib.sha256(); [h.update(k.encode() + (lambda o: o if isinstance(o, bytes) else o.encode())"
+        "(b(None))) for k, b in P.items()]; print(h.hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+        ).stdout
+        for seed in ("1", "2")
+    }
     assert len(digests) == 1
     assert {p: b(INPUTS) for p, b in CONTRACT_PAGES.items()} == {p: b(INPUTS) for p, b in CONTRACT_PAGES.items()}
 

@@ -60,8 +60,13 @@ def test_every_module_of_the_package_is_in_exactly_one_layer() -> None:
 
 
 def test_layers_are_the_subpackages_in_the_order_of_the_layers_contract() -> None:
-    contract = next(c for c in tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-                    ["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
+    contract = next(
+        c
+        for c in tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"][
+            "contracts"
+        ]
+        if c["type"] == "layers"
+    )
     order = [name.strip() for entry in contract["layers"] for name in entry.split("|")]
     assert [layer.name for layer in site_docs.layers()] == order
     subpackages = {info.name for info in pkgutil.iter_modules(salestalk_lib.__path__) if info.ispkg}
@@ -78,8 +83,11 @@ def test_no_module_imports_from_a_layer_above_its_own() -> None:
         for module in layer.modules:
             inside, _ = site_docs.imports_of(module.name)
             above = sorted(m for m in inside if (t := site_docs.layer_of(m)) is not None and t.band < layer.band)
-            beside = sorted(m for m in inside if (t := site_docs.layer_of(m)) is not None and t.band == layer.band
-                            and t is not layer)
+            beside = sorted(
+                m
+                for m in inside
+                if (t := site_docs.layer_of(m)) is not None and t.band == layer.band and t is not layer
+            )
             if above or beside:
                 upward[module.name] = above + beside
     assert upward == {}
@@ -89,8 +97,12 @@ def test_pure_modules_never_import_boto3() -> None:
     pure = site_docs.layers()[-1]
     assert pure.name == "contract" and "pure" in pure.title
     assert [m.name for m in pure.modules if site_docs.talks_to_aws(m.name)] == []
-    aws = {site_docs.layer_of(m.name).name for layer in site_docs.layers() for m in layer.modules
-           if site_docs.talks_to_aws(m.name)}
+    aws = {
+        site_docs.layer_of(m.name).name
+        for layer in site_docs.layers()
+        for m in layer.modules
+        if site_docs.talks_to_aws(m.name)
+    }
     assert aws == {"dynamo"}  # the storage seam is where boto3 is used
     assert site_docs.talks_to_aws("salestalk_lib.dynamo.storage")
     assert site_docs.talks_to_aws("salestalk_lib.dynamo.endpoint")
@@ -102,7 +114,9 @@ def test_package_imports_sees_relative_absolute_late_and_aliased_imports(tmp_pat
     # `from salestalk_lib import models` inside a function: the module the old name gives
     inside, _ = site_docs.imports_of("salestalk_lib.ops.patterns")
     assert "salestalk_lib.contract.models" in inside and "salestalk_lib" not in inside
-    inside, _ = site_docs.imports_of("salestalk_lib.cli")  # a package's __init__: `from salestalk_lib.cli.main import main`
+    inside, _ = site_docs.imports_of(
+        "salestalk_lib.cli"
+    )  # a package's __init__: `from salestalk_lib.cli.main import main`
     assert "salestalk_lib.cli.main" in inside
     # relative imports, on a package made for the purpose
     package = tmp_path / "pkg"
@@ -112,19 +126,29 @@ def test_package_imports_sees_relative_absolute_late_and_aliased_imports(tmp_pat
     (package / "sub" / "__init__.py").write_text("from . import mod\nfrom ..low import x\n")
     (package / "sub" / "mod.py").write_text("from .. import low\nfrom . import other\nimport json\n")
     (package / "sub" / "other.py").write_text("")
-    assert [m.name for m in site_docs.discover(package, "pkg")] == ["pkg", "pkg.low", "pkg.sub", "pkg.sub.mod",
-                                                                   "pkg.sub.other"]
-    assert site_docs.imports_of("pkg.sub", package, "pkg") == (
-        frozenset({"pkg.sub.mod", "pkg.low"}), frozenset())
+    assert [m.name for m in site_docs.discover(package, "pkg")] == [
+        "pkg",
+        "pkg.low",
+        "pkg.sub",
+        "pkg.sub.mod",
+        "pkg.sub.other",
+    ]
+    assert site_docs.imports_of("pkg.sub", package, "pkg") == (frozenset({"pkg.sub.mod", "pkg.low"}), frozenset())
     assert site_docs.imports_of("pkg.sub.mod", package, "pkg") == (
-        frozenset({"pkg.low", "pkg.sub.other"}), frozenset({"json"}))
+        frozenset({"pkg.low", "pkg.sub.other"}),
+        frozenset({"json"}),
+    )
 
 
 def test_layer_arrows_are_the_real_imports_and_follow_the_rules() -> None:
     arrows = site_docs.layer_imports()
     for layer in site_docs.layers():
-        expected = {site_docs.layer_of(i).name for m in layer.modules for i in site_docs.imports_of(m.name)[0]
-                    if site_docs.layer_of(i) is not None} - {layer.name}
+        expected = {
+            site_docs.layer_of(i).name
+            for m in layer.modules
+            for i in site_docs.imports_of(m.name)[0]
+            if site_docs.layer_of(i) is not None
+        } - {layer.name}
         assert set(arrows[layer.name]) == expected
         allowed, never = site_docs.rules(layer)
         assert set(arrows[layer.name]) <= set(allowed), layer.name
@@ -136,7 +160,9 @@ def test_layer_arrows_are_the_real_imports_and_follow_the_rules() -> None:
 
 
 def _arrows(svg: str) -> int:
-    return sum(1 for el in ET.fromstring(svg).iter(f"{SVG_NS}path") if el.get("marker-end") and el.get("d", "").count(" ") >= 2)
+    return sum(
+        1 for el in ET.fromstring(svg).iter(f"{SVG_NS}path") if el.get("marker-end") and el.get("d", "").count(" ") >= 2
+    )
 
 
 def test_architecture_svg_draws_every_module_and_marks_the_boto3_importers() -> None:
@@ -166,7 +192,8 @@ def test_architecture_page_has_every_layer_its_docstring_modules_rules_and_the_d
             link = f"[`{module.short}`](../api/{layer.name}.md#{module.name})"
             assert (link in section) == (site_docs.api_page(layer) is not None)
     for contract in tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"][
-            "contracts"]:
+        "contracts"
+    ]:
         assert f"| `{contract['id']}` | {contract['type']} | {contract['name']} |" in page
 
 
@@ -229,8 +256,11 @@ def test_diagrams_are_self_contained_deterministic_svg(build) -> None:
 def test_table_boxes_are_wide_enough_for_their_monospace_lines() -> None:
     svg = site_docs.table_diagram_svg(INPUTS)
     root = ET.fromstring(svg)
-    boxes = [tuple(float(r.get(a)) for a in ("x", "y", "width", "height")) for r in root.iter(f"{SVG_NS}rect")
-             if r.get("rx") == "8"]  # the three table boxes
+    boxes = [
+        tuple(float(r.get(a)) for a in ("x", "y", "width", "height"))
+        for r in root.iter(f"{SVG_NS}rect")
+        if r.get("rx") == "8"
+    ]  # the three table boxes
     assert len(boxes) == len(TABLE_SPECS)
     checked = 0
     for el in root.iter(f"{SVG_NS}text"):
@@ -301,10 +331,13 @@ def _check_benchmarks_page(results: dict, page: str) -> None:
         assert f"## {entry['engine']} {entry.get('version', '')}".rstrip() in page
         for run in entry["runs"]:
             samples = ", ".join(f"{x:.2f}" for x in run["samples_s"])
-            assert (f"| {run['name']} | {run['items']:,} | {run['seconds']:.2f} | {run['items_per_s']:,} | {samples} |"
-                    ) in page
-            assert len(run["samples_s"]) == results["repeats"] and \
-                sorted(run["samples_s"])[results["repeats"] // 2] == run["seconds"]  # the median run is the one shown
+            assert (
+                f"| {run['name']} | {run['items']:,} | {run['seconds']:.2f} | {run['items_per_s']:,} | {samples} |"
+            ) in page
+            assert (
+                len(run["samples_s"]) == results["repeats"]
+                and sorted(run["samples_s"])[results["repeats"] // 2] == run["seconds"]
+            )  # the median run is the one shown
         for name, value in entry["ratios"].items():
             goal = results["goals"]["vs_put_loop" if name.endswith("put_loop") else "vs_batch_writer"]
             ok = value >= goal
@@ -326,21 +359,40 @@ def test_benchmarks_page_numbers_equal_the_committed_results() -> None:
 
 
 def test_benchmarks_page_shows_every_engine_and_names_one_not_measured(tmp_path: Path) -> None:
-    run = {"name": "put_item loop", "items": 100, "seconds": 1.0, "stored": 100, "items_per_s": 100,
-           "samples_s": [1.0]}
-    entry = {"engine": "moto", "version": "5.2.5", "server": "s", "runs": [run],
-             "ratios": {"checked_vs_put_loop": 12.0, "checked_vs_batch_writer": 1.1}}
-    results = {"format": 2, "date": "2026-12-01", "command": "make bench", "environment": {"cpus": 2},
-               "items": 100, "workers": 4, "repeats": 1, "validation_records_per_s": 10,
-               "goals": {"vs_put_loop": 10.0, "vs_batch_writer": 1.2}, "engines": [entry]}
+    run = {"name": "put_item loop", "items": 100, "seconds": 1.0, "stored": 100, "items_per_s": 100, "samples_s": [1.0]}
+    entry = {
+        "engine": "moto",
+        "version": "5.2.5",
+        "server": "s",
+        "runs": [run],
+        "ratios": {"checked_vs_put_loop": 12.0, "checked_vs_batch_writer": 1.1},
+    }
+    results = {
+        "format": 2,
+        "date": "2026-12-01",
+        "command": "make bench",
+        "environment": {"cpus": 2},
+        "items": 100,
+        "workers": 4,
+        "repeats": 1,
+        "validation_records_per_s": 10,
+        "goals": {"vs_put_loop": 10.0, "vs_batch_writer": 1.2},
+        "engines": [entry],
+    }
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results), encoding="utf-8")
     page = site_docs.benchmarks_page(docsgen.Inputs(notebooks=(), benchmark_results=path))
     _check_benchmarks_page(results, page)
     assert "!!! warning" in page and "Not met on moto: checked vs batch writer, 1.10×" in page
     assert "Not measured in these results: dynamodb-local" in page
-    results["engines"].append({**entry, "engine": "dynamodb-local", "version": "3.3.1",
-                               "ratios": {"checked_vs_put_loop": 15.0, "checked_vs_batch_writer": 1.5}})
+    results["engines"].append(
+        {
+            **entry,
+            "engine": "dynamodb-local",
+            "version": "3.3.1",
+            "ratios": {"checked_vs_put_loop": 15.0, "checked_vs_batch_writer": 1.5},
+        }
+    )
     path.write_text(json.dumps(results), encoding="utf-8")
     page = site_docs.benchmarks_page(docsgen.Inputs(notebooks=(), benchmark_results=path))
     _check_benchmarks_page(results, page)
@@ -353,10 +405,14 @@ def test_benchmarks_page_without_results_says_so(tmp_path: Path) -> None:
 
 
 def test_benchmark_goal_verdicts_compare_with_the_goal() -> None:
-    results = {"goals": {"vs_put_loop": 10.0, "vs_batch_writer": 1.2},
-               "ratios": {"checked_vs_put_loop": 10.0, "checked_vs_batch_writer": 1.19}}
-    assert site_docs.goal_verdicts(results) == [("checked_vs_put_loop", 10.0, 10.0, True),
-                                                ("checked_vs_batch_writer", 1.19, 1.2, False)]
+    results = {
+        "goals": {"vs_put_loop": 10.0, "vs_batch_writer": 1.2},
+        "ratios": {"checked_vs_put_loop": 10.0, "checked_vs_batch_writer": 1.19},
+    }
+    assert site_docs.goal_verdicts(results) == [
+        ("checked_vs_put_loop", 10.0, 10.0, True),
+        ("checked_vs_batch_writer", 1.19, 1.2, False),
+    ]
 
 
 # --- registration ----------------------------------------------------------------------
@@ -377,8 +433,14 @@ def test_api_reference_covers_every_public_module() -> None:
     for page in sorted((REPO / "docs" / "api").glob("*.md")):
         documented |= set(re.findall(r"^::: (salestalk_lib\.[\w.]+)$", page.read_text(encoding="utf-8"), re.M))
     public = set(site_docs.public_modules())
-    assert {"salestalk_lib.contract.keys", "salestalk_lib.dynamo.storage", "salestalk_lib.ops.connection",
-            "salestalk_lib.iam.policies", "salestalk_lib.testing.faults", "salestalk_lib.embedded.engines"} <= public
+    assert {
+        "salestalk_lib.contract.keys",
+        "salestalk_lib.dynamo.storage",
+        "salestalk_lib.ops.connection",
+        "salestalk_lib.iam.policies",
+        "salestalk_lib.testing.faults",
+        "salestalk_lib.embedded.engines",
+    } <= public
     assert public <= documented
     # every documented module sits below the entry points, on its layer's page
     for page in sorted((REPO / "docs" / "api").glob("*.md")):
@@ -392,7 +454,7 @@ def test_access_pattern_tables_are_wrapped_for_the_chart_style() -> None:
     lines = page.splitlines()
     for i, line in enumerate(lines):
         if line.startswith("|") and not lines[i - 1].startswith("|"):
-            assert lines[i - 2:i] == [f'<div class="{docsgen.CHART_CLASS}" markdown>', ""]
+            assert lines[i - 2 : i] == [f'<div class="{docsgen.CHART_CLASS}" markdown>', ""]
     assert page.count("<div ") == page.count("</div>")
 
 

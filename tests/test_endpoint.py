@@ -19,7 +19,9 @@ def test_explicit_url_wins_over_environment():
 
 
 def test_service_specific_variable_wins_over_generic_one():
-    ep = resolve_endpoint(env={"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:1", "AWS_ENDPOINT_URL": "http://127.0.0.1:2"})
+    ep = resolve_endpoint(
+        env={"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:1", "AWS_ENDPOINT_URL": "http://127.0.0.1:2"}
+    )
     assert (ep.url, ep.source) == ("http://127.0.0.1:1", "AWS_ENDPOINT_URL_DYNAMODB")
     ep = resolve_endpoint(env={"AWS_ENDPOINT_URL": "http://localhost:4566"})
     assert (ep.url, ep.source) == ("http://localhost:4566", "AWS_ENDPOINT_URL")
@@ -67,9 +69,12 @@ def test_embedded_server_answers_dynamodb_over_http_and_stops():
     assert client.meta.endpoint_url == ep.url
     # moto keeps its backend per process: this server shares it with the session's, so look for our own table.
     name = f"probe-{uuid.uuid4().hex[:8]}"
-    client.create_table(TableName=name, KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-                        BillingMode="PAY_PER_REQUEST")
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     names = [n for page in client.get_paginator("list_tables").paginate() for n in page["TableNames"]]
     assert name in names
     ep.close()
@@ -100,9 +105,12 @@ def test_the_storage_seam_leaves_request_validation_to_the_contract_and_to_dynam
     assert caught.value.code != "ParamValidationError"  # the engine answered, not botocore's client-side check
 
 
-@pytest.mark.engine_only("moto", reason="DynamoDB Local 3.3.1 coerces a JSON number sent as an S value and stores "
-                                        "it; DynamoDB (and moto) refuse it with SerializationException: see the "
-                                        "wire-types probe of the Engine parity page")
+@pytest.mark.engine_only(
+    "moto",
+    reason="DynamoDB Local 3.3.1 coerces a JSON number sent as an S value and stores "
+    "it; DynamoDB (and moto) refuse it with SerializationException: see the "
+    "wire-types probe of the Engine parity page",
+)
 def test_a_request_the_engine_refuses_is_translated_at_the_seam(endpoint):
     from salestalk_lib.contract.errors import RequestRejected
     from salestalk_lib.contract.tables import METRICS, create_table_request

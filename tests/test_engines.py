@@ -59,13 +59,15 @@ def _fake_java(tmp_path: Path, body: str, version: str = "17.0.15") -> dict[str,
     bin_dir = tmp_path / "jdk" / "bin"
     bin_dir.mkdir(parents=True)
     java = bin_dir / "java"
-    java.write_text(textwrap.dedent(f"""\
+    java.write_text(
+        textwrap.dedent(f"""\
         #!/bin/sh
         if [ "$1" = "-version" ]; then echo 'openjdk version "{version}" 2025-04-15' >&2; exit 0; fi
         port=""; prev=""
         for arg in "$@"; do [ "$prev" = "-port" ] && port="$arg"; prev="$arg"; done
         {body}
-        """))
+        """)
+    )
     java.chmod(java.stat().st_mode | stat.S_IEXEC)
     engines.java_major.cache_clear()
     return {"JAVA_HOME": str(tmp_path / "jdk"), "PATH": str(tmp_path / "empty-path")}
@@ -131,16 +133,20 @@ def test_a_java_older_than_17_is_named_with_its_version(tmp_path, fake_install, 
 
 
 def test_a_jvm_that_exits_at_start_reports_its_output(tmp_path, fake_install):
-    env = {**_fake_java(tmp_path, 'echo "Error: Could not find or load main class"; exit 3'),
-           engines.DYNAMODB_LOCAL_DIR_ENV: str(fake_install)}
+    env = {
+        **_fake_java(tmp_path, 'echo "Error: Could not find or load main class"; exit 3'),
+        engines.DYNAMODB_LOCAL_DIR_ENV: str(fake_install),
+    }
     with pytest.raises(EngineUnavailable, match=r"exited at start \(code 3\):\nError: Could not find"):
         engines.start_engine("dynamodb-local", env=env)
 
 
 def test_a_jvm_that_never_answers_is_given_up_on_and_stopped(tmp_path, fake_install):
     pid_file = tmp_path / "pid"
-    env = {**_fake_java(tmp_path, f'echo $$ > {pid_file}; exec sleep 300'),
-           engines.DYNAMODB_LOCAL_DIR_ENV: str(fake_install)}
+    env = {
+        **_fake_java(tmp_path, f"echo $$ > {pid_file}; exec sleep 300"),
+        engines.DYNAMODB_LOCAL_DIR_ENV: str(fake_install),
+    }
     started = time.monotonic()
     with pytest.raises(EngineUnavailable, match=r"did not answer on http://127\.0\.0\.1:\d+ within 2 s"):
         engines.DynamoDBLocalEngine.start(env=env, timeout=2)
@@ -166,13 +172,24 @@ def test_the_process_is_stopped_by_stop_by_the_context_and_by_garbage_collection
 
 
 def test_the_process_does_not_outlive_a_killed_parent(tmp_path, fake_install):
-    env = {**os.environ, **_fake_java(tmp_path, SERVE), engines.DYNAMODB_LOCAL_DIR_ENV: str(fake_install),
-           "PYTHONPATH": str(Path(engines.__file__).resolve().parents[1])}
+    env = {
+        **os.environ,
+        **_fake_java(tmp_path, SERVE),
+        engines.DYNAMODB_LOCAL_DIR_ENV: str(fake_install),
+        "PYTHONPATH": str(Path(engines.__file__).resolve().parents[1]),
+    }
     parent = subprocess.Popen(
-        [sys.executable, "-c", "import os, signal, sys; from salestalk_lib.embedded.engines import DynamoDBLocalEngine; "
-                               "e = DynamoDBLocalEngine.start(); print(e.pid, flush=True); "
-                               "os.kill(os.getpid(), signal.SIGKILL)"],
-        stdout=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-c",
+            "import os, signal, sys; from salestalk_lib.embedded.engines import DynamoDBLocalEngine; "
+            "e = DynamoDBLocalEngine.start(); print(e.pid, flush=True); "
+            "os.kill(os.getpid(), signal.SIGKILL)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     out, _ = parent.communicate(timeout=60)
     assert parent.returncode == -signal.SIGKILL
     assert _wait_gone(int(out.split()[0]), 10), "the engine survived its SIGKILLed parent"
@@ -192,8 +209,15 @@ def test_dynamodb_local_runs_in_memory_without_telemetry_shared_and_with_loopbac
     assert args[args.index(b"-cors") + 1] == b"http://127.0.0.1,http://localhost"
 
     def preflight(origin: str) -> tuple[int, str | None]:
-        request = urllib.request.Request(endpoint.url, method="OPTIONS", headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-amz-target"})
+        request = urllib.request.Request(
+            endpoint.url,
+            method="OPTIONS",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "x-amz-target",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as resp:
                 return resp.status, resp.headers.get("Access-Control-Allow-Origin")

@@ -29,16 +29,31 @@ NOW = datetime(2025, 11, 9, 12, 30, 15, 250000, tzinfo=UTC)
 
 
 def metrics() -> list[Metric]:
-    return [Metric.create(tenant_id=TENANT, subject=s, period=p, value=Decimal(v), unit="USD",
-                          metric_id=str(uuid.UUID(int=i, version=4)))
-            for i, (s, p, v) in enumerate([("revenue", "2025-Q3", "10"), ("revenue", "2025-Q2", "9"),
-                                           ("arr", "2025-Q3", "100")], start=1)]
+    return [
+        Metric.create(
+            tenant_id=TENANT,
+            subject=s,
+            period=p,
+            value=Decimal(v),
+            unit="USD",
+            metric_id=str(uuid.UUID(int=i, version=4)),
+        )
+        for i, (s, p, v) in enumerate(
+            [("revenue", "2025-Q3", "10"), ("revenue", "2025-Q2", "9"), ("arr", "2025-Q3", "100")], start=1
+        )
+    ]
 
 
 def event(batch: str = "batch-1", **outcomes: int) -> MetricsIngestedEvent:
-    return metrics_ingested(tenant_id=TENANT, batch_id=batch, metrics=metrics(),
-                            outcomes=outcomes or {"created": 2, "already_exists": 1}, correlation_id=batch,
-                            event_id="00000000-0000-4000-8000-000000000001", now=lambda: NOW)
+    return metrics_ingested(
+        tenant_id=TENANT,
+        batch_id=batch,
+        metrics=metrics(),
+        outcomes=outcomes or {"created": 2, "already_exists": 1},
+        correlation_id=batch,
+        event_id="00000000-0000-4000-8000-000000000001",
+        now=lambda: NOW,
+    )
 
 
 def test_event_is_built_as_its_contract_model():
@@ -47,8 +62,13 @@ def test_event_is_built_as_its_contract_model():
     assert e.event_type == "metrics.ingested.v1" and e.event_version == "1.0"
     assert e.timestamp == "2025-11-09T12:30:15.250Z"
     assert list(e.data.subjects) == ["arr", "revenue"] and list(e.data.periods) == ["2025-Q2", "2025-Q3"]
-    assert json.loads(event_json(e))["data"]["outcomes"] == {"created": 2, "alreadyExists": 1, "conflicts": 0,
-                                                             "failed": 0, "written": 0}
+    assert json.loads(event_json(e))["data"]["outcomes"] == {
+        "created": 2,
+        "alreadyExists": 1,
+        "conflicts": 0,
+        "failed": 0,
+        "written": 0,
+    }
 
 
 def test_outcomes_that_do_not_add_up_are_refused():
@@ -82,7 +102,9 @@ def test_eventbridge_sink_delivers_over_http(aws_services):
     events.create_event_bus(Name=bus)
     queue = sqs.create_queue(QueueName=bus)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="ingested", EventBusName=bus, EventPattern=json.dumps({"detail-type": ["metrics.ingested.v1"]}))
+    events.put_rule(
+        Name="ingested", EventBusName=bus, EventPattern=json.dumps({"detail-type": ["metrics.ingested.v1"]})
+    )
     events.put_targets(Rule="ingested", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
 
     sink = EventBridgeSink(events, bus, retrier=Retrier.virtual())
@@ -97,8 +119,10 @@ def test_eventbridge_sink_delivers_over_http(aws_services):
         received += [json.loads(m["Body"]) for m in batch]
     assert {r["detail-type"] for r in received} == {"metrics.ingested.v1"}
     assert {r["source"] for r in received} == {"salestalk.ingest"}
-    details = sorted((MetricsIngestedEvent.model_validate(r["detail"]) for r in received),
-                     key=lambda e: int(e.data.batch_id.split("-")[1]))
+    details = sorted(
+        (MetricsIngestedEvent.model_validate(r["detail"]) for r in received),
+        key=lambda e: int(e.data.batch_id.split("-")[1]),
+    )
     assert details == sent
 
 

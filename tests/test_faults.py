@@ -57,19 +57,22 @@ def test_parse_empty_means_no_faults(text):
     assert FaultProfile.parse(text).total_rate == 0
 
 
-@pytest.mark.parametrize("text, message", [
-    ("throttel=0.1", "unknown fault 'throttel'; known: throttle"),
-    ("throttle=0.1,throttle=0.2", "given twice"),
-    ("throttle", "must look like name=value"),
-    ("throttle=", "must look like name=value"),
-    ("throttle=lots", "throttle='lots' is not a number"),
-    ("throttle=1.5", "between 0 and 1"),
-    ("throttle=-0.1", "between 0 and 1"),
-    ("throttle=0.6,error5xx=0.6", "add up to 1.2"),
-    ("seed=1.5", "seed='1.5' is not an integer"),
-    ("throttle=0.1,,seed=1", "empty entry"),
-    ("read_timeout=0", "read_timeout"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("throttel=0.1", "unknown fault 'throttel'; known: throttle"),
+        ("throttle=0.1,throttle=0.2", "given twice"),
+        ("throttle", "must look like name=value"),
+        ("throttle=", "must look like name=value"),
+        ("throttle=lots", "throttle='lots' is not a number"),
+        ("throttle=1.5", "between 0 and 1"),
+        ("throttle=-0.1", "between 0 and 1"),
+        ("throttle=0.6,error5xx=0.6", "add up to 1.2"),
+        ("seed=1.5", "seed='1.5' is not an integer"),
+        ("throttle=0.1,,seed=1", "empty entry"),
+        ("read_timeout=0", "read_timeout"),
+    ],
+)
 def test_parse_rejects_mistakes_with_clear_errors(text, message):
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         FaultProfile.parse(text)
@@ -78,13 +81,21 @@ def test_parse_rejects_mistakes_with_clear_errors(text, message):
 # --- each kind over HTTP --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind, error, code, applied", [
-    ("throttle", Throttled, {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}, False),
-    ("error5xx", TransientError, {"InternalServerError", "ServiceUnavailable"}, False),
-    ("reset", TransientError, {"ConnectionClosedError"}, False),
-    ("lost", TransientError, {"ConnectionClosedError"}, True),
-    ("conflict", TransactionConflict, {"TransactionConflictException"}, False),
-])
+@pytest.mark.parametrize(
+    "kind, error, code, applied",
+    [
+        (
+            "throttle",
+            Throttled,
+            {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"},
+            False,
+        ),
+        ("error5xx", TransientError, {"InternalServerError", "ServiceUnavailable"}, False),
+        ("reset", TransientError, {"ConnectionClosedError"}, False),
+        ("lost", TransientError, {"ConnectionClosedError"}, True),
+        ("conflict", TransactionConflict, {"TransactionConflictException"}, False),
+    ],
+)
 def test_each_fault_kind_reaches_the_client_as_the_right_error(endpoint, direct, table, kind, error, code, applied):
     with faulty_endpoint(endpoint, FaultProfile(**{kind: 1.0})) as faulty:
         storage = Storage(faulty.client())
@@ -127,14 +138,17 @@ def test_unprocessed_single_item_batch_is_answered_without_forwarding(endpoint, 
 
 def test_detail_draws_ignore_the_client_request_token(endpoint, table):
     """Which throttling code a request gets depends on its content, not on its random token."""
+
     def codes(token_prefix: str) -> list[str]:
         with faulty_endpoint(endpoint, FaultProfile(throttle=1.0, seed=5)) as faulty:
             storage = Storage(faulty.client())
             out = []
             for n in range(12):
                 with pytest.raises(Throttled) as info:
-                    storage.transact_write([{"Put": {"TableName": table, "Item": {"pk": f"tok-{n}", "sk": "x"}}}],
-                                           token=f"{token_prefix}-{n}")
+                    storage.transact_write(
+                        [{"Put": {"TableName": table, "Item": {"pk": f"tok-{n}", "sk": "x"}}}],
+                        token=f"{token_prefix}-{n}",
+                    )
                 out.append(info.value.code)
             return out
 
@@ -145,8 +159,9 @@ def test_transaction_conflict_on_transact_write_items(endpoint, direct, table):
     with faulty_endpoint(endpoint, FaultProfile(conflict=1.0)) as faulty:
         a, b = key("tx"), key("tx")
         with pytest.raises(TransactionConflict):
-            Storage(faulty.client()).transact_write([{"Put": {"TableName": table, "Item": a}},
-                                                     {"Put": {"TableName": table, "Item": b}}])
+            Storage(faulty.client()).transact_write(
+                [{"Put": {"TableName": table, "Item": a}}, {"Put": {"TableName": table, "Item": b}}]
+            )
         assert direct.get_item(table, a) is None and direct.get_item(table, b) is None
 
 

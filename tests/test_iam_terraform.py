@@ -68,13 +68,14 @@ def _policies_in(text: str, tenant_id: str, dep: Deployment) -> dict[str, dict[s
         for name, body in block.get("aws_iam_policy", {}).items():
             expr = body["policy"]
             assert expr.startswith("${jsonencode(") and expr.endswith(")}"), expr
-            out[name] = _resolve(_load("x = " + expr[len("${jsonencode("):-2])["x"], refs)
+            out[name] = _resolve(_load("x = " + expr[len("${jsonencode(") : -2])["x"], refs)
     return out
 
 
 def test_generated_file_is_what_the_library_renders():
-    assert TF_PATH.read_text(encoding="utf-8") == render(), \
+    assert TF_PATH.read_text(encoding="utf-8") == render(), (
         "stale: run `python -m devtools.iam_terraform` and commit the result"
+    )
     assert iam_terraform.main(["--check"]) == 0
 
 
@@ -86,12 +87,17 @@ def test_terraform_policies_equal_the_library_policies(tenant_id, dep):
         assert policies[str(role)] == policy_document(tenant_id, role, dep)
 
 
-@pytest.mark.parametrize("old, new", [
-    ('"dynamodb:Query",\n        ]\n        Resource = [\n          aws_dynamodb_table.messages.arn',
-     '"dynamodb:Scan",\n        ]\n        Resource = [\n          aws_dynamodb_table.messages.arn'),
-    ("aws_dynamodb_table.messages.arn,", '"${aws_dynamodb_table.messages.arn}*",'),
-    ('"ForAllValues:StringEquals"', '"ForAnyValue:StringEquals"'),
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (
+            '"dynamodb:Query",\n        ]\n        Resource = [\n          aws_dynamodb_table.messages.arn',
+            '"dynamodb:Scan",\n        ]\n        Resource = [\n          aws_dynamodb_table.messages.arn',
+        ),
+        ("aws_dynamodb_table.messages.arn,", '"${aws_dynamodb_table.messages.arn}*",'),
+        ('"ForAllValues:StringEquals"', '"ForAnyValue:StringEquals"'),
+    ],
+)
 def test_a_hand_edit_of_the_terraform_is_caught(old, new):
     text = render()
     assert old in text
@@ -112,8 +118,12 @@ def test_policies_are_tagged_like_the_tables_and_named_per_tenant_and_role():
         (precondition,) = lifecycle["precondition"]
         assert precondition["condition"] == f'${{length("${{local.policy_name_base}}-{role}") <= 128}}'
         assert {k: v for k, v in body["tags"].items() if not k.startswith("__")} == {
-            "Service": "salestalk", "ManagedBy": "terraform", "Environment": "${var.environment}",
-            "Purpose": f"tenant-{role}-policy", "TenantId": "${var.tenant_id}"}
+            "Service": "salestalk",
+            "ManagedBy": "terraform",
+            "Environment": "${var.environment}",
+            "Purpose": f"tenant-{role}-policy",
+            "TenantId": "${var.tenant_id}",
+        }
     outputs = {name for o in document["output"] for name in o if not name.startswith("__")}
     assert outputs == {f"{r}_policy_arn" for r in ROLES}
 

@@ -41,8 +41,15 @@ def conn(endpoint) -> SalesTalk:
 
 def event(tenant: str = TENANT, event_id: str | None = None):
     metrics = sample_metrics(tenant, 3, seed=1)
-    return metrics_ingested(tenant_id=tenant, batch_id="b-1", metrics=metrics, outcomes={"created": 3},
-                            correlation_id="b-1", event_id=event_id or str(uuid.uuid4()), now=lambda: NOW)
+    return metrics_ingested(
+        tenant_id=tenant,
+        batch_id="b-1",
+        metrics=metrics,
+        outcomes={"created": 3},
+        correlation_id="b-1",
+        event_id=event_id or str(uuid.uuid4()),
+        now=lambda: NOW,
+    )
 
 
 def deliver(scope: TenantScope, ev, handler, *, at: datetime = NOW, **kw) -> Delivery:
@@ -198,19 +205,24 @@ def test_an_event_is_processed_only_in_its_own_tenants_scope(conn):
         deliver(conn.tenant(TENANT), {**event().to_item(), "eventVersion": "2.0"}, lambda e: None)
 
 
-@pytest.mark.parametrize(("changes", "field", "rule"), [
-    ({"ttl": 1}, "ttl", "must be claimedAt + 30 days"),
-    ({"status": "processed"}, "processedAt", "is required once the event is processed"),
-    ({"processedAt": 1_764_072_000}, "processedAt", "must be absent while the event is being processed"),
-    ({"status": "processed", "processedAt": 1_764_071_999}, "processedAt", "must be ≥ claimedAt"),
-    ({"pk": "EVENT#0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d"}, "pk", "(built from eventId)"),
-    ({"claimToken": "not-a-uuid"}, "claimToken", ""),
-    ({"status": "done"}, "status", ""),
-])
+@pytest.mark.parametrize(
+    ("changes", "field", "rule"),
+    [
+        ({"ttl": 1}, "ttl", "must be claimedAt + 30 days"),
+        ({"status": "processed"}, "processedAt", "is required once the event is processed"),
+        ({"processedAt": 1_764_072_000}, "processedAt", "must be absent while the event is being processed"),
+        ({"status": "processed", "processedAt": 1_764_071_999}, "processedAt", "must be ≥ claimedAt"),
+        ({"pk": "EVENT#0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d"}, "pk", "(built from eventId)"),
+        ({"claimToken": "not-a-uuid"}, "claimToken", ""),
+        ({"status": "done"}, "status", ""),
+    ],
+)
 def test_a_processed_event_record_breaking_a_rule_is_named(changes, field, rule):
-    base = ProcessedEvent.claim(event(event_id="9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"),
-                                claim_token="5d0c7b0e-4f3a-4b2c-9d1e-0f9a8b7c6d5e",
-                                claimed_at=1_764_072_000).to_item()
+    base = ProcessedEvent.claim(
+        event(event_id="9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"),
+        claim_token="5d0c7b0e-4f3a-4b2c-9d1e-0f9a8b7c6d5e",
+        claimed_at=1_764_072_000,
+    ).to_item()
     model, violations = validate_record({**base, **changes}, "events.jsonl:1")
     assert model is None
     assert any(v.field == field and rule in v.rule for v in violations), [str(v) for v in violations]

@@ -56,10 +56,17 @@ def rng(request) -> random.Random:
     return random.Random(request.node.name)
 
 
-def msg(rng: random.Random, session: str, seconds: float, text: str = "hello", message_id: str | None = None
-        ) -> Message:
-    return Message.create(tenant_id=TENANT, session_id=session, sender="user", text=text,
-                          at=T0 + timedelta(seconds=seconds), message_id=message_id or uuid4_from(rng))
+def msg(
+    rng: random.Random, session: str, seconds: float, text: str = "hello", message_id: str | None = None
+) -> Message:
+    return Message.create(
+        tenant_id=TENANT,
+        session_id=session,
+        sender="user",
+        text=text,
+        at=T0 + timedelta(seconds=seconds),
+        message_id=message_id or uuid4_from(rng),
+    )
 
 
 def rollup(conn: SalesTalk, session: str) -> dict | None:
@@ -108,8 +115,7 @@ def test_rollup_is_exact_whatever_the_arrival_order(conn, ing, rng):
     messages = [msg(rng, session, s) for s in seconds]
     for m in messages:
         assert ing.ingest_message(m).outcome is Outcome.CREATED
-        assert rollup(conn, session) == SessionRollup.of_messages(
-            messages[: messages.index(m) + 1]).to_item()
+        assert rollup(conn, session) == SessionRollup.of_messages(messages[: messages.index(m) + 1]).to_item()
     for m in messages:
         assert ing.ingest_message(m).outcome is Outcome.ALREADY_EXISTS
     assert rollup(conn, session)["messageCount"] == len(messages)
@@ -121,8 +127,7 @@ def test_rollup_stays_out_of_the_session_and_sender_indexes(conn, ing, rng):
     for m in messages:
         ing.ingest_message(m)
     table = conn.settings.table_name("messages", TENANT)
-    items, _ = conn.storage.query(table, index="SessionIndex", key_condition="sessionId = :s",
-                                  values={":s": session})
+    items, _ = conn.storage.query(table, index="SessionIndex", key_condition="sessionId = :s", values={":s": session})
     assert sorted(i["pk"] for i in items) == sorted(m.pk for m in messages)
     assert "timestamp" not in rollup(conn, session) and "sender" not in rollup(conn, session)
 
@@ -141,8 +146,15 @@ def test_a_new_ingestor_finds_existing_sessions_by_their_stored_rollup(conn, rng
 
 
 def metric(rng: random.Random, period: str = "2025-Q3", value: str = "1250000.50", **kw) -> Metric:
-    return Metric.create(tenant_id=kw.pop("tenant_id", TENANT), subject=kw.pop("subject", "revenue"), period=period,
-                         value=Decimal(value), unit="USD", metric_id=kw.pop("metric_id", None) or uuid4_from(rng), **kw)
+    return Metric.create(
+        tenant_id=kw.pop("tenant_id", TENANT),
+        subject=kw.pop("subject", "revenue"),
+        period=period,
+        value=Decimal(value),
+        unit="USD",
+        metric_id=kw.pop("metric_id", None) or uuid4_from(rng),
+        **kw,
+    )
 
 
 def test_metric_created_already_exists_conflict(conn, ing, rng):
@@ -182,8 +194,9 @@ def test_correcting_a_missing_metric_is_a_conflict(ing, rng):
         ing.correct_metric(metric(rng, "2019-Q1"), expected_version=0)
 
 
-@pytest.mark.parametrize("mode, year", [(MetricMode.CONDITIONAL, 2021), (MetricMode.TRANSACTION, 2022),
-                                        (MetricMode.BATCH, 2023)])
+@pytest.mark.parametrize(
+    "mode, year", [(MetricMode.CONDITIONAL, 2021), (MetricMode.TRANSACTION, 2022), (MetricMode.BATCH, 2023)]
+)
 def test_every_metric_mode_reports_already_exists_conflict_and_what_it_wrote(conn, ing, rng, mode, year):
     # Each mode has its own year, so no case depends on what another left behind (or failed to tidy up).
     existing = [metric(rng, f"{year}-{m:02d}", subject="arr") for m in range(1, 4)]
@@ -226,6 +239,7 @@ def test_exhausted_budget_is_reported_as_failed_and_writes_nothing(conn, endpoin
     session = uuid4_from(rng)
     records = [msg(rng, session, 1), metric(rng, "2012-Q1")]
     with faulty_endpoint(endpoint, FaultProfile()) as faulty:
+
         def throttle_after_the_status_read(attempt) -> None:
             if attempt.operation == "GetItem" and attempt.outcome == "ok":  # the tenant's status, read first
                 faulty.proxy.profile = FaultProfile(throttle=1.0)
@@ -269,10 +283,20 @@ def test_duplicate_keys_in_one_ingest_are_refused(ing, rng):
 
 def test_one_metrics_ingested_event_per_tenant_and_batch(conn, rng):
     ids = iter(f"00000000-0000-4000-8000-{n:012d}" for n in range(100))
-    ing = Ingestor(conn.storage, conn.settings, retrier=Retrier.virtual(), new_id=lambda: next(ids),
-                   now=lambda: datetime(2025, 11, 9, 12, 0, tzinfo=UTC))
-    records = [metric(rng, "2015-Q1"), metric(rng, "2015-Q2"), metric(rng, "2015-Q1", subject="arr"),
-               metric(rng, "2015-Q1", tenant_id="ingest-other"), msg(rng, uuid4_from(rng), 0)]
+    ing = Ingestor(
+        conn.storage,
+        conn.settings,
+        retrier=Retrier.virtual(),
+        new_id=lambda: next(ids),
+        now=lambda: datetime(2025, 11, 9, 12, 0, tzinfo=UTC),
+    )
+    records = [
+        metric(rng, "2015-Q1"),
+        metric(rng, "2015-Q2"),
+        metric(rng, "2015-Q1", subject="arr"),
+        metric(rng, "2015-Q1", tenant_id="ingest-other"),
+        msg(rng, uuid4_from(rng), 0),
+    ]
     ing.ingest(records[:1])
     report = ing.ingest(records, workers=2)
     assert [(e.tenant_id, e.data.count) for e in report.events] == [("ingest-other", 1), (TENANT, 3)]
@@ -294,10 +318,15 @@ def test_write_modes_table_and_costs():
     assert {"conditional", "transaction", "batch", "message"} == {m.name for m in WRITE_MODES}
     # The docs' table says what the bulk load is: it overwrites, and counts what it wrote as written.
     batch = next(r for r in rows if r["mode"] == "batch")
-    assert batch["guarantees"].startswith("last writer wins, and overwrites") and "never overwr" not in batch["guarantees"]
+    assert (
+        batch["guarantees"].startswith("last writer wins, and overwrites") and "never overwr" not in batch["guarantees"]
+    )
     assert batch["outcomes"].startswith("written, already_exists, conflict (never created")
-    assert all("never overwrites" in r["guarantees"] or "never overwritten" in r["guarantees"]
-               for r in rows if r["mode"] != "batch")
+    assert all(
+        "never overwrites" in r["guarantees"] or "never overwritten" in r["guarantees"]
+        for r in rows
+        if r["mode"] != "batch"
+    )
     items = [m.to_item() for m in sample_metrics(TENANT, 250)]
     assert write_cost("conditional", items) == {"requests": 250, "wcu": 250, "rcu": 0}
     assert write_cost("transaction", items) == {"requests": 3, "wcu": 500, "rcu": 0}
@@ -318,8 +347,9 @@ def test_the_tenant_status_is_read_again_after_its_window_and_a_refusal_is_never
     now = [0.0]
     sent: list[str] = []
     storage = conn.storage.restricted(hooks=[lambda op, params: sent.append((op, params.get("TableName")))])
-    ing = Ingestor(storage, conn.settings, retrier=Retrier.virtual(), gate=TenantGate(recheck_seconds=5,
-                                                                                       clock=lambda: now[0]))
+    ing = Ingestor(
+        storage, conn.settings, retrier=Retrier.virtual(), gate=TenantGate(recheck_seconds=5, clock=lambda: now[0])
+    )
     registry = conn.settings.table_name("registry")
 
     def status_reads() -> int:
@@ -334,8 +364,9 @@ def test_the_tenant_status_is_read_again_after_its_window_and_a_refusal_is_never
     assert status_reads() == 2  # the window passed: read again
     ing.ingest([msg(rng, session, 4)], record_batch=False)
     assert status_reads() == 3  # `ingest` always reads afresh before it writes
-    stranger = Message.create(tenant_id="ingest-nobody", session_id=session, sender="user", text="hi",
-                              at=T0, message_id=uuid4_from(rng))
+    stranger = Message.create(
+        tenant_id="ingest-nobody", session_id=session, sender="user", text="hi", at=T0, message_id=uuid4_from(rng)
+    )
     for _ in range(2):
         with pytest.raises(TenantNotActive):
             ing.ingest_message(stranger)
@@ -346,8 +377,16 @@ def test_a_cancelled_transaction_reports_each_action_in_order_with_the_stored_it
     table = conn.settings.table_name("messages", TENANT)
     stored = {"pk": "NOTE#reasons", "sk": "b", "x": Decimal(1)}
     conn.storage.put_item(table, stored)
-    actions = [{"Put": {"TableName": table, "Item": {"pk": "NOTE#reasons", "sk": k}, "ConditionExpression":
-                        "attribute_not_exists(pk)"}} for k in ("a", "b", "c")]
+    actions = [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": {"pk": "NOTE#reasons", "sk": k},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        for k in ("a", "b", "c")
+    ]
     with pytest.raises(ConditionFailed) as info:
         conn.storage.transact_write(actions)
     assert [r.code for r in info.value.reasons] == ["None", "ConditionalCheckFailed", "None"]

@@ -36,11 +36,22 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # The CLI example's rates, plus timeouts, conflicts and unprocessed batch items. The read timeout leaves
 # a loaded machine's engine (a JVM on two busy cores) time to answer: only injected timeouts may time out.
-PROFILE = FaultProfile.parse("throttle=0.2,error5xx=0.05,reset=0.02,timeout=0.004,lost=0.03,conflict=0.02,"
-                             "unprocessed=0.15,seed=7,read_timeout=3")
-RETRYABLE_CODES = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-                   "InternalServerError", "ServiceUnavailable", "ConnectionClosedError", "ReadTimeoutError",
-                   "TransactionConflict", "TransactionConflictException", "UnprocessedItems", "RollupChanged"}
+PROFILE = FaultProfile.parse(
+    "throttle=0.2,error5xx=0.05,reset=0.02,timeout=0.004,lost=0.03,conflict=0.02,unprocessed=0.15,seed=7,read_timeout=3"
+)
+RETRYABLE_CODES = {
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ConnectionClosedError",
+    "ReadTimeoutError",
+    "TransactionConflict",
+    "TransactionConflictException",
+    "UnprocessedItems",
+    "RollupChanged",
+}
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +93,9 @@ def stored_messages(st: SalesTalk, tenant: str, sessions: set[str]) -> list[dict
     for sid in sorted(sessions):
         start = None
         while True:
-            items, start = st.storage.query(table, index="SessionIndex", key_condition="sessionId = :s",
-                                            values={":s": sid}, start_key=start)
+            items, start = st.storage.query(
+                table, index="SessionIndex", key_condition="sessionId = :s", values={":s": sid}, start_key=start
+            )
             out += items
             if start is None:
                 break
@@ -96,8 +108,9 @@ def stored_metrics(st: SalesTalk, tenant: str, subjects: set[str]) -> list[dict]
     for subject in sorted(subjects):
         start = None
         while True:
-            items, start = st.storage.query(table, key_condition="pk = :pk", values={":pk": f"METRIC#{subject}"},
-                                            start_key=start, consistent=True)
+            items, start = st.storage.query(
+                table, key_condition="pk = :pk", values={":pk": f"METRIC#{subject}"}, start_key=start, consistent=True
+            )
             out += items
             if start is None:
                 break
@@ -164,8 +177,10 @@ def test_a_thousands_of_records_under_faults_end_exact(server):
     # Nothing lost, nothing doubled, every rollup count exact.
     assert_stored_exactly(st, tenant, messages, [*metrics, *bulk])
     # One metrics.ingested.v1 per batch, outcomes adding up.
-    assert [(e.data.count, e.data.outcomes.created + e.data.outcomes.already_exists + e.data.outcomes.written)
-            for e in (*first.events, *loaded.events)] == [(600, 600), (1000, 1000)]
+    assert [
+        (e.data.count, e.data.outcomes.created + e.data.outcomes.already_exists + e.data.outcomes.written)
+        for e in (*first.events, *loaded.events)
+    ] == [(600, 600), (1000, 1000)]
 
 
 def test_b_threads_ingesting_the_same_records_create_each_once(server):
@@ -269,20 +284,32 @@ def test_d_lost_responses_end_created_or_already_exists_never_conflict(server):
     st = open_tenant(server, tenant)
     # In time order per session, so every first attempt is the write that succeeds (see the end).
     sessions = sample_messages(tenant, 3, sessions=3, seed=8)
-    messages = [Message.create(tenant_id=tenant, session_id=sessions[n % 3].session_id, sender="user",
-                               text=f"turn {n}", at=datetime(2025, 11, 9, 10, 0, n, tzinfo=UTC),
-                               message_id=sample_messages(tenant, 1, seed=100 + n)[0].message_id)
-                for n in range(20)]
+    messages = [
+        Message.create(
+            tenant_id=tenant,
+            session_id=sessions[n % 3].session_id,
+            sender="user",
+            text=f"turn {n}",
+            at=datetime(2025, 11, 9, 10, 0, n, tzinfo=UTC),
+            message_id=sample_messages(tenant, 1, seed=100 + n)[0].message_id,
+        )
+        for n in range(20)
+    ]
     metrics = sample_metrics(tenant, 20, seed=9)
     with faulty_endpoint(server, FaultProfile()) as faulty:
         # The tenant's status is read once (a clock that stands still), so the lost responses below are
         # always the writes' own; `ingest` calls read it afresh first, and the fault is armed after that read.
-        ing = Ingestor(Storage(faulty.client()), st.settings, retrier=Retrier(sleep=RecordingSleep(), seed=2),
-                       gate=TenantGate(clock=lambda: 0.0))
+        ing = Ingestor(
+            Storage(faulty.client()),
+            st.settings,
+            retrier=Retrier(sleep=RecordingSleep(), seed=2),
+            gate=TenantGate(clock=lambda: 0.0),
+        )
         ing.require_active(tenant)
 
         def lose_first_response(*, after_status_read: bool = False) -> list:
             """Lose the next write's response; heal as soon as the retrier decides to retry."""
+
             def arm() -> None:
                 faulty.proxy.profile = FaultProfile(lost=1.0)
 
@@ -291,6 +318,7 @@ def test_d_lost_responses_end_created_or_already_exists_never_conflict(server):
                     faulty.proxy.profile = FaultProfile()
                 elif after_status_read and attempt.operation == "GetItem" and attempt.outcome == "ok":
                     arm()
+
             if not after_status_read:
                 arm()
             return [hook]
@@ -298,8 +326,11 @@ def test_d_lost_responses_end_created_or_already_exists_never_conflict(server):
         wrote = {Outcome.CREATED, Outcome.ALREADY_EXISTS}
         for record in [*messages, *metrics]:
             hooks = lose_first_response()
-            result = (ing.ingest_message(record, hooks=hooks) if isinstance(record, Message)
-                      else ing.ingest_metric(record, hooks=hooks))
+            result = (
+                ing.ingest_message(record, hooks=hooks)
+                if isinstance(record, Message)
+                else ing.ingest_metric(record, hooks=hooks)
+            )
             assert result.outcome in wrote, result
             assert result.ambiguous and result.retries == 1
         assert faulty.proxy.counts["lost"] == 40
@@ -316,13 +347,22 @@ def test_d_lost_responses_end_created_or_already_exists_never_conflict(server):
         # none a conflict.
         chunk = sample_metrics(tenant, 30, seed=10, first_day=datetime(2012, 1, 1, tzinfo=UTC))
         # (record_batch=False: the first write is then the transaction itself, not the batch record.)
-        report = ing.ingest(chunk, metric_mode=MetricMode.TRANSACTION,
-                            hooks=lose_first_response(after_status_read=True), record_batch=False)
+        report = ing.ingest(
+            chunk,
+            metric_mode=MetricMode.TRANSACTION,
+            hooks=lose_first_response(after_status_read=True),
+            record_batch=False,
+        )
         assert report.counts() in ({"created": 30}, {"already_exists": 30})
         # A batch whose response is lost is simply sent again (same items, same content).
         batch = sample_metrics(tenant, 30, seed=11, first_day=datetime(2013, 1, 1, tzinfo=UTC))
-        report = ing.ingest(batch, metric_mode=MetricMode.BATCH, check_existing=False,
-                            hooks=lose_first_response(after_status_read=True), record_batch=False)
+        report = ing.ingest(
+            batch,
+            metric_mode=MetricMode.BATCH,
+            check_existing=False,
+            hooks=lose_first_response(after_status_read=True),
+            record_batch=False,
+        )
         assert report.counts() == {"written": 30}
         # A batch record whose creation lost its response: the retry finds the record it wrote (its own
         # run token), so the batch is new; its records are created once and one event is sent.
@@ -335,9 +375,14 @@ def test_d_lost_responses_end_created_or_already_exists_never_conflict(server):
         # The lost response of a transaction that was *cancelled* (this message is older than the
         # session's newest, so the first rollup guess was wrong) hid a write that never happened:
         # it ends created, after one more round, and is still counted once.
-        late = Message.create(tenant_id=tenant, session_id=sessions[0].session_id, sender="user", text="late",
-                              at=datetime(2025, 11, 9, 9, 0, tzinfo=UTC),
-                              message_id=sample_messages(tenant, 1, seed=99)[0].message_id)
+        late = Message.create(
+            tenant_id=tenant,
+            session_id=sessions[0].session_id,
+            sender="user",
+            text="late",
+            at=datetime(2025, 11, 9, 9, 0, tzinfo=UTC),
+            message_id=sample_messages(tenant, 1, seed=99)[0].message_id,
+        )
         result = ing.ingest_message(late, hooks=lose_first_response())
         assert (result.outcome, result.requests, result.retries) == (Outcome.CREATED, 3, 1)
         assert faulty.proxy.counts["lost"] == 45

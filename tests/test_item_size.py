@@ -70,7 +70,9 @@ def _base100_size(d: Decimal) -> int:
     whole = whole.lstrip("0")
     whole = ("0" * (len(whole) % 2)) + whole
     fraction = fraction + "0" * (len(fraction) % 2)
-    pairs = [whole[i:i + 2] for i in range(0, len(whole), 2)] + [fraction[i:i + 2] for i in range(0, len(fraction), 2)]
+    pairs = [whole[i : i + 2] for i in range(0, len(whole), 2)] + [
+        fraction[i : i + 2] for i in range(0, len(fraction), 2)
+    ]
     while pairs[0] == "00":
         pairs.pop(0)
     while pairs[-1] == "00":
@@ -86,11 +88,17 @@ def _contract_number(raw: Decimal) -> Decimal | None:
 
 
 # Any coefficient of up to 38 significant digits (with zeros around them) at any storable exponent.
-NUMBERS = st.builds(
-    lambda sign, digits, zeros, exponent: Decimal((sign, (*digits, *([0] * zeros)), exponent)),
-    st.integers(0, 1), st.lists(st.integers(0, 9), min_size=1, max_size=38), st.integers(0, 5),
-    st.integers(-170, 130),
-).map(_contract_number).filter(lambda d: d is not None)
+NUMBERS = (
+    st.builds(
+        lambda sign, digits, zeros, exponent: Decimal((sign, (*digits, *([0] * zeros)), exponent)),
+        st.integers(0, 1),
+        st.lists(st.integers(0, 9), min_size=1, max_size=38),
+        st.integers(0, 5),
+        st.integers(-170, 130),
+    )
+    .map(_contract_number)
+    .filter(lambda d: d is not None)
+)
 
 
 @FUZZ
@@ -101,9 +109,12 @@ def test_the_sizer_agrees_with_plain_base_100_digits_for_every_number_the_contra
     assert 1 <= size <= 21
 
 
-JSON_SCALARS = st.one_of(st.text(max_size=12), st.booleans(), st.none(), NUMBERS, st.integers(-10**12, 10**12))
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=6), inner, max_size=5)), max_leaves=30)
+JSON_SCALARS = st.one_of(st.text(max_size=12), st.booleans(), st.none(), NUMBERS, st.integers(-(10**12), 10**12))
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=6), inner, max_size=5)),
+    max_leaves=30,
+)
 
 
 @settings(FUZZ, max_examples=150)

@@ -175,8 +175,23 @@ def test_slice_prefix_of_a_month_does_not_catch_its_days(period, dk, dom):
 
 @pytest.mark.parametrize(
     "text",
-    ["2025-Q0", "2025-Q5", "2025-13", "2025-00", "2025-02-30", "1969-12", "25-Q3", "2025-q3",
-     "2025-7", "2025-07-1", "٢٠٢٥-Q3", "２０２５-07", "2025-Q3 ", "", "2025-W27"],
+    [
+        "2025-Q0",
+        "2025-Q5",
+        "2025-13",
+        "2025-00",
+        "2025-02-30",
+        "1969-12",
+        "25-Q3",
+        "2025-q3",
+        "2025-7",
+        "2025-07-1",
+        "٢٠٢٥-Q3",
+        "２０２５-07",
+        "2025-Q3 ",
+        "",
+        "2025-W27",
+    ],
 )
 def test_parse_period_rejects(text):
     with pytest.raises(KeyGrammarError):
@@ -185,8 +200,14 @@ def test_parse_period_rejects(text):
 
 @pytest.mark.parametrize(
     "sk",
-    ["2025-11-09T10:00:00Z", "2025-11-09T10:00:00.000", "2025-11-09 10:00:00.000Z",
-     "２０２５-11-09T10:00:00.000Z", "2025-02-30T10:00:00.000Z", "2025-11-09T24:00:00.000Z"],
+    [
+        "2025-11-09T10:00:00Z",
+        "2025-11-09T10:00:00.000",
+        "2025-11-09 10:00:00.000Z",
+        "２０２５-11-09T10:00:00.000Z",
+        "2025-02-30T10:00:00.000Z",
+        "2025-11-09T24:00:00.000Z",
+    ],
 )
 def test_parse_message_sk_rejects(sk):
     with pytest.raises(KeyGrammarError):
@@ -205,23 +226,40 @@ def test_message_sk_rejects_naive_and_sub_millisecond_times():
 
 
 @pytest.mark.parametrize(
-    "pk", ["MSG#", "MSG#0B1E1C2A-7A4B-4C1D-9E2F-3A4B5C6D7E8F", "MSG#0b1e1c2a-7a4b-1c1d-9e2f-3a4b5c6d7e8f",
-           "msg#0b1e1c2a-7a4b-4c1d-9e2f-3a4b5c6d7e8f", "SESSION#0b1e1c2a-7a4b-4c1d-9e2f-3a4b5c6d7e8f"],
+    "pk",
+    [
+        "MSG#",
+        "MSG#0B1E1C2A-7A4B-4C1D-9E2F-3A4B5C6D7E8F",
+        "MSG#0b1e1c2a-7a4b-1c1d-9e2f-3a4b5c6d7e8f",
+        "msg#0b1e1c2a-7a4b-4c1d-9e2f-3a4b5c6d7e8f",
+        "SESSION#0b1e1c2a-7a4b-4c1d-9e2f-3a4b5c6d7e8f",
+    ],
 )
 def test_parse_message_pk_rejects(pk):
     with pytest.raises(KeyGrammarError):
         keys.parse_message_pk(pk)
 
 
-@pytest.mark.parametrize("sk", ["2025-Q3#", "2025-Q3#region", "2025-Q3#region:", "2025-Q3#Region:EU",
-                                "2025-Q3#region:EU#x", "2025-Q3#region: EU", "2025-Q3#region:EU "])
+@pytest.mark.parametrize(
+    "sk",
+    [
+        "2025-Q3#",
+        "2025-Q3#region",
+        "2025-Q3#region:",
+        "2025-Q3#Region:EU",
+        "2025-Q3#region:EU#x",
+        "2025-Q3#region: EU",
+        "2025-Q3#region:EU ",
+    ],
+)
 def test_parse_metric_sk_rejects_malformed_slices(sk):
     with pytest.raises(KeyGrammarError):
         keys.parse_metric_sk(sk)
 
 
 @pytest.mark.parametrize(
-    "tenant_id", ["", "-acme", "acme-", "ACME", "acme corp", "acme/corp", "a..b", "acmé", "a" * 65, 7, None],
+    "tenant_id",
+    ["", "-acme", "acme-", "ACME", "acme corp", "acme/corp", "a..b", "acmé", "a" * 65, 7, None],
 )
 def test_validate_tenant_id_rejects(tenant_id):
     with pytest.raises(InvalidTenantId):
@@ -234,23 +272,31 @@ def test_quarter_timestamp_matches_contract_example():
 
 @pytest.mark.parametrize(
     ("pk", "kind"),
-    [("MSG#anything", keys.KeyKind.MESSAGE), ("SESSION#x", keys.KeyKind.SESSION),
-     ("METRIC#revenue", keys.KeyKind.METRIC), ("BATCH#b-1", keys.KeyKind.BATCH), ("OTHER#x", None), (None, None),
-     (3, None)],
+    [
+        ("MSG#anything", keys.KeyKind.MESSAGE),
+        ("SESSION#x", keys.KeyKind.SESSION),
+        ("METRIC#revenue", keys.KeyKind.METRIC),
+        ("BATCH#b-1", keys.KeyKind.BATCH),
+        ("OTHER#x", None),
+        (None, None),
+        (3, None),
+    ],
 )
 def test_pk_kind_reads_the_prefix(pk, kind):
     assert keys.pk_kind(pk) is kind
 
 
-@pytest.mark.parametrize("batch_id", ["b", "2025-11-25.nightly", "content-0123abcd", "9b2f6f2e-1c3d-4e5f-8a7b-0c1d2e3f4a5b",
-                                      "A" * 128])
+@pytest.mark.parametrize(
+    "batch_id", ["b", "2025-11-25.nightly", "content-0123abcd", "9b2f6f2e-1c3d-4e5f-8a7b-0c1d2e3f4a5b", "A" * 128]
+)
 def test_batch_keys_round_trip(batch_id):
     pk = keys.batch_pk(batch_id)
     assert pk == f"BATCH#{batch_id}" and keys.parse_batch_pk(pk) == batch_id and keys.batch_sk() == "METADATA"
 
 
-@pytest.mark.parametrize("batch_id", ["", "-lead", "trail-", "has#hash", "has space", "new\nline", "A" * 129,
-                                      "tab\t", "ünïcode", 7, None])
+@pytest.mark.parametrize(
+    "batch_id", ["", "-lead", "trail-", "has#hash", "has space", "new\nline", "A" * 129, "tab\t", "ünïcode", 7, None]
+)
 def test_batch_ids_outside_the_grammar_are_refused(batch_id):
     with pytest.raises(KeyGrammarError, match="batchId must be"):
         keys.batch_pk(batch_id)
@@ -283,8 +329,16 @@ def test_message_identity_pk_round_trips_and_is_a_kind_of_its_own(message_id):
     assert keys.pk_kind(keys.message_pk(message_id)) is keys.KeyKind.MESSAGE
 
 
-@pytest.mark.parametrize("pk", ["MSG#0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "MSGID#not-a-uuid", "MSGID#",
-                                "msgid#0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", None])
+@pytest.mark.parametrize(
+    "pk",
+    [
+        "MSG#0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        "MSGID#not-a-uuid",
+        "MSGID#",
+        "msgid#0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        None,
+    ],
+)
 def test_parse_message_identity_pk_rejects(pk):
     with pytest.raises(KeyGrammarError):
         keys.parse_message_identity_pk(pk)

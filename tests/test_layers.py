@@ -23,8 +23,9 @@ CONTRACTS = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 def _lint(cwd: Path) -> subprocess.CompletedProcess[str]:
     assert LINT_IMPORTS.is_file(), f"{LINT_IMPORTS} is missing: install the test extra (.[test])"
     # lint-imports puts its working directory first on sys.path: the packages under `cwd` are analysed.
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def _contract(contract_id: str) -> dict:
@@ -66,15 +67,18 @@ def _add_import(module: Path, line: str) -> None:
     module.write_text(module.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
 
 
-@pytest.mark.parametrize(("module", "line", "broken"), [
-    ("contract/keys.py", "from salestalk_lib.ops import connection", "layers"),
-    ("iam/policies.py", "from salestalk_lib.ops import connection", "layers"),  # ops | iam: independent
-    ("ops/seed.py", "import boto3", "aws-in-dynamo"),
-    ("contract/models.py", "import pandas", "contract-pure"),
-    ("ops/ingest.py", "from salestalk_lib.embedded import engines", "ops-through-dynamo"),
-    ("dynamo/storage.py", "import moto", "moto-in-embedded"),
-    ("cli/main.py", "from devtools import docsgen", "no-devtools"),
-])
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        ("contract/keys.py", "from salestalk_lib.ops import connection", "layers"),
+        ("iam/policies.py", "from salestalk_lib.ops import connection", "layers"),  # ops | iam: independent
+        ("ops/seed.py", "import boto3", "aws-in-dynamo"),
+        ("contract/models.py", "import pandas", "contract-pure"),
+        ("ops/ingest.py", "from salestalk_lib.embedded import engines", "ops-through-dynamo"),
+        ("dynamo/storage.py", "import moto", "moto-in-embedded"),
+        ("cli/main.py", "from devtools import docsgen", "no-devtools"),
+    ],
+)
 def test_a_forbidden_import_breaks_its_contract(copy: Path, module: str, line: str, broken: str) -> None:
     assert _lint(copy).returncode == 0  # the copy alone keeps every contract
     _add_import(copy / "salestalk_lib" / module, line)

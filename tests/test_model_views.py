@@ -21,7 +21,7 @@ def _cells(page: str, section: str) -> list[str]:
     """The first-cell (rowspan) partition keys of the HTML tables between heading `section` and the next."""
     start = page.index(section)
     nxt = page.find("\n### ", start + len(section))
-    return re.findall(r'<td rowspan="\d+"><code>([^<]*)</code>', page[start: nxt if nxt != -1 else None])
+    return re.findall(r'<td rowspan="\d+"><code>([^<]*)</code>', page[start : nxt if nxt != -1 else None])
 
 
 def test_seed_items_are_what_load_seed_writes():
@@ -32,8 +32,7 @@ def test_seed_items_are_what_load_seed_writes():
     assert kinds["session rollup"] == len(rollups_of(messages)) == len(rollups)
     assert kinds["headline metric"] + kinds["metric slice"] == len(metrics)
     assert kinds["metric slice"] == sum(m.is_slice for m in metrics) > 0
-    keys = [(s.table_name, tuple(s.item[a.name] for a in TABLE_SPECS[s.table].key_attributes))
-            for s in mv.seed_items()]
+    keys = [(s.table_name, tuple(s.item[a.name] for a in TABLE_SPECS[s.table].key_attributes)) for s in mv.seed_items()]
     assert len(keys) == len(set(keys)), "one item per primary key, as DynamoDB keeps them"
 
 
@@ -42,29 +41,34 @@ def test_every_seed_item_appears_once_in_the_table_view_under_its_pk():
     for s in mv.seed_items():
         spec = TABLE_SPECS[s.table]
         section = f"### `{s.table_name}`" if spec.per_tenant else f"## `{s.table_name}`"
-        table_html = page[page.index(section):]
+        table_html = page[page.index(section) :]
         table_html = table_html[: table_html.index("</table>")]
         # Each partition key heads exactly one group of the table, and the group has one row per item.
         pk = str(s.item[spec.hash_key.name])
         heads = re.findall(r'<td rowspan="(\d+)"><code>' + re.escape(pk) + "</code>", table_html)
         assert len(heads) == 1, (s.table_name, pk)
-        members = [o for o in mv.table_items(s.table, s.tenant_id) if o.item[spec.hash_key.name] == s.item[spec.hash_key.name]]
+        members = [
+            o for o in mv.table_items(s.table, s.tenant_id) if o.item[spec.hash_key.name] == s.item[spec.hash_key.name]
+        ]
         assert int(heads[0]) == len(members)
         if spec.range_key is not None:
             sk = str(s.item[spec.range_key.name])
-            group = table_html[table_html.index(f"<code>{pk}</code>"):]
+            group = table_html[table_html.index(f"<code>{pk}</code>") :]
             rows = group.split("</tr>")[: len(members)]
             assert sum(f"<code>{sk}</code>" in r for r in rows) == 1, (pk, sk)
-    total_rows = sum(len(mv.table_items(k, t)) for k in TABLE_SPECS for t in
-                     ([None] if not TABLE_SPECS[k].per_tenant else mv._seed_tenants()))
+    total_rows = sum(
+        len(mv.table_items(k, t))
+        for k in TABLE_SPECS
+        for t in ([None] if not TABLE_SPECS[k].per_tenant else mv._seed_tenants())
+    )
     assert total_rows == len(mv.seed_items())
 
 
 def test_sort_keys_are_in_order_within_a_partition():
     page = mv.table_views_page()
-    section = page[page.index("### `tenant-acme-corp-001-metrics`"):]
+    section = page[page.index("### `tenant-acme-corp-001-metrics`") :]
     section = section[: section.index("</table>")]
-    group = section[section.index("<code>METRIC#revenue</code>"):]
+    group = section[section.index("<code>METRIC#revenue</code>") :]
     group = group[: group.index("<td rowspan", 10)] if group.count("<td rowspan") > 1 else group
     sks = re.findall(r"<td><code>(20[^<]*)</code></td>", group)
     assert sks == sorted(sks) and "2025-Q3#region:Europe" in sks
@@ -93,7 +97,7 @@ def test_the_rollup_is_absent_from_session_index_and_headlines_from_dimension_in
     held, absent = mv.index_view(metrics, TABLE_SPECS[TableKind.METRICS].index("DimensionIndex"))
     assert {s.kind for s in held} == {"metric slice"} and {s.kind for s in absent} == {"headline metric"}
     page = mv.table_views_page()
-    session_index = page[page.index("#### Index `SessionIndex`"):]
+    session_index = page[page.index("#### Index `SessionIndex`") :]
     session_index = session_index[: session_index.index("#### Index `SenderIndex`")]
     assert "SESSION#" not in session_index.split("Not in `SessionIndex`")[0]
     assert "session rollup" in session_index.split("Not in `SessionIndex`")[1]
@@ -142,7 +146,7 @@ def test_index_matrix_marks_every_pattern_once_and_names_the_unused_index():
     lines = mv.index_matrix()
     rows = [line.split(" | ") for line in lines if line.startswith("| `") or line.startswith("| index")]
     assert len(rows) == sum(1 + len(spec.indexes) for spec in TABLE_SPECS.values())
-    marks = [[cell.strip() == "●" for cell in row[1:1 + len(PATTERNS)]] for row in rows]
+    marks = [[cell.strip() == "●" for cell in row[1 : 1 + len(PATTERNS)]] for row in rows]
     assert all(sum(column) == 1 for column in zip(*marks, strict=True)), "each pattern reads exactly one table or index"
     unused = [row for row, m in zip(rows, marks, strict=True) if not any(m)]
     assert [row[0] for row in unused] == ["| index `MetricTypeIndex`"]

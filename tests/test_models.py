@@ -39,49 +39,91 @@ AT = datetime(2025, 11, 9, 10, 0, 0, 123000, tzinfo=UTC)
 
 
 def tenant_item(**changes: Any) -> dict[str, Any]:
-    item = Tenant.create(tenant_id=TENANT, name="ACME Corporation", owner_email="ops@acme-corp.example",
-                         plan="standard", created_at=1741003200, updated_at=1762425600,
-                         metadata={"industry": "Manufacturing", "employees": 2400}).to_item()
+    item = Tenant.create(
+        tenant_id=TENANT,
+        name="ACME Corporation",
+        owner_email="ops@acme-corp.example",
+        plan="standard",
+        created_at=1741003200,
+        updated_at=1762425600,
+        metadata={"industry": "Manufacturing", "employees": 2400},
+    ).to_item()
     return _apply(item, changes)
 
 
 def classification(**changes: Any) -> dict[str, Any]:
-    c = {"intent": "fact_retrieval", "subject": "revenue", "measure": "total",
-         "timeRange": {"period": "quarter", "value": "Q3", "year": 2025}, "filters": [],
-         "confidence": Decimal("0.9"), "components": {"intent_confidence": Decimal("0.95")}}
+    c = {
+        "intent": "fact_retrieval",
+        "subject": "revenue",
+        "measure": "total",
+        "timeRange": {"period": "quarter", "value": "Q3", "year": 2025},
+        "filters": [],
+        "confidence": Decimal("0.9"),
+        "components": {"intent_confidence": Decimal("0.95")},
+    }
     return _apply(c, changes)
 
 
 def metric_item(**changes: Any) -> dict[str, Any]:
-    item = Metric.create(tenant_id=TENANT, subject="revenue", period="2025-Q3", value=Decimal("12450000"),
-                         unit="USD", metric_id=METRIC).to_item()
+    item = Metric.create(
+        tenant_id=TENANT, subject="revenue", period="2025-Q3", value=Decimal("12450000"), unit="USD", metric_id=METRIC
+    ).to_item()
     return _apply(item, changes)
 
 
 def slice_item(**changes: Any) -> dict[str, Any]:
-    item = Metric.create(tenant_id=TENANT, subject="revenue", period="2025-Q3", value=Decimal("2240000"),
-                         unit="USD", dimensions={"region": "Europe"}, dimension_key="region:Europe",
-                         metric_id=METRIC).to_item()
+    item = Metric.create(
+        tenant_id=TENANT,
+        subject="revenue",
+        period="2025-Q3",
+        value=Decimal("2240000"),
+        unit="USD",
+        dimensions={"region": "Europe"},
+        dimension_key="region:Europe",
+        metric_id=METRIC,
+    ).to_item()
     return _apply(item, changes)
 
 
 def message_item(**changes: Any) -> dict[str, Any]:
-    item = Message.create(tenant_id=TENANT, session_id=SESSION, message_id=MESSAGE, sender="user",
-                          text="What was revenue in Q3 2025?", at=AT, classification=classification()).to_item()
+    item = Message.create(
+        tenant_id=TENANT,
+        session_id=SESSION,
+        message_id=MESSAGE,
+        sender="user",
+        text="What was revenue in Q3 2025?",
+        at=AT,
+        classification=classification(),
+    ).to_item()
     return _apply(item, changes)
 
 
 def answer_item(**changes: Any) -> dict[str, Any]:
     ref = Metric.from_item(metric_item()).reference().to_item()
-    item = Message.create(tenant_id=TENANT, session_id=SESSION, message_id=MESSAGE, sender="assistant",
-                          text="Revenue was $12,450,000.", at=AT, metadata={"dataReferences": [ref]}).to_item()
+    item = Message.create(
+        tenant_id=TENANT,
+        session_id=SESSION,
+        message_id=MESSAGE,
+        sender="assistant",
+        text="Revenue was $12,450,000.",
+        at=AT,
+        metadata={"dataReferences": [ref]},
+    ).to_item()
     return _apply(item, changes)
 
 
 def envelope(event_type: str, data: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    item = {"eventId": EVENT, "eventType": event_type, "eventVersion": "1.0", "source": "salestalk.test",
-            "timestamp": "2025-11-09T10:00:00.000Z", "tenantId": TENANT, "sessionId": SESSION,
-            "metadata": {"correlationId": "corr-1"}, "data": data}
+    item = {
+        "eventId": EVENT,
+        "eventType": event_type,
+        "eventVersion": "1.0",
+        "source": "salestalk.test",
+        "timestamp": "2025-11-09T10:00:00.000Z",
+        "tenantId": TENANT,
+        "sessionId": SESSION,
+        "metadata": {"correlationId": "corr-1"},
+        "data": data,
+    }
     return _apply(item, changes)
 
 
@@ -157,8 +199,9 @@ def test_decimals_built_from_text_read_back_exactly():
 
 
 def test_floats_become_their_shortest_decimal():
-    metric = Metric.from_item(metric_item(subject="margin", metricType="margin", pk=keys.metric_pk("margin"),
-                                          unit="percentage", value=0.35))
+    metric = Metric.from_item(
+        metric_item(subject="margin", metricType="margin", pk=keys.metric_pk("margin"), unit="percentage", value=0.35)
+    )
     assert metric.to_item()["value"] == Decimal("0.35")
     assert str(metric.value) == "0.35"
 
@@ -184,10 +227,21 @@ def test_negative_zero_confidence_is_stored_as_zero():
 
 @pytest.mark.parametrize(
     ("value", "rule"),
-    [(1.0000001, "less than or equal to 1"), (Decimal("1.0000001"), "less than or equal to 1"),
-     (-0.0000001, "greater than or equal to 0"), (float("nan"), "finite"), (float("inf"), "finite"),
-     (float("-inf"), "finite"), (Decimal("NaN"), "finite"), (Decimal("Infinity"), "finite"),
-     (True, "boolean"), (False, "boolean"), ("0.5", "string"), (None, "null"), ([0.5], "number")],
+    [
+        (1.0000001, "less than or equal to 1"),
+        (Decimal("1.0000001"), "less than or equal to 1"),
+        (-0.0000001, "greater than or equal to 0"),
+        (float("nan"), "finite"),
+        (float("inf"), "finite"),
+        (float("-inf"), "finite"),
+        (Decimal("NaN"), "finite"),
+        (Decimal("Infinity"), "finite"),
+        (True, "boolean"),
+        (False, "boolean"),
+        ("0.5", "string"),
+        (None, "null"),
+        ([0.5], "number"),
+    ],
 )
 def test_confidence_rejects(value, rule):
     message = assert_only(Classification, classification(confidence=value), "confidence")
@@ -216,14 +270,16 @@ def test_classification_values_come_from_the_vocabularies(name, value):
 
 @pytest.mark.parametrize(
     ("time_range", "ok"),
-    [({"period": "quarter", "value": "Q4", "year": 2025}, True),
-     ({"period": "quarter", "value": "Q5", "year": 2025}, False),
-     ({"period": "month", "value": "12", "year": 2025}, True),
-     ({"period": "month", "value": "13", "year": 2025}, False),
-     ({"period": "day", "value": "02-29", "year": 2024}, True),
-     ({"period": "day", "value": "02-29", "year": 2025}, False),
-     ({"period": "year", "value": "2025", "year": 2025}, True),
-     ({"period": "year", "value": "2024", "year": 2025}, False)],
+    [
+        ({"period": "quarter", "value": "Q4", "year": 2025}, True),
+        ({"period": "quarter", "value": "Q5", "year": 2025}, False),
+        ({"period": "month", "value": "12", "year": 2025}, True),
+        ({"period": "month", "value": "13", "year": 2025}, False),
+        ({"period": "day", "value": "02-29", "year": 2024}, True),
+        ({"period": "day", "value": "02-29", "year": 2025}, False),
+        ({"period": "year", "value": "2025", "year": 2025}, True),
+        ({"period": "year", "value": "2024", "year": 2025}, False),
+    ],
 )
 def test_time_range_value_fits_its_period(time_range, ok):
     found = violated(Classification, classification(timeRange=time_range))
@@ -231,8 +287,9 @@ def test_time_range_value_fits_its_period(time_range, ok):
 
 
 def test_time_range_year_is_a_whole_number_not_text():
-    assert_only(Classification, classification(timeRange={"period": "quarter", "value": "Q3", "year": "2025"}),
-                "timeRange.year")
+    assert_only(
+        Classification, classification(timeRange={"period": "quarter", "value": "Q3", "year": "2025"}), "timeRange.year"
+    )
 
 
 # Text lengths and empty strings
@@ -253,8 +310,10 @@ def test_message_text_must_not_be_empty_or_blank(text):
     assert_only(Message, message_item(text=text), "text")
 
 
-@pytest.mark.parametrize(("field", "value"), [("name", ""), ("name", "x" * 257), ("tenantId", ""),
-                                              ("ownerEmail", ""), ("ownerEmail", "not-an-email")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", ""), ("name", "x" * 257), ("tenantId", ""), ("ownerEmail", ""), ("ownerEmail", "not-an-email")],
+)
 def test_tenant_rejects_empty_and_malformed_strings(field, value):
     found = violated(Tenant, tenant_item(**{field: value}))
     assert field in found
@@ -267,11 +326,19 @@ def test_strings_are_never_coerced_from_numbers():
 # Numbers
 
 
-@pytest.mark.parametrize(("value", "rule"), [
-    (True, "boolean"), ("12450000", "string"), (float("nan"), "finite"), (Decimal("-Infinity"), "finite"),
-    (None, "null"), (Decimal("1" * 39), "38 significant digits"), (Decimal("1E+126"), "range"),
-    (Decimal("1E-131"), "range"),
-])
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        (True, "boolean"),
+        ("12450000", "string"),
+        (float("nan"), "finite"),
+        (Decimal("-Infinity"), "finite"),
+        (None, "null"),
+        (Decimal("1" * 39), "38 significant digits"),
+        (Decimal("1E+126"), "range"),
+        (Decimal("1E-131"), "range"),
+    ],
+)
 def test_metric_value_rejects(value, rule):
     assert rule in assert_only(Metric, metric_item(value=value), "value")
 
@@ -292,8 +359,11 @@ def test_counts_must_be_whole_numbers():
 
 
 def test_tenant_table_names_and_prefix_derive_from_tenant_id():
-    for field, wrong in (("messagesTableName", "tenant-techstart-inc-002-messages"),
-                         ("metricsTableName", "acme-corp-001-metrics"), ("s3Prefix", "tenant-acme-corp-001")):
+    for field, wrong in (
+        ("messagesTableName", "tenant-techstart-inc-002-messages"),
+        ("metricsTableName", "acme-corp-001-metrics"),
+        ("s3Prefix", "tenant-acme-corp-001"),
+    ):
         assert "derived from tenantId" in assert_only(Tenant, tenant_item(**{field: wrong}), field)
 
 
@@ -323,9 +393,14 @@ def _metadata_of_json_size(size: int) -> dict[str, str]:
     return {"blob": "x" * (size - overhead)}
 
 
-@pytest.mark.parametrize(("model", "build", "limit"), [
-    (Tenant, tenant_item, 10 * 1024), (Metric, metric_item, 10 * 1024), (Message, message_item, 50 * 1024),
-])
+@pytest.mark.parametrize(
+    ("model", "build", "limit"),
+    [
+        (Tenant, tenant_item, 10 * 1024),
+        (Metric, metric_item, 10 * 1024),
+        (Message, message_item, 50 * 1024),
+    ],
+)
 def test_metadata_size_limit_is_inclusive(model, build, limit):
     assert violated(model, build(metadata=_metadata_of_json_size(limit))) == {}
     rule = assert_only(model, build(metadata=_metadata_of_json_size(limit + 1)), "metadata")
@@ -337,10 +412,16 @@ def test_metadata_size_counts_utf8_bytes():
     assert_only(Tenant, tenant_item(metadata=meta), "metadata")
 
 
-@pytest.mark.parametrize(("meta", "field"), [
-    ({"a": None}, "metadata.a"), ({"a": ""}, "metadata.a"), ({"a": float("nan")}, "metadata.a"),
-    ({"a": {"b": [1, float("inf")]}}, "metadata.a.b[1]"), ({"a": {1, 2}}, "metadata.a"),
-])
+@pytest.mark.parametrize(
+    ("meta", "field"),
+    [
+        ({"a": None}, "metadata.a"),
+        ({"a": ""}, "metadata.a"),
+        ({"a": float("nan")}, "metadata.a"),
+        ({"a": {"b": [1, float("inf")]}}, "metadata.a.b[1]"),
+        ({"a": {1, 2}}, "metadata.a"),
+    ],
+)
 def test_metadata_values_must_be_storable(meta, field):
     assert_only(Tenant, tenant_item(metadata=meta), field)
 
@@ -362,8 +443,9 @@ def test_items_use_contract_names_only():
 
 
 def test_tenant_create_derives_everything():
-    t = Tenant.create(tenant_id="new-co", name="New Co", owner_email="a@new-co.example", plan="free",
-                      created_at=1700000000)
+    t = Tenant.create(
+        tenant_id="new-co", name="New Co", owner_email="a@new-co.example", plan="free", created_at=1700000000
+    )
     assert t.messages_table_name == keys.messages_table_base("new-co")
     assert t.s3_prefix == "tenant-new-co/"
     assert t.updated_at == t.created_at
@@ -395,8 +477,9 @@ def test_message_sk_must_be_iso_utc_with_milliseconds():
 
 
 @pytest.mark.parametrize("field", ["messageId", "sessionId"])
-@pytest.mark.parametrize("value", ["not-a-uuid", "8A3E8AB9-0837-4E34-8F09-71EF36F722F8",
-                                   "8a3e8ab9-0837-1e34-8f09-71ef36f722f8"])
+@pytest.mark.parametrize(
+    "value", ["not-a-uuid", "8A3E8AB9-0837-4E34-8F09-71EF36F722F8", "8a3e8ab9-0837-1e34-8f09-71ef36f722f8"]
+)
 def test_message_ids_are_lowercase_uuid4(field, value):
     assert field in violated(Message, message_item(**{field: value}))
 
@@ -425,8 +508,7 @@ def test_answer_references_are_validated_in_place():
 def test_answer_references_must_stay_in_the_tenant():
     ref = answer_item()["metadata"]["dataReferences"][0]
     foreign = dict(ref, source=dict(ref["source"], table=keys.metrics_table_base(OTHER)))
-    assert_only(Message, answer_item(metadata={"dataReferences": [foreign]}),
-                "metadata.dataReferences[0].source.table")
+    assert_only(Message, answer_item(metadata={"dataReferences": [foreign]}), "metadata.dataReferences[0].source.table")
 
 
 def test_message_create_derives_keys_and_timestamp():
@@ -442,9 +524,14 @@ def test_message_create_derives_keys_and_timestamp():
 
 def rollup_item(**changes: Any) -> dict[str, Any]:
     first = Message.from_item(message_item())
-    second = Message.from_item(answer_item(messageId="2d3c9a10-1b7e-4f57-8c2d-9e0f1a2b3c4d",
-                                           pk=keys.message_pk("2d3c9a10-1b7e-4f57-8c2d-9e0f1a2b3c4d"),
-                                           sk="2025-11-09T10:00:02.500Z", timestamp=Decimal("1762682402.5")))
+    second = Message.from_item(
+        answer_item(
+            messageId="2d3c9a10-1b7e-4f57-8c2d-9e0f1a2b3c4d",
+            pk=keys.message_pk("2d3c9a10-1b7e-4f57-8c2d-9e0f1a2b3c4d"),
+            sk="2025-11-09T10:00:02.500Z",
+            timestamp=Decimal("1762682402.5"),
+        )
+    )
     return _apply(SessionRollup.of_messages([first, second, first]).to_item(), changes)
 
 
@@ -455,11 +542,17 @@ def test_rollup_counts_each_message_once():
     assert rollup.sk == keys.SESSION_SK
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"pk": keys.session_pk(MESSAGE)}, "pk"), ({"sk": "META"}, "sk"),
-    ({"lastMessageAt": Decimal(1762682399)}, "lastMessageAt"), ({"messageCount": 0}, "messageCount"),
-    ({"timestamp": Decimal(1762682400)}, "timestamp"), ({"sender": "user"}, "sender"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"pk": keys.session_pk(MESSAGE)}, "pk"),
+        ({"sk": "META"}, "sk"),
+        ({"lastMessageAt": Decimal(1762682399)}, "lastMessageAt"),
+        ({"messageCount": 0}, "messageCount"),
+        ({"timestamp": Decimal(1762682400)}, "timestamp"),
+        ({"sender": "user"}, "sender"),
+    ],
+)
 def test_rollup_rules(changes, field):
     assert_only(SessionRollup, rollup_item(**changes), field)
 
@@ -488,18 +581,24 @@ def test_metric_pk_must_name_the_subject():
 
 
 def test_metric_subject_unknown_is_refused():
-    assert "subject" in violated(Metric, metric_item(subject="unknown", metricType="unknown", pk=keys.metric_pk("unknown")))
+    assert "subject" in violated(
+        Metric, metric_item(subject="unknown", metricType="unknown", pk=keys.metric_pk("unknown"))
+    )
 
 
-@pytest.mark.parametrize(("unit", "ok"), [("USD", True), ("EUR", True), ("usd", False), ("US", False),
-                                          ("XXX", False), ("dollars", False), ("count", False)])
+@pytest.mark.parametrize(
+    ("unit", "ok"),
+    [("USD", True), ("EUR", True), ("usd", False), ("US", False), ("XXX", False), ("dollars", False), ("count", False)],
+)
 def test_revenue_unit_is_an_iso_currency(unit, ok):
     found = violated(Metric, metric_item(unit=unit))
     assert found == {} if ok else set(found) == {"unit"}
 
 
 def test_rates_are_percentages():
-    item = metric_item(subject="churn_rate", metricType="churn_rate", pk=keys.metric_pk("churn_rate"), value=Decimal("0.018"))
+    item = metric_item(
+        subject="churn_rate", metricType="churn_rate", pk=keys.metric_pk("churn_rate"), value=Decimal("0.018")
+    )
     assert_only(Metric, dict(item, unit="EUR"), "unit")
     assert violated(Metric, dict(item, unit="percentage")) == {}
 
@@ -546,10 +645,15 @@ def test_reference_built_from_a_metric_is_valid_and_matches_it():
     assert ref.check_against(metric.to_item()) == []
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"value": Decimal("2240001")}, "value"), ({"unit": "EUR"}, "unit"),
-    ({"dimensions": {"region": "Europe", "channel": "web"}}, "dimensions"), ({"tenantId": OTHER}, "source.table"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"value": Decimal("2240001")}, "value"),
+        ({"unit": "EUR"}, "unit"),
+        ({"dimensions": {"region": "Europe", "channel": "web"}}, "dimensions"),
+        ({"tenantId": OTHER}, "source.table"),
+    ],
+)
 def test_check_against_names_every_mismatch(changes, field):
     ref = Metric.from_item(slice_item()).reference()
     stored = slice_item(**changes)
@@ -568,10 +672,15 @@ def test_check_against_another_period():
     assert {m.field for m in ref.check_against(q2)} == {"source.sk", "period"}
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"period": "2025-Q2"}, "source.sk"), ({"metric": "arr"}, "source.pk"), ({"unit": ""}, "unit"),
-    ({"period": "2025-Q9"}, "period"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"period": "2025-Q2"}, "source.sk"),
+        ({"metric": "arr"}, "source.pk"),
+        ({"unit": ""}, "unit"),
+        ({"period": "2025-Q9"}, "period"),
+    ],
+)
 def test_reference_source_keys_agree_with_metric_and_period(changes, field):
     ref = Metric.from_item(metric_item()).reference().to_item()
     assert_only(DataReference, dict(ref, **changes), field)
@@ -587,57 +696,100 @@ def test_reference_source_table_must_be_a_metrics_table():
 
 
 def classification_event(**changes):
-    data = {"messageId": MESSAGE, "originalText": "What was revenue in Q3 2025?",
-            "classification": classification(), "classifierModel": "rules-v3", "processingTimeMs": 42}
+    data = {
+        "messageId": MESSAGE,
+        "originalText": "What was revenue in Q3 2025?",
+        "classification": classification(),
+        "classifierModel": "rules-v3",
+        "processingTimeMs": 42,
+    }
     return envelope("classification.performed.v1", _apply(data, changes))
 
 
 def narrative_event(**changes):
     ref = Metric.from_item(metric_item()).reference().to_item()
-    data = {"narrativeId": MESSAGE, "text": "Revenue was $12,450,000.", "dataReferences": [ref],
-            "qualityMetrics": {"confidenceScore": Decimal("0.8")}}
+    data = {
+        "narrativeId": MESSAGE,
+        "text": "Revenue was $12,450,000.",
+        "dataReferences": [ref],
+        "qualityMetrics": {"confidenceScore": Decimal("0.8")},
+    }
     return envelope("narrative.generated.v1", _apply(data, changes))
 
 
 def ingested_event(**changes):
-    data = {"batchId": "batch-2025-q3", "count": 3, "subjects": ["revenue", "margin"], "periods": ["2025-Q3"],
-            "outcomes": {"created": 2, "alreadyExists": 1, "conflicts": 0, "failed": 0}}
+    data = {
+        "batchId": "batch-2025-q3",
+        "count": 3,
+        "subjects": ["revenue", "margin"],
+        "periods": ["2025-Q3"],
+        "outcomes": {"created": 2, "alreadyExists": 1, "conflicts": 0, "failed": 0},
+    }
     return envelope("metrics.ingested.v1", _apply(data, changes))
 
 
 def provisioned_event(**changes):
-    data = {"tenantId": TENANT, "tables": {"messages": "dev-" + keys.messages_table_base(TENANT),
-                                           "metrics": "dev-" + keys.metrics_table_base(TENANT)}, "plan": "standard"}
+    data = {
+        "tenantId": TENANT,
+        "tables": {
+            "messages": "dev-" + keys.messages_table_base(TENANT),
+            "metrics": "dev-" + keys.metrics_table_base(TENANT),
+        },
+        "plan": "standard",
+    }
     return envelope("tenant.provisioned.v1", _apply(data, changes))
 
 
-@pytest.mark.parametrize(("model", "build"), [
-    (ClassificationPerformedEvent, classification_event), (NarrativeGeneratedEvent, narrative_event),
-    (MetricsIngestedEvent, ingested_event), (TenantProvisionedEvent, provisioned_event),
-])
+@pytest.mark.parametrize(
+    ("model", "build"),
+    [
+        (ClassificationPerformedEvent, classification_event),
+        (NarrativeGeneratedEvent, narrative_event),
+        (MetricsIngestedEvent, ingested_event),
+        (TenantProvisionedEvent, provisioned_event),
+    ],
+)
 def test_valid_events_round_trip(model, build):
     event = model.from_item(build())
     assert model.from_item(event.to_item()) == event
 
 
-@pytest.mark.parametrize(("model", "item", "field"), [
-    (ClassificationPerformedEvent, classification_event(classification=classification(confidence=1.01)),
-     "data.classification.confidence"),
-    (ClassificationPerformedEvent, classification_event(processingTimeMs=-1), "data.processingTimeMs"),
-    (NarrativeGeneratedEvent, narrative_event(qualityMetrics={"confidenceScore": 1.5}),
-     "data.qualityMetrics.confidenceScore"),
-    (MetricsIngestedEvent, ingested_event(count=4), "data.outcomes"),
-    (MetricsIngestedEvent, ingested_event(periods=["2025-Q3", "2025-Q3"]), "data.periods"),
-    (TenantProvisionedEvent, provisioned_event(tenantId=OTHER, tables={
-        "messages": keys.messages_table_base(OTHER), "metrics": keys.metrics_table_base(OTHER)}), "data.tenantId"),
-    (TenantProvisionedEvent, provisioned_event(tables={"messages": "tenant-acme-corp-001-messages",
-                                                       "metrics": "tenant-other-metrics"}), "data.tables.metrics"),
-    (ClassificationPerformedEvent, classification_event() | {"eventVersion": "2.0"}, "eventVersion"),
-    (ClassificationPerformedEvent, classification_event() | {"timestamp": "2025-11-09 10:00:00"}, "timestamp"),
-    (ClassificationPerformedEvent, classification_event() | {"metadata": {}}, "metadata.correlationId"),
-    (ClassificationPerformedEvent, classification_event() | {"eventId": "42"}, "eventId"),
-    (ClassificationPerformedEvent, classification_event() | {"eventType": "narrative.generated.v1"}, "eventType"),
-])
+@pytest.mark.parametrize(
+    ("model", "item", "field"),
+    [
+        (
+            ClassificationPerformedEvent,
+            classification_event(classification=classification(confidence=1.01)),
+            "data.classification.confidence",
+        ),
+        (ClassificationPerformedEvent, classification_event(processingTimeMs=-1), "data.processingTimeMs"),
+        (
+            NarrativeGeneratedEvent,
+            narrative_event(qualityMetrics={"confidenceScore": 1.5}),
+            "data.qualityMetrics.confidenceScore",
+        ),
+        (MetricsIngestedEvent, ingested_event(count=4), "data.outcomes"),
+        (MetricsIngestedEvent, ingested_event(periods=["2025-Q3", "2025-Q3"]), "data.periods"),
+        (
+            TenantProvisionedEvent,
+            provisioned_event(
+                tenantId=OTHER,
+                tables={"messages": keys.messages_table_base(OTHER), "metrics": keys.metrics_table_base(OTHER)},
+            ),
+            "data.tenantId",
+        ),
+        (
+            TenantProvisionedEvent,
+            provisioned_event(tables={"messages": "tenant-acme-corp-001-messages", "metrics": "tenant-other-metrics"}),
+            "data.tables.metrics",
+        ),
+        (ClassificationPerformedEvent, classification_event() | {"eventVersion": "2.0"}, "eventVersion"),
+        (ClassificationPerformedEvent, classification_event() | {"timestamp": "2025-11-09 10:00:00"}, "timestamp"),
+        (ClassificationPerformedEvent, classification_event() | {"metadata": {}}, "metadata.correlationId"),
+        (ClassificationPerformedEvent, classification_event() | {"eventId": "42"}, "eventId"),
+        (ClassificationPerformedEvent, classification_event() | {"eventType": "narrative.generated.v1"}, "eventType"),
+    ],
+)
 def test_event_rules(model, item, field):
     assert_only(model, item, field)
 
@@ -658,19 +810,22 @@ def test_event_metadata_is_free_form_but_storable():
 # DynamoDB item size
 
 
-@pytest.mark.parametrize(("item", "size"), [
-    ({"a": "abc"}, 1 + 3),
-    ({"name": "é"}, 4 + 2),
-    ({"n": Decimal("12345")}, 1 + 1 + 3),
-    ({"n": Decimal("1000")}, 1 + 1 + 1),          # trailing zeros are not significant
-    ({"n": Decimal("0.0012")}, 1 + 1 + 1),         # neither are leading ones
-    ({"n": 7}, 1 + 2),
-    ({"b": True}, 1 + 1),
-    ({"m": {}}, 1 + 3),
-    ({"m": {"k": "v"}}, 1 + 3 + (1 + 1 + 1)),
-    ({"l": ["ab", Decimal(1)]}, 1 + 3 + (1 + 2) + (1 + 2)),
-    ({"s": {"ab", "c"}}, 1 + 3),
-])
+@pytest.mark.parametrize(
+    ("item", "size"),
+    [
+        ({"a": "abc"}, 1 + 3),
+        ({"name": "é"}, 4 + 2),
+        ({"n": Decimal("12345")}, 1 + 1 + 3),
+        ({"n": Decimal("1000")}, 1 + 1 + 1),  # trailing zeros are not significant
+        ({"n": Decimal("0.0012")}, 1 + 1 + 1),  # neither are leading ones
+        ({"n": 7}, 1 + 2),
+        ({"b": True}, 1 + 1),
+        ({"m": {}}, 1 + 3),
+        ({"m": {"k": "v"}}, 1 + 3 + (1 + 1 + 1)),
+        ({"l": ["ab", Decimal(1)]}, 1 + 3 + (1 + 2) + (1 + 2)),
+        ({"s": {"ab", "c"}}, 1 + 3),
+    ],
+)
 def test_item_size_bytes_follows_dynamodb_rules(item, size):
     assert item_size_bytes(item) == size
 
@@ -703,8 +858,11 @@ def test_every_schema_document_is_a_valid_json_schema():
 def test_schemas_accept_valid_items_and_reject_shape_errors():
     jsonschema = pytest.importorskip("jsonschema")
     docs = models.schema_documents()
-    cases = [("tenant.schema.json", tenant_item()), ("metric.schema.json", slice_item()),
-             ("message.schema.json", answer_item())]
+    cases = [
+        ("tenant.schema.json", tenant_item()),
+        ("metric.schema.json", slice_item()),
+        ("message.schema.json", answer_item()),
+    ]
     for name, item in cases:
         validator = jsonschema.Draft202012Validator(docs[name])
         assert list(validator.iter_errors(item)) == []
@@ -723,12 +881,24 @@ def test_the_size_of_a_models_dump_equals_the_size_of_its_item():
 
     messages = sample_messages("size-check", 40, sessions=3, seed=11)
     metrics = sample_metrics("size-check", 60, seed=12)
-    tenant = Tenant.create(tenant_id="size-check", name="Größe GmbH ✓", owner_email="o@example.com",
-                           plan="free", created_at=1_700_000_000, metadata={"region": "EU", "employees": 12})
-    batch = IngestBatch.begin(tenant_id="size-check", batch_id="b-1", content_hash=content_hash(metrics),
-                              message_count=0, metric_count=60, started_at=1_700_000_000,
-                              event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d",
-                              run_token="7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f")
+    tenant = Tenant.create(
+        tenant_id="size-check",
+        name="Größe GmbH ✓",
+        owner_email="o@example.com",
+        plan="free",
+        created_at=1_700_000_000,
+        metadata={"region": "EU", "employees": 12},
+    )
+    batch = IngestBatch.begin(
+        tenant_id="size-check",
+        batch_id="b-1",
+        content_hash=content_hash(metrics),
+        message_count=0,
+        metric_count=60,
+        started_at=1_700_000_000,
+        event_id="0b0e9f0e-8a9f-4c1e-9d6f-3c2b1a0f9e8d",
+        run_token="7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f",
+    )
     models = [*messages, *metrics, tenant, batch, SessionRollup.of_messages(messages[:1])]
     for model in models:
         dump = model.model_dump(by_alias=True, exclude_none=True)
@@ -747,29 +917,48 @@ def test_significant_digits_counts_from_the_first_to_the_last_non_zero_digit(d):
 
 
 def test_a_message_identity_names_its_message_and_copies_its_ttl_but_nothing_an_index_keys_on():
-    message = Message.create(tenant_id="acme-corp-001", session_id="6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
-                             sender="user", text="Q3?", at=datetime(2025, 11, 9, 10, 0, tzinfo=UTC),
-                             message_id="1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8", ttl=1_800_000_000)
+    message = Message.create(
+        tenant_id="acme-corp-001",
+        session_id="6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
+        sender="user",
+        text="Q3?",
+        at=datetime(2025, 11, 9, 10, 0, tzinfo=UTC),
+        message_id="1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8",
+        ttl=1_800_000_000,
+    )
     identity = MessageIdentity.of(message)
     item = identity.to_item()
-    assert item == {"tenantId": "acme-corp-001", "messageId": message.message_id, "pk": keys.message_identity_pk(
-        message.message_id), "sk": "METADATA", "messageSk": message.sk, "ttl": Decimal(1_800_000_000)}
+    assert item == {
+        "tenantId": "acme-corp-001",
+        "messageId": message.message_id,
+        "pk": keys.message_identity_pk(message.message_id),
+        "sk": "METADATA",
+        "messageSk": message.sk,
+        "ttl": Decimal(1_800_000_000),
+    }
     assert identity.message_key == {"pk": message.pk, "sk": message.sk}
     assert not {"timestamp", "sender", "sessionId"} & set(item)  # in no GSI (SessionIndex, SenderIndex)
     assert MessageIdentity.from_item(item, tenant_id="acme-corp-001") == identity
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"pk": "MSG#1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8"}, "pk"),
-    ({"sk": "IDENTITY"}, "sk"),
-    ({"messageSk": "2025-11-09 10:00"}, "messageSk"),
-    ({"sessionId": "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"}, "sessionId"),
-    ({"tenantId": "other-co"}, "tenantId"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"pk": "MSG#1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8"}, "pk"),
+        ({"sk": "IDENTITY"}, "sk"),
+        ({"messageSk": "2025-11-09 10:00"}, "messageSk"),
+        ({"sessionId": "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"}, "sessionId"),
+        ({"tenantId": "other-co"}, "tenantId"),
+    ],
+)
 def test_a_message_identity_breaking_a_rule_is_named(changes, field):
-    item = {"tenantId": "acme-corp-001", "messageId": "1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8",
-            "pk": "MSGID#1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8", "sk": "METADATA",
-            "messageSk": "2025-11-09T10:00:00.000Z"} | changes
+    item = {
+        "tenantId": "acme-corp-001",
+        "messageId": "1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8",
+        "pk": "MSGID#1c2b3a49-5d6e-4f70-8192-a3b4c5d6e7f8",
+        "sk": "METADATA",
+        "messageSk": "2025-11-09T10:00:00.000Z",
+    } | changes
     with pytest.raises(ValidationError) as info:
         MessageIdentity.from_item(item, tenant_id="acme-corp-001")
     assert field in {e["loc"][0] for e in info.value.errors()}

@@ -68,8 +68,7 @@ def requests(draw: st.DrawFn) -> tuple[str, bytes]:
 
 def moto_parse(action: str, raw: bytes) -> Any:
     parser = JSONParser(SERVICE.operation_model(action), map_type=dict)
-    return parser.parse({"method": "POST", "values": {}, "headers": {}, "body": raw, "url_path": "/",
-                         "url_params": {}})
+    return parser.parse({"method": "POST", "values": {}, "headers": {}, "body": raw, "url_path": "/", "url_params": {}})
 
 
 def compiled_parse(action: str, raw: bytes) -> Any:
@@ -93,9 +92,14 @@ def test_every_operation_compiles_and_parses_an_empty_body(action: str) -> None:
 
 
 def test_a_batch_write_of_nested_values_parses_alike() -> None:
-    item = {"pk": {"S": "METRIC#revenue"}, "sk": {"S": "2025-Q3"}, "value": {"N": "1.5"},
-            "blob": {"B": base64.b64encode(b"\x00\xff").decode()}, "bs": {"BS": [base64.b64encode(b"a").decode()]},
-            "m": {"M": {"l": {"L": [{"NULL": True}, {"BOOL": False}, {"SS": ["a", "b"]}, {"NS": ["1"]}]}}}}
+    item = {
+        "pk": {"S": "METRIC#revenue"},
+        "sk": {"S": "2025-Q3"},
+        "value": {"N": "1.5"},
+        "blob": {"B": base64.b64encode(b"\x00\xff").decode()},
+        "bs": {"BS": [base64.b64encode(b"a").decode()]},
+        "m": {"M": {"l": {"L": [{"NULL": True}, {"BOOL": False}, {"SS": ["a", "b"]}, {"NS": ["1"]}]}}},
+    }
     raw = json.dumps({"RequestItems": {"t": [{"PutRequest": {"Item": item}}]}}).encode()
     parsed = compiled_parse("BatchWriteItem", raw)
     assert parsed == moto_parse("BatchWriteItem", raw)
@@ -116,8 +120,12 @@ def test_the_embedded_server_uses_the_compiled_parser_and_round_trips_binary(end
     name = f"parse-{uuid.uuid4().hex[:8]}"
     Storage(client).create_table(create_table_request(METRICS, name))
     Storage(client).wait_active(name)
-    item = {"pk": {"S": "METRIC#revenue"}, "sk": {"S": "2025-Q3"}, "raw": {"B": b"\x00\x01\xfe"},
-            "nested": {"M": {"xs": {"L": [{"N": "1"}, {"BS": [b"\x02"]}]}}}}
+    item = {
+        "pk": {"S": "METRIC#revenue"},
+        "sk": {"S": "2025-Q3"},
+        "raw": {"B": b"\x00\x01\xfe"},
+        "nested": {"M": {"xs": {"L": [{"N": "1"}, {"BS": [b"\x02"]}]}}},
+    }
     client.put_item(TableName=name, Item=item)
     got = client.get_item(TableName=name, Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)["Item"]
     assert got == item
@@ -135,9 +143,14 @@ SCALARS = st.one_of(
     st.builds(lambda xs: {"NS": xs}, st.lists(st.sampled_from(["1", "22", "-3.5"]), max_size=3)),
     st.builds(lambda xs: {"BS": xs}, st.lists(st.binary(max_size=3), max_size=3)),
 )
-ATTRIBUTE_VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.builds(lambda xs: {"L": xs}, st.lists(inner, max_size=4)),
-    st.builds(lambda m: {"M": m}, st.dictionaries(st.text(max_size=5), inner, max_size=4))), max_leaves=25)
+ATTRIBUTE_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.builds(lambda xs: {"L": xs}, st.lists(inner, max_size=4)),
+        st.builds(lambda m: {"M": m}, st.dictionaries(st.text(max_size=5), inner, max_size=4)),
+    ),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=300)
@@ -159,9 +172,12 @@ def test_key_and_item_size_limits_still_hold_on_the_embedded_server(endpoint) ->
     Storage(client).wait_active(name)
     with pytest.raises(ClientError, match=r"Size of hashkey has exceeded the maximum size limit of ?2048 bytes"):
         client.put_item(TableName=name, Item={"pk": {"S": "x" * 2049}, "sk": {"S": "s"}})
-    with pytest.raises(ClientError, match="Aggregated size of all range keys has exceeded the size limit of 1024 bytes"):
+    with pytest.raises(
+        ClientError, match="Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+    ):
         client.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "é" * 600}})
     with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
-        client.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "s"},
-                                              "big": {"L": [{"S": "y" * 1000}] * 406}})
+        client.put_item(
+            TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "s"}, "big": {"L": [{"S": "y" * 1000}] * 406}}
+        )
     client.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "s"}, "ok": {"L": [{"S": "y" * 1000}] * 390}})

@@ -56,18 +56,28 @@ def test_cancelled_transaction_rolls_back_only_its_own_items(endpoint, table):
     storage.put_item(table, {"pk": "exists", "sk": "x", "v": 1})
     storage.put_item(table, {"pk": "other", "sk": "x", "v": 1})
     with pytest.raises(ConditionFailed) as info:
-        storage.transact_write([
-            {"Put": {"TableName": table, "Item": {"pk": "new-in-tx", "sk": "x"}}},
-            {"Put": {"TableName": table, "Item": {"pk": "exists", "sk": "x", "v": 2},
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-        ])
+        storage.transact_write(
+            [
+                {"Put": {"TableName": table, "Item": {"pk": "new-in-tx", "sk": "x"}}},
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": "exists", "sk": "x", "v": 2},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
     assert info.value.item == {"pk": "exists", "sk": "x", "v": 1}
     assert storage.get_item(table, {"pk": "new-in-tx", "sk": "x"}) is None
     assert storage.get_item(table, {"pk": "other", "sk": "x"})["v"] == 1
 
 
-@pytest.mark.engine_only("moto", reason="counts what moto_fixes' TransactWriteItems copies inside moto's in-process "
-                                        "backend; DynamoDB Local runs in a JVM of its own")
+@pytest.mark.engine_only(
+    "moto",
+    reason="counts what moto_fixes' TransactWriteItems copies inside moto's in-process "
+    "backend; DynamoDB Local runs in a JVM of its own",
+)
 def test_a_transaction_copies_the_items_it_touches_not_the_table(endpoint, table, monkeypatch):
     storage = Storage(endpoint.client())
     for i in range(0, 1500, 25):
@@ -80,8 +90,12 @@ def test_a_transaction_copies_the_items_it_touches_not_the_table(endpoint, table
         return deepcopy(value, *args, **kwargs)
 
     monkeypatch.setattr(copy, "deepcopy", counting)  # moto and moto_fixes both call copy.deepcopy
-    storage.transact_write([{"Put": {"TableName": table, "Item": {"pk": "tx-1", "sk": "x"}}},
-                            {"Put": {"TableName": table, "Item": {"pk": "fill-7", "sk": "x", "text": "z"}}}])
+    storage.transact_write(
+        [
+            {"Put": {"TableName": table, "Item": {"pk": "tx-1", "sk": "x"}}},
+            {"Put": {"TableName": table, "Item": {"pk": "fill-7", "sk": "x", "text": "z"}}},
+        ]
+    )
     # moto's own code deep-copies each touched table (1,500 items, ~0.8 s); the fix copies each touched item once.
     assert "Table" not in copied
     assert copied.count("Item") + copied.count("NoneType") == 2  # the stored fill-7, and tx-1's absence

@@ -34,8 +34,11 @@ def test_every_probe_runs_to_an_outcome(observed):
     assert [k for k, o in observed.items() if o.outcome.startswith("probe failed")] == []
 
 
-@pytest.mark.engine_only("dynamodb-local", reason="DynamoDB Local is the engine held to DynamoDB's documented "
-                                                  "behaviour; moto's known differences are listed on the page")
+@pytest.mark.engine_only(
+    "dynamodb-local",
+    reason="DynamoDB Local is the engine held to DynamoDB's documented "
+    "behaviour; moto's known differences are listed on the page",
+)
 def test_dynamodb_local_does_what_dynamodb_documents_wherever_the_library_relies_on_it(observed):
     relied_on = [p for p in PROBES if p.relied_on]
     assert len(relied_on) >= 15
@@ -43,8 +46,9 @@ def test_dynamodb_local_does_what_dynamodb_documents_wherever_the_library_relies
 
 
 def test_every_difference_from_dynamodb_is_one_the_library_copes_with(observed):
-    unanswered = {p.key: observed[p.key].outcome for p in PROBES
-                  if not parity.matches(p, observed[p.key]) and not p.handled}
+    unanswered = {
+        p.key: observed[p.key].outcome for p in PROBES if not parity.matches(p, observed[p.key]) and not p.handled
+    }
     assert unanswered == {}
 
 
@@ -52,8 +56,12 @@ def test_every_difference_from_dynamodb_is_one_the_library_copes_with(observed):
 def test_the_moto_differences_the_library_works_around_are_still_there(observed):
     # If one of these starts to match DynamoDB, the page and the library's workarounds deserve a look.
     differ = {p.key for p in PROBES if not parity.matches(p, observed[p.key])}
-    assert {"client-request-token-replay", "client-request-token-mismatch", "item-size-limit",
-            "batch-write-25"} <= differ
+    assert {
+        "client-request-token-replay",
+        "client-request-token-mismatch",
+        "item-size-limit",
+        "batch-write-25",
+    } <= differ
 
 
 def test_probe_outcomes_carry_no_run_specific_text(observed):
@@ -76,8 +84,10 @@ def _as_documented() -> dict[str, Observation]:
 
 def test_the_page_lists_every_probe_with_the_documented_behaviour_each_engine_and_the_feature(tmp_path):
     moto = {**_as_documented(), "batch-write-25": Observation("25 puts: accepted; 26 puts: accepted")}
-    path = _ledger(tmp_path, [parity.engine_entry("moto", "5.2.5", moto),
-                              parity.engine_entry("dynamodb-local", "3.3.1", _as_documented())])
+    path = _ledger(
+        tmp_path,
+        [parity.engine_entry("moto", "5.2.5", moto), parity.engine_entry("dynamodb-local", "3.3.1", _as_documented())],
+    )
     page = parity.parity_page(docsgen.Inputs(notebooks=(), parity_ledger=path))
     assert page.startswith("# Engine parity\n")
     assert "| `moto` | 5.2.5 | " + f"{len(PROBES) - 1} of {len(PROBES)} |" in page
@@ -90,8 +100,13 @@ def test_the_page_lists_every_probe_with_the_documented_behaviour_each_engine_an
 
 
 def test_an_engine_that_could_not_start_is_named_with_the_reason_not_given_rows(tmp_path):
-    path = _ledger(tmp_path, [parity.engine_entry("moto", "5.2.5", _as_documented()),
-                              parity.engine_entry("dynamodb-local", None, None, "DynamoDB Local is not installed")])
+    path = _ledger(
+        tmp_path,
+        [
+            parity.engine_entry("moto", "5.2.5", _as_documented()),
+            parity.engine_entry("dynamodb-local", None, None, "DynamoDB Local is not installed"),
+        ],
+    )
     page = parity.parity_page(docsgen.Inputs(notebooks=(), parity_ledger=path))
     assert "| `dynamodb-local` | not available here: DynamoDB Local is not installed | – |" in page
     header = next(line for line in page.splitlines() if line.startswith("| behaviour | DynamoDB documents"))

@@ -28,11 +28,17 @@ TRAP = "trap-co-003"
 
 # Contract §3: pattern number -> (table, index).
 CONTRACT_PATTERNS = {
-    1: (TableKind.REGISTRY, None), 2: (TableKind.REGISTRY, "OwnerEmailIndex"),
-    3: (TableKind.REGISTRY, "StatusIndex"), 4: (TableKind.MESSAGES, None),
-    5: (TableKind.MESSAGES, "SessionIndex"), 6: (TableKind.MESSAGES, "SenderIndex"),
-    7: (TableKind.MESSAGES, None), 8: (TableKind.METRICS, None), 9: (TableKind.METRICS, None),
-    10: (TableKind.METRICS, None), 11: (TableKind.METRICS, "DimensionIndex"),
+    1: (TableKind.REGISTRY, None),
+    2: (TableKind.REGISTRY, "OwnerEmailIndex"),
+    3: (TableKind.REGISTRY, "StatusIndex"),
+    4: (TableKind.MESSAGES, None),
+    5: (TableKind.MESSAGES, "SessionIndex"),
+    6: (TableKind.MESSAGES, "SenderIndex"),
+    7: (TableKind.MESSAGES, None),
+    8: (TableKind.METRICS, None),
+    9: (TableKind.METRICS, None),
+    10: (TableKind.METRICS, None),
+    11: (TableKind.METRICS, "DimensionIndex"),
 }
 GET_ITEM_PATTERNS = {1, 4, 7, 8}  # 4 with its sk given, as in its example
 
@@ -85,7 +91,8 @@ def test_parameters_are_checked_before_anything_is_built():
         p.check_params({"subject": "revenue", "granularity": "month", "start": "2025-11", "end": "2025-10"})
     with pytest.raises(ContractError, match="start 1751328000 is after end 1751327999"):
         patterns.get("dimension_over_time").check_params(
-            {"dimension_key": "region:Europe", "start": "2025-Q3", "end": 1751327999})
+            {"dimension_key": "region:Europe", "start": "2025-Q3", "end": 1751327999}
+        )
     with pytest.raises(KeyGrammarError):
         patterns.get("session_messages").check_params({"session_id": "not-a-uuid"})
     with pytest.raises(ContractError, match="not one of: user, assistant, system"):
@@ -126,24 +133,46 @@ def test_a_tenant_pattern_on_the_bare_connection_is_refused(st):
 
 def _metric(tenant: str, period: str, value: int, dimension: str | None = None, subject: str = "revenue") -> Metric:
     dims = dict([keys.parse_dimension_key(dimension)]) if dimension else None
-    return Metric.create(tenant_id=tenant, subject=subject, period=period, value=value, unit="USD",
-                         dimensions=dims, dimension_key=dimension)
+    return Metric.create(
+        tenant_id=tenant,
+        subject=subject,
+        period=period,
+        value=value,
+        unit="USD",
+        dimensions=dims,
+        dimension_key=dimension,
+    )
 
 
 TRAP_METRICS = [
     # (period, dimension) -- every granularity, and slices, in one partition
-    ("2024-11", None), ("2024-12", None), ("2024-12-31", None), ("2024-Q4", None), ("2024-Q4", "region:Europe"),
-    ("2025-01", None), ("2025-01-15", None), ("2025-02", None),
-    ("2025-10", None), ("2025-10", "region:Europe"), ("2025-10", "region:North America"),
-    ("2025-10-05", None), ("2025-10-05", "region:Europe"), ("2025-10-31", None),
-    ("2025-11", None), ("2025-11-01", None), ("2025-Q1", None), ("2025-Q3", None),
-    ("2025-Q3", "region:Europe"), ("2025-Q4", None),
+    ("2024-11", None),
+    ("2024-12", None),
+    ("2024-12-31", None),
+    ("2024-Q4", None),
+    ("2024-Q4", "region:Europe"),
+    ("2025-01", None),
+    ("2025-01-15", None),
+    ("2025-02", None),
+    ("2025-10", None),
+    ("2025-10", "region:Europe"),
+    ("2025-10", "region:North America"),
+    ("2025-10-05", None),
+    ("2025-10-05", "region:Europe"),
+    ("2025-10-31", None),
+    ("2025-11", None),
+    ("2025-11-01", None),
+    ("2025-Q1", None),
+    ("2025-Q3", None),
+    ("2025-Q3", "region:Europe"),
+    ("2025-Q4", None),
 ]
 
 
 def _fresh_connection(endpoint, name: str):
-    return connect(settings=Settings(table_prefix=f"{name}{uuid.uuid4().hex[:8]}-", environment="test"),
-                   endpoint=endpoint)
+    return connect(
+        settings=Settings(table_prefix=f"{name}{uuid.uuid4().hex[:8]}-", environment="test"), endpoint=endpoint
+    )
 
 
 @pytest.fixture(scope="module")
@@ -166,15 +195,18 @@ def test_the_trap_is_real_in_key_order(trap):
     assert sorted(["2025-Q1", "2025-11", "2025-10-05", "2025-10"]) == ["2025-10", "2025-10-05", "2025-11", "2025-Q1"]
 
 
-@pytest.mark.parametrize("granularity, start, end, expected", [
-    ("month", "2025-10", "2025-11", ["2025-10", "2025-11"]),
-    ("month", "2024-11", "2025-02", ["2024-11", "2024-12", "2025-01", "2025-02"]),
-    ("month", None, None, ["2024-11", "2024-12", "2025-01", "2025-02", "2025-10", "2025-11"]),
-    ("day", "2025-10-01", "2025-10-31", ["2025-10-05", "2025-10-31"]),
-    ("day", None, "2025-01-31", ["2024-12-31", "2025-01-15"]),
-    ("quarter", "2024-Q4", "2025-Q3", ["2024-Q4", "2025-Q1", "2025-Q3"]),
-    ("quarter", "2025-Q2", None, ["2025-Q3", "2025-Q4"]),
-])
+@pytest.mark.parametrize(
+    "granularity, start, end, expected",
+    [
+        ("month", "2025-10", "2025-11", ["2025-10", "2025-11"]),
+        ("month", "2024-11", "2025-02", ["2024-11", "2024-12", "2025-01", "2025-02"]),
+        ("month", None, None, ["2024-11", "2024-12", "2025-01", "2025-02", "2025-10", "2025-11"]),
+        ("day", "2025-10-01", "2025-10-31", ["2025-10-05", "2025-10-31"]),
+        ("day", None, "2025-01-31", ["2024-12-31", "2025-01-15"]),
+        ("quarter", "2024-Q4", "2025-Q3", ["2024-Q4", "2025-Q1", "2025-Q3"]),
+        ("quarter", "2025-Q2", None, ["2025-Q3", "2025-Q4"]),
+    ],
+)
 def test_time_series_returns_only_the_granularity_asked_for(trap, granularity, start, end, expected):
     scope, _ = trap
     params = {k: v for k, v in (("start", start), ("end", end)) if v}
@@ -195,9 +227,13 @@ def test_month_slices_do_not_catch_that_months_days(trap):
 def test_day_and_quarter_slices_come_back_with_their_headline(trap):
     scope, _ = trap
     assert _periods(run(scope, "metric_slices", subject="revenue", period="2025-10-05")) == [
-        "2025-10-05", "2025-10-05#region:Europe"]
+        "2025-10-05",
+        "2025-10-05#region:Europe",
+    ]
     assert _periods(run(scope, "metric_slices", subject="revenue", period="2025-Q3")) == [
-        "2025-Q3", "2025-Q3#region:Europe"]
+        "2025-Q3",
+        "2025-Q3#region:Europe",
+    ]
     assert _periods(run(scope, "metric_slices", subject="revenue", period="2025-Q2")) == []
 
 
@@ -207,8 +243,11 @@ def test_dimension_over_time_is_in_timestamp_order_and_holds_only_slices(trap):
     expected = sorted((m for m in items if m.dimension_key == "region:Europe"), key=lambda m: m.timestamp)
     assert [m.sk for m in result.items] == [m.sk for m in expected]
     bounded = run(scope, "dimension_over_time", dimension_key="region:Europe", start="2025-07-01", end="2025-10-31")
-    assert [m.sk for m in bounded.items] == ["2025-Q3#region:Europe", "2025-10#region:Europe",
-                                             "2025-10-05#region:Europe"]
+    assert [m.sk for m in bounded.items] == [
+        "2025-Q3#region:Europe",
+        "2025-10#region:Europe",
+        "2025-10-05#region:Europe",
+    ]
     # A period as a bound means its first instant: end=2025-Q4 stops at 1 October, 00:00.
     to_q4 = run(scope, "dimension_over_time", dimension_key="region:Europe", start="2025-Q3", end="2025-Q4")
     assert [m.sk for m in to_q4.items] == ["2025-Q3#region:Europe", "2025-10#region:Europe"]
@@ -235,10 +274,12 @@ def _drain(scope, name: str, *, limit: int, page_size: int | None = None, **para
 @pytest.mark.parametrize("limit", [1, 3, 7])
 def test_limit_and_resume_cover_every_item_once_in_order(trap, page_size, limit):
     scope, _ = trap
-    for name, params in (("metric_time_series", {"subject": "revenue", "granularity": "month"}),
-                         ("metric_time_series", {"subject": "revenue", "granularity": "day"}),
-                         ("metric_slices", {"subject": "revenue", "period": "2025-10"}),
-                         ("dimension_over_time", {"dimension_key": "region:Europe"})):
+    for name, params in (
+        ("metric_time_series", {"subject": "revenue", "granularity": "month"}),
+        ("metric_time_series", {"subject": "revenue", "granularity": "day"}),
+        ("metric_slices", {"subject": "revenue", "period": "2025-10"}),
+        ("dimension_over_time", {"dimension_key": "region:Europe"}),
+    ):
         whole = _periods(run(scope, name, **params))
         got, _ = _drain(scope, name, limit=limit, page_size=page_size, **params)
         assert got == whole, (name, params)
@@ -285,9 +326,16 @@ def test_getitem_patterns_take_no_limit_or_token(trap):
 
 
 def _messages(tenant: str, session_id: str, n: int, start: datetime) -> list[Message]:
-    return [Message.create(tenant_id=tenant, session_id=session_id, sender="user" if i % 2 == 0 else "assistant",
-                           text=f"message {i}", at=start + timedelta(seconds=7 * i, milliseconds=i))
-            for i in range(n)]
+    return [
+        Message.create(
+            tenant_id=tenant,
+            session_id=session_id,
+            sender="user" if i % 2 == 0 else "assistant",
+            text=f"message {i}",
+            at=start + timedelta(seconds=7 * i, milliseconds=i),
+        )
+        for i in range(n)
+    ]
 
 
 def test_session_messages_paginate_over_the_index_without_gaps_or_repeats(st):
@@ -354,10 +402,14 @@ class Seed:
 
     def __init__(self, seed_dir: Path) -> None:
         self.tenants = [Tenant.from_item(r) for r in _read(seed_dir / "tenants.json")]
-        self.metrics = {t.tenant_id: [Metric.from_item(r) for r in _read(seed_dir / t.tenant_id / "metrics.json")]
-                        for t in self.tenants}
-        self.messages = {t.tenant_id: [Message.from_item(r) for r in _read(seed_dir / t.tenant_id / "messages.json")]
-                         for t in self.tenants}
+        self.metrics = {
+            t.tenant_id: [Metric.from_item(r) for r in _read(seed_dir / t.tenant_id / "metrics.json")]
+            for t in self.tenants
+        }
+        self.messages = {
+            t.tenant_id: [Message.from_item(r) for r in _read(seed_dir / t.tenant_id / "messages.json")]
+            for t in self.tenants
+        }
 
     def expected(self, tenant: str, name: str, params: dict[str, Any]) -> list[Any]:
         """The items pattern `name` must return, in order (computed from the files, independently)."""
@@ -390,13 +442,20 @@ class Seed:
         if name == "metric_time_series":
             lo = keys.parse_period(p["start"]).start if "start" in p else None
             hi = keys.parse_period(p["end"]).start if "end" in p else None
-            heads = [m for m in mets if m.subject == p["subject"] and not m.dimension_key
-                     and keys.parse_period(m.sk).granularity == p["granularity"]
-                     and (lo is None or keys.parse_period(m.sk).start >= lo)
-                     and (hi is None or keys.parse_period(m.sk).start <= hi)]
+            heads = [
+                m
+                for m in mets
+                if m.subject == p["subject"]
+                and not m.dimension_key
+                and keys.parse_period(m.sk).granularity == p["granularity"]
+                and (lo is None or keys.parse_period(m.sk).start >= lo)
+                and (hi is None or keys.parse_period(m.sk).start <= hi)
+            ]
             return sorted(heads, key=lambda m: keys.parse_period(m.sk).start)
         if name == "metric_slices":
-            mine = [m for m in mets if m.subject == p["subject"] and keys.parse_metric_sk(m.sk).period.text == p["period"]]
+            mine = [
+                m for m in mets if m.subject == p["subject"] and keys.parse_metric_sk(m.sk).period.text == p["period"]
+            ]
             return sorted(mine, key=lambda m: (m.dimension_key is not None, m.dimension_key or ""))
         if name == "dimension_over_time":
             return by_time(m for m in mets if m.dimension_key == p["dimension_key"] and in_range(m.timestamp))
@@ -407,31 +466,46 @@ class Seed:
         out: list[tuple[str, str, dict[str, Any]]] = []
         registry = self.tenants[0].tenant_id
         for t in self.tenants:
-            out += [(registry, "tenant_by_id", {"tenant_id": t.tenant_id}),
-                    (registry, "tenants_by_owner", {"email": t.owner_email})]
+            out += [
+                (registry, "tenant_by_id", {"tenant_id": t.tenant_id}),
+                (registry, "tenants_by_owner", {"email": t.owner_email}),
+            ]
         out += [(registry, "tenants_by_status", {"status": s}) for s in ("active", "suspended")]
         for tenant in sorted(self.messages):
             msgs, mets = self.messages[tenant], self.metrics[tenant]
             for m in msgs:
-                out += [(tenant, "message_by_id", {"message_id": m.message_id}),
-                        (tenant, "message_by_id", {"message_id": m.message_id, "time": m.sk})]
+                out += [
+                    (tenant, "message_by_id", {"message_id": m.message_id}),
+                    (tenant, "message_by_id", {"message_id": m.message_id, "time": m.sk}),
+                ]
             times = sorted(m.timestamp for m in msgs)
             for sid in sorted({m.session_id for m in msgs}):
-                out += [(tenant, "session_messages", {"session_id": sid}),
-                        (tenant, "session_messages", {"session_id": sid, "start": times[1], "end": times[-2]}),
-                        (tenant, "session_rollup", {"session_id": sid})]
+                out += [
+                    (tenant, "session_messages", {"session_id": sid}),
+                    (tenant, "session_messages", {"session_id": sid, "start": times[1], "end": times[-2]}),
+                    (tenant, "session_rollup", {"session_id": sid}),
+                ]
             for sender in ("user", "assistant", "system"):
-                out += [(tenant, "messages_by_sender", {"sender": sender}),
-                        (tenant, "messages_by_sender", {"sender": sender, "start": times[0], "end": times[1]})]
+                out += [
+                    (tenant, "messages_by_sender", {"sender": sender}),
+                    (tenant, "messages_by_sender", {"sender": sender, "start": times[0], "end": times[1]}),
+                ]
             for subject in sorted({m.subject for m in mets}):
                 for gran in ("quarter", "month", "day"):
                     out.append((tenant, "metric_time_series", {"subject": subject, "granularity": gran}))
-                out.append((tenant, "metric_time_series",
-                            {"subject": subject, "granularity": "quarter", "start": "2025-Q3", "end": "2025-Q4"}))
+                out.append(
+                    (
+                        tenant,
+                        "metric_time_series",
+                        {"subject": subject, "granularity": "quarter", "start": "2025-Q3", "end": "2025-Q4"},
+                    )
+                )
             for m in mets:
                 period = keys.parse_metric_sk(m.sk).period.text
-                out += [(tenant, "metric_for_period", {"subject": m.subject, "period": period}),
-                        (tenant, "metric_slices", {"subject": m.subject, "period": period})]
+                out += [
+                    (tenant, "metric_for_period", {"subject": m.subject, "period": period}),
+                    (tenant, "metric_slices", {"subject": m.subject, "period": period}),
+                ]
             for dk in sorted({m.dimension_key for m in mets if m.dimension_key}):
                 out.append((tenant, "dimension_over_time", {"dimension_key": dk}))
             out.append((tenant, "dimension_over_time", {"dimension_key": "region:Atlantis"}))
@@ -465,8 +539,11 @@ def _items(models: list[Any]) -> list[dict[str, Any]]:
     return [m.to_item() for m in models]
 
 
-@pytest.mark.parametrize("tenant, name, params", SEED.cases(),
-                         ids=[f"{n}-{t}-{'-'.join(str(v) for v in p.values())[:40]}" for t, n, p in SEED.cases()])
+@pytest.mark.parametrize(
+    "tenant, name, params",
+    SEED.cases(),
+    ids=[f"{n}-{t}-{'-'.join(str(v) for v in p.values())[:40]}" for t, n, p in SEED.cases()],
+)
 def test_each_pattern_returns_exactly_the_expected_items_in_order(seeded, sent, tenant, name, params):
     st, _ = seeded
     pattern = patterns.get(name)
@@ -493,8 +570,9 @@ def test_every_example_finds_seed_items_with_getitem_or_query_and_never_a_scan(s
     st, _ = seeded
     result = run(_target(st, pattern), pattern, **pattern.example)
     assert len(result) >= 1
-    assert _items(result.items) == _items(SEED.expected(ACME, pattern.name, dict(pattern.example))) or \
-        pattern.order.startswith("unspecified")
+    assert _items(result.items) == _items(
+        SEED.expected(ACME, pattern.name, dict(pattern.example))
+    ) or pattern.order.startswith("unspecified")
     assert "Scan" not in sent.operations
     assert sent.operations == ["GetItem"] if pattern.number in GET_ITEM_PATTERNS else set(sent.operations) == {"Query"}
 
@@ -546,8 +624,9 @@ def test_result_frames_have_key_columns_first_and_plain_numbers(seeded):
     assert list(frame.columns[:2]) == ["pk", "sk"]
     assert list(frame.sk) == ["2025-Q2", "2025-Q3", "2025-Q4"]
     assert frame.value.dtype.kind in "if"
-    messages = run(st.tenant(ACME), "session_messages",
-                   session_id=patterns.get("session_messages").example["session_id"]).to_frame()
+    messages = run(
+        st.tenant(ACME), "session_messages", session_id=patterns.get("session_messages").example["session_id"]
+    ).to_frame()
     assert "classification.intent" in messages.columns
 
 
@@ -568,8 +647,20 @@ def test_cli_lists_the_patterns(capsys):
 
 def test_cli_prints_a_patterns_items_as_a_table(capsys, seeded):
     st, _ = seeded
-    code, out, err = _cli(capsys, st, "query", "metric_time_series", "--tenant", ACME, "--param", "subject=revenue",
-                          "--param", "granularity=quarter", "--columns", "sk,value,unit")
+    code, out, err = _cli(
+        capsys,
+        st,
+        "query",
+        "metric_time_series",
+        "--tenant",
+        ACME,
+        "--param",
+        "subject=revenue",
+        "--param",
+        "granularity=quarter",
+        "--columns",
+        "sk,value,unit",
+    )
     assert code == 0
     expected = SEED.expected(ACME, "metric_time_series", {"subject": "revenue", "granularity": "quarter"})
     rows = [line.split() for line in out.splitlines()[2:]]

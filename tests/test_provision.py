@@ -54,6 +54,7 @@ def test_ttl_is_off_by_default_and_enabled_on_request(st):
     name = st.settings.table_name(MESSAGES, "acme-corp-001")
     assert st.storage.ttl_status(name)[0] == "DISABLED"
     from salestalk_lib.ops.provision import provision_tenant
+
     results = provision_tenant(st.storage, st.settings, "acme-corp-001", ttl_enabled=True)
     msg = next(r for r in results if r.kind is TableKind.MESSAGES)
     assert msg.action == "updated" and "TTL on 'ttl' enabled" in msg.changes
@@ -63,8 +64,11 @@ def test_ttl_is_off_by_default_and_enabled_on_request(st):
 def test_drift_is_an_error_naming_each_difference(st):
     name = st.settings.table_name(METRICS, "acme-corp-001")
     wrong = tables.create_table_request(METRICS, name)
-    wrong["AttributeDefinitions"] = [{**d, "AttributeType": "S"} if d["AttributeName"] == "timestamp" else d
-                                     for d in wrong["AttributeDefinitions"] if d["AttributeName"] != "dimensionKey"]
+    wrong["AttributeDefinitions"] = [
+        {**d, "AttributeType": "S"} if d["AttributeName"] == "timestamp" else d
+        for d in wrong["AttributeDefinitions"]
+        if d["AttributeName"] != "dimensionKey"
+    ]
     wrong["GlobalSecondaryIndexes"] = wrong["GlobalSecondaryIndexes"][:1]
     st.storage.create_table(wrong)
     with pytest.raises(SchemaDrift) as info:
@@ -86,12 +90,16 @@ def test_hostile_tenant_id_is_refused_before_any_table_is_created(st):
 def test_prefixes_keep_parallel_runs_apart(endpoint):
     from salestalk_lib.contract.settings import Settings
     from salestalk_lib.ops.connection import connect
+
     a = connect(settings=Settings(table_prefix="pa-"), endpoint=endpoint)
     b = connect(settings=Settings(table_prefix="pb-"), endpoint=endpoint)
     a.provision(["acme-corp-001"])
     assert b.tables() == []
-    assert {r["table"] for r in a.tables()} == {"pa-tenants-metadata", "pa-tenant-acme-corp-001-messages",
-                                                 "pa-tenant-acme-corp-001-metrics"}
+    assert {r["table"] for r in a.tables()} == {
+        "pa-tenants-metadata",
+        "pa-tenant-acme-corp-001-messages",
+        "pa-tenant-acme-corp-001-metrics",
+    }
 
 
 def test_tables_overview_flags_a_drifted_table(st):
@@ -101,7 +109,10 @@ def test_tables_overview_flags_a_drifted_table(st):
     bad = st.settings.table_name(MESSAGES, "zeta-co")
     req = tables.create_table_request(MESSAGES, bad)
     del req["GlobalSecondaryIndexes"]
-    req["AttributeDefinitions"] = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}]
+    req["AttributeDefinitions"] = [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+    ]
     st.storage.create_table(req)
     rows = {r["table"]: r for r in st.tables()}
     assert rows[bad]["matches_spec"] is False
@@ -115,18 +126,25 @@ def _without_api(*operations: str):
 
     def hook(operation, params):
         if operation in operations:
-            raise RequestRejected(f"{operation} failed: UnknownOperationException: An unknown operation was requested.",
-                                  code="UnknownOperationException", operation=operation)
+            raise RequestRejected(
+                f"{operation} failed: UnknownOperationException: An unknown operation was requested.",
+                code="UnknownOperationException",
+                operation=operation,
+            )
+
     return hook
 
 
 def test_a_setting_the_engine_has_no_api_for_is_reported_unsupported_not_assumed(st):
-    st.storage.hooks.append(_without_api("DescribeContinuousBackups", "UpdateContinuousBackups",
-                                         "ListTagsOfResource", "TagResource"))
+    st.storage.hooks.append(
+        _without_api("DescribeContinuousBackups", "UpdateContinuousBackups", "ListTagsOfResource", "TagResource")
+    )
     results = st.provision(["acme-corp-001"])
     for r in results:
-        assert r.unsupported == (f"tags: {UNSUPPORTED} (UnknownOperationException)",
-                                 f"point-in-time recovery: {UNSUPPORTED} (UnknownOperationException)")
+        assert r.unsupported == (
+            f"tags: {UNSUPPORTED} (UnknownOperationException)",
+            f"point-in-time recovery: {UNSUPPORTED} (UnknownOperationException)",
+        )
         assert not any("point-in-time" in c for c in r.changes)
     rows = st.tables(with_settings=True)
     assert {(r["pitr"], r["tags"]) for r in rows} == {(f"{UNSUPPORTED} (UnknownOperationException)",) * 2}
@@ -138,6 +156,7 @@ def test_another_refusal_is_reported_as_rejected_not_as_unsupported(st):
     def deny(operation, params):
         if operation == "UpdateContinuousBackups":
             raise RequestRejected("denied", code="AccessDeniedException", operation=operation)
+
     st.storage.hooks.append(deny)
     registry = st.provision([])[0]
     pitr = [u for u in registry.unsupported if u.startswith("point-in-time")]

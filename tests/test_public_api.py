@@ -64,6 +64,7 @@ def test_the_documented_entry_points_are_exported() -> None:
         patterns,
         process_once,
     )
+
     assert callable(patterns.run) and callable(patterns.explain)
     assert salestalk_lib.patterns.run is importlib.import_module("salestalk_lib.ops.patterns").run
 
@@ -95,11 +96,22 @@ def _run_python(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
 
 
-@pytest.mark.parametrize("module", ["salestalk_lib", "salestalk_lib.contract.keys", "salestalk_lib.contract.models",
-                                    "salestalk_lib.contract.validation", "salestalk_lib.keys", "salestalk_lib.iam"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "salestalk_lib",
+        "salestalk_lib.contract.keys",
+        "salestalk_lib.contract.models",
+        "salestalk_lib.contract.validation",
+        "salestalk_lib.keys",
+        "salestalk_lib.iam",
+    ],
+)
 def test_importing_a_pure_module_imports_no_boto3(module: str) -> None:
-    done = _run_python(f"import sys, {module}; "
-                       "print(sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore', 'moto'}))")
+    done = _run_python(
+        f"import sys, {module}; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore', 'moto'}))"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -109,8 +121,26 @@ def test_the_boto3_check_would_see_boto3() -> None:
     assert done.stdout.strip() == "True", done.stderr
 
 
-OLD_PATHS = ["seed", "patterns", "models", "commands", "keys", "errors", "storage", "endpoint", "ingest",
-             "batches", "inbox", "tenants", "faults", "samples", "engines", "moto_fixes", "retry", "writes"]
+OLD_PATHS = [
+    "seed",
+    "patterns",
+    "models",
+    "commands",
+    "keys",
+    "errors",
+    "storage",
+    "endpoint",
+    "ingest",
+    "batches",
+    "inbox",
+    "tenants",
+    "faults",
+    "samples",
+    "engines",
+    "moto_fixes",
+    "retry",
+    "writes",
+]
 
 
 def test_the_old_paths_cover_the_examples_and_every_old_name_is_mapped() -> None:
@@ -134,7 +164,8 @@ def test_old_paths_import_in_a_fresh_interpreter_in_either_order() -> None:
         "from salestalk_lib.patterns import run; import salestalk_lib.ops.patterns as p; "
         "from salestalk_lib import commands; import salestalk_lib.cli.common as c; "
         "import salestalk_lib.ops.ingest as i2; import salestalk_lib.ingest as i1; "
-        "print(old is new, run is p.run, commands is c, i1 is i2)")
+        "print(old is new, run is p.run, commands is c, i1 is i2)"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True"] * 4
 
@@ -175,8 +206,13 @@ def test_the_old_iam_module_names_stay_readable_from_the_iam_package() -> None:
 
 # Where a tutorial may import from: the curated API, the pure contract's modules, the testing
 # helpers, the IAM policies; the isolation matrix (notebook 06) is the repository's own tooling.
-ALLOWED_IMPORTS = ("salestalk_lib", "salestalk_lib.contract.", "salestalk_lib.testing.", "salestalk_lib.iam.",
-                   "devtools.isolation")
+ALLOWED_IMPORTS = (
+    "salestalk_lib",
+    "salestalk_lib.contract.",
+    "salestalk_lib.testing.",
+    "salestalk_lib.iam.",
+    "devtools.isolation",
+)
 
 
 def _notebook_imports(path: Path) -> list[str]:

@@ -80,7 +80,8 @@ def test_a_corrected_stored_value_fails_the_old_reference(seeded):
     metric = next(m for m in seed_metrics(ACME) if m.sk == "2025-Q3" and m.subject == "revenue")
     old = metric.reference()
     corrected = Ingestor(seeded.storage, seeded.settings).correct_metric(
-        Metric.from_item({**metric.to_item(), "value": Decimal("12500000")}), expected_version=1)
+        Metric.from_item({**metric.to_item(), "value": Decimal("12500000")}), expected_version=1
+    )
     mismatches = verify_reference(scope, old)
     assert [(m.field, m.reference, m.stored) for m in mismatches] == [("value", metric.value, Decimal("12500000"))]
     assert verify_reference(scope, corrected.reference()) == []

@@ -167,14 +167,17 @@ def test_budgets_are_per_rule_and_delays_grow_per_rule():
     assert [r.retry for r in records[:-1]] == [1, 1, 2, 2]
 
 
-@pytest.mark.parametrize("error", [
-    ConditionFailed("exists", code="ConditionalCheckFailedException"),
-    RequestRejected("bad", code="ValidationException"),
-    TableNotFound("gone", code="ResourceNotFoundException"),
-    ValidationFailed([Violation("f:1", "text", "must not be empty")]),
-    IngestConflict("MSG#x", {"a": 1}, {"a": 2}),
-    KeyError("a bug"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConditionFailed("exists", code="ConditionalCheckFailedException"),
+        RequestRejected("bad", code="ValidationException"),
+        TableNotFound("gone", code="ResourceNotFoundException"),
+        ValidationFailed([Violation("f:1", "text", "must not be empty")]),
+        IngestConflict("MSG#x", {"a": 1}, {"a": 2}),
+        KeyError("a bug"),
+    ],
+)
 def test_validation_conditional_and_other_errors_are_never_retried(error):
     retrier, vt, records = make()
     fn = Failing(error)
@@ -189,7 +192,10 @@ def test_every_attempt_is_observable_with_clock_times():
     retrier, _vt, records = make()
     retrier.call("UpdateItem", Failing(transient(), transient()))
     assert [(r.operation, r.attempt, r.outcome, r.delay) for r in records] == [
-        ("UpdateItem", 1, "retry", 0.1), ("UpdateItem", 2, "retry", 0.2), ("UpdateItem", 3, "ok", 0.0)]
+        ("UpdateItem", 1, "retry", 0.1),
+        ("UpdateItem", 2, "retry", 0.2),
+        ("UpdateItem", 3, "ok", 0.0),
+    ]
     assert [r.at for r in records] == pytest.approx([0.0, 0.1, 0.3])
 
 
@@ -248,6 +254,7 @@ def test_a_stopped_retrier_sends_no_further_attempt_and_says_what_it_would_have_
     def stop_after_first(attempt):
         if attempt.outcome == "retry":
             stop.set()
+
     with pytest.raises(Interrupted) as caught:
         bound.call("PutItem", fn, hooks=[stop_after_first])
     assert fn.calls == 1 and isinstance(caught.value.last_error, Throttled)
@@ -290,7 +297,10 @@ def test_the_policy_retries_a_new_retryable_subclass_without_being_told():
     retrier, vt, records = make(seed=5)
     assert retrier.call("PutItem", Failing(Overloaded("busy", code="Overloaded"))) == "done"
     assert vt.sleeps == pytest.approx([0.1])  # the transient schedule: no jitter
-    assert [(r.outcome, r.rule, r.error_code) for r in records] == [("retry", "transient", "Overloaded"), ("ok", "", "")]
+    assert [(r.outcome, r.rule, r.error_code) for r in records] == [
+        ("retry", "transient", "Overloaded"),
+        ("ok", "", ""),
+    ]
 
     retrier, _, records = make(seed=5)
     fn = Failing(*(SlowDown("slow") for _ in range(10)))

@@ -7,8 +7,20 @@ import pytest
 from salestalk_lib.contract.errors import InvalidTenantId, IsolationViolation
 from salestalk_lib.contract.tables import MESSAGES, METRICS
 
-HOSTILE_IDS = ["ACME-corp-001", "acme corp", "acme/../x", "..", "acme-corp-001/", "ácme", "a" * 65,
-               "-acme", "acme-", "", "tenant-x-messages\x00", "acme_corp"]
+HOSTILE_IDS = [
+    "ACME-corp-001",
+    "acme corp",
+    "acme/../x",
+    "..",
+    "acme-corp-001/",
+    "ácme",
+    "a" * 65,
+    "-acme",
+    "acme-",
+    "",
+    "tenant-x-messages\x00",
+    "acme_corp",
+]
 
 
 @pytest.fixture
@@ -21,8 +33,9 @@ def test_scope_reaches_its_own_tables(two_tenants):
     acme = two_tenants.tenant("acme-corp-001")
     acme.storage.put_item(acme.metrics_table, {"pk": "METRIC#revenue", "sk": "2025-Q3", "v": 1})
     assert acme.storage.get_item(acme.metrics_table, {"pk": "METRIC#revenue", "sk": "2025-Q3"})["v"] == 1
-    items, _ = acme.storage.query(acme.messages_table, index="SessionIndex", key_condition="sessionId = :s",
-                                  values={":s": "x"})
+    items, _ = acme.storage.query(
+        acme.messages_table, index="SessionIndex", key_condition="sessionId = :s", values={":s": "x"}
+    )
     assert items == []
 
 
@@ -36,11 +49,17 @@ def test_scope_refuses_another_tenants_tables_before_sending(two_tenants):
     with pytest.raises(IsolationViolation):
         acme.storage.batch_write(other, [{"pk": "a", "sk": "b"}])
     with pytest.raises(IsolationViolation):
-        acme.storage.transact_write([
-            {"Put": {"TableName": acme.messages_table, "Item": {"pk": "a", "sk": "b"}}},
-            {"Put": {"TableName": two_tenants.settings.table_name(MESSAGES, "techstart-inc-002"),
-                     "Item": {"pk": "a", "sk": "b"}}},
-        ])
+        acme.storage.transact_write(
+            [
+                {"Put": {"TableName": acme.messages_table, "Item": {"pk": "a", "sk": "b"}}},
+                {
+                    "Put": {
+                        "TableName": two_tenants.settings.table_name(MESSAGES, "techstart-inc-002"),
+                        "Item": {"pk": "a", "sk": "b"},
+                    }
+                },
+            ]
+        )
     with pytest.raises(IsolationViolation, match=r"Scan|ListTables"):
         acme.storage.list_tables()
     assert sent == []
@@ -55,8 +74,9 @@ def test_scope_reads_only_its_own_registry_item(two_tenants):
     with pytest.raises(IsolationViolation, match="its own registry item"):
         acme.storage.get_item(registry, {"tenantId": "techstart-inc-002"})
     with pytest.raises(IsolationViolation):
-        acme.storage.query(registry, index="StatusIndex", key_condition="#s = :s", names={"#s": "status"},
-                           values={":s": "active"})
+        acme.storage.query(
+            registry, index="StatusIndex", key_condition="#s = :s", names={"#s": "status"}, values={":s": "active"}
+        )
 
 
 @pytest.mark.parametrize("bad", HOSTILE_IDS)

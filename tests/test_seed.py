@@ -43,7 +43,8 @@ def test_seed_creates_every_record_and_a_rollup_per_session(st):
         assert len(items) == 2 * n_msgs + n_sessions
         identities = [i for i in items if keys.pk_kind(i["pk"]) is keys.KeyKind.MESSAGE_IDENTITY]
         assert sorted(i["pk"] for i in identities) == sorted(
-            MessageIdentity.of(m).pk for m in messages if m.tenant_id == t.tenant_id)
+            MessageIdentity.of(m).pk for m in messages if m.tenant_id == t.tenant_id
+        )
 
 
 def test_rollups_agree_with_their_messages(st):

@@ -45,9 +45,17 @@ def test_seed_validates_without_violations(report):
 def test_two_tenants_as_documented(tenants):
     acme, tech = tenants[ACME], tenants[TECH]
     assert (acme.name, acme.plan, acme.metadata["industry"], acme.metadata["region"]) == (
-        "ACME Corporation", "standard", "Manufacturing", "North America")
+        "ACME Corporation",
+        "standard",
+        "Manufacturing",
+        "North America",
+    )
     assert (tech.name, tech.plan, tech.metadata["industry"], tech.metadata["region"]) == (
-        "TechStart Inc", "enterprise", "Technology", "Europe")
+        "TechStart Inc",
+        "enterprise",
+        "Technology",
+        "Europe",
+    )
     for t in (acme, tech):
         assert {"industry", "employees", "region", "fiscalYearStart"} <= set(t.metadata)
         assert t.status == "active"
@@ -64,15 +72,17 @@ def test_subjects_and_currencies_per_tenant(metrics):
     subjects = {t: {m.subject.value for m in metrics if m.tenant_id == t} for t in (ACME, TECH)}
     assert subjects[ACME] == {"revenue", "margin", "customers", "products", "renewal_rate"}
     assert subjects[TECH] == {"revenue", "margin", "customers", "arr", "churn_rate"}
-    currencies = {t: {m.unit for m in metrics if m.tenant_id == t and m.unit not in ("count", "percentage")}
-                  for t in (ACME, TECH)}
+    currencies = {
+        t: {m.unit for m in metrics if m.tenant_id == t and m.unit not in ("count", "percentage")} for t in (ACME, TECH)
+    }
     assert currencies == {ACME: {"USD"}, TECH: {"EUR"}}
 
 
 def test_revenue_customers_and_margin_series(metrics):
     def periods(tenant, subject):
-        return sorted(m.period.text for m in metrics if m.tenant_id == tenant and m.subject == subject
-                      and not m.is_slice)
+        return sorted(
+            m.period.text for m in metrics if m.tenant_id == tenant and m.subject == subject and not m.is_slice
+        )
 
     for tenant in (ACME, TECH):
         assert periods(tenant, "revenue") == ["2025-Q2", "2025-Q3", "2025-Q4"]
@@ -146,7 +156,11 @@ def figures_in(text: str) -> list[str]:
 
 def test_figure_extraction_sees_every_kind_of_number():
     assert figures_in("In Q3 2025 revenue was $1,200, 5.5% of €3,000,000, for 701 customers.") == [
-        "$1,200", "5.5%", "€3,000,000", "701"]
+        "$1,200",
+        "5.5%",
+        "€3,000,000",
+        "701",
+    ]
 
 
 def test_every_quoted_figure_is_the_value_of_a_cited_metric(messages, metrics):

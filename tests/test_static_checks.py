@@ -1,4 +1,4 @@
-"""Static checks: mypy (strict, the library) and ruff (library, tooling, tests, scripts) pass.
+"""Static checks: mypy (strict, the library) and ruff (check and format: library, tooling, tests, scripts) pass.
 
 Both run as this interpreter's own tools (the venv's `mypy` and `ruff`), with the
 configuration in pyproject.toml; mypy keeps its incremental cache in `.mypy_cache`.
@@ -28,3 +28,9 @@ def test_mypy_strict_passes_on_the_library():
 def test_ruff_check_passes():
     done = _run(str(BIN / "ruff"), "check", *RUFF_PATHS)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_format_leaves_every_file_as_it_is():
+    done = _run(str(BIN / "ruff"), "format", "--check", *RUFF_PATHS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "already formatted" in done.stdout

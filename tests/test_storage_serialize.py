@@ -14,14 +14,24 @@ from salestalk_lib.dynamo.storage import serialize, serialize_value
 
 BOTO3 = TypeSerializer()
 SCALARS = st.one_of(
-    st.text(max_size=6), st.booleans(), st.none(), st.integers(-10**45, 10**45),
-    st.decimals(allow_nan=True, allow_infinity=True), st.binary(max_size=4), st.floats(width=16),
-    st.frozensets(st.text(max_size=3), min_size=1, max_size=3), st.sets(st.integers(-5, 5), min_size=1, max_size=3),
+    st.text(max_size=6),
+    st.booleans(),
+    st.none(),
+    st.integers(-(10**45), 10**45),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.binary(max_size=4),
+    st.floats(width=16),
+    st.frozensets(st.text(max_size=3), min_size=1, max_size=3),
+    st.sets(st.integers(-5, 5), min_size=1, max_size=3),
     st.builds(Binary, st.binary(max_size=3)),
 )
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.tuples(inner), st.dictionaries(st.text(max_size=4), inner, max_size=4)),
-    max_leaves=20)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.tuples(inner), st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 def outcome(fn, value: Any) -> tuple[str, Any]:

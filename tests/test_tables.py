@@ -43,8 +43,12 @@ def test_create_table_request_is_on_demand_encrypted_projection_all_and_tagged()
     assert [g["Projection"] for g in req["GlobalSecondaryIndexes"]] == [{"ProjectionType": "ALL"}] * 2
     assert "ProvisionedThroughput" not in str(req)
     assert {t["Key"]: t["Value"] for t in req["Tags"]} == {
-        "Service": "salestalk", "ManagedBy": "salestalk-lib", "Environment": "dev",
-        "Purpose": "business-metrics", "TenantId": "acme-corp-001"}
+        "Service": "salestalk",
+        "ManagedBy": "salestalk-lib",
+        "Environment": "dev",
+        "Purpose": "business-metrics",
+        "TenantId": "acme-corp-001",
+    }
     # every key attribute defined exactly once, with its type
     defs = {d["AttributeName"]: d["AttributeType"] for d in req["AttributeDefinitions"]}
     assert defs == {"pk": "S", "sk": "S", "metricType": "S", "dimensionKey": "S", "timestamp": "N"}
@@ -69,14 +73,21 @@ def test_table_names_derive_from_validated_tenant_id_and_prefix():
 
 def test_spec_with_one_attribute_under_two_types_is_rejected_at_declaration():
     with pytest.raises(ValueError, match="two types"):
-        TableSpec(kind=TableKind.METRICS, purpose="x", hash_key=KeyAttribute("pk", "S"),
-                  indexes=(IndexSpec("Bad", KeyAttribute("pk", "N")),))
+        TableSpec(
+            kind=TableKind.METRICS,
+            purpose="x",
+            hash_key=KeyAttribute("pk", "S"),
+            indexes=(IndexSpec("Bad", KeyAttribute("pk", "N")),),
+        )
 
 
 def _description(spec: TableSpec) -> dict:
     req = tables.create_table_request(spec, "x")
-    return {"KeySchema": req["KeySchema"], "AttributeDefinitions": req["AttributeDefinitions"],
-            "GlobalSecondaryIndexes": req.get("GlobalSecondaryIndexes", [])}
+    return {
+        "KeySchema": req["KeySchema"],
+        "AttributeDefinitions": req["AttributeDefinitions"],
+        "GlobalSecondaryIndexes": req.get("GlobalSecondaryIndexes", []),
+    }
 
 
 @pytest.mark.parametrize("spec", list(TABLE_SPECS.values()), ids=lambda s: str(s.kind))
@@ -87,10 +98,16 @@ def test_a_table_built_from_its_spec_has_no_differences(spec):
 def test_differences_name_wrong_type_missing_extra_and_rekeyed_gsis():
     desc = _description(MESSAGES)
     desc["AttributeDefinitions"] = [
-        {**d, "AttributeType": "S"} if d["AttributeName"] == "timestamp" else d for d in desc["AttributeDefinitions"]]
+        {**d, "AttributeType": "S"} if d["AttributeName"] == "timestamp" else d for d in desc["AttributeDefinitions"]
+    ]
     desc["GlobalSecondaryIndexes"] = [g for g in desc["GlobalSecondaryIndexes"] if g["IndexName"] != "SenderIndex"]
-    desc["GlobalSecondaryIndexes"].append({"IndexName": "Rogue", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-                                           "Projection": {"ProjectionType": "ALL"}})
+    desc["GlobalSecondaryIndexes"].append(
+        {
+            "IndexName": "Rogue",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    )
     desc["GlobalSecondaryIndexes"][0]["KeySchema"] = [{"AttributeName": "sessionId", "KeyType": "HASH"}]
     desc["GlobalSecondaryIndexes"][0]["Projection"] = {"ProjectionType": "KEYS_ONLY"}
     diffs = tables.describe_differences(MESSAGES, desc)
@@ -106,5 +123,4 @@ def test_differences_name_wrong_type_missing_extra_and_rekeyed_gsis():
 def test_differences_name_a_wrong_table_key_schema():
     desc = _description(METRICS)
     desc["KeySchema"] = [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert tables.describe_differences(METRICS, desc) == [
-        "key schema is (pk HASH), spec says (pk HASH, sk RANGE)"]
+    assert tables.describe_differences(METRICS, desc) == ["key schema is (pk HASH), spec says (pk HASH, sk RANGE)"]

@@ -23,8 +23,12 @@ from salestalk_lib.ops.tenants import (
 )
 
 T0 = 1762682400  # 2025-11-09T10:00:00Z
-GLOBEX = dict(name="Globex Corporation", owner_email="ops@globex.example", plan="enterprise",
-              metadata={"industry": "manufacturing", "employees": 1200, "region": "EMEA", "fiscalYearStart": "01-01"})
+GLOBEX = dict(
+    name="Globex Corporation",
+    owner_email="ops@globex.example",
+    plan="enterprise",
+    metadata={"industry": "manufacturing", "employees": 1200, "region": "EMEA", "fiscalYearStart": "01-01"},
+)
 
 
 class Recorder:
@@ -74,8 +78,11 @@ def _tables(st):
 
 def _live_tables(st):
     """Tables not on their way out: DynamoDB lists a deleted table (DELETING) for a while after DeleteTable."""
-    return [name for name in _tables(st)
-            if (st.storage.describe_table(name) or {}).get("TableStatus", "DELETING") != "DELETING"]
+    return [
+        name
+        for name in _tables(st)
+        if (st.storage.describe_table(name) or {}).get("TableStatus", "DELETING") != "DELETING"
+    ]
 
 
 def _registry(st, tenant_id):
@@ -93,12 +100,22 @@ def test_onboard_creates_both_tables_then_the_registry_item(st, tenants, sink):
     assert _tables(st) == sorted([st.settings.registry_table, messages, metrics])
     item = _registry(st, "globex-003")
     assert item == {
-        "tenantId": "globex-003", "name": "Globex Corporation", "ownerEmail": "ops@globex.example",
-        "plan": "enterprise", "status": "active", "messagesTableName": "tenant-globex-003-messages",
-        "metricsTableName": "tenant-globex-003-metrics", "s3Prefix": "tenant-globex-003/",
-        "createdAt": Decimal(T0), "updatedAt": Decimal(T0),
-        "metadata": {"industry": "manufacturing", "employees": Decimal(1200), "region": "EMEA",
-                     "fiscalYearStart": "01-01"},
+        "tenantId": "globex-003",
+        "name": "Globex Corporation",
+        "ownerEmail": "ops@globex.example",
+        "plan": "enterprise",
+        "status": "active",
+        "messagesTableName": "tenant-globex-003-messages",
+        "metricsTableName": "tenant-globex-003-metrics",
+        "s3Prefix": "tenant-globex-003/",
+        "createdAt": Decimal(T0),
+        "updatedAt": Decimal(T0),
+        "metadata": {
+            "industry": "manufacturing",
+            "employees": Decimal(1200),
+            "region": "EMEA",
+            "fiscalYearStart": "01-01",
+        },
     }
 
 
@@ -268,8 +285,10 @@ def test_default_plan_is_free(tenants):
 # --- bad input at the library entry points -------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["Globex", "globex corp", "globex/../x", "..", "glöbex", "g" * 65, "-globex",
-                                 "globex-", "", 42, None, ["globex"]])
+@pytest.mark.parametrize(
+    "bad",
+    ["Globex", "globex corp", "globex/../x", "..", "glöbex", "g" * 65, "-globex", "globex-", "", 42, None, ["globex"]],
+)
 def test_hostile_ids_are_refused_before_any_request(st, tenants, bad):
     rec = Recorder()
     st.storage.hooks.append(rec)
@@ -282,20 +301,23 @@ def test_hostile_ids_are_refused_before_any_request(st, tenants, bad):
     assert _tables(st) == []
 
 
-@pytest.mark.parametrize("fields, rule", [
-    ({"name": 42}, "name: Input should be a valid string"),
-    ({"name": ""}, "name: String should have at least 1 character"),
-    ({"name": "x" * 257}, "name: String should have at most 256 characters"),
-    ({"owner_email": "not-an-email"}, "ownerEmail: value is not a valid email address"),
-    ({"owner_email": ["ops@globex.example"]}, "ownerEmail:"),
-    ({"plan": "platinum"}, "plan: Input should be 'free', 'standard' or 'enterprise'"),
-    ({"plan": 1}, "plan:"),
-    ({"metadata": "industry=manufacturing"}, "metadata: must be a map"),
-    ({"metadata": {"employees": float("nan")}}, "metadata.employees: must be a finite number"),
-    ({"metadata": {"blob": "x" * 11_000}}, "the limit is 10,240 bytes"),
-    ({"metadata": {"blob": "x" * 500_000}}, "the limit is 10,240 bytes"),
-    ({"metadata": {"region": None}}, "metadata.region: must not be null"),
-])
+@pytest.mark.parametrize(
+    "fields, rule",
+    [
+        ({"name": 42}, "name: Input should be a valid string"),
+        ({"name": ""}, "name: String should have at least 1 character"),
+        ({"name": "x" * 257}, "name: String should have at most 256 characters"),
+        ({"owner_email": "not-an-email"}, "ownerEmail: value is not a valid email address"),
+        ({"owner_email": ["ops@globex.example"]}, "ownerEmail:"),
+        ({"plan": "platinum"}, "plan: Input should be 'free', 'standard' or 'enterprise'"),
+        ({"plan": 1}, "plan:"),
+        ({"metadata": "industry=manufacturing"}, "metadata: must be a map"),
+        ({"metadata": {"employees": float("nan")}}, "metadata.employees: must be a finite number"),
+        ({"metadata": {"blob": "x" * 11_000}}, "the limit is 10,240 bytes"),
+        ({"metadata": {"blob": "x" * 500_000}}, "the limit is 10,240 bytes"),
+        ({"metadata": {"region": None}}, "metadata.region: must not be null"),
+    ],
+)
 def test_invalid_records_are_refused_before_any_request(st, tenants, fields, rule):
     rec = Recorder()
     st.storage.hooks.append(rec)
@@ -390,9 +412,19 @@ def test_unknown_tenant_is_not_found(st, tenants):
 
 def _put_data(st, tenant_id):
     scope = st.tenant(tenant_id)
-    scope.storage.put_item(scope.metrics_table, {
-        "pk": "METRIC#revenue", "sk": "2025-Q3", "value": Decimal("1250000.10"), "unit": "USD",
-        "tags": {"q3", "audited"}, "raw": b"\x00\xff", "dimensions": {"region": "EMEA"}, "flags": [True, None]})
+    scope.storage.put_item(
+        scope.metrics_table,
+        {
+            "pk": "METRIC#revenue",
+            "sk": "2025-Q3",
+            "value": Decimal("1250000.10"),
+            "unit": "USD",
+            "tags": {"q3", "audited"},
+            "raw": b"\x00\xff",
+            "dimensions": {"region": "EMEA"},
+            "flags": [True, None],
+        },
+    )
     scope.storage.put_item(scope.messages_table, {"pk": "MSG#x", "sk": "2025-11-09T10:00:00.000Z", "text": "héllo"})
     return scope
 
@@ -472,8 +504,11 @@ def test_list_queries_status_index_only_and_pages(st, tenants):
     assert [t.tenant_id for t in tenants.list(TenantStatus.SUSPENDED)] == ["initech-004"]
     everyone = tenants.list(page_size=1)
     assert [(t.tenant_id, t.status.value) for t in everyone] == [
-        ("acme-corp-001", "active"), ("globex-003", "active"), ("initech-004", "suspended"),
-        ("techstart-inc-002", "deleted")]
+        ("acme-corp-001", "active"),
+        ("globex-003", "active"),
+        ("initech-004", "suspended"),
+        ("techstart-inc-002", "deleted"),
+    ]
     assert set(rec.operations) == {"Query"}
     assert rec.operations.count("Query") >= 3 + 2  # page_size=1 paginates
 
@@ -491,10 +526,24 @@ def _cli(capsys, endpoint, settings, *argv):
 
 def test_cli_tenant_lifecycle_end_to_end(capsys, endpoint, settings, st, tmp_path):
     events = tmp_path / "events.jsonl"
-    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "add", "globex-003", "--name", "Globex Corporation",
-                        "--owner-email", "ops@globex.example", "--plan", "enterprise",
-                        "--metadata", '{"region": "EMEA", "employees": 1200, "share": 0.35}',
-                        "--events-file", str(events))
+    code, out, _ = _cli(
+        capsys,
+        endpoint,
+        settings,
+        "tenant",
+        "add",
+        "globex-003",
+        "--name",
+        "Globex Corporation",
+        "--owner-email",
+        "ops@globex.example",
+        "--plan",
+        "enterprise",
+        "--metadata",
+        '{"region": "EMEA", "employees": 1200, "share": 0.35}',
+        "--events-file",
+        str(events),
+    )
     assert code == 0
     assert "tenant globex-003: created (status active, plan enterprise)" in out
     assert f"{settings.table_prefix}tenant-globex-003-messages  created" in out
@@ -503,9 +552,22 @@ def test_cli_tenant_lifecycle_end_to_end(capsys, endpoint, settings, st, tmp_pat
     assert event["data"]["tables"]["metrics"] == f"{settings.table_prefix}tenant-globex-003-metrics"
     assert _registry(st, "globex-003")["metadata"]["share"] == Decimal("0.35")  # exact, never a binary float
 
-    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "add", "globex-003", "--name", "Globex Corporation",
-                        "--owner-email", "ops@globex.example", "--plan", "enterprise",
-                        "--metadata", '{"region": "EMEA", "employees": 1200, "share": 0.35}')
+    code, out, _ = _cli(
+        capsys,
+        endpoint,
+        settings,
+        "tenant",
+        "add",
+        "globex-003",
+        "--name",
+        "Globex Corporation",
+        "--owner-email",
+        "ops@globex.example",
+        "--plan",
+        "enterprise",
+        "--metadata",
+        '{"region": "EMEA", "employees": 1200, "share": 0.35}',
+    )
     assert code == 0 and "tenant globex-003: already exists" in out and "event" not in out
 
     code, out, _ = _cli(capsys, endpoint, settings, "tenant", "suspend", "globex-003")
@@ -522,21 +584,31 @@ def test_cli_tenant_lifecycle_end_to_end(capsys, endpoint, settings, st, tmp_pat
     assert out.count("exported") == 2 and out.count("deleted") == 3
     assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [
         f"{settings.table_prefix}tenant-globex-003-messages.jsonl",
-        f"{settings.table_prefix}tenant-globex-003-metrics.jsonl"]
+        f"{settings.table_prefix}tenant-globex-003-metrics.jsonl",
+    ]
     assert _live_tables(st) == [st.settings.registry_table]
 
     code, out, _ = _cli(capsys, endpoint, settings, "tenant", "list")
     assert code == 0
-    assert out.splitlines()[0].split() == ["tenantId", "name", "ownerEmail", "plan", "status", "createdAt",
-                                           "updatedAt"]
+    assert out.splitlines()[0].split() == ["tenantId", "name", "ownerEmail", "plan", "status", "createdAt", "updatedAt"]
     assert "globex-003" in out and "deleted" in out
 
 
 def test_cli_remove_keep_tables_and_conflict(capsys, endpoint, settings, st):
     args = ["--name", "Initech", "--owner-email", "bill@initech.example"]
     assert _cli(capsys, endpoint, settings, "tenant", "add", "initech-004", *args)[0] == 0
-    code, _, err = _cli(capsys, endpoint, settings, "tenant", "add", "initech-004", "--name", "Initrode",
-                        "--owner-email", "bill@initech.example")
+    code, _, err = _cli(
+        capsys,
+        endpoint,
+        settings,
+        "tenant",
+        "add",
+        "initech-004",
+        "--name",
+        "Initrode",
+        "--owner-email",
+        "bill@initech.example",
+    )
     assert code == 2 and "conflict on tenantId=initech-004" in err and "name" in err
     code, out, _ = _cli(capsys, endpoint, settings, "tenant", "remove", "initech-004", "--keep-tables")
     assert code == 0 and out.count("kept") == 2
@@ -546,8 +618,20 @@ def test_cli_remove_keep_tables_and_conflict(capsys, endpoint, settings, st):
 def test_cli_metadata_file(capsys, endpoint, settings, st, tmp_path):
     path = tmp_path / "meta.json"
     path.write_text('{"industry": "Paper", "fiscalYearStart": "04-01"}', encoding="utf-8")
-    code, _, _ = _cli(capsys, endpoint, settings, "tenant", "add", "dunder-005", "--name", "Dunder Mifflin",
-                      "--owner-email", "michael@dunder.example", "--metadata-file", str(path))
+    code, _, _ = _cli(
+        capsys,
+        endpoint,
+        settings,
+        "tenant",
+        "add",
+        "dunder-005",
+        "--name",
+        "Dunder Mifflin",
+        "--owner-email",
+        "michael@dunder.example",
+        "--metadata-file",
+        str(path),
+    )
     assert code == 0
     assert _registry(st, "dunder-005")["metadata"] == {"industry": "Paper", "fiscalYearStart": "04-01"}
 

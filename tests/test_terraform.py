@@ -50,7 +50,7 @@ def mutate(root: Path, relpath: str, old: str, new: str, *, occurrence: int = 1)
     starts = [m.start() for m in re.finditer(re.escape(old), text)]
     assert len(starts) >= occurrence, f"{old!r} occurs {len(starts)} time(s) in {relpath}"
     at = starts[occurrence - 1]
-    path.write_text(text[:at] + new + text[at + len(old):], encoding="utf-8")
+    path.write_text(text[:at] + new + text[at + len(old) :], encoding="utf-8")
 
 
 def assert_difference(differences: list[str], address: str, *fragments: str) -> None:
@@ -73,6 +73,7 @@ def gsi_block(name: str, hash_key: str, range_key: str | None = None) -> str:
 
 
 # The repository's Terraform
+
 
 def test_repository_terraform_has_no_differences() -> None:
     assert check_terraform(ROOT) == []
@@ -132,10 +133,13 @@ def _variable_validation_conditions(relpath: str, variable: str) -> list[str]:
     raise AssertionError(f"variable {variable} not found in {relpath}")
 
 
-@pytest.mark.parametrize("relpath, variable", [
-    ("variables.tf", "tenant_ids"),
-    ("modules/tenant_tables/variables.tf", "tenant_id"),
-])
+@pytest.mark.parametrize(
+    "relpath, variable",
+    [
+        ("variables.tf", "tenant_ids"),
+        ("modules/tenant_tables/variables.tf", "tenant_id"),
+    ],
+)
 def test_tenant_id_validation_is_the_key_grammars_rule(relpath: str, variable: str) -> None:
     conditions = " ".join(_variable_validation_conditions(relpath, variable))
     # RE2 (Terraform) and Python's re read this pattern the same way.
@@ -179,6 +183,7 @@ def test_readme_explains_terraform_and_the_module_has_its_generated_iam() -> Non
 
 # Mutations: each must produce a difference that names the problem
 
+
 def test_wrong_attribute_type_is_named(infra: Path) -> None:
     mutate(infra, MODULE, 'name = "timestamp"\n    type = "N"', 'name = "timestamp"\n    type = "S"')
     differences = check_terraform(infra)
@@ -195,30 +200,46 @@ def test_missing_gsi_is_named(infra: Path) -> None:
 
 
 def test_extra_gsi_is_named(infra: Path) -> None:
-    mutate(infra, MODULE, gsi_block("MetricTypeIndex", "metricType", "timestamp"),
-           gsi_block("MetricTypeIndex", "metricType", "timestamp") + "\n"
-           + gsi_block("SubjectIndex", "metricType"))
+    mutate(
+        infra,
+        MODULE,
+        gsi_block("MetricTypeIndex", "metricType", "timestamp"),
+        gsi_block("MetricTypeIndex", "metricType", "timestamp") + "\n" + gsi_block("SubjectIndex", "metricType"),
+    )
     assert_difference(check_terraform(infra), METRICS, "GSI SubjectIndex is not in the spec")
 
 
 def test_wrong_table_range_key_is_named(infra: Path) -> None:
-    mutate(infra, MODULE, 'range_key                   = "sk"', 'range_key                   = "timestamp"',
-           occurrence=2)
+    mutate(
+        infra, MODULE, 'range_key                   = "sk"', 'range_key                   = "timestamp"', occurrence=2
+    )
     differences = check_terraform(infra)
     assert_difference(differences, METRICS, "key schema is (pk HASH, timestamp RANGE)", "spec says (pk HASH, sk RANGE)")
     assert not any(d.startswith(MESSAGES) for d in differences)
 
 
 def test_wrong_gsi_range_key_is_named(infra: Path) -> None:
-    mutate(infra, MODULE, gsi_block("DimensionIndex", "dimensionKey", "timestamp"),
-           gsi_block("DimensionIndex", "dimensionKey", "sk"))
-    assert_difference(check_terraform(infra), METRICS, "GSI DimensionIndex keys are (dimensionKey HASH, sk RANGE)",
-                      "spec says (dimensionKey HASH, timestamp RANGE)")
+    mutate(
+        infra,
+        MODULE,
+        gsi_block("DimensionIndex", "dimensionKey", "timestamp"),
+        gsi_block("DimensionIndex", "dimensionKey", "sk"),
+    )
+    assert_difference(
+        check_terraform(infra),
+        METRICS,
+        "GSI DimensionIndex keys are (dimensionKey HASH, sk RANGE)",
+        "spec says (dimensionKey HASH, timestamp RANGE)",
+    )
 
 
 def test_wrong_projection_is_named(infra: Path) -> None:
-    mutate(infra, "registry.tf", 'hash_key        = "status"\n    projection_type = "ALL"',
-           'hash_key        = "status"\n    projection_type = "KEYS_ONLY"')
+    mutate(
+        infra,
+        "registry.tf",
+        'hash_key        = "status"\n    projection_type = "ALL"',
+        'hash_key        = "status"\n    projection_type = "KEYS_ONLY"',
+    )
     assert_difference(check_terraform(infra), REGISTRY, "GSI StatusIndex projects KEYS_ONLY, spec says ALL")
 
 
@@ -234,8 +255,12 @@ def test_tenant_module_without_for_each_is_named(infra: Path) -> None:
 
 
 def test_count_on_a_tenant_table_is_named(infra: Path) -> None:
-    mutate(infra, MODULE, 'resource "aws_dynamodb_table" "metrics" {\n',
-           'resource "aws_dynamodb_table" "metrics" {\n  count = 1\n')
+    mutate(
+        infra,
+        MODULE,
+        'resource "aws_dynamodb_table" "metrics" {\n',
+        'resource "aws_dynamodb_table" "metrics" {\n  count = 1\n',
+    )
     assert_difference(check_terraform(infra), METRICS, "uses count", "for_each")
 
 
@@ -265,8 +290,12 @@ def test_for_each_one_module_level_up_is_accepted(infra: Path) -> None:
 
 
 def test_pitr_off_is_named(infra: Path) -> None:
-    mutate(infra, "registry.tf", "point_in_time_recovery {\n    enabled = true",
-           "point_in_time_recovery {\n    enabled = false")
+    mutate(
+        infra,
+        "registry.tf",
+        "point_in_time_recovery {\n    enabled = true",
+        "point_in_time_recovery {\n    enabled = false",
+    )
     assert_difference(check_terraform(infra), REGISTRY, "point-in-time recovery is off")
 
 
@@ -278,8 +307,12 @@ def test_pitr_missing_is_named(infra: Path) -> None:
 
 
 def test_sse_off_is_named(infra: Path) -> None:
-    mutate(infra, MODULE, "server_side_encryption {\n    enabled     = true",
-           "server_side_encryption {\n    enabled     = false")
+    mutate(
+        infra,
+        MODULE,
+        "server_side_encryption {\n    enabled     = true",
+        "server_side_encryption {\n    enabled     = false",
+    )
     assert_difference(check_terraform(infra), MESSAGES, "server-side encryption is off")
 
 
@@ -310,8 +343,10 @@ def test_ttl_always_on_is_named(infra: Path) -> None:
     text = path.read_text(encoding="utf-8")
     start = text.index('  dynamic "ttl" {')
     end = text.index("  point_in_time_recovery {", start)
-    path.write_text(text[:start] + '  ttl {\n    attribute_name = "ttl"\n    enabled        = true\n  }\n\n'
-                    + text[end:], encoding="utf-8")
+    path.write_text(
+        text[:start] + '  ttl {\n    attribute_name = "ttl"\n    enabled        = true\n  }\n\n' + text[end:],
+        encoding="utf-8",
+    )
     assert_difference(check_terraform(infra), MESSAGES, "TTL is always on")
 
 
@@ -321,8 +356,12 @@ def test_ttl_on_wrong_attribute_is_named(infra: Path) -> None:
 
 
 def test_ttl_on_a_table_without_ttl_is_named(infra: Path) -> None:
-    mutate(infra, "registry.tf", "  point_in_time_recovery {",
-           '  ttl {\n    attribute_name = "ttl"\n    enabled        = true\n  }\n\n  point_in_time_recovery {')
+    mutate(
+        infra,
+        "registry.tf",
+        "  point_in_time_recovery {",
+        '  ttl {\n    attribute_name = "ttl"\n    enabled        = true\n  }\n\n  point_in_time_recovery {',
+    )
     assert_difference(check_terraform(infra), REGISTRY, "TTL on 'ttl' is not in the spec")
 
 
@@ -340,8 +379,7 @@ def test_tags_from_an_expression_are_named(infra: Path) -> None:
     path = infra / "registry.tf"
     text = path.read_text(encoding="utf-8")
     start = text.index("  tags = {")
-    path.write_text(text[:start] + "  tags = merge(local.tags, { Purpose = \"tenant-registry\" })\n}\n",
-                    encoding="utf-8")
+    path.write_text(text[:start] + '  tags = merge(local.tags, { Purpose = "tenant-registry" })\n}\n', encoding="utf-8")
     assert_difference(check_terraform(infra), REGISTRY, "tags must be a literal map")
 
 
@@ -359,14 +397,16 @@ def test_kind_falls_back_to_the_name_without_purpose_tag(infra: Path) -> None:
 
 def test_hard_coded_tenant_table_name_is_named(infra: Path) -> None:
     mutate(infra, MODULE, '"${var.table_prefix}tenant-${var.tenant_id}-metrics"', '"tenant-acme-corp-metrics"')
-    assert_difference(check_terraform(infra), METRICS, "table name 'tenant-acme-corp-metrics'",
-                      "tenant-{tenantId}-metrics")
+    assert_difference(
+        check_terraform(infra), METRICS, "table name 'tenant-acme-corp-metrics'", "tenant-{tenantId}-metrics"
+    )
 
 
 def test_missing_registry_table_is_named(infra: Path) -> None:
     (infra / "registry.tf").unlink()
-    assert_difference(check_terraform(infra), "terraform", "no aws_dynamodb_table for the registry table",
-                      "tenants-metadata")
+    assert_difference(
+        check_terraform(infra), "terraform", "no aws_dynamodb_table for the registry table", "tenants-metadata"
+    )
 
 
 def test_unparseable_file_is_named(infra: Path) -> None:

@@ -52,16 +52,18 @@ def test_malformed_file_lists_every_violation_with_exit_1(tmp_path, capsys):
     code, out, err = run(capsys, "validate", str(path))
 
     assert code == 1
-    assert sorted(out) == sorted([
-        f"{path}:2 unit: must be an ISO 4217 currency code such as USD or EUR, 'count' or 'percentage' "
-        "(a fraction), got 'usd'",
-        f"{path}:2 value: must be a number, not a boolean",
-        f"{path}:2 timestamp: must be 1751328000, the start of period 2025-Q3 (2025-07-01T00:00:00Z), "
-        "got 1751328001",
-        f"{path}:3 sender: Input should be 'user', 'assistant' or 'system'",
-        f"{path}:3 text: String should have at least 1 character",
-        f"{path}:3 classification.confidence: must be a finite number (NaN and infinity cannot be stored)",
-    ])
+    assert sorted(out) == sorted(
+        [
+            f"{path}:2 unit: must be an ISO 4217 currency code such as USD or EUR, 'count' or 'percentage' "
+            "(a fraction), got 'usd'",
+            f"{path}:2 value: must be a number, not a boolean",
+            f"{path}:2 timestamp: must be 1751328000, the start of period 2025-Q3 (2025-07-01T00:00:00Z), "
+            "got 1751328001",
+            f"{path}:3 sender: Input should be 'user', 'assistant' or 'system'",
+            f"{path}:3 text: String should have at least 1 character",
+            f"{path}:3 classification.confidence: must be a finite number (NaN and infinity cannot be stored)",
+        ]
+    )
     assert "6 violation(s)" in err
 
 
@@ -149,8 +151,9 @@ def test_records_of_an_unregistered_tenant_are_reported(tmp_path, capsys):
     metrics = write_json(tmp_path / "m.json", seed("techstart-inc-002/metrics.json")[:1])
     code, out, _ = run(capsys, "validate", str(tenants), str(metrics))
     assert code == 1
-    assert out == [f"{metrics}:1 tenantId: 'techstart-inc-002' has no tenant registry record among the "
-                   "validated records"]
+    assert out == [
+        f"{metrics}:1 tenantId: 'techstart-inc-002' has no tenant registry record among the validated records"
+    ]
 
 
 def test_answer_figures_are_checked_against_the_metrics_validated_with_them(tmp_path, capsys):
@@ -164,16 +167,19 @@ def test_answer_figures_are_checked_against_the_metrics_validated_with_them(tmp_
     code, out, _ = run(capsys, "validate", str(root))
     assert code == 1
     assert len(out) == 1
-    assert out[0].startswith(f"{root / 'acme-corp-001' / 'messages.json'}:2 metadata.dataReferences[2].value: "
-                             "reference says 2240000, stored item has 2240500")
+    assert out[0].startswith(
+        f"{root / 'acme-corp-001' / 'messages.json'}:2 metadata.dataReferences[2].value: "
+        "reference says 2240000, stored item has 2240500"
+    )
 
 
 def test_tenant_option_rejects_other_tenants_records(capsys):
     code, out, _ = run(capsys, "validate", "--tenant", "acme-corp-001", str(SEED / "techstart-inc-002"))
     assert code == 1
     assert len(out) == 14
-    assert all(" tenantId: is 'techstart-inc-002' but the record belongs to tenant 'acme-corp-001'" in line
-               for line in out)
+    assert all(
+        " tenantId: is 'techstart-inc-002' but the record belongs to tenant 'acme-corp-001'" in line for line in out
+    )
 
 
 def test_missing_path_and_empty_file_are_bad_input(tmp_path, capsys):
@@ -181,8 +187,10 @@ def test_missing_path_and_empty_file_are_bad_input(tmp_path, capsys):
     empty.write_text("")
     code, out, _ = run(capsys, "validate", str(tmp_path / "nope.json"), str(empty))
     assert code == 2
-    assert out == [f"{tmp_path / 'nope.json'} (file): no such file or directory: check the path",
-                   f"{empty} (file): is empty: no records (a JSON array or object, or JSON lines, expected)"]
+    assert out == [
+        f"{tmp_path / 'nope.json'} (file): no such file or directory: check the path",
+        f"{empty} (file): is empty: no records (a JSON array or object, or JSON lines, expected)",
+    ]
 
 
 def test_schema_writes_one_schema_per_model(tmp_path, capsys):
@@ -199,8 +207,11 @@ def test_written_schemas_accept_the_seed_data(tmp_path, capsys):
     jsonschema = pytest.importorskip("jsonschema")
     main(["schema", "--out", str(tmp_path)])
     capsys.readouterr()
-    for schema_name, seed_file in (("tenant", "tenants.json"), ("metric", "acme-corp-001/metrics.json"),
-                                   ("message", "techstart-inc-002/messages.json")):
+    for schema_name, seed_file in (
+        ("tenant", "tenants.json"),
+        ("metric", "acme-corp-001/metrics.json"),
+        ("message", "techstart-inc-002/messages.json"),
+    ):
         validator = jsonschema.Draft202012Validator(json.loads((tmp_path / f"{schema_name}.schema.json").read_text()))
         for record in seed(seed_file):
             assert list(validator.iter_errors(record)) == [], (schema_name, record)

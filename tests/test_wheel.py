@@ -30,8 +30,11 @@ SEED_DATA = REPO / "seed_data"
 
 def _tracked_files() -> list[str]:
     """The repository's files as a clean clone would have them (tracked, plus new files not ignored)."""
-    done = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                          capture_output=True, check=True)
+    done = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+    )
     return [p for p in done.stdout.decode().split("\0") if p]
 
 
@@ -49,8 +52,11 @@ def _copy_tree(dest: Path) -> None:
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTHON", "AWS_ENDPOINT_URL", "SALESTALK_", "VIRTUAL_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "AWS_ENDPOINT_URL", "SALESTALK_", "VIRTUAL_ENV"))
+    }
     return {**env, **extra}
 
 
@@ -72,19 +78,28 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     made = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=root)
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
-    site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     cwd=root).stdout.strip())
+    site = Path(
+        _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=root).stdout.strip()
+    )
     # The dependencies: this environment's site-packages, appended after the venv's own (so the
     # wheel's copy of salestalk_lib comes first; .pth files in the appended directory, such as
     # this environment's editable install of the package, are not processed).
     ours = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
     (site / "_salestalk_test_deps.pth").write_text("".join(f"{p}\n" for p in ours), encoding="utf-8")
-    done = _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",
-                 str(wheel)], cwd=root)
+    done = _run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        cwd=root,
+    )
     assert done.returncode == 0, done.stderr
     work.mkdir()
-    return {"wheel": wheel, "venv": venv, "python": python, "site": site, "work": work,
-            "salestalk": venv / "bin" / "salestalk"}
+    return {
+        "wheel": wheel,
+        "venv": venv,
+        "python": python,
+        "site": site,
+        "work": work,
+        "salestalk": venv / "bin" / "salestalk",
+    }
 
 
 def _seed_files(top: Path) -> set[str]:
@@ -107,9 +122,15 @@ def wheel_dist_info(wheel: Path) -> str:
 
 @pytest.mark.slow
 def test_the_installed_package_comes_from_the_wheel_and_names_no_repository_path(installed: dict[str, Path]) -> None:
-    probe = _run([str(installed["python"]), "-c",
-                  "import salestalk_lib, salestalk_lib.ops.seed as s; print(salestalk_lib.__file__); "
-                  "print(s.DEFAULT_SEED_DIR)"], cwd=installed["work"])
+    probe = _run(
+        [
+            str(installed["python"]),
+            "-c",
+            "import salestalk_lib, salestalk_lib.ops.seed as s; print(salestalk_lib.__file__); "
+            "print(s.DEFAULT_SEED_DIR)",
+        ],
+        cwd=installed["work"],
+    )
     assert probe.returncode == 0, probe.stderr
     module_file, seed_dir = (Path(line) for line in probe.stdout.splitlines())
     package = installed["site"] / "salestalk_lib"
@@ -130,8 +151,9 @@ def test_validate_and_seed_work_outside_the_repository(installed: dict[str, Path
     assert validated.returncode == 0, validated.stderr
     here = _run([sys.executable, "-m", "salestalk_lib", "validate", str(SEED_DATA)], cwd=REPO)
     assert validated.stdout == here.stdout
-    assert re.fullmatch(r"OK: \d+ record\(s\) in 5 file\(s\) \(\d+ message, \d+ metric, 2 tenant\) valid\n",
-                        validated.stdout)
+    assert re.fullmatch(
+        r"OK: \d+ record\(s\) in 5 file\(s\) \(\d+ message, \d+ metric, 2 tenant\) valid\n", validated.stdout
+    )
 
     shutil.copy(SEED_DATA / "tenants.json", work / "tenants.json")
     one = _run([salestalk, "validate", "tenants.json"], cwd=work)
@@ -142,12 +164,16 @@ def test_validate_and_seed_work_outside_the_repository(installed: dict[str, Path
     assert seeded.returncode == 0, seeded.stderr
     assert "temporary embedded DynamoDB" in seeded.stderr
     rows = [line.split() for line in seeded.stdout.splitlines()[2:]]
-    assert rows and all(int(created) > 0 and (unchanged, conflicts) == ("0", "0")
-                        for _, created, unchanged, conflicts in rows)
+    assert rows and all(
+        int(created) > 0 and (unchanged, conflicts) == ("0", "0") for _, created, unchanged, conflicts in rows
+    )
     assert rows[0] == ["tenants-metadata", "2", "0", "0"]
     # ... exactly what the repository's own copy writes from seed_data/.
-    reference = _run([sys.executable, "-m", "salestalk_lib", "seed", "--no-progress", "--dir", str(SEED_DATA)],
-                     cwd=REPO, SALESTALK_ENGINE="moto")
+    reference = _run(
+        [sys.executable, "-m", "salestalk_lib", "seed", "--no-progress", "--dir", str(SEED_DATA)],
+        cwd=REPO,
+        SALESTALK_ENGINE="moto",
+    )
     assert reference.returncode == 0, reference.stderr
     assert seeded.stdout == reference.stdout
 
@@ -180,8 +206,12 @@ def _reaches(rel: str, source: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id == "__file__":
             found.append(f"{rel}:{node.lineno} uses __file__")
-        elif isinstance(node, ast.Attribute) and node.attr in ("parent", "parents") and \
-                isinstance(node.value, ast.Attribute) and node.value.attr == "parent":
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("parent", "parents")
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "parent"
+        ):
             found.append(f"{rel}:{node.lineno} climbs .parent.{node.attr}")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
             for match in _REPO_PATH.finditer(node.value):
@@ -197,16 +227,25 @@ def _reaches(rel: str, source: str) -> list[str]:
 def test_no_module_of_the_package_reaches_a_repository_path() -> None:
     modules = sorted(PACKAGE.rglob("*.py"))
     assert len(modules) > 40
-    assert [hit for m in modules
-            for hit in _reaches(m.relative_to(PACKAGE).as_posix(), m.read_text(encoding="utf-8"))] == []
+    assert [
+        hit for m in modules for hit in _reaches(m.relative_to(PACKAGE).as_posix(), m.read_text(encoding="utf-8"))
+    ] == []
 
 
-@pytest.mark.parametrize("source", [
-    "ROOT = Path(__file__).parents[2]", "ROOT = Path(x).parent.parent", "ROOT = x.parent.parent.parent",
-    "P = 'infra/terraform'", "P = Path('benchmarks') / 'x'", "P = ROOT / 'tools/iam-simulate'",
-    "import devtools.bench", "from devtools import bench",
-    "LOCAL = Path('tools') / 'dynamodb-local'",  # allowed in embedded/engines.py only
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "ROOT = Path(__file__).parents[2]",
+        "ROOT = Path(x).parent.parent",
+        "ROOT = x.parent.parent.parent",
+        "P = 'infra/terraform'",
+        "P = Path('benchmarks') / 'x'",
+        "P = ROOT / 'tools/iam-simulate'",
+        "import devtools.bench",
+        "from devtools import bench",
+        "LOCAL = Path('tools') / 'dynamodb-local'",  # allowed in embedded/engines.py only
+    ],
+)
 def test_the_repository_path_check_sees_each_way_a_module_used_to_reach_it(source: str) -> None:
     assert _reaches("ops/probe.py", f"from pathlib import Path\n{source}\n")
 

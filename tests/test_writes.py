@@ -43,8 +43,15 @@ class FakeSeam:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.vanishing = False
 
-    def put_item(self, table: str, item: Mapping[str, Any], *, condition: str | None = None,
-                 names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> None:
+    def put_item(
+        self,
+        table: str,
+        item: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
         self.calls.append(("PutItem", {"condition": condition, "names": names, "values": values}))
         fault = self.faults.pop(0) if self.faults else None
         if fault == "throttle":
@@ -68,8 +75,9 @@ class FakeSeam:
         return self.items.get((key["pk"], key["sk"]))
 
 
-def run(seam: FakeSeam, item: Mapping[str, Any] | Callable[[], CreateOnce], **kw: Any
-        ) -> tuple[WriteResult, list[Attempt]]:
+def run(
+    seam: FakeSeam, item: Mapping[str, Any] | Callable[[], CreateOnce], **kw: Any
+) -> tuple[WriteResult, list[Attempt]]:
     attempts: list[Attempt] = []
     request = item if callable(item) else CreateOnce(item)
     result = put_once(seam, TABLE, request, KEY, Retrier.virtual(), hooks=[attempts.append], **kw)  # type: ignore[arg-type]
@@ -184,14 +192,17 @@ def test_a_request_factory_builds_each_round_afresh():
 
     def request() -> CreateOnce:
         built.append(len(built) + 1)
-        return CreateOnce({**ITEM, "round": built[-1]}, "attribute_not_exists(pk) OR #t <= :now", {"#t": "ttl"},
-                          {":now": built[-1]})
+        return CreateOnce(
+            {**ITEM, "round": built[-1]}, "attribute_not_exists(pk) OR #t <= :now", {"#t": "ttl"}, {":now": built[-1]}
+        )
 
     result, _ = run(seam, request, rounds=3)
     assert result.outcome is Outcome.CREATED and built == [1, 2]
     assert seam.items[("A", "1")]["round"] == 2
-    assert seam.calls[-1] == ("PutItem", {"condition": "attribute_not_exists(pk) OR #t <= :now",
-                                          "names": {"#t": "ttl"}, "values": {":now": 2}})
+    assert seam.calls[-1] == (
+        "PutItem",
+        {"condition": "attribute_not_exists(pk) OR #t <= :now", "names": {"#t": "ttl"}, "values": {":now": 2}},
+    )
 
 
 def test_by_content_is_the_comparison_rule():
@@ -205,7 +216,6 @@ def test_create_once_conditions_on_the_tables_hash_key():
     item = {"pk": "A", "sk": "1", "name": "x"}
     result = create_once(seam, TABLE, item, ("pk", "sk"), Retrier.virtual())  # type: ignore[arg-type]
     assert result.outcome is Outcome.CREATED and result.key == {"pk": "A", "sk": "1"}
-    assert seam.calls == [("PutItem", {"condition": "attribute_not_exists(#k)", "names": {"#k": "pk"},
-                                       "values": None})]
+    assert seam.calls == [("PutItem", {"condition": "attribute_not_exists(#k)", "names": {"#k": "pk"}, "values": None})]
     again = create_once(seam, TABLE, {**item, "name": "y"}, ("pk", "sk"), Retrier.virtual())  # type: ignore[arg-type]
     assert again.outcome is Outcome.CONFLICT and again.differing_fields() == ["name"]

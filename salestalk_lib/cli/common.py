@@ -26,22 +26,36 @@ from salestalk_lib.ops.connection import SalesTalk, connect
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
     """--endpoint-url, --allow-aws, --local-host, --region, --profile, --table-prefix, --environment."""
     g = parser.add_argument_group("connection")
-    g.add_argument("--endpoint-url", metavar="URL",
-                   help="DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, "
-                        "else a temporary embedded server: moto, or SALESTALK_ENGINE's); used without "
-                        "--allow-aws only when its host is loopback or a --local-host")
-    g.add_argument("--allow-aws", action="store_true", default=None,
-                   help="allow a real AWS account, or any endpoint that is not local "
-                        "(same as SALESTALK_ALLOW_AWS=1)")
-    g.add_argument("--local-host", action="append", default=[], metavar="HOST",
-                   help="a host besides loopback that runs a local emulator, e.g. a container name "
-                        "(repeatable; added to SALESTALK_LOCAL_HOSTS, a comma-separated list); "
-                        "signed with dummy credentials, never your AWS keys")
+    g.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, "
+        "else a temporary embedded server: moto, or SALESTALK_ENGINE's); used without "
+        "--allow-aws only when its host is loopback or a --local-host",
+    )
+    g.add_argument(
+        "--allow-aws",
+        action="store_true",
+        default=None,
+        help="allow a real AWS account, or any endpoint that is not local (same as SALESTALK_ALLOW_AWS=1)",
+    )
+    g.add_argument(
+        "--local-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host besides loopback that runs a local emulator, e.g. a container name "
+        "(repeatable; added to SALESTALK_LOCAL_HOSTS, a comma-separated list); "
+        "signed with dummy credentials, never your AWS keys",
+    )
     g.add_argument("--region", help="AWS region (default: AWS_REGION or us-east-1)")
     g.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
     g.add_argument("--table-prefix", help="prefix for every table name (default: SALESTALK_TABLE_PREFIX)")
-    g.add_argument("--environment", choices=ENVIRONMENTS,
-                   help="Environment tag on created tables (default: SALESTALK_ENVIRONMENT or local)")
+    g.add_argument(
+        "--environment",
+        choices=ENVIRONMENTS,
+        help="Environment tag on created tables (default: SALESTALK_ENVIRONMENT or local)",
+    )
 
 
 # Argument names that carry tenant ids, across every subcommand.
@@ -56,18 +70,24 @@ def connect_from_args(args: argparse.Namespace) -> SalesTalk:
     """
     for name in TENANT_ARGS:
         value = getattr(args, name, None)
-        for tenant_id in (value if isinstance(value, list) else [value]):
+        for tenant_id in value if isinstance(value, list) else [value]:
             if tenant_id is not None:
                 validate_tenant_id(tenant_id)
     from_env = Settings.from_env()
-    settings = Settings.from_env(table_prefix=args.table_prefix, environment=args.environment,
-                                 allow_aws=args.allow_aws,
-                                 local_hosts=(*from_env.local_hosts, *getattr(args, "local_host", ())))
+    settings = Settings.from_env(
+        table_prefix=args.table_prefix,
+        environment=args.environment,
+        allow_aws=args.allow_aws,
+        local_hosts=(*from_env.local_hosts, *getattr(args, "local_host", ())),
+    )
     st = connect(args.endpoint_url, settings=settings, region=args.region, profile=args.profile)
     if st.endpoint.embedded:
-        print("note: no endpoint configured, so this runs on a temporary embedded DynamoDB that stops "
-              "when the command exits. To keep data, run `salestalk serve` in another shell and "
-              "export the AWS_ENDPOINT_URL_DYNAMODB line it prints.", file=sys.stderr)
+        print(
+            "note: no endpoint configured, so this runs on a temporary embedded DynamoDB that stops "
+            "when the command exits. To keep data, run `salestalk serve` in another shell and "
+            "export the AWS_ENDPOINT_URL_DYNAMODB line it prints.",
+            file=sys.stderr,
+        )
     return st
 
 
@@ -87,7 +107,9 @@ def seed_tenant_ids(seed_dir: Path | None = None) -> list[str]:
     report = validate_paths([path])
     problems = report.violations + [
         Violation(r.where, RECORD_FIELD, f"is a {r.kind.value} record; tenants.json holds tenant registry records")
-        for r in report.records if r.kind is not RecordKind.TENANT]
+        for r in report.records
+        if r.kind is not RecordKind.TENANT
+    ]
     if problems:
         raise ValidationFailed(problems)
     return [m.tenant_id for m in report.models(RecordKind.TENANT) if isinstance(m, Tenant)]

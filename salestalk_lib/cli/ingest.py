@@ -53,27 +53,45 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "was done and exits 130; running the same command again completes the batch exactly.",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON-lines (or JSON) file of records")
-    p.add_argument("--faults", metavar="PROFILE", type=_profile,
-                   help="inject faults on the HTTP path, e.g. throttle=0.2,error5xx=0.05,reset=0.02,lost=0.02,seed=7 "
-                        "(kinds: throttle, error5xx, reset, timeout, lost, unprocessed, conflict; "
-                        "also seed=N, read_timeout=S)")
-    p.add_argument("--batch-id", metavar="ID",
-                   help="the batch's idempotency key: 1-128 letters, digits, '.', '_', '-' (default: derived from "
-                        "the records, so the same records are the same batch; give a new id to load them again "
-                        "as a new batch)")
+    p.add_argument(
+        "--faults",
+        metavar="PROFILE",
+        type=_profile,
+        help="inject faults on the HTTP path, e.g. throttle=0.2,error5xx=0.05,reset=0.02,lost=0.02,seed=7 "
+        "(kinds: throttle, error5xx, reset, timeout, lost, unprocessed, conflict; "
+        "also seed=N, read_timeout=S)",
+    )
+    p.add_argument(
+        "--batch-id",
+        metavar="ID",
+        help="the batch's idempotency key: 1-128 letters, digits, '.', '_', '-' (default: derived from "
+        "the records, so the same records are the same batch; give a new id to load them again "
+        "as a new batch)",
+    )
     p.add_argument("--workers", type=int, default=4, help="parallel writers (default: %(default)s)")
-    p.add_argument("--metric-mode", choices=[m.value for m in MetricMode], default=MetricMode.CONDITIONAL.value,
-                   help="how metrics are written: conditional (default; one PutItem each, never overwrites), "
-                        "transaction (up to 100 per TransactWriteItems, never overwrites), batch (BatchWriteItem "
-                        "bulk load, fastest, last writer wins: it overwrites what another writer stored, and "
-                        "counts what it wrote as written); see the write modes in the docs")
+    p.add_argument(
+        "--metric-mode",
+        choices=[m.value for m in MetricMode],
+        default=MetricMode.CONDITIONAL.value,
+        help="how metrics are written: conditional (default; one PutItem each, never overwrites), "
+        "transaction (up to 100 per TransactWriteItems, never overwrites), batch (BatchWriteItem "
+        "bulk load, fastest, last writer wins: it overwrites what another writer stored, and "
+        "counts what it wrote as written); see the write modes in the docs",
+    )
     events = p.add_mutually_exclusive_group()
-    events.add_argument("--events-file", type=Path, metavar="PATH",
-                        help="append metrics.ingested.v1 events to this JSON-lines file (checked before anything "
-                             "is written; not with --event-bus)")
-    events.add_argument("--event-bus", metavar="NAME",
-                        help="send metrics.ingested.v1 events to this EventBridge bus (not with --events-file: "
-                             "one destination per run, so a run's events are delivered whole or reported failed)")
+    events.add_argument(
+        "--events-file",
+        type=Path,
+        metavar="PATH",
+        help="append metrics.ingested.v1 events to this JSON-lines file (checked before anything "
+        "is written; not with --event-bus)",
+    )
+    events.add_argument(
+        "--event-bus",
+        metavar="NAME",
+        help="send metrics.ingested.v1 events to this EventBridge bus (not with --events-file: "
+        "one destination per run, so a run's events are delivered whole or reported failed)",
+    )
     p.add_argument("--seed", type=int, default=None, help="seed of the retry jitter (default: random)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_connection_args(p)
@@ -92,8 +110,13 @@ def _validate(files: list[Path]) -> list[Message | Metric]:
     violations = list(report.violations)
     for record in report.records:
         if record.kind not in (RecordKind.MESSAGE, RecordKind.METRIC):
-            violations.append(Violation(record.where, RECORD_FIELD, f"is a {record.kind.value} record; "
-                                        "ingest takes messages and metrics only"))
+            violations.append(
+                Violation(
+                    record.where,
+                    RECORD_FIELD,
+                    f"is a {record.kind.value} record; ingest takes messages and metrics only",
+                )
+            )
     if violations:
         raise ValidationFailed(violations)
     return validate_for_ingest(r.model for r in report.records if isinstance(r.model, (Message, Metric)))
@@ -130,17 +153,25 @@ def run(args: argparse.Namespace) -> int:
             if args.event_bus:
                 sink = EventBridgeSink(st.endpoint.client("events"), args.event_bus)
             ingestor = Ingestor(storage, st.settings, retrier=Retrier(seed=args.seed), sink=sink)
-            with tqdm(total=len(records), desc="ingesting", unit="record",
-                      disable=True if args.no_progress else None, file=sys.stderr) as bar:
-                report = ingestor.ingest(records, workers=args.workers, metric_mode=args.metric_mode,
-                                         batch_id=batch_id, progress=bar.update)
+            with tqdm(
+                total=len(records),
+                desc="ingesting",
+                unit="record",
+                disable=True if args.no_progress else None,
+                file=sys.stderr,
+            ) as bar:
+                report = ingestor.ingest(
+                    records, workers=args.workers, metric_mode=args.metric_mode, batch_id=batch_id, progress=bar.update
+                )
         except TenantNotActive as exc:
             print(f"salestalk ingest: {exc}", file=sys.stderr)
             return 2
         except TableNotFound as exc:
-            print(f"salestalk ingest: {exc}. A registered tenant's tables are created by onboarding "
-                  "(`salestalk tenant add`) or `salestalk provision`; ingest never creates them",
-                  file=sys.stderr)
+            print(
+                f"salestalk ingest: {exc}. A registered tenant's tables are created by onboarding "
+                "(`salestalk tenant add`) or `salestalk provision`; ingest never creates them",
+                file=sys.stderr,
+            )
             return 2
         except BatchConflict as exc:
             print(f"salestalk ingest: {exc}", file=sys.stderr)
@@ -149,8 +180,10 @@ def run(args: argparse.Namespace) -> int:
             _print_interrupted(stopped.report, args)
             return INTERRUPTED
         except KeyboardInterrupt:
-            print("salestalk ingest: interrupted before any record was written; run the same command again",
-                  file=sys.stderr)
+            print(
+                "salestalk ingest: interrupted before any record was written; run the same command again",
+                file=sys.stderr,
+            )
             return INTERRUPTED
         finally:
             if endpoint is not None:
@@ -159,21 +192,29 @@ def run(args: argparse.Namespace) -> int:
                 endpoint.close()
     print(format_table(report.summary_rows()))
     retries = report.retries_by_code
-    print(f"retries: {sum(retries.values())}" + (" (" + ", ".join(f"{code} {n}" for code, n in
-                                                              sorted(retries.items())) + ")" if retries else ""))
+    print(
+        f"retries: {sum(retries.values())}"
+        + (" (" + ", ".join(f"{code} {n}" for code, n in sorted(retries.items())) + ")" if retries else "")
+    )
     if args.faults:
-        print(f"faults injected ({args.faults}): " + (", ".join(f"{k} {n}" for k, n in sorted(injected.items()))
-                                                       or "none"))
+        print(
+            f"faults injected ({args.faults}): "
+            + (", ".join(f"{k} {n}" for k, n in sorted(injected.items())) or "none")
+        )
     print(f"batch {report.batch_id}: {describe(report.batches)}")
     if report.replayed:
-        print("the batch was already completed: nothing was written and no event was sent again "
-              "(give --batch-id a new id to load the records again as a new batch)")
+        print(
+            "the batch was already completed: nothing was written and no event was sent again "
+            "(give --batch-id a new id to load the records again as a new batch)"
+        )
     resumed = sorted(t for t, b in report.batches.items() if b.state is BatchState.RESUMED)
     if resumed:
         print(f"resumed an unfinished run for {', '.join(resumed)}: its event keeps the batch's event id")
     if args.metric_mode == MetricMode.BATCH.value and any(r.kind == "metric" for r in report.results):
-        print("--metric-mode batch is a last-writer-wins bulk load: it overwrites what another writer stored "
-              "between its check and its write, so what it wrote is counted written, not created")
+        print(
+            "--metric-mode batch is a last-writer-wins bulk load: it overwrites what another writer stored "
+            "between its check and its write, so what it wrote is counted written, not created"
+        )
     print(f"events: {len(report.events)} metrics.ingested.v1")
     print(f"time: {report.seconds:.2f}s for {len(report.results)} record(s)")
     for conflict in report.conflicts:
@@ -183,10 +224,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"failed{applied}: {failure.key}: {failure.error}", file=sys.stderr)
     unsure = sum(r.may_have_been_applied for r in report.failures)
     if report.failures:
-        print(f"salestalk ingest: {len(report.failures)} record(s) failed"
-              + (f", {unsure} of them may have been applied (each whole or not at all)" if unsure else "")
-              + "; run the same command again to settle them: a stored one is reported already_exists, "
-              "the others are written", file=sys.stderr)
+        print(
+            f"salestalk ingest: {len(report.failures)} record(s) failed"
+            + (f", {unsure} of them may have been applied (each whole or not at all)" if unsure else "")
+            + "; run the same command again to settle them: a stored one is reported already_exists, "
+            "the others are written",
+            file=sys.stderr,
+        )
     for _tenant_id, not_active in sorted(report.inactive.items()):
         print(f"salestalk ingest: {not_active}", file=sys.stderr)
     if report.inactive:
@@ -215,6 +259,8 @@ def _print_interrupted(report: IngestReport, args: argparse.Namespace) -> None:
     again = "salestalk ingest " + " ".join(str(f) for f in args.files)
     if args.batch_id is not None:
         again += f" --batch-id {args.batch_id}"
-    lines.append(f"  to finish it, run the same command again ({again} ...): records already stored are "
-                 "reported already_exists, the others are written; no event is sent twice")
+    lines.append(
+        f"  to finish it, run the same command again ({again} ...): records already stored are "
+        "reported already_exists, the others are written; no event is sent twice"
+    )
     print("\n".join(lines), file=sys.stderr)

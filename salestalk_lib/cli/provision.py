@@ -22,18 +22,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "Tags, point-in-time recovery and TTL are applied where the engine has the API; the 'unsupported' column "
         "names each setting the engine lacks ('unsupported on this engine').",
     )
-    p.add_argument("--tenant", action="append", metavar="ID", dest="tenants",
-                   help="provision this tenant (repeatable; default: the seed tenants)")
-    p.add_argument("--seed-dir", type=Path, metavar="DIR", help="directory whose tenants.json names the tenants "
-                   "(default: seed_data)")
+    p.add_argument(
+        "--tenant",
+        action="append",
+        metavar="ID",
+        dest="tenants",
+        help="provision this tenant (repeatable; default: the seed tenants)",
+    )
+    p.add_argument(
+        "--seed-dir",
+        type=Path,
+        metavar="DIR",
+        help="directory whose tenants.json names the tenants (default: seed_data)",
+    )
     add_connection_args(p)
     p.set_defaults(func=run_provision)
 
-    t = sub.add_parser("tables", help="list SalesTalk tables: name, status, keys, GSIs, drift, PITR, TTL, tags",
-                       description="List every SalesTalk table on the endpoint with its status, key "
-                       "schema, GSIs, whether it matches its spec, and its point-in-time recovery, TTL and "
-                       "tags as the engine reports them ('unsupported on this engine' where it has no such "
-                       "API, as DynamoDB Local has none for PITR and tags).")
+    t = sub.add_parser(
+        "tables",
+        help="list SalesTalk tables: name, status, keys, GSIs, drift, PITR, TTL, tags",
+        description="List every SalesTalk table on the endpoint with its status, key "
+        "schema, GSIs, whether it matches its spec, and its point-in-time recovery, TTL and "
+        "tags as the engine reports them ('unsupported on this engine' where it has no such "
+        "API, as DynamoDB Local has none for PITR and tags).",
+    )
     add_connection_args(t)
     t.set_defaults(func=run_tables)
 
@@ -44,13 +56,24 @@ def run_provision(args: argparse.Namespace) -> int:
     except ValidationFailed as exc:
         for v in exc.violations:
             print(v, file=sys.stderr)
-        print(f"salestalk provision: {len(exc.violations)} problem(s) in tenants.json; nothing was provisioned",
-              file=sys.stderr)
+        print(
+            f"salestalk provision: {len(exc.violations)} problem(s) in tenants.json; nothing was provisioned",
+            file=sys.stderr,
+        )
         return 2
     with connect_from_args(args) as st:
         results = st.provision(tenants)
-    rows = [{"table": r.table, "kind": str(r.kind), "tenant": r.tenant_id or "", "action": r.action,
-             "changes": "; ".join(r.changes), "unsupported": "; ".join(r.unsupported)} for r in results]
+    rows = [
+        {
+            "table": r.table,
+            "kind": str(r.kind),
+            "tenant": r.tenant_id or "",
+            "action": r.action,
+            "changes": "; ".join(r.changes),
+            "unsupported": "; ".join(r.unsupported),
+        }
+        for r in results
+    ]
     print(format_table(rows))
     return 0
 

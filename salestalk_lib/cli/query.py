@@ -33,18 +33,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("pattern", nargs="?", metavar="PATTERN", help="pattern name or number (see --list)")
     p.add_argument("--list", action="store_true", help="list the access patterns and exit")
     p.add_argument("--tenant", metavar="ID", help="the tenant whose tables the pattern reads")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="a pattern parameter (repeatable); --list shows each pattern's parameters")
-    p.add_argument("--example", action="store_true", help="use the pattern's example parameters "
-                   "(any --param overrides them)")
-    p.add_argument("--explain", action="store_true",
-                   help="print the exact first request as JSON instead of sending it")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a pattern parameter (repeatable); --list shows each pattern's parameters",
+    )
+    p.add_argument(
+        "--example", action="store_true", help="use the pattern's example parameters (any --param overrides them)"
+    )
+    p.add_argument("--explain", action="store_true", help="print the exact first request as JSON instead of sending it")
     p.add_argument("--page-size", type=int, metavar="N", help="items per request (DynamoDB Limit)")
     p.add_argument("--limit", type=int, metavar="N", help="return at most N items, then print a resume token")
     p.add_argument("--resume", metavar="TOKEN", help="continue after a previous --limit")
     p.add_argument("--columns", metavar="A,B", help="only these columns, in this order")
-    p.add_argument("--max-width", type=int, default=DEFAULT_WIDTH, metavar="N",
-                   help="cut cells longer than N characters (0: never; default %(default)s)")
+    p.add_argument(
+        "--max-width",
+        type=int,
+        default=DEFAULT_WIDTH,
+        metavar="N",
+        help="cut cells longer than N characters (0: never; default %(default)s)",
+    )
     add_connection_args(p)
     p.set_defaults(func=run_query)
 
@@ -59,8 +69,9 @@ def _params(pattern: patterns.Pattern, args: argparse.Namespace) -> dict[str, st
     return params
 
 
-def _target(st: SalesTalk, pattern: patterns.Pattern, args: argparse.Namespace,
-            params: dict[str, str]) -> SalesTalk | TenantScope:
+def _target(
+    st: SalesTalk, pattern: patterns.Pattern, args: argparse.Namespace, params: dict[str, str]
+) -> SalesTalk | TenantScope:
     """The connection for registry patterns, else the tenant's scope."""
     if pattern.table is TableKind.REGISTRY:
         if args.tenant is None:
@@ -92,21 +103,28 @@ def run_query(args: argparse.Namespace) -> int:
     with connect_from_args(args) as st:
         target = _target(st, pattern, args, params)
         if args.explain:
-            for request in patterns.explain(target, pattern, params, page_size=args.page_size,
-                                            resume=args.resume):
+            for request in patterns.explain(target, pattern, params, page_size=args.page_size, resume=args.resume):
                 print(request.to_json())
             if pattern.operation(pattern.check_params(params)) == "Query":
-                print("# later pages repeat this request with ExclusiveStartKey = the previous page's "
-                      "LastEvaluatedKey", file=sys.stderr)
+                print(
+                    "# later pages repeat this request with ExclusiveStartKey = the previous page's LastEvaluatedKey",
+                    file=sys.stderr,
+                )
             return 0
         result = patterns.run(target, pattern, params, **options)
     columns = args.columns.split(",") if args.columns else result.columns()
     rows = [{c: _cut(row.get(c), args.max_width) for c in columns} for row in result.rows()]
     print(format_table(rows, columns))
-    print(f"{len(result)} item(s) from {result.requests[0].operation} on {result.table}"
-          + (f" ({result.read} read, {result.read - len(result)} outside the asked period/granularity)"
-             if result.read != len(result) else "")
-          + f"; {len(result.requests)} request(s)", file=sys.stderr)
+    print(
+        f"{len(result)} item(s) from {result.requests[0].operation} on {result.table}"
+        + (
+            f" ({result.read} read, {result.read - len(result)} outside the asked period/granularity)"
+            if result.read != len(result)
+            else ""
+        )
+        + f"; {len(result.requests)} request(s)",
+        file=sys.stderr,
+    )
     if result.next_token:
         print(f"more items: resume with --resume {result.next_token}", file=sys.stderr)
     return 0

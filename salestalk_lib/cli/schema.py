@@ -20,9 +20,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "`<model>.schema.json` per model. Cross-field rules (keys agree with ids, timestamps with "
         "sort keys, ...) cannot be expressed in JSON Schema; `salestalk validate` checks those too.",
     )
-    p.add_argument("--out", type=Path, default=Path("schemas"), metavar="DIR",
-                   help="directory to write into (created if missing; default: ./schemas); a path that is "
-                        "not a directory is exit 2")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("schemas"),
+        metavar="DIR",
+        help="directory to write into (created if missing; default: ./schemas); a path that is "
+        "not a directory is exit 2",
+    )
     p.set_defaults(func=run)
 
 

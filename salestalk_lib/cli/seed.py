@@ -21,8 +21,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "provision missing tables and write each item with a conditional create: identical existing items "
         "count as unchanged; a different existing item is a conflict, reported and never overwritten (exit 1).",
     )
-    p.add_argument("--dir", type=Path, default=None, dest="seed_dir",
-                   help="seed directory (default: ./seed_data, else the seed tenants shipped with the package)")
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        dest="seed_dir",
+        help="seed directory (default: ./seed_data, else the seed tenants shipped with the package)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_connection_args(p)
     p.set_defaults(func=run)

@@ -29,8 +29,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         f"`{INSTALL_TARGET}`; it listens on every network interface, not only 127.0.0.1, so run it only for "
         "as long as you need it).",
     )
-    p.add_argument("--engine", choices=ENGINES, default=None,
-                   help=f"which engine (default: {ENGINE_ENV}, else {DEFAULT_ENGINE})")
+    p.add_argument(
+        "--engine", choices=ENGINES, default=None, help=f"which engine (default: {ENGINE_ENV}, else {DEFAULT_ENGINE})"
+    )
     p.add_argument("--port", type=port_number, default=0, help="TCP port, 1-65535 (default 0: a free one)")
     p.add_argument("--region", default=DEFAULT_REGION, help="region clients should use (default: %(default)s)")
     p.set_defaults(func=run)
@@ -49,13 +50,16 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = endpoint._server
-    print(f"Embedded DynamoDB ({engine} {server.version}) listening on {endpoint.url} (Ctrl-C to stop). "
-          "In another shell:")
+    print(
+        f"Embedded DynamoDB ({engine} {server.version}) listening on {endpoint.url} (Ctrl-C to stop). In another shell:"
+    )
     print(f"  {endpoint.export_line()}")
     print(f"  export AWS_REGION={endpoint.region}")
     if engine == DYNAMODB_LOCAL:
-        print(f"note: DynamoDB Local listens on every network interface (port {server.port}), not only 127.0.0.1; "
-              "its data is in memory and gone when it stops.")
+        print(
+            f"note: DynamoDB Local listens on every network interface (port {server.port}), not only 127.0.0.1; "
+            "its data is in memory and gone when it stops."
+        )
     sys.stdout.flush()
     try:
         stop.wait()

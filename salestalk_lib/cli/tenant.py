@@ -56,8 +56,9 @@ def run_policy(args: argparse.Namespace) -> int:
     )
     text = policy_json(args.tenant_id, args.role, deployment)
     if not args.account:
-        print(f"note: no --account given, so the ARNs use the placeholder account {PLACEHOLDER_ACCOUNT}",
-              file=sys.stderr)
+        print(
+            f"note: no --account given, so the ARNs use the placeholder account {PLACEHOLDER_ACCOUNT}", file=sys.stderr
+        )
     print(text)
     return 0
 

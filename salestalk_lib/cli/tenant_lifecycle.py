@@ -32,31 +32,45 @@ def add_add(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("tenant_id", metavar="ID", help="1-64 lowercase letters, digits and inner '-'")
     p.add_argument("--name", required=True, help="display name (1-256 characters)")
     p.add_argument("--owner-email", required=True, metavar="EMAIL", help="owner's email address")
-    p.add_argument("--plan", default=str(Plan.FREE), metavar="PLAN",
-                   help=f"one of {', '.join(p.value for p in Plan)} (default: %(default)s)")
+    p.add_argument(
+        "--plan",
+        default=str(Plan.FREE),
+        metavar="PLAN",
+        help=f"one of {', '.join(p.value for p in Plan)} (default: %(default)s)",
+    )
     meta = p.add_mutually_exclusive_group()
     meta.add_argument("--metadata", metavar="JSON", help="metadata as a JSON object (at most 10 KB)")
     meta.add_argument("--metadata-file", type=Path, metavar="PATH", help="metadata from a JSON file")
-    p.add_argument("--events-file", type=Path, metavar="PATH",
-                   help="append the tenant.provisioned.v1 event to this JSON-lines file")
+    p.add_argument(
+        "--events-file",
+        type=Path,
+        metavar="PATH",
+        help="append the tenant.provisioned.v1 event to this JSON-lines file",
+    )
     p.add_argument("--correlation-id", metavar="ID", help="metadata.correlationId of the event")
     add_connection_args(p)
     p.set_defaults(func=run_add)
 
 
 def add_suspend(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = tenant_sub.add_parser("suspend", help="suspend an active tenant (status and updatedAt)",
-                              description="Set an active tenant's status to suspended. A suspended "
-                              "tenant is left as it is; a deleted one is an error (exit 2).")
+    p = tenant_sub.add_parser(
+        "suspend",
+        help="suspend an active tenant (status and updatedAt)",
+        description="Set an active tenant's status to suspended. A suspended "
+        "tenant is left as it is; a deleted one is an error (exit 2).",
+    )
     p.add_argument("tenant_id", metavar="ID")
     add_connection_args(p)
     p.set_defaults(func=run_status, transition="suspend")
 
 
 def add_activate(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = tenant_sub.add_parser("activate", help="reactivate a suspended tenant",
-                              description="Set a suspended tenant's status back to active. An active "
-                              "tenant is left as it is; a deleted one is an error (exit 2).")
+    p = tenant_sub.add_parser(
+        "activate",
+        help="reactivate a suspended tenant",
+        description="Set a suspended tenant's status back to active. An active "
+        "tenant is left as it is; a deleted one is an error (exit 2).",
+    )
     p.add_argument("tenant_id", metavar="ID")
     add_connection_args(p)
     p.set_defaults(func=run_status, transition="reactivate")
@@ -73,18 +87,22 @@ def add_remove(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("tenant_id", metavar="ID")
     p.add_argument("--keep-tables", action="store_true", help="keep the tenant's tables and their data")
-    p.add_argument("--export", type=Path, metavar="DIR",
-                   help="first export both tables to DIR/{table}.jsonl")
+    p.add_argument("--export", type=Path, metavar="DIR", help="first export both tables to DIR/{table}.jsonl")
     add_connection_args(p)
     p.set_defaults(func=run_remove)
 
 
 def add_list(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = tenant_sub.add_parser("list", help="list tenants from the registry (by status)",
-                              description="List the registry's tenants, read per status from "
-                              "StatusIndex (Query, never Scan).")
-    p.add_argument("--status", metavar="STATUS",
-                   help=f"only this status: {', '.join(s.value for s in TenantStatus)} (default: all)")
+    p = tenant_sub.add_parser(
+        "list",
+        help="list tenants from the registry (by status)",
+        description="List the registry's tenants, read per status from StatusIndex (Query, never Scan).",
+    )
+    p.add_argument(
+        "--status",
+        metavar="STATUS",
+        help=f"only this status: {', '.join(s.value for s in TenantStatus)} (default: all)",
+    )
     add_connection_args(p)
     p.set_defaults(func=run_list)
 
@@ -97,8 +115,13 @@ def run_add(args: argparse.Namespace) -> int:
     sink = JsonLinesSink(args.events_file) if args.events_file else MemorySink()
     with connect_from_args(args) as st:
         result = Tenants.of(st, sink=sink).onboard(
-            args.tenant_id, name=args.name, owner_email=args.owner_email, plan=args.plan,
-            metadata=metadata, correlation_id=args.correlation_id)
+            args.tenant_id,
+            name=args.name,
+            owner_email=args.owner_email,
+            plan=args.plan,
+            metadata=metadata,
+            correlation_id=args.correlation_id,
+        )
     _print_onboard(result, args.events_file)
     return 0
 
@@ -113,8 +136,11 @@ def run_status(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     with connect_from_args(args) as st:
         result = Tenants.of(st).offboard(args.tenant_id, keep_tables=args.keep_tables, export_dir=args.export)
-    rows = [{"table": e.table, "action": "exported", "items": e.items, "file": e.path} for e in result.exports
-            if e.items is not None]
+    rows = [
+        {"table": e.table, "action": "exported", "items": e.items, "file": e.path}
+        for e in result.exports
+        if e.items is not None
+    ]
     rows += [{"table": t, "action": "deleted"} for t in result.tables_deleted]
     rows += [{"table": t, "action": "kept"} for t in result.tables_kept]
     rows += [{"table": t, "action": "already gone"} for t in result.tables_missing]
@@ -127,21 +153,32 @@ def run_remove(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     with connect_from_args(args) as st:
         tenants = Tenants.of(st).list(args.status)
-    print(format_table([_row(t) for t in tenants],
-                       ["tenantId", "name", "ownerEmail", "plan", "status", "createdAt", "updatedAt"]))
+    print(
+        format_table(
+            [_row(t) for t in tenants], ["tenantId", "name", "ownerEmail", "plan", "status", "createdAt", "updatedAt"]
+        )
+    )
     return 0
 
 
 def _row(tenant: Any) -> dict[str, Any]:
-    return {"tenantId": tenant.tenant_id, "name": tenant.name, "ownerEmail": tenant.owner_email,
-            "plan": tenant.plan.value, "status": tenant.status.value, "createdAt": iso_utc(tenant.created_at),
-            "updatedAt": iso_utc(tenant.updated_at)}
+    return {
+        "tenantId": tenant.tenant_id,
+        "name": tenant.name,
+        "ownerEmail": tenant.owner_email,
+        "plan": tenant.plan.value,
+        "status": tenant.status.value,
+        "createdAt": iso_utc(tenant.created_at),
+        "updatedAt": iso_utc(tenant.updated_at),
+    }
 
 
 def _print_onboard(result: OnboardResult, events: Path | None) -> None:
     tenant = result.tenant
-    print(f"tenant {tenant.tenant_id}: {result.outcome.replace('_', ' ')} "
-          f"(status {tenant.status.value}, plan {tenant.plan.value})")
+    print(
+        f"tenant {tenant.tenant_id}: {result.outcome.replace('_', ' ')} "
+        f"(status {tenant.status.value}, plan {tenant.plan.value})"
+    )
     print(format_table([{"table": r.table, "action": r.action} for r in result.tables]))
     if result.event is not None:
         where = f" (appended to {events})" if events else ""
@@ -151,8 +188,10 @@ def _print_onboard(result: OnboardResult, events: Path | None) -> None:
 def _print_transition(result: TransitionResult) -> None:
     tenant = result.tenant
     if result.changed:
-        print(f"tenant {tenant.tenant_id}: {result.previous_status.value} -> {tenant.status.value} "
-              f"(updatedAt {iso_utc(tenant.updated_at)})")
+        print(
+            f"tenant {tenant.tenant_id}: {result.previous_status.value} -> {tenant.status.value} "
+            f"(updatedAt {iso_utc(tenant.updated_at)})"
+        )
     else:
         print(f"tenant {tenant.tenant_id}: already {tenant.status.value}; nothing changed")
 

@@ -23,8 +23,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "not JSON, nested deeper than 64 levels): bad input, reported the same way with field (file).",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file or directory")
-    p.add_argument("--tenant", metavar="ID",
-                   help="the records come from this tenant's tables: any record of another tenant is a violation")
+    p.add_argument(
+        "--tenant",
+        metavar="ID",
+        help="the records come from this tenant's tables: any record of another tenant is a violation",
+    )
     p.set_defaults(func=run)
 
 
@@ -38,8 +41,11 @@ def run(args: argparse.Namespace) -> int:
     unreadable = len(report.input_errors)
     broken = len(report.violations) - unreadable
     if unreadable:
-        print(f"salestalk validate: {unreadable} unreadable input(s) and {broken} violation(s) in "
-              f"{report.summary()}; fix the paths or files named above and run again", file=sys.stderr)
+        print(
+            f"salestalk validate: {unreadable} unreadable input(s) and {broken} violation(s) in "
+            f"{report.summary()}; fix the paths or files named above and run again",
+            file=sys.stderr,
+        )
         return 2
     if broken:
         print(f"{broken} violation(s) in {report.summary()}", file=sys.stderr)

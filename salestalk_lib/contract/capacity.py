@@ -130,8 +130,7 @@ class WriteCost:
 
     def __add__(self, other: WriteCost) -> WriteCost:
         names = {**self.indexes, **other.indexes}
-        return WriteCost(self.table + other.table,
-                         {n: self.indexes.get(n, 0) + other.indexes.get(n, 0) for n in names})
+        return WriteCost(self.table + other.table, {n: self.indexes.get(n, 0) + other.indexes.get(n, 0) for n in names})
 
 
 def _index_key(index: IndexSpec, item: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -144,7 +143,7 @@ def index_write_units(index: IndexSpec, before: Mapping[str, Any] | None, after:
     has = after is not None and carries(index, after)
     if had and has and before is not None and after is not None:
         if _index_key(index, before) != _index_key(index, after):
-            return wcu(before) + wcu(after)   # the old entry is deleted, the new one put
+            return wcu(before) + wcu(after)  # the old entry is deleted, the new one put
         return wcu(after, before) if dict(before) != dict(after) else 0
     if has and after is not None:
         return wcu(after)
@@ -153,13 +152,13 @@ def index_write_units(index: IndexSpec, before: Mapping[str, Any] | None, after:
     return 0
 
 
-def write_cost(spec: TableSpec, item: Mapping[str, Any], *, before: Mapping[str, Any] | None = None,
-               transaction: bool = False) -> WriteCost:
+def write_cost(
+    spec: TableSpec, item: Mapping[str, Any], *, before: Mapping[str, Any] | None = None, transaction: bool = False
+) -> WriteCost:
     """Units of writing `item` (a put, or an update from `before`) into a table of `spec`, with its GSI writes."""
     table = wcu(item, before) * (TRANSACTION_FACTOR if transaction else 1)
     factor = TRANSACTION_INDEX_FACTOR if transaction else 1
-    indexes = {i.name: units * factor for i in spec.indexes
-               if (units := index_write_units(i, before, item))}
+    indexes = {i.name: units * factor for i in spec.indexes if (units := index_write_units(i, before, item))}
     return WriteCost(table, indexes)
 
 
@@ -171,9 +170,13 @@ def item_kind(kind: TableKind, item: Mapping[str, Any]) -> str:
     pk = str(item.get("pk", ""))
     if kind is TableKind.METRICS:
         return "metric slice" if keys.SLICE_SEPARATOR in str(item.get("sk", "")) else "headline metric"
-    for prefix, name in ((keys.MSG_IDENTITY_PREFIX, "message identity"), (keys.MSG_PREFIX, "message"),
-                         (keys.SESSION_PREFIX, "session rollup"), (keys.BATCH_PREFIX, "batch record"),
-                         (keys.EVENT_PREFIX, "processed event")):
+    for prefix, name in (
+        (keys.MSG_IDENTITY_PREFIX, "message identity"),
+        (keys.MSG_PREFIX, "message"),
+        (keys.SESSION_PREFIX, "session rollup"),
+        (keys.BATCH_PREFIX, "batch record"),
+        (keys.EVENT_PREFIX, "processed event"),
+    ):
         if pk.startswith(prefix):
             return name
     return "unknown"
@@ -195,7 +198,22 @@ ENGINE_DIFFERENCES: dict[str, tuple[str, ...]] = {
 """Where an engine's ReturnConsumedCapacity departs from the rules above (each checked against the engine by the test suite)."""
 
 
-__all__ = ["ENGINE_DIFFERENCES", "QUERY_PAGE_BYTES", "READ_UNIT_BYTES", "TRANSACTION_FACTOR",
-           "TRANSACTION_INDEX_FACTOR", "WRITE_UNIT_BYTES", "WriteCost", "carries", "get_item_rcu",
-           "index_write_units", "indexes_holding", "item_kind", "query_pages", "query_rcu", "size_of", "wcu",
-           "write_cost"]
+__all__ = [
+    "ENGINE_DIFFERENCES",
+    "QUERY_PAGE_BYTES",
+    "READ_UNIT_BYTES",
+    "TRANSACTION_FACTOR",
+    "TRANSACTION_INDEX_FACTOR",
+    "WRITE_UNIT_BYTES",
+    "WriteCost",
+    "carries",
+    "get_item_rcu",
+    "index_write_units",
+    "indexes_holding",
+    "item_kind",
+    "query_pages",
+    "query_rcu",
+    "size_of",
+    "wcu",
+    "write_cost",
+]

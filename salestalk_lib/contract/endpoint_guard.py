@@ -46,13 +46,20 @@ ALLOW_AWS_OPTION = "--allow-aws"
 # DynamoDB's endpoints under each: dynamodb.{region}.{suffix}, dynamodb-fips.{region}.{suffix},
 # {account}.ddb.{region}.{suffix}, and VPC endpoint names, all of them under the suffix.
 AWS_DNS_SUFFIXES: tuple[str, ...] = (
-    "amazonaws.com", "api.aws",                                  # aws, aws-us-gov
-    "amazonaws.com.cn", "api.amazonwebservices.com.cn",          # aws-cn
-    "amazonaws.eu", "api.amazonwebservices.eu",                  # aws-eusc
-    "c2s.ic.gov", "api.aws.ic.gov",                              # aws-iso
-    "sc2s.sgov.gov", "api.aws.scloud",                           # aws-iso-b
-    "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk",                  # aws-iso-e
-    "csp.hci.ic.gov", "api.aws.hci.ic.gov",                      # aws-iso-f
+    "amazonaws.com",
+    "api.aws",  # aws, aws-us-gov
+    "amazonaws.com.cn",
+    "api.amazonwebservices.com.cn",  # aws-cn
+    "amazonaws.eu",
+    "api.amazonwebservices.eu",  # aws-eusc
+    "c2s.ic.gov",
+    "api.aws.ic.gov",  # aws-iso
+    "sc2s.sgov.gov",
+    "api.aws.scloud",  # aws-iso-b
+    "cloud.adc-e.uk",
+    "api.cloud-aws.adc-e.uk",  # aws-iso-e
+    "csp.hci.ic.gov",
+    "api.aws.hci.ic.gov",  # aws-iso-f
 )
 
 LOOPBACK_NAMES = frozenset({"localhost"})
@@ -94,8 +101,10 @@ def parse_endpoint_url(url: object, source: str = "explicit") -> EndpointUrl:
         raise ConfigurationError(f"{where} must be a non-empty string like http://127.0.0.1:8000")
     bad = next((c for c in url if not (0x21 <= ord(c) <= 0x7E) or c == "\\"), None)
     if bad is not None:
-        raise ConfigurationError(f"{where} contains {bad!r}: only printable ASCII without spaces or "
-                                 "backslashes is accepted (write a non-ASCII host in punycode)")
+        raise ConfigurationError(
+            f"{where} contains {bad!r}: only printable ASCII without spaces or "
+            "backslashes is accepted (write a non-ASCII host in punycode)"
+        )
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -144,8 +153,9 @@ def _host(text: str, where: str) -> tuple[str, ipaddress.IPv4Address | ipaddress
         address = _ipv4(labels, where)
         return str(address), address
     if len(host) > 253 or not all(_LABEL_RE.fullmatch(label) for label in labels):
-        raise ConfigurationError(f"{where}: host {text!r} is not a valid host name "
-                                 "(letters, digits, '-' and '_' in dot-separated labels)")
+        raise ConfigurationError(
+            f"{where}: host {text!r} is not a valid host name (letters, digits, '-' and '_' in dot-separated labels)"
+        )
     return host, None
 
 
@@ -166,6 +176,7 @@ def _looks_numeric(label: str) -> bool:
 
 def _ipv4(labels: list[str], where: str) -> ipaddress.IPv4Address:
     """The IPv4 address of a numeric host in any form inet_aton accepts (decimal, octal, hex, 1-4 parts)."""
+
     def refuse() -> ConfigurationError:
         return ConfigurationError(f"{where}: host {'.'.join(labels)!r} is not a valid IPv4 address")
 
@@ -207,8 +218,9 @@ def parse_local_hosts(entries: str | Iterable[str] | None) -> tuple[str, ...]:
             continue
         where = f"{LOCAL_HOSTS_ENV} entry {text!r}"
         if any(c in text for c in "/@*?") or text.count(":") == 1:
-            raise ConfigurationError(f"{where}: give a bare host name or address (no scheme, port, path "
-                                     "or wildcard), e.g. localstack")
+            raise ConfigurationError(
+                f"{where}: give a bare host name or address (no scheme, port, path or wildcard), e.g. localstack"
+            )
         if ":" in text and not text.startswith("["):
             text = f"[{text}]"
         bad = next((c for c in text if not (0x21 <= ord(c) <= 0x7E)), None)
@@ -216,8 +228,10 @@ def parse_local_hosts(entries: str | Iterable[str] | None) -> tuple[str, ...]:
             raise ConfigurationError(f"{where} contains {bad!r}")
         host, _ = _host(text, where)
         if aws_domain(host) is not None:
-            raise ConfigurationError(f"{where} is an AWS endpoint ({aws_domain(host)}); real AWS is reached "
-                                     f"with {ALLOW_AWS_OPTION}, never declared local")
+            raise ConfigurationError(
+                f"{where} is an AWS endpoint ({aws_domain(host)}); real AWS is reached "
+                f"with {ALLOW_AWS_OPTION}, never declared local"
+            )
         hosts.append(host)
     return tuple(sorted(set(hosts)))
 
@@ -269,7 +283,9 @@ def refusal(verdict: Verdict, url: str, source: str, allow_env: str) -> str:
     opt_in = f"pass {ALLOW_AWS_OPTION} or set {allow_env}=1 to opt in"
     if verdict.aws is not None:
         return f"endpoint {url} ({source}) is real AWS (a host under {verdict.aws}); {opt_in}"
-    return (f"endpoint {url} ({source}) is not local: its host {verdict.endpoint.host!r} is neither loopback "
-            f"(127.0.0.0/8, ::1, localhost) nor listed in {LOCAL_HOSTS_ENV}. If it is an emulator, list it "
-            f"({LOCAL_HOSTS_ENV}={verdict.endpoint.host} or {LOCAL_HOSTS_OPTION} {verdict.endpoint.host}); "
-            f"if it is real AWS, {opt_in}")
+    return (
+        f"endpoint {url} ({source}) is not local: its host {verdict.endpoint.host!r} is neither loopback "
+        f"(127.0.0.0/8, ::1, localhost) nor listed in {LOCAL_HOSTS_ENV}. If it is an emulator, list it "
+        f"({LOCAL_HOSTS_ENV}={verdict.endpoint.host} or {LOCAL_HOSTS_OPTION} {verdict.endpoint.host}); "
+        f"if it is real AWS, {opt_in}"
+    )

@@ -161,10 +161,14 @@ class TenantProvisioned(ContractModel):
         """`tables` are the tenant's own (an optional deployment prefix, then the base name)."""
         tenant_id = info.data.get("tenant_id")
         if tenant_id is not None:
-            errors = [((kind,), f"must end with {base!r} (an optional deployment prefix, then the base name)", name)
-                      for kind, name, base in (("messages", value.messages, keys.messages_table_base(tenant_id)),
-                                               ("metrics", value.metrics, keys.metrics_table_base(tenant_id)))
-                      if not name.endswith(base)]
+            errors = [
+                ((kind,), f"must end with {base!r} (an optional deployment prefix, then the base name)", name)
+                for kind, name, base in (
+                    ("messages", value.messages, keys.messages_table_base(tenant_id)),
+                    ("metrics", value.metrics, keys.metrics_table_base(tenant_id)),
+                )
+                if not name.endswith(base)
+            ]
             _raise_nested("ProvisionedTables", errors)
         return value
 
@@ -231,10 +235,14 @@ class NarrativeGeneratedEvent(EventEnvelope):
         want = keys.metrics_table_base(tenant_id)
         if not isinstance(refs, list):
             return []
-        return [(("dataReferences", i, "source", "table"), f"must be this tenant's metrics table {want!r}", table)
-                for i, ref in enumerate(refs)
-                if isinstance(ref, Mapping) and isinstance(ref.get("source"), Mapping)
-                and isinstance(table := ref["source"].get("table"), str) and table != want]
+        return [
+            (("dataReferences", i, "source", "table"), f"must be this tenant's metrics table {want!r}", table)
+            for i, ref in enumerate(refs)
+            if isinstance(ref, Mapping)
+            and isinstance(ref.get("source"), Mapping)
+            and isinstance(table := ref["source"].get("table"), str)
+            and table != want
+        ]
 
 
 class MetricsIngestedEvent(EventEnvelope):

@@ -156,8 +156,9 @@ class ConditionFailed(StorageError):
     caller can tell which of its actions failed and settle each one.
     """
 
-    def __init__(self, message: str, *, item: dict[str, Any] | None = None,
-                 reasons: Sequence[CancellationReason] = (), **kw: Any):
+    def __init__(
+        self, message: str, *, item: dict[str, Any] | None = None, reasons: Sequence[CancellationReason] = (), **kw: Any
+    ):
         self.item = item
         self.reasons = tuple(reasons)
         super().__init__(message, **kw)
@@ -234,9 +235,7 @@ class IngestConflict(SalesTalkError):
         self.stored = stored
         self.incoming = incoming
         diff = sorted(k for k in set(stored) | set(incoming) if stored.get(k) != incoming.get(k))
-        super().__init__(
-            f"conflict on {key}: stored and incoming differ in {', '.join(diff) or 'nothing'}"
-        )
+        super().__init__(f"conflict on {key}: stored and incoming differ in {', '.join(diff) or 'nothing'}")
 
 
 class BatchConflict(IngestConflict):
@@ -246,11 +245,13 @@ class BatchConflict(IngestConflict):
         self.batch_id = batch_id
         self.tenant_id = tenant_id
         super().__init__(f"batch {batch_id} of tenant {tenant_id}", stored, incoming)
-        self.args = (f"batch {batch_id!r} of tenant {tenant_id!r} was recorded on "
-                     f"{_day(stored.get('startedAt'))} for other records ({stored.get('recordCount')} record(s), "
-                     f"{stored.get('contentHash')}); these {incoming.get('recordCount')} record(s) have "
-                     f"{incoming.get('contentHash')}. Nothing was written: use a new batch id, or wait until "
-                     f"the old record expires on {_day(stored.get('ttl'))}.",)
+        self.args = (
+            f"batch {batch_id!r} of tenant {tenant_id!r} was recorded on "
+            f"{_day(stored.get('startedAt'))} for other records ({stored.get('recordCount')} record(s), "
+            f"{stored.get('contentHash')}); these {incoming.get('recordCount')} record(s) have "
+            f"{incoming.get('contentHash')}. Nothing was written: use a new batch id, or wait until "
+            f"the old record expires on {_day(stored.get('ttl'))}.",
+        )
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -282,8 +283,9 @@ class TenantNotActive(TenantStateError):
     Nothing of the tenant's records was written by the refused call.
     """
 
-    def __init__(self, tenant_id: str, status: str | None, *, registry: str = "tenants-metadata",
-                 during_run: bool = False):
+    def __init__(
+        self, tenant_id: str, status: str | None, *, registry: str = "tenants-metadata", during_run: bool = False
+    ):
         self.tenant_id = tenant_id
         self.status = status
         if status is None:
@@ -298,8 +300,11 @@ class TenantNotActive(TenantStateError):
         else:
             state = f"tenant {tenant_id!r} has status {status!r}"
             advice = "only an active tenant receives data"
-        when = ("it stopped being active during the run: its remaining records were not written"
-                if during_run else "nothing of its records was written")
+        when = (
+            "it stopped being active during the run: its remaining records were not written"
+            if during_run
+            else "nothing of its records was written"
+        )
         super().__init__(f"{state}; {when}; {advice}")
 
 

@@ -153,12 +153,15 @@ def dynamodb_number(value: Any) -> Decimal:
     if _significant_digits(d) > DYNAMODB_MAX_DIGITS:
         raise ContractError(f"has more than {DYNAMODB_MAX_DIGITS} significant digits, which DynamoDB cannot store")
     if not _MIN_ADJUSTED <= d.adjusted() <= _MAX_ADJUSTED:
-        raise ContractError("is outside DynamoDB's number range (1E-130 to 9.9999999999999999999999999999999999999E+125 "
-                            "in magnitude)")
+        raise ContractError(
+            "is outside DynamoDB's number range (1E-130 to 9.9999999999999999999999999999999999999E+125 in magnitude)"
+        )
     normal = normalised_number(d)
     if _exponent(normal) < _MIN_EXPONENT:
-        raise ContractError("has a digit below 1E-165, which boto3 cannot send to DynamoDB "
-                            f"(at this magnitude at most {normal.adjusted() - _MIN_EXPONENT + 1} significant digits)")
+        raise ContractError(
+            "has a digit below 1E-165, which boto3 cannot send to DynamoDB "
+            f"(at this magnitude at most {normal.adjusted() - _MIN_EXPONENT + 1} significant digits)"
+        )
     return normal
 
 
@@ -222,8 +225,18 @@ def _not_blank(value: str) -> str:
 # maps are stored as given; the CLI escapes whatever it prints (`commands.escape_controls`).
 _LINE_CONTROL = re.compile(f"[{keys.CONTROL_CHARACTERS}]")
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "BS", "\t": "TAB", "\n": "LF (a line break)",
-                  "\r": "CR", "\x1b": "ESC", "\x7f": "DEL", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+_CONTROL_NAMES = {
+    "\x00": "NUL",
+    "\x07": "BEL",
+    "\x08": "BS",
+    "\t": "TAB",
+    "\n": "LF (a line break)",
+    "\r": "CR",
+    "\x1b": "ESC",
+    "\x7f": "DEL",
+    "\u2028": "LINE SEPARATOR",
+    "\u2029": "PARAGRAPH SEPARATOR",
+}
 
 
 def _no_control(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
@@ -242,11 +255,13 @@ _one_line = _no_control(_LINE_CONTROL, "one line of text")
 _text = _no_control(_TEXT_CONTROL, "line breaks and tabs are the only ones allowed")
 
 StrictText = Annotated[str, Strict()]
-NonEmptyText = Annotated[str, Strict(), Field(min_length=1, max_length=NAME_MAX), AfterValidator(_not_blank),
-                         AfterValidator(_one_line)]
+NonEmptyText = Annotated[
+    str, Strict(), Field(min_length=1, max_length=NAME_MAX), AfterValidator(_not_blank), AfterValidator(_one_line)
+]
 """1-256 characters on one line: not only whitespace, no control characters (not even TAB or a line break)."""
-MessageText = Annotated[str, Strict(), Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_not_blank),
-                        AfterValidator(_text)]
+MessageText = Annotated[
+    str, Strict(), Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_not_blank), AfterValidator(_text)
+]
 """1-10,000 characters, not only whitespace; line breaks and tabs allowed, no other control character."""
 Name = NonEmptyText
 Email = Annotated[EmailStr, Strict()]
@@ -275,8 +290,12 @@ UUID4Str = Annotated[str, Strict(), AfterValidator(_uuid4), Field(json_schema_ex
 UUIDStr = Annotated[str, Strict(), AfterValidator(_uuid), Field(json_schema_extra={"pattern": _UUID_RE.pattern})]
 
 
-PeriodText = Annotated[str, Strict(), AfterValidator(_contract_check(keys.parse_period)),
-                       Field(json_schema_extra={"pattern": keys.PERIOD_PATTERN})]
+PeriodText = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_contract_check(keys.parse_period)),
+    Field(json_schema_extra={"pattern": keys.PERIOD_PATTERN}),
+]
 """`YYYY-QN`, `YYYY-MM` or `YYYY-MM-DD`."""
 
 
@@ -288,7 +307,9 @@ def _unit(value: str) -> str:
     )
 
 
-Unit = Annotated[str, Strict(), AfterValidator(_unit), Field(json_schema_extra={"pattern": r"^([A-Z]{3}|count|percentage)$"})]
+Unit = Annotated[
+    str, Strict(), AfterValidator(_unit), Field(json_schema_extra={"pattern": r"^([A-Z]{3}|count|percentage)$"})
+]
 """An ISO 4217 currency code, `count`, or `percentage` (a fraction: 0.35 is 35 %)."""
 
 
@@ -307,10 +328,12 @@ def _dimension_value(value: str) -> str:
     return value
 
 
-DimensionName = Annotated[str, Strict(), AfterValidator(_dimension_name),
-                          Field(json_schema_extra={"pattern": keys.DIMENSION_NAME_PATTERN})]
-DimensionValue = Annotated[str, Strict(), AfterValidator(_dimension_value),
-                           Field(json_schema_extra={"pattern": keys.DIMENSION_VALUE_PATTERN})]
+DimensionName = Annotated[
+    str, Strict(), AfterValidator(_dimension_name), Field(json_schema_extra={"pattern": keys.DIMENSION_NAME_PATTERN})
+]
+DimensionValue = Annotated[
+    str, Strict(), AfterValidator(_dimension_value), Field(json_schema_extra={"pattern": keys.DIMENSION_VALUE_PATTERN})
+]
 DimensionKey = Annotated[str, Strict(), AfterValidator(_contract_check(keys.parse_dimension_key))]
 """`{dimName}:{dimValue}`, e.g. `region:Europe`."""
 Dimensions = dict[DimensionName, DimensionValue]
@@ -344,15 +367,21 @@ def _metric_subject(value: Subject) -> Subject:
     return value
 
 
-MetricSubject = Annotated[Subject, AfterValidator(_metric_subject),
-                          Field(json_schema_extra={"enum": [s.value for s in Subject if s != Subject.UNKNOWN]})]
+MetricSubject = Annotated[
+    Subject,
+    AfterValidator(_metric_subject),
+    Field(json_schema_extra={"enum": [s.value for s in Subject if s != Subject.UNKNOWN]}),
+]
 
 
 def canonical_json(value: Any) -> str:
     """Compact JSON of a JSON-like value; Decimals are written as their exact number text."""
     if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{canonical_json(v)}"
-                              for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{canonical_json(v)}" for k, v in value.items())
+            + "}"
+        )
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(canonical_json(v) for v in value) + "]"
     if isinstance(value, Enum):
@@ -408,8 +437,7 @@ def _check_json_map(value: Any, limit: int) -> tuple[dict[str, Any], _NestedErro
     if not errors:
         size = len(canonical_json(out).encode("utf-8"))
         if size > limit:
-            errors.append(((), f"is {size:,} bytes as JSON; the limit is {limit:,} bytes ({limit // 1024} KB)",
-                           "..."))
+            errors.append(((), f"is {size:,} bytes as JSON; the limit is {limit:,} bytes ({limit // 1024} KB)", "..."))
     return out, errors
 
 
@@ -426,12 +454,15 @@ def _metadata_schema(limit: int) -> Any:
     return Field(json_schema_extra={"description": f"free-form map, at most {limit // 1024} KB as JSON"})
 
 
-TenantMetadata: TypeAlias = Annotated[dict[str, Any], BeforeValidator(_metadata_check(TENANT_METADATA_LIMIT)),
-                                      _metadata_schema(TENANT_METADATA_LIMIT)]
-MetricMetadata: TypeAlias = Annotated[dict[str, Any], BeforeValidator(_metadata_check(METRIC_METADATA_LIMIT)),
-                                      _metadata_schema(METRIC_METADATA_LIMIT)]
-MessageMetadata: TypeAlias = Annotated[dict[str, Any], BeforeValidator(_metadata_check(MESSAGE_METADATA_LIMIT)),
-                                       _metadata_schema(MESSAGE_METADATA_LIMIT)]
+TenantMetadata: TypeAlias = Annotated[
+    dict[str, Any], BeforeValidator(_metadata_check(TENANT_METADATA_LIMIT)), _metadata_schema(TENANT_METADATA_LIMIT)
+]
+MetricMetadata: TypeAlias = Annotated[
+    dict[str, Any], BeforeValidator(_metadata_check(METRIC_METADATA_LIMIT)), _metadata_schema(METRIC_METADATA_LIMIT)
+]
+MessageMetadata: TypeAlias = Annotated[
+    dict[str, Any], BeforeValidator(_metadata_check(MESSAGE_METADATA_LIMIT)), _metadata_schema(MESSAGE_METADATA_LIMIT)
+]
 
 
 def _utf8_len(text: str) -> int:

@@ -173,8 +173,11 @@ class Tenant(ItemModel):
             return value
         if info.field_name is None:  # pydantic names the field of every field validator
             raise TypeError("_derived_from_tenant_id runs only as a field validator")
-        derive = {"messages_table_name": keys.messages_table_base, "metrics_table_name": keys.metrics_table_base,
-                  "s3_prefix": keys.s3_prefix}[info.field_name]
+        derive = {
+            "messages_table_name": keys.messages_table_base,
+            "metrics_table_name": keys.metrics_table_base,
+            "s3_prefix": keys.s3_prefix,
+        }[info.field_name]
         expected = derive(tenant_id)
         if value != expected:
             raise _rule(f"must be {expected!r} (derived from tenantId), got {value!r}")
@@ -190,15 +193,30 @@ class Tenant(ItemModel):
         return value
 
     @classmethod
-    def create(cls, *, tenant_id: str, name: str, owner_email: str, plan: Plan | str, created_at: int | Decimal,
-               updated_at: int | Decimal | None = None, status: TenantStatus | str = TenantStatus.ACTIVE,
-               metadata: Mapping[str, Any] | None = None) -> Tenant:
+    def create(
+        cls,
+        *,
+        tenant_id: str,
+        name: str,
+        owner_email: str,
+        plan: Plan | str,
+        created_at: int | Decimal,
+        updated_at: int | Decimal | None = None,
+        status: TenantStatus | str = TenantStatus.ACTIVE,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Tenant:
         """A registry item with its table names and S3 prefix derived from `tenant_id`."""
         fields: dict[str, Any] = dict(
-            tenant_id=tenant_id, name=name, owner_email=owner_email, plan=plan, status=status,
+            tenant_id=tenant_id,
+            name=name,
+            owner_email=owner_email,
+            plan=plan,
+            status=status,
             messages_table_name=keys.messages_table_base(tenant_id),
-            metrics_table_name=keys.metrics_table_base(tenant_id), s3_prefix=keys.s3_prefix(tenant_id),
-            created_at=created_at, updated_at=created_at if updated_at is None else updated_at,
+            metrics_table_name=keys.metrics_table_base(tenant_id),
+            s3_prefix=keys.s3_prefix(tenant_id),
+            created_at=created_at,
+            updated_at=created_at if updated_at is None else updated_at,
         )
         if metadata is not None:
             fields["metadata"] = metadata
@@ -226,9 +244,11 @@ class TimeRange(ContractModel):
             if value != f"{year:04d}":
                 raise _rule(f"must be the year itself ({year:04d}) when period is 'year', got {value!r}")
             return value
-        shapes = {TimeRangePeriod.QUARTER: (keys.Granularity.QUARTER, "Q1-Q4"),
-                  TimeRangePeriod.MONTH: (keys.Granularity.MONTH, "01-12"),
-                  TimeRangePeriod.DAY: (keys.Granularity.DAY, "MM-DD")}
+        shapes = {
+            TimeRangePeriod.QUARTER: (keys.Granularity.QUARTER, "Q1-Q4"),
+            TimeRangePeriod.MONTH: (keys.Granularity.MONTH, "01-12"),
+            TimeRangePeriod.DAY: (keys.Granularity.DAY, "MM-DD"),
+        }
         granularity, shape = shapes[period]
         try:
             parsed = keys.parse_period(f"{year:04d}-{value}")
@@ -334,14 +354,20 @@ class DataReference(ContractModel):
             errors.append((("sk",), str(exc), source.sk))
         else:
             if period is not None and sk.period.text != period:
-                errors.append((("sk",), f"names period {sk.period.text!r} but the reference quotes {period!r}",
-                               source.sk))
+                errors.append(
+                    (("sk",), f"names period {sk.period.text!r} but the reference quotes {period!r}", source.sk)
+                )
             # When dimensions failed validation it is missing here; that error is reported on its own.
             if sk.dimension_key is not None and "dimensions" in info.data:
                 name, value = keys.parse_dimension_key(sk.dimension_key)
                 if (dims or {}).get(name) != value:
-                    errors.append((("sk",), f"is the slice {sk.dimension_key!r}, so dimensions must contain "
-                                            f"{name}: {value!r}", source.sk))
+                    errors.append(
+                        (
+                            ("sk",),
+                            f"is the slice {sk.dimension_key!r}, so dimensions must contain {name}: {value!r}",
+                            source.sk,
+                        )
+                    )
         _raise_nested("DataSource", errors)
         return source
 
@@ -361,8 +387,11 @@ class DataReference(ContractModel):
             try:
                 item = Metric.from_item(item)
             except ValidationError as exc:
-                return [Mismatch("source", "a valid metric item",
-                                 f"an invalid item ({exc.error_count()} contract violation(s))")]
+                return [
+                    Mismatch(
+                        "source", "a valid metric item", f"an invalid item ({exc.error_count()} contract violation(s))"
+                    )
+                ]
         checks = [
             ("source.table", self.source.table, keys.metrics_table_base(item.tenant_id)),
             ("source.pk", self.source.pk, item.pk),
@@ -377,13 +406,17 @@ class DataReference(ContractModel):
         return [Mismatch(name, ref, stored) for name, ref, stored in checks if ref != stored]
 
 
-def _references_in_tenant(refs: tuple[DataReference, ...] | list[DataReference], tenant_id: str | None,
-                          loc: tuple[str | int, ...]) -> _NestedErrors:
+def _references_in_tenant(
+    refs: tuple[DataReference, ...] | list[DataReference], tenant_id: str | None, loc: tuple[str | int, ...]
+) -> _NestedErrors:
     if tenant_id is None:
         return []
     want = keys.metrics_table_base(tenant_id)
-    return [(loc + (i, "source", "table"), f"must be this tenant's metrics table {want!r}", ref.source.table)
-            for i, ref in enumerate(refs) if ref.source.table != want]
+    return [
+        (loc + (i, "source", "table"), f"must be this tenant's metrics table {want!r}", ref.source.table)
+        for i, ref in enumerate(refs)
+        if ref.source.table != want
+    ]
 
 
 class KeyedItem(ItemModel):
@@ -463,8 +496,9 @@ class Message(KeyedItem):
                 try:
                     refs.append(DataReference.model_validate(ref, by_alias=True, by_name=False))
                 except ValidationError as exc:
-                    errors.extend((("dataReferences", i) + tuple(e["loc"]), error_rule(e), e.get("input"))
-                                  for e in exc.errors())
+                    errors.extend(
+                        (("dataReferences", i) + tuple(e["loc"]), error_rule(e), e.get("input")) for e in exc.errors()
+                    )
             errors += _references_in_tenant(refs, info.data.get("tenant_id"), ("dataReferences",))
         # A fault inside a reference may also be a map fault (a null, a NaN): report each location once.
         unique = {(loc, msg): (loc, msg, v) for loc, msg, v in errors}
@@ -492,15 +526,33 @@ class Message(KeyedItem):
         return tuple(DataReference.from_item(r) for r in raw)
 
     @classmethod
-    def create(cls, *, tenant_id: str, session_id: str, sender: Sender | str, text: str, at: datetime,
-               message_id: str | None = None, classification: Classification | Mapping[str, Any] | None = None,
-               metadata: Mapping[str, Any] | None = None, ttl: int | Decimal | None = None) -> Message:
+    def create(
+        cls,
+        *,
+        tenant_id: str,
+        session_id: str,
+        sender: Sender | str,
+        text: str,
+        at: datetime,
+        message_id: str | None = None,
+        classification: Classification | Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        ttl: int | Decimal | None = None,
+    ) -> Message:
         """A message with pk, sk and timestamp derived from `message_id` and `at` (a new UUID if none)."""
         message_id = message_id or keys.new_uuid4()
         fields: dict[str, Any] = dict(
-            tenant_id=tenant_id, message_id=message_id, session_id=session_id, pk=keys.message_pk(message_id),
-            sk=keys.message_sk(at), timestamp=keys.unix_seconds(at), sender=sender, text=text,
-            classification=classification, metadata=metadata, ttl=ttl,
+            tenant_id=tenant_id,
+            message_id=message_id,
+            session_id=session_id,
+            pk=keys.message_pk(message_id),
+            sk=keys.message_sk(at),
+            timestamp=keys.unix_seconds(at),
+            sender=sender,
+            text=text,
+            classification=classification,
+            metadata=metadata,
+            ttl=ttl,
         )
         return cls(**{k: v for k, v in fields.items() if v is not None})
 
@@ -566,9 +618,14 @@ class MessageIdentity(MetadataItem):
     def of(cls, message: Message) -> MessageIdentity:
         """The identity item of `message`."""
         optional = {"ttl": message.ttl} if message.ttl is not None else {}
-        return cls(tenant_id=message.tenant_id, message_id=message.message_id,
-                   pk=keys.message_identity_pk(message.message_id), sk=keys.message_identity_sk(),
-                   message_sk=message.sk, **optional)
+        return cls(
+            tenant_id=message.tenant_id,
+            message_id=message.message_id,
+            pk=keys.message_identity_pk(message.message_id),
+            sk=keys.message_identity_sk(),
+            message_sk=message.sk,
+            **optional,
+        )
 
 
 class SessionRollup(MetadataItem):
@@ -611,11 +668,18 @@ class SessionRollup(MetadataItem):
         sessions = {(m.tenant_id, m.session_id) for m in unique.values()}
         if len(sessions) != 1:
             raise ContractError(f"messages belong to more than one session: {sorted(sessions)}")
-        (tenant_id, session_id), = sessions
+        ((tenant_id, session_id),) = sessions
         ordered = sorted(unique.values(), key=lambda m: (m.sk, m.message_id))
-        return cls(tenant_id=tenant_id, session_id=session_id, pk=keys.session_pk(session_id),
-                   sk=keys.session_sk(), message_count=len(ordered), first_message_at=ordered[0].timestamp,
-                   last_message_at=ordered[-1].timestamp, last_message_id=ordered[-1].message_id)
+        return cls(
+            tenant_id=tenant_id,
+            session_id=session_id,
+            pk=keys.session_pk(session_id),
+            sk=keys.session_sk(),
+            message_count=len(ordered),
+            first_message_at=ordered[0].timestamp,
+            last_message_at=ordered[-1].timestamp,
+            last_message_id=ordered[-1].message_id,
+        )
 
 
 BATCH_RETENTION_DAYS = 30
@@ -634,9 +698,12 @@ def _content_hash(value: str) -> str:
     return value
 
 
-BatchId = Annotated[str, Strict(), AfterValidator(_batch_id), Field(json_schema_extra={"pattern": keys.BATCH_ID_PATTERN})]
-ContentHash = Annotated[str, Strict(), AfterValidator(_content_hash),
-                        Field(json_schema_extra={"pattern": _CONTENT_HASH_RE.pattern})]
+BatchId = Annotated[
+    str, Strict(), AfterValidator(_batch_id), Field(json_schema_extra={"pattern": keys.BATCH_ID_PATTERN})
+]
+ContentHash = Annotated[
+    str, Strict(), AfterValidator(_content_hash), Field(json_schema_extra={"pattern": _CONTENT_HASH_RE.pattern})
+]
 
 
 def content_hash(records: Iterable[ContractModel]) -> str:
@@ -706,11 +773,21 @@ class IngestBatch(MetadataItem):
         """Counts add up; `ttl` = `startedAt` + 30 days; completed ⇔ `completedAt` + `outcomes`; `eventId` ⇔ metrics."""
         problems: list[tuple[tuple[str, ...], str, Any]] = []
         if self.message_count + self.metric_count != self.record_count:
-            problems.append((("recordCount",), f"must equal messageCount + metricCount "
-                                               f"({self.message_count} + {self.metric_count})", self.record_count))
+            problems.append(
+                (
+                    ("recordCount",),
+                    f"must equal messageCount + metricCount ({self.message_count} + {self.metric_count})",
+                    self.record_count,
+                )
+            )
         if self.ttl != self.started_at + BATCH_RETENTION_SECONDS:
-            problems.append((("ttl",), f"must be startedAt + {BATCH_RETENTION_DAYS} days "
-                                       f"({self.started_at + BATCH_RETENTION_SECONDS})", self.ttl))
+            problems.append(
+                (
+                    ("ttl",),
+                    f"must be startedAt + {BATCH_RETENTION_DAYS} days ({self.started_at + BATCH_RETENTION_SECONDS})",
+                    self.ttl,
+                )
+            )
         done = self.status is BatchStatus.COMPLETED
         for name, value in (("completedAt", self.completed_at), ("outcomes", self.outcomes)):
             if done and value is None:
@@ -720,25 +797,53 @@ class IngestBatch(MetadataItem):
         if self.completed_at is not None and self.completed_at < self.started_at:
             problems.append((("completedAt",), f"must be ≥ startedAt ({self.started_at})", self.completed_at))
         if self.outcomes is not None and self.outcomes.total != self.record_count:
-            problems.append((("outcomes",), f"must add up to recordCount ({self.record_count})",
-                             self.outcomes.model_dump(by_alias=True)))
+            problems.append(
+                (
+                    ("outcomes",),
+                    f"must add up to recordCount ({self.record_count})",
+                    self.outcomes.model_dump(by_alias=True),
+                )
+            )
         if (self.event_id is not None) != (self.metric_count > 0):
-            rule = ("is required when the batch has metrics (the id of its metrics.ingested.v1 event)"
-                    if self.event_id is None else "must be absent when the batch has no metrics")
+            rule = (
+                "is required when the batch has metrics (the id of its metrics.ingested.v1 event)"
+                if self.event_id is None
+                else "must be absent when the batch has no metrics"
+            )
             problems.append((("eventId",), rule, self.event_id))
         _raise_nested(type(self).__name__, problems)
         return self
 
     @classmethod
-    def begin(cls, *, tenant_id: str, batch_id: str, content_hash: str, message_count: int, metric_count: int,
-              started_at: int | Decimal, event_id: str | None, run_token: str) -> IngestBatch:
+    def begin(
+        cls,
+        *,
+        tenant_id: str,
+        batch_id: str,
+        content_hash: str,
+        message_count: int,
+        metric_count: int,
+        started_at: int | Decimal,
+        event_id: str | None,
+        run_token: str,
+    ) -> IngestBatch:
         """The in-progress record written before a batch's first record."""
         optional = {"event_id": event_id} if event_id is not None else {}
-        return cls(tenant_id=tenant_id, batch_id=batch_id, pk=keys.batch_pk(batch_id), sk=keys.batch_sk(),
-                   status=BatchStatus.IN_PROGRESS, content_hash=content_hash,
-                   record_count=message_count + metric_count, message_count=message_count,
-                   metric_count=metric_count, started_at=started_at,
-                   ttl=Decimal(started_at) + BATCH_RETENTION_SECONDS, run_token=run_token, **optional)
+        return cls(
+            tenant_id=tenant_id,
+            batch_id=batch_id,
+            pk=keys.batch_pk(batch_id),
+            sk=keys.batch_sk(),
+            status=BatchStatus.IN_PROGRESS,
+            content_hash=content_hash,
+            record_count=message_count + metric_count,
+            message_count=message_count,
+            metric_count=metric_count,
+            started_at=started_at,
+            ttl=Decimal(started_at) + BATCH_RETENTION_SECONDS,
+            run_token=run_token,
+            **optional,
+        )
 
     def expired(self, now: int | Decimal) -> bool:
         """True from `ttl` on: the batch id may then be used again."""
@@ -780,8 +885,13 @@ class ProcessedEvent(MetadataItem):
         """`ttl` = `claimedAt` + 30 days; `processedAt` (≥ `claimedAt`) exactly when processed."""
         problems: list[tuple[tuple[str, ...], str, Any]] = []
         if self.ttl != self.claimed_at + EVENT_RETENTION_SECONDS:
-            problems.append((("ttl",), f"must be claimedAt + {BATCH_RETENTION_DAYS} days "
-                                       f"({self.claimed_at + EVENT_RETENTION_SECONDS})", self.ttl))
+            problems.append(
+                (
+                    ("ttl",),
+                    f"must be claimedAt + {BATCH_RETENTION_DAYS} days ({self.claimed_at + EVENT_RETENTION_SECONDS})",
+                    self.ttl,
+                )
+            )
         done = self.status is EventProcessing.PROCESSED
         if done and self.processed_at is None:
             problems.append((("processedAt",), "is required once the event is processed", None))
@@ -795,10 +905,17 @@ class ProcessedEvent(MetadataItem):
     @classmethod
     def claim(cls, event: EventEnvelope, *, claim_token: str, claimed_at: int | Decimal) -> ProcessedEvent:
         """The record a consumer writes before handling `event`."""
-        return cls(tenant_id=event.tenant_id, event_id=event.event_id, event_type=event.event_type,
-                   pk=keys.event_pk(event.event_id), sk=keys.event_sk(), status=EventProcessing.PROCESSING,
-                   claim_token=claim_token, claimed_at=claimed_at,
-                   ttl=Decimal(claimed_at) + EVENT_RETENTION_SECONDS)
+        return cls(
+            tenant_id=event.tenant_id,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            pk=keys.event_pk(event.event_id),
+            sk=keys.event_sk(),
+            status=EventProcessing.PROCESSING,
+            claim_token=claim_token,
+            claimed_at=claimed_at,
+            ttl=Decimal(claimed_at) + EVENT_RETENTION_SECONDS,
+        )
 
 
 # Which kinds of unit make sense for each subject; catches e.g. customers in USD or
@@ -897,8 +1014,10 @@ class Metric(KeyedItem):
         dk = info.data["dimension_key"]
         if sk.dimension_key != dk:
             if dk is None:
-                raise _rule(f"is a slice ({sk.dimension_key}) but dimensionKey is absent; a headline sk is "
-                            f"the period alone ({sk.period.text!r})")
+                raise _rule(
+                    f"is a slice ({sk.dimension_key}) but dimensionKey is absent; a headline sk is "
+                    f"the period alone ({sk.period.text!r})"
+                )
             raise _rule(f"must be {keys.metric_sk(sk.period, dk)!r} ({{period}}#{{dimensionKey}}), got {value!r}")
         return value
 
@@ -910,8 +1029,10 @@ class Metric(KeyedItem):
         if sk is not None:
             period = keys.parse_metric_sk(sk).period
             if value != period.timestamp:
-                raise _rule(f"must be {period.timestamp}, the start of period {period.text} "
-                            f"({period.start:%Y-%m-%dT%H:%M:%SZ}), got {value}")
+                raise _rule(
+                    f"must be {period.timestamp}, the start of period {period.text} "
+                    f"({period.start:%Y-%m-%dT%H:%M:%SZ}), got {value}"
+                )
         return value
 
     @property
@@ -927,7 +1048,10 @@ class Metric(KeyedItem):
     def reference(self) -> DataReference:
         """A data reference quoting this metric (contract §2.4)."""
         fields: dict[str, Any] = dict(
-            metric=self.subject, period=self.period.text, value=self.value, unit=self.unit,
+            metric=self.subject,
+            period=self.period.text,
+            value=self.value,
+            unit=self.unit,
             source=DataSource(table=keys.metrics_table_base(self.tenant_id), pk=self.pk, sk=self.sk),
         )
         if self.dimensions is not None:
@@ -935,17 +1059,34 @@ class Metric(KeyedItem):
         return DataReference(**fields)
 
     @classmethod
-    def create(cls, *, tenant_id: str, subject: Subject | str, period: str | keys.Period,
-               value: int | float | Decimal, unit: str, dimensions: Mapping[str, str] | None = None,
-               dimension_key: str | None = None, metric_id: str | None = None,
-               metadata: Mapping[str, Any] | None = None) -> Metric:
+    def create(
+        cls,
+        *,
+        tenant_id: str,
+        subject: Subject | str,
+        period: str | keys.Period,
+        value: int | float | Decimal,
+        unit: str,
+        dimensions: Mapping[str, str] | None = None,
+        dimension_key: str | None = None,
+        metric_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Metric:
         """A headline metric, or a slice when `dimension_key` is given; keys and timestamp derived."""
         p = period if isinstance(period, keys.Period) else keys.parse_period(period)
         subject = Subject(subject)
         fields: dict[str, Any] = dict(
-            tenant_id=tenant_id, metric_id=metric_id or keys.new_uuid4(), subject=subject, metric_type=subject,
-            unit=unit, value=value, dimensions=dict(dimensions) if dimensions is not None else None,
-            dimension_key=dimension_key, pk=keys.metric_pk(subject), sk=keys.metric_sk(p, dimension_key),
-            timestamp=p.timestamp, metadata=metadata,
+            tenant_id=tenant_id,
+            metric_id=metric_id or keys.new_uuid4(),
+            subject=subject,
+            metric_type=subject,
+            unit=unit,
+            value=value,
+            dimensions=dict(dimensions) if dimensions is not None else None,
+            dimension_key=dimension_key,
+            pk=keys.metric_pk(subject),
+            sk=keys.metric_sk(p, dimension_key),
+            timestamp=p.timestamp,
+            metadata=metadata,
         )
         return cls(**{k: v for k, v in fields.items() if v is not None})

@@ -77,8 +77,10 @@ CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 No key part may hold one, nor any text the contract calls single-line (`models.NonEmptyText`):
 they would end a line, move the cursor or start an escape sequence wherever the value is shown.
 """
-_DIM_VALUE_RE = re.compile(rf"^[^#:\s{CONTROL_CHARACTERS}](?:[^#{CONTROL_CHARACTERS}]{{0,126}}"
-                           rf"[^#\s{CONTROL_CHARACTERS}])?$")
+_DIM_VALUE_RE = re.compile(
+    rf"^[^#:\s{CONTROL_CHARACTERS}](?:[^#{CONTROL_CHARACTERS}]{{0,126}}"
+    rf"[^#\s{CONTROL_CHARACTERS}])?$"
+)
 # [0-9], not \d: \d also matches other scripts' digits (which int() accepts), so
 # '٢٠٢٥-Q3' used to parse as 2025-Q3 under a second key string for the same period.
 _QUARTER_RE = re.compile(r"^([0-9]{4})-Q([1-4])$")
@@ -146,7 +148,7 @@ def _after_prefix(pk: object, prefix: str, item: str) -> str:
     """What follows `prefix` in a partition key (KeyGrammarError if the pk does not start with it)."""
     if not isinstance(pk, str) or not pk.startswith(prefix):
         raise KeyGrammarError(f"{item} pk must start with {prefix!r}, got {pk!r}")
-    return pk[len(prefix):]
+    return pk[len(prefix) :]
 
 
 def parse_message_pk(pk: str) -> str:
@@ -238,8 +240,10 @@ def validate_batch_id(batch_id: object) -> str:
     No `#`, so `BATCH#{batchId}` parses back unambiguously; a UUID qualifies.
     """
     if not isinstance(batch_id, str) or not _BATCH_ID_RE.fullmatch(batch_id):
-        raise KeyGrammarError(f"batchId must be 1-128 letters, digits, '.', '_' or '-', starting and ending with a "
-                              f"letter or digit, got {batch_id!r}")
+        raise KeyGrammarError(
+            f"batchId must be 1-128 letters, digits, '.', '_' or '-', starting and ending with a "
+            f"letter or digit, got {batch_id!r}"
+        )
     return batch_id
 
 
@@ -484,10 +488,14 @@ def pk_kind(pk: object) -> KeyKind | None:
     if not isinstance(pk, str):
         return None
     # MSGID# does not start with MSG# (the '#' differs from 'I'), so the order of these prefixes does not matter.
-    for prefix, kind in ((MSG_PREFIX, KeyKind.MESSAGE), (MSG_IDENTITY_PREFIX, KeyKind.MESSAGE_IDENTITY),
-                         (SESSION_PREFIX, KeyKind.SESSION),
-                         (METRIC_PREFIX, KeyKind.METRIC), (BATCH_PREFIX, KeyKind.BATCH),
-                         (EVENT_PREFIX, KeyKind.EVENT)):
+    for prefix, kind in (
+        (MSG_PREFIX, KeyKind.MESSAGE),
+        (MSG_IDENTITY_PREFIX, KeyKind.MESSAGE_IDENTITY),
+        (SESSION_PREFIX, KeyKind.SESSION),
+        (METRIC_PREFIX, KeyKind.METRIC),
+        (BATCH_PREFIX, KeyKind.BATCH),
+        (EVENT_PREFIX, KeyKind.EVENT),
+    ):
         if pk.startswith(prefix):
             return kind
     return None
@@ -519,11 +527,12 @@ def table_prefix_problem(prefix: object) -> str | None:
     `tenant-` (see the grammar note above: it would make names parse two ways).
     """
     if not isinstance(prefix, str) or not _TABLE_PREFIX_RE.fullmatch(prefix):
-        return ("may use only letters, digits, '_', '.', '-' "
-                f"(at most {TABLE_PREFIX_MAX} characters)")
+        return f"may use only letters, digits, '_', '.', '-' (at most {TABLE_PREFIX_MAX} characters)"
     if TENANT_TABLE_HEAD in prefix:
-        return (f"must not contain {TENANT_TABLE_HEAD!r}: with it, one table name would belong to two "
-                "deployments (prefix 'tenant-x-' + tenant 'y' = no prefix + tenant 'x-tenant-y')")
+        return (
+            f"must not contain {TENANT_TABLE_HEAD!r}: with it, one table name would belong to two "
+            "deployments (prefix 'tenant-x-' + tenant 'y' = no prefix + tenant 'x-tenant-y')"
+        )
     return None
 
 
@@ -571,14 +580,23 @@ def parse_table_name(name: object) -> tuple[str, str, str | None]:
         prefix, kind, tenant_id = name[: -len(REGISTRY_TABLE_BASE)], "registry", None
     else:
         at = name.find(TENANT_TABLE_HEAD)
-        kind = next((k for k, suffix in (("messages", MESSAGES_TABLE_SUFFIX), ("metrics", METRICS_TABLE_SUFFIX))
-                     if name.endswith(suffix)), None)
+        kind = next(
+            (
+                k
+                for k, suffix in (("messages", MESSAGES_TABLE_SUFFIX), ("metrics", METRICS_TABLE_SUFFIX))
+                if name.endswith(suffix)
+            ),
+            None,
+        )
         if at < 0 or kind is None:
-            raise KeyGrammarError(f"{name!r} is not a SalesTalk table name ({{prefix}}{REGISTRY_TABLE_BASE} or "
-                                  f"{{prefix}}{TENANT_TABLE_HEAD}{{tenantId}}-messages|-metrics)")
+            raise KeyGrammarError(
+                f"{name!r} is not a SalesTalk table name ({{prefix}}{REGISTRY_TABLE_BASE} or "
+                f"{{prefix}}{TENANT_TABLE_HEAD}{{tenantId}}-messages|-metrics)"
+            )
         prefix = name[:at]
-        tenant_id = _tenant_of_table_base(name[at:], MESSAGES_TABLE_SUFFIX if kind == "messages"
-                                          else METRICS_TABLE_SUFFIX)
+        tenant_id = _tenant_of_table_base(
+            name[at:], MESSAGES_TABLE_SUFFIX if kind == "messages" else METRICS_TABLE_SUFFIX
+        )
     problem = table_prefix_problem(prefix)
     if problem is not None:
         raise KeyGrammarError(f"table name {name!r} has prefix {prefix!r}, which {problem}")

@@ -45,12 +45,32 @@ EVENT_MODELS: dict[str, type[EventEnvelope]] = {
 }
 """Event class by `eventType`."""
 
-ITEM_MODELS: tuple[type[ContractModel], ...] = (Tenant, Message, MessageIdentity, SessionRollup, IngestBatch,
-                                                ProcessedEvent, Metric)
-SCHEMA_MODELS: tuple[type[ContractModel], ...] = (
-    Tenant, Message, Classification, TimeRange, Filter, ClassificationComponents, MessageIdentity, SessionRollup,
+ITEM_MODELS: tuple[type[ContractModel], ...] = (
+    Tenant,
+    Message,
+    MessageIdentity,
+    SessionRollup,
     IngestBatch,
-    BatchOutcomes, ProcessedEvent, Metric, DataReference, DataSource, EventMetadata, *EVENT_MODELS.values(),
+    ProcessedEvent,
+    Metric,
+)
+SCHEMA_MODELS: tuple[type[ContractModel], ...] = (
+    Tenant,
+    Message,
+    Classification,
+    TimeRange,
+    Filter,
+    ClassificationComponents,
+    MessageIdentity,
+    SessionRollup,
+    IngestBatch,
+    BatchOutcomes,
+    ProcessedEvent,
+    Metric,
+    DataReference,
+    DataSource,
+    EventMetadata,
+    *EVENT_MODELS.values(),
 )
 """The models `salestalk schema` writes a JSON Schema for."""
 
@@ -85,8 +105,10 @@ _BOUND_KEYWORDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMa
 def _standard_bounds(node: Any) -> Any:
     # Bounds on an annotated Decimal or validated int come out under pydantic's names (gt, le); JSON Schema has its own.
     if isinstance(node, dict):
-        return {(_BOUND_KEYWORDS.get(k, k) if node.get("type") in ("number", "integer") else k): _standard_bounds(v)
-                for k, v in node.items()}
+        return {
+            (_BOUND_KEYWORDS.get(k, k) if node.get("type") in ("number", "integer") else k): _standard_bounds(v)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_standard_bounds(v) for v in node]
     return node

@@ -47,9 +47,7 @@ class Settings:
         if problem is not None:
             raise ConfigurationError(f"table prefix {self.table_prefix!r} {problem}")
         if self.environment not in ENVIRONMENTS:
-            raise ConfigurationError(
-                f"environment {self.environment!r} must be one of {', '.join(ENVIRONMENTS)}"
-            )
+            raise ConfigurationError(f"environment {self.environment!r} must be one of {', '.join(ENVIRONMENTS)}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -123,6 +123,7 @@ def _S(name: str) -> KeyAttribute:
 def _N(name: str) -> KeyAttribute:
     return KeyAttribute(name, "N")
 
+
 REGISTRY = TableSpec(
     kind=TableKind.REGISTRY,
     purpose="tenant-registry",
@@ -172,8 +173,9 @@ TABLE_SPECS: dict[TableKind, TableSpec] = {s.kind: s for s in (REGISTRY, MESSAGE
 TENANT_TABLE_SPECS: tuple[TableSpec, ...] = (MESSAGES, METRICS)
 
 
-def tags_for(spec: TableSpec, *, environment: str, tenant_id: str | None = None,
-             managed_by: str = "salestalk-lib") -> dict[str, str]:
+def tags_for(
+    spec: TableSpec, *, environment: str, tenant_id: str | None = None, managed_by: str = "salestalk-lib"
+) -> dict[str, str]:
     """The contract's tags: Service, ManagedBy, Environment, Purpose, and TenantId on tenant tables."""
     tags = {"Service": "salestalk", "ManagedBy": managed_by, "Environment": environment, "Purpose": spec.purpose}
     if spec.per_tenant:
@@ -183,8 +185,9 @@ def tags_for(spec: TableSpec, *, environment: str, tenant_id: str | None = None,
     return tags
 
 
-def create_table_request(spec: TableSpec, table_name: str, tags: dict[str, str] | None = None,
-                         *, sse: bool = True) -> dict[str, Any]:
+def create_table_request(
+    spec: TableSpec, table_name: str, tags: dict[str, str] | None = None, *, sse: bool = True
+) -> dict[str, Any]:
     """The CreateTable request for `spec` under `table_name` (on-demand, SSE, projection ALL)."""
     request: dict[str, Any] = {
         "TableName": table_name,

@@ -103,10 +103,14 @@ KIND_MODELS: dict[RecordKind, type[ContractModel]] = {
     RecordKind.METRIC: Metric,
     RecordKind.DATA_REFERENCE: DataReference,
 }
-_PK_KINDS = {keys.KeyKind.MESSAGE: RecordKind.MESSAGE, keys.KeyKind.MESSAGE_IDENTITY: RecordKind.MESSAGE_IDENTITY,
-             keys.KeyKind.SESSION: RecordKind.SESSION,
-             keys.KeyKind.METRIC: RecordKind.METRIC, keys.KeyKind.BATCH: RecordKind.BATCH,
-             keys.KeyKind.EVENT: RecordKind.PROCESSED_EVENT}
+_PK_KINDS = {
+    keys.KeyKind.MESSAGE: RecordKind.MESSAGE,
+    keys.KeyKind.MESSAGE_IDENTITY: RecordKind.MESSAGE_IDENTITY,
+    keys.KeyKind.SESSION: RecordKind.SESSION,
+    keys.KeyKind.METRIC: RecordKind.METRIC,
+    keys.KeyKind.BATCH: RecordKind.BATCH,
+    keys.KeyKind.EVENT: RecordKind.PROCESSED_EVENT,
+}
 _REGISTRY_FIELDS = ("messagesTableName", "metricsTableName", "s3Prefix", "ownerEmail")
 
 
@@ -125,9 +129,13 @@ def detect_kind(record: Any) -> RecordKind | None:
     if "metric" in record and "source" in record:
         return RecordKind.DATA_REFERENCE
     # No usable pk: fall back on the id each kind carries, so a broken pk is reported as such.
-    for id_field, kind in (("messageSk", RecordKind.MESSAGE_IDENTITY), ("messageId", RecordKind.MESSAGE),
-                           ("metricId", RecordKind.METRIC),
-                           ("batchId", RecordKind.BATCH), ("messageCount", RecordKind.SESSION)):
+    for id_field, kind in (
+        ("messageSk", RecordKind.MESSAGE_IDENTITY),
+        ("messageId", RecordKind.MESSAGE),
+        ("metricId", RecordKind.METRIC),
+        ("batchId", RecordKind.BATCH),
+        ("messageCount", RecordKind.SESSION),
+    ):
         if id_field in record:
             return kind
     return None
@@ -144,11 +152,15 @@ def model_for(record: Mapping[str, Any]) -> type[ContractModel] | Violation:
             return Violation("", "eventType", f"unknown event type {event_type!r}; known types: {known}")
         return model
     if kind is None:
-        return Violation("", RECORD_FIELD, (
-            f"cannot tell what kind of record this is: expected a pk starting with {keys.MSG_PREFIX}, "
-            f"{keys.SESSION_PREFIX} or {keys.METRIC_PREFIX}, an eventType, or a tenant registry item "
-            "(tenantId, ownerEmail, messagesTableName, ...)"
-        ))
+        return Violation(
+            "",
+            RECORD_FIELD,
+            (
+                f"cannot tell what kind of record this is: expected a pk starting with {keys.MSG_PREFIX}, "
+                f"{keys.SESSION_PREFIX} or {keys.METRIC_PREFIX}, an eventType, or a tenant registry item "
+                "(tenantId, ownerEmail, messagesTableName, ...)"
+            ),
+        )
     return KIND_MODELS[kind]
 
 
@@ -157,8 +169,9 @@ def violations_from(exc: ValidationError, where: str) -> list[Violation]:
     return [Violation(where, error_path(tuple(e["loc"])), error_rule(e)) for e in exc.errors()]
 
 
-def validate_record(record: Any, where: str, *, tenant_id: str | None = None
-                    ) -> tuple[ContractModel | None, list[Violation]]:
+def validate_record(
+    record: Any, where: str, *, tenant_id: str | None = None
+) -> tuple[ContractModel | None, list[Violation]]:
     """Validate one record of any kind: the model (None if invalid) and every violation."""
     if not isinstance(record, Mapping):
         return None, [Violation(where, RECORD_FIELD, f"must be a JSON object, got {_json_type(record)}")]
@@ -219,8 +232,7 @@ class ValidationReport:
         return f"{self.checked} record(s){files}" + (f" ({detail})" if detail else "")
 
 
-def _validate_labelled(labelled: Iterable[tuple[str, Any]], report: ValidationReport,
-                       tenant_id: str | None) -> None:
+def _validate_labelled(labelled: Iterable[tuple[str, Any]], report: ValidationReport, tenant_id: str | None) -> None:
     for where, record in labelled:
         report.checked += 1
         model, violations = validate_record(record, where, tenant_id=tenant_id)
@@ -230,8 +242,9 @@ def _validate_labelled(labelled: Iterable[tuple[str, Any]], report: ValidationRe
             report.records.append(ValidRecord(where, kind, model))
 
 
-def validate_records(records: Iterable[Any], where: str = "<records>", *,
-                     tenant_id: str | None = None) -> list[Violation]:
+def validate_records(
+    records: Iterable[Any], where: str = "<records>", *, tenant_id: str | None = None
+) -> list[Violation]:
     """Every violation in `records` (labelled `where:1`, `where:2`, ...), cross-record checks included."""
     report = ValidationReport()
     _validate_labelled(((f"{where}:{i}", r) for i, r in enumerate(records, start=1)), report, tenant_id)
@@ -274,15 +287,25 @@ def json_files(paths: Sequence[str | Path], problems: list[Violation]) -> list[P
             found.append(path)  # read_records says what is wrong with it, if anything
             continue
         try:
-            entries = sorted(p for p in path.rglob("*")
-                             if p.suffix.lower() in JSON_SUFFIXES and not p.is_dir()
-                             and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            entries = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in JSON_SUFFIXES
+                and not p.is_dir()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
         except OSError as exc:
             problems.append(Violation(str(path), FILE_FIELD, f"cannot list the directory: {_reason(exc)}"))
             continue
         if not entries:
-            problems.append(Violation(str(path), FILE_FIELD, "is a directory with no record files "
-                                      "(*.json, *.jsonl, *.ndjson): nothing to read; name the files or their directory"))
+            problems.append(
+                Violation(
+                    str(path),
+                    FILE_FIELD,
+                    "is a directory with no record files "
+                    "(*.json, *.jsonl, *.ndjson): nothing to read; name the files or their directory",
+                )
+            )
         found.extend(entries)
     return found
 
@@ -303,8 +326,14 @@ def require_directory(path: str | Path, what: str) -> Path:
     raise InputError(str(path), f"no such directory: name {what}")
 
 
-_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-               (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISREG, "a file"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 def read_input_bytes(path: str | Path) -> bytes:
@@ -350,13 +379,17 @@ def read_input_text(path: str | Path) -> str:
     except UnicodeDecodeError as exc:
         utf16 = " (it looks like UTF-16)" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else ""
         offset = skipped + exc.start
-        raise InputError(name, f"is not UTF-8 text{utf16}: byte 0x{data[offset]:02x} at offset {offset:,}; "
-                               "save the file as UTF-8") from None
+        raise InputError(
+            name, f"is not UTF-8 text{utf16}: byte 0x{data[offset]:02x} at offset {offset:,}; save the file as UTF-8"
+        ) from None
     nul = text.find("\x00")
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
-        raise InputError(f"{name}:{line}", f"contains a NUL character (column {nul - text.rfind(chr(10), 0, nul)}): "
-                                           "not a text file; save the records as UTF-8 JSON")
+        raise InputError(
+            f"{name}:{line}",
+            f"contains a NUL character (column {nul - text.rfind(chr(10), 0, nul)}): "
+            "not a text file; save the records as UTF-8 JSON",
+        )
     return text
 
 
@@ -387,7 +420,8 @@ def _any_duplicates(value: Any) -> bool:
     """Whether any JSON object in `value` saw a key twice (a quick pass; `_duplicate_keys` names them)."""
     if isinstance(value, dict):
         return bool(getattr(value, "duplicates", ())) or any(
-            _any_duplicates(v) for v in value.values() if isinstance(v, (dict, list)))
+            _any_duplicates(v) for v in value.values() if isinstance(v, (dict, list))
+        )
     if isinstance(value, list):
         return any(_any_duplicates(v) for v in value if isinstance(v, (dict, list)))
     return False
@@ -397,8 +431,12 @@ def _duplicate_keys(value: Any, path: tuple[str | int, ...]) -> list[tuple[str, 
     found = []
     if isinstance(value, Mapping):
         for key in getattr(value, "duplicates", ()):
-            found.append((error_path(path + (key,)), "appears more than once in one JSON object "
-                                                    "(only the last value would be kept)"))
+            found.append(
+                (
+                    error_path(path + (key,)),
+                    "appears more than once in one JSON object (only the last value would be kept)",
+                )
+            )
         for k, v in value.items():
             found += _duplicate_keys(v, path + (k,))
     elif isinstance(value, list):
@@ -428,24 +466,30 @@ def parse_json(text: str, where: str = "<json>") -> Any:
     except json.JSONDecodeError as exc:
         if "\n" not in text:  # one line (a JSON-lines record): `where` already names it
             raise InputError(where, f"not valid JSON: {exc.msg} (column {exc.colno})") from None
-        raise InputError(f"{where}:{exc.lineno}", f"not valid JSON: {exc.msg} "
-                                                  f"(line {exc.lineno}, column {exc.colno})") from None
+        raise InputError(
+            f"{where}:{exc.lineno}", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
     except RecursionError:
         raise InputError(where, _too_deep()) from None
     except ValueError as exc:  # int() refused a literal: Python's integer conversion limit
         match = _INT_LIMIT.search(str(exc))
         detail = f"an integer of {int(match[2]):,} digits" if match else "an integer literal"
         limit = f"{int(match[1]):,}" if match else "4,300"
-        raise InputError(where, f"{detail} is longer than this reader takes ({limit} digits); DynamoDB numbers "
-                                "have at most 38 significant digits") from None
+        raise InputError(
+            where,
+            f"{detail} is longer than this reader takes ({limit} digits); DynamoDB numbers "
+            "have at most 38 significant digits",
+        ) from None
     if (text.count("{") + text.count("[") > MAX_JSON_DEPTH) and _deeper_than(value, MAX_JSON_DEPTH):
         raise InputError(where, _too_deep())
     return value
 
 
 def _too_deep() -> str:
-    return (f"is nested deeper than {MAX_JSON_DEPTH} levels, more than this reader takes "
-            "(DynamoDB allows 32 levels inside an item)")
+    return (
+        f"is nested deeper than {MAX_JSON_DEPTH} levels, more than this reader takes "
+        "(DynamoDB allows 32 levels inside an item)"
+    )
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -476,8 +520,9 @@ def read_records(path: str | Path) -> tuple[list[tuple[str, Any]], list[Violatio
     except InputError as exc:
         return [], [Violation(exc.where, FILE_FIELD, exc.problem)]
     if not text.strip():
-        return [], [Violation(name, FILE_FIELD, "is empty: no records (a JSON array or object, or JSON lines, "
-                                                "expected)")]
+        return [], [
+            Violation(name, FILE_FIELD, "is empty: no records (a JSON array or object, or JSON lines, expected)")
+        ]
     if path.suffix.lower() not in JSON_LINES_SUFFIXES:
         try:
             document = parse_json(text, name)
@@ -489,8 +534,13 @@ def read_records(path: str | Path) -> tuple[list[tuple[str, Any]], list[Violatio
                 return [(f"{name}:{i}", r) for i, r in enumerate(document, start=1)], []
             if isinstance(document, Mapping):
                 return [(f"{name}:1", document)], []
-            return [], [Violation(name, FILE_FIELD, "the top level must be a record (object) or an array of "
-                                                    f"records, got {_json_type(document)}")]
+            return [], [
+                Violation(
+                    name,
+                    FILE_FIELD,
+                    f"the top level must be a record (object) or an array of records, got {_json_type(document)}",
+                )
+            ]
     records, problems = [], []
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -548,27 +598,46 @@ def cross_check(records: Sequence[ValidRecord]) -> list[Violation]:
             continue
         if key in first_at:
             field_name = {"registry": "tenantId", "event": "eventId"}.get(key[0], "pk")
-            violations.append(Violation(r.where, field_name, f"has the same key as {first_at[key]}: "
-                                                             "writing both would overwrite one with the other"))
+            violations.append(
+                Violation(
+                    r.where,
+                    field_name,
+                    f"has the same key as {first_at[key]}: writing both would overwrite one with the other",
+                )
+            )
             continue
         first_at[key] = r.where
         if isinstance(r.model, Message):
             # The same id at another time has another primary key, so the rule above misses it.
             identity = (r.model.tenant_id, r.model.message_id)
             if identity in first_message:
-                violations.append(Violation(r.where, "messageId", (
-                    f"{r.model.message_id} is already the id of the message at {first_message[identity]}: a "
-                    "message's id is its identity, whatever its time, so only one of them can be stored")))
+                violations.append(
+                    Violation(
+                        r.where,
+                        "messageId",
+                        (
+                            f"{r.model.message_id} is already the id of the message at {first_message[identity]}: a "
+                            "message's id is its identity, whatever its time, so only one of them can be stored"
+                        ),
+                    )
+                )
             else:
                 first_message[identity] = r.where
 
     tenants = {r.model.tenant_id for r in records if isinstance(r.model, Tenant)}
     if tenants:
         for r in records:
-            if (isinstance(r.model, (Message, MessageIdentity, SessionRollup, IngestBatch, ProcessedEvent, Metric))
-                    and r.model.tenant_id not in tenants):
-                violations.append(Violation(r.where, "tenantId", f"{r.model.tenant_id!r} has no tenant registry "
-                                                                 "record among the validated records"))
+            if (
+                isinstance(r.model, (Message, MessageIdentity, SessionRollup, IngestBatch, ProcessedEvent, Metric))
+                and r.model.tenant_id not in tenants
+            ):
+                violations.append(
+                    Violation(
+                        r.where,
+                        "tenantId",
+                        f"{r.model.tenant_id!r} has no tenant registry record among the validated records",
+                    )
+                )
 
     metrics = {(m.tenant_id, m.pk, m.sk): m for r in records if isinstance(m := r.model, Metric)}
     metric_tenants = {t for t, _, _ in metrics}
@@ -579,11 +648,19 @@ def cross_check(records: Sequence[ValidRecord]) -> list[Violation]:
                 continue  # the cited metrics are not among these records; nothing to compare with
             stored = metrics.get((ref.tenant_id, ref.source.pk, ref.source.sk))
             if stored is None:
-                violations.append(Violation(r.where, f"{prefix}.source", (
-                    f"cites {ref.source.pk} {ref.source.sk}, but no such metric of tenant {ref.tenant_id!r} "
-                    "is among the validated records")))
+                violations.append(
+                    Violation(
+                        r.where,
+                        f"{prefix}.source",
+                        (
+                            f"cites {ref.source.pk} {ref.source.sk}, but no such metric of tenant {ref.tenant_id!r} "
+                            "is among the validated records"
+                        ),
+                    )
+                )
                 continue
-            violations.extend(Violation(r.where, f"{prefix}.{m.field}", f"{m.rule} (metric at {stored_at[id(stored)]})")
-                              for m in ref.check_against(stored))
+            violations.extend(
+                Violation(r.where, f"{prefix}.{m.field}", f"{m.rule} (metric at {stored_at[id(stored)]})")
+                for m in ref.check_against(stored)
+            )
     return violations
-

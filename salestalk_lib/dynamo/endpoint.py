@@ -139,16 +139,24 @@ def local_session(region: str) -> boto3.Session:
     `AWS_MAX_ATTEMPTS`, ...), keeping only its default: an unknown profile or a
     broken config file then cannot fail a local endpoint, and no real key is read.
     """
-    isolated = {name: (None, None, default, convert)
-                for name, (_, _, default, convert) in BOTOCORE_DEFAUT_SESSION_VARIABLES.items()}
+    isolated = {
+        name: (None, None, default, convert)
+        for name, (_, _, default, convert) in BOTOCORE_DEFAUT_SESSION_VARIABLES.items()
+    }
     isolated["config_file"] = (None, None, os.devnull, None)
     isolated["credentials_file"] = (None, None, os.devnull, None)
     core = botocore.session.Session(session_vars=isolated)
     return boto3.Session(botocore_session=core, region_name=region, **DUMMY_CREDENTIALS)
 
 
-def start_embedded(port: int = 0, *, region: str = DEFAULT_REGION, host: str = "127.0.0.1",
-                   engine: str | None = None, env: Mapping[str, str] | None = None) -> Endpoint:
+def start_embedded(
+    port: int = 0,
+    *,
+    region: str = DEFAULT_REGION,
+    host: str = "127.0.0.1",
+    engine: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Endpoint:
     """Start an embedded engine on `host:port` (0 = a free one): `engine`, else `SALESTALK_ENGINE`, else moto.
 
     A port that cannot be bound (in use, out of range) raises ConfigurationError at once
@@ -196,15 +204,22 @@ def resolve_endpoint(
         if not verdict.local and not allow:
             raise RealAwsNotAllowed(refusal(verdict, url, source, ALLOW_AWS_ENV))
         if parsed.userinfo:
-            raise ConfigurationError(f"endpoint URL {url!r} ({source}) must not carry a user name or password: "
-                                     "credentials never go in the URL")
+            raise ConfigurationError(
+                f"endpoint URL {url!r} ({source}) must not carry a user name or password: "
+                "credentials never go in the URL"
+            )
         # The rebuilt URL, not the text: the client connects to exactly the host checked above.
         if verdict.local:
-            return Endpoint(url=parsed.url, region=region, source=source, session=local_session(region),
-                            local_hosts=hosts)
-        return Endpoint(url=parsed.url, region=region, source=source,
-                        session=_aws_session(region, profile or env.get("AWS_PROFILE") or None),
-                        local_hosts=hosts)
+            return Endpoint(
+                url=parsed.url, region=region, source=source, session=local_session(region), local_hosts=hosts
+            )
+        return Endpoint(
+            url=parsed.url,
+            region=region,
+            source=source,
+            session=_aws_session(region, profile or env.get("AWS_PROFILE") or None),
+            local_hosts=hosts,
+        )
 
     if allow:
         session = _aws_session(region, profile or env.get("AWS_PROFILE") or None)

@@ -30,11 +30,15 @@ class EventBridgeSink:
 
     def send(self, events: Sequence[EventEnvelope]) -> None:
         for start in range(0, len(events), EVENTBRIDGE_BATCH):
-            self._send_chunk([self._entry(e) for e in events[start:start + EVENTBRIDGE_BATCH]])
+            self._send_chunk([self._entry(e) for e in events[start : start + EVENTBRIDGE_BATCH]])
 
     def _entry(self, event: EventEnvelope) -> dict[str, Any]:
-        return {"Source": event.source, "DetailType": event.event_type, "Detail": event_json(event),
-                "EventBusName": self.bus_name}
+        return {
+            "Source": event.source,
+            "DetailType": event.event_type,
+            "Detail": event_json(event),
+            "EventBusName": self.bus_name,
+        }
 
     def _put(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         try:
@@ -58,7 +62,11 @@ class EventBridgeSink:
             codes = sorted({r.get("ErrorCode", "?") for _, r in failed})
             retry += 1
             # Failed entries are usually throttling inside EventBridge: back off, resend only them.
-            last = StorageError(f"PutEvents to {self.bus_name}: {len(failed)} entries failed ({', '.join(codes)})",
-                                code=codes[0], operation="PutEvents", table=self.bus_name)
+            last = StorageError(
+                f"PutEvents to {self.bus_name}: {len(failed)} entries failed ({', '.join(codes)})",
+                code=codes[0],
+                operation="PutEvents",
+                table=self.bus_name,
+            )
             self.retrier.backoff("PutEvents", "throttling", retry, "FailedEntries", last_error=last)
             entries = [e for e, _ in failed]

@@ -95,13 +95,26 @@ class RetryRule:
 
 RETRY_RULES: tuple[RetryRule, ...] = (
     RetryRule("transient", "network timeout, connection error, 5xx", (TransientError,), max_retries=5),
-    RetryRule("throttling", "throttling (ProvisionedThroughputExceeded, Throttling, RequestLimitExceeded)",
-              (Throttled,), max_retries=10, jitter=True),
+    RetryRule(
+        "throttling",
+        "throttling (ProvisionedThroughputExceeded, Throttling, RequestLimitExceeded)",
+        (Throttled,),
+        max_retries=10,
+        jitter=True,
+    ),
     RetryRule("transaction_conflict", "TransactionConflict", (TransactionConflict,), max_retries=10, jitter=True),
-    RetryRule("validation", "validation error (contract violation, DynamoDB ValidationException and other 4xx)",
-              (ContractError, RequestRejected, TableNotFound), max_retries=0),
-    RetryRule("condition", "conditional check failed (resolved as already_exists or conflict)",
-              (ConditionFailed,), max_retries=0),
+    RetryRule(
+        "validation",
+        "validation error (contract violation, DynamoDB ValidationException and other 4xx)",
+        (ContractError, RequestRejected, TableNotFound),
+        max_retries=0,
+    ),
+    RetryRule(
+        "condition",
+        "conditional check failed (resolved as already_exists or conflict)",
+        (ConditionFailed,),
+        max_retries=0,
+    ),
 )
 
 
@@ -157,8 +170,10 @@ class RetryPolicy:
         For load tests that want the contract's shape without its wall-clock cost;
         the library itself always uses `DEFAULT_POLICY`.
         """
-        return RetryPolicy(rules=tuple(replace(r, base_delay=r.base_delay * factor) for r in self.rules),
-                           max_sleep=self.max_sleep * factor)
+        return RetryPolicy(
+            rules=tuple(replace(r, base_delay=r.base_delay * factor) for r in self.rules),
+            max_sleep=self.max_sleep * factor,
+        )
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -175,14 +190,16 @@ def policy_table(policy: RetryPolicy = DEFAULT_POLICY) -> list[dict[str, str]]:
             backoff += f"; each sleep ≤ {policy.max_sleep:g} s"
         else:
             backoff = "–"
-        rows.append({
-            "rule": rule.name,
-            "error": rule.description,
-            "raised as": ", ".join(e.__name__ for e in rule.errors),
-            "retry?": "yes" if rule.retries else "no",
-            "backoff": backoff,
-            "max retries": str(rule.max_retries),
-        })
+        rows.append(
+            {
+                "rule": rule.name,
+                "error": rule.description,
+                "raised as": ", ".join(e.__name__ for e in rule.errors),
+                "retry?": "yes" if rule.retries else "no",
+                "backoff": backoff,
+                "max retries": str(rule.max_retries),
+            }
+        )
     return rows
 
 
@@ -262,11 +279,16 @@ class RetryStats:
 class Retrier:
     """Runs operations under a `RetryPolicy` with injected sleep, clock and randomness."""
 
-    def __init__(self, policy: RetryPolicy = DEFAULT_POLICY, *,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None, seed: int | None = None,
-                 hooks: Sequence[AttemptHook] = ()):
+    def __init__(
+        self,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        seed: int | None = None,
+        hooks: Sequence[AttemptHook] = (),
+    ):
         if rng is not None and seed is not None:
             raise ValueError("pass either rng or seed, not both")
         self.policy = policy
@@ -295,17 +317,25 @@ class Retrier:
             self.sleep(delay)
 
     @classmethod
-    def virtual(cls, seed: int = 0, *, policy: RetryPolicy = DEFAULT_POLICY,
-                hooks: Sequence[AttemptHook] = ()) -> Retrier:
+    def virtual(
+        cls, seed: int = 0, *, policy: RetryPolicy = DEFAULT_POLICY, hooks: Sequence[AttemptHook] = ()
+    ) -> Retrier:
         """A retrier on `VirtualTime` with a seeded random source (sleeps cost no wall time)."""
         vt = VirtualTime()
         return cls(policy, sleep=vt.sleep, clock=vt.now, seed=seed, hooks=hooks)
 
     def _emit(self, attempt: Attempt, extra: Sequence[AttemptHook] = ()) -> None:
         if attempt.outcome != "ok":
-            log.info("%s attempt %d %s: %s (rule %s, retry %d, delay %.3fs)", attempt.operation,
-                     attempt.attempt, attempt.outcome, attempt.error_code, attempt.rule or "-",
-                     attempt.retry, attempt.delay)
+            log.info(
+                "%s attempt %d %s: %s (rule %s, retry %d, delay %.3fs)",
+                attempt.operation,
+                attempt.attempt,
+                attempt.outcome,
+                attempt.error_code,
+                attempt.rule or "-",
+                attempt.retry,
+                attempt.delay,
+            )
         for hook in (*self.hooks, *extra):
             hook(attempt)
 
@@ -342,7 +372,9 @@ class Retrier:
                     raise RetryBudgetExhausted(
                         f"{operation} gave up after {attempt} attempts: {rule.name} budget of "
                         f"{rule.max_retries} retries spent; last error: {exc}",
-                        attempts=attempt, last_error=exc) from exc
+                        attempts=attempt,
+                        last_error=exc,
+                    ) from exc
                 self._check_stop(operation, exc)
                 delay = self.next_delay(rule, n)
                 self._emit(Attempt(operation, attempt, "retry", self.clock(), code, rule.name, n, delay), hooks)
@@ -357,9 +389,17 @@ class Retrier:
             self._emit(Attempt(operation, attempt, "ok", self.clock()), hooks)
             return result
 
-    def backoff(self, operation: str, rule_name: str, retry_number: int, code: str, *,
-                attempt: int | None = None, last_error: BaseException | None = None,
-                hooks: Sequence[AttemptHook] = ()) -> None:
+    def backoff(
+        self,
+        operation: str,
+        rule_name: str,
+        retry_number: int,
+        code: str,
+        *,
+        attempt: int | None = None,
+        last_error: BaseException | None = None,
+        hooks: Sequence[AttemptHook] = (),
+    ) -> None:
         """Sleep before re-sending partial work (e.g. UnprocessedItems), or raise when over budget.
 
         Used for progress loops where the request succeeded but left work undone:
@@ -369,15 +409,22 @@ class Retrier:
         rule = self.policy.rule(rule_name)
         attempt = retry_number if attempt is None else attempt
         if retry_number > rule.max_retries:
-            self._emit(Attempt(operation, attempt, "exhausted", self.clock(), code, rule.name, retry_number - 1,
-                               partial=True), hooks)
+            self._emit(
+                Attempt(operation, attempt, "exhausted", self.clock(), code, rule.name, retry_number - 1, partial=True),
+                hooks,
+            )
             error = last_error or Throttled(f"{operation}: {code}", code=code, operation=operation)
             raise RetryBudgetExhausted(
                 f"{operation} gave up after {attempt} attempts: {rule.name} budget of "
-                f"{rule.max_retries} retries spent ({code})", attempts=attempt, last_error=error) from error
+                f"{rule.max_retries} retries spent ({code})",
+                attempts=attempt,
+                last_error=error,
+            ) from error
         self._check_stop(operation, last_error)
         delay = self.next_delay(rule, retry_number)
-        self._emit(Attempt(operation, attempt, "retry", self.clock(), code, rule.name, retry_number, delay,
-                           partial=True), hooks)
+        self._emit(
+            Attempt(operation, attempt, "retry", self.clock(), code, rule.name, retry_number, delay, partial=True),
+            hooks,
+        )
         self._pause(delay)
         self._check_stop(operation, last_error)

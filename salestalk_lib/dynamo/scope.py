@@ -72,8 +72,10 @@ class TenantPolicy:
             self._check(operation, params)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             # A request whose shape the policy does not understand is not sent either.
-            raise IsolationViolation(f"{operation}: the scope of tenant {self.tenant_id!r} could not check this "
-                                     f"request ({type(exc).__name__}: {exc}); refusing it") from None
+            raise IsolationViolation(
+                f"{operation}: the scope of tenant {self.tenant_id!r} could not check this "
+                f"request ({type(exc).__name__}: {exc}); refusing it"
+            ) from None
 
     def _check(self, operation: str, params: Mapping[str, Any]) -> None:
         if operation == "Scan":
@@ -89,27 +91,31 @@ class TenantPolicy:
                 if not writes:
                     self._check_table(table, operation, None)
                 for write in writes:
-                    (kind, body), = write.items()
+                    ((kind, body),) = write.items()
                     self._check_table(table, f"BatchWriteItem {kind}", body.get("Key"))
         elif operation in ("TransactWriteItems", "TransactGetItems"):
             for action in params["TransactItems"]:
-                (kind, body), = action.items()
+                ((kind, body),) = action.items()
                 self._check_table(body["TableName"], f"{operation} {kind}", body.get("Key"))
         else:
             raise IsolationViolation(
                 f"{operation} is not allowed through the scope of tenant {self.tenant_id!r}: a scope sends only "
                 "data reads and writes of the tenant's own two tables (table settings, table lifecycle and "
-                "account-wide requests belong to the platform, on the connection's storage)")
+                "account-wide requests belong to the platform, on the connection's storage)"
+            )
 
     def _check_scan(self, params: Mapping[str, Any]) -> None:
         if not self.allow_scan:
-            raise IsolationViolation(f"Scan is not allowed through the scope of tenant {self.tenant_id!r}: "
-                                     "the access patterns are GetItem and Query")
+            raise IsolationViolation(
+                f"Scan is not allowed through the scope of tenant {self.tenant_id!r}: "
+                "the access patterns are GetItem and Query"
+            )
         table = params["TableName"]
         if table not in self.tables or "IndexName" in params:
-            raise IsolationViolation(f"the audit of tenant {self.tenant_id!r} may scan only its own tables, "
-                                     f"not {table!r}" + (f" index {params['IndexName']!r}" if "IndexName" in params
-                                                         else ""))
+            raise IsolationViolation(
+                f"the audit of tenant {self.tenant_id!r} may scan only its own tables, "
+                f"not {table!r}" + (f" index {params['IndexName']!r}" if "IndexName" in params else "")
+            )
 
     def _check_table(self, table: str, operation: str, key: Mapping[str, Any] | None) -> None:
         if table in self.tables:
@@ -117,18 +123,20 @@ class TenantPolicy:
         if table == self.registry:
             if operation == "Query":
                 raise IsolationViolation(
-                    f"tenant {self.tenant_id!r} may read only its own registry item, not query the registry")
+                    f"tenant {self.tenant_id!r} may read only its own registry item, not query the registry"
+                )
             if operation != _REGISTRY_READ:
                 raise IsolationViolation(
                     f"tenant {self.tenant_id!r} may read only its own registry item (GetItem), not send "
-                    f"{operation} to the registry: status, plan and table names are the platform's")
+                    f"{operation} to the registry: status, plan and table names are the platform's"
+                )
             if key != {"tenantId": {"S": self.tenant_id}}:
-                raise IsolationViolation(
-                    f"tenant {self.tenant_id!r} may read only its own registry item, not {key!r}")
+                raise IsolationViolation(f"tenant {self.tenant_id!r} may read only its own registry item, not {key!r}")
             return
         raise IsolationViolation(
             f"table {table!r} does not belong to tenant {self.tenant_id!r} "
-            f"(allowed: {', '.join(sorted(self.tables))} and its own item in {self.registry})")
+            f"(allowed: {', '.join(sorted(self.tables))} and its own item in {self.registry})"
+        )
 
 
 @dataclass(frozen=True)
@@ -148,8 +156,12 @@ class TenantScope:
         tables = frozenset({settings.table_name(MESSAGES, tenant_id), settings.table_name(METRICS, tenant_id)})
         policy = TenantPolicy(tenant_id=tenant_id, tables=tables, registry=settings.table_name(REGISTRY))
         audit_policy = TenantPolicy(tenant_id=tenant_id, tables=tables, registry=policy.registry, allow_scan=True)
-        return cls(tenant_id=tenant_id, settings=settings, storage=storage.restricted(policy),
-                   _audit=storage.restricted(audit_policy))
+        return cls(
+            tenant_id=tenant_id,
+            settings=settings,
+            storage=storage.restricted(policy),
+            _audit=storage.restricted(audit_policy),
+        )
 
     @property
     def messages_table(self) -> str:

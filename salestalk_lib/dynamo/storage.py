@@ -45,14 +45,18 @@ from salestalk_lib.contract.models import normalised_number
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
 
-THROTTLING_CODES = frozenset({
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "Throttling",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-})
-TRANSIENT_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure", "ServiceUnavailableException"})
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {"InternalServerError", "ServiceUnavailable", "InternalFailure", "ServiceUnavailableException"}
+)
 
 # A hook sees every request the seam sends: (operation name, request parameters).
 RequestHook = Callable[[str, Mapping[str, Any]], None]
@@ -116,7 +120,7 @@ def deserialize_value(value: Mapping[str, Any]) -> Any:
     no context (DynamoDB only returns numbers it accepted); a long text is brought to the
     contract's normal form (`models.normalised_number`), so the value can be written again.
     """
-    (tag, inner), = value.items()
+    ((tag, inner),) = value.items()
     if tag == "S" or tag == "BOOL":
         return inner
     if tag == "N":
@@ -159,11 +163,16 @@ def translate(exc: BaseException, *, operation: str, table: str = "") -> Storage
             return TransientError(text, **kw)
         return RequestRejected(text, **kw)
     if isinstance(exc, (BotoConnectionError, ReadTimeoutError, HTTPClientError)):
-        return TransientError(f"{operation} on {table or '-'}: {type(exc).__name__}: {exc}",
-                              code=type(exc).__name__, operation=operation, table=table)
+        return TransientError(
+            f"{operation} on {table or '-'}: {type(exc).__name__}: {exc}",
+            code=type(exc).__name__,
+            operation=operation,
+            table=table,
+        )
     if isinstance(exc, BotoCoreError):
-        return RequestRejected(f"{operation} on {table or '-'}: {exc}", code=type(exc).__name__,
-                               operation=operation, table=table)
+        return RequestRejected(
+            f"{operation} on {table or '-'}: {exc}", code=type(exc).__name__, operation=operation, table=table
+        )
     return StorageError(f"{operation} on {table or '-'}: {exc}", operation=operation, table=table)
 
 
@@ -173,8 +182,10 @@ def _translate_cancellation(exc: ClientError, text: str, kw: dict[str, Any]) -> 
     detail = f"{text} (reasons: {', '.join(codes) or 'none given'})"
     if "ConditionalCheckFailed" in codes:
         # One reason per action, in the request's order: the caller settles each action by its own.
-        parsed = tuple(CancellationReason(r.get("Code", "None"), deserialize(r["Item"]) if r.get("Item") else None)
-                       for r in reasons)
+        parsed = tuple(
+            CancellationReason(r.get("Code", "None"), deserialize(r["Item"]) if r.get("Item") else None)
+            for r in reasons
+        )
         first = next(r for r in parsed if r.condition_failed)
         return ConditionFailed(detail, item=first.item, reasons=parsed, **{**kw, "code": "ConditionalCheckFailed"})
     if "TransactionConflict" in codes:
@@ -196,8 +207,7 @@ class Storage:
         self._policies: tuple[RequestPolicy, ...] = () if policy is None else (policy,)
         self.hooks: list[RequestHook] = list(hooks)
 
-    def restricted(self, policy: RequestPolicy | None = None, *,
-                   hooks: Sequence[RequestHook] | None = None) -> Storage:
+    def restricted(self, policy: RequestPolicy | None = None, *, hooks: Sequence[RequestHook] | None = None) -> Storage:
         """This storage's connection, with `policy` checked on every request besides its own policies.
 
         Policies only accumulate: nothing derived from a restricted Storage can do more
@@ -244,8 +254,9 @@ class Storage:
         description: dict[str, Any] = self._call("CreateTable", request["TableName"], **request)["TableDescription"]
         return description
 
-    def wait_active(self, name: str, *, timeout: float = 120.0, poll: float = 0.2,
-                    sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    def wait_active(
+        self, name: str, *, timeout: float = 120.0, poll: float = 0.2, sleep: Callable[[float], None] = time.sleep
+    ) -> dict[str, Any]:
         """Poll until the table and all its GSIs are ACTIVE; ProvisioningError after `timeout`."""
         waited = 0.0
         while True:
@@ -256,13 +267,15 @@ class Storage:
             if desc.get("TableStatus") == "ACTIVE" and all(g.get("IndexStatus", "ACTIVE") == "ACTIVE" for g in gsis):
                 return desc
             if waited >= timeout:
-                raise ProvisioningError(f"table {name!r} not ACTIVE after {timeout:.0f}s "
-                                        f"(status {desc.get('TableStatus')})")
+                raise ProvisioningError(
+                    f"table {name!r} not ACTIVE after {timeout:.0f}s (status {desc.get('TableStatus')})"
+                )
             sleep(poll)
             waited += poll
 
-    def wait_deleted(self, name: str, *, timeout: float = 120.0, poll: float = 0.2,
-                     sleep: Callable[[float], None] = time.sleep) -> None:
+    def wait_deleted(
+        self, name: str, *, timeout: float = 120.0, poll: float = 0.2, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         """Poll until the table no longer exists (a DELETING table takes a while); ProvisioningError after `timeout`."""
         waited = 0.0
         while True:
@@ -270,8 +283,10 @@ class Storage:
             if desc is None:
                 return
             if waited >= timeout:
-                raise ProvisioningError(f"table {name!r} is still being deleted after {timeout:.0f}s "
-                                        f"(status {desc.get('TableStatus')}); try again once it is gone")
+                raise ProvisioningError(
+                    f"table {name!r} is still being deleted after {timeout:.0f}s "
+                    f"(status {desc.get('TableStatus')}); try again once it is gone"
+                )
             sleep(poll)
             waited += poll
 
@@ -290,7 +305,9 @@ class Storage:
             params["ExclusiveStartTableName"] = page["LastEvaluatedTableName"]
 
     def tag(self, arn: str, tags: Mapping[str, str], *, table: str = "") -> None:
-        self._call("TagResource", table, ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])
+        self._call(
+            "TagResource", table, ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+        )
 
     def tags(self, arn: str, *, table: str = "") -> dict[str, str]:
         out: dict[str, str] = {}
@@ -307,8 +324,12 @@ class Storage:
         return bool(desc.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED")
 
     def enable_pitr(self, name: str) -> None:
-        self._call("UpdateContinuousBackups", name, TableName=name,
-                   PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        self._call(
+            "UpdateContinuousBackups",
+            name,
+            TableName=name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
 
     def ttl_status(self, name: str) -> tuple[str, str | None]:
         """(TimeToLiveStatus, attribute name) of a table."""
@@ -316,8 +337,12 @@ class Storage:
         return desc.get("TimeToLiveStatus", "DISABLED"), desc.get("AttributeName")
 
     def set_ttl(self, name: str, attribute: str, enabled: bool) -> None:
-        self._call("UpdateTimeToLive", name, TableName=name,
-                   TimeToLiveSpecification={"Enabled": enabled, "AttributeName": attribute})
+        self._call(
+            "UpdateTimeToLive",
+            name,
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": enabled, "AttributeName": attribute},
+        )
 
     # --- items ----------------------------------------------------------------
 
@@ -326,40 +351,89 @@ class Storage:
         resp = self._call("GetItem", table, **get_item_request(table, key, consistent=consistent))
         return deserialize(resp["Item"]) if "Item" in resp else None
 
-    def put_item(self, table: str, item: Mapping[str, Any], *, condition: str | None = None,
-                 names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> None:
+    def put_item(
+        self,
+        table: str,
+        item: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
         """PutItem; with `condition`, a failed check raises ConditionFailed carrying the stored item."""
         params: dict[str, Any] = {"TableName": table, "Item": serialize(item)}
         _add_condition(params, condition, names, values)
         self._call("PutItem", table, **params)
 
-    def update_item(self, table: str, key: Mapping[str, Any], *, update: str,
-                    condition: str | None = None, names: Mapping[str, str] | None = None,
-                    values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def update_item(
+        self,
+        table: str,
+        key: Mapping[str, Any],
+        *,
+        update: str,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """UpdateItem returning the new item; a failed condition raises ConditionFailed."""
-        params: dict[str, Any] = {"TableName": table, "Key": serialize(key), "UpdateExpression": update,
-                                  "ReturnValues": "ALL_NEW"}
+        params: dict[str, Any] = {
+            "TableName": table,
+            "Key": serialize(key),
+            "UpdateExpression": update,
+            "ReturnValues": "ALL_NEW",
+        }
         _add_condition(params, condition, names, values)
         return deserialize(self._call("UpdateItem", table, **params).get("Attributes", {}))
 
-    def delete_item(self, table: str, key: Mapping[str, Any], *, condition: str | None = None,
-                    names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> None:
+    def delete_item(
+        self,
+        table: str,
+        key: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
         """DeleteItem; with `condition`, a failed check raises ConditionFailed carrying the stored item."""
         params: dict[str, Any] = {"TableName": table, "Key": serialize(key)}
         _add_condition(params, condition, names, values)
         self._call("DeleteItem", table, **params)
 
-    def query(self, table: str, *, key_condition: str, names: Mapping[str, str] | None = None,
-              values: Mapping[str, Any] | None = None, index: str | None = None,
-              limit: int | None = None, start_key: Mapping[str, Any] | None = None,
-              forward: bool = True, consistent: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    def query(
+        self,
+        table: str,
+        *,
+        key_condition: str,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+        index: str | None = None,
+        limit: int | None = None,
+        start_key: Mapping[str, Any] | None = None,
+        forward: bool = True,
+        consistent: bool = False,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One Query page: (items, LastEvaluatedKey or None)."""
-        params = query_request(table, key_condition=key_condition, names=names, values=values, index=index,
-                               limit=limit, start_key=start_key, forward=forward, consistent=consistent)
+        params = query_request(
+            table,
+            key_condition=key_condition,
+            names=names,
+            values=values,
+            index=index,
+            limit=limit,
+            start_key=start_key,
+            forward=forward,
+            consistent=consistent,
+        )
         return _page(self._call("Query", table, **params))
 
-    def scan(self, table: str, *, limit: int | None = None, start_key: Mapping[str, Any] | None = None,
-             consistent: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    def scan(
+        self,
+        table: str,
+        *,
+        limit: int | None = None,
+        start_key: Mapping[str, Any] | None = None,
+        consistent: bool = False,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One Scan page: (items, LastEvaluatedKey or None). For whole-table readers, never access patterns.
 
         The access patterns (contract §3) are GetItem or Query, never Scan. Two readers
@@ -400,13 +474,17 @@ class Storage:
         left = resp.get("UnprocessedItems", {}).get(table, [])
         return [deserialize(r["PutRequest"]["Item"]) for r in left]
 
-    def batch_get(self, table: str, keys_: Sequence[Mapping[str, Any]], *, consistent: bool = True
-                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def batch_get(
+        self, table: str, keys_: Sequence[Mapping[str, Any]], *, consistent: bool = True
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """One BatchGetItem (≤ 100 keys): (items found, keys left unprocessed)."""
         if not 1 <= len(keys_) <= 100:
             raise ValueError(f"BatchGetItem takes 1-100 keys, got {len(keys_)}")
-        resp = self._call("BatchGetItem", table, RequestItems={
-            table: {"Keys": [serialize(k) for k in keys_], "ConsistentRead": consistent}})
+        resp = self._call(
+            "BatchGetItem",
+            table,
+            RequestItems={table: {"Keys": [serialize(k) for k in keys_], "ConsistentRead": consistent}},
+        )
         found = [deserialize(i) for i in resp.get("Responses", {}).get(table, [])]
         left = [deserialize(k) for k in resp.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])]
         return found, left
@@ -417,13 +495,20 @@ def get_item_request(table: str, key: Mapping[str, Any], *, consistent: bool = T
     return {"TableName": table, "Key": serialize(key), "ConsistentRead": consistent}
 
 
-def query_request(table: str, *, key_condition: str, names: Mapping[str, str] | None = None,
-                  values: Mapping[str, Any] | None = None, index: str | None = None,
-                  limit: int | None = None, start_key: Mapping[str, Any] | None = None,
-                  forward: bool = True, consistent: bool = False) -> dict[str, Any]:
+def query_request(
+    table: str,
+    *,
+    key_condition: str,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    index: str | None = None,
+    limit: int | None = None,
+    start_key: Mapping[str, Any] | None = None,
+    forward: bool = True,
+    consistent: bool = False,
+) -> dict[str, Any]:
     """The exact Query request parameters the seam would send (used by `--explain`)."""
-    params: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition,
-                              "ScanIndexForward": forward}
+    params: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition, "ScanIndexForward": forward}
     if index:
         params["IndexName"] = index
     elif consistent:
@@ -445,8 +530,9 @@ def _page(resp: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]
     return [deserialize(i) for i in resp.get("Items", [])], (deserialize(last) if last else None)
 
 
-def _add_condition(params: dict[str, Any], condition: str | None, names: Mapping[str, str] | None,
-                   values: Mapping[str, Any] | None) -> None:
+def _add_condition(
+    params: dict[str, Any], condition: str | None, names: Mapping[str, str] | None, values: Mapping[str, Any] | None
+) -> None:
     """The condition and its placeholders; a failed check returns the stored item (for ConditionFailed)."""
     if condition:
         params["ConditionExpression"] = condition
@@ -458,7 +544,7 @@ def _add_condition(params: dict[str, Any], condition: str | None, names: Mapping
 
 
 def _serialize_action(action: Mapping[str, Any]) -> dict[str, Any]:
-    (kind, body), = action.items()
+    ((kind, body),) = action.items()
     out = dict(body)
     for field in ("Item", "Key", "ExpressionAttributeValues"):
         if field in out:

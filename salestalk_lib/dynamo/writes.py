@@ -92,11 +92,20 @@ class CreateOnce:
     values: Mapping[str, Any] | None = None
 
 
-def put_once(storage: Storage, table: str, request: CreateOnce | Callable[[], CreateOnce], key: Mapping[str, Any],
-             retrier: Retrier, *, classify: Classifier = by_content, rounds: int = 1,
-             vanished: Callable[[ConditionFailed], BaseException] | None = None,
-             hooks: Sequence[AttemptHook] = (), operation: str = "PutItem",
-             read_operation: str = "GetItem") -> WriteResult:
+def put_once(
+    storage: Storage,
+    table: str,
+    request: CreateOnce | Callable[[], CreateOnce],
+    key: Mapping[str, Any],
+    retrier: Retrier,
+    *,
+    classify: Classifier = by_content,
+    rounds: int = 1,
+    vanished: Callable[[ConditionFailed], BaseException] | None = None,
+    hooks: Sequence[AttemptHook] = (),
+    operation: str = "PutItem",
+    read_operation: str = "GetItem",
+) -> WriteResult:
     """Create `request.item` unless `key` is stored; classify the stored item (see the module doc).
 
     `request` may be a callable building a fresh request each round (a new claim
@@ -112,8 +121,11 @@ def put_once(storage: Storage, table: str, request: CreateOnce | Callable[[], Cr
         req = request() if callable(request) else request
         item = dict(req.item)
         try:
-            retrier.call(operation, lambda: storage.put_item(table, item, condition=req.condition, names=req.names,
-                                                             values=req.values), hooks=hooks)
+            retrier.call(
+                operation,
+                lambda: storage.put_item(table, item, condition=req.condition, names=req.names, values=req.values),
+                hooks=hooks,
+            )
             return WriteResult(table, key, Outcome.CREATED, incoming=item, rounds=n)
         except ConditionFailed as exc:
             failure = exc
@@ -129,13 +141,20 @@ def put_once(storage: Storage, table: str, request: CreateOnce | Callable[[], Cr
     raise vanished(failure)
 
 
-def create_once(storage: Storage, table: str, item: Mapping[str, Any], key_names: tuple[str, ...],
-                retrier: Retrier) -> WriteResult:
+def create_once(
+    storage: Storage, table: str, item: Mapping[str, Any], key_names: tuple[str, ...], retrier: Retrier
+) -> WriteResult:
     """Write `item` unless its key exists; classify an existing item as unchanged or conflict (by content).
 
     One round: an item that vanished between the failed condition and the read
     raises that ConditionFailed (the caller decides).
     """
-    return put_once(storage, table, CreateOnce(item, "attribute_not_exists(#k)", {"#k": key_names[0]}),
-                    {k: item[k] for k in key_names}, retrier, operation=f"PutItem {table}",
-                    read_operation=f"GetItem {table}")
+    return put_once(
+        storage,
+        table,
+        CreateOnce(item, "attribute_not_exists(#k)", {"#k": key_names[0]}),
+        {k: item[k] for k in key_names},
+        retrier,
+        operation=f"PutItem {table}",
+        read_operation=f"GetItem {table}",
+    )

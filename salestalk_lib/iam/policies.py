@@ -91,8 +91,13 @@ ROLES: tuple[Role, ...] = tuple(Role)
 
 _READ = ("dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query")
 # ConditionCheckItem is what a TransactWriteItems condition check is authorised as.
-_WRITE = ("dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
-          "dynamodb:PutItem", "dynamodb:UpdateItem")
+_WRITE = (
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
 # Scan: `salestalk audit` reads every item of the tenant's own two tables (never an index or the registry).
 # Reads of settings only: TTL and PITR are provisioning's (see ADMIN_DENIED).
 _MANAGE = ("dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTimeToLive", "dynamodb:Scan")
@@ -112,17 +117,29 @@ ADMIN_DENIED: Mapping[str, tuple[str, ...]] = {
     "the contract's settings": ("UpdateContinuousBackups", "UpdateTimeToLive"),
     "tags": ("TagResource", "UntagResource"),
     "recovery points and copies of the data": (
-        "CreateBackup", "DeleteBackup", "RestoreTableFromBackup", "RestoreTableToPointInTime",
-        "ExportTableToPointInTime", "StartAwsBackupJob", "RestoreTableFromAwsBackup"),
+        "CreateBackup",
+        "DeleteBackup",
+        "RestoreTableFromBackup",
+        "RestoreTableToPointInTime",
+        "ExportTableToPointInTime",
+        "StartAwsBackupJob",
+        "RestoreTableFromAwsBackup",
+    ),
     "who else may reach the table": ("PutResourcePolicy", "DeleteResourcePolicy"),
     "copies outside the table": (
-        "EnableKinesisStreamingDestination", "UpdateKinesisStreamingDestination",
-        "DisableKinesisStreamingDestination", "CreateTableReplica", "DeleteTableReplica", "CreateGlobalTable",
-        "UpdateGlobalTable", "UpdateGlobalTableSettings", "UpdateGlobalTableVersion",
-        "UpdateTableReplicaAutoScaling"),
+        "EnableKinesisStreamingDestination",
+        "UpdateKinesisStreamingDestination",
+        "DisableKinesisStreamingDestination",
+        "CreateTableReplica",
+        "DeleteTableReplica",
+        "CreateGlobalTable",
+        "UpdateGlobalTable",
+        "UpdateGlobalTableSettings",
+        "UpdateGlobalTableVersion",
+        "UpdateTableReplicaAutoScaling",
+    ),
 }
-ADMIN_DENIED_ACTIONS: tuple[str, ...] = tuple(sorted(f"dynamodb:{a}" for group in ADMIN_DENIED.values()
-                                                     for a in group))
+ADMIN_DENIED_ACTIONS: tuple[str, ...] = tuple(sorted(f"dynamodb:{a}" for group in ADMIN_DENIED.values() for a in group))
 
 
 @dataclass(frozen=True)
@@ -203,8 +220,9 @@ def policy_document(tenant_id: str, role: Role | str, deployment: Deployment | N
     return build_document(role_of(role), tables=tables, registry_arn=dep.registry_arn, leading_key=tenant_id)
 
 
-def build_document(role: Role, *, tables: Sequence[tuple[TableSpec, str]], registry_arn: str,
-                   leading_key: str) -> dict[str, Any]:
+def build_document(
+    role: Role, *, tables: Sequence[tuple[TableSpec, str]], registry_arn: str, leading_key: str
+) -> dict[str, Any]:
     """The policy structure, with the ARNs and leading key given verbatim.
 
     `policy_document` passes real ARNs; the Terraform generator passes Terraform
@@ -238,12 +256,14 @@ def build_document(role: Role, *, tables: Sequence[tuple[TableSpec, str]], regis
         },
     ]
     if role is Role.ADMIN:
-        statements.append({
-            "Sid": "NoTableSettingsOrCopies",
-            "Effect": "Deny",
-            "Action": list(ADMIN_DENIED_ACTIONS),
-            "Resource": "*",
-        })
+        statements.append(
+            {
+                "Sid": "NoTableSettingsOrCopies",
+                "Effect": "Deny",
+                "Action": list(ADMIN_DENIED_ACTIONS),
+                "Resource": "*",
+            }
+        )
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -252,9 +272,9 @@ def policy_json(tenant_id: str, role: Role | str, deployment: Deployment | None 
     return json.dumps(policy_document(tenant_id, role, deployment), indent=indent)
 
 
-def policies_for(tenant_ids: Iterable[str], deployment: Deployment | None = None,
-                 roles: Iterable[Role | str] = ROLES) -> dict[tuple[str, Role], dict[str, Any]]:
+def policies_for(
+    tenant_ids: Iterable[str], deployment: Deployment | None = None, roles: Iterable[Role | str] = ROLES
+) -> dict[tuple[str, Role], dict[str, Any]]:
     """Every (tenant, role) policy document for `tenant_ids` (each id validated)."""
     role_list = [role_of(r) for r in roles]
     return {(validate_tenant_id(t), r): policy_document(t, r, deployment) for t in tenant_ids for r in role_list}
-

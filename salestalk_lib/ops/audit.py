@@ -54,9 +54,10 @@ from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.dynamo.scope import TenantScope
 
 READ_OPERATIONS = frozenset({"Scan", "GetItem"})
-_TABLE_KINDS = {TableKind.MESSAGES: {KeyKind.MESSAGE, KeyKind.MESSAGE_IDENTITY, KeyKind.SESSION, KeyKind.BATCH,
-                                     KeyKind.EVENT},
-                TableKind.METRICS: {KeyKind.METRIC}}
+_TABLE_KINDS = {
+    TableKind.MESSAGES: {KeyKind.MESSAGE, KeyKind.MESSAGE_IDENTITY, KeyKind.SESSION, KeyKind.BATCH, KeyKind.EVENT},
+    TableKind.METRICS: {KeyKind.METRIC},
+}
 _REGISTRY = "registry"
 
 
@@ -99,8 +100,9 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: Retrier | None = None,
-                 now: float | None = None) -> AuditReport:
+def audit_tenant(
+    scope: TenantScope, *, page_size: int | None = None, retrier: Retrier | None = None, now: float | None = None
+) -> AuditReport:
     """Read the tenant's registry item and every item of its two tables; report every contract break.
 
     `now` (unix seconds; default the clock) decides which items' `ttl` has passed.
@@ -136,15 +138,20 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
             valid.append(ValidRecord(where, kind, model))
         return where
 
-    registry_item = retrier.call("GetItem", lambda: storage.get_item(scope.registry_table,
-                                                                       {"tenantId": scope.tenant_id}))
+    registry_item = retrier.call(
+        "GetItem", lambda: storage.get_item(scope.registry_table, {"tenantId": scope.tenant_id})
+    )
     report.items[scope.registry_table] = 0 if registry_item is None else 1
     if registry_item is None:
-        report.findings.append(Finding(scope.registry_table, scope.tenant_id, "", "(item)",
-                                       "the tenant has no registry item"))
+        report.findings.append(
+            Finding(scope.registry_table, scope.tenant_id, "", "(item)", "the tenant has no registry item")
+        )
     else:
-        wrong_kind = [] if detect_kind(registry_item) is RecordKind.TENANT else [
-            Violation("", "(item)", "is not a tenant registry item")]
+        wrong_kind = (
+            []
+            if detect_kind(registry_item) is RecordKind.TENANT
+            else [Violation("", "(item)", "is not a tenant registry item")]
+        )
         check(scope.registry_table, registry_item, scope.tenant_id, "", wrong_kind)
 
     for kind, table in ((TableKind.MESSAGES, scope.messages_table), (TableKind.METRICS, scope.metrics_table)):
@@ -155,8 +162,11 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
             for item in page:
                 report.items[table] += 1
                 found = pk_kind(item.get("pk"))
-                misplaced = [] if found is None or found in _TABLE_KINDS[kind] else [
-                    Violation("", "pk", f"a {found} item does not belong in the {kind} table")]
+                misplaced = (
+                    []
+                    if found is None or found in _TABLE_KINDS[kind]
+                    else [Violation("", "pk", f"a {found} item does not belong in the {kind} table")]
+                )
                 where = check(table, item, _text(item.get("pk")), _text(item.get("sk")), misplaced)
                 if kind is TableKind.MESSAGES and found is KeyKind.MESSAGE:
                     partitions[_text(item.get("pk"))].append((where, item))
@@ -169,16 +179,18 @@ def audit_tenant(scope: TenantScope, *, page_size: int | None = None, retrier: R
             if start is None:
                 break
 
-    for v in cross_check(valid) + _rollup_checks(valid, messages, rollup_sessions) + _identity_checks(
-            valid, partitions, now):
+    for v in (
+        cross_check(valid) + _rollup_checks(valid, messages, rollup_sessions) + _identity_checks(valid, partitions, now)
+    ):
         table, pk, sk = keys_at[v.where]
         report.findings.append(Finding(table, pk, sk, v.field, v.rule))
     report.findings.sort()
     return report
 
 
-def _rollup_checks(valid: list[ValidRecord], messages: Mapping[str, list[tuple[str, Mapping[str, Any]]]],
-                   rollup_sessions: set[str]) -> list[Violation]:
+def _rollup_checks(
+    valid: list[ValidRecord], messages: Mapping[str, list[tuple[str, Mapping[str, Any]]]], rollup_sessions: set[str]
+) -> list[Violation]:
     """Each valid rollup matches its session's stored messages; each session with messages has a rollup.
 
     Every stored message item counts, valid or not (a broken message is reported on its own and is
@@ -191,19 +203,35 @@ def _rollup_checks(valid: list[ValidRecord], messages: Mapping[str, list[tuple[s
         stored = messages.get(rollup.session_id, [])
         times = sorted(t for _, item in stored if (t := _sk_instant(item)) is not None)
         if rollup.message_count != len(stored):
-            out.append(Violation(r.where, "messageCount", f"is {rollup.message_count}, but the session has "
-                                                          f"{len(stored)} message(s) in the table"))
+            out.append(
+                Violation(
+                    r.where,
+                    "messageCount",
+                    f"is {rollup.message_count}, but the session has {len(stored)} message(s) in the table",
+                )
+            )
         if times and rollup.first_message_at != times[0]:
-            out.append(Violation(r.where, "firstMessageAt", f"is {rollup.first_message_at}, but the session's "
-                                                            f"first message is at {times[0]}"))
+            out.append(
+                Violation(
+                    r.where,
+                    "firstMessageAt",
+                    f"is {rollup.first_message_at}, but the session's first message is at {times[0]}",
+                )
+            )
         if times and rollup.last_message_at != times[-1]:
-            out.append(Violation(r.where, "lastMessageAt", f"is {rollup.last_message_at}, but the session's "
-                                                           f"last message is at {times[-1]}"))
+            out.append(
+                Violation(
+                    r.where,
+                    "lastMessageAt",
+                    f"is {rollup.last_message_at}, but the session's last message is at {times[-1]}",
+                )
+            )
     for session_id, members in sorted(messages.items()):
         if session_id not in rollup_sessions:
             where = min(members, key=lambda wm: str(wm[1].get("sk")))[0]
-            out.append(Violation(where, "sessionId", f"session {session_id} has {len(members)} message(s) "
-                                                     "but no rollup item"))
+            out.append(
+                Violation(where, "sessionId", f"session {session_id} has {len(members)} message(s) but no rollup item")
+            )
     return out
 
 
@@ -212,8 +240,9 @@ def _expired(item: Mapping[str, Any], now: float) -> bool:
     return isinstance(ttl, Decimal) and ttl <= Decimal(str(now))
 
 
-def _identity_checks(valid: list[ValidRecord], partitions: Mapping[str, list[tuple[str, Mapping[str, Any]]]],
-                     now: float) -> list[Violation]:
+def _identity_checks(
+    valid: list[ValidRecord], partitions: Mapping[str, list[tuple[str, Mapping[str, Any]]]], now: float
+) -> list[Violation]:
     """One message per `MSG#` partition, each with its identity item, each identity item with its message."""
     out: list[Violation] = []
     identities = {r.model.pk: (r.where, r.model) for r in valid if isinstance(r.model, MessageIdentity)}
@@ -221,30 +250,58 @@ def _identity_checks(valid: list[ValidRecord], partitions: Mapping[str, list[tup
         live = [(where, item) for where, item in members if not _expired(item, now)]
         if len(live) > 1:
             sks = ", ".join(sorted(_text(item.get("sk")) for _, item in live))
-            out += [Violation(where, "pk", f"{pk} holds {len(live)} message items ({sks}): a message's id is its "
-                                           "identity, whatever its time, so only one may be stored")
-                    for where, _ in live]
+            out += [
+                Violation(
+                    where,
+                    "pk",
+                    f"{pk} holds {len(live)} message items ({sks}): a message's id is its "
+                    "identity, whatever its time, so only one may be stored",
+                )
+                for where, _ in live
+            ]
         try:
             identity_pk = message_identity_pk(parse_message_pk(pk))
         except KeyGrammarError:
             continue  # a broken pk is reported by the item's own validation
         for where, _item in live:
             if identity_pk not in identities:
-                out.append(Violation(where, "messageId", f"has no identity item ({identity_pk} / "
-                                                         f"{message_identity_sk()}): "
-                                                         "written outside ingestion, a second message under "
-                                                         "this id would not be seen"))
+                out.append(
+                    Violation(
+                        where,
+                        "messageId",
+                        f"has no identity item ({identity_pk} / "
+                        f"{message_identity_sk()}): "
+                        "written outside ingestion, a second message under "
+                        "this id would not be seen",
+                    )
+                )
     for _pk, (where, identity) in sorted(identities.items()):
         if identity.ttl is not None and identity.ttl <= Decimal(str(now)):
             continue
-        message = next((item for _, item in partitions.get(message_pk(identity.message_id), [])
-                        if item.get("sk") == identity.message_sk), None)
+        message = next(
+            (
+                item
+                for _, item in partitions.get(message_pk(identity.message_id), [])
+                if item.get("sk") == identity.message_sk
+            ),
+            None,
+        )
         if message is None:
-            out.append(Violation(where, "messageSk", f"names {message_pk(identity.message_id)} at "
-                                                     f"{identity.message_sk}, but no such message is stored"))
+            out.append(
+                Violation(
+                    where,
+                    "messageSk",
+                    f"names {message_pk(identity.message_id)} at {identity.message_sk}, but no such message is stored",
+                )
+            )
         elif message.get("ttl") != identity.ttl:
-            out.append(Violation(where, "ttl", f"is {identity.ttl}, but its message's ttl is {message.get('ttl')}: "
-                                               "the two must expire together"))
+            out.append(
+                Violation(
+                    where,
+                    "ttl",
+                    f"is {identity.ttl}, but its message's ttl is {message.get('ttl')}: the two must expire together",
+                )
+            )
     return out
 
 

@@ -86,9 +86,12 @@ def plan_batch(models: Sequence[ContractModel]) -> dict[str, BatchPlan]:
     for m in models:
         if isinstance(m, (Message, Metric)):
             by_tenant.setdefault(m.tenant_id, []).append(m)
-    return {t: BatchPlan(t, content_hash(ms), sum(isinstance(m, Message) for m in ms),
-                         sum(isinstance(m, Metric) for m in ms))
-            for t, ms in sorted(by_tenant.items())}
+    return {
+        t: BatchPlan(
+            t, content_hash(ms), sum(isinstance(m, Message) for m in ms), sum(isinstance(m, Metric) for m in ms)
+        )
+        for t, ms in sorted(by_tenant.items())
+    }
 
 
 def content_batch_id(models: Iterable[ContractModel]) -> str:
@@ -108,21 +111,34 @@ class BatchLedger:
         self.retrier = retrier
         self.new_id = new_id
 
-    def read(self, scope: TenantScope, batch_id: str,
-             hooks: Sequence[Callable[[Attempt], None]] = ()) -> IngestBatch | None:
+    def read(
+        self, scope: TenantScope, batch_id: str, hooks: Sequence[Callable[[Attempt], None]] = ()
+    ) -> IngestBatch | None:
         """The tenant's stored record of `batch_id`, or None (expired records included: see `IngestBatch.expired`)."""
         key = {"pk": keys.batch_pk(batch_id), "sk": keys.batch_sk()}
         item = self.retrier.call("GetItem", lambda: scope.storage.get_item(scope.messages_table, key), hooks=hooks)
         return None if item is None else IngestBatch.from_item(item, tenant_id=scope.tenant_id)
 
-    def begin(self, scope: TenantScope, batch_id: str, plan: BatchPlan, now: int,
-              hooks: Sequence[Callable[[Attempt], None]] = ()) -> BatchStart:
+    def begin(
+        self,
+        scope: TenantScope,
+        batch_id: str,
+        plan: BatchPlan,
+        now: int,
+        hooks: Sequence[Callable[[Attempt], None]] = (),
+    ) -> BatchStart:
         """Create the in-progress record, or classify the stored one (replayed, resumed or a BatchConflict)."""
         run_token = self.new_id()
-        record = IngestBatch.begin(tenant_id=plan.tenant_id, batch_id=batch_id, content_hash=plan.content_hash,
-                                   message_count=plan.message_count, metric_count=plan.metric_count,
-                                   started_at=now, event_id=self.new_id() if plan.metric_count else None,
-                                   run_token=run_token)
+        record = IngestBatch.begin(
+            tenant_id=plan.tenant_id,
+            batch_id=batch_id,
+            content_hash=plan.content_hash,
+            message_count=plan.message_count,
+            metric_count=plan.metric_count,
+            started_at=now,
+            event_id=self.new_id() if plan.metric_count else None,
+            run_token=run_token,
+        )
 
         def classify(stored_item: dict[str, Any], new_item: dict[str, Any]) -> Outcome | None:
             """Batches compare fingerprints: the same records are `already_exists`, others a `conflict`."""
@@ -131,13 +147,22 @@ class BatchLedger:
                 return None  # expired (the condition let it through since): try the create again
             return Outcome.ALREADY_EXISTS if stored.content_hash == plan.content_hash else Outcome.CONFLICT
 
-        result = put_once(scope.storage, scope.messages_table,
-                          CreateOnce(record.to_item(), BEGIN_CONDITION, {"#ttl": "ttl"}, {":now": Decimal(now)}),
-                          {"pk": record.pk, "sk": record.sk}, self.retrier, classify=classify,
-                          rounds=MAX_BEGIN_ROUNDS, hooks=hooks, vanished=lambda failure: RetryBudgetExhausted(
-                              f"batch {batch_id!r} of tenant {plan.tenant_id!r}: its record kept vanishing "
-                              "between a failed create and the read", attempts=MAX_BEGIN_ROUNDS,
-                              last_error=failure))
+        result = put_once(
+            scope.storage,
+            scope.messages_table,
+            CreateOnce(record.to_item(), BEGIN_CONDITION, {"#ttl": "ttl"}, {":now": Decimal(now)}),
+            {"pk": record.pk, "sk": record.sk},
+            self.retrier,
+            classify=classify,
+            rounds=MAX_BEGIN_ROUNDS,
+            hooks=hooks,
+            vanished=lambda failure: RetryBudgetExhausted(
+                f"batch {batch_id!r} of tenant {plan.tenant_id!r}: its record kept vanishing "
+                "between a failed create and the read",
+                attempts=MAX_BEGIN_ROUNDS,
+                last_error=failure,
+            ),
+        )
         if result.outcome is Outcome.CREATED or result.stored is None:
             return BatchStart(record, BatchState.NEW)
         stored = IngestBatch.from_item(result.stored, tenant_id=scope.tenant_id)
@@ -148,8 +173,7 @@ class BatchLedger:
         # In progress: our own create whose response was lost, or another run's.
         return BatchStart(stored, BatchState.NEW if stored.run_token == run_token else BatchState.RESUMED)
 
-    def withdraw(self, scope: TenantScope, start: BatchStart, hooks: Sequence[Callable[[Attempt], None]] = ()
-                 ) -> bool:
+    def withdraw(self, scope: TenantScope, start: BatchStart, hooks: Sequence[Callable[[Attempt], None]] = ()) -> bool:
         """Delete the in-progress record `start` created, only if it still carries this run's token.
 
         Returns False when the stored record is another run's (or completed, or
@@ -158,43 +182,77 @@ class BatchLedger:
         """
         key = {"pk": start.record.pk, "sk": start.record.sk}
         try:
-            self.retrier.call("DeleteItem", lambda: scope.storage.delete_item(
-                scope.messages_table, key, condition=WITHDRAW_CONDITION, names={"#status": "status"},
-                values={":token": start.record.run_token, ":in_progress": BatchStatus.IN_PROGRESS.value}),
-                hooks=hooks)
+            self.retrier.call(
+                "DeleteItem",
+                lambda: scope.storage.delete_item(
+                    scope.messages_table,
+                    key,
+                    condition=WITHDRAW_CONDITION,
+                    names={"#status": "status"},
+                    values={":token": start.record.run_token, ":in_progress": BatchStatus.IN_PROGRESS.value},
+                ),
+                hooks=hooks,
+            )
         except ConditionFailed:
             return False
         return True
 
-    def complete(self, scope: TenantScope, start: BatchStart, outcomes: Mapping[str, int], now: int,
-                 hooks: Sequence[Callable[[Attempt], None]] = ()) -> IngestBatch:
+    def complete(
+        self,
+        scope: TenantScope,
+        start: BatchStart,
+        outcomes: Mapping[str, int],
+        now: int,
+        hooks: Sequence[Callable[[Attempt], None]] = (),
+    ) -> IngestBatch:
         """Mark the tenant's share completed with its outcome counts (a no-op if another run already did)."""
         if set(outcomes) - set(BatchOutcomes.model_fields):
-            raise ValueError(f"a batch completes only with {', '.join(BatchOutcomes.model_fields)}; got "
-                             f"{sorted(outcomes)}")
+            raise ValueError(
+                f"a batch completes only with {', '.join(BatchOutcomes.model_fields)}; got {sorted(outcomes)}"
+            )
         counts = BatchOutcomes(**outcomes).to_item()
         key = {"pk": start.record.pk, "sk": start.record.sk}
         try:
-            item = self.retrier.call("UpdateItem", lambda: scope.storage.update_item(
-                scope.messages_table, key, update=COMPLETE_UPDATE, condition=COMPLETE_CONDITION,
-                names={"#status": "status"},
-                values={":completed": BatchStatus.COMPLETED.value, ":in_progress": BatchStatus.IN_PROGRESS.value,
-                        ":hash": start.record.content_hash, ":at": Decimal(max(now, int(start.record.started_at))),
-                        ":outcomes": counts}), hooks=hooks)
+            item = self.retrier.call(
+                "UpdateItem",
+                lambda: scope.storage.update_item(
+                    scope.messages_table,
+                    key,
+                    update=COMPLETE_UPDATE,
+                    condition=COMPLETE_CONDITION,
+                    names={"#status": "status"},
+                    values={
+                        ":completed": BatchStatus.COMPLETED.value,
+                        ":in_progress": BatchStatus.IN_PROGRESS.value,
+                        ":hash": start.record.content_hash,
+                        ":at": Decimal(max(now, int(start.record.started_at))),
+                        ":outcomes": counts,
+                    },
+                ),
+                hooks=hooks,
+            )
             return IngestBatch.from_item(item, tenant_id=scope.tenant_id)
         except ConditionFailed:
             stored = self.read(scope, start.record.batch_id, hooks)
-            if (stored is not None and stored.status is BatchStatus.COMPLETED
-                    and stored.content_hash == start.record.content_hash):
+            if (
+                stored is not None
+                and stored.status is BatchStatus.COMPLETED
+                and stored.content_hash == start.record.content_hash
+            ):
                 return stored  # a concurrent run of the same batch completed it first
             raise
 
 
 def describe(starts: Mapping[str, BatchStart]) -> str:
     """Per tenant: `tenant: how it started, its status (kept until YYYY-MM-DD)`."""
-    return "; ".join(f"{t}: {s.state.value}, {s.record.status.value.replace('_', ' ')} "
-                     f"(kept until {keys.from_unix_seconds(s.record.ttl):%Y-%m-%d})"
-                     for t, s in sorted(starts.items())) or "not recorded"
+    return (
+        "; ".join(
+            f"{t}: {s.state.value}, {s.record.status.value.replace('_', ' ')} "
+            f"(kept until {keys.from_unix_seconds(s.record.ttl):%Y-%m-%d})"
+            for t, s in sorted(starts.items())
+        )
+        or "not recorded"
+    )
 
 
 def read_batch(scope: TenantScope, batch_id: str, *, retrier: Retrier | None = None) -> IngestBatch | None:

@@ -43,6 +43,7 @@ class SalesTalk:
     def tenants(self, **kwargs: Any) -> Tenants:
         """The tenant lifecycle (onboard, suspend, reactivate, offboard, list) on this connection."""
         from salestalk_lib.ops.tenants import Tenants  # lifecycle pulls in models and events; import on first use
+
         return Tenants.of(self, **kwargs)
 
     def close(self) -> None:
@@ -56,9 +57,15 @@ class SalesTalk:
         self.close()
 
 
-def connect(endpoint_url: str | None = None, *, settings: Settings | None = None,
-            allow_aws: bool | None = None, region: str | None = None, profile: str | None = None,
-            endpoint: Endpoint | None = None) -> SalesTalk:
+def connect(
+    endpoint_url: str | None = None,
+    *,
+    settings: Settings | None = None,
+    allow_aws: bool | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint: Endpoint | None = None,
+) -> SalesTalk:
     """Resolve an endpoint (embedded by default; real AWS only when opted in) and wrap it.
 
     The storage seam's client skips botocore's client-side parameter validation
@@ -72,7 +79,8 @@ def connect(endpoint_url: str | None = None, *, settings: Settings | None = None
     settings = settings or Settings.from_env()
     if endpoint is None:
         allow = settings.allow_aws if allow_aws is None else allow_aws
-        endpoint = resolve_endpoint(endpoint_url, allow_aws=allow, region=region, profile=profile,
-                                    local_hosts=settings.local_hosts)
+        endpoint = resolve_endpoint(
+            endpoint_url, allow_aws=allow, region=region, profile=profile, local_hosts=settings.local_hosts
+        )
     client = endpoint.client(parameter_validation=False)
     return SalesTalk(endpoint=endpoint, settings=settings, storage=Storage(client))

@@ -71,8 +71,10 @@ class JsonLinesSink:
         path = self.path
         if path.exists() or path.is_symlink():
             if not path.is_file():
-                raise ConfigurationError(f"events file {str(path)!r} exists but is not a regular file "
-                                         "(a directory, FIFO, device or broken link): name a file")
+                raise ConfigurationError(
+                    f"events file {str(path)!r} exists but is not a regular file "
+                    "(a directory, FIFO, device or broken link): name a file"
+                )
             if not os.access(path, os.W_OK):
                 raise ConfigurationError(f"events file {str(path)!r} is not writable")
             return
@@ -102,9 +104,17 @@ def iso_utc(when: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def metrics_ingested(*, tenant_id: str, batch_id: str, metrics: Iterable[Metric], outcomes: dict[str, int],
-                     correlation_id: str, source: str = DEFAULT_SOURCE, event_id: str | None = None,
-                     now: Callable[[], datetime] = utc_now) -> MetricsIngestedEvent:
+def metrics_ingested(
+    *,
+    tenant_id: str,
+    batch_id: str,
+    metrics: Iterable[Metric],
+    outcomes: dict[str, int],
+    correlation_id: str,
+    source: str = DEFAULT_SOURCE,
+    event_id: str | None = None,
+    now: Callable[[], datetime] = utc_now,
+) -> MetricsIngestedEvent:
     """A validated `metrics.ingested.v1` event for one tenant's batch.
 
     `outcomes` maps created / already_exists / conflict / failed / written to
@@ -113,24 +123,30 @@ def metrics_ingested(*, tenant_id: str, batch_id: str, metrics: Iterable[Metric]
     metrics = list(metrics)
     subjects = sorted({m.subject.value for m in metrics})
     periods = sorted({m.period.text for m in metrics})
-    return MetricsIngestedEvent.model_validate({
-        "eventId": event_id or str(uuid.uuid4()),
-        "eventType": METRICS_INGESTED,
-        "eventVersion": "1.0",
-        "source": source,
-        "timestamp": iso_utc(now()),
-        "tenantId": tenant_id,
-        "metadata": {"correlationId": correlation_id},
-        "data": {
-            "batchId": batch_id,
-            "count": len(metrics),
-            "subjects": subjects,
-            "periods": periods,
-            "outcomes": {"created": outcomes.get("created", 0), "alreadyExists": outcomes.get("already_exists", 0),
-                         "conflicts": outcomes.get("conflict", 0), "failed": outcomes.get("failed", 0),
-                         "written": outcomes.get("written", 0)},
-        },
-    })
+    return MetricsIngestedEvent.model_validate(
+        {
+            "eventId": event_id or str(uuid.uuid4()),
+            "eventType": METRICS_INGESTED,
+            "eventVersion": "1.0",
+            "source": source,
+            "timestamp": iso_utc(now()),
+            "tenantId": tenant_id,
+            "metadata": {"correlationId": correlation_id},
+            "data": {
+                "batchId": batch_id,
+                "count": len(metrics),
+                "subjects": subjects,
+                "periods": periods,
+                "outcomes": {
+                    "created": outcomes.get("created", 0),
+                    "alreadyExists": outcomes.get("already_exists", 0),
+                    "conflicts": outcomes.get("conflict", 0),
+                    "failed": outcomes.get("failed", 0),
+                    "written": outcomes.get("written", 0),
+                },
+            },
+        }
+    )
 
 
 def read_json_lines(path: str | Path) -> list[dict[str, Any]]:

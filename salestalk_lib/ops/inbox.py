@@ -50,8 +50,9 @@ from salestalk_lib.dynamo.writes import CreateOnce, Outcome, put_once
 from salestalk_lib.ops.events import utc_now
 
 DEFAULT_LEASE_SECONDS = 300
-CLAIM_CONDITION = ("attribute_not_exists(pk) OR #ttl <= :now OR claimToken = :token "
-                   "OR (#status = :processing AND claimedAt <= :stale)")
+CLAIM_CONDITION = (
+    "attribute_not_exists(pk) OR #ttl <= :now OR claimToken = :token OR (#status = :processing AND claimedAt <= :stale)"
+)
 DONE_UPDATE = "SET #status = :processed, processedAt = :now"
 MINE = "#status = :processing AND claimToken = :token"
 MAX_CLAIM_ROUNDS = 3
@@ -76,15 +77,23 @@ def as_event(event: EventEnvelope | Mapping[str, Any]) -> EventEnvelope:
     return model
 
 
-def process_once(scope: TenantScope, event: EventEnvelope | Mapping[str, Any],
-                 handler: Callable[[EventEnvelope], None], *, retrier: Retrier | None = None,
-                 now: Callable[[], datetime] = utc_now, lease_seconds: int = DEFAULT_LEASE_SECONDS,
-                 new_token: Callable[[], str] = lambda: str(uuid.uuid4())) -> Delivery:
+def process_once(
+    scope: TenantScope,
+    event: EventEnvelope | Mapping[str, Any],
+    handler: Callable[[EventEnvelope], None],
+    *,
+    retrier: Retrier | None = None,
+    now: Callable[[], datetime] = utc_now,
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    new_token: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> Delivery:
     """Run `handler(event)` unless this tenant already processed (or is processing) `event.eventId`."""
     event = as_event(event)
     if event.tenant_id != scope.tenant_id:
-        raise IsolationViolation(f"event {event.event_id} belongs to tenant {event.tenant_id!r}, not to "
-                                 f"{scope.tenant_id!r}: process it in its own tenant's scope")
+        raise IsolationViolation(
+            f"event {event.event_id} belongs to tenant {event.tenant_id!r}, not to "
+            f"{scope.tenant_id!r}: process it in its own tenant's scope"
+        )
     retrier = retrier or Retrier()
     table, storage = scope.messages_table, scope.storage
     key = {"pk": keys.event_pk(event.event_id), "sk": keys.event_sk()}
@@ -92,6 +101,7 @@ def process_once(scope: TenantScope, event: EventEnvelope | Mapping[str, Any],
     if isinstance(claim, Delivery):
         return claim
     mine = {":processing": EventProcessing.PROCESSING.value, ":token": claim.claim_token}
+
     def withdraw() -> None:
         storage.delete_item(table, key, condition=MINE, names={"#status": "status"}, values=mine)
 
@@ -113,16 +123,30 @@ def process_once(scope: TenantScope, event: EventEnvelope | Mapping[str, Any],
         raise
     done_at = max(Decimal(int(now().timestamp())), claim.claimed_at)
     try:
-        retrier.call("UpdateItem", lambda: storage.update_item(
-            table, key, update=DONE_UPDATE, condition=MINE, names={"#status": "status"},
-            values={**mine, ":processed": EventProcessing.PROCESSED.value, ":now": Decimal(done_at)}))
+        retrier.call(
+            "UpdateItem",
+            lambda: storage.update_item(
+                table,
+                key,
+                update=DONE_UPDATE,
+                condition=MINE,
+                names={"#status": "status"},
+                values={**mine, ":processed": EventProcessing.PROCESSED.value, ":now": Decimal(done_at)},
+            ),
+        )
     except ConditionFailed:
         pass  # the lease ran out and another delivery took the claim over; it will mark the event itself
     return Delivery.PROCESSED
 
 
-def _claim(scope: TenantScope, event: EventEnvelope, retrier: Retrier, now: Callable[[], datetime],
-           lease_seconds: int, new_token: Callable[[], str]) -> ProcessedEvent | Delivery:
+def _claim(
+    scope: TenantScope,
+    event: EventEnvelope,
+    retrier: Retrier,
+    now: Callable[[], datetime],
+    lease_seconds: int,
+    new_token: Callable[[], str],
+) -> ProcessedEvent | Delivery:
     """Claim the event (the claim written) or say why not (duplicate, in flight); bounded rounds."""
     key = {"pk": keys.event_pk(event.event_id), "sk": keys.event_sk()}
     claims: list[ProcessedEvent] = []
@@ -131,8 +155,12 @@ def _claim(scope: TenantScope, event: EventEnvelope, retrier: Retrier, now: Call
         claimed_at = int(now().timestamp())
         claim = ProcessedEvent.claim(event, claim_token=new_token(), claimed_at=claimed_at)
         claims.append(claim)
-        values = {":now": Decimal(claimed_at), ":token": claim.claim_token,
-                  ":processing": EventProcessing.PROCESSING.value, ":stale": Decimal(claimed_at - lease_seconds)}
+        values = {
+            ":now": Decimal(claimed_at),
+            ":token": claim.claim_token,
+            ":processing": EventProcessing.PROCESSING.value,
+            ":stale": Decimal(claimed_at - lease_seconds),
+        }
         return CreateOnce(claim.to_item(), CLAIM_CONDITION, {"#ttl": "ttl", "#status": "status"}, values)
 
     def classify(stored: dict[str, Any], new: dict[str, Any]) -> Outcome:
@@ -141,10 +169,20 @@ def _claim(scope: TenantScope, event: EventEnvelope, retrier: Retrier, now: Call
         record = ProcessedEvent.from_item(stored, tenant_id=scope.tenant_id)
         return Outcome.ALREADY_EXISTS if record.status is EventProcessing.PROCESSED else Outcome.CONFLICT
 
-    result = put_once(scope.storage, scope.messages_table, request, key, retrier, classify=classify,
-                      rounds=MAX_CLAIM_ROUNDS, vanished=lambda failure: RetryBudgetExhausted(
-                          f"event {event.event_id}: its claim kept vanishing between a failed claim and the read",
-                          attempts=MAX_CLAIM_ROUNDS, last_error=failure))
+    result = put_once(
+        scope.storage,
+        scope.messages_table,
+        request,
+        key,
+        retrier,
+        classify=classify,
+        rounds=MAX_CLAIM_ROUNDS,
+        vanished=lambda failure: RetryBudgetExhausted(
+            f"event {event.event_id}: its claim kept vanishing between a failed claim and the read",
+            attempts=MAX_CLAIM_ROUNDS,
+            last_error=failure,
+        ),
+    )
     if result.outcome is Outcome.CREATED:
         return claims[-1]
     return Delivery.DUPLICATE if result.outcome is Outcome.ALREADY_EXISTS else Delivery.IN_FLIGHT

@@ -166,7 +166,9 @@ class WriteMode:
 
 WRITE_MODES: tuple[WriteMode, ...] = (
     WriteMode(
-        "conditional", "PutItem with attribute_not_exists(pk)", 1,
+        "conditional",
+        "PutItem with attribute_not_exists(pk)",
+        1,
         "per item: never overwrites; each item's outcome is exact (created, already_exists, conflict)",
         "detected atomically by the condition; DynamoDB returns the stored item to compare",
         "1 per item (+1 GetItem only if the stored item is not returned)",
@@ -174,7 +176,9 @@ WRITE_MODES: tuple[WriteMode, ...] = (
         "created, already_exists, conflict",
     ),
     WriteMode(
-        "transaction", "TransactWriteItems of ≤ 100 conditional Puts", TRANSACTION_LIMIT,
+        "transaction",
+        "TransactWriteItems of ≤ 100 conditional Puts",
+        TRANSACTION_LIMIT,
         "all-or-nothing per chunk; never overwrites; an existing item cancels its chunk, which is then "
         "resolved item by item",
         "detected atomically; a cancelled chunk falls back to conditional per item",
@@ -183,7 +187,9 @@ WRITE_MODES: tuple[WriteMode, ...] = (
         "created, already_exists, conflict",
     ),
     WriteMode(
-        "batch", "BatchGetItem (≤ 100) existence check, then BatchWriteItem (≤ 25)", BATCH_WRITE_LIMIT,
+        "batch",
+        "BatchGetItem (≤ 100) existence check, then BatchWriteItem (≤ 25)",
+        BATCH_WRITE_LIMIT,
         "last writer wins, and overwrites: BatchWriteItem takes no condition, so an item stored by another "
         "writer (or a concurrent batch run) between the check and the write is overwritten, and two runs "
         "may both write one key; the items it writes are reported written (not proven new); UnprocessedItems "
@@ -195,7 +201,9 @@ WRITE_MODES: tuple[WriteMode, ...] = (
         "written, already_exists, conflict (never created: nothing proves a written item was new)",
     ),
     WriteMode(
-        "message", "TransactWriteItems: Put identity item + Put message + Update session rollup", 1,
+        "message",
+        "TransactWriteItems: Put identity item + Put message + Update session rollup",
+        1,
         "message, identity item and rollup together or not at all; one message per messageId whatever its "
         "time (the identity item's condition decides races); never overwritten; the rollup count is exact "
         "under retries and concurrency",
@@ -210,14 +218,24 @@ WRITE_MODES: tuple[WriteMode, ...] = (
 
 def write_mode_table() -> list[dict[str, str]]:
     """`WRITE_MODES` as rows for the docs."""
-    return [{"mode": m.name, "API": m.api, "items/request": str(m.items_per_request), "guarantees": m.guarantees,
-             "existing items": m.existing_items, "outcomes": m.outcomes, "requests": m.requests,
-             "capacity": m.capacity}
-            for m in WRITE_MODES]
+    return [
+        {
+            "mode": m.name,
+            "API": m.api,
+            "items/request": str(m.items_per_request),
+            "guarantees": m.guarantees,
+            "existing items": m.existing_items,
+            "outcomes": m.outcomes,
+            "requests": m.requests,
+            "capacity": m.capacity,
+        }
+        for m in WRITE_MODES
+    ]
 
 
-def write_cost(mode: MetricMode | str, items: Sequence[Mapping[str, Any]], *, check_existing: bool = True
-               ) -> dict[str, int]:
+def write_cost(
+    mode: MetricMode | str, items: Sequence[Mapping[str, Any]], *, check_existing: bool = True
+) -> dict[str, int]:
     """Requests and capacity units to write `items` into an empty table with `mode` (no retries)."""
     mode = MetricMode(mode)
     kb = [max(1, ceil(item_size_bytes(i) / 1024)) for i in items]
@@ -262,8 +280,13 @@ class IngestResult:
     def write_result(self, table: str, key: Mapping[str, Any]) -> WriteResult:
         """This record's outcome as the create-once `WriteResult` (both versions on a conflict)."""
         c = self.conflict
-        return WriteResult(table, dict(key), self.outcome, stored=c.stored if c is not None else None,
-                           incoming=c.incoming if c is not None else None)
+        return WriteResult(
+            table,
+            dict(key),
+            self.outcome,
+            stored=c.stored if c is not None else None,
+            incoming=c.incoming if c is not None else None,
+        )
 
     def raise_for_conflict(self) -> None:
         """Raise the IngestConflict if the outcome is a conflict (or the error if it failed)."""
@@ -325,8 +348,13 @@ class IngestReport:
         occasional = (Outcome.WRITTEN, Outcome.SKIPPED)
         for kind in sorted({r.kind for r in self.results}):
             c = self.counts(kind)
-            rows.append({"kind": kind, "records": sum(c.values()),
-                         **{o.value: c.get(o.value, 0) for o in Outcome if o not in occasional or c.get(o.value)}})
+            rows.append(
+                {
+                    "kind": kind,
+                    "records": sum(c.values()),
+                    **{o.value: c.get(o.value, 0) for o in Outcome if o not in occasional or c.get(o.value)},
+                }
+            )
         return rows
 
 
@@ -383,9 +411,16 @@ def message_puts(table: str, message: Message) -> list[dict[str, Any]]:
     transaction can hold the units of many messages (two actions each) and one
     rollup update per session.
     """
-    return [{"Put": {"TableName": table, "Item": MessageIdentity.of(message).to_item(),
-                     "ConditionExpression": CREATE_ONCE}},
-            {"Put": {"TableName": table, "Item": message.to_item(), "ConditionExpression": CREATE_ONCE}}]
+    return [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": MessageIdentity.of(message).to_item(),
+                "ConditionExpression": CREATE_ONCE,
+            }
+        },
+        {"Put": {"TableName": table, "Item": message.to_item(), "ConditionExpression": CREATE_ONCE}},
+    ]
 
 
 def _rollup_case(stored: Mapping[str, Any] | None, m: Message) -> str:
@@ -401,16 +436,25 @@ def _rollup_case(stored: Mapping[str, Any] | None, m: Message) -> str:
     return "middle"
 
 
-_NEWEST = "(lastMessageAt < :t OR (lastMessageAt = :t AND (attribute_not_exists(lastMessageId) OR lastMessageId < :mid)))"
+_NEWEST = (
+    "(lastMessageAt < :t OR (lastMessageAt = :t AND (attribute_not_exists(lastMessageId) OR lastMessageId < :mid)))"
+)
 _NOT_NEWEST = "(lastMessageAt > :t OR (lastMessageAt = :t AND lastMessageId > :mid))"
 # case -> (update, condition); each condition holds exactly when `_rollup_case` names that case.
 _ROLLUP_UPDATES: dict[str, tuple[str, str]] = {
-    "new": ("SET tenantId = :tid, sessionId = :sid, messageCount = :one, firstMessageAt = :t, "
-            "lastMessageAt = :t, lastMessageId = :mid", "attribute_not_exists(pk)"),
-    "newest": ("SET lastMessageAt = :t, lastMessageId = :mid ADD messageCount :one",
-               f"attribute_exists(pk) AND {_NEWEST}"),
-    "earliest": ("SET firstMessageAt = :t ADD messageCount :one",
-                 f"attribute_exists(pk) AND firstMessageAt > :t AND {_NOT_NEWEST}"),
+    "new": (
+        "SET tenantId = :tid, sessionId = :sid, messageCount = :one, firstMessageAt = :t, "
+        "lastMessageAt = :t, lastMessageId = :mid",
+        "attribute_not_exists(pk)",
+    ),
+    "newest": (
+        "SET lastMessageAt = :t, lastMessageId = :mid ADD messageCount :one",
+        f"attribute_exists(pk) AND {_NEWEST}",
+    ),
+    "earliest": (
+        "SET firstMessageAt = :t ADD messageCount :one",
+        f"attribute_exists(pk) AND firstMessageAt > :t AND {_NOT_NEWEST}",
+    ),
     "middle": ("ADD messageCount :one", f"attribute_exists(pk) AND firstMessageAt <= :t AND {_NOT_NEWEST}"),
 }
 
@@ -458,8 +502,7 @@ class TenantGate:
     again on the next call, so onboarding or reactivating it takes effect at once.
     """
 
-    def __init__(self, *, recheck_seconds: float = STATUS_RECHECK_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, recheck_seconds: float = STATUS_RECHECK_SECONDS, clock: Callable[[], float] = time.monotonic):
         self.recheck_seconds = recheck_seconds
         self.clock = clock
         self._active_at: dict[str, float] = {}
@@ -492,10 +535,19 @@ class Ingestor:
     and clock).
     """
 
-    def __init__(self, storage: Storage, settings: Settings, *, retrier: Retrier | None = None,
-                 sink: EventSink | None = None, source: str = DEFAULT_SOURCE,
-                 now: Callable[[], datetime] = utc_now, new_id: Callable[[], str] = keys.new_uuid4,
-                 new_token: Callable[[], str] = _new_token, gate: TenantGate | None = None):
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        *,
+        retrier: Retrier | None = None,
+        sink: EventSink | None = None,
+        source: str = DEFAULT_SOURCE,
+        now: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], str] = keys.new_uuid4,
+        new_token: Callable[[], str] = _new_token,
+        gate: TenantGate | None = None,
+    ):
         self.storage = storage
         self.settings = settings
         self.retrier = retrier or Retrier()
@@ -553,8 +605,9 @@ class Ingestor:
         m = _as_model(message, Message)
         tracker = _Tracker()
         outcome, conflict = self._write_message(m, self._single(m.tenant_id, hooks, tracker))
-        return IngestResult("message", m.tenant_id, m.pk, outcome, tracker.requests, tracker.retries,
-                            tracker.ambiguous, conflict)
+        return IngestResult(
+            "message", m.tenant_id, m.pk, outcome, tracker.requests, tracker.retries, tracker.ambiguous, conflict
+        )
 
     def _write_message(self, m: Message, run: _Run) -> tuple[Outcome, IngestConflict | None]:
         scope = self.scope(m.tenant_id)
@@ -567,8 +620,10 @@ class Ingestor:
         # transaction-conflict budget, which raises when spent) or a vanished item (MAX_SETTLE_ROUNDS).
         vanished = 0
         while True:
-            actions = [*puts, {"Update": {"TableName": table, "Key": _rollup_key(m.session_id),
-                                          **rollup_update(case, m)}}]
+            actions = [
+                *puts,
+                {"Update": {"TableName": table, "Key": _rollup_key(m.session_id), **rollup_update(case, m)}},
+            ]
             # One token per distinct request: resends of this exact transaction are idempotent in
             # DynamoDB, and a different request never reuses a token (that would be rejected).
             token = self.new_token()
@@ -591,8 +646,9 @@ class Ingestor:
                 # cancellation and the read. Send the transaction again, a bounded number of times.
                 vanished += 1
                 if vanished >= MAX_SETTLE_ROUNDS:
-                    raise RetryBudgetExhausted(f"message {m.message_id}: its stored items kept changing",
-                                               attempts=vanished, last_error=failure)
+                    raise RetryBudgetExhausted(
+                        f"message {m.message_id}: its stored items kept changing", attempts=vanished, last_error=failure
+                    )
                 continue
             # The rollup is not in the state we guessed: its stored state says which update applies.
             stored = rollup.item if rollup is not None else None
@@ -604,25 +660,42 @@ class Ingestor:
             case = _rollup_case(stored, m)
             mismatches += 1
             if mismatches > 1:  # a second mismatch means other writers are updating this session now
-                run.retrier.backoff("TransactWriteItems", "transaction_conflict", mismatches - 1,
-                                    "RollupChanged", hooks=run.hooks,
-                                    last_error=TransactionConflict(f"session rollup of {m.session_id} kept "
-                                                                   "changing", code="RollupChanged"))
+                run.retrier.backoff(
+                    "TransactWriteItems",
+                    "transaction_conflict",
+                    mismatches - 1,
+                    "RollupChanged",
+                    hooks=run.hooks,
+                    last_error=TransactionConflict(
+                        f"session rollup of {m.session_id} kept changing", code="RollupChanged"
+                    ),
+                )
 
-    def _read_reasons(self, m: Message, storage: Storage, table: str, run: _Run
-                      ) -> tuple[CancellationReason | None, ...]:
+    def _read_reasons(
+        self, m: Message, storage: Storage, table: str, run: _Run
+    ) -> tuple[CancellationReason | None, ...]:
         """The three actions' reasons rebuilt by reading, for an endpoint that returned no cancellation reasons."""
         identity = self._get(storage, table, _identity_key(m.message_id), run)
         message = self._get(storage, table, {"pk": m.pk, "sk": identity["messageSk"] if identity else m.sk}, run)
         if identity is not None or message is not None:
-            found = [CancellationReason("ConditionalCheckFailed", identity) if identity else None,
-                     CancellationReason("ConditionalCheckFailed", message) if message else None, None]
+            found = [
+                CancellationReason("ConditionalCheckFailed", identity) if identity else None,
+                CancellationReason("ConditionalCheckFailed", message) if message else None,
+                None,
+            ]
             return tuple(found)
         rollup = self._get(storage, table, _rollup_key(m.session_id), run)
         return None, None, CancellationReason("ConditionalCheckFailed", rollup)
 
-    def _settle_message(self, m: Message, identity: CancellationReason | None, message: CancellationReason | None,
-                       storage: Storage, table: str, run: _Run) -> tuple[Outcome, IngestConflict | None] | None:
+    def _settle_message(
+        self,
+        m: Message,
+        identity: CancellationReason | None,
+        message: CancellationReason | None,
+        storage: Storage,
+        table: str,
+        run: _Run,
+    ) -> tuple[Outcome, IngestConflict | None] | None:
         """The outcome of a cancelled transaction for message `m`, from the reasons of its two `message_puts`.
 
         None when neither of its Puts failed (the cancellation came from another
@@ -642,8 +715,9 @@ class Ingestor:
             stored = self._get(storage, table, {"pk": m.pk, "sk": stored_sk}, run)
         if stored is None and stored_identity is not None:
             # An identity item without its message (the audit reports it): the id is taken all the same.
-            return Outcome.CONFLICT, IngestConflict(f"{m.pk} (its identity item names {stored_sk}, which is not "
-                                                    "stored)", stored_identity, item)
+            return Outcome.CONFLICT, IngestConflict(
+                f"{m.pk} (its identity item names {stored_sk}, which is not stored)", stored_identity, item
+            )
         if stored is None:
             return None  # it vanished since the cancellation: the caller tries again
         return self._resolve(m.pk, stored, item)
@@ -655,21 +729,39 @@ class Ingestor:
         m = _as_model(metric, Metric)
         tracker = _Tracker()
         outcome, conflict = self._put_metric(m, self._single(m.tenant_id, hooks, tracker))
-        return IngestResult("metric", m.tenant_id, _metric_label(m), outcome, tracker.requests, tracker.retries,
-                            tracker.ambiguous, conflict)
+        return IngestResult(
+            "metric",
+            m.tenant_id,
+            _metric_label(m),
+            outcome,
+            tracker.requests,
+            tracker.retries,
+            tracker.ambiguous,
+            conflict,
+        )
 
     def _put_metric(self, m: Metric, run: _Run) -> tuple[Outcome, IngestConflict | None]:
         scope = self.scope(m.tenant_id)
         label = _metric_label(m)
-        result = put_once(scope.storage, scope.metrics_table, CreateOnce(m.to_item(), CREATE_ONCE),
-                          {"pk": m.pk, "sk": m.sk}, run.retrier, hooks=run.hooks, rounds=MAX_SETTLE_ROUNDS,
-                          vanished=lambda failure: RetryBudgetExhausted(
-                              f"{label}: the stored metric kept vanishing after a failed create",
-                              attempts=MAX_SETTLE_ROUNDS, last_error=failure))
+        result = put_once(
+            scope.storage,
+            scope.metrics_table,
+            CreateOnce(m.to_item(), CREATE_ONCE),
+            {"pk": m.pk, "sk": m.sk},
+            run.retrier,
+            hooks=run.hooks,
+            rounds=MAX_SETTLE_ROUNDS,
+            vanished=lambda failure: RetryBudgetExhausted(
+                f"{label}: the stored metric kept vanishing after a failed create",
+                attempts=MAX_SETTLE_ROUNDS,
+                last_error=failure,
+            ),
+        )
         return _conflict_of(label, result)
 
-    def correct_metric(self, metric: Metric | Mapping[str, Any], *, expected_version: int,
-                       hooks: Sequence[Hook] = ()) -> Metric:
+    def correct_metric(
+        self, metric: Metric | Mapping[str, Any], *, expected_version: int, hooks: Sequence[Hook] = ()
+    ) -> Metric:
         """Replace a stored metric only if its version is still `expected_version`; store version + 1.
 
         Returns the stored corrected metric. Raises IngestConflict (showing the
@@ -691,8 +783,7 @@ class Ingestor:
         else:
             condition, values = "attribute_exists(pk) AND #md.#v = :expected", {":expected": Decimal(expected_version)}
         try:
-            run.call("PutItem", lambda: storage.put_item(table, item, condition=condition, names=names,
-                                                          values=values))
+            run.call("PutItem", lambda: storage.put_item(table, item, condition=condition, names=names, values=values))
             return corrected
         except ConditionFailed as exc:
             stored = exc.item or self._get(storage, table, {"pk": m.pk, "sk": m.sk}, run)
@@ -700,16 +791,21 @@ class Ingestor:
             return corrected
         if stored is None:
             raise IngestConflict(f"{_metric_label(m)} (no stored metric to correct)", {}, item)
-        raise IngestConflict(f"{_metric_label(m)} (expected version {expected_version}, stored version "
-                             f"{metric_version(stored)})", stored, item)
+        raise IngestConflict(
+            f"{_metric_label(m)} (expected version {expected_version}, stored version {metric_version(stored)})",
+            stored,
+            item,
+        )
 
-    def _transaction_chunk(self, indexes: list[int], chunk: list[Metric], run: _Run, trackers: list[_Tracker],
-                           finish: Callable[..., None]) -> None:
+    def _transaction_chunk(
+        self, indexes: list[int], chunk: list[Metric], run: _Run, trackers: list[_Tracker], finish: Callable[..., None]
+    ) -> None:
         """Up to 100 metrics of one tenant in one all-or-nothing transaction of conditional Puts."""
         scope = self.scope(chunk[0].tenant_id)
         storage, table = scope.storage, scope.metrics_table
-        actions = [{"Put": {"TableName": table, "Item": m.to_item(), "ConditionExpression": CREATE_ONCE}}
-                   for m in chunk]
+        actions = [
+            {"Put": {"TableName": table, "Item": m.to_item(), "ConditionExpression": CREATE_ONCE}} for m in chunk
+        ]
         token = self.new_token()
         shared = _Tracker()
         try:
@@ -728,8 +824,7 @@ class Ingestor:
             else:
                 finish(i, Outcome.CREATED)
 
-    def _batch_get(self, storage: Storage, table: str, wanted: list[dict[str, Any]], run: _Run
-                   ) -> list[dict[str, Any]]:
+    def _batch_get(self, storage: Storage, table: str, wanted: list[dict[str, Any]], run: _Run) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         retry = 0
         while wanted:  # bounded: each round with keys left spends one throttling retry (backoff raises when spent)
@@ -751,11 +846,19 @@ class Ingestor:
 
     # --- many records -------------------------------------------------------------
 
-    def ingest(self, records: Iterable[Message | Metric | Mapping[str, Any]], *, workers: int = 4,
-               metric_mode: MetricMode | str = MetricMode.CONDITIONAL, check_existing: bool = True,
-               batch_id: str | None = None, progress: Callable[[int], object] | None = None,
-               hooks: Sequence[Hook] = (), record_batch: bool = True,
-               stop: threading.Event | None = None) -> IngestReport:
+    def ingest(
+        self,
+        records: Iterable[Message | Metric | Mapping[str, Any]],
+        *,
+        workers: int = 4,
+        metric_mode: MetricMode | str = MetricMode.CONDITIONAL,
+        check_existing: bool = True,
+        batch_id: str | None = None,
+        progress: Callable[[int], object] | None = None,
+        hooks: Sequence[Hook] = (),
+        record_batch: bool = True,
+        stop: threading.Event | None = None,
+    ) -> IngestReport:
         """Validate every record, then write them all as one batch; one `metrics.ingested.v1` event per tenant.
 
         Nothing is written if any record is invalid (ValidationFailed lists every
@@ -783,12 +886,22 @@ class Ingestor:
         begun = [False] * len(models)
         inactive: dict[str, TenantNotActive] = {}
 
-        def report(*, interrupted: bool, starts: Mapping[str, BatchStart] | None = None,
-                   events: Sequence[EventEnvelope] = ()) -> IngestReport:
-            done = [r if r is not None else _unfinished(models[i], trackers[i], begun[i])
-                    for i, r in enumerate(results)]
-            return IngestReport(done, time.perf_counter() - started, stats, list(events), batch, dict(starts or {}),
-                                interrupted=interrupted, inactive=dict(inactive))
+        def report(
+            *, interrupted: bool, starts: Mapping[str, BatchStart] | None = None, events: Sequence[EventEnvelope] = ()
+        ) -> IngestReport:
+            done = [
+                r if r is not None else _unfinished(models[i], trackers[i], begun[i]) for i, r in enumerate(results)
+            ]
+            return IngestReport(
+                done,
+                time.perf_counter() - started,
+                stats,
+                list(events),
+                batch,
+                dict(starts or {}),
+                interrupted=interrupted,
+                inactive=dict(inactive),
+            )
 
         # Every tenant is checked before anything is written: one that may not receive data refuses the call.
         for tenant_id in sorted({m.tenant_id for m in models}):
@@ -799,12 +912,14 @@ class Ingestor:
             raise IngestInterrupted(report(interrupted=True)) from None
         replayed = {t for t, b in starts.items() if b.state is BatchState.REPLAYED}
 
-        def finish(i: int, outcome: Outcome, conflict: IngestConflict | None = None,
-                   error: BaseException | None = None) -> None:
+        def finish(
+            i: int, outcome: Outcome, conflict: IngestConflict | None = None, error: BaseException | None = None
+        ) -> None:
             m, t = models[i], trackers[i]
             kind, label = ("message", m.pk) if isinstance(m, Message) else ("metric", _metric_label(m))
-            results[i] = IngestResult(kind, m.tenant_id, label, outcome, t.requests, t.retries, t.ambiguous,
-                                      conflict, error)
+            results[i] = IngestResult(
+                kind, m.tenant_id, label, outcome, t.requests, t.retries, t.ambiguous, conflict, error
+            )
 
         def admitted(indexes: list[int]) -> bool:
             """Mark the records begun, unless their tenant stopped being active (then they are skipped)."""
@@ -864,7 +979,7 @@ class Ingestor:
         size = TRANSACTION_LIMIT if mode is MetricMode.TRANSACTION else BATCH_GET_LIMIT
         for indexes in metric_groups.values():
             for start in range(0, len(indexes), size):
-                part = indexes[start:start + size]
+                part = indexes[start : start + size]
                 tasks.append((functools.partial(chunk_task, part), len(part)))
 
         try:
@@ -875,8 +990,7 @@ class Ingestor:
             if len(done) != len(models):
                 raise RuntimeError(f"ingest bug: {len(models) - len(done)} record(s) ended without a result")
             event_ids = {t: b.event_id for t, b in starts.items() if b.event_id is not None}
-            events = self._emit_metrics_events(models, done, batch, skip=replayed | set(inactive),
-                                               event_ids=event_ids)
+            events = self._emit_metrics_events(models, done, batch, skip=replayed | set(inactive), event_ids=event_ids)
             starts = self._complete_batch(starts, done, run)
         except KeyboardInterrupt:
             stop.set()
@@ -904,8 +1018,9 @@ class Ingestor:
             raise
         return starts
 
-    def _complete_batch(self, starts: dict[str, BatchStart], results: Sequence[IngestResult], run: _Run
-                        ) -> dict[str, BatchStart]:
+    def _complete_batch(
+        self, starts: dict[str, BatchStart], results: Sequence[IngestResult], run: _Run
+    ) -> dict[str, BatchStart]:
         """Complete each tenant's share whose records all succeeded; the others stay in progress."""
         ledger = BatchLedger(run.retrier, self.new_id)
         now = unix_now(self.now())
@@ -923,8 +1038,15 @@ class Ingestor:
             done[tenant_id] = BatchStart(record, start.state)
         return done
 
-    def _batch_chunk(self, indexes: list[int], chunk: list[Metric], check_existing: bool, run: _Run,
-                     trackers: list[_Tracker], finish: Callable[..., None]) -> None:
+    def _batch_chunk(
+        self,
+        indexes: list[int],
+        chunk: list[Metric],
+        check_existing: bool,
+        run: _Run,
+        trackers: list[_Tracker],
+        finish: Callable[..., None],
+    ) -> None:
         """Up to 100 metrics of one tenant: check which exist, then BatchWriteItem the others (last writer wins).
 
         Each record is finished as soon as its fate is known, so a later failure
@@ -957,7 +1079,7 @@ class Ingestor:
                     share()
                     finish(i, *self._resolve(_metric_label(m), old, item))
             for start in range(0, len(to_write), BATCH_WRITE_LIMIT):
-                part = to_write[start:start + BATCH_WRITE_LIMIT]
+                part = to_write[start : start + BATCH_WRITE_LIMIT]
                 self._batch_write(storage, table, [item for _, item in part], run)
                 share()
                 for i, _ in part:
@@ -965,18 +1087,36 @@ class Ingestor:
         finally:
             share()
 
-    def bulk_load_metrics(self, metrics: Iterable[Metric | Mapping[str, Any]], *, workers: int = 4,
-                          check_existing: bool = True, batch_id: str | None = None,
-                          progress: Callable[[int], object] | None = None) -> IngestReport:
+    def bulk_load_metrics(
+        self,
+        metrics: Iterable[Metric | Mapping[str, Any]],
+        *,
+        workers: int = 4,
+        check_existing: bool = True,
+        batch_id: str | None = None,
+        progress: Callable[[int], object] | None = None,
+    ) -> IngestReport:
         """Validate and load many metrics with BatchGetItem + BatchWriteItem, last writer wins (see `WRITE_MODES`)."""
-        return self.ingest(metrics, workers=workers, metric_mode=MetricMode.BATCH, check_existing=check_existing,
-                           batch_id=batch_id, progress=progress)
+        return self.ingest(
+            metrics,
+            workers=workers,
+            metric_mode=MetricMode.BATCH,
+            check_existing=check_existing,
+            batch_id=batch_id,
+            progress=progress,
+        )
 
     # --- events -------------------------------------------------------------------
 
-    def _emit_metrics_events(self, models: Sequence[ContractModel], results: Sequence[IngestResult],
-                             batch_id: str, *, skip: Collection[str] = (),
-                             event_ids: Mapping[str, str] | None = None) -> list[EventEnvelope]:
+    def _emit_metrics_events(
+        self,
+        models: Sequence[ContractModel],
+        results: Sequence[IngestResult],
+        batch_id: str,
+        *,
+        skip: Collection[str] = (),
+        event_ids: Mapping[str, str] | None = None,
+    ) -> list[EventEnvelope]:
         """One event per tenant with metrics (none for `skip`); its id from the batch record when there is one."""
         by_tenant: dict[str, list[tuple[Metric, IngestResult]]] = {}
         for m, r in zip(models, results, strict=True):
@@ -985,10 +1125,18 @@ class Ingestor:
         events: list[EventEnvelope] = []
         for tenant_id, pairs in sorted(by_tenant.items()):
             counts = Counter(r.outcome.value for _, r in pairs)
-            events.append(metrics_ingested(tenant_id=tenant_id, batch_id=batch_id, metrics=[m for m, _ in pairs],
-                                           outcomes=counts, correlation_id=batch_id, source=self.source,
-                                           event_id=(event_ids or {}).get(tenant_id) or self.new_id(),
-                                           now=self.now))
+            events.append(
+                metrics_ingested(
+                    tenant_id=tenant_id,
+                    batch_id=batch_id,
+                    metrics=[m for m, _ in pairs],
+                    outcomes=counts,
+                    correlation_id=batch_id,
+                    source=self.source,
+                    event_id=(event_ids or {}).get(tenant_id) or self.new_id(),
+                    now=self.now,
+                )
+            )
         if events:
             self.sink.send(events)
         return events
@@ -1009,11 +1157,11 @@ def _unfinished(m: Message | Metric, tracker: _Tracker, begun: bool) -> IngestRe
     """The result of a record the run stopped before it finished: skipped, or in flight (may have been applied)."""
     kind, label = ("message", m.pk) if isinstance(m, Message) else ("metric", _metric_label(m))
     if not begun:
-        return IngestResult(kind, m.tenant_id, label, Outcome.SKIPPED, tracker.requests, tracker.retries,
-                            tracker.ambiguous)
+        return IngestResult(
+            kind, m.tenant_id, label, Outcome.SKIPPED, tracker.requests, tracker.retries, tracker.ambiguous
+        )
     error = Interrupted(f"{label}: still in flight when the run stopped")
-    return IngestResult(kind, m.tenant_id, label, Outcome.FAILED, tracker.requests, tracker.retries, True,
-                        error=error)
+    return IngestResult(kind, m.tenant_id, label, Outcome.FAILED, tracker.requests, tracker.retries, True, error=error)
 
 
 def _as_model(record: Any, model: type[ContractModel]) -> Any:
@@ -1023,13 +1171,21 @@ def _as_model(record: Any, model: type[ContractModel]) -> Any:
     if violations:
         raise ValidationFailed(violations)
     if not isinstance(validated, model):
-        raise ValidationFailed([Violation("<record>", "(record)", f"must be a {model.__name__.lower()} record, "
-                                                                   f"got a {type(validated).__name__}")])
+        raise ValidationFailed(
+            [
+                Violation(
+                    "<record>",
+                    "(record)",
+                    f"must be a {model.__name__.lower()} record, got a {type(validated).__name__}",
+                )
+            ]
+        )
     return validated
 
 
-def validate_for_ingest(records: Iterable[Message | Metric | Mapping[str, Any]], *, where: str = "<records>"
-                        ) -> list[Message | Metric]:
+def validate_for_ingest(
+    records: Iterable[Message | Metric | Mapping[str, Any]], *, where: str = "<records>"
+) -> list[Message | Metric]:
     """Validate records for ingestion (each one's rules and the rules between them); all-or-nothing.
 
     Only messages and metrics are ingested: session rollups and message
@@ -1041,28 +1197,35 @@ def validate_for_ingest(records: Iterable[Message | Metric | Mapping[str, Any]],
     for n, record in enumerate(records, start=1):
         label = f"{where}:{n}"
         if isinstance(record, (Message, Metric)):
-            valid.append(ValidRecord(label, RecordKind.MESSAGE if isinstance(record, Message) else RecordKind.METRIC,
-                                     record))
+            valid.append(
+                ValidRecord(label, RecordKind.MESSAGE if isinstance(record, Message) else RecordKind.METRIC, record)
+            )
             continue
         model, problems = validate_record(record, label)
         violations.extend(problems)
         if model is None:
             continue
         if not isinstance(model, (Message, Metric)):
-            violations.append(Violation(label, "(record)", f"is a {type(model).__name__} record; ingest takes "
-                                                           "messages and metrics only"))
+            violations.append(
+                Violation(
+                    label, "(record)", f"is a {type(model).__name__} record; ingest takes messages and metrics only"
+                )
+            )
             continue
-        valid.append(ValidRecord(label, RecordKind.MESSAGE if isinstance(model, Message) else RecordKind.METRIC,
-                                 model))
+        valid.append(ValidRecord(label, RecordKind.MESSAGE if isinstance(model, Message) else RecordKind.METRIC, model))
     violations.extend(cross_check(valid))
     if violations:
         raise ValidationFailed(violations)
     return [r.model for r in valid]  # type: ignore[misc]
 
 
-def _run_tasks(tasks: Sequence[tuple[Callable[[], int], int]], workers: int,
-               progress: Callable[[int], object] | None, stop: threading.Event,
-               grace: float = STOP_GRACE_SECONDS) -> None:
+def _run_tasks(
+    tasks: Sequence[tuple[Callable[[], int], int]],
+    workers: int,
+    progress: Callable[[int], object] | None,
+    stop: threading.Event,
+    grace: float = STOP_GRACE_SECONDS,
+) -> None:
     """Run `tasks` (each `(task, records)`) on `workers` daemon threads; the calling thread only waits.
 
     No task starts once `stop` is set. Then the running tasks get up to `grace`
@@ -1093,8 +1256,10 @@ def _run_tasks(tasks: Sequence[tuple[Callable[[], int], int]], workers: int,
                 stop.set()
                 finished.put((size, exc))
 
-    threads = [threading.Thread(target=worker, name=f"salestalk-ingest-{n}", daemon=True)
-               for n in range(max(1, min(workers, len(tasks))))]
+    threads = [
+        threading.Thread(target=worker, name=f"salestalk-ingest-{n}", daemon=True)
+        for n in range(max(1, min(workers, len(tasks))))
+    ]
     for t in threads:
         t.start()
     ended = 0

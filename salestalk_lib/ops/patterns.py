@@ -93,6 +93,7 @@ def _enum(enum: type[StrEnum]) -> Callable[[Any], str]:
         except ValueError:
             choices = ", ".join(m.value for m in enum)
             raise ContractError(f"{value!r} is not one of: {choices}") from None
+
     return parse
 
 
@@ -152,20 +153,23 @@ def _instant(value: Any) -> Decimal:
     text = _str(value, "time")
     if _NUMERIC_TEXT_RE.fullmatch(text):
         if not _INSTANT_TEXT_RE.fullmatch(text):
-            raise ContractError(f"{text!r} is not a time: unix seconds have at most 12 digits and 6 decimals "
-                                "(years 1-9999, to the microsecond)")
+            raise ContractError(
+                f"{text!r} is not a time: unix seconds have at most 12 digits and 6 decimals "
+                "(years 1-9999, to the microsecond)"
+            )
         return _seconds(Decimal(text), text)
     return _instant_text(text)
 
 
 def _seconds(seconds: Decimal, shown: object) -> Decimal:
     if not seconds.is_finite() or not _FIRST_INSTANT <= seconds <= _LAST_INSTANT:
-        raise ContractError(f"{shown!r} is not a time: unix seconds must lie between {_FIRST_INSTANT} and "
-                            f"{_LAST_INSTANT} (years 1-9999)")
+        raise ContractError(
+            f"{shown!r} is not a time: unix seconds must lie between {_FIRST_INSTANT} and "
+            f"{_LAST_INSTANT} (years 1-9999)"
+        )
     if seconds != seconds.quantize(_MICROSECOND):
         raise ContractError(f"{shown!r} is not a time: unix seconds have at most 6 decimals (microseconds)")
     return seconds
-
 
 
 def _instant_text(text: str) -> Decimal:
@@ -177,7 +181,8 @@ def _instant_text(text: str) -> Decimal:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ContractError(
-            f"{text!r} is not a time: use unix seconds, ISO-8601 UTC (2025-11-09T10:00:00Z) or a period") from None
+            f"{text!r} is not a time: use unix seconds, ISO-8601 UTC (2025-11-09T10:00:00Z) or a period"
+        ) from None
     if parsed.tzinfo is None:
         raise ContractError(f"time {text!r} needs a timezone (end it with Z)")
     return keys.unix_seconds(parsed)
@@ -206,22 +211,31 @@ def _dimension_key(value: Any) -> str:
 
 _SAMPLE_UUID = "00000000-0000-4000-8000-000000000000"
 
-TENANT_ID = ParamType("tenant id", "1-64 lowercase letters, digits and inner '-'", keys.validate_tenant_id,
-                      "zz0sample0zz")
+TENANT_ID = ParamType(
+    "tenant id", "1-64 lowercase letters, digits and inner '-'", keys.validate_tenant_id, "zz0sample0zz"
+)
 EMAIL = ParamType("email", "an owner's email address, exactly as stored", _email, "zz@sample.zz")
 STATUS = ParamType("status", "one of " + ", ".join(s.value for s in TenantStatus), _enum(TenantStatus), "active")
 UUID = ParamType("uuid", "a lowercase UUID v4", _uuid, _SAMPLE_UUID)
-MESSAGE_TIME = ParamType("message time", "ISO-8601 UTC with milliseconds (2025-11-09T10:00:00.000Z)",
-                         _message_time, "1999-09-09T09:09:09.999Z")
-INSTANT = ParamType("time", "unix seconds, ISO-8601 UTC, a date or a period (its first instant); inclusive",
-                    _instant, Decimal(999999999))
+MESSAGE_TIME = ParamType(
+    "message time",
+    "ISO-8601 UTC with milliseconds (2025-11-09T10:00:00.000Z)",
+    _message_time,
+    "1999-09-09T09:09:09.999Z",
+)
+INSTANT = ParamType(
+    "time",
+    "unix seconds, ISO-8601 UTC, a date or a period (its first instant); inclusive",
+    _instant,
+    Decimal(999999999),
+)
 SENDER = ParamType("sender", "one of " + ", ".join(s.value for s in Sender), _enum(Sender), "user")
 SUBJECT = ParamType("subject", "a metric subject (metricType), e.g. revenue", _subject, "zzsamplezz")
 PERIOD = ParamType("period", "YYYY-QN, YYYY-MM or YYYY-MM-DD", _period, "1999-Q4")
-GRANULARITY = ParamType("granularity", "one of " + ", ".join(g.value for g in Granularity),
-                        _enum(Granularity), "quarter")
-DIMENSION_KEY = ParamType("dimension key", "{dimName}:{dimValue}, e.g. region:Europe", _dimension_key,
-                          "zzdim:zzsample")
+GRANULARITY = ParamType(
+    "granularity", "one of " + ", ".join(g.value for g in Granularity), _enum(Granularity), "quarter"
+)
+DIMENSION_KEY = ParamType("dimension key", "{dimName}:{dimValue}, e.g. region:Europe", _dimension_key, "zzdim:zzsample")
 
 
 @dataclass(frozen=True)
@@ -310,8 +324,10 @@ class Pattern:
             key_attrs = [a.name for a in spec.key_attributes]
         declared = [self.hash_key.attribute] + ([self.range_key.attribute] if self.range_key else [])
         if declared != key_attrs[: len(declared)]:
-            raise ValueError(f"pattern {self.name}: key condition on {declared}, but the "
-                             f"{self.index or spec.kind} key is {key_attrs}")
+            raise ValueError(
+                f"pattern {self.name}: key condition on {declared}, but the "
+                f"{self.index or spec.kind} key is {key_attrs}"
+            )
         for used in self.used_params():
             if used not in names:
                 raise ValueError(f"pattern {self.name}: key condition uses undeclared parameter {used!r}")
@@ -347,11 +363,14 @@ class Pattern:
         too, never the TypeError or decimal signal it would otherwise raise.
         """
         if not isinstance(given, Mapping):
-            raise ContractError(f"pattern {self.name}: parameters must be a mapping of name to value, "
-                                f"got {type(given).__name__} (it takes {self.accepts()})")
+            raise ContractError(
+                f"pattern {self.name}: parameters must be a mapping of name to value, "
+                f"got {type(given).__name__} (it takes {self.accepts()})"
+            )
         known = {p.name: p for p in self.params}
-        unknown = sorted(n if isinstance(n, str) and n.isidentifier() and n.isascii() else _shown(n)
-                         for n in set(given) - set(known))
+        unknown = sorted(
+            n if isinstance(n, str) and n.isidentifier() and n.isascii() else _shown(n) for n in set(given) - set(known)
+        )
         if unknown:
             raise ContractError(f"pattern {self.name} takes {self.accepts()}; unknown: {', '.join(unknown)}")
         out: dict[str, Any] = {}
@@ -359,8 +378,9 @@ class Pattern:
             value = given.get(p.name)
             if value is None:
                 if p.required:
-                    raise ContractError(f"pattern {self.name} needs parameter {p.name!r} ({p.doc}); "
-                                        f"it takes {self.accepts()}")
+                    raise ContractError(
+                        f"pattern {self.name} needs parameter {p.name!r} ({p.doc}); it takes {self.accepts()}"
+                    )
                 continue
             try:
                 out[p.name] = p.type.parse(value)
@@ -368,8 +388,10 @@ class Pattern:
                 raise type(exc)(f"pattern {self.name}, parameter {p.name}: {exc}") from None
             except (TypeError, ValueError, ArithmeticError, AttributeError):
                 # The parsers expect text or the documented Python types; anything else is bad input.
-                raise ContractError(f"pattern {self.name}, parameter {p.name}: expected {p.type.doc}, got "
-                                    f"{type(value).__name__} {_shown(value)}") from None
+                raise ContractError(
+                    f"pattern {self.name}, parameter {p.name}: expected {p.type.doc}, got "
+                    f"{type(value).__name__} {_shown(value)}"
+                ) from None
         if self.check is not None:
             self.check(out)
         rk = self.range_key
@@ -380,6 +402,7 @@ class Pattern:
 
     def key_condition_text(self, params: Mapping[str, Any] | None = None) -> str:
         """The key condition as text: with `{param}` placeholders, or with the values of `params`."""
+
         def shown(attr_param: str | None, build: Callable[..., Any]) -> str:
             if attr_param is None:
                 return str(build())
@@ -437,8 +460,9 @@ def _check_series_bounds(params: dict[str, Any]) -> None:
     want = params["granularity"]
     for bound in ("start", "end"):
         if bound in params and (period := keys.parse_period(params[bound])).granularity != want:
-            raise ContractError(f"pattern metric_time_series: period {period.text} is a {period.granularity}, "
-                                f"but granularity is {want}")
+            raise ContractError(
+                f"pattern metric_time_series: period {period.text} is a {period.granularity}, but granularity is {want}"
+            )
 
 
 def _headline_of_granularity(item: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
@@ -457,109 +481,170 @@ _TIME_RANGE = (
 
 PATTERNS: tuple[Pattern, ...] = (
     Pattern(
-        number=1, name="tenant_by_id", question="tenant by id",
-        table=TableKind.REGISTRY, index=None,
-        hash_key=Eq("tenantId", "tenant_id"), range_key=None,
+        number=1,
+        name="tenant_by_id",
+        question="tenant by id",
+        table=TableKind.REGISTRY,
+        index=None,
+        hash_key=Eq("tenantId", "tenant_id"),
+        range_key=None,
         params=(Param("tenant_id", TENANT_ID, "the tenant's id"),),
         example={"tenant_id": "acme-corp-001"},
-        model="Tenant", order="one item",
+        model="Tenant",
+        order="one item",
         notes="On a tenant scope, only the scope's own registry item can be read.",
     ),
     Pattern(
-        number=2, name="tenants_by_owner", question="tenants of an owner email",
-        table=TableKind.REGISTRY, index="OwnerEmailIndex",
-        hash_key=Eq("ownerEmail", "email"), range_key=None,
+        number=2,
+        name="tenants_by_owner",
+        question="tenants of an owner email",
+        table=TableKind.REGISTRY,
+        index="OwnerEmailIndex",
+        hash_key=Eq("ownerEmail", "email"),
+        range_key=None,
         params=(Param("email", EMAIL, "the owner's email"),),
         example={"email": "platform-admin@acme-corp.example"},
-        model="Tenant", order="unspecified (the index has no sort key)",
+        model="Tenant",
+        order="unspecified (the index has no sort key)",
         notes="Registry-wide: runs on the connection, not on a tenant scope.",
     ),
     Pattern(
-        number=3, name="tenants_by_status", question="tenants by status",
-        table=TableKind.REGISTRY, index="StatusIndex",
-        hash_key=Eq("status", "status"), range_key=None,
+        number=3,
+        name="tenants_by_status",
+        question="tenants by status",
+        table=TableKind.REGISTRY,
+        index="StatusIndex",
+        hash_key=Eq("status", "status"),
+        range_key=None,
         params=(Param("status", STATUS, "lifecycle status"),),
         example={"status": "active"},
-        model="Tenant", order="unspecified (the index has no sort key)",
+        model="Tenant",
+        order="unspecified (the index has no sort key)",
         notes="Registry-wide: runs on the connection, not on a tenant scope.",
     ),
     Pattern(
-        number=4, name="message_by_id", question="one message",
-        table=TableKind.MESSAGES, index=None,
-        hash_key=Eq("pk", "message_id", keys.message_pk), range_key=Eq("sk", "time"),
-        params=(Param("message_id", UUID, "the message's id"),
-                Param("time", MESSAGE_TIME, "the message's sk; makes the read a GetItem", required=False)),
+        number=4,
+        name="message_by_id",
+        question="one message",
+        table=TableKind.MESSAGES,
+        index=None,
+        hash_key=Eq("pk", "message_id", keys.message_pk),
+        range_key=Eq("sk", "time"),
+        params=(
+            Param("message_id", UUID, "the message's id"),
+            Param("time", MESSAGE_TIME, "the message's sk; makes the read a GetItem", required=False),
+        ),
         example={"message_id": "ac27d6c2-344a-415e-9da8-c93f71181091", "time": "2026-01-12T15:04:05.000Z"},
-        model="Message", order="one item",
+        model="Message",
+        order="one item",
         notes="Without `time` it is a Query on the message's own partition (one item).",
     ),
     Pattern(
-        number=5, name="session_messages", question="a session's messages in time order",
-        table=TableKind.MESSAGES, index="SessionIndex",
-        hash_key=Eq("sessionId", "session_id"), range_key=Between("timestamp", "start", "end"),
+        number=5,
+        name="session_messages",
+        question="a session's messages in time order",
+        table=TableKind.MESSAGES,
+        index="SessionIndex",
+        hash_key=Eq("sessionId", "session_id"),
+        range_key=Between("timestamp", "start", "end"),
         params=(Param("session_id", UUID, "the session's id"), *_TIME_RANGE),
         example={"session_id": "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5"},
-        model="Message", order="by timestamp, oldest first",
+        model="Message",
+        order="by timestamp, oldest first",
         notes="Session rollups have no `timestamp`, so SessionIndex never holds them (sparse index).",
     ),
     Pattern(
-        number=6, name="messages_by_sender", question="messages by sender over time",
-        table=TableKind.MESSAGES, index="SenderIndex",
-        hash_key=Eq("sender", "sender"), range_key=Between("timestamp", "start", "end"),
+        number=6,
+        name="messages_by_sender",
+        question="messages by sender over time",
+        table=TableKind.MESSAGES,
+        index="SenderIndex",
+        hash_key=Eq("sender", "sender"),
+        range_key=Between("timestamp", "start", "end"),
         params=(Param("sender", SENDER, "who wrote the messages"), *_TIME_RANGE),
         example={"sender": "user", "start": "2026-01-01T00:00:00Z", "end": "2026-01-31T23:59:59Z"},
-        model="Message", order="by timestamp, oldest first",
+        model="Message",
+        order="by timestamp, oldest first",
     ),
     Pattern(
-        number=7, name="session_rollup", question="a session's rollup",
-        table=TableKind.MESSAGES, index=None,
-        hash_key=Eq("pk", "session_id", keys.session_pk), range_key=Eq("sk", None, keys.session_sk),
+        number=7,
+        name="session_rollup",
+        question="a session's rollup",
+        table=TableKind.MESSAGES,
+        index=None,
+        hash_key=Eq("pk", "session_id", keys.session_pk),
+        range_key=Eq("sk", None, keys.session_sk),
         params=(Param("session_id", UUID, "the session's id"),),
         example={"session_id": "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5"},
-        model="SessionRollup", order="one item",
+        model="SessionRollup",
+        order="one item",
     ),
     Pattern(
-        number=8, name="metric_for_period", question="one metric for one period",
-        table=TableKind.METRICS, index=None,
-        hash_key=Eq("pk", "subject", keys.metric_pk), range_key=Eq("sk", "period"),
-        params=(Param("subject", SUBJECT, "the metric's subject"),
-                Param("period", PERIOD, "the period (its headline figure)")),
+        number=8,
+        name="metric_for_period",
+        question="one metric for one period",
+        table=TableKind.METRICS,
+        index=None,
+        hash_key=Eq("pk", "subject", keys.metric_pk),
+        range_key=Eq("sk", "period"),
+        params=(
+            Param("subject", SUBJECT, "the metric's subject"),
+            Param("period", PERIOD, "the period (its headline figure)"),
+        ),
         example={"subject": "revenue", "period": "2025-Q3"},
-        model="Metric", order="one item",
+        model="Metric",
+        order="one item",
         notes="The headline figure; a slice is read with pattern 10.",
     ),
     Pattern(
-        number=9, name="metric_time_series", question="a metric's time series at one granularity",
-        table=TableKind.METRICS, index=None,
-        hash_key=Eq("pk", "subject", keys.metric_pk), range_key=Between("sk", "start", "end"),
-        params=(Param("subject", SUBJECT, "the metric's subject"),
-                Param("granularity", GRANULARITY, "quarter, month or day"),
-                Param("start", PERIOD, "first period, inclusive (of that granularity)", required=False),
-                Param("end", PERIOD, "last period, inclusive (of that granularity)", required=False)),
+        number=9,
+        name="metric_time_series",
+        question="a metric's time series at one granularity",
+        table=TableKind.METRICS,
+        index=None,
+        hash_key=Eq("pk", "subject", keys.metric_pk),
+        range_key=Between("sk", "start", "end"),
+        params=(
+            Param("subject", SUBJECT, "the metric's subject"),
+            Param("granularity", GRANULARITY, "quarter, month or day"),
+            Param("start", PERIOD, "first period, inclusive (of that granularity)", required=False),
+            Param("end", PERIOD, "last period, inclusive (of that granularity)", required=False),
+        ),
         example={"subject": "revenue", "granularity": "quarter", "start": "2025-Q2", "end": "2025-Q4"},
-        model="Metric", order="by period, oldest first",
-        keep=_headline_of_granularity, check=_check_series_bounds,
+        model="Metric",
+        order="by period, oldest first",
+        keep=_headline_of_granularity,
+        check=_check_series_bounds,
         keep_doc="headlines of the asked granularity only: the sk range also holds other "
-                 "granularities and slices (period sort trap)",
+        "granularities and slices (period sort trap)",
     ),
     Pattern(
-        number=10, name="metric_slices", question="a metric's slices in one period",
-        table=TableKind.METRICS, index=None,
-        hash_key=Eq("pk", "subject", keys.metric_pk), range_key=Prefix("sk", "period"),
-        params=(Param("subject", SUBJECT, "the metric's subject"),
-                Param("period", PERIOD, "the period")),
+        number=10,
+        name="metric_slices",
+        question="a metric's slices in one period",
+        table=TableKind.METRICS,
+        index=None,
+        hash_key=Eq("pk", "subject", keys.metric_pk),
+        range_key=Prefix("sk", "period"),
+        params=(Param("subject", SUBJECT, "the metric's subject"), Param("period", PERIOD, "the period")),
         example={"subject": "revenue", "period": "2025-Q3"},
-        model="Metric", order="headline first, then slices by dimension key",
+        model="Metric",
+        order="headline first, then slices by dimension key",
         keep=_in_period,
         keep_doc="the asked period only: begins_with(sk, '2025-10') also matches the days '2025-10-05'",
     ),
     Pattern(
-        number=11, name="dimension_over_time", question="all metrics of one dimension over time",
-        table=TableKind.METRICS, index="DimensionIndex",
-        hash_key=Eq("dimensionKey", "dimension_key"), range_key=Between("timestamp", "start", "end"),
+        number=11,
+        name="dimension_over_time",
+        question="all metrics of one dimension over time",
+        table=TableKind.METRICS,
+        index="DimensionIndex",
+        hash_key=Eq("dimensionKey", "dimension_key"),
+        range_key=Between("timestamp", "start", "end"),
         params=(Param("dimension_key", DIMENSION_KEY, "the slice's dimension key"), *_TIME_RANGE),
         example={"dimension_key": "region:Europe"},
-        model="Metric", order="by timestamp (period start), oldest first",
+        model="Metric",
+        order="by timestamp (period start), oldest first",
         notes="Only slices carry `dimensionKey`, so headlines are not in DimensionIndex (sparse).",
     ),
 )
@@ -571,8 +656,10 @@ EXAMPLE_TENANT = "acme-corp-001"
 _BY_NAME = {p.name: p for p in PATTERNS}
 _BY_NUMBER = {p.number: p for p in PATTERNS}
 if not len(_BY_NAME) == len(_BY_NUMBER) == len(PATTERNS) == 11:  # a real check: `python -O` strips asserts
-    raise RuntimeError(f"the contract has eleven access patterns with distinct names and numbers; "
-                       f"got {len(PATTERNS)} ({len(_BY_NAME)} names, {len(_BY_NUMBER)} numbers)")
+    raise RuntimeError(
+        f"the contract has eleven access patterns with distinct names and numbers; "
+        f"got {len(PATTERNS)} ({len(_BY_NAME)} names, {len(_BY_NUMBER)} numbers)"
+    )
 
 
 def get(pattern: str | int | Pattern) -> Pattern:
@@ -587,8 +674,9 @@ def get(pattern: str | int | Pattern) -> Pattern:
         numeric = pattern.isascii() and pattern.isdigit() and len(pattern) <= 3
         found = _BY_NUMBER.get(int(pattern)) if numeric else _BY_NAME.get(pattern)
     if found is None:
-        raise ContractError(f"no access pattern {_shown(pattern)}; known: "
-                            + ", ".join(f"{p.number} {p.name}" for p in PATTERNS))
+        raise ContractError(
+            f"no access pattern {_shown(pattern)}; known: " + ", ".join(f"{p.number} {p.name}" for p in PATTERNS)
+        )
     return found
 
 
@@ -613,8 +701,8 @@ class _Call:
 
     operation: str
     table: str
-    key: dict[str, Any] = field(default_factory=dict)     # GetItem
-    query: dict[str, Any] = field(default_factory=dict)   # Query keyword arguments
+    key: dict[str, Any] = field(default_factory=dict)  # GetItem
+    query: dict[str, Any] = field(default_factory=dict)  # Query keyword arguments
 
     def request(self) -> Request:
         if self.operation == "GetItem":
@@ -626,8 +714,9 @@ def _value(cond: Eq, params: Mapping[str, Any]) -> Any:
     return cond.build() if cond.param is None else cond.build(params[cond.param])
 
 
-def _plan(pattern: Pattern, table: str, params: Mapping[str, Any], *, limit: int | None,
-          start_key: Mapping[str, Any] | None) -> _Call:
+def _plan(
+    pattern: Pattern, table: str, params: Mapping[str, Any], *, limit: int | None, start_key: Mapping[str, Any] | None
+) -> _Call:
     if pattern.operation(params) == "GetItem":
         key = {pattern.hash_key.attribute: _value(pattern.hash_key, params)}
         if isinstance(pattern.range_key, Eq):
@@ -654,8 +743,13 @@ def _plan(pattern: Pattern, table: str, params: Mapping[str, Any], *, limit: int
     elif isinstance(rk, Prefix):
         names["#r"], values[":p"] = rk.attribute, params[rk.param]
         condition += " AND begins_with(#r, :p)"
-    return _Call("Query", table, query=dict(key_condition=condition, names=names, values=values,
-                                            index=pattern.index, limit=limit, start_key=start_key))
+    return _Call(
+        "Query",
+        table,
+        query=dict(
+            key_condition=condition, names=names, values=values, index=pattern.index, limit=limit, start_key=start_key
+        ),
+    )
 
 
 # --- resume tokens ------------------------------------------------------------------
@@ -692,24 +786,26 @@ def encode_token(pattern: Pattern, table: str, params: Mapping[str, Any], last_k
 def decode_token(token: object, pattern: Pattern, table: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The ExclusiveStartKey inside `token`; ContractError if it is malformed, altered or from another query."""
     if not isinstance(token, str) or not token.isascii() or len(token) > _TOKEN_MAX:
-        raise ContractError(f"resume token is malformed: expected the text a previous result's next_token "
-                            f"gave, got {_shown(token)}")
+        raise ContractError(
+            f"resume token is malformed: expected the text a previous result's next_token gave, got {_shown(token)}"
+        )
     try:
         raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
         body = json.loads(raw)
     except (binascii.Error, ValueError) as exc:
         raise ContractError(f"resume token is malformed: {exc}") from None
     if not isinstance(body, dict) or set(body) != _TOKEN_FIELDS or body["v"] != TOKEN_VERSION:
-        raise ContractError("resume token is malformed or from another version of the library: "
-                            "run the query again without it")
+        raise ContractError(
+            "resume token is malformed or from another version of the library: run the query again without it"
+        )
     if body["p"] != pattern.name:
-        raise ContractError(f"resume token belongs to another query: pattern {_shown(body['p'])}, "
-                            f"not {pattern.name}")
+        raise ContractError(f"resume token belongs to another query: pattern {_shown(body['p'])}, not {pattern.name}")
     if body["c"] != _digest(body["p"], body["q"], body["k"]):
         raise ContractError("resume token was altered: its checksum does not match its contents")
     if body["q"] != _fingerprint(pattern, table, params):
-        raise ContractError(f"resume token belongs to another query, not to {pattern.name} with these "
-                            "parameters on this table")
+        raise ContractError(
+            f"resume token belongs to another query, not to {pattern.name} with these parameters on this table"
+        )
     try:
         key = deserialize(body["k"])
     except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
@@ -723,12 +819,14 @@ def _check_start_key(pattern: Pattern, params: Mapping[str, Any], key: Mapping[s
     spec = TABLE_SPECS[pattern.table]
     attrs = list(spec.key_attributes) + (list(spec.index(pattern.index).key_attributes) if pattern.index else [])
     want = {a.name: a for a in attrs}
-    if set(key) != set(want) or not all(isinstance(key[n], str if a.type == "S" else Decimal)
-                                        for n, a in want.items()):
-        raise ContractError(f"resume token's start key has attributes {sorted(key)}, but {pattern.name} resumes "
-                            f"with {sorted(want)}")
-    outside = ContractError(f"resume token's start key lies outside this query of {pattern.name} (another "
-                            "partition or range): run the query again without it")
+    if set(key) != set(want) or not all(isinstance(key[n], str if a.type == "S" else Decimal) for n, a in want.items()):
+        raise ContractError(
+            f"resume token's start key has attributes {sorted(key)}, but {pattern.name} resumes with {sorted(want)}"
+        )
+    outside = ContractError(
+        f"resume token's start key lies outside this query of {pattern.name} (another "
+        "partition or range): run the query again without it"
+    )
     hash_value = _value(pattern.hash_key, params)
     if key[pattern.hash_key.attribute] != hash_value:
         raise outside
@@ -739,8 +837,9 @@ def _check_start_key(pattern: Pattern, params: Mapping[str, Any], key: Mapping[s
     try:
         if isinstance(rk, Eq) and (rk.param is None or rk.param in params) and value != _value(rk, params):
             raise outside
-        if isinstance(rk, Between) and ((rk.low in params and value < params[rk.low])
-                                        or (rk.high in params and value > params[rk.high])):
+        if isinstance(rk, Between) and (
+            (rk.low in params and value < params[rk.low]) or (rk.high in params and value > params[rk.high])
+        ):
             raise outside
         if isinstance(rk, Prefix) and not value.startswith(params[rk.param]):
             raise outside
@@ -835,22 +934,28 @@ def _target(target: SalesTalk | TenantScope, pattern: Pattern) -> tuple[Storage,
     )
 
     if not isinstance(target, (SalesTalk, TenantScope)):
-        raise ContractError(f"run pattern {pattern.name} on a connection (connect()) or a tenant scope "
-                            f"(st.tenant(id)), not on {type(target).__name__}")
+        raise ContractError(
+            f"run pattern {pattern.name} on a connection (connect()) or a tenant scope "
+            f"(st.tenant(id)), not on {type(target).__name__}"
+        )
     settings = target.settings
     if pattern.table is TableKind.REGISTRY:
         return target.storage, settings.table_name(TableKind.REGISTRY)
     if not isinstance(target, TenantScope):
-        raise ContractError(f"pattern {pattern.number} ({pattern.name}) reads a tenant's tables: run it on a "
-                            "tenant scope, st.tenant(tenant_id), so it can reach only that tenant's tables")
+        raise ContractError(
+            f"pattern {pattern.number} ({pattern.name}) reads a tenant's tables: run it on a "
+            "tenant scope, st.tenant(tenant_id), so it can reach only that tenant's tables"
+        )
     return target.storage, settings.table_name(pattern.table, target.tenant_id)
 
 
 def _merged(pattern: Pattern, params: Mapping[str, Any] | None, kwparams: Mapping[str, Any]) -> dict[str, Any]:
     """`params` and keyword parameters as one mapping; a name given both ways is refused."""
     if params is not None and not isinstance(params, Mapping):
-        raise ContractError(f"pattern {pattern.name}: params must be a mapping of name to value, "
-                            f"got {type(params).__name__} (it takes {pattern.accepts()})")
+        raise ContractError(
+            f"pattern {pattern.name}: params must be a mapping of name to value, "
+            f"got {type(params).__name__} (it takes {pattern.accepts()})"
+        )
     given = dict(params or {})
     both = sorted(set(given) & set(kwparams))
     if both:
@@ -859,8 +964,16 @@ def _merged(pattern: Pattern, params: Mapping[str, Any] | None, kwparams: Mappin
     return given
 
 
-def explain(target: SalesTalk | TenantScope, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
-            page_size: int | None = None, resume: str | None = None, **kwparams: Any) -> list[Request]:
+def explain(
+    target: SalesTalk | TenantScope,
+    pattern: str | int | Pattern,
+    /,
+    params: Mapping[str, Any] | None = None,
+    *,
+    page_size: int | None = None,
+    resume: str | None = None,
+    **kwparams: Any,
+) -> list[Request]:
     """The request(s) `run` would send first, exactly, without sending anything.
 
     Parameters come as `params` (a mapping: what the CLI passes) or as keywords. A
@@ -890,9 +1003,18 @@ def _resume_key(pattern: Pattern, item: Mapping[str, Any]) -> dict[str, Any]:
     return {a: item[a] for a in attrs}
 
 
-def run(target: SalesTalk | TenantScope, pattern: str | int | Pattern, /, params: Mapping[str, Any] | None = None, *,
-        page_size: int | None = None, limit: int | None = None, resume: str | None = None,
-        retrier: Retrier | None = None, **kwparams: Any) -> Result:
+def run(
+    target: SalesTalk | TenantScope,
+    pattern: str | int | Pattern,
+    /,
+    params: Mapping[str, Any] | None = None,
+    *,
+    page_size: int | None = None,
+    limit: int | None = None,
+    resume: str | None = None,
+    retrier: Retrier | None = None,
+    **kwparams: Any,
+) -> Result:
     """Run one access pattern on a connection (registry patterns) or a tenant scope (all others).
 
     Parameters come as `params` (a mapping) or as keywords; any name that is not one of
@@ -942,9 +1064,16 @@ def run(target: SalesTalk | TenantScope, pattern: str | int | Pattern, /, params
         start_key = last
     model = _model(p)
     tenant_id = getattr(target, "tenant_id", None) if p.table is not TableKind.REGISTRY else None
-    return Result(pattern=p, params=checked, table=table,
-                  items=[_stored_model(model, i, tenant_id, table, p) for i in kept], raw=kept, requests=requests,
-                  read=read, next_token=encode_token(p, table, checked, resume_at) if resume_at else None)
+    return Result(
+        pattern=p,
+        params=checked,
+        table=table,
+        items=[_stored_model(model, i, tenant_id, table, p) for i in kept],
+        raw=kept,
+        requests=requests,
+        read=read,
+        next_token=encode_token(p, table, checked, resume_at) if resume_at else None,
+    )
 
 
 def _stored_model(model: Any, item: dict[str, Any], tenant_id: str | None, table: str, p: Pattern) -> Any:
@@ -976,18 +1105,20 @@ def chart_rows() -> list[dict[str, Any]]:
     rows = []
     for p in PATTERNS:
         example = p.check_params(dict(p.example))
-        rows.append({
-            "#": p.number,
-            "pattern": p.name,
-            "question": p.question,
-            "table": table_pattern(p.table),
-            "index": p.index or "",
-            "operation": p.operation_text(),
-            "key condition": p.key_condition_text(),
-            "then keeps": p.keep_doc,
-            "example": _example_text(p),
-            "example key condition": p.key_condition_text(example),
-        })
+        rows.append(
+            {
+                "#": p.number,
+                "pattern": p.name,
+                "question": p.question,
+                "table": table_pattern(p.table),
+                "index": p.index or "",
+                "operation": p.operation_text(),
+                "key condition": p.key_condition_text(),
+                "then keeps": p.keep_doc,
+                "example": _example_text(p),
+                "example key condition": p.key_condition_text(example),
+            }
+        )
     return rows
 
 
@@ -1039,9 +1170,20 @@ def chart_markdown() -> str:
     rows = chart_rows()
     for row in rows:
         reads = f"`{row['table']}`" + (f"<br>index `{row['index']}`" if row["index"] else "")
-        out.append("| " + " | ".join(_md(c) for c in (
-            row["#"], f"{row['question']}<br>`{row['pattern']}`", reads, row["operation"],
-            f"`{row['key condition']}`")) + " |")  # code: attr_list would eat a bare `{param}`
+        out.append(
+            "| "
+            + " | ".join(
+                _md(c)
+                for c in (
+                    row["#"],
+                    f"{row['question']}<br>`{row['pattern']}`",
+                    reads,
+                    row["operation"],
+                    f"`{row['key condition']}`",
+                )
+            )
+            + " |"
+        )  # code: attr_list would eat a bare `{param}`
     out += [
         "",
         f"Examples (each finds items in the seed data; tenant patterns for `{EXAMPLE_TENANT}`):",
@@ -1071,16 +1213,22 @@ def chart_markdown() -> str:
         "",
     ]
     for p in PATTERNS:
-        out += [f"## {p.number}. {p.question}", "", f"`{p.name}`: {p.operation_text()}"
-                f" on `{table_pattern(p.table)}`" + (f", index `{p.index}`" if p.index else "") + ".", ""]
+        out += [
+            f"## {p.number}. {p.question}",
+            "",
+            f"`{p.name}`: {p.operation_text()}"
+            f" on `{table_pattern(p.table)}`" + (f", index `{p.index}`" if p.index else "") + ".",
+            "",
+        ]
         out += [f"- **Key condition:** `{p.key_condition_text()}`", f"- **Order:** {p.order}"]
         if p.keep_doc:
             out.append(f"- **Then keeps:** {p.keep_doc}")
         if p.notes:
             out.append(f"- **Note:** {p.notes}")
         out += ["", "| parameter | type | required | meaning |", "|---|---|---|---|"]
-        out += [f"| `{q.name}` | {_md(q.type.doc)} | {'yes' if q.required else 'no'} | {_md(q.doc)} |"
-                for q in p.params]
+        out += [
+            f"| `{q.name}` | {_md(q.type.doc)} | {'yes' if q.required else 'no'} | {_md(q.doc)} |" for q in p.params
+        ]
         cli = " ".join(f"--param {k}={v}" for k, v in p.example.items())
         tenant = "" if p.table is TableKind.REGISTRY else f" --tenant {EXAMPLE_TENANT}"
         out += [
@@ -1100,9 +1248,15 @@ def chart_markdown() -> str:
 def describe(pattern: str | int | Pattern) -> dict[str, Any]:
     """One pattern as a plain dict (what `salestalk query --list` prints per row)."""
     p = get(pattern)
-    return {"#": p.number, "pattern": p.name, "question": p.question, "table": table_pattern(p.table),
-            "index": p.index or "", "key condition": p.key_condition_text(),
-            "params": ", ".join(q.name + ("" if q.required else "?") for q in p.params)}
+    return {
+        "#": p.number,
+        "pattern": p.name,
+        "question": p.question,
+        "table": table_pattern(p.table),
+        "index": p.index or "",
+        "key condition": p.key_condition_text(),
+        "params": ", ".join(q.name + ("" if q.required else "?") for q in p.params),
+    }
 
 
 __all__ = [
@@ -1120,4 +1274,3 @@ __all__ = [
     "get",
     "run",
 ]
-

@@ -63,8 +63,15 @@ def check_table(storage: Storage, spec: TableSpec, name: str) -> list[str]:
     return describe_differences(spec, desc)
 
 
-def provision_table(storage: Storage, spec: TableSpec, name: str, tags: dict[str, str], *,
-                    ttl_enabled: bool = False, wait_timeout: float = 120.0) -> TableResult:
+def provision_table(
+    storage: Storage,
+    spec: TableSpec,
+    name: str,
+    tags: dict[str, str],
+    *,
+    ttl_enabled: bool = False,
+    wait_timeout: float = 120.0,
+) -> TableResult:
     """Bring one table to its spec: create it if missing, refuse it if it drifted.
 
     A table that is being deleted (status DELETING, e.g. right after an offboarding)
@@ -87,7 +94,7 @@ def provision_table(storage: Storage, spec: TableSpec, name: str, tags: dict[str
             break
         except RequestRejected as exc:
             if exc.code != "ResourceInUseException":  # someone else created it a moment ago, or it is
-                raise                                  # still being deleted: look again
+                raise  # still being deleted: look again
     if desc is None:
         raise ProvisioningError(f"table {name!r} is being created and deleted concurrently; try again")
     if action == "unchanged":
@@ -101,8 +108,9 @@ def provision_table(storage: Storage, spec: TableSpec, name: str, tags: dict[str
     return TableResult(name, spec.kind, tags.get("TenantId"), action, tuple(changes), tuple(unsupported))
 
 
-def _apply_settings(storage: Storage, spec: TableSpec, name: str, desc: dict[str, Any], tags: dict[str, str],
-                    ttl_enabled: bool) -> tuple[list[str], list[str]]:
+def _apply_settings(
+    storage: Storage, spec: TableSpec, name: str, desc: dict[str, Any], tags: dict[str, str], ttl_enabled: bool
+) -> tuple[list[str], list[str]]:
     changes: list[str] = []
     unsupported: list[str] = []
     arn = desc.get("TableArn", "")
@@ -149,15 +157,17 @@ def provision_registry(storage: Storage, settings: Settings) -> TableResult:
     return provision_table(storage, REGISTRY, settings.registry_table, tags)
 
 
-def provision_tenant(storage: Storage, settings: Settings, tenant_id: str, *,
-                     ttl_enabled: bool = False) -> list[TableResult]:
+def provision_tenant(
+    storage: Storage, settings: Settings, tenant_id: str, *, ttl_enabled: bool = False
+) -> list[TableResult]:
     """Create (or confirm) a tenant's messages and metrics tables (the id is validated first)."""
     results = []
     for spec in TENANT_TABLE_SPECS:
         name = settings.table_name(spec, tenant_id)
         tags = tags_for(spec, environment=settings.environment, tenant_id=tenant_id)
-        results.append(provision_table(storage, spec, name, tags,
-                                       ttl_enabled=ttl_enabled and spec.ttl_attribute is not None))
+        results.append(
+            provision_table(storage, spec, name, tags, ttl_enabled=ttl_enabled and spec.ttl_attribute is not None)
+        )
     return results
 
 
@@ -172,8 +182,9 @@ def provision(storage: Storage, settings: Settings, tenant_ids: Iterable[str]) -
     return results
 
 
-def table_settings(storage: Storage, spec: TableSpec, name: str, desc: dict[str, Any],
-                   expected_tags: dict[str, str]) -> dict[str, str]:
+def table_settings(
+    storage: Storage, spec: TableSpec, name: str, desc: dict[str, Any], expected_tags: dict[str, str]
+) -> dict[str, str]:
     """What the engine says of a table's PITR, TTL and tags: a state, or "unsupported on this engine"."""
 
     def read(fn: Callable[[], str]) -> str:
@@ -187,8 +198,7 @@ def table_settings(storage: Storage, spec: TableSpec, name: str, desc: dict[str,
         missing = sorted(k for k, v in expected_tags.items() if have.get(k) != v)
         return "as specified" if not missing else "missing " + ", ".join(missing)
 
-    out = {"pitr": read(lambda: "on" if storage.pitr_enabled(name) else "off"),
-           "tags": read(tags)}
+    out = {"pitr": read(lambda: "on" if storage.pitr_enabled(name) else "off"), "tags": read(tags)}
     if spec.ttl_attribute:
         out["ttl"] = read(lambda: storage.ttl_status(name)[0].lower())
     else:
@@ -213,8 +223,15 @@ def table_overview(storage: Storage, settings: Settings, *, with_settings: bool 
         keys = " + ".join(f"{k['AttributeName']} ({k['KeyType']})" for k in desc.get("KeySchema", []))
         gsis = ", ".join(sorted(g["IndexName"] for g in desc.get("GlobalSecondaryIndexes") or []))
         diffs = describe_differences(spec, desc)
-        row = {"table": name, "kind": str(spec.kind), "status": desc.get("TableStatus"),
-               "keys": keys, "gsis": gsis, "items": desc.get("ItemCount", 0), "matches_spec": not diffs}
+        row = {
+            "table": name,
+            "kind": str(spec.kind),
+            "status": desc.get("TableStatus"),
+            "keys": keys,
+            "gsis": gsis,
+            "items": desc.get("ItemCount", 0),
+            "matches_spec": not diffs,
+        }
         if with_settings:
             tenant = parse_table_name(name)[2]
             expected = tags_for(spec, environment=settings.environment, tenant_id=tenant)
@@ -241,11 +258,20 @@ def schema_rows(storage: Storage, table_names: Iterable[str]) -> list[dict[str, 
             raise ProvisioningError(f"table {name!r} does not exist")
         types = {a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions", [])}
         sources = [("(table)", desc.get("KeySchema", []), "")]
-        sources += [(g["IndexName"], g["KeySchema"], g.get("Projection", {}).get("ProjectionType", ""))
-                    for g in sorted(desc.get("GlobalSecondaryIndexes") or [], key=lambda g: g["IndexName"])]
+        sources += [
+            (g["IndexName"], g["KeySchema"], g.get("Projection", {}).get("ProjectionType", ""))
+            for g in sorted(desc.get("GlobalSecondaryIndexes") or [], key=lambda g: g["IndexName"])
+        ]
         for index, schema, projection in sources:
             for key in schema:
-                rows.append({"table": name, "gsi": index, "attribute": key["AttributeName"],
-                             "key": key["KeyType"], "type": types.get(key["AttributeName"], "?"),
-                             "projection": projection})
+                rows.append(
+                    {
+                        "table": name,
+                        "gsi": index,
+                        "attribute": key["AttributeName"],
+                        "key": key["KeyType"],
+                        "type": types.get(key["AttributeName"], "?"),
+                        "projection": projection,
+                    }
+                )
     return rows

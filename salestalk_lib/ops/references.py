@@ -22,16 +22,17 @@ from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.dynamo.scope import TenantScope
 
 
-def referenced_item(scope: TenantScope, ref: DataReference, *, retrier: Retrier | None = None
-                    ) -> dict[str, Any] | None:
+def referenced_item(scope: TenantScope, ref: DataReference, *, retrier: Retrier | None = None) -> dict[str, Any] | None:
     """The stored metric item `ref.source` points at in this tenant's metrics table (None if absent).
 
     Raises `IsolationViolation` when `ref.source.table` is not this tenant's metrics table.
     """
     own = keys.metrics_table_base(scope.tenant_id)
     if ref.source.table != own:
-        raise IsolationViolation(f"the reference points into {ref.source.table!r}, not into tenant "
-                                 f"{scope.tenant_id!r}'s metrics table {own!r}")
+        raise IsolationViolation(
+            f"the reference points into {ref.source.table!r}, not into tenant "
+            f"{scope.tenant_id!r}'s metrics table {own!r}"
+        )
     key = {"pk": ref.source.pk, "sk": ref.source.sk}
     return (retrier or Retrier()).call("GetItem", lambda: scope.storage.get_item(scope.metrics_table, key))
 

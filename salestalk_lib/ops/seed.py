@@ -83,13 +83,17 @@ class SeedReport:
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per table: created / unchanged / conflicts (for a DataFrame or the CLI)."""
-        return [{"table": t, "created": c.created, "unchanged": c.unchanged, "conflicts": c.conflicts}
-                for t, c in self.tables.items()]
+        return [
+            {"table": t, "created": c.created, "unchanged": c.unchanged, "conflicts": c.conflicts}
+            for t, c in self.tables.items()
+        ]
 
     def conflict_lines(self) -> list[str]:
         """One line per conflict: table, key and the fields that differ."""
-        return [f"{c.table} {c.key}: stored item differs in {', '.join(c.differing_fields())} (kept, not overwritten)"
-                for c in self.conflicts]
+        return [
+            f"{c.table} {c.key}: stored item differs in {', '.join(c.differing_fields())} (kept, not overwritten)"
+            for c in self.conflicts
+        ]
 
 
 def plan_seed(seed_dir: Path) -> tuple[list[Tenant], list[Metric], list[Message], list[SessionRollup]]:
@@ -99,33 +103,56 @@ def plan_seed(seed_dir: Path) -> tuple[list[Tenant], list[Metric], list[Message]
     tenants = [m for m in report.models(RecordKind.TENANT) if isinstance(m, Tenant)]
     metrics = [m for m in report.models(RecordKind.METRIC) if isinstance(m, Metric)]
     messages = [m for m in report.models(RecordKind.MESSAGE) if isinstance(m, Message)]
-    given_rollups = [(r.where, r.model) for r in report.records
-                     if r.kind is RecordKind.SESSION and isinstance(r.model, SessionRollup)]
-    given_identities = [(r.where, r.model) for r in report.records
-                        if r.kind is RecordKind.MESSAGE_IDENTITY and isinstance(r.model, MessageIdentity)]
+    given_rollups = [
+        (r.where, r.model)
+        for r in report.records
+        if r.kind is RecordKind.SESSION and isinstance(r.model, SessionRollup)
+    ]
+    given_identities = [
+        (r.where, r.model)
+        for r in report.records
+        if r.kind is RecordKind.MESSAGE_IDENTITY and isinstance(r.model, MessageIdentity)
+    ]
     violations = list(report.violations)
 
     known = {t.tenant_id for t in tenants}
     for rec in report.records:
         tenant_id = getattr(rec.model, "tenant_id", None)
-        if (rec.kind in (RecordKind.MESSAGE, RecordKind.METRIC, RecordKind.SESSION, RecordKind.MESSAGE_IDENTITY)
-                and tenant_id not in known):
-            violations.append(Violation(rec.where, "tenantId",
-                                        f"tenant {tenant_id!r} is not among the seed tenants ({', '.join(sorted(known))})"))
+        if (
+            rec.kind in (RecordKind.MESSAGE, RecordKind.METRIC, RecordKind.SESSION, RecordKind.MESSAGE_IDENTITY)
+            and tenant_id not in known
+        ):
+            violations.append(
+                Violation(
+                    rec.where,
+                    "tenantId",
+                    f"tenant {tenant_id!r} is not among the seed tenants ({', '.join(sorted(known))})",
+                )
+            )
 
     rollups = rollups_of(messages)
     implied = {(r.tenant_id, r.session_id): r for r in rollups}
     for where, given in given_rollups:
         if implied.get((given.tenant_id, given.session_id)) != given:
-            violations.append(Violation(where, "messageCount",
-                                        "session rollup must equal the one its messages imply "
-                                        "(leave rollups out: the loader computes them)"))
+            violations.append(
+                Violation(
+                    where,
+                    "messageCount",
+                    "session rollup must equal the one its messages imply "
+                    "(leave rollups out: the loader computes them)",
+                )
+            )
     identities = {(m.tenant_id, m.message_id): MessageIdentity.of(m) for m in messages}
     for where, given_identity in given_identities:
         if identities.get((given_identity.tenant_id, given_identity.message_id)) != given_identity:
-            violations.append(Violation(where, "messageSk",
-                                        "message identity must equal the one its message implies "
-                                        "(leave identity items out: ingestion writes them)"))
+            violations.append(
+                Violation(
+                    where,
+                    "messageSk",
+                    "message identity must equal the one its message implies "
+                    "(leave identity items out: ingestion writes them)",
+                )
+            )
     if violations:
         raise ValidationFailed(violations)
     return tenants, metrics, messages, rollups
@@ -139,8 +166,14 @@ def rollups_of(messages: Iterable[Message]) -> list[SessionRollup]:
     return [SessionRollup.of_messages(ms) for _, ms in sorted(by_session.items())]
 
 
-def load_seed(st: SalesTalk, seed_dir: Path | str | None = None, *, retrier: Retrier | None = None,
-              progress: bool | None = None, workers: int = 4) -> SeedReport:
+def load_seed(
+    st: SalesTalk,
+    seed_dir: Path | str | None = None,
+    *,
+    retrier: Retrier | None = None,
+    progress: bool | None = None,
+    workers: int = 4,
+) -> SeedReport:
     """Validate, provision what is missing, then create each seed item once (see the module doc)."""
     seed_dir = Path(seed_dir) if seed_dir is not None else DEFAULT_SEED_DIR
     tenants, metrics, messages, _ = plan_seed(seed_dir)
@@ -158,7 +191,8 @@ def load_seed(st: SalesTalk, seed_dir: Path | str | None = None, *, retrier: Ret
         # The seed restores a fixture state, not an upload: no batch record (seeding again must
         # re-create anything deleted since, which a replayed batch would not).
         ingested = Ingestor(st.storage, st.settings, retrier=retrier).ingest(
-            records, workers=workers, progress=bar.update, record_batch=False)
+            records, workers=workers, progress=bar.update, record_batch=False
+        )
     for model, result in zip(records, ingested.results, strict=True):
         scope = st.tenant(model.tenant_id)
         table = scope.metrics_table if isinstance(model, Metric) else scope.messages_table

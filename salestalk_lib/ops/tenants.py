@@ -147,13 +147,21 @@ class OffboardResult:
     tables_missing: tuple[str, ...] = ()
 
 
-def build_tenant(tenant_id: object, *, name: object, owner_email: object, plan: object = DEFAULT_PLAN,
-                 created_at: int, metadata: object = None) -> Tenant:
+def build_tenant(
+    tenant_id: object,
+    *,
+    name: object,
+    owner_email: object,
+    plan: object = DEFAULT_PLAN,
+    created_at: int,
+    metadata: object = None,
+) -> Tenant:
     """A new active `Tenant` record, validated; every broken rule is reported in one `ValidationFailed`."""
     tenant_id = validate_tenant_id(tenant_id)
     try:
-        return Tenant.create(tenant_id=tenant_id, name=name, owner_email=owner_email, plan=plan,  # type: ignore[arg-type]
-                             created_at=created_at, metadata=metadata)  # type: ignore[arg-type]
+        # The caller's values may be of any type: the model validates each and names what is wrong.
+        given: dict[str, Any] = {"name": name, "owner_email": owner_email, "plan": plan, "metadata": metadata}
+        return Tenant.create(tenant_id=tenant_id, created_at=created_at, **given)
     except ValidationError as exc:
         raise ValidationFailed(_violations(exc, f"tenant {tenant_id}")) from None
 
@@ -176,8 +184,15 @@ def iso_utc(seconds: int | Decimal) -> str:
 class Tenants:
     """The tenant lifecycle over the (unscoped, administrative) storage seam."""
 
-    def __init__(self, storage: Storage, settings: Settings, *, clock: Clock = system_clock,
-                 sink: EventSink | None = None, retrier: Retrier | None = None):
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        sink: EventSink | None = None,
+        retrier: Retrier | None = None,
+    ):
         self.storage = storage
         self.settings = settings
         self.clock = clock
@@ -203,15 +218,18 @@ class Tenants:
         """The tenant's registry item (strongly consistent), or None."""
         tenant_id = validate_tenant_id(tenant_id)
         try:
-            item = self.retrier.call("GetItem", lambda: self.storage.get_item(
-                self.registry_table, {"tenantId": tenant_id}, consistent=True))
+            item = self.retrier.call(
+                "GetItem", lambda: self.storage.get_item(self.registry_table, {"tenantId": tenant_id}, consistent=True)
+            )
         except TableNotFound as exc:
             raise self._no_registry() from exc
         return None if item is None else self._from_item(item)
 
     def _no_registry(self) -> ProvisioningError:
-        return ProvisioningError(f"the registry table {self.registry_table!r} does not exist; run "
-                                 "`salestalk provision` or onboard a tenant first (check the table prefix)")
+        return ProvisioningError(
+            f"the registry table {self.registry_table!r} does not exist; run "
+            "`salestalk provision` or onboard a tenant first (check the table prefix)"
+        )
 
     def require(self, tenant_id: str) -> Tenant:
         """The tenant's registry item; TenantNotFound if there is none."""
@@ -232,9 +250,19 @@ class Tenants:
         start: dict[str, Any] | None = None
         while True:
             try:
-                items, start = self.retrier.call("Query", functools.partial(
-                    self.storage.query, self.registry_table, index="StatusIndex", key_condition="#s = :s",
-                    names={"#s": "status"}, values={":s": status.value}, limit=page_size, start_key=start))
+                items, start = self.retrier.call(
+                    "Query",
+                    functools.partial(
+                        self.storage.query,
+                        self.registry_table,
+                        index="StatusIndex",
+                        key_condition="#s = :s",
+                        names={"#s": "status"},
+                        values={":s": status.value},
+                        limit=page_size,
+                        start_key=start,
+                    ),
+                )
             except TableNotFound as exc:
                 raise self._no_registry() from exc
             yield from (self._from_item(i) for i in items)
@@ -243,11 +271,20 @@ class Tenants:
 
     # --- onboarding -------------------------------------------------------------
 
-    def onboard(self, tenant_id: str, *, name: str, owner_email: str, plan: Plan | str = DEFAULT_PLAN,
-                metadata: Mapping[str, Any] | None = None, correlation_id: str | None = None) -> OnboardResult:
+    def onboard(
+        self,
+        tenant_id: str,
+        *,
+        name: str,
+        owner_email: str,
+        plan: Plan | str = DEFAULT_PLAN,
+        metadata: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> OnboardResult:
         """Create the tenant's tables, then its registry item (the commit point); converges on a re-run."""
-        tenant = build_tenant(tenant_id, name=name, owner_email=owner_email, plan=plan,
-                              created_at=self.clock(), metadata=metadata)
+        tenant = build_tenant(
+            tenant_id, name=name, owner_email=owner_email, plan=plan, created_at=self.clock(), metadata=metadata
+        )
         provision_registry(self.storage, self.settings)
         existing = self.get(tenant.tenant_id)
         if existing is not None:
@@ -263,8 +300,13 @@ class Tenants:
         return OnboardResult(tenant, "created", tables, event)
 
     def _put_registry_item(self, tenant: Tenant) -> str:
-        result = create_once(self.storage, self.registry_table, tenant.to_item(),
-                             tuple(a.name for a in REGISTRY.key_attributes), self.retrier)
+        result = create_once(
+            self.storage,
+            self.registry_table,
+            tenant.to_item(),
+            tuple(a.name for a in REGISTRY.key_attributes),
+            self.retrier,
+        )
         if result.outcome is not Outcome.CONFLICT:
             return "created"  # an identical stored item is our own write whose response was lost
         # createdAt/updatedAt come from the clock, so a re-run differs there: compare identities
@@ -277,7 +319,8 @@ class Tenants:
         if stored.status is TenantStatus.DELETED:
             raise TenantStateError(
                 f"tenant {stored.tenant_id!r} was offboarded (status deleted); its id is retired and "
-                "cannot be onboarded again")
+                "cannot be onboarded again"
+            )
         have, want = _identity(stored), _identity(incoming)
         if have != want:
             raise IngestConflict(f"tenantId={stored.tenant_id}", have, want)
@@ -286,17 +329,22 @@ class Tenants:
         """The `tenant.provisioned.v1` event of a tenant (deterministic id: safe to publish again)."""
         event_id = str(uuid.uuid5(_EVENT_NAMESPACE, f"tenant.provisioned.v1:{tenant.tenant_id}:{tenant.created_at}"))
         messages, metrics = self.table_names(tenant.tenant_id)
-        return TenantProvisionedEvent.model_validate({
-            "eventId": event_id,
-            "eventType": "tenant.provisioned.v1",
-            "eventVersion": "1.0",
-            "source": EVENT_SOURCE,
-            "timestamp": iso_utc(tenant.created_at),
-            "tenantId": tenant.tenant_id,
-            "metadata": {"correlationId": correlation_id or event_id},
-            "data": {"tenantId": tenant.tenant_id, "tables": {"messages": messages, "metrics": metrics},
-                     "plan": tenant.plan},
-        })
+        return TenantProvisionedEvent.model_validate(
+            {
+                "eventId": event_id,
+                "eventType": "tenant.provisioned.v1",
+                "eventVersion": "1.0",
+                "source": EVENT_SOURCE,
+                "timestamp": iso_utc(tenant.created_at),
+                "tenantId": tenant.tenant_id,
+                "metadata": {"correlationId": correlation_id or event_id},
+                "data": {
+                    "tenantId": tenant.tenant_id,
+                    "tables": {"messages": messages, "metrics": metrics},
+                    "plan": tenant.plan,
+                },
+            }
+        )
 
     # --- status changes ---------------------------------------------------------
 
@@ -317,17 +365,22 @@ class Tenants:
             if stored.status not in allowed_from:
                 raise TenantStateError(
                     f"tenant {tenant_id!r} is {stored.status.value}; only a tenant that is "
-                    f"{' or '.join(sorted(s.value for s in allowed_from))} can become {to.value}")
+                    f"{' or '.join(sorted(s.value for s in allowed_from))} can become {to.value}"
+                )
             # max(): a clock that runs behind the stored updatedAt must not move it backwards.
             now = max(Decimal(self.clock()), stored.updated_at)
             try:
-                new = self.retrier.call("UpdateItem", lambda: self.storage.update_item(
-                    self.registry_table, {"tenantId": tenant_id},
-                    update="SET #s = :to, updatedAt = :now",
-                    condition="#s = :from AND updatedAt = :read",
-                    names={"#s": "status"},
-                    values={":to": to.value, ":now": now, ":from": stored.status.value,
-                            ":read": stored.updated_at}))
+                new = self.retrier.call(
+                    "UpdateItem",
+                    lambda: self.storage.update_item(
+                        self.registry_table,
+                        {"tenantId": tenant_id},
+                        update="SET #s = :to, updatedAt = :now",
+                        condition="#s = :from AND updatedAt = :read",
+                        names={"#s": "status"},
+                        values={":to": to.value, ":now": now, ":from": stored.status.value, ":read": stored.updated_at},
+                    ),
+                )
             except ConditionFailed:
                 continue  # changed by someone else since we read it: read again and decide again
             return TransitionResult(self._from_item(new), stored.status, changed=True)
@@ -335,8 +388,9 @@ class Tenants:
 
     # --- offboarding ------------------------------------------------------------
 
-    def offboard(self, tenant_id: str, *, keep_tables: bool = False,
-                 export_dir: str | os.PathLike[str] | None = None) -> OffboardResult:
+    def offboard(
+        self, tenant_id: str, *, keep_tables: bool = False, export_dir: str | os.PathLike[str] | None = None
+    ) -> OffboardResult:
         """Mark the tenant deleted, export its tables if asked, then delete them unless `keep_tables`."""
         tenant_id = validate_tenant_id(tenant_id)
         export_path = Path(export_dir) if export_dir is not None else None
@@ -373,8 +427,10 @@ class Tenants:
         try:
             with tmp.open("w", encoding="utf-8") as out:
                 for item in self._scan(table):
-                    out.write(json.dumps({"Item": serialize(item)}, default=_json_bytes, sort_keys=True,
-                                         ensure_ascii=False) + "\n")
+                    out.write(
+                        json.dumps({"Item": serialize(item)}, default=_json_bytes, sort_keys=True, ensure_ascii=False)
+                        + "\n"
+                    )
                     count += 1
         except TableNotFound:
             tmp.unlink(missing_ok=True)
@@ -387,8 +443,9 @@ class Tenants:
         # this is the one place outside the audit that Scans, and only the tenant's own tables.
         start: dict[str, Any] | None = None
         while True:
-            items, start = self.retrier.call("Scan", functools.partial(
-                self.storage.scan, table, start_key=start, consistent=True))
+            items, start = self.retrier.call(
+                "Scan", functools.partial(self.storage.scan, table, start_key=start, consistent=True)
+            )
             yield from items
             if start is None:
                 return
@@ -421,8 +478,9 @@ def _status(value: TenantStatus | str) -> TenantStatus:
     try:
         return TenantStatus(value)
     except ValueError:
-        raise ValidationFailed([Violation("list", "status", f"must be one of "
-                                          f"{', '.join(s.value for s in TenantStatus)}, got {value!r}")]) from None
+        raise ValidationFailed(
+            [Violation("list", "status", f"must be one of {', '.join(s.value for s in TenantStatus)}, got {value!r}")]
+        ) from None
 
 
 def _json_bytes(value: Any) -> str:
@@ -433,7 +491,7 @@ def _json_bytes(value: Any) -> str:
 
 def _bytes_back(value: Any) -> Any:
     """Undo `_json_bytes` in one DynamoDB-JSON attribute value: B and BS hold base64 text."""
-    (tag, inner), = value.items()
+    ((tag, inner),) = value.items()
     if tag == "B":
         return {tag: base64.b64decode(inner)}
     if tag == "BS":
@@ -446,7 +504,16 @@ def _bytes_back(value: Any) -> Any:
 
 
 __all__ = [
-    "Clock", "ExportResult", "FixedClock", "OffboardResult", "OnboardResult",
-    "TenantNotFound", "TenantStateError", "Tenants", "TransitionResult", "build_tenant", "read_export",
+    "Clock",
+    "ExportResult",
+    "FixedClock",
+    "OffboardResult",
+    "OnboardResult",
+    "TenantNotFound",
+    "TenantStateError",
+    "Tenants",
+    "TransitionResult",
+    "build_tenant",
+    "read_export",
     "system_clock",
 ]

@@ -58,7 +58,7 @@ from salestalk_lib.dynamo.endpoint import Endpoint
 
 FAULT_KINDS: dict[str, str] = {
     "throttle": "400 throttling error (ThrottlingException, ProvisionedThroughputExceededException or "
-                "RequestLimitExceeded); not applied",
+    "RequestLimitExceeded); not applied",
     "error5xx": "500 InternalServerError or 503 ServiceUnavailable; not applied",
     "reset": "connection reset before any answer; not applied",
     "timeout": "no answer until the client's read timeout; not applied",
@@ -67,15 +67,38 @@ FAULT_KINDS: dict[str, str] = {
     "conflict": "TransactionConflict on writes (TransactWriteItems: TransactionCanceledException); not applied",
 }
 
-DATA_PLANE_OPERATIONS = frozenset({
-    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
-    "TransactGetItems", "TransactWriteItems", "ExecuteStatement", "BatchExecuteStatement",
-})
+DATA_PLANE_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+    }
+)
 _WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
 _ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 _THROTTLE_CODES = ("ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded")
-_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-                         "trailer", "transfer-encoding", "upgrade", "content-length"})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
 _TOKEN_RE = re.compile(rb'"ClientRequestToken":\s*"[^"]*",?\s*')
 
 
@@ -203,8 +226,9 @@ class FaultProxy:
     `FaultProfile()` to turn faults off). Use as a context manager or call `stop()`.
     """
 
-    def __init__(self, upstream: str, profile: FaultProfile | str = FaultProfile(), *,
-                 host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self, upstream: str, profile: FaultProfile | str = FaultProfile(), *, host: str = "127.0.0.1", port: int = 0
+    ):
         parsed = urlparse(upstream)
         if parsed.scheme != "http" or not parsed.hostname:
             raise ConfigurationError(f"fault proxy upstream must be an http:// URL, got {upstream!r}")
@@ -220,8 +244,9 @@ class FaultProxy:
         self._stopping = threading.Event()
         self._server = _Server((host, port), _Handler)
         self._server.proxy = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="salestalk-fault-proxy", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="salestalk-fault-proxy", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -294,8 +319,7 @@ class FaultProxy:
         if kind == "unprocessed":
             body, dropped = _split_batch(body, rng)
             if not json.loads(body)["RequestItems"]:  # nothing left to apply: answer for the server
-                payload, headers = _merge_unprocessed(b"{}", [("Content-Type", "application/x-amz-json-1.0")],
-                                                      dropped)
+                payload, headers = _merge_unprocessed(b"{}", [("Content-Type", "application/x-amz-json-1.0")], dropped)
                 return _reply(handler, 200, "OK", headers, payload)
         try:
             status, reason, headers, payload = self._forward(handler, body)
@@ -346,8 +370,13 @@ def _reply(handler: _Handler, status: int, reason: str, headers: list[tuple[str,
 
 def _reply_error(handler: _Handler, status: int, code: str, message: str) -> None:
     payload = json.dumps({"__type": _ERROR_PREFIX + code, "message": message}).encode()
-    _reply(handler, status, "Injected", [("Content-Type", "application/x-amz-json-1.0"),
-                                         ("x-amzn-RequestId", "injected-fault")], payload)
+    _reply(
+        handler,
+        status,
+        "Injected",
+        [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", "injected-fault")],
+        payload,
+    )
 
 
 def _reply_conflict(handler: _Handler, operation: str, body: bytes) -> None:
@@ -359,9 +388,14 @@ def _reply_conflict(handler: _Handler, operation: str, body: bytes) -> None:
     except ValueError:
         n = 1
     reasons = [{"Code": "TransactionConflict", "Message": message}] + [{"Code": "None"}] * (n - 1)
-    payload = json.dumps({"__type": _ERROR_PREFIX + "TransactionCanceledException",
-                          "message": "Transaction cancelled, please refer cancellation reasons for specific "
-                                     "reasons [TransactionConflict]", "CancellationReasons": reasons}).encode()
+    payload = json.dumps(
+        {
+            "__type": _ERROR_PREFIX + "TransactionCanceledException",
+            "message": "Transaction cancelled, please refer cancellation reasons for specific "
+            "reasons [TransactionConflict]",
+            "CancellationReasons": reasons,
+        }
+    ).encode()
     _reply(handler, 400, "Injected", [("Content-Type", "application/x-amz-json-1.0")], payload)
 
 
@@ -382,8 +416,9 @@ def _split_batch(body: bytes, rng: Random) -> tuple[bytes, dict[str, list[Any]]]
     return json.dumps(request).encode(), dropped
 
 
-def _merge_unprocessed(payload: bytes, headers: list[tuple[str, str]], dropped: dict[str, list[Any]]
-                       ) -> tuple[bytes, list[tuple[str, str]]]:
+def _merge_unprocessed(
+    payload: bytes, headers: list[tuple[str, str]], dropped: dict[str, list[Any]]
+) -> tuple[bytes, list[tuple[str, str]]]:
     response = json.loads(payload) if payload else {}
     left = response.setdefault("UnprocessedItems", {})
     for table, writes in dropped.items():
@@ -418,5 +453,11 @@ def faulty_endpoint(endpoint: Endpoint, profile: FaultProfile | str) -> FaultyEn
         raise ConfigurationError("fault injection needs a local endpoint URL, not real AWS")
     prof = FaultProfile.parse(profile) if isinstance(profile, str) else profile
     proxy = FaultProxy(endpoint.url, prof)
-    return FaultyEndpoint(url=proxy.url, region=endpoint.region, source=f"faults({endpoint.source})",
-                          session=endpoint.session, proxy=proxy, read_timeout=prof.read_timeout)
+    return FaultyEndpoint(
+        url=proxy.url,
+        region=endpoint.region,
+        source=f"faults({endpoint.source})",
+        session=endpoint.session,
+        proxy=proxy,
+        read_timeout=prof.read_timeout,
+    )

@@ -20,9 +20,15 @@ from salestalk_lib.contract.vocab import Sender, Subject
 
 # One unit per subject that the Metric model accepts for it.
 SUBJECT_UNITS: dict[Subject, str] = {
-    Subject.REVENUE: "USD", Subject.ARR: "USD", Subject.PIPELINE: "USD", Subject.MARGIN: "percentage",
-    Subject.DEALS: "count", Subject.CUSTOMERS: "count", Subject.PRODUCTS: "count",
-    Subject.CHURN_RATE: "percentage", Subject.RENEWAL_RATE: "percentage",
+    Subject.REVENUE: "USD",
+    Subject.ARR: "USD",
+    Subject.PIPELINE: "USD",
+    Subject.MARGIN: "percentage",
+    Subject.DEALS: "count",
+    Subject.CUSTOMERS: "count",
+    Subject.PRODUCTS: "count",
+    Subject.CHURN_RATE: "percentage",
+    Subject.RENEWAL_RATE: "percentage",
 }
 REGIONS = ("North America", "Europe", "Asia Pacific")
 START = datetime(2025, 11, 9, 10, 0, tzinfo=UTC)
@@ -39,8 +45,9 @@ def counter_ids(start: int = 1) -> Callable[[], str]:
     return lambda: str(uuid.UUID(int=next(counter), version=4))
 
 
-def sample_messages(tenant_id: str, count: int, *, sessions: int = 10, seed: int = 0, shuffle: float = 0.1,
-                    start: datetime = START) -> list[Message]:
+def sample_messages(
+    tenant_id: str, count: int, *, sessions: int = 10, seed: int = 0, shuffle: float = 0.1, start: datetime = START
+) -> list[Message]:
     """`count` messages spread over `sessions` conversations, mostly in time order.
 
     Each session alternates user and assistant turns 1-90 s apart; about one turn
@@ -59,9 +66,16 @@ def sample_messages(tenant_id: str, count: int, *, sessions: int = 10, seed: int
             clocks[sid] += timedelta(milliseconds=rng.randrange(1_000, 90_000))
         sender = Sender.USER if turns[sid] % 2 == 0 else Sender.ASSISTANT
         turns[sid] += 1
-        out.append(Message.create(tenant_id=tenant_id, session_id=sid, sender=sender, at=clocks[sid],
-                                  message_id=uuid4_from(rng), text=f"{sender.value} turn {turns[sid]} of "
-                                                                   f"session {sid[:8]} (sample {n})"))
+        out.append(
+            Message.create(
+                tenant_id=tenant_id,
+                session_id=sid,
+                sender=sender,
+                at=clocks[sid],
+                message_id=uuid4_from(rng),
+                text=f"{sender.value} turn {turns[sid]} of session {sid[:8]} (sample {n})",
+            )
+        )
     for i in range(len(out)):
         if rng.random() < shuffle:
             j = rng.randrange(len(out))
@@ -69,8 +83,14 @@ def sample_messages(tenant_id: str, count: int, *, sessions: int = 10, seed: int
     return out
 
 
-def sample_metrics(tenant_id: str, count: int, *, seed: int = 0, slices: bool = True,
-                   first_day: datetime = datetime(2000, 1, 1, tzinfo=UTC)) -> list[Metric]:
+def sample_metrics(
+    tenant_id: str,
+    count: int,
+    *,
+    seed: int = 0,
+    slices: bool = True,
+    first_day: datetime = datetime(2000, 1, 1, tzinfo=UTC),
+) -> list[Metric]:
     """`count` distinct metrics: daily figures per subject, with regional slices when `slices`.
 
     Keys never repeat: the subject cycles fastest, then the slice (headline,
@@ -92,10 +112,18 @@ def sample_metrics(tenant_id: str, count: int, *, seed: int = 0, slices: bool = 
         else:
             value = Decimal(rng.randrange(-5_000_000, 50_000_000)) / Decimal(100)
         dims = {"region": variant} if variant else None
-        out.append(Metric.create(
-            tenant_id=tenant_id, subject=subject, period=keys.day(day.year, day.month, day.day), value=value,
-            unit=unit, dimensions=dims, dimension_key=keys.dimension_key("region", variant) if variant else None,
-            metric_id=uuid4_from(rng)))
+        out.append(
+            Metric.create(
+                tenant_id=tenant_id,
+                subject=subject,
+                period=keys.day(day.year, day.month, day.day),
+                value=value,
+                unit=unit,
+                dimensions=dims,
+                dimension_key=keys.dimension_key("region", variant) if variant else None,
+                metric_id=uuid4_from(rng),
+            )
+        )
     return out
 
 

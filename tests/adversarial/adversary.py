@@ -48,14 +48,15 @@ class Deployment:
 
     def start(self, *argv: str) -> subprocess.Popen:
         """Start `salestalk ARGV...` against this deployment (its output captured as text)."""
-        return subprocess.Popen(self.command(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=_child_env())
+        return subprocess.Popen(
+            self.command(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env()
+        )
 
-    def run(self, *argv: str, connected: bool = True, timeout: float = COMMAND_TIMEOUT
-            ) -> subprocess.CompletedProcess:
+    def run(self, *argv: str, connected: bool = True, timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess:
         """Run `salestalk ARGV...` to the end (bounded by `timeout`)."""
-        return subprocess.run(self.command(*argv, connected=connected), capture_output=True, text=True,
-                              timeout=timeout, env=_child_env())
+        return subprocess.run(
+            self.command(*argv, connected=connected), capture_output=True, text=True, timeout=timeout, env=_child_env()
+        )
 
 
 def _child_env() -> dict[str, str]:
@@ -124,8 +125,11 @@ def summary(out: str) -> dict[str, dict[str, int]]:
 
 def conflict_keys(err: str) -> list[str]:
     """The keys of the `conflict: conflict on KEY: ...` lines `salestalk ingest` prints."""
-    return [line.split("conflict on ", 1)[1].split(":", 1)[0].split(" (")[0]
-            for line in err.splitlines() if line.startswith("conflict: conflict on ")]
+    return [
+        line.split("conflict on ", 1)[1].split(":", 1)[0].split(" (")[0]
+        for line in err.splitlines()
+        if line.startswith("conflict: conflict on ")
+    ]
 
 
 def totals(rows: dict[str, dict[str, int]], *columns: str) -> int:

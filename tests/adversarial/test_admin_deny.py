@@ -15,13 +15,27 @@ from salestalk_lib.iam import policies as iam
 from salestalk_lib.iam.policies import Deployment, policy_document, tenant_arns
 
 DEP = Deployment(account="111122223333", region="eu-west-1", table_prefix="prod-")
-REPORTED_MISSING = ("dynamodb:DeleteBackup", "dynamodb:RestoreTableFromBackup", "dynamodb:RestoreTableToPointInTime",
-                    "dynamodb:ExportTableToPointInTime", "dynamodb:PutResourcePolicy")
+REPORTED_MISSING = (
+    "dynamodb:DeleteBackup",
+    "dynamodb:RestoreTableFromBackup",
+    "dynamodb:RestoreTableToPointInTime",
+    "dynamodb:ExportTableToPointInTime",
+    "dynamodb:PutResourcePolicy",
+)
 # Reviewed with them: the rest of what changes settings, who may reach a table, or copies its data.
-REVIEWED = ("dynamodb:DeleteResourcePolicy", "dynamodb:UpdateTimeToLive", "dynamodb:CreateBackup",
-            "dynamodb:ImportTable", "dynamodb:TagResource", "dynamodb:UntagResource",
-            "dynamodb:EnableKinesisStreamingDestination", "dynamodb:CreateTableReplica",
-            "dynamodb:UpdateGlobalTable", "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable")
+REVIEWED = (
+    "dynamodb:DeleteResourcePolicy",
+    "dynamodb:UpdateTimeToLive",
+    "dynamodb:CreateBackup",
+    "dynamodb:ImportTable",
+    "dynamodb:TagResource",
+    "dynamodb:UntagResource",
+    "dynamodb:EnableKinesisStreamingDestination",
+    "dynamodb:CreateTableReplica",
+    "dynamodb:UpdateGlobalTable",
+    "dynamodb:UpdateContinuousBackups",
+    "dynamodb:UpdateTable",
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +57,30 @@ def test_every_denied_action_is_a_real_dynamodb_action(simulator):
 def test_the_deny_wins_over_an_allow_everything_policy_on_every_own_resource(simulator):
     admin = policy_document("acme", "admin", DEP)
     # The same role with a second, careless policy: identity policies add up, an explicit Deny still wins.
-    careless = {**admin, "Statement": admin["Statement"] + [{"Effect": "Allow", "Action": "dynamodb:*",
-                                                              "Resource": "*"}]}
+    careless = {
+        **admin,
+        "Statement": admin["Statement"] + [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}],
+    }
     actions = simulator.actions("dynamodb")
     resources = tenant_resources(tenant_arns("acme", DEP), DEP)
-    requests = [EvalRequest(0, "acme", name, resource)
-                for name in iam.ADMIN_DENIED_ACTIONS
-                for rtype in actions[name].resource_types or ("*",)
-                for resource in (resources.get(rtype, []) if rtype != "*" else ["*"])]
+    requests = [
+        EvalRequest(0, "acme", name, resource)
+        for name in iam.ADMIN_DENIED_ACTIONS
+        for rtype in actions[name].resource_types or ("*",)
+        for resource in (resources.get(rtype, []) if rtype != "*" else ["*"])
+    ]
     assert {r.action for r in requests} == set(iam.ADMIN_DENIED_ACTIONS)
     decisions = simulator.evaluate([careless], requests, account=DEP.account)
     assert {(r.action, d) for r, d in zip(requests, decisions, strict=True) if d != "ExplicitlyDenied"} == set()
     # ... while the admin's data work and its reads of the settings stay allowed.
     table = tenant_arns("acme", DEP).tables[0]
-    kept = [EvalRequest(0, "acme", a, table) for a in ("dynamodb:PutItem", "dynamodb:Scan",
-                                                        "dynamodb:DescribeTimeToLive",
-                                                        "dynamodb:DescribeContinuousBackups")]
+    kept = [
+        EvalRequest(0, "acme", a, table)
+        for a in (
+            "dynamodb:PutItem",
+            "dynamodb:Scan",
+            "dynamodb:DescribeTimeToLive",
+            "dynamodb:DescribeContinuousBackups",
+        )
+    ]
     assert simulator.evaluate([admin], kept, account=DEP.account) == [ALLOWED] * len(kept)

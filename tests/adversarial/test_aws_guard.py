@@ -30,13 +30,17 @@ from salestalk_lib.contract.errors import ConfigurationError, RealAwsNotAllowed
 from salestalk_lib.dynamo.endpoint import resolve_endpoint, start_embedded
 
 SALESTALK = str(Path(sys.executable).with_name("salestalk"))
-REAL_LOOKING = {"AWS_ACCESS_KEY_ID": "AKIAREALLOOKINGKEY00", "AWS_SECRET_ACCESS_KEY": "real-secret",
-                "AWS_PROFILE": "no-such-profile-anywhere", "AWS_EC2_METADATA_DISABLED": "true"}
+REAL_LOOKING = {
+    "AWS_ACCESS_KEY_ID": "AKIAREALLOOKINGKEY00",
+    "AWS_SECRET_ACCESS_KEY": "real-secret",
+    "AWS_PROFILE": "no-such-profile-anywhere",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 # Every spelling of a DynamoDB endpoint of AWS the guard must call AWS (the forms from botocore's
 # endpoint rule set: dynamodb[-fips].{region}.{dnsSuffix | dualStackDnsSuffix}, {account}.ddb...).
 AWS_SPELLINGS = [
-    "https://dynamodb.us-east-1.amazonaws.com.",             # the trailing dot that got through
+    "https://dynamodb.us-east-1.amazonaws.com.",  # the trailing dot that got through
     "https://dynamodb.us-east-1.amazonaws.com./",
     "https://DYNAMODB.US-EAST-1.AMAZONAWS.COM",
     "https://DynamoDB.Us-East-1.AmazonAWS.Com.:443",
@@ -52,27 +56,27 @@ AWS_SPELLINGS = [
     "https://dynamodb.us-iso-east-1.c2s.ic.gov",
     "https://111122223333.ddb.us-east-1.amazonaws.com",
     "https://vpce-0a1b2c3d-4e5f.dynamodb.us-east-1.vpce.amazonaws.com",
-    "https://user:secret@dynamodb.us-east-1.amazonaws.com",   # userinfo in front of AWS
-    "https://localhost@dynamodb.us-east-1.amazonaws.com",     # "localhost" as a user name
+    "https://user:secret@dynamodb.us-east-1.amazonaws.com",  # userinfo in front of AWS
+    "https://localhost@dynamodb.us-east-1.amazonaws.com",  # "localhost" as a user name
     "https://amazonaws.com",
 ]
 
 # Not AWS and not local: refused as well, naming both the opt-in and the local-hosts setting.
 NOT_LOCAL = [
-    "http://localhost.evil.example:8000",     # starts with localhost
+    "http://localhost.evil.example:8000",  # starts with localhost
     "http://localhostevil:8000",
     "http://evil-localhost:8000",
-    "http://dynamodb.localhost:8000",         # *.localhost: resolvers differ, so not by name
+    "http://dynamodb.localhost:8000",  # *.localhost: resolvers differ, so not by name
     "http://localhost.localdomain:8000",
-    "http://localstack:4566",                 # a container name, until it is listed
+    "http://localstack:4566",  # a container name, until it is listed
     "http://dynamodb-local:8000",
-    "http://0.0.0.0:8000",                    # "this host", not loopback
+    "http://0.0.0.0:8000",  # "this host", not loopback
     "http://[::]:8000",
-    "http://[::127.0.0.1]:8000",              # IPv4-compatible, not mapped: not loopback
+    "http://[::127.0.0.1]:8000",  # IPv4-compatible, not mapped: not loopback
     "http://128.0.0.1:8000",
     "http://10.0.0.5:8000",
     "http://[::2]:8000",
-    "http://0x80000001:8000",                 # 128.0.0.1 in hex
+    "http://0x80000001:8000",  # 128.0.0.1 in hex
     "https://dynamodb.example.com",
 ]
 
@@ -100,10 +104,10 @@ LOOPBACK = [
 MALFORMED = [
     "http://127.0.0.1:8000\n",
     " http://127.0.0.1:8000",
-    "http://127.0.0.1\t.evil.example:8000",   # urllib drops the tab: 127.0.0.1.evil.example
-    "http://ｌｏｃａｌｈｏｓｔ:8000",          # full-width letters, IDNA-folded to localhost
+    "http://127.0.0.1\t.evil.example:8000",  # urllib drops the tab: 127.0.0.1.evil.example
+    "http://ｌｏｃａｌｈｏｓｔ:8000",  # full-width letters, IDNA-folded to localhost
     "http://127.0.0.1\\@evil.example:8000",
-    "http://user@127.0.0.1:8000",             # credentials never go in the URL
+    "http://user@127.0.0.1:8000",  # credentials never go in the URL
     "http://127.0.0.1:0",
     "http://127.0.0.1:65536",
     "http://127.0.0.1:-1",
@@ -127,8 +131,10 @@ MALFORMED = [
 
 def _no_credentials_or_sessions(monkeypatch):
     """Make building any session (the only way to read a credential) fail loudly."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("a session was built (credentials could be read) before the refusal")
+
     monkeypatch.setattr(boto3, "Session", refuse)
     monkeypatch.setattr(botocore.session, "Session", refuse)
 
@@ -173,8 +179,12 @@ def test_a_host_listed_as_local_is_local_exactly_and_never_gets_real_keys(monkey
     for name, value in REAL_LOOKING.items():
         monkeypatch.setenv(name, value)
     env = {**REAL_LOOKING, "SALESTALK_LOCAL_HOSTS": " localstack , Dynamodb-Local.,172.17.0.2"}
-    for url in ("http://localstack:4566", "http://LocalStack.:4566", "http://dynamodb-local:8000",
-                "http://172.17.0.2:8000"):
+    for url in (
+        "http://localstack:4566",
+        "http://LocalStack.:4566",
+        "http://dynamodb-local:8000",
+        "http://172.17.0.2:8000",
+    ):
         ep = resolve_endpoint(url, env=env)
         assert ep.is_local and ep.session.get_credentials().access_key == "testing"
     for url in ("http://localstack.evil.example:4566", "http://xlocalstack:4566", "http://172.17.0.3:8000"):
@@ -184,9 +194,20 @@ def test_a_host_listed_as_local_is_local_exactly_and_never_gets_real_keys(monkey
     assert resolve_endpoint("http://emulator:1", env=REAL_LOOKING, local_hosts=["emulator"]).is_local
 
 
-@pytest.mark.parametrize("value", ["dynamodb.us-east-1.amazonaws.com", "DYNAMODB.US-EAST-1.API.AWS.",
-                                   "*.local", "localstack:4566", "http://localstack", "local stack",
-                                   "user@localstack", "localstack/x", "08.1.1.1"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "dynamodb.us-east-1.amazonaws.com",
+        "DYNAMODB.US-EAST-1.API.AWS.",
+        "*.local",
+        "localstack:4566",
+        "http://localstack",
+        "local stack",
+        "user@localstack",
+        "localstack/x",
+        "08.1.1.1",
+    ],
+)
 def test_the_local_hosts_setting_refuses_aws_wildcards_ports_and_urls(value):
     with pytest.raises(ConfigurationError, match="SALESTALK_LOCAL_HOSTS"):
         parse_local_hosts(value)
@@ -228,8 +249,18 @@ def test_the_cli_refuses_with_one_line_and_exit_2(capsys, monkeypatch, url):
 def test_the_cli_local_host_option_makes_a_container_name_local(capsys):
     # The refusal happens before any request; with the option the request is sent (and, no
     # emulator listening on that name here, fails as a connection error, not as a refusal).
-    assert main(["tables", "--endpoint-url", "http://no-such-emulator.invalid:4566",
-                 "--local-host", "no-such-emulator.invalid"]) == 2
+    assert (
+        main(
+            [
+                "tables",
+                "--endpoint-url",
+                "http://no-such-emulator.invalid:4566",
+                "--local-host",
+                "no-such-emulator.invalid",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "not local" not in err and "ListTables" in err
 
@@ -238,9 +269,13 @@ def test_a_missing_aws_profile_does_not_break_the_embedded_path(tmp_path):
     # A fresh process, so nothing moto cached earlier hides the failure.
     broken_config = tmp_path / "config"
     broken_config.write_text("[profile other\nthis is not ini\n")
-    env = {"PATH": "/usr/bin:/bin", "AWS_PROFILE": "no-such-profile-anywhere",
-           "AWS_CONFIG_FILE": str(broken_config), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-           "AWS_EC2_METADATA_DISABLED": "true"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_PROFILE": "no-such-profile-anywhere",
+        "AWS_CONFIG_FILE": str(broken_config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     done = subprocess.run([SALESTALK, "tables"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "(no rows)" in done.stdout
@@ -251,8 +286,7 @@ def test_serve_on_a_busy_port_fails_at_once_with_one_line_and_exit_2():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        done = subprocess.run([SALESTALK, "serve", "--port", str(port)], capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run([SALESTALK, "serve", "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     err = done.stderr.strip()
     assert "\n" not in err and f"127.0.0.1:{port}" in err and "in use" in err
@@ -290,16 +324,39 @@ def test_start_embedded_on_a_busy_port_raises_instead_of_waiting_forever():
 
 # --- fuzzing: only the library's own errors, and never "local" for a host that is not ---------
 
-_PIECES = ["localhost", "LOCALHOST", "127", "0", "1", "0x7f", "255", "amazonaws", "com", "cn", "api", "aws",
-           "dynamodb", "us-east-1", "fips", "evil", "", "-", "_", "x"]
+_PIECES = [
+    "localhost",
+    "LOCALHOST",
+    "127",
+    "0",
+    "1",
+    "0x7f",
+    "255",
+    "amazonaws",
+    "com",
+    "cn",
+    "api",
+    "aws",
+    "dynamodb",
+    "us-east-1",
+    "fips",
+    "evil",
+    "",
+    "-",
+    "_",
+    "x",
+]
 _hosts = st_.lists(st_.sampled_from(_PIECES), min_size=1, max_size=5).map(".".join) | st_.sampled_from(
-    ["[::1]", "[::ffff:127.0.0.1]", "[::]", "[::2]", "localhost.", "127.1", "0x7f000001"])
-_urls = st_.builds(lambda scheme, user, host, port, tail: f"{scheme}://{user}{host}{port}{tail}",
-                   st_.sampled_from(["http", "https", "HTTP", "ftp"]),
-                   st_.sampled_from(["", "", "u@", "u:p@", "localhost@"]),
-                   _hosts,
-                   st_.sampled_from(["", ":8000", ":0", ":65536", ":x", ":"]),
-                   st_.sampled_from(["", "/", "/p", "?q", "#f", ".", "\n", " "]))
+    ["[::1]", "[::ffff:127.0.0.1]", "[::]", "[::2]", "localhost.", "127.1", "0x7f000001"]
+)
+_urls = st_.builds(
+    lambda scheme, user, host, port, tail: f"{scheme}://{user}{host}{port}{tail}",
+    st_.sampled_from(["http", "https", "HTTP", "ftp"]),
+    st_.sampled_from(["", "", "u@", "u:p@", "localhost@"]),
+    _hosts,
+    st_.sampled_from(["", ":8000", ":0", ":65536", ":x", ":"]),
+    st_.sampled_from(["", "/", "/p", "?q", "#f", ".", "\n", " "]),
+)
 
 
 @settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -34,9 +34,17 @@ from salestalk_lib.ops.tenants import FixedClock, Tenants
 TENANT = "acme-corp-001"
 SEED = Path(__file__).resolve().parents[2] / "seed_data"
 REPO = Path(__file__).resolve().parents[2]
-METRIC = {"tenantId": TENANT, "metricId": "7a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d", "subject": "revenue",
-          "metricType": "revenue", "unit": "USD", "value": 12450000, "pk": "METRIC#revenue", "sk": "2025-Q3",
-          "timestamp": 1751328000}
+METRIC = {
+    "tenantId": TENANT,
+    "metricId": "7a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
+    "subject": "revenue",
+    "metricType": "revenue",
+    "unit": "USD",
+    "value": 12450000,
+    "pk": "METRIC#revenue",
+    "sk": "2025-Q3",
+    "timestamp": 1751328000,
+}
 LINE = json.dumps(METRIC)
 
 
@@ -63,6 +71,7 @@ def _file(name: str, content: bytes) -> Callable[[Path], Path]:
         path = root / name
         path.write_bytes(content)
         return path
+
     return make
 
 
@@ -97,21 +106,45 @@ CASES = [
     Case("empty file", _file("e.jsonl", b""), 2, "is empty: no records"),
     Case("blank lines only", _file("b.jsonl", b"\n  \n\r\n"), 2, "is empty: no records"),
     Case("NUL byte", _file("n.jsonl", LINE.encode() + b"\n\x00\n"), 2, "contains a NUL character"),
-    Case("not UTF-8 (Latin-1)", _file("l.jsonl", _metric_with("unit", '"caf\xe9"').encode("latin-1")), 2,
-         "is not UTF-8 text"),
+    Case(
+        "not UTF-8 (Latin-1)",
+        _file("l.jsonl", _metric_with("unit", '"caf\xe9"').encode("latin-1")),
+        2,
+        "is not UTF-8 text",
+    ),
     Case("UTF-16", _file("u.json", ("[" + LINE + "]").encode("utf-16")), 2, "looks like UTF-16"),
     Case("deep nesting", _file("d.json", b"[" * 100_000 + b"]" * 100_000), 2, "nested deeper than 64 levels"),
-    Case("deep nesting within the reader's limit", _file("d.jsonl", _nested(40).encode()), 1,
-         "nested deeper than DynamoDB's 32 levels"),
-    Case("integer over 4,300 digits", _file("i.jsonl", _metric_with("value", "9" * 5000).encode()), 2,
-         "an integer of 5,000 digits"),
-    Case("integer over 38 digits", _file("j.jsonl", _metric_with("value", "9" * 500).encode()), 1,
-         "more than 38 significant digits"),
+    Case(
+        "deep nesting within the reader's limit",
+        _file("d.jsonl", _nested(40).encode()),
+        1,
+        "nested deeper than DynamoDB's 32 levels",
+    ),
+    Case(
+        "integer over 4,300 digits",
+        _file("i.jsonl", _metric_with("value", "9" * 5000).encode()),
+        2,
+        "an integer of 5,000 digits",
+    ),
+    Case(
+        "integer over 38 digits",
+        _file("j.jsonl", _metric_with("value", "9" * 500).encode()),
+        1,
+        "more than 38 significant digits",
+    ),
     Case("NaN literal", _file("nan.jsonl", _metric_with("value", "NaN").encode()), 1, "must be a finite number"),
-    Case("Infinity literal", _file("inf.jsonl", _metric_with("value", "-Infinity").encode()), 1,
-         "must be a finite number"),
-    Case("duplicate JSON key", _file("dup.jsonl", LINE.replace('"value": 12450000', '"value": 1, "value": 2')
-                                     .encode()), 1, "appears more than once"),
+    Case(
+        "Infinity literal",
+        _file("inf.jsonl", _metric_with("value", "-Infinity").encode()),
+        1,
+        "must be a finite number",
+    ),
+    Case(
+        "duplicate JSON key",
+        _file("dup.jsonl", LINE.replace('"value": 12450000', '"value": 1, "value": 2').encode()),
+        1,
+        "appears more than once",
+    ),
     Case("top-level number", _file("num.json", b"42\n"), 2, "the top level must be a record"),
     Case("symlink loop", _symlink_loop, 2, "symbolic link loop"),
     Case("broken symlink", _broken_symlink, 2, "symbolic link to a missing file"),
@@ -173,7 +206,9 @@ def _seed_dir_with(tmp_path: Path, case: Case) -> tuple[Path, Path]:
 
 # The directory cases are about the path named on the command line; inside a seed directory a
 # subdirectory without records is just a subdirectory.
-IN_A_SEED_DIR = [c for c in CASES if c.name not in ("missing path", "empty directory", "directory without record files")]
+IN_A_SEED_DIR = [
+    c for c in CASES if c.name not in ("missing path", "empty directory", "directory without record files")
+]
 
 
 @pytest.mark.parametrize("case", IN_A_SEED_DIR, ids=[c.name for c in IN_A_SEED_DIR])
@@ -207,12 +242,15 @@ def test_seed_and_provision_refuse_a_seed_directory_that_is_not_one(capsys, tmp_
     assert snapshot(st) == {}
 
 
-@pytest.mark.parametrize("tenants_json, says", [
-    ('[{"tenantId": "acme-corp-001"', "not valid JSON"),
-    ("", "is empty"),
-    (json.dumps([{**json.loads((SEED / "tenants.json").read_text())[0], "plan": "gold"}]), "plan: Input should be"),
-    (None, "no such file or directory"),
-])
+@pytest.mark.parametrize(
+    "tenants_json, says",
+    [
+        ('[{"tenantId": "acme-corp-001"', "not valid JSON"),
+        ("", "is empty"),
+        (json.dumps([{**json.loads((SEED / "tenants.json").read_text())[0], "plan": "gold"}]), "plan: Input should be"),
+        (None, "no such file or directory"),
+    ],
+)
 def test_provision_refuses_an_invalid_tenants_json_and_creates_nothing(capsys, tmp_path, endpoint, tenants_json, says):
     st = connect(settings=Settings(table_prefix=f"t{uuid.uuid4().hex[:10]}-", environment="test"), endpoint=endpoint)
     seed = tmp_path / "seed"
@@ -267,7 +305,7 @@ def test_a_raw_line_separator_inside_a_json_lines_string_is_text_not_a_line_brea
     line = json.dumps({**METRIC, "metadata": {"note": "first\u2028second\u2029third\x85"}}, ensure_ascii=False)
     path.write_text(line + "\n", encoding="utf-8")
     assert main(["validate", str(path)]) == 0, capsys.readouterr().out
-    (where, record), = read_records(path)[0]
+    ((where, record),) = read_records(path)[0]
     assert where == f"{path}:1" and record["metadata"]["note"] == "first\u2028second\u2029third\x85"
 
 
@@ -287,8 +325,15 @@ def test_the_accepted_variants_ingest_like_the_plain_file(capsys, tmp_path, endp
 
 def _salestalk(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "SALESTALK_"))}
-    return subprocess.run([sys.executable, "-m", "salestalk_lib", *argv], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO, env=env, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "salestalk_lib", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -320,8 +365,18 @@ def test_a_fifo_is_refused_before_it_is_opened_for_reading(tmp_path, endpoint, f
 
 def test_a_fifo_as_tenant_metadata_is_refused_before_it_is_opened_for_reading(endpoint, fifo):
     st = connect(settings=Settings(table_prefix=f"t{uuid.uuid4().hex[:10]}-", environment="test"), endpoint=endpoint)
-    done = _salestalk("tenant", "add", TENANT, "--name", "ACME", "--owner-email", "ops@acme.example",
-                      "--metadata-file", str(fifo), *_conn(st)[:4])
+    done = _salestalk(
+        "tenant",
+        "add",
+        TENANT,
+        "--name",
+        "ACME",
+        "--owner-email",
+        "ops@acme.example",
+        "--metadata-file",
+        str(fifo),
+        *_conn(st)[:4],
+    )
     assert done.returncode == 2 and "is a FIFO (named pipe), not a regular file" in done.stderr, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert snapshot(st) == {}

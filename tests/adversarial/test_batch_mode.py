@@ -20,8 +20,10 @@ def test_concurrent_batch_runs_never_claim_created_and_account_for_every_record(
     deployment.onboard(TENANT)
     metrics = sample_metrics(TENANT, 800, seed=71, first_day=datetime(2015, 1, 1, tzinfo=UTC))
     path = write_jsonl(tmp_path / "metrics.jsonl", metrics)
-    runs = [deployment.start("ingest", str(path), "--no-progress", "--metric-mode", "batch", "--batch-id", f"bulk-{k}")
-            for k in (1, 2)]
+    runs = [
+        deployment.start("ingest", str(path), "--no-progress", "--metric-mode", "batch", "--batch-id", f"bulk-{k}")
+        for k in (1, 2)
+    ]
     results = [finish(proc) for proc in runs]
     for code, out, err in results:
         assert code == 0, err
@@ -34,8 +36,9 @@ def test_concurrent_batch_runs_never_claim_created_and_account_for_every_record(
     st = deployment.st
     assert count_items(st, st.settings.table_name("metrics", TENANT)) == len(metrics)
     scope = st.tenant(TENANT)
-    assert all(scope.storage.get_item(scope.metrics_table, {"pk": m.pk, "sk": m.sk}) == m.to_item()
-               for m in metrics[::50])
+    assert all(
+        scope.storage.get_item(scope.metrics_table, {"pk": m.pk, "sk": m.sk}) == m.to_item() for m in metrics[::50]
+    )
 
 
 def test_ingest_help_never_says_never_overwritten_of_a_mode_that_overwrites(deployment: Deployment):

@@ -42,8 +42,7 @@ def _stored_messages(st) -> dict[str, list[dict]]:
     return out
 
 
-def test_three_sigkills_then_a_finish_store_every_message_once_and_every_rollup_exact(deployment: Deployment,
-                                                                                       tmp_path):
+def test_three_sigkills_then_a_finish_store_every_message_once_and_every_rollup_exact(deployment: Deployment, tmp_path):
     deployment.onboard(TENANT)
     st = deployment.st
     messages = sample_messages(TENANT, 240, sessions=12, seed=81)
@@ -57,8 +56,11 @@ def test_three_sigkills_then_a_finish_store_every_message_once_and_every_rollup_
         already = count_items(st, table)
         target = min(full - 1, already + rng.randrange(30, 110))
         proc = deployment.start("ingest", str(path), "--no-progress", "--workers", "4")
-        wait_until(lambda: count_items(st, table) >= target or proc.poll() is not None, timeout=120,
-                   what=f"{target} stored items")
+        wait_until(
+            lambda: count_items(st, table) >= target or proc.poll() is not None,
+            timeout=120,
+            what=f"{target} stored items",
+        )
         if proc.poll() is None:
             stop(proc, signal.SIGKILL, timeout=30)
             kills += 1
@@ -85,14 +87,27 @@ def test_racing_processes_on_same_and_overlapping_files_and_reused_ids_end_exact
     messages = sample_messages(TENANT, 180, sessions=10, seed=84)
     a, b = messages[:120], messages[60:]
     # The same ids as 20 of A's messages, an hour later and with other text: a second version of each id.
-    reused = [Message.create(tenant_id=TENANT, session_id=m.session_id, sender=m.sender, text=f"rewritten {n}",
-                             at=m.at + timedelta(hours=1), message_id=m.message_id)
-              for n, m in enumerate(a[10:30])]
-    files = {"A": write_jsonl(tmp_path / "a.jsonl", a), "A again": write_jsonl(tmp_path / "a2.jsonl", a),
-             "B": write_jsonl(tmp_path / "b.jsonl", b), "D": write_jsonl(tmp_path / "d.jsonl", reused)}
+    reused = [
+        Message.create(
+            tenant_id=TENANT,
+            session_id=m.session_id,
+            sender=m.sender,
+            text=f"rewritten {n}",
+            at=m.at + timedelta(hours=1),
+            message_id=m.message_id,
+        )
+        for n, m in enumerate(a[10:30])
+    ]
+    files = {
+        "A": write_jsonl(tmp_path / "a.jsonl", a),
+        "A again": write_jsonl(tmp_path / "a2.jsonl", a),
+        "B": write_jsonl(tmp_path / "b.jsonl", b),
+        "D": write_jsonl(tmp_path / "d.jsonl", reused),
+    }
     # "A again" is the same file, so the same batch: it resumes A's run, or replays it if A finished first.
-    procs = {name: deployment.start("ingest", str(path), "--no-progress", "--workers", "3")
-             for name, path in files.items()}
+    procs = {
+        name: deployment.start("ingest", str(path), "--no-progress", "--workers", "3") for name, path in files.items()
+    }
     runs = {name: finish(proc) for name, proc in procs.items()}
 
     contested = {m.message_id for m in reused}

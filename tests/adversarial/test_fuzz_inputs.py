@@ -34,9 +34,13 @@ from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile
 
 
 def fuzz(examples: int) -> settings:
-    return settings(max_examples=examples, derandomize=True, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                           HealthCheck.filter_too_much])
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+    )
 
 
 _CORPUS = Path(__file__).resolve().parents[1] / "malformed" / "make_corpus.py"
@@ -45,46 +49,128 @@ corpus = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(corpus)
 # Valid records of every kind, built from the contract (the malformed corpus's bases).
 BASES: dict[str, dict[str, Any]] = {
-    "tenant": corpus.tenant(), "question": corpus.question().to_item(), "answer": corpus.answer().to_item(),
-    "metric": corpus.metric().to_item(), "slice": corpus.slice_(), "rollup": corpus.rollup(),
-    "classified": corpus.classified(), "narrative": corpus.narrative(), "ingested": corpus.ingested(),
+    "tenant": corpus.tenant(),
+    "question": corpus.question().to_item(),
+    "answer": corpus.answer().to_item(),
+    "metric": corpus.metric().to_item(),
+    "slice": corpus.slice_(),
+    "rollup": corpus.rollup(),
+    "classified": corpus.classified(),
+    "narrative": corpus.narrative(),
+    "ingested": corpus.ingested(),
     "provisioned": corpus.provisioned(),
 }
 
 SPECIAL_STRINGS = [
-    "", " ", "\t", "#", "##", ":", "::", "MSG#", "SESSION#", "METRIC#", "BATCH#", "EVENT#", "METADATA", "metadata",
-    "2025-Q3", "2025-Q0", "2025-Q5", "2025-13", "2025-00", "2025-02-29", "2024-02-29", "0000-01-01", "9999-12-31",
-    "٢٠٢٥-Q3", "２０２５-Q3", "2025-Q3#region:Europe", "2025-Q3#region:", "2025-Q3#:x", "2025-Q3##x",
-    "2025-11-09T10:00:00.000Z", "2025-11-09T24:00:00.000Z", "2025-11-09T10:00:00Z", "2025-11-09T10:00:60.000Z",
-    "tenant-acme-corp-001-metrics", "tenant--metrics", "tenant-ACME-metrics", "acme-corp-001", "a" * 64, "a" * 65,
-    "../x", "x/../../y", "\x00", "\x1b[2J", "\u2028", "\u202e", "\ufeff", "\ud800", "NaN", "Infinity", "-0",
-    "1E+999999", "1" * 39, "9" * 5000, "x" * 10_000, "8f1c3a5e-0b7d-4c2a-9e6f-1a2b3c4d5e6f",
-    "8F1C3A5E-0B7D-4C2A-9E6F-1A2B3C4D5E6F", "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+    "",
+    " ",
+    "\t",
+    "#",
+    "##",
+    ":",
+    "::",
+    "MSG#",
+    "SESSION#",
+    "METRIC#",
+    "BATCH#",
+    "EVENT#",
+    "METADATA",
+    "metadata",
+    "2025-Q3",
+    "2025-Q0",
+    "2025-Q5",
+    "2025-13",
+    "2025-00",
+    "2025-02-29",
+    "2024-02-29",
+    "0000-01-01",
+    "9999-12-31",
+    "٢٠٢٥-Q3",
+    "２０２５-Q3",
+    "2025-Q3#region:Europe",
+    "2025-Q3#region:",
+    "2025-Q3#:x",
+    "2025-Q3##x",
+    "2025-11-09T10:00:00.000Z",
+    "2025-11-09T24:00:00.000Z",
+    "2025-11-09T10:00:00Z",
+    "2025-11-09T10:00:60.000Z",
+    "tenant-acme-corp-001-metrics",
+    "tenant--metrics",
+    "tenant-ACME-metrics",
+    "acme-corp-001",
+    "a" * 64,
+    "a" * 65,
+    "../x",
+    "x/../../y",
+    "\x00",
+    "\x1b[2J",
+    "\u2028",
+    "\u202e",
+    "\ufeff",
+    "\ud800",
+    "NaN",
+    "Infinity",
+    "-0",
+    "1E+999999",
+    "1" * 39,
+    "9" * 5000,
+    "x" * 10_000,
+    "8f1c3a5e-0b7d-4c2a-9e6f-1a2b3c4d5e6f",
+    "8F1C3A5E-0B7D-4C2A-9E6F-1A2B3C4D5E6F",
+    "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
 ]
 PREFIXES = ["MSG#", "SESSION#", "METRIC#", "BATCH#", "EVENT#", "tenant-", "2025-Q3#", "region:", ""]
 HOSTILE_STRINGS = st.one_of(
     st.sampled_from(SPECIAL_STRINGS),
     st.text(max_size=40),
     st.text(alphabet=st.characters(categories=["Cc", "Cf", "Zl", "Zp", "Zs", "Nd", "Mn"]), max_size=12),
-    st.builds(lambda prefix, rest: prefix + rest, st.sampled_from(PREFIXES),
-              st.one_of(st.sampled_from(SPECIAL_STRINGS), st.text(max_size=20))),
+    st.builds(
+        lambda prefix, rest: prefix + rest,
+        st.sampled_from(PREFIXES),
+        st.one_of(st.sampled_from(SPECIAL_STRINGS), st.text(max_size=20)),
+    ),
 )
 NUMBERS = st.one_of(
-    st.sampled_from([Decimal("0E-200"), Decimal("-0"), Decimal("1." + "0" * 45), Decimal("1762682400." + "0" * 33),
-                     Decimal("1E+126"), Decimal("1E-131"), Decimal("1.2345678901234567890123456789012345678E-130"),
-                     Decimal("sNaN"), Decimal("-Infinity"), 10**50, -(10**39), 2**63, float("nan"), 5e-324]),
+    st.sampled_from(
+        [
+            Decimal("0E-200"),
+            Decimal("-0"),
+            Decimal("1." + "0" * 45),
+            Decimal("1762682400." + "0" * 33),
+            Decimal("1E+126"),
+            Decimal("1E-131"),
+            Decimal("1.2345678901234567890123456789012345678E-130"),
+            Decimal("sNaN"),
+            Decimal("-Infinity"),
+            10**50,
+            -(10**39),
+            2**63,
+            float("nan"),
+            5e-324,
+        ]
+    ),
     # significant digits with zeros after them, at any exponent: what DynamoDB trims and boto3 counts
-    st.builds(lambda sign, digits, zeros, exp: Decimal((sign, (*digits, *([0] * zeros)), exp)), st.integers(0, 1),
-              st.lists(st.integers(0, 9), min_size=1, max_size=45), st.integers(0, 60), st.integers(-250, 200)),
+    st.builds(
+        lambda sign, digits, zeros, exp: Decimal((sign, (*digits, *([0] * zeros)), exp)),
+        st.integers(0, 1),
+        st.lists(st.integers(0, 9), min_size=1, max_size=45),
+        st.integers(0, 60),
+        st.integers(-250, 200),
+    ),
     st.integers(-300, 300).map(lambda exp: Decimal((0, (0,), exp))),
-    st.decimals(allow_nan=True, allow_infinity=True), st.integers(-10**60, 10**60),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**60), 10**60),
     st.floats(allow_nan=True, allow_infinity=True),
 )
 SCALARS = st.one_of(HOSTILE_STRINGS, NUMBERS, st.booleans(), st.none(), st.binary(max_size=4))
 HOSTILE_VALUES = st.one_of(
     SCALARS,
-    st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                  st.dictionaries(HOSTILE_STRINGS, inner, max_size=3)), max_leaves=8),
+    st.recursive(
+        SCALARS,
+        lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(HOSTILE_STRINGS, inner, max_size=3)),
+        max_leaves=8,
+    ),
     st.integers(30, 70).map(lambda depth: _nested(depth)),
 )
 
@@ -126,6 +212,7 @@ def _number_paths(record: dict) -> list[tuple]:
         for part in path:
             value = value[part]
         return value
+
     return [p for p in _paths(record) if isinstance(at(p), (int, Decimal)) and not isinstance(at(p), bool)]
 
 
@@ -140,8 +227,13 @@ def hostile_records(draw) -> dict:
         paths = _paths(record)
         if not paths:
             break
-        record = _mutate(record, draw(st.sampled_from(paths)), draw(st.sampled_from(["set", "set", "delete", "add"])),
-                         draw(HOSTILE_VALUES), draw(HOSTILE_STRINGS))
+        record = _mutate(
+            record,
+            draw(st.sampled_from(paths)),
+            draw(st.sampled_from(["set", "set", "delete", "add"])),
+            draw(HOSTILE_VALUES),
+            draw(HOSTILE_STRINGS),
+        )
     return record
 
 
@@ -182,6 +274,7 @@ def test_hostile_records_validated_together_only_report(records, base):
 
 # --- key parsing -----------------------------------------------------------------------------
 
+
 def parse_messages_table_base(name: str) -> str:
     """The tenant id inside `tenant-{tenantId}-messages` (the library parses full names: parse_table_name)."""
     return keys._tenant_of_table_base(name, keys.MESSAGES_TABLE_SUFFIX)
@@ -203,8 +296,19 @@ ROUND_TRIPS = {
     parse_messages_table_base: keys.messages_table_base,
     keys.parse_metrics_table_base: keys.metrics_table_base,
 }
-BUILDERS = [keys.message_pk, keys.session_pk, keys.batch_pk, keys.event_pk, keys.metric_pk, keys.messages_table_base,
-            keys.metrics_table_base, keys.s3_prefix, keys.metric_slice_prefix, keys.pk_kind, keys.is_uuid4]
+BUILDERS = [
+    keys.message_pk,
+    keys.session_pk,
+    keys.batch_pk,
+    keys.event_pk,
+    keys.metric_pk,
+    keys.messages_table_base,
+    keys.metrics_table_base,
+    keys.s3_prefix,
+    keys.metric_slice_prefix,
+    keys.pk_kind,
+    keys.is_uuid4,
+]
 
 
 @fuzz(400)
@@ -224,10 +328,15 @@ def test_a_key_builder_builds_something_its_parser_reads_back_or_raises_a_key_er
         built = build(text)
     except SalesTalkError:
         return
-    parse = {keys.message_pk: keys.parse_message_pk, keys.session_pk: keys.parse_session_pk,
-             keys.batch_pk: keys.parse_batch_pk, keys.event_pk: keys.parse_event_pk,
-             keys.metric_pk: keys.parse_metric_pk, keys.messages_table_base: parse_messages_table_base,
-             keys.metrics_table_base: keys.parse_metrics_table_base}.get(build)
+    parse = {
+        keys.message_pk: keys.parse_message_pk,
+        keys.session_pk: keys.parse_session_pk,
+        keys.batch_pk: keys.parse_batch_pk,
+        keys.event_pk: keys.parse_event_pk,
+        keys.metric_pk: keys.parse_metric_pk,
+        keys.messages_table_base: parse_messages_table_base,
+        keys.metrics_table_base: keys.parse_metrics_table_base,
+    }.get(build)
     if parse is not None:
         assert parse(built) == text
 
@@ -279,18 +388,46 @@ def test_query_explain_with_a_hostile_param_exits_0_or_2(capsys, conn, pattern_p
     name, param = pattern_param
     registry = patterns.get(name).table.name == "REGISTRY"
     tenant = [] if registry else ["--tenant", "acme-corp-001"]
-    code, output = _cli(capsys, "query", name, *tenant, "--example", f"--param={param}={text}", "--explain",
-                        "--endpoint-url", conn.endpoint.url, "--table-prefix", conn.settings.table_prefix)
+    code, output = _cli(
+        capsys,
+        "query",
+        name,
+        *tenant,
+        "--example",
+        f"--param={param}={text}",
+        "--explain",
+        "--endpoint-url",
+        conn.endpoint.url,
+        "--table-prefix",
+        conn.settings.table_prefix,
+    )
     assert code in (0, 2), output
 
 
 def test_query_with_unix_seconds_over_38_digits_is_refused_not_a_decimal_error(capsys, conn):
-    code, output = _cli(capsys, "query", "messages_by_sender", "--tenant", "acme-corp-001", "--param", "sender=user",
-                        "--param", "start=5", "--param", "end=" + "1" * 39, "--explain",
-                        "--endpoint-url", conn.endpoint.url, "--table-prefix", conn.settings.table_prefix)
+    code, output = _cli(
+        capsys,
+        "query",
+        "messages_by_sender",
+        "--tenant",
+        "acme-corp-001",
+        "--param",
+        "sender=user",
+        "--param",
+        "start=5",
+        "--param",
+        "end=" + "1" * 39,
+        "--explain",
+        "--endpoint-url",
+        conn.endpoint.url,
+        "--table-prefix",
+        conn.settings.table_prefix,
+    )
     # Refused before the seam (it was decimal.Inexact there): a time bound has at most 12 digits and 6 decimals,
     # so every accepted one is a number DynamoDB stores exactly.
-    assert code == 2 and "parameter end: '" + "1" * 39 + "' is not a time: unix seconds have at most 12 digits" in output
+    assert (
+        code == 2 and "parameter end: '" + "1" * 39 + "' is not a time: unix seconds have at most 12 digits" in output
+    )
     assert "Traceback" not in output and "Inexact" not in output
 
 
@@ -313,18 +450,50 @@ def test_a_hostile_batch_id_is_refused_before_anything_is_written(capsys, conn, 
     path = tmp_path_factory.mktemp("batch") / "m.jsonl"
     path.write_text(canonical_json(BASES["metric"]) + "\n", encoding="utf-8")
     before = snapshot(conn)
-    code, output = _cli(capsys, "ingest", str(path), f"--batch-id={text}", "--no-progress",
-                        "--endpoint-url", conn.endpoint.url, "--table-prefix", conn.settings.table_prefix)
+    code, output = _cli(
+        capsys,
+        "ingest",
+        str(path),
+        f"--batch-id={text}",
+        "--no-progress",
+        "--endpoint-url",
+        conn.endpoint.url,
+        "--table-prefix",
+        conn.settings.table_prefix,
+    )
     assert code == 2 and "--batch-id" in output and "nothing was written" in output
     assert snapshot(conn) == before
 
 
-FAULT_VALUES = st.one_of(st.sampled_from(["0", "0.2", "1", "nan", "inf", "-inf", "1e999", "-0", "0x10", "1_0", "٣",
-                                          "1" * 5000, "", " ", "=", "0.5,", "True"]), HOSTILE_STRINGS)
+FAULT_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "0",
+            "0.2",
+            "1",
+            "nan",
+            "inf",
+            "-inf",
+            "1e999",
+            "-0",
+            "0x10",
+            "1_0",
+            "٣",
+            "1" * 5000,
+            "",
+            " ",
+            "=",
+            "0.5,",
+            "True",
+        ]
+    ),
+    HOSTILE_STRINGS,
+)
 FAULT_PROFILES = st.one_of(
     HOSTILE_STRINGS,
-    st.lists(st.tuples(st.sampled_from([*FAULT_KINDS, "seed", "read_timeout", "bogus", ""]), FAULT_VALUES),
-             max_size=4).map(lambda parts: ",".join(f"{k}={v}" for k, v in parts)),
+    st.lists(
+        st.tuples(st.sampled_from([*FAULT_KINDS, "seed", "read_timeout", "bogus", ""]), FAULT_VALUES), max_size=4
+    ).map(lambda parts: ",".join(f"{k}={v}" for k, v in parts)),
 )
 
 

@@ -26,16 +26,58 @@ from salestalk_lib.contract.tables import MESSAGES
 from salestalk_lib.dynamo.scope import TenantPolicy
 from salestalk_lib.iam.policies import Deployment, policy_document
 
-BUDGET = settings(max_examples=500, deadline=None, derandomize=True,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+BUDGET = settings(
+    max_examples=500,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
-_TRICKS = ["acme", "acme-corp-001", "ACME", "acme ", " acme", "acme\x00", "acme\n", "acme/../x", "..", "*", "acme*",
-           "tenant-x", "x-tenant-y", "a" * 64, "a" * 65, "-a", "a-", "a--b", "ácme", "аcme",  # Cyrillic а
-           "acme\u200b", "١٢٣", "tenants-metadata", "%2e%2e", "acme#1", "acme:1", "", "0", "9" * 64]
-hostile_text = st_.one_of(st_.sampled_from(_TRICKS), st_.text(max_size=70),
-                          st_.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", max_size=70))
-hostile_objects = st_.one_of(hostile_text, st_.none(), st_.integers(), st_.booleans(), st_.binary(max_size=8),
-                             st_.lists(st_.text(max_size=3), max_size=2), st_.floats())
+_TRICKS = [
+    "acme",
+    "acme-corp-001",
+    "ACME",
+    "acme ",
+    " acme",
+    "acme\x00",
+    "acme\n",
+    "acme/../x",
+    "..",
+    "*",
+    "acme*",
+    "tenant-x",
+    "x-tenant-y",
+    "a" * 64,
+    "a" * 65,
+    "-a",
+    "a-",
+    "a--b",
+    "ácme",
+    "аcme",  # Cyrillic а
+    "acme\u200b",
+    "١٢٣",
+    "tenants-metadata",
+    "%2e%2e",
+    "acme#1",
+    "acme:1",
+    "",
+    "0",
+    "9" * 64,
+]
+hostile_text = st_.one_of(
+    st_.sampled_from(_TRICKS),
+    st_.text(max_size=70),
+    st_.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", max_size=70),
+)
+hostile_objects = st_.one_of(
+    hostile_text,
+    st_.none(),
+    st_.integers(),
+    st_.booleans(),
+    st_.binary(max_size=8),
+    st_.lists(st_.text(max_size=3), max_size=2),
+    st_.floats(),
+)
 
 
 @BUDGET
@@ -94,24 +136,73 @@ def test_hostile_local_hosts_are_refused_or_canonical(value):
         assert parse_endpoint_url(f"http://{bracketed}:1").host == host
 
 
-_OPERATIONS = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
-               "TransactWriteItems", "TransactGetItems", "UpdateTimeToLive", "ListTables", "ExecuteStatement", "",
-               "getitem"]
-_TABLES = ["t-tenant-acme-messages", "t-tenant-acme-metrics", "t-tenants-metadata", "t-tenant-other-metrics",
-           "tenant-acme-messages", "arn:aws:dynamodb:us-east-1:1:table/t-tenant-acme-messages", ""]
-_keys = st_.one_of(st_.none(), st_.just({"tenantId": {"S": "acme"}}), st_.just({"tenantId": {"S": "other"}}),
-                   st_.just({"tenantId": {"S": "acme"}, "x": {"S": "1"}}), st_.just({"tenantId": "acme"}),
-                   st_.dictionaries(st_.text(max_size=3), st_.text(max_size=3), max_size=2))
+_OPERATIONS = [
+    "GetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "Scan",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "TransactGetItems",
+    "UpdateTimeToLive",
+    "ListTables",
+    "ExecuteStatement",
+    "",
+    "getitem",
+]
+_TABLES = [
+    "t-tenant-acme-messages",
+    "t-tenant-acme-metrics",
+    "t-tenants-metadata",
+    "t-tenant-other-metrics",
+    "tenant-acme-messages",
+    "arn:aws:dynamodb:us-east-1:1:table/t-tenant-acme-messages",
+    "",
+]
+_keys = st_.one_of(
+    st_.none(),
+    st_.just({"tenantId": {"S": "acme"}}),
+    st_.just({"tenantId": {"S": "other"}}),
+    st_.just({"tenantId": {"S": "acme"}, "x": {"S": "1"}}),
+    st_.just({"tenantId": "acme"}),
+    st_.dictionaries(st_.text(max_size=3), st_.text(max_size=3), max_size=2),
+)
 _bodies = st_.fixed_dictionaries({"TableName": st_.sampled_from(_TABLES)}, optional={"Key": _keys, "Item": _keys})
 _requests = st_.one_of(
     _bodies,
-    st_.fixed_dictionaries({"RequestItems": st_.dictionaries(st_.sampled_from(_TABLES), st_.one_of(
-        st_.lists(st_.one_of(st_.builds(lambda k: {"PutRequest": {"Item": k}}, _keys),
-                             st_.builds(lambda k: {"DeleteRequest": {"Key": k}}, _keys), st_.just({})), max_size=3),
-        st_.fixed_dictionaries({"Keys": st_.lists(_keys, max_size=3)}), st_.text(max_size=3)), max_size=3)}),
-    st_.fixed_dictionaries({"TransactItems": st_.lists(st_.dictionaries(
-        st_.sampled_from(["Put", "Update", "Delete", "ConditionCheck", "Get", "Other"]), _bodies, max_size=2),
-        max_size=3)}),
+    st_.fixed_dictionaries(
+        {
+            "RequestItems": st_.dictionaries(
+                st_.sampled_from(_TABLES),
+                st_.one_of(
+                    st_.lists(
+                        st_.one_of(
+                            st_.builds(lambda k: {"PutRequest": {"Item": k}}, _keys),
+                            st_.builds(lambda k: {"DeleteRequest": {"Key": k}}, _keys),
+                            st_.just({}),
+                        ),
+                        max_size=3,
+                    ),
+                    st_.fixed_dictionaries({"Keys": st_.lists(_keys, max_size=3)}),
+                    st_.text(max_size=3),
+                ),
+                max_size=3,
+            )
+        }
+    ),
+    st_.fixed_dictionaries(
+        {
+            "TransactItems": st_.lists(
+                st_.dictionaries(
+                    st_.sampled_from(["Put", "Update", "Delete", "ConditionCheck", "Get", "Other"]), _bodies, max_size=2
+                ),
+                max_size=3,
+            )
+        }
+    ),
     st_.dictionaries(st_.text(max_size=5), st_.text(max_size=5), max_size=3),
 )
 
@@ -119,15 +210,28 @@ _requests = st_.one_of(
 @BUDGET
 @given(operation=st_.sampled_from(_OPERATIONS), params=_requests, scan=st_.booleans())
 def test_the_tenant_policy_refuses_with_isolation_violation_only(operation, params, scan):
-    policy = TenantPolicy(tenant_id="acme", tables=frozenset({"t-tenant-acme-messages", "t-tenant-acme-metrics"}),
-                          registry="t-tenants-metadata", allow_scan=scan)
+    policy = TenantPolicy(
+        tenant_id="acme",
+        tables=frozenset({"t-tenant-acme-messages", "t-tenant-acme-metrics"}),
+        registry="t-tenants-metadata",
+        allow_scan=scan,
+    )
     try:
         policy.check(operation, params)
     except IsolationViolation:
         return
     # Accepted: a data operation, on the tenant's own tables or a read of its own registry item.
-    assert operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem",
-                         "BatchWriteItem", "TransactWriteItems", "TransactGetItems") or (scan and operation == "Scan")
+    assert operation in (
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "TransactGetItems",
+    ) or (scan and operation == "Scan")
     touched = _tables_of(params)
     assert touched <= {"t-tenant-acme-messages", "t-tenant-acme-metrics", "t-tenants-metadata"}
     if "t-tenants-metadata" in touched:

@@ -33,8 +33,10 @@ TENANT = "defects-co"
 
 
 def _records() -> list:
-    return [*sample_messages(TENANT, 4, sessions=2, seed=91),
-            *sample_metrics(TENANT, 4, seed=92, first_day=datetime(2024, 1, 1, tzinfo=UTC))]
+    return [
+        *sample_messages(TENANT, 4, sessions=2, seed=91),
+        *sample_metrics(TENANT, 4, seed=92, first_day=datetime(2024, 1, 1, tzinfo=UTC)),
+    ]
 
 
 def _lose_every_response_once_the_batch_is_recorded(proxy) -> Callable[[Attempt], None]:
@@ -42,9 +44,11 @@ def _lose_every_response_once_the_batch_is_recorded(proxy) -> Callable[[Attempt]
 
     The requests behind them are applied: the records are written, and the writer cannot know it.
     """
+
     def hook(attempt: Attempt) -> None:
         if attempt.operation == "PutItem" and attempt.outcome == "ok":
             proxy.profile = FaultProfile(lost=1.0, read_timeout=10)
+
     return hook
 
 
@@ -54,15 +58,22 @@ def test_a_failed_record_that_was_written_says_may_have_been_applied_and_a_rerun
     records = _records()
     with faulty_endpoint(st.endpoint, FaultProfile(read_timeout=10)) as faulty:
         ing = Ingestor(Storage(faulty.client()), st.settings, retrier=Retrier.virtual())
-        report = ing.ingest(records, workers=1, batch_id="lossy",
-                            hooks=[_lose_every_response_once_the_batch_is_recorded(faulty.proxy)])
+        report = ing.ingest(
+            records, workers=1, batch_id="lossy", hooks=[_lose_every_response_once_the_batch_is_recorded(faulty.proxy)]
+        )
     assert [r.outcome for r in report.results] == [Outcome.FAILED] * len(records)
     assert all(r.may_have_been_applied and isinstance(r.error, RetryBudgetExhausted) for r in report.results)
     scope = st.tenant(TENANT)
     # Some of them were applied (a lost response hides a write that happened), some not (a cancelled
     # transaction whose answer was lost): the writer cannot tell, hence "may have been applied".
-    applied = [m for m in records if scope.storage.get_item(
-        scope.metrics_table if m in records[4:] else scope.messages_table, {"pk": m.pk, "sk": m.sk}) == m.to_item()]
+    applied = [
+        m
+        for m in records
+        if scope.storage.get_item(
+            scope.metrics_table if m in records[4:] else scope.messages_table, {"pk": m.pk, "sk": m.sk}
+        )
+        == m.to_item()
+    ]
     assert applied and len(applied) < len(records)
     assert report.batches[TENANT].record.status.value == "in_progress"
     # Running the batch again settles each one: the applied ones are already_exists, the others created.
@@ -84,20 +95,32 @@ def test_the_cli_says_may_have_been_applied_and_exits_2(deployment: Deployment, 
 
     class LossyRetrier(Retrier):
         def __init__(self, **kw):
-            super().__init__(sleep=lambda s: None,
-                             hooks=[lambda a: _lose_every_response_once_the_batch_is_recorded(proxies[0])(a)], **kw)
+            super().__init__(
+                sleep=lambda s: None,
+                hooks=[lambda a: _lose_every_response_once_the_batch_is_recorded(proxies[0])(a)],
+                **kw,
+            )
 
     monkeypatch.setattr(ingest_command, "faulty_endpoint", recording_faulty_endpoint)
     monkeypatch.setattr(ingest_command, "Retrier", LossyRetrier)
-    code = main(["ingest", str(path), "--no-progress", "--batch-id", "lossy-cli", "--faults", "read_timeout=10",
-                 *deployment.args()])
+    code = main(
+        [
+            "ingest",
+            str(path),
+            "--no-progress",
+            "--batch-id",
+            "lossy-cli",
+            "--faults",
+            "read_timeout=10",
+            *deployment.args(),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "may have been applied" in err and "run the same command again to settle them" in err
 
 
-def test_an_events_file_that_cannot_be_written_is_refused_before_anything_is_written(deployment: Deployment,
-                                                                                       tmp_path):
+def test_an_events_file_that_cannot_be_written_is_refused_before_anything_is_written(deployment: Deployment, tmp_path):
     deployment.onboard(TENANT)
     path = write_jsonl(tmp_path / "records.jsonl", _records())
     events_dir = tmp_path / "events"
@@ -118,8 +141,7 @@ def test_events_file_and_event_bus_together_are_refused(deployment: Deployment, 
     assert "not allowed with argument" in result.stderr
 
 
-def test_a_metric_whose_stored_item_keeps_vanishing_gives_up_after_bounded_rounds(deployment: Deployment,
-                                                                                   monkeypatch):
+def test_a_metric_whose_stored_item_keeps_vanishing_gives_up_after_bounded_rounds(deployment: Deployment, monkeypatch):
     deployment.onboard(TENANT)
     st = deployment.st
     ing = Ingestor(st.storage, st.settings, retrier=Retrier.virtual())
@@ -132,8 +154,11 @@ def test_a_metric_whose_stored_item_keeps_vanishing_gives_up_after_bounded_round
 
     read = scope.storage.get_item
     monkeypatch.setattr(scope.storage, "put_item", exists_but_vanishes)
-    monkeypatch.setattr(scope.storage, "get_item",  # the metric is gone by the time it is read
-                        lambda table, key, **kw: None if table == scope.metrics_table else read(table, key, **kw))
+    monkeypatch.setattr(
+        scope.storage,
+        "get_item",  # the metric is gone by the time it is read
+        lambda table, key, **kw: None if table == scope.metrics_table else read(table, key, **kw),
+    )
     report = ing.ingest(sample_metrics(TENANT, 1, seed=93), record_batch=False)
     assert [r.outcome for r in report.results] == [Outcome.FAILED]
     assert isinstance(report.results[0].error, RetryBudgetExhausted) and len(puts) == MAX_SETTLE_ROUNDS
@@ -142,9 +167,12 @@ def test_a_metric_whose_stored_item_keeps_vanishing_gives_up_after_bounded_round
 def test_the_library_holds_its_invariants_with_real_checks_not_asserts():
     # `python -O` strips assert statements: a runtime invariant written as one silently stops being checked.
     package = Path(salestalk_lib.__file__).parent
-    found = [f"{path.relative_to(package.parent)}:{node.lineno}"
-             for path in sorted(package.rglob("*.py"))
-             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(node, ast.Assert)]
+    found = [
+        f"{path.relative_to(package.parent)}:{node.lineno}"
+        for path in sorted(package.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Assert)
+    ]
     assert found == []
 
 
@@ -156,15 +184,18 @@ def test_every_metric_mode_stops_retrying_when_the_run_is_stopped(deployment: De
     st = deployment.st
     stop = threading.Event()
     with faulty_endpoint(st.endpoint, FaultProfile(read_timeout=10)) as faulty:
+
         def throttle_then_stop(attempt) -> None:
             if attempt.operation == "GetItem" and attempt.outcome == "ok":
                 faulty.proxy.profile = FaultProfile(throttle=1.0, read_timeout=10)
             elif attempt.outcome == "retry":
                 stop.set()
+
         ing = Ingestor(Storage(faulty.client()), st.settings, retrier=Retrier())  # real sleeps: the stop cuts them
         with pytest.raises(IngestInterrupted) as stopped:
-            ing.ingest(_records(), workers=2, metric_mode=mode, record_batch=False, stop=stop,
-                       hooks=[throttle_then_stop])
+            ing.ingest(
+                _records(), workers=2, metric_mode=mode, record_batch=False, stop=stop, hooks=[throttle_then_stop]
+            )
     report = stopped.value.report
     assert report.interrupted and len(report.results) == len(_records())
     assert report.stats.retries <= 2  # at most one retry per worker was decided before the stop

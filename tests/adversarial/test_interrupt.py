@@ -33,8 +33,11 @@ def test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly(deplo
     faults = "throttle=0.3,seed=3,read_timeout=10"
     proc = deployment.start("ingest", str(path), "--no-progress", "--workers", "4", "--seed", "1", "--faults", faults)
     # Interrupt once about a tenth is stored (two items per message, plus rollups and the batch record).
-    wait_until(lambda: count_items(st, table) >= 60 or proc.poll() is not None, timeout=120,
-               what="the ingest to store a tenth of its messages")
+    wait_until(
+        lambda: count_items(st, table) >= 60 or proc.poll() is not None,
+        timeout=120,
+        what="the ingest to store a tenth of its messages",
+    )
     assert proc.poll() is None, "the run finished before it could be interrupted"
     code, _out, err, took = stop(proc, signal.SIGINT, timeout=60)
     assert code == 130, err

@@ -27,14 +27,24 @@ T0 = datetime(2025, 11, 9, 10, 0, tzinfo=UTC)
 
 
 def _message(message_id: str, seconds: int, text: str = "What was revenue in Q3?") -> Message:
-    return Message.create(tenant_id=TENANT, session_id=SESSION, sender="user", text=text,
-                          at=T0 + timedelta(seconds=seconds), message_id=message_id)
+    return Message.create(
+        tenant_id=TENANT,
+        session_id=SESSION,
+        sender="user",
+        text=text,
+        at=T0 + timedelta(seconds=seconds),
+        message_id=message_id,
+    )
 
 
 def _stored_under(st, message_id: str) -> list[dict]:
     """Every item in the message's `MSG#` partition (access pattern 4 without the sort key)."""
-    items, _ = st.storage.query(st.settings.table_name("messages", TENANT), key_condition="pk = :pk",
-                                values={":pk": keys.message_pk(message_id)}, consistent=True)
+    items, _ = st.storage.query(
+        st.settings.table_name("messages", TENANT),
+        key_condition="pk = :pk",
+        values={":pk": keys.message_pk(message_id)},
+        consistent=True,
+    )
     return items
 
 
@@ -54,8 +64,9 @@ def test_the_same_message_id_at_another_time_is_a_conflict_and_writes_nothing(de
     scope = st.tenant(TENANT)
     rollup = patterns.run(scope, "session_rollup", session_id=SESSION).items[0]
     assert rollup == SessionRollup.of_messages([first])  # counted once, first/last untouched
-    identity = st.storage.get_item(scope.messages_table, {"pk": keys.message_identity_pk(first.message_id),
-                                                          "sk": keys.message_identity_sk()})
+    identity = st.storage.get_item(
+        scope.messages_table, {"pk": keys.message_identity_pk(first.message_id), "sk": keys.message_identity_sk()}
+    )
     assert identity == MessageIdentity.of(first).to_item()
     assert audit_tenant(scope).findings == []
 
@@ -102,8 +113,9 @@ def test_validate_reports_one_message_id_twice_in_one_file_and_across_files(depl
     one_file = write_jsonl(tmp_path / "one.jsonl", [first, moved])
     result = deployment.run("validate", str(one_file), connected=False)
     assert result.returncode == 1
-    assert f"{one_file}:2 messageId: {first.message_id} is already the id of the message at {one_file}:1" \
-        in result.stdout
+    assert (
+        f"{one_file}:2 messageId: {first.message_id} is already the id of the message at {one_file}:1" in result.stdout
+    )
     a, b = write_jsonl(tmp_path / "a.jsonl", [first]), write_jsonl(tmp_path / "b.jsonl", [moved])
     across = deployment.run("validate", str(a), str(b), connected=False)
     assert across.returncode == 1 and f"{b}:1 messageId: " in across.stdout

@@ -36,17 +36,32 @@ BOTO3_ONLY_REFUSES = {"1.2345678901234567890123456789012345678E-130"}
 
 
 def _metric(**over) -> dict:
-    record = {"tenantId": TENANT, "metricId": "7a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d", "subject": "revenue",
-              "metricType": "revenue", "unit": "USD", "value": 1, "pk": "METRIC#revenue", "sk": "2025-Q3",
-              "timestamp": 1751328000}
+    record = {
+        "tenantId": TENANT,
+        "metricId": "7a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
+        "subject": "revenue",
+        "metricType": "revenue",
+        "unit": "USD",
+        "value": 1,
+        "pk": "METRIC#revenue",
+        "sk": "2025-Q3",
+        "timestamp": 1751328000,
+    }
     return {**record, **over}
 
 
 def _message(**over) -> dict:
     message_id = "ac27d6c2-344a-415e-9da8-c93f71181091"
-    record = {"tenantId": TENANT, "messageId": message_id, "sessionId": "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5",
-              "pk": f"MSG#{message_id}", "sk": "2025-11-09T10:00:00.000Z", "timestamp": 1762682400,
-              "sender": "user", "text": "What was our revenue in Q3 2025?"}
+    record = {
+        "tenantId": TENANT,
+        "messageId": message_id,
+        "sessionId": "cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5",
+        "pk": f"MSG#{message_id}",
+        "sk": "2025-11-09T10:00:00.000Z",
+        "timestamp": 1762682400,
+        "sender": "user",
+        "text": "What was our revenue in Q3 2025?",
+    }
     return {**record, **over}
 
 
@@ -83,12 +98,19 @@ def test_the_boto3_limit_is_boto3s_own_context():
 
 DECIMALS = st.builds(
     lambda sign, digits, zeros, exponent: Decimal((sign, (*digits, *([0] * zeros)), exponent)),
-    st.integers(0, 1), st.lists(st.integers(0, 9), min_size=1, max_size=45), st.integers(0, 60),
+    st.integers(0, 1),
+    st.lists(st.integers(0, 9), min_size=1, max_size=45),
+    st.integers(0, 60),
     st.integers(-250, 200),
 )
 ANY_NUMBER = st.one_of(
-    DECIMALS, st.decimals(allow_nan=True, allow_infinity=True), st.integers(-10**60, 10**60),
-    st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.text(max_size=5), st.none(),
+    DECIMALS,
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**60), 10**60),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=5),
+    st.none(),
 )
 
 
@@ -149,10 +171,20 @@ def test_numbers_that_crashed_ingest_are_stored_and_read_back_equal(capsys, tena
     zero_tail = "1762682400." + "0" * 33
     lines = [
         _with_number(_metric(), "value", "0E-200"),
-        _with_number(_metric(metricId="2b3c4d5e-6f70-4819-a2b3-c4d5e6f70819", subject="margin", metricType="margin",
-                             pk="METRIC#margin", unit="percentage"), "value", "1." + "0" * 45),
+        _with_number(
+            _metric(
+                metricId="2b3c4d5e-6f70-4819-a2b3-c4d5e6f70819",
+                subject="margin",
+                metricType="margin",
+                pk="METRIC#margin",
+                unit="percentage",
+            ),
+            "value",
+            "1." + "0" * 45,
+        ),
         _with_number(_message(metadata={"latencyMs": "__X__"}), "timestamp", zero_tail).replace(
-            '"__X__"', "12.5000000000000000000000000000000000000000"),
+            '"__X__"', "12.5000000000000000000000000000000000000000"
+        ),
     ]
     path = tmp_path / "numbers.jsonl"
     _jsonl(path, lines)
@@ -172,15 +204,19 @@ def test_numbers_that_crashed_ingest_are_stored_and_read_back_equal(capsys, tena
     assert Message.from_item(message).timestamp == Decimal(zero_tail)
 
 
-@pytest.mark.parametrize(("field", "number", "rule"), [
-    ("value", "1" * 39, "more than 38 significant digits"),
-    ("value", "1E+126", "outside DynamoDB's number range"),
-    ("value", "-1E-131", "outside DynamoDB's number range"),
-    ("value", "1.2345678901234567890123456789012345678E-130", "a digit below 1E-165"),
-    ("timestamp", "1751328000.000000000000000000000000000001", "more than 38 significant digits"),
-])
+@pytest.mark.parametrize(
+    ("field", "number", "rule"),
+    [
+        ("value", "1" * 39, "more than 38 significant digits"),
+        ("value", "1E+126", "outside DynamoDB's number range"),
+        ("value", "-1E-131", "outside DynamoDB's number range"),
+        ("value", "1.2345678901234567890123456789012345678E-130", "a digit below 1E-165"),
+        ("timestamp", "1751328000.000000000000000000000000000001", "more than 38 significant digits"),
+    ],
+)
 def test_unstorable_numbers_are_refused_naming_their_field_and_nothing_is_written(
-        capsys, tenant_st, tmp_path, field, number, rule):
+    capsys, tenant_st, tmp_path, field, number, rule
+):
     path = tmp_path / "bad.jsonl"
     _jsonl(path, [_with_number(_metric(), field, number)])
     assert main(["validate", str(path)]) == 1
@@ -203,15 +239,19 @@ def _line(out: str, path, field: str) -> str:
 
 @pytest.mark.parametrize("number", ["1" * 39, "1E-131", "1E+126"])
 def test_unstorable_numbers_in_nested_maps_are_refused_naming_the_path(number):
-    record = json.loads(_with_number(_message(metadata={"stats": {"n": "__N__"}}), "x", "0").replace(
-        '"__N__"', number), parse_float=Decimal, parse_int=Decimal)
+    record = json.loads(
+        _with_number(_message(metadata={"stats": {"n": "__N__"}}), "x", "0").replace('"__N__"', number),
+        parse_float=Decimal,
+        parse_int=Decimal,
+    )
     del record["x"]
     from salestalk_lib.contract.validation import validate_record
 
     model, violations = validate_record(record, "r:1")
     assert model is None and [v.field for v in violations] == ["metadata.stats.n"]
-    tenant = Tenant.create(tenant_id=TENANT, name="ACME", owner_email="ops@acme.example", plan="free",
-                           created_at=1762682400).to_item()
+    tenant = Tenant.create(
+        tenant_id=TENANT, name="ACME", owner_email="ops@acme.example", plan="free", created_at=1762682400
+    ).to_item()
     model, violations = validate_record({**tenant, "metadata": {"employees": Decimal(number)}}, "r:2")
     assert model is None and [v.field for v in violations] == ["metadata.employees"]
 
@@ -219,8 +259,14 @@ def test_unstorable_numbers_in_nested_maps_are_refused_naming_the_path(number):
 def test_counts_obey_the_number_rule_and_large_whole_numbers_are_stored_with_their_exponent():
     from salestalk_lib.contract.models import SessionRollup
 
-    base = dict(tenantId=TENANT, sessionId="cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5",
-                pk="SESSION#cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5", sk="METADATA", firstMessageAt=1, lastMessageAt=2)
+    base = dict(
+        tenantId=TENANT,
+        sessionId="cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5",
+        pk="SESSION#cd27e0f5-bbcd-4025-a2da-5be3ca9bd8b5",
+        sk="METADATA",
+        firstMessageAt=1,
+        lastMessageAt=2,
+    )
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="more than 38 significant digits"):

@@ -33,8 +33,7 @@ BIG = "1" * 39
 
 @pytest.fixture(scope="module")
 def tenant(endpoint):
-    st = connect(settings=Settings(table_prefix=f"pp{uuid.uuid4().hex[:8]}-", environment="test"),
-                 endpoint=endpoint)
+    st = connect(settings=Settings(table_prefix=f"pp{uuid.uuid4().hex[:8]}-", environment="test"), endpoint=endpoint)
     st.provision([TENANT])
     scope = st.tenant(TENANT)
     for subject in ("revenue", "margin"):
@@ -49,26 +48,59 @@ def _cli(capsys, st, *args):
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("param", ["pattern=metric_slices", "target=x", "page_size=2", "limit=x", "retrier=1",
-                                   "resume=abc", "params=1", "colour=red", "=x", "start"])
+@pytest.mark.parametrize(
+    "param",
+    [
+        "pattern=metric_slices",
+        "target=x",
+        "page_size=2",
+        "limit=x",
+        "retrier=1",
+        "resume=abc",
+        "params=1",
+        "colour=red",
+        "=x",
+        "start",
+    ],
+)
 def test_a_cli_parameter_that_is_no_parameter_of_the_pattern_is_one_clear_line(capsys, tenant, param):
     st, _ = tenant
-    code, err = _cli(capsys, st, "metric_time_series", "--tenant", TENANT, "--param", "subject=revenue",
-                     "--param", "granularity=month", "--param", param)
+    code, err = _cli(
+        capsys,
+        st,
+        "metric_time_series",
+        "--tenant",
+        TENANT,
+        "--param",
+        "subject=revenue",
+        "--param",
+        "granularity=month",
+        "--param",
+        param,
+    )
     assert code == 2 and "Traceback" not in err
     (line,) = [ln for ln in err.splitlines() if "error:" in ln]
     assert "subject, granularity, start?, end?" in line or "expected NAME=VALUE" in line
 
 
-@pytest.mark.parametrize(("pattern", "param"), [
-    ("session_messages", f"start={BIG}"), ("session_messages", f"end=-{BIG}"),
-    ("session_messages", "start=1.0000000000000000000000000000000000000001"), ("dimension_over_time", f"end={BIG}"),
-    ("session_messages", "start=253402300800"), ("messages_by_sender", "start=١٢٣"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "param"),
+    [
+        ("session_messages", f"start={BIG}"),
+        ("session_messages", f"end=-{BIG}"),
+        ("session_messages", "start=1.0000000000000000000000000000000000000001"),
+        ("dimension_over_time", f"end={BIG}"),
+        ("session_messages", "start=253402300800"),
+        ("messages_by_sender", "start=١٢٣"),
+    ],
+)
 def test_an_unstorable_time_bound_is_refused_naming_the_parameter(capsys, tenant, pattern, param):
     st, _ = tenant
-    first = {"session_messages": f"session_id={SESSION}", "dimension_over_time": "dimension_key=region:Europe",
-             "messages_by_sender": "sender=user"}[pattern]
+    first = {
+        "session_messages": f"session_id={SESSION}",
+        "dimension_over_time": "dimension_key=region:Europe",
+        "messages_by_sender": "sender=user",
+    }[pattern]
     code, err = _cli(capsys, st, pattern, "--tenant", TENANT, "--param", first, "--param", param)
     assert code == 2 and "Traceback" not in err and "Inexact" not in err
     assert f"parameter {param.split('=')[0]}" in err
@@ -81,14 +113,22 @@ def test_time_bounds_that_are_times_still_work(tenant):
         assert request.params["ExpressionAttributeValues"][":lo"]["N"]
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"subject": ["revenue"], "period": "2025-Q3"}, {"subject": "revenue", "period": 2025},
-    {"subject": {"a": 1}, "period": "2025-Q3"}, {"subject": "revenue", "period": b"2025-Q3"},
-    {"subject": "revenue"}, {"subject": "revenue", "period": "2025-Q3", "extra": 1},
-    {"subject": "revenue", "period": "2025-Q3", "target": 1}, {"subject": "revenue", "period": "2025-Q3", "pattern": 1},
-    {"subject": "revenue", "period": "2025-Q3", "retrier": "not a retrier"},
-    {"subject": "revenue", "period": float("nan")}, {"subject": 10 ** 5000, "period": "2025-Q3"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"subject": ["revenue"], "period": "2025-Q3"},
+        {"subject": "revenue", "period": 2025},
+        {"subject": {"a": 1}, "period": "2025-Q3"},
+        {"subject": "revenue", "period": b"2025-Q3"},
+        {"subject": "revenue"},
+        {"subject": "revenue", "period": "2025-Q3", "extra": 1},
+        {"subject": "revenue", "period": "2025-Q3", "target": 1},
+        {"subject": "revenue", "period": "2025-Q3", "pattern": 1},
+        {"subject": "revenue", "period": "2025-Q3", "retrier": "not a retrier"},
+        {"subject": "revenue", "period": float("nan")},
+        {"subject": 10**5000, "period": "2025-Q3"},
+    ],
+)
 def test_library_calls_with_wrong_missing_or_extra_parameters_raise_contract_errors(tenant, kwargs):
     _, scope = tenant
     with pytest.raises(ContractError) as caught:
@@ -140,9 +180,12 @@ def test_a_token_whose_start_key_is_in_another_partition_is_refused(tenant):
     crafted = encode_token(p, scope.metrics_table, params, {"pk": "METRIC#margin", "sk": "2025-02"})
     with pytest.raises(ContractError, match="outside this query"):
         _series(scope, "revenue", resume=crafted)
-    below = encode_token(p, scope.metrics_table, p.check_params({"subject": "revenue", "granularity": "month",
-                                                                "start": "2025-03"}),
-                         {"pk": "METRIC#revenue", "sk": "2025-01"})
+    below = encode_token(
+        p,
+        scope.metrics_table,
+        p.check_params({"subject": "revenue", "granularity": "month", "start": "2025-03"}),
+        {"pk": "METRIC#revenue", "sk": "2025-01"},
+    )
     with pytest.raises(ContractError, match="outside this query"):
         _series(scope, "revenue", start="2025-03", resume=below)
     extra = encode_token(p, scope.metrics_table, params, {"pk": "METRIC#revenue", "sk": "2025-02", "x": "1"})
@@ -169,19 +212,44 @@ def test_an_edited_or_foreign_token_is_refused(tenant):
 
 _NAMES = sorted({q.name for p in PATTERNS for q in p.params} | {"pattern", "target", "limit", "x\x00", "", "é"})
 _VALUES = st_.one_of(
-    st_.none(), st_.booleans(), st_.integers(min_value=-10 ** 45, max_value=10 ** 45), st_.floats(),
-    st_.decimals(allow_nan=True, allow_infinity=True), st_.text(max_size=50),
-    st_.sampled_from(["2025-Q3", "2025-13", "2025-10-05", "revenue", "region:Europe", SESSION, "user", "active",
-                      "quarter", BIG, "1e400", "-0", "2025-11-09T10:00:00Z", "2025-11-09T10:00:00", "0x10"]),
-    st_.lists(st_.integers(), max_size=2), st_.dictionaries(st_.text(max_size=3), st_.integers(), max_size=2),
+    st_.none(),
+    st_.booleans(),
+    st_.integers(min_value=-(10**45), max_value=10**45),
+    st_.floats(),
+    st_.decimals(allow_nan=True, allow_infinity=True),
+    st_.text(max_size=50),
+    st_.sampled_from(
+        [
+            "2025-Q3",
+            "2025-13",
+            "2025-10-05",
+            "revenue",
+            "region:Europe",
+            SESSION,
+            "user",
+            "active",
+            "quarter",
+            BIG,
+            "1e400",
+            "-0",
+            "2025-11-09T10:00:00Z",
+            "2025-11-09T10:00:00",
+            "0x10",
+        ]
+    ),
+    st_.lists(st_.integers(), max_size=2),
+    st_.dictionaries(st_.text(max_size=3), st_.integers(), max_size=2),
     st_.binary(max_size=4),
 )
 
 
-@settings(max_examples=500, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(pattern=st_.sampled_from(PATTERNS), given_params=st_.dictionaries(st_.sampled_from(_NAMES), _VALUES,
-                                                                         max_size=5))
+@settings(
+    max_examples=500,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(pattern=st_.sampled_from(PATTERNS), given_params=st_.dictionaries(st_.sampled_from(_NAMES), _VALUES, max_size=5))
 def test_fuzzed_parameters_raise_only_the_librarys_errors(tenant, pattern, given_params):
     st, scope = tenant
     target = st if pattern.number in (2, 3) else scope

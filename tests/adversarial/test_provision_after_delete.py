@@ -49,8 +49,10 @@ class _SlowDelete:
     def create_table(self, **params: Any) -> Any:
         self.calls.append("CreateTable")
         if params["TableName"] == self._table and self._dying is not None and self._left != 0:
-            raise ClientError({"Error": {"Code": "ResourceInUseException",
-                                         "Message": f"Table is being deleted: {self._table}"}}, "CreateTable")
+            raise ClientError(
+                {"Error": {"Code": "ResourceInUseException", "Message": f"Table is being deleted: {self._table}"}},
+                "CreateTable",
+            )
         return self._client.create_table(**params)
 
 
@@ -70,7 +72,7 @@ def test_provisioning_right_after_a_delete_waits_and_creates_the_table_anew(endp
     assert result.action == "created"
     assert storage.describe_table(name)["TableStatus"] == "ACTIVE"
     # It waited for the deletion (DELETING seen three times, then gone) before its CreateTable.
-    after_delete = client.calls[client.calls.index("DeleteTable") + 1:]
+    after_delete = client.calls[client.calls.index("DeleteTable") + 1 :]
     assert after_delete[:5] == ["DescribeTable"] * 4 + ["CreateTable"]
 
 
@@ -78,7 +80,7 @@ def test_a_deletion_that_outlasts_the_wait_is_reported_as_being_deleted(endpoint
     storage, client, name, tags = _fresh(endpoint, settings, describes=-1)  # DELETING for ever
     with pytest.raises(ProvisioningError, match=r"still being deleted.*try again"):
         provision_table(storage, MESSAGES, name, tags, wait_timeout=0.6)
-    assert "CreateTable" not in client.calls[client.calls.index("DeleteTable"):]
+    assert "CreateTable" not in client.calls[client.calls.index("DeleteTable") :]
 
 
 def test_wait_deleted_is_bounded_by_its_poll_count_not_the_clock(endpoint, settings):

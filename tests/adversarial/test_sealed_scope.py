@@ -41,20 +41,34 @@ def _registry_tampering(scope: TenantScope, other_table: str) -> dict[str, Any]:
     reg, own = scope.registry_table, {"tenantId": scope.tenant_id}
     s = scope.storage
     return {
-        "UpdateItem status": lambda: s.update_item(reg, own, update="SET #s = :s", names={"#s": "status"},
-                                                   values={":s": "suspended"}),
-        "UpdateItem plan": lambda: s.update_item(reg, own, update="SET #p = :p", names={"#p": "plan"},
-                                                 values={":p": "enterprise"}),
+        "UpdateItem status": lambda: s.update_item(
+            reg, own, update="SET #s = :s", names={"#s": "status"}, values={":s": "suspended"}
+        ),
+        "UpdateItem plan": lambda: s.update_item(
+            reg, own, update="SET #p = :p", names={"#p": "plan"}, values={":p": "enterprise"}
+        ),
         "PutItem pointing messagesTableName at another tenant": lambda: s.put_item(
-            reg, {**scope.registry_item(), "messagesTableName": other_table}),
+            reg, {**scope.registry_item(), "messagesTableName": other_table}
+        ),
         "DeleteItem": lambda: s.delete_item(reg, own),
         "BatchWriteItem": lambda: s.batch_write(reg, [{**own, "status": "active"}]),
-        "TransactWriteItems Update": lambda: s.transact_write([{"Update": {
-            "TableName": reg, "Key": own, "UpdateExpression": "SET #s = :s",
-            "ExpressionAttributeNames": {"#s": "status"}, "ExpressionAttributeValues": {":s": "deleted"}}}]),
+        "TransactWriteItems Update": lambda: s.transact_write(
+            [
+                {
+                    "Update": {
+                        "TableName": reg,
+                        "Key": own,
+                        "UpdateExpression": "SET #s = :s",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {":s": "deleted"},
+                    }
+                }
+            ]
+        ),
         "TransactWriteItems Put": lambda: s.transact_write([{"Put": {"TableName": reg, "Item": {**own}}}]),
-        "Query on its own tenantId": lambda: s.query(reg, key_condition="tenantId = :t",
-                                                     values={":t": scope.tenant_id}),
+        "Query on its own tenantId": lambda: s.query(
+            reg, key_condition="tenantId = :t", values={":t": scope.tenant_id}
+        ),
     }
 
 
@@ -73,11 +87,28 @@ def _table_settings(scope: TenantScope) -> dict[str, Any]:
         "DeleteTable": lambda: s.delete_table(m),
         "ListTables": lambda: s.list_tables(),
         "Scan": lambda: s.scan(m),
-        **{op: (lambda op=op: s._call(op, m, TableName=m)) for op in (
-            "UpdateTable", "CreateBackup", "DeleteBackup", "RestoreTableFromBackup", "RestoreTableToPointInTime",
-            "ExportTableToPointInTime", "PutResourcePolicy", "DeleteResourcePolicy", "GetResourcePolicy",
-            "UntagResource", "UpdateContributorInsights", "EnableKinesisStreamingDestination", "ImportTable",
-            "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction", "DescribeLimits")},
+        **{
+            op: (lambda op=op: s._call(op, m, TableName=m))
+            for op in (
+                "UpdateTable",
+                "CreateBackup",
+                "DeleteBackup",
+                "RestoreTableFromBackup",
+                "RestoreTableToPointInTime",
+                "ExportTableToPointInTime",
+                "PutResourcePolicy",
+                "DeleteResourcePolicy",
+                "GetResourcePolicy",
+                "UntagResource",
+                "UpdateContributorInsights",
+                "EnableKinesisStreamingDestination",
+                "ImportTable",
+                "ExecuteStatement",
+                "BatchExecuteStatement",
+                "ExecuteTransaction",
+                "DescribeLimits",
+            )
+        },
     }
 
 
@@ -111,12 +142,23 @@ def test_data_reads_and_writes_of_its_own_tables_still_work(two):
     acme = st.tenant(ACME)
     s = acme.storage
     s.put_item(acme.metrics_table, {**KEY, "value": 1}, condition="attribute_not_exists(pk)")
-    assert s.update_item(acme.metrics_table, KEY, update="SET #v = :v", names={"#v": "value"},
-                         values={":v": 2})["value"] == 2
+    assert (
+        s.update_item(acme.metrics_table, KEY, update="SET #v = :v", names={"#v": "value"}, values={":v": 2})["value"]
+        == 2
+    )
     assert s.batch_write(acme.messages_table, [{"pk": "x", "sk": "y"}]) == []
-    s.transact_write([{"Put": {"TableName": acme.messages_table, "Item": {"pk": "x", "sk": "z"}}},
-                      {"ConditionCheck": {"TableName": acme.messages_table, "Key": {"pk": "x", "sk": "y"},
-                                          "ConditionExpression": "attribute_exists(pk)"}}])
+    s.transact_write(
+        [
+            {"Put": {"TableName": acme.messages_table, "Item": {"pk": "x", "sk": "z"}}},
+            {
+                "ConditionCheck": {
+                    "TableName": acme.messages_table,
+                    "Key": {"pk": "x", "sk": "y"},
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+        ]
+    )
     found, _ = s.batch_get(acme.messages_table, [{"pk": "x", "sk": "y"}, {"pk": "x", "sk": "z"}])
     assert len(found) == 2
     items, _ = s.query(acme.messages_table, key_condition="pk = :p", values={":p": "x"})
@@ -126,9 +168,20 @@ def test_data_reads_and_writes_of_its_own_tables_still_work(two):
     # The registry is read with GetItem only, as the tenant roles' IAM policies allow: no batch, no
     # transaction, not even a condition check on its own item.
     own = {"tenantId": ACME}
-    for refused in (lambda: s.batch_get(acme.registry_table, [own]),
-                    lambda: s.transact_write([{"ConditionCheck": {"TableName": acme.registry_table, "Key": own,
-                                                                  "ConditionExpression": "attribute_exists(tenantId)"}}])):
+    for refused in (
+        lambda: s.batch_get(acme.registry_table, [own]),
+        lambda: s.transact_write(
+            [
+                {
+                    "ConditionCheck": {
+                        "TableName": acme.registry_table,
+                        "Key": own,
+                        "ConditionExpression": "attribute_exists(tenantId)",
+                    }
+                }
+            ]
+        ),
+    ):
         with pytest.raises(IsolationViolation, match=r"may read only its own registry item \(GetItem\)"):
             refused()
 
@@ -145,8 +198,9 @@ def test_no_public_attribute_chain_leads_to_the_client_or_an_unscoped_storage(tw
     assert all(any(isinstance(p, TenantPolicy) and p.tenant_id == ACME for p in o.restricted_by) for o in storages)
     # Nothing derived from a scope can do more than the scope: policies only accumulate.
     with pytest.raises(IsolationViolation):
-        scope.storage.restricted().update_item(scope.registry_table, {"tenantId": ACME}, update="SET a = :a",
-                                               values={":a": 1})
+        scope.storage.restricted().update_item(
+            scope.registry_table, {"tenantId": ACME}, update="SET a = :a", values={":a": 1}
+        )
 
 
 def _public_graph(root: object, extra) -> list[object]:
@@ -196,8 +250,11 @@ def test_the_audit_scans_only_the_tenants_own_two_tables(two):
     acme = st.tenant(ACME)
     audit = acme.audit_storage()
     assert audit.scan(acme.messages_table)[0] == []
-    for table, index in ((acme.registry_table, None), (st.tenant(GLOBEX).metrics_table, None),
-                         (acme.messages_table, "SessionIndex")):
+    for table, index in (
+        (acme.registry_table, None),
+        (st.tenant(GLOBEX).metrics_table, None),
+        (acme.messages_table, "SessionIndex"),
+    ):
         with pytest.raises(IsolationViolation, match="may scan only its own tables"):
             audit._call("Scan", table, TableName=table, **({"IndexName": index} if index else {}))
     for call in _table_settings(acme).values():  # the audit's storage is no less sealed otherwise
@@ -208,10 +265,16 @@ def test_the_audit_scans_only_the_tenants_own_two_tables(two):
         pytest.fail("a table setting was reachable")
 
 
-@pytest.mark.parametrize("malformed", [
-    {"RequestItems": "not a mapping"}, {"RequestItems": {"t": [{"PutRequest": {}, "DeleteRequest": {}}]}},
-    {"TransactItems": [{}]}, {}, {"TableName": None},
-])
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        {"RequestItems": "not a mapping"},
+        {"RequestItems": {"t": [{"PutRequest": {}, "DeleteRequest": {}}]}},
+        {"TransactItems": [{}]},
+        {},
+        {"TableName": None},
+    ],
+)
 def test_a_request_the_policy_cannot_read_is_refused_not_crashed(two, malformed):
     st, _ = two
     acme = st.tenant(ACME)

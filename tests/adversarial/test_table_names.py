@@ -20,13 +20,32 @@ from salestalk_lib.contract.tables import MESSAGES, METRICS, REGISTRY, TableKind
 from salestalk_lib.iam.policies import Deployment, policy_document, tenant_arns
 
 # Pieces that make look-alike names: the grammar's own words, separators, near-misses.
-_PREFIX_PIECES = ["tenant", "tenants", "tenant-", "-", ".", "_", "x", "y", "T", "Tenant-", "tenan", "t", "s",
-                  "metadata", "messages", "metrics", "dev", "0"]
+_PREFIX_PIECES = [
+    "tenant",
+    "tenants",
+    "tenant-",
+    "-",
+    ".",
+    "_",
+    "x",
+    "y",
+    "T",
+    "Tenant-",
+    "tenan",
+    "t",
+    "s",
+    "metadata",
+    "messages",
+    "metrics",
+    "dev",
+    "0",
+]
 _ID_PIECES = ["tenant", "tenants", "x", "y", "messages", "metrics", "metadata", "a", "0", "acme", "corp"]
 
 prefixes = st_.lists(st_.sampled_from(_PREFIX_PIECES), max_size=6).map("".join).filter(lambda p: len(p) <= 64)
-tenant_ids = st_.lists(st_.sampled_from(_ID_PIECES), min_size=1, max_size=5).map("-".join).filter(
-    lambda t: len(t) <= 64)
+tenant_ids = (
+    st_.lists(st_.sampled_from(_ID_PIECES), min_size=1, max_size=5).map("-".join).filter(lambda t: len(t) <= 64)
+)
 kinds = st_.sampled_from([TableKind.REGISTRY, TableKind.MESSAGES, TableKind.METRICS])
 BUDGET = settings(max_examples=400, deadline=None, derandomize=True)
 
@@ -110,9 +129,23 @@ def _valid_id(tenant: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("name", ["", "tenant-", "tenant--messages", "tenant-ACME-messages", "tenants-metadatax",
-                                  "tenant-x-tenant-y-messages-x", "dev-tenant-x-logs", "tenant-x-tenant-y-metadata",
-                                  "tenant-a-messages\x00", "../tenant-a-messages", 7, None])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "tenant-",
+        "tenant--messages",
+        "tenant-ACME-messages",
+        "tenants-metadatax",
+        "tenant-x-tenant-y-messages-x",
+        "dev-tenant-x-logs",
+        "tenant-x-tenant-y-metadata",
+        "tenant-a-messages\x00",
+        "../tenant-a-messages",
+        7,
+        None,
+    ],
+)
 def test_names_outside_the_grammar_do_not_parse(name):
     with pytest.raises(KeyGrammarError):
         keys.parse_table_name(name)

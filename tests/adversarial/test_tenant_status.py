@@ -21,8 +21,10 @@ TENANT = "status-co"
 
 
 def _records(tenant: str = TENANT) -> list:
-    return [*sample_messages(tenant, 6, sessions=2, seed=51),
-            *sample_metrics(tenant, 6, seed=52, first_day=datetime(2021, 1, 1, tzinfo=UTC))]
+    return [
+        *sample_messages(tenant, 6, sessions=2, seed=51),
+        *sample_metrics(tenant, 6, seed=52, first_day=datetime(2021, 1, 1, tzinfo=UTC)),
+    ]
 
 
 def _tables(deployment: Deployment) -> list[str]:

@@ -38,38 +38,68 @@ EVENT_ID = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
 
 
 def tenant() -> dict[str, Any]:
-    return Tenant.create(tenant_id=A, name="ACME Corporation", owner_email="platform-admin@acme-corp.example",
-                         plan="standard", created_at=1741003200, updated_at=1762425600,
-                         metadata={"industry": "Manufacturing", "employees": 2400}).to_item()
+    return Tenant.create(
+        tenant_id=A,
+        name="ACME Corporation",
+        owner_email="platform-admin@acme-corp.example",
+        plan="standard",
+        created_at=1741003200,
+        updated_at=1762425600,
+        metadata={"industry": "Manufacturing", "employees": 2400},
+    ).to_item()
 
 
 def metric(subject: str = "revenue", value: str = "12450000", unit: str = "USD") -> Metric:
-    return Metric.create(tenant_id=A, subject=subject, period="2025-Q3", value=Decimal(value), unit=unit,
-                         metric_id=METRIC_ID)
+    return Metric.create(
+        tenant_id=A, subject=subject, period="2025-Q3", value=Decimal(value), unit=unit, metric_id=METRIC_ID
+    )
 
 
 def slice_() -> dict[str, Any]:
-    return Metric.create(tenant_id=A, subject="revenue", period="2025-Q3", value=Decimal("2240000"), unit="USD",
-                         dimensions={"region": "Europe"}, dimension_key="region:Europe",
-                         metric_id=SLICE_ID).to_item()
+    return Metric.create(
+        tenant_id=A,
+        subject="revenue",
+        period="2025-Q3",
+        value=Decimal("2240000"),
+        unit="USD",
+        dimensions={"region": "Europe"},
+        dimension_key="region:Europe",
+        metric_id=SLICE_ID,
+    ).to_item()
 
 
 def question() -> Message:
     return Message.create(
-        tenant_id=A, session_id=SESSION, message_id=MSG_Q, sender="user",
-        at=datetime(2026, 1, 12, 15, 4, 5, tzinfo=UTC), text="What was our revenue in Q3 2025?",
-        classification={"intent": "fact_retrieval", "subject": "revenue", "measure": "total",
-                        "timeRange": {"period": "quarter", "value": "Q3", "year": 2025},
-                        "filters": [{"key": "region", "value": "Europe"}], "confidence": Decimal("0.93"),
-                        "components": {"intent_confidence": Decimal("0.95"), "subject_confidence": Decimal("0.98"),
-                                       "measure_confidence": Decimal("0.9"), "time_confidence": Decimal("0.97")}},
+        tenant_id=A,
+        session_id=SESSION,
+        message_id=MSG_Q,
+        sender="user",
+        at=datetime(2026, 1, 12, 15, 4, 5, tzinfo=UTC),
+        text="What was our revenue in Q3 2025?",
+        classification={
+            "intent": "fact_retrieval",
+            "subject": "revenue",
+            "measure": "total",
+            "timeRange": {"period": "quarter", "value": "Q3", "year": 2025},
+            "filters": [{"key": "region", "value": "Europe"}],
+            "confidence": Decimal("0.93"),
+            "components": {
+                "intent_confidence": Decimal("0.95"),
+                "subject_confidence": Decimal("0.98"),
+                "measure_confidence": Decimal("0.9"),
+                "time_confidence": Decimal("0.97"),
+            },
+        },
     )
 
 
 def answer() -> Message:
     refs = [metric().reference().to_item(), Metric.from_item(slice_()).reference().to_item()]
     return Message.create(
-        tenant_id=A, session_id=SESSION, message_id=MSG_A, sender="assistant",
+        tenant_id=A,
+        session_id=SESSION,
+        message_id=MSG_A,
+        sender="assistant",
         at=datetime(2026, 1, 12, 15, 4, 7, 482000, tzinfo=UTC),
         text="Revenue for Q3 2025 was $12,450,000, of which $2,240,000 came from Europe.",
         metadata={"dataReferences": refs},
@@ -81,34 +111,68 @@ def rollup() -> dict[str, Any]:
 
 
 def event(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"eventId": EVENT_ID, "eventType": event_type, "eventVersion": "1.0", "source": "salestalk.classifier",
-            "timestamp": "2026-01-12T15:04:05.120Z", "tenantId": A, "sessionId": SESSION,
-            "metadata": {"correlationId": "req-7f3a"}, "data": data}
+    return {
+        "eventId": EVENT_ID,
+        "eventType": event_type,
+        "eventVersion": "1.0",
+        "source": "salestalk.classifier",
+        "timestamp": "2026-01-12T15:04:05.120Z",
+        "tenantId": A,
+        "sessionId": SESSION,
+        "metadata": {"correlationId": "req-7f3a"},
+        "data": data,
+    }
 
 
 def classified() -> dict[str, Any]:
     q = question()
-    return event("classification.performed.v1", {
-        "messageId": q.message_id, "originalText": q.text, "classification": q.to_item()["classification"],
-        "classifierModel": "salestalk-intent-v3", "processingTimeMs": 38})
+    return event(
+        "classification.performed.v1",
+        {
+            "messageId": q.message_id,
+            "originalText": q.text,
+            "classification": q.to_item()["classification"],
+            "classifierModel": "salestalk-intent-v3",
+            "processingTimeMs": 38,
+        },
+    )
 
 
 def narrative() -> dict[str, Any]:
-    return event("narrative.generated.v1", {
-        "narrativeId": OTHER_UUID, "messageId": MSG_A, "text": answer().text,
-        "dataReferences": [metric().reference().to_item()], "qualityMetrics": {"confidenceScore": Decimal("0.82")}})
+    return event(
+        "narrative.generated.v1",
+        {
+            "narrativeId": OTHER_UUID,
+            "messageId": MSG_A,
+            "text": answer().text,
+            "dataReferences": [metric().reference().to_item()],
+            "qualityMetrics": {"confidenceScore": Decimal("0.82")},
+        },
+    )
 
 
 def ingested() -> dict[str, Any]:
-    return event("metrics.ingested.v1", {
-        "batchId": "batch-2025-q3-close", "count": 3, "subjects": ["revenue", "margin"], "periods": ["2025-Q3"],
-        "outcomes": {"created": 2, "alreadyExists": 1, "conflicts": 0, "failed": 0}})
+    return event(
+        "metrics.ingested.v1",
+        {
+            "batchId": "batch-2025-q3-close",
+            "count": 3,
+            "subjects": ["revenue", "margin"],
+            "periods": ["2025-Q3"],
+            "outcomes": {"created": 2, "alreadyExists": 1, "conflicts": 0, "failed": 0},
+        },
+    )
 
 
 def provisioned() -> dict[str, Any]:
-    return event("tenant.provisioned.v1", {
-        "tenantId": A, "plan": "standard",
-        "tables": {"messages": keys.messages_table_base(A), "metrics": keys.metrics_table_base(A)}})
+    return event(
+        "tenant.provisioned.v1",
+        {
+            "tenantId": A,
+            "plan": "standard",
+            "tables": {"messages": keys.messages_table_base(A), "metrics": keys.metrics_table_base(A)},
+        },
+    )
 
 
 def mutate(record: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -217,8 +281,13 @@ def cases() -> list[tuple[str, str, dict[str, Any]]]:
     add(a, "metadata.dataReferences[0].unit", "", "empty unit")
     add(a, "metadata.dataReferences[0].period", "2025-Q5", "period that does not exist")
     add(a, "metadata.dataReferences[0].metric", "unknown", "reference to the 'unknown' subject")
-    add(a, "metadata.dataReferences[1].dimensions", {"region": "Asia"}, "slice reference without its dimension",
-        "metadata.dataReferences[1].source.sk")
+    add(
+        a,
+        "metadata.dataReferences[1].dimensions",
+        {"region": "Asia"},
+        "slice reference without its dimension",
+        "metadata.dataReferences[1].source.sk",
+    )
     add(a, "metadata.dataReferences", "revenue", "dataReferences not a list")
     add(a, "metadata.dataReferences[0].source", DELETE, "reference without a source")
 
