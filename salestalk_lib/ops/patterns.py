@@ -694,6 +694,19 @@ class Request:
         """The request as indented JSON (what `salestalk query --explain` prints)."""
         return json.dumps({"operation": self.operation, **self.params}, indent=2, sort_keys=False)
 
+    def to_cli_json(self) -> str:
+        """The parameters alone, in DynamoDB JSON: what `aws dynamodb query|get-item --cli-input-json` accepts.
+
+        The operation is not in it (the AWS CLI refuses unknown keys): it is the AWS CLI subcommand,
+        `cli_command`.
+        """
+        return json.dumps(self.params, indent=2, sort_keys=False)
+
+    @property
+    def cli_command(self) -> str:
+        """The AWS CLI subcommand for this request: `query` or `get-item`."""
+        return "get-item" if self.operation == "GetItem" else "query"
+
 
 @dataclass(frozen=True)
 class _Call:
