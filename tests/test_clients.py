@@ -293,3 +293,41 @@ def test_no_output_prints_a_python_repr(capsys, seeded, output):
         code, out, err = _cli(capsys, st, *argv)
         assert code == 0, err
         assert "Decimal(" not in out and "{'" not in out, (p.name, out)
+
+
+# --- the Other clients page --------------------------------------------------------------------
+
+PAGE = ROOT / "docs" / "other-clients.md"
+
+
+def test_other_clients_page_lists_every_reserved_attribute_name_of_the_model():
+    text = PAGE.read_text(encoding="utf-8")
+    table = [line for line in text.splitlines() if line.startswith("| `")]
+    listed = {name for line in table for name in re.findall(r"`(\w+)`", line.split("|")[1])}
+    names = _all_model_names() | _seed_names()
+    assert listed == set(reserved.reserved_among(names))
+    assert '--expression-attribute-names \'{"#status": "status"}\'' in text and "#status = :s" in text
+
+
+def test_other_clients_page_spells_out_dummy_credentials_and_region_and_is_in_the_nav_after_operations():
+    text = PAGE.read_text(encoding="utf-8")
+    env = "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
+    commands = [line for line in text.splitlines() if line.strip().startswith("aws dynamodb")]
+    assert commands and text.count(env) == len(commands)  # every AWS CLI command comes with them
+    assert all("--endpoint-url http://127.0.0.1:PORT" in text.split(c)[1].split("```")[0] + c for c in commands)
+    assert "--format cli-json" in text and "DynamoDB local" in text
+    nav = [line.strip() for line in (ROOT / "mkdocs.yml").read_text(encoding="utf-8").splitlines()]
+    assert nav[nav.index("- Operations: operations.md") + 1] == "- Other clients: other-clients.md"
+
+
+@pytest.mark.integration
+def test_other_clients_page_request_is_what_explain_prints(capsys, seeded):
+    st, _ = seeded
+    text = PAGE.read_text(encoding="utf-8")
+    shown = json.loads(text.split("`request.json` holds:\n\n```json\n")[1].split("```")[0])
+    code, out, _ = _cli(
+        capsys, st, "query", "metric_time_series", "--tenant", ACME, "--example", "--explain", "--format", "cli-json"
+    )
+    request = json.loads(out)
+    request["TableName"] = request["TableName"].removeprefix(st.settings.table_prefix)
+    assert code == 0 and shown == request
