@@ -331,3 +331,37 @@ def test_other_clients_page_request_is_what_explain_prints(capsys, seeded):
     request = json.loads(out)
     request["TableName"] = request["TableName"].removeprefix(st.settings.table_prefix)
     assert code == 0 and shown == request
+
+
+# --- queries refuse bad input clearly ----------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_subject_outside_the_vocabulary_is_exit_2_naming_the_parameter_and_the_allowed_values(capsys, seeded):
+    st, sent = seeded
+    sent.clear()
+    argv = [
+        "query",
+        "metric_time_series",
+        "--tenant",
+        ACME,
+        "--param",
+        "subject=revenu",
+        "--param",
+        "granularity=quarter",
+    ]
+    code, out, err = _cli(capsys, st, *argv)
+    assert code == 2 and out == ""
+    assert "parameter subject" in err and "'revenu' is not a metric subject" in err
+    assert "revenue, margin, customers" in err and "unknown" not in err.split("one of:")[1]
+    assert _cli(capsys, st, *[a.replace("revenu", "revenue") for a in argv])[0] == 0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("pattern", ["metric_time_series", "session_rollup", "messages_by_sender"])
+def test_an_unknown_tenant_is_exit_2_saying_it_is_not_registered(capsys, seeded, pattern):
+    st, _ = seeded
+    code, out, err = _cli(capsys, st, "query", pattern, "--tenant", "nobody-here-009", "--example")
+    assert code == 2 and out == ""
+    assert "tenant 'nobody-here-009' is not registered" in err
+    assert "ResourceNotFoundException" not in err and "Traceback" not in err

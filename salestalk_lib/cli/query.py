@@ -9,7 +9,7 @@ import sys
 from decimal import Decimal
 
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
-from salestalk_lib.contract.errors import ContractError
+from salestalk_lib.contract.errors import ContractError, TableNotFound
 from salestalk_lib.contract.tables import TableKind
 from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.ops import patterns
@@ -165,7 +165,15 @@ def run_query(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
             return 0
-        result = patterns.run(target, pattern, params, **options)
+        try:
+            result = patterns.run(target, pattern, params, **options)
+        except TableNotFound:
+            if isinstance(target, TenantScope) and target.registry_item() is None:
+                raise ContractError(
+                    f"tenant {target.tenant_id!r} is not registered (no item in {target.registry_table}); "
+                    "register it with `salestalk tenant add`"
+                ) from None
+            raise
     columns = args.columns.split(",") if args.columns else result.columns()
     if args.output == "json":
         print(to_json([{c: row[c] for c in columns if c in row} for row in result.rows()]))
