@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
+from decimal import Decimal
 
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
-from salestalk_lib.contract.errors import ContractError
+from salestalk_lib.contract.errors import ContractError, TableNotFound
 from salestalk_lib.contract.tables import TableKind
 from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.ops import patterns
@@ -27,7 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "  salestalk query --list\n"
         "  salestalk query metric_time_series --tenant acme-corp-001 --param subject=revenue \\\n"
         "      --param granularity=quarter --param start=2025-Q1 --param end=2025-Q4\n"
-        "  salestalk query 10 --tenant acme-corp-001 --param subject=revenue --param period=2025-Q3 --explain",
+        "  salestalk query 10 --tenant acme-corp-001 --param subject=revenue --param period=2025-Q3 --explain\n"
+        "  salestalk query 9 --tenant acme-corp-001 --example --output csv > revenue.csv\n"
+        "\n"
+        "--explain --format cli-json prints the request's parameters alone, in DynamoDB JSON: give them to\n"
+        "aws dynamodb query|get-item --cli-input-json file://request.json (which of the two is printed on stderr).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("pattern", nargs="?", metavar="PATTERN", help="pattern name or number (see --list)")
@@ -44,6 +51,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--example", action="store_true", help="use the pattern's example parameters (any --param overrides them)"
     )
     p.add_argument("--explain", action="store_true", help="print the exact first request as JSON instead of sending it")
+    p.add_argument(
+        "--format",
+        choices=["json", "cli-json"],
+        default="json",
+        help="with --explain: json (the operation and its parameters) or cli-json (the parameters alone, for "
+        "`aws dynamodb query|get-item --cli-input-json`; the AWS CLI subcommand is printed on stderr)",
+    )
+    p.add_argument(
+        "--output",
+        choices=["table", "json", "csv"],
+        default="table",
+        help="how to print the items: table (default), json (a list, numbers exact) or csv",
+    )
     p.add_argument("--page-size", type=int, metavar="N", help="items per request (DynamoDB Limit)")
     p.add_argument("--limit", type=int, metavar="N", help="return at most N items, then print a resume token")
     p.add_argument("--resume", metavar="TOKEN", help="continue after a previous --limit")
@@ -87,8 +107,35 @@ def _target(
 
 
 def _cut(value: object, width: int) -> object:
-    text = "" if value is None else str(value)
+    # A map or a list of maps is shown as compact JSON: str() would print Python reprs (`Decimal('0.95')`).
+    text = "" if value is None else str(_csv_cell(value) if _has_map(value) else value)
     return text if width <= 0 or len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
+def to_json(value: object, indent: int = 2, level: int = 0) -> str:
+    """`value` as JSON with every Decimal written with its own digits (never a float, never `Decimal('…')`)."""
+    pad, inner = "\n" + " " * (indent * level), "\n" + " " * (indent * (level + 1))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ContractError(f"{value} is not a JSON number")
+        return str(value)
+    if isinstance(value, dict) and value:
+        parts = [f"{json.dumps(str(k), ensure_ascii=False)}: {to_json(v, indent, level + 1)}" for k, v in value.items()]
+        return "{" + inner + ("," + inner).join(parts) + pad + "}"
+    if isinstance(value, (list, tuple)) and value:
+        return "[" + inner + ("," + inner).join(to_json(v, indent, level + 1) for v in value) + pad + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _has_map(value: object) -> bool:
+    return isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, dict) for v in value))
+
+
+def _csv_cell(value: object) -> object:
+    """A cell for csv (and the table): maps and lists as compact JSON, None as empty."""
+    if isinstance(value, (list, dict)):
+        return to_json(value, 0).replace("\n", "")
+    return "" if value is None else value
 
 
 def run_query(args: argparse.Namespace) -> int:
@@ -104,17 +151,39 @@ def run_query(args: argparse.Namespace) -> int:
         target = _target(st, pattern, args, params)
         if args.explain:
             for request in patterns.explain(target, pattern, params, page_size=args.page_size, resume=args.resume):
-                print(request.to_json())
+                if args.format == "cli-json":
+                    print(request.to_cli_json())
+                    print(
+                        f"# run it with: aws dynamodb {request.cli_command} --cli-input-json file://FILE",
+                        file=sys.stderr,
+                    )
+                else:
+                    print(request.to_json())
             if pattern.operation(pattern.check_params(params)) == "Query":
                 print(
                     "# later pages repeat this request with ExclusiveStartKey = the previous page's LastEvaluatedKey",
                     file=sys.stderr,
                 )
             return 0
-        result = patterns.run(target, pattern, params, **options)
+        try:
+            result = patterns.run(target, pattern, params, **options)
+        except TableNotFound:
+            if isinstance(target, TenantScope) and target.registry_item() is None:
+                raise ContractError(
+                    f"tenant {target.tenant_id!r} is not registered (no item in {target.registry_table}); "
+                    "register it with `salestalk tenant add`"
+                ) from None
+            raise
     columns = args.columns.split(",") if args.columns else result.columns()
-    rows = [{c: _cut(row.get(c), args.max_width) for c in columns} for row in result.rows()]
-    print(format_table(rows, columns))
+    if args.output == "json":
+        print(to_json([{c: row[c] for c in columns if c in row} for row in result.rows()]))
+    elif args.output == "csv":
+        writer = csv.DictWriter(sys.stdout, columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({c: _csv_cell(row.get(c)) for c in columns} for row in result.rows())
+    else:
+        rows = [{c: _cut(row.get(c), args.max_width) for c in columns} for row in result.rows()]
+        print(format_table(rows, columns))
     print(
         f"{len(result)} item(s) from {result.requests[0].operation} on {result.table}"
         + (

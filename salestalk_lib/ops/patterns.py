@@ -54,7 +54,7 @@ from salestalk_lib.contract.errors import ContractError, KeyGrammarError, Valida
 from salestalk_lib.contract.keys import Granularity, parse_metric_sk
 from salestalk_lib.contract.tables import TABLE_SPECS, TableKind
 from salestalk_lib.contract.validation import violations_from
-from salestalk_lib.contract.vocab import Sender, TenantStatus
+from salestalk_lib.contract.vocab import Sender, Subject, TenantStatus
 from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.dynamo.storage import deserialize, get_item_request, query_request, serialize
 
@@ -201,8 +201,14 @@ def _period(value: Any) -> str:
     return (value if isinstance(value, keys.Period) else keys.parse_period(value)).text
 
 
+_METRIC_SUBJECTS = [s.value for s in Subject if s is not Subject.UNKNOWN]
+
+
 def _subject(value: Any) -> str:
-    return _parsed_text(value, keys.metric_pk)  # the key grammar decides what a subject may be
+    text = _parsed_text(value, keys.metric_pk)  # the key grammar first, then the vocabulary
+    if text not in _METRIC_SUBJECTS:
+        raise ContractError(f"{_shown(text)} is not a metric subject; one of: {', '.join(_METRIC_SUBJECTS)}")
+    return text
 
 
 def _dimension_key(value: Any) -> str:
@@ -230,7 +236,7 @@ INSTANT = ParamType(
     Decimal(999999999),
 )
 SENDER = ParamType("sender", "one of " + ", ".join(s.value for s in Sender), _enum(Sender), "user")
-SUBJECT = ParamType("subject", "a metric subject (metricType), e.g. revenue", _subject, "zzsamplezz")
+SUBJECT = ParamType("subject", "a metric subject (metricType): " + ", ".join(_METRIC_SUBJECTS), _subject, "zzsamplezz")
 PERIOD = ParamType("period", "YYYY-QN, YYYY-MM or YYYY-MM-DD", _period, "1999-Q4")
 GRANULARITY = ParamType(
     "granularity", "one of " + ", ".join(g.value for g in Granularity), _enum(Granularity), "quarter"
@@ -693,6 +699,19 @@ class Request:
     def to_json(self) -> str:
         """The request as indented JSON (what `salestalk query --explain` prints)."""
         return json.dumps({"operation": self.operation, **self.params}, indent=2, sort_keys=False)
+
+    def to_cli_json(self) -> str:
+        """The parameters alone, in DynamoDB JSON: what `aws dynamodb query|get-item --cli-input-json` accepts.
+
+        The operation is not in it (the AWS CLI refuses unknown keys): it is the AWS CLI subcommand,
+        `cli_command`.
+        """
+        return json.dumps(self.params, indent=2, sort_keys=False)
+
+    @property
+    def cli_command(self) -> str:
+        """The AWS CLI subcommand for this request: `query` or `get-item`."""
+        return "get-item" if self.operation == "GetItem" else "query"
 
 
 @dataclass(frozen=True)
