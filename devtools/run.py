@@ -62,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _step(f"starting the embedded DynamoDB endpoint ({engine})")
     endpoint = start_embedded(args.db_port, engine=engine)
     try:
-        print(f"    {endpoint.url}   (in another shell: {endpoint.export_line()})")
+        print(f"    {endpoint.url}   in another shell (the credentials are dummies, for the AWS CLI):")
+        for line in endpoint.client_exports():
+            print(f"      {line}")
 
         _step("provisioning the registry and the seed tenants")
         st = connect(settings=Settings.from_env(table_prefix=""), endpoint=endpoint)

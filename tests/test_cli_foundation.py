@@ -71,10 +71,13 @@ def test_serve_prints_export_line_and_serves_until_stopped(engine):
         [sys.executable, "-m", "salestalk_lib", "serve", "--engine", engine], stdout=subprocess.PIPE, text=True, env=env
     )
     try:
-        lines = [proc.stdout.readline() for _ in range(2)]
+        lines = [proc.stdout.readline() for _ in range(4)]
         assert f"Embedded DynamoDB ({engine} " in lines[0], lines
         match = re.search(r"export AWS_ENDPOINT_URL_DYNAMODB=(http://127\.0\.0\.1:\d+)", lines[1])
         assert match, lines
+        # everything the AWS CLI needs besides the endpoint: a region and (dummy) credentials
+        assert lines[2].split() == ["export", "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1"], lines
+        assert lines[3].split()[:3] == ["export", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing"], lines
         client = boto3.client(
             "dynamodb", endpoint_url=match[1], region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
         )

@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Embedded DynamoDB ({engine} {server.version}) listening on {endpoint.url} (Ctrl-C to stop). In another shell:"
     )
-    print(f"  {endpoint.export_line()}")
-    print(f"  export AWS_REGION={endpoint.region}")
+    for line in endpoint.client_exports():
+        print(f"  {line}")
     if engine == DYNAMODB_LOCAL:
         print(
             f"note: DynamoDB Local listens on every network interface (port {server.port}), not only 127.0.0.1; "

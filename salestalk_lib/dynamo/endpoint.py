@@ -118,6 +118,20 @@ class Endpoint:
         """The shell line that points other processes at this endpoint."""
         return f"export AWS_ENDPOINT_URL_DYNAMODB={self.url}" if self.url else "# real AWS: no endpoint override"
 
+    def client_exports(self) -> list[str]:
+        """What another shell needs for other clients (the AWS CLI, other SDKs) to reach this endpoint.
+
+        The endpoint and region, and for a local endpoint the dummy credentials this library signs
+        with: without any, the AWS CLI stops at "Unable to locate credentials". Never real keys.
+        """
+        lines = [self.export_line(), f"export AWS_REGION={self.region} AWS_DEFAULT_REGION={self.region}"]
+        if self.url:
+            lines.append(
+                f"export AWS_ACCESS_KEY_ID={DUMMY_CREDENTIALS['aws_access_key_id']} "
+                f"AWS_SECRET_ACCESS_KEY={DUMMY_CREDENTIALS['aws_secret_access_key']}   # dummy: a local endpoint"
+            )
+        return lines
+
     def close(self) -> None:
         """Stop the embedded server, if this endpoint runs one."""
         if self._server is not None:
