@@ -224,11 +224,58 @@ def test_hook_refuses_a_notebook_page_that_still_loads_a_remote_script() -> None
     from mkdocs.exceptions import PluginError
 
     hook = _load_hook()
-    page = type("P", (), {"file": type("F", (), {"src_uri": "notebooks/x.ipynb"})(), "meta": {}})()
+    page = type(
+        "P", (), {"file": type("F", (), {"src_uri": "notebooks/x.ipynb"})(), "meta": {}, "url": "notebooks/x/", "title": "X"}
+    )()
     assert hook.on_page_content('<p>ok</p><script src="../../a.js"></script>', page, {}, None)
     assert page.meta["hide"] == ["toc"]  # notebook pages get the width of the table of contents
     with pytest.raises(PluginError, match="outside the site"):
         hook.on_page_content('<script src="https://cdn.example/x.js"></script>', page, {}, None)
+
+
+_NOTEBOOK_CELLS = """
+<article class="md-content__inner">
+<div class="jp-Cell jp-MarkdownCell"><div class="jp-RenderedMarkdown">
+<h1 id="03-access-patterns">03 · Access patterns<a class="anchor-link" href="#03-access-patterns">¶</a></h1>
+<p>Purpose: run <code>every</code> pattern.</p></div></div>
+<div class="jp-Cell jp-MarkdownCell"><div class="jp-RenderedMarkdown">
+<h2 id="1-load">1. Load<a class="anchor-link" href="#1-load">¶</a></h2><p>Load the seed.</p></div></div>
+<div class="jp-Cell jp-CodeCell"><div class="jp-InputArea"><div class="jp-InputPrompt">In [1]:</div>
+<div class="zeroclipboard-container"><clipboard-copy for="cell-1"><span class="notice" hidden>Copied!</span>
+<svg><path d="M0"></path></svg></clipboard-copy></div>
+<div class="highlight-ipynb"><pre><span class="n">report</span> = <span>load_seed</span>(st)</pre></div>
+<div class="clipboard-copy-txt" id="cell-1">report = load_seed(st)</div></div>
+<div class="jp-OutputArea"><div class="jp-OutputPrompt">Out[1]:</div><style>.dataframe {}</style>
+<table class="dataframe"><tr><td>tenants-metadata</td></tr></table></div></div>
+</article>
+"""
+
+
+def test_notebook_pages_are_indexed_for_search_by_section() -> None:
+    entries = _load_hook().notebook_sections(_NOTEBOOK_CELLS, "notebooks/03/", "03 · Access patterns")
+    assert entries == [
+        {"location": "notebooks/03/", "title": "03 · Access patterns", "text": "Purpose: run every pattern."},
+        {"location": "notebooks/03/#1-load", "title": "1. Load", "text": "Load the seed. <code>report = load_seed(st)</code>"},
+    ]
+
+
+def test_search_index_holds_notebooks_by_section_without_prompts_or_copy_text(site: Path) -> None:
+    docs = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
+    for nb in sorted((REPO / "notebooks").glob("*.ipynb")):
+        url = f"notebooks/{nb.stem}/"
+        entries = [e for e in docs if e["location"].split("#")[0] == url]
+        headings = [
+            line
+            for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]
+            if cell["cell_type"] == "markdown"
+            for line in "".join(cell["source"]).splitlines()
+            if re.match(r"#{1,6} ", line)
+        ]
+        assert len(entries) == len(headings), (url, len(entries), len(headings))
+        assert entries[0]["location"] == url
+        for e in entries:
+            assert len(e["text"]) < 8_000, (e["location"], len(e["text"]))  # a section, not the whole notebook
+            assert not re.search(r"Copied!|\bIn \[\d*\]:|\bOut\[\d+\]:|Copy to Clipboard|<style", e["text"]), e
 
 
 # --- (b) strict build -----------------------------------------------------------
@@ -539,6 +586,25 @@ def test_search_works_offline(served_site: str, browser) -> None:
         poll();
     })""")
     assert any("Tables" in t or "tenant" in t for t in titles), titles
+
+
+@pytest.mark.parametrize("word", ["rollup", "idempotency", "DimensionIndex", "grammar", "TransactWriteItems"])
+def test_search_ranks_a_concept_page_first(served_site: str, browser, word: str) -> None:
+    page = browser.new_page()
+    page.visit(served_site)
+    page.evaluate("document.querySelector('input.md-search__input').focus()")
+    page.type(word)
+    links = page.evaluate("""new Promise(resolve => {
+        const started = Date.now();
+        const poll = () => {
+            const hits = [...document.querySelectorAll('.md-search-result__item a')];
+            if (hits.length || Date.now() - started > 10000) resolve(hits.map(h => h.getAttribute('href')));
+            else setTimeout(poll, 100);
+        };
+        poll();
+    })""")
+    assert links, word
+    assert "/notebooks/" not in links[0], (word, links[:5])
 
 
 def test_overview_diagrams_load_as_images(served_site: str, browser) -> None:
