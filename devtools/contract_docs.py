@@ -106,9 +106,13 @@ def _cell(text: object) -> str:
     return "".join(p if p.startswith("`") else p.replace("|", "\\|") for p in parts)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]], *, wide: bool = False) -> list[str]:
+    """A markdown table; `wide` ones scroll sideways and never break a name inside it (site.css `.wide-table`)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows] + [""]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    if wide:
+        return ['<div class="wide-table" markdown>', "", *lines, "", "</div>", ""]
+    return lines + [""]
 
 
 def _code(text: object) -> str:
@@ -705,6 +709,7 @@ def key_grammar_page(inputs: Any) -> str:
             )
             for f in KEY_FORMS
         ],
+        wide=True,
     )
     out += _prose(_doc(keys))
     out += [
@@ -740,7 +745,7 @@ def key_grammar_page(inputs: Any) -> str:
         for what, fn in TABLE_NAMES
     ]
     rows.append(("registry table", _code(keys.REGISTRY_TABLE_BASE), "`keys.REGISTRY_TABLE_BASE`"))
-    out += _table(["what", "name", "builder"], rows)
+    out += _table(["what", "name", "builder"], rows, wide=True)
     out += ["## Patterns {#patterns}", "", "The regular expressions the models and JSON Schemas use:", ""]
     out += _table(["constant", "pattern"], [(_code(f"keys.{n}"), _code(v)) for n, v in key_patterns()])
     return _page(out)

@@ -616,8 +616,31 @@ def test_overview_diagrams_load_as_images(served_site: str, browser) -> None:
         "({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}))"
     )
     diagrams = {i["src"]: i for i in images if i["src"].endswith(".svg")}
-    assert set(diagrams) == {"generated/architecture.svg", "generated/table-diagram.svg"}
+    # The home page is the data model; the module-layer diagram is on the Architecture page.
+    assert set(diagrams) == {"generated/table-diagram.svg"}
     assert all(i["ok"] and i["w"] >= 600 for i in diagrams.values()), diagrams
+
+
+def test_wide_tables_scroll_instead_of_being_cut(served_site: str, browser) -> None:
+    page = browser.new_page()
+    page.send(
+        "Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+    )
+    # A DataFrame wider than its cell (the access-pattern chart in notebook 03) scrolls inside the cell.
+    page.visit(served_site + "notebooks/03_access_patterns/")
+    frames = page.evaluate("""[...document.querySelectorAll('.jp-OutputArea-output')]
+        .filter(o => o.querySelector('table.dataframe'))
+        .map(o => ({wide: o.querySelector('table').scrollWidth > o.clientWidth + 1,
+                    overflow: getComputedStyle(o).overflowX,
+                    inside: o.getBoundingClientRect().right <= document.documentElement.clientWidth}))""")
+    assert any(f["wide"] for f in frames), "the chart is expected to be wider than a cell at 1280 px"
+    assert all(f["inside"] and (not f["wide"] or f["overflow"] in ("auto", "scroll")) for f in frames), frames
+    # Names in the key grammar tables are never broken inside a name: each code span stays on one line.
+    page.visit(served_site + "generated/contracts/key-grammar/")
+    broken = page.evaluate("""[...document.querySelectorAll('.wide-table td code')]
+        .filter(c => c.getClientRects().length > 1).map(c => c.textContent)""")
+    spans = page.evaluate("document.querySelectorAll('.wide-table td code').length")
+    assert spans > 40 and broken == [], broken
 
 
 def test_screenshots_of_the_main_pages(served_site: str, browser, tmp_path: Path) -> None:
@@ -635,7 +658,10 @@ def test_screenshots_of_the_main_pages(served_site: str, browser, tmp_path: Path
         ("table-views", "generated/table-views/"),
         ("capacity", "generated/capacity/"),
         ("contract-message", "generated/contracts/message/"),
+        ("key-grammar", "generated/contracts/key-grammar/"),
+        ("other-clients", "other-clients/"),
         ("notebook-03", "notebooks/03_access_patterns/"),
+        ("notebook-04", "notebooks/04_idempotency_and_retries/"),
     ):
         page.visit(served_site + path)
         png = page.screenshot()

@@ -371,11 +371,27 @@ def _nav_paths(entries: Any) -> list[str]:
     return []
 
 
+KEY_GRAMMAR_PAGE = f"{docsgen.GENERATED_DIR}/contracts/key-grammar.md"
+
+
 def test_every_contract_page_is_in_the_mkdocs_nav_under_contracts() -> None:
+    # The key grammar is read second, right after the tables, so it has its own top-level entry.
     config = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
     section = next(e["Contracts"] for e in config["nav"] if isinstance(e, dict) and "Contracts" in e)
     pages = [f"{docsgen.GENERATED_DIR}/{p}" for p in CONTRACT_PAGES if p.endswith(".md")]
-    assert sorted(_nav_paths(section)) == sorted(pages)
+    assert KEY_GRAMMAR_PAGE in pages
+    assert sorted(_nav_paths(section)) == sorted(p for p in pages if p != KEY_GRAMMAR_PAGE)
+    assert {"Key grammar": KEY_GRAMMAR_PAGE} in config["nav"]
+
+
+def test_the_nav_reads_in_learning_order() -> None:
+    # The data model first, then keys, questions, items, costs, contracts, notebooks, reliability, operations.
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
+    titles = [next(iter(e)) for e in config["nav"]]
+    order = ["Overview", "Tables", "Key grammar", "Access patterns", "Table views", "Capacity", "Contracts",
+             "Notebooks", "Reliability", "Operations"]  # fmt: skip
+    assert [t for t in titles if t in order] == order
+    assert titles.index("Architecture") > titles.index("Operations")  # the module layers come after the model
 
 
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
