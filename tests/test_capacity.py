@@ -114,7 +114,8 @@ def test_the_page_states_the_seed_figures():
     assert "| 9 | `metric_time_series` | table | Query | 5 | 3 |" in page
     headline = next(p for p in mv.write_paths() if p.name == "metric put, headline")
     assert headline.cost == WriteCost(1, {"MetricTypeIndex": 1})
-    assert "**`MetricTypeIndex` serves no pattern.**" in page
+    assert "**`MetricTypeIndex` serves no pattern.**" not in page  # pattern 12 reads it
+    assert "| 12 | `subject_in_window` | `MetricTypeIndex` | Query |" in page
     for notes in ENGINE_DIFFERENCES.values():
         assert all(note in page for note in notes)
 
@@ -337,3 +338,10 @@ def test_moto_reports_the_table_units_of_a_write_but_no_index_part(st, endpoint)
     reported = _reported(resp["ConsumedCapacity"])
     assert reported == WriteCost(step.cost.table, {}) and step.cost.index_total == 2
     assert any("no index part" in n for n in ENGINE_DIFFERENCES["moto"])
+
+
+def test_an_index_no_pattern_reads_is_named_with_its_write_cost(monkeypatch):
+    # With the contract's eleven patterns only, nothing queries MetricTypeIndex: the page says what it costs.
+    monkeypatch.setattr(mv, "PATTERNS", mv.PATTERNS[:11])
+    page = mv.capacity_page()
+    assert "**`MetricTypeIndex` serves no pattern.**" in page

@@ -225,7 +225,9 @@ def test_hook_refuses_a_notebook_page_that_still_loads_a_remote_script() -> None
 
     hook = _load_hook()
     page = type(
-        "P", (), {"file": type("F", (), {"src_uri": "notebooks/x.ipynb"})(), "meta": {}, "url": "notebooks/x/", "title": "X"}
+        "P",
+        (),
+        {"file": type("F", (), {"src_uri": "notebooks/x.ipynb"})(), "meta": {}, "url": "notebooks/x/", "title": "X"},
     )()
     assert hook.on_page_content('<p>ok</p><script src="../../a.js"></script>', page, {}, None)
     assert page.meta["hide"] == ["toc"]  # notebook pages get the width of the table of contents
@@ -255,7 +257,11 @@ def test_notebook_pages_are_indexed_for_search_by_section() -> None:
     entries = _load_hook().notebook_sections(_NOTEBOOK_CELLS, "notebooks/03/", "03 · Access patterns")
     assert entries == [
         {"location": "notebooks/03/", "title": "03 · Access patterns", "text": "Purpose: run every pattern."},
-        {"location": "notebooks/03/#1-load", "title": "1. Load", "text": "Load the seed. <code>report = load_seed(st)</code>"},
+        {
+            "location": "notebooks/03/#1-load",
+            "title": "1. Load",
+            "text": "Load the seed. <code>report = load_seed(st)</code>",
+        },
     ]
 
 

@@ -1,4 +1,4 @@
-"""The contract's eleven access patterns (§3), declared once as data and run through `run()`.
+"""The contract's eleven access patterns (§3), and one beyond them, declared once as data and run through `run()`.
 
 Each `Pattern` in `PATTERNS` says which question it answers, which table and
 index it reads, its key condition (as structured `Eq` / `Between` / `Prefix`
@@ -653,17 +653,36 @@ PATTERNS: tuple[Pattern, ...] = (
         order="by timestamp (period start), oldest first",
         notes="Only slices carry `dimensionKey`, so headlines are not in DimensionIndex (sparse).",
     ),
+    Pattern(
+        number=12,
+        name="subject_in_window",
+        question="every figure about one subject in a time window (all granularities and slices)",
+        table=TableKind.METRICS,
+        index="MetricTypeIndex",
+        hash_key=Eq("metricType", "subject"),
+        range_key=Between("timestamp", "start", "end"),
+        params=(Param("subject", SUBJECT, "the metric's subject (its metricType)"), *_TIME_RANGE),
+        example={"subject": "revenue", "start": "2025-07-01", "end": "2025-09-30"},
+        model="Metric",
+        order="by timestamp (period start), oldest first",
+        notes="Beyond the contract's eleven: the question MetricTypeIndex is kept for. On the table, periods sort as"
+        " text (`2025-07` < `2025-07-15` < `2025-Q3`), so one sk range cannot hold every granularity of a window;"
+        " the index orders the same partition by `timestamp`, so one Query does.",
+    ),
 )
-"""Every access pattern of the contract, in its numbering."""
+"""Every access pattern: the contract's eleven (§3) in its numbering, then the one beyond it (12)."""
+
+CONTRACT_PATTERN_COUNT = 11
+"""Patterns 1–11 are the contract's §3; later numbers are this library's own, each with a reason in its notes."""
 
 EXAMPLE_TENANT = "acme-corp-001"
 """The seed tenant the examples of the tenant patterns are written for."""
 
 _BY_NAME = {p.name: p for p in PATTERNS}
 _BY_NUMBER = {p.number: p for p in PATTERNS}
-if not len(_BY_NAME) == len(_BY_NUMBER) == len(PATTERNS) == 11:  # a real check: `python -O` strips asserts
+if not len(_BY_NAME) == len(_BY_NUMBER) == len(PATTERNS) == CONTRACT_PATTERN_COUNT + 1:  # `python -O` strips asserts
     raise RuntimeError(
-        f"the contract has eleven access patterns with distinct names and numbers; "
+        f"the contract's eleven access patterns and one beyond them, with distinct names and numbers; "
         f"got {len(PATTERNS)} ({len(_BY_NAME)} names, {len(_BY_NUMBER)} numbers)"
     )
 
