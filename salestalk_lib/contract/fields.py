@@ -204,6 +204,8 @@ Number = Annotated[Decimal, BeforeValidator(to_decimal)]
 """Any finite number DynamoDB can store, as a Decimal."""
 Confidence = Annotated[Number, Field(ge=0, le=1)]
 """A probability in [0.0, 1.0], both ends included."""
+
+
 class _UnixSecondsMark:
     """Marks a field as an instant in unix seconds (`UNIX_SECONDS_ATTRIBUTES`, how the CLI prints times)."""
 

@@ -43,9 +43,7 @@ def format_instant(value: object) -> str:
     when = instant_of(value)
     if when is None:
         return "" if value is None else str(value)
-    text = (
-        f"{when.year:04d}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
-    )  # not strftime: glibc's %Y does not pad years below 1000
+    text = f"{when.year:04d}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:{when.minute:02d}:{when.second:02d}"  # not strftime: glibc's %Y does not pad years below 1000
     if when.microsecond % 1000:
         return f"{text}.{when.microsecond:06d}Z"
     if when.microsecond:

@@ -124,9 +124,7 @@ MESSAGE_PARAMS: tuple[TemplateParam, ...] = (
     TemplateParam("message_id", "a lowercase UUID v4", "a new UUID", _uuid),
     TemplateParam("classification", "yes or no", "yes for a user message, else no", _yes_no),
     TemplateParam("intent", "one of " + ", ".join(i.value for i in Intent), Intent.FACT_RETRIEVAL.value, _enum(Intent)),
-    TemplateParam(
-        "subject", "one of " + ", ".join(s.value for s in Subject), Subject.REVENUE.value, _enum(Subject)
-    ),
+    TemplateParam("subject", "one of " + ", ".join(s.value for s in Subject), Subject.REVENUE.value, _enum(Subject)),
     TemplateParam("measure", "one of " + ", ".join(m.value for m in Measure), Measure.TOTAL.value, _enum(Measure)),
     TemplateParam("confidence", "a number from 0 to 1", DEFAULT_CONFIDENCE, _number),
     TemplateParam("ttl_days", "a whole number of days from 1 to 36500", "none (kept forever)", _days),
@@ -147,7 +145,9 @@ METRIC_PARAMS: tuple[TemplateParam, ...] = (
         "count, percentage or USD, as the subject allows",
         _text,
     ),
-    TemplateParam("dimension", "{dimName}:{dimValue}, e.g. region:Europe (makes a slice)", "none (a headline)", _dimension),
+    TemplateParam(
+        "dimension", "{dimName}:{dimValue}, e.g. region:Europe (makes a slice)", "none (a headline)", _dimension
+    ),
     TemplateParam("metric_id", "a lowercase UUID v4", "a new UUID", _uuid),
     TemplateParam("source", "non-empty text, stored as metadata.source", "none", _text),
 )
@@ -287,9 +287,7 @@ def build_template(kind: str, params: Mapping[str, str], *, now: datetime | None
     known = {p.name: p for p in template.params}
     unknown = sorted(set(params) - set(known))
     if unknown:
-        raise ContractError(
-            f"template {kind} has no parameter {', '.join(unknown)}; it takes: {', '.join(known)}"
-        )
+        raise ContractError(f"template {kind} has no parameter {', '.join(unknown)}; it takes: {', '.join(known)}")
     values: dict[str, Any] = {}
     for name, text in params.items():
         param = known[name]
