@@ -22,8 +22,8 @@ from salestalk_lib.cli.main import main
 from salestalk_lib.contract import items, models, reserved
 from salestalk_lib.contract.schemas import unix_seconds_attributes
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.contract.times import format_instants
 from salestalk_lib.contract.tables import TABLE_SPECS, TableKind
+from salestalk_lib.contract.times import format_instants
 from salestalk_lib.ops import patterns
 from salestalk_lib.ops.connection import connect
 from salestalk_lib.ops.patterns import PATTERNS

@@ -37,8 +37,8 @@ from typing import Any
 
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import BatchConflict, ConditionFailed, RetryBudgetExhausted
-from salestalk_lib.contract.times import format_instant
 from salestalk_lib.contract.models import BatchOutcomes, ContractModel, IngestBatch, Message, Metric, content_hash
+from salestalk_lib.contract.times import format_instant
 from salestalk_lib.contract.vocab import BatchStatus
 from salestalk_lib.dynamo.retry import Attempt, Retrier
 from salestalk_lib.dynamo.scope import TenantScope

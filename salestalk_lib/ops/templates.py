@@ -30,8 +30,8 @@ from pydantic.alias_generators import to_camel
 
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import ContractError
-from salestalk_lib.contract.items import SUBJECT_UNITS, ContractModel, Message, Metric, Tenant
 from salestalk_lib.contract.fields import error_path, error_rule
+from salestalk_lib.contract.items import SUBJECT_UNITS, ContractModel, Message, Metric, Tenant
 from salestalk_lib.contract.vocab import Intent, Measure, Plan, Sender, Subject, TenantStatus
 from salestalk_lib.ops import patterns
 
