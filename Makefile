@@ -10,6 +10,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DOCS_PORT ?= 8000
+LAB_PORT ?= 8888
 
 # Test-time tools that must not share the project's environment (their pins clash):
 LINT_VENV := .venv-lint
@@ -105,9 +106,10 @@ docs: install
 bench: install $(DDB_LOCAL_STAMP)
 	$(BIN)/python -m devtools.bench
 
+# JupyterLab (installed with the test tools) on 127.0.0.1:LAB_PORT only, no browser opened, allowed as
+# root; it installs nothing on start. The command line is devtools/lab.py's, which tests/test_lab.py starts.
 lab: install
-	$(BIN)/python -m pip install --quiet -e '.[test,docs,lab]'
-	PYTHONPATH=$(CURDIR) $(BIN)/jupyter lab notebooks/
+	$(BIN)/python -m devtools.lab --port $(LAB_PORT)
 
 serve: install $(RUN_ENGINE_STAMP)
 	$(BIN)/salestalk serve

@@ -124,8 +124,10 @@ def test_a_batch_id_reused_for_other_records_is_a_conflict_and_nothing_is_writte
     with pytest.raises(BatchConflict) as caught:
         ingestor(conn).ingest(changed, batch_id="upload-3")
     text = str(caught.value)
-    assert "batch 'upload-3' of tenant 'batch-a' was recorded on 2026-11-25 for other records" in text
-    assert "Nothing was written: use a new batch id, or wait until the old record expires on 2026-12-25" in text
+    assert "batch 'upload-3' of tenant 'batch-a' was recorded on 2026-11-25T12:00:00Z for other records" in text
+    assert (
+        "Nothing was written: use a new batch id, or wait until the old record expires on 2026-12-25T12:00:00Z" in text
+    )
     assert caught.value.stored["contentHash"] != caught.value.incoming["contentHash"]
     assert everything(conn) == before
 

@@ -23,8 +23,10 @@ from botocore.validate import ParamValidator
 
 from salestalk_lib.cli.main import main
 from salestalk_lib.contract import items, models, reserved
+from salestalk_lib.contract.schemas import unix_seconds_attributes
 from salestalk_lib.contract.settings import Settings
 from salestalk_lib.contract.tables import TABLE_SPECS, TableKind
+from salestalk_lib.contract.times import format_instants
 from salestalk_lib.ops import patterns
 from salestalk_lib.ops.connection import connect
 from salestalk_lib.ops.patterns import PATTERNS
@@ -162,7 +164,9 @@ def test_output_json_is_the_items_as_a_list_with_exact_numbers(capsys, seeded):
     assert code == 0
     assert "Decimal" not in out
     items_ = json.loads(out, parse_float=Decimal)
-    assert items_ == _expected(st)
+    # The items' own values, but times (unix seconds when stored) as ISO-8601 UTC, as every command prints them.
+    assert items_ == [format_instants(row, unix_seconds_attributes()) for row in _expected(st)]
+    assert [i["timestamp"] for i in items_] == ["2025-04-01T00:00:00Z", "2025-07-01T00:00:00Z", "2025-10-01T00:00:00Z"]
     assert [i["sk"] for i in items_] == ["2025-Q2", "2025-Q3", "2025-Q4"]
     code, out, _ = _cli(capsys, st, *SESSION, "--output", "json")
     assert code == 0 and "Decimal" not in out

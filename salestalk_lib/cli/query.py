@@ -10,7 +10,9 @@ from decimal import Decimal
 
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
 from salestalk_lib.contract.errors import ContractError, TableNotFound
+from salestalk_lib.contract.schemas import unix_seconds_attributes
 from salestalk_lib.contract.tables import TableKind
+from salestalk_lib.contract.times import format_instants
 from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.ops import patterns
 from salestalk_lib.ops.connection import SalesTalk
@@ -175,14 +177,17 @@ def run_query(args: argparse.Namespace) -> int:
                 ) from None
             raise
     columns = args.columns.split(",") if args.columns else result.columns()
+    # Times (createdAt, timestamp, ttl, ...: unix seconds when stored) print as ISO-8601 UTC in every format.
+    times = unix_seconds_attributes()
+    shown = [format_instants(row, times) for row in result.rows()]
     if args.output == "json":
-        print(to_json([{c: row[c] for c in columns if c in row} for row in result.rows()]))
+        print(to_json([{c: row[c] for c in columns if c in row} for row in shown]))
     elif args.output == "csv":
         writer = csv.DictWriter(sys.stdout, columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
-        writer.writerows({c: _csv_cell(row.get(c)) for c in columns} for row in result.rows())
+        writer.writerows({c: _csv_cell(row.get(c)) for c in columns} for row in shown)
     else:
-        rows = [{c: _cut(row.get(c), args.max_width) for c in columns} for row in result.rows()]
+        rows = [{c: _cut(row.get(c), args.max_width) for c in columns} for row in shown]
         print(format_table(rows, columns))
     print(
         f"{len(result)} item(s) from {result.requests[0].operation} on {result.table}"

@@ -12,10 +12,11 @@ from typing import Any
 
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
 from salestalk_lib.contract.errors import InputError, ValidationFailed, Violation
+from salestalk_lib.contract.times import format_instant
 from salestalk_lib.contract.validation import duplicate_keys, parse_json, read_input_text
 from salestalk_lib.contract.vocab import Plan, TenantStatus
 from salestalk_lib.ops.events import JsonLinesSink, MemorySink
-from salestalk_lib.ops.tenants import OnboardResult, Tenants, TransitionResult, iso_utc
+from salestalk_lib.ops.tenants import OnboardResult, Tenants, TransitionResult
 
 
 def add_add(tenant_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -168,8 +169,8 @@ def _row(tenant: Any) -> dict[str, Any]:
         "ownerEmail": tenant.owner_email,
         "plan": tenant.plan.value,
         "status": tenant.status.value,
-        "createdAt": iso_utc(tenant.created_at),
-        "updatedAt": iso_utc(tenant.updated_at),
+        "createdAt": format_instant(tenant.created_at),
+        "updatedAt": format_instant(tenant.updated_at),
     }
 
 
@@ -190,7 +191,7 @@ def _print_transition(result: TransitionResult) -> None:
     if result.changed:
         print(
             f"tenant {tenant.tenant_id}: {result.previous_status.value} -> {tenant.status.value} "
-            f"(updatedAt {iso_utc(tenant.updated_at)})"
+            f"(updatedAt {format_instant(tenant.updated_at)})"
         )
     else:
         print(f"tenant {tenant.tenant_id}: already {tenant.status.value}; nothing changed")

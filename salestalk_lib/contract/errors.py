@@ -46,8 +46,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from salestalk_lib.contract.times import format_instant
 
 
 class SalesTalkError(Exception):
@@ -247,21 +248,14 @@ class BatchConflict(IngestConflict):
         super().__init__(f"batch {batch_id} of tenant {tenant_id}", stored, incoming)
         self.args = (
             f"batch {batch_id!r} of tenant {tenant_id!r} was recorded on "
-            f"{_day(stored.get('startedAt'))} for other records ({stored.get('recordCount')} record(s), "
+            f"{format_instant(stored.get('startedAt'))} for other records ({stored.get('recordCount')} record(s), "
             f"{stored.get('contentHash')}); these {incoming.get('recordCount')} record(s) have "
             f"{incoming.get('contentHash')}. Nothing was written: use a new batch id, or wait until "
-            f"the old record expires on {_day(stored.get('ttl'))}.",
+            f"the old record expires on {format_instant(stored.get('ttl'))}.",
         )
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-def _day(seconds: Any) -> str:
-    try:
-        return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%d")
-    except (TypeError, ValueError, OverflowError):
-        return "?"
 
 
 class IsolationViolation(SalesTalkError):

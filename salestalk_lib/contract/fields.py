@@ -204,7 +204,17 @@ Number = Annotated[Decimal, BeforeValidator(to_decimal)]
 """Any finite number DynamoDB can store, as a Decimal."""
 Confidence = Annotated[Number, Field(ge=0, le=1)]
 """A probability in [0.0, 1.0], both ends included."""
-UnixSeconds = Annotated[Number, Field(gt=0)]
+
+
+class _UnixSecondsMark:
+    """Marks a field as an instant in unix seconds (`UNIX_SECONDS_ATTRIBUTES`, how the CLI prints times)."""
+
+    def __repr__(self) -> str:
+        return "UNIX_SECONDS"
+
+
+UNIX_SECONDS = _UnixSecondsMark()
+UnixSeconds = Annotated[Number, Field(gt=0), UNIX_SECONDS]
 """Seconds since 1970-01-01T00:00:00Z, positive; fractions allowed (milliseconds)."""
 NonNegativeNumber = Annotated[Number, Field(ge=0)]
 Count = Annotated[int, BeforeValidator(_to_int), Field(ge=0)]

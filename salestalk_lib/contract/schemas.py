@@ -21,6 +21,7 @@ from salestalk_lib.contract.envelopes import (
     NarrativeGeneratedEvent,
     TenantProvisionedEvent,
 )
+from salestalk_lib.contract.fields import UNIX_SECONDS
 from salestalk_lib.contract.items import (
     BatchOutcomes,
     Classification,
@@ -131,3 +132,24 @@ def schema_documents() -> dict[str, dict[str, Any]]:
         doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", **json_schema(model)}
         docs[schema_file_name(model)] = doc
     return docs
+
+
+def _is_unix_seconds(annotation: Any, metadata: list[Any]) -> bool:
+    """True when a field's type (`UnixSeconds`, or `UnixSeconds | None`) carries the `UNIX_SECONDS` mark."""
+    if any(m is UNIX_SECONDS for m in metadata):
+        return True
+    return any(_is_unix_seconds(arg, list(getattr(arg, "__metadata__", ()))) for arg in get_args(annotation))
+
+
+def unix_seconds_attributes(models: tuple[type[ContractModel], ...] = ITEM_MODELS) -> frozenset[str]:
+    """The attribute names (camelCase) of every item model's unix-seconds field: `createdAt`, `timestamp`, `ttl`, ...
+
+    Read off the models (fields typed `UnixSeconds`), so a new time attribute is printed as a time
+    (`contract.times.format_instant`) without being listed anywhere by hand.
+    """
+    return frozenset(
+        info.alias or name
+        for model in models
+        for name, info in model.model_fields.items()
+        if _is_unix_seconds(info.annotation, info.metadata)
+    )

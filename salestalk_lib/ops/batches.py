@@ -38,6 +38,7 @@ from typing import Any
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import BatchConflict, ConditionFailed, RetryBudgetExhausted
 from salestalk_lib.contract.models import BatchOutcomes, ContractModel, IngestBatch, Message, Metric, content_hash
+from salestalk_lib.contract.times import format_instant
 from salestalk_lib.contract.vocab import BatchStatus
 from salestalk_lib.dynamo.retry import Attempt, Retrier
 from salestalk_lib.dynamo.scope import TenantScope
@@ -244,11 +245,11 @@ class BatchLedger:
 
 
 def describe(starts: Mapping[str, BatchStart]) -> str:
-    """Per tenant: `tenant: how it started, its status (kept until YYYY-MM-DD)`."""
+    """Per tenant: `tenant: how it started, its status (kept until 2026-12-25T12:00:00Z)`."""
     return (
         "; ".join(
             f"{t}: {s.state.value}, {s.record.status.value.replace('_', ' ')} "
-            f"(kept until {keys.from_unix_seconds(s.record.ttl):%Y-%m-%d})"
+            f"(kept until {format_instant(s.record.ttl)})"
             for t, s in sorted(starts.items())
         )
         or "not recorded"

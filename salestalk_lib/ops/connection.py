@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from salestalk_lib.contract.errors import ConfigurationError, KeyGrammarError, TableNotFound
+from salestalk_lib.contract.keys import parse_table_name
 from salestalk_lib.contract.settings import Settings
 from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
 from salestalk_lib.dynamo.scope import TenantScope
@@ -45,6 +47,33 @@ class SalesTalk:
         from salestalk_lib.ops.tenants import Tenants  # lifecycle pulls in models and events; import on first use
 
         return Tenants.of(self, **kwargs)
+
+    def drop_tables(self) -> list[str]:
+        """Delete every SalesTalk table under this connection's own table prefix and wait until they are gone.
+
+        A notebook's (or a demo's) cleanup on a shared endpoint: the registry items it wrote go with
+        its registry table. Only names that are SalesTalk tables with exactly this prefix are deleted
+        (`nb03-tenant-x-metrics`, not another prefix's `nb03-b-...`); without a prefix it is refused
+        (ConfigurationError), since that would be the deployment's own tables. Returns the names deleted.
+        """
+        prefix = self.settings.table_prefix
+        if not prefix:
+            raise ConfigurationError("drop_tables needs a table prefix: without one it would delete the deployment's")
+        names = []
+        for name in self.storage.list_tables(prefix):
+            try:
+                if parse_table_name(name)[0] == prefix:
+                    names.append(name)
+            except KeyGrammarError:
+                continue  # not a SalesTalk table: not ours to delete
+        for name in names:
+            try:
+                self.storage.delete_table(name)
+            except TableNotFound:
+                pass  # deleted meanwhile (a second cleanup): gone is what was asked
+        for name in names:
+            self.storage.wait_deleted(name)
+        return names
 
     def close(self) -> None:
         """Stop the embedded server if this connection started one."""
