@@ -7,7 +7,7 @@ Registered in `docsgen.PAGES` through `SITE_PAGES`:
 | `architecture.md`, `architecture.svg` | the package itself: its subpackages and their docstrings, the layer order and rules of the import-linter contracts in `pyproject.toml`, the imports read from the source |
 | `table-diagram.svg` | `tables.TABLE_SPECS`, the key grammar (`contract_docs.KEY_FORMS`) and one sample item per `ITEM_KINDS` entry |
 | `reliability.md` | `GUARANTEES`, `retry.RETRY_RULES`, `ingest.WRITE_MODES` and `write_cost`, `faults.FAULT_KINDS` |
-| `benchmarks.md` | `benchmarks/results.json`, written by `make bench` (one part per engine) |
+| `benchmarks.md` | `benchmarks/results.json`, written by `make bench`: every sample; the figures and goal verdicts are computed from them here (`devtools.bench.evaluate_goals`) |
 
 The diagrams are plain SVG drawn here, with no layout tool and nothing fetched
 by the browser: text widths are estimated from character counts (a monospace
