@@ -89,13 +89,21 @@ run: install $(IAM_SIM_STAMP) $(RUN_ENGINE_STAMP)
 	$(WITH_NODE) $(BIN)/python -m devtools.run --docs-port $(DOCS_PORT)
 
 # Every test that talks to DynamoDB runs on each engine (tests/conftest.py); the notebooks,
-# run by nbval on the engine SALESTALK_ENGINE names, get one pass per engine.
+# run by nbval on the engine SALESTALK_ENGINE names, get one pass per engine. The time of
+# each phase is reported: pytest's slowest tests (--durations), the time by engine
+# (tests/conftest.py), and the wall time of each phase at the end.
+TEST_DURATIONS ?= 25
 test: install install-test-tools
-	SALESTALK_ENGINE=moto $(WITH_NODE) $(BIN)/python -m pytest
-	@for engine in $(filter-out moto,$(NOTEBOOK_ENGINES)); do \
+	@t0=$$(date +%s); \
+	echo "SALESTALK_ENGINE=moto python -m pytest --durations=$(TEST_DURATIONS)"; \
+	SALESTALK_ENGINE=moto $(WITH_NODE) $(BIN)/python -m pytest --durations=$(TEST_DURATIONS) || exit 1; \
+	t1=$$(date +%s); \
+	for engine in $(filter-out moto,$(NOTEBOOK_ENGINES)); do \
 		echo "==> the notebooks again, on $$engine"; \
-		SALESTALK_ENGINE=$$engine $(WITH_NODE) $(BIN)/python -m pytest notebooks || exit 1; \
-	done
+		SALESTALK_ENGINE=$$engine $(WITH_NODE) $(BIN)/python -m pytest notebooks --durations=10 || exit 1; \
+	done; \
+	t2=$$(date +%s); \
+	echo "==> make test took $$((t2 - t0)) s: $$((t1 - t0)) s for the suite on every engine, $$((t2 - t1)) s for the notebooks again on $(filter-out moto,$(NOTEBOOK_ENGINES)) (goal: 180 s on a warm 2-core machine)"
 
 # The Engine parity page is generated from probes run on each installed engine (build/parity/).
 docs: install
@@ -103,6 +111,7 @@ docs: install
 	$(BIN)/python -m devtools.docsgen --parity build/parity/ledger.json
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+# BENCH_QUICK=1 make bench: small sizes, one round (minutes, not tens of minutes).
 bench: install $(DDB_LOCAL_STAMP)
 	$(BIN)/python -m devtools.bench
 

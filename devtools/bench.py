@@ -1,27 +1,31 @@
-"""Benchmark bulk loading: `python -m devtools.bench` (`make bench`).
+"""Benchmark the library's write and validation paths: `python -m devtools.bench` (`make bench`).
 
-Loads the same validated metrics four ways on each embedded engine (`--engine`,
-default: moto and DynamoDB Local), each run on a fresh server process
-(`salestalk serve --engine E`), so no run pays for the memory an earlier one left:
+Three measurements, in one run, every sample kept (`benchmarks/results.json`):
 
-1. a `put_item` per item (the original seed loader's way), on a sample of the
-   items (its rate is flat, and all 20,000 would take minutes);
-2. boto3's `Table.batch_writer()` (25 items per BatchWriteItem, sequential);
-   both baselines use boto3's stock client configuration, as a user would;
-3. the library's bulk path, `Ingestor.bulk_load_metrics`, timed *with* its
-   validation of every record: existence check (BatchGetItem) then parallel
-   BatchWriteItem, UnprocessedItems resent with backoff;
-4. the same without the existence check (`check_existing=False`).
+1. **Throughput on each engine** (`--engine`, default: moto and DynamoDB Local, each
+   `salestalk serve --engine E` in its own process): metrics loaded by the public
+   `salestalk ingest` in its default mode and with `--metric-mode batch` and
+   `--metric-mode transaction`, beside the baselines a user would write with plain
+   boto3 (a `put_item` loop on a sample, `Table.batch_writer()`); messages by
+   `salestalk ingest` beside a plain loop of one TransactWriteItems per message
+   doing the same work (identity item and message created once, rollup counted).
+2. **Behind a latency** (`--latency`, 5 ms): the same metric loads on DynamoDB Local
+   through a loopback proxy (`salestalk_lib.testing.faults.FaultProxy`, the
+   `--faults latency=5` of `salestalk ingest`) that holds every request that long,
+   as a real endpoint a few milliseconds away would. Timed as whole commands, start-up
+   included.
+3. **Client CPU per item** of every method: each run is its own process
+   (`devtools.bench_worker`), which reads `getrusage(RUSAGE_SELF)` around its work;
+   the engine and the proxy run in other processes, so the server's speed drops out.
 
-It also times validation alone. Each method runs `--repeat` times (3) on each
-engine, the rounds interleaved (every engine and method once per round) so that a
-busy spell on the machine slows every method alike, and the median run is
-reported with all samples. Ratios and goals are per engine: the engines are not
-raced against each other, they are two places the same client paths are measured. The server runs in its own
-process, so client and server use separate cores. Every load is verified by
-counting the table afterwards. Results are printed and written to
-`benchmarks/results.json` and `benchmarks/results.md` (committed: that is what
-the docs publish).
+Plus a **scaling table** (`salestalk validate` and `salestalk ingest` of messages at
+1k / 10k / 100k records: time and the child's peak RSS from `wait4`) and the
+memory and validation-speed goals. Every method runs `--repeat` times, the rounds
+interleaved so a busy spell on the machine slows every method alike; tables show
+medians. `--quick` (or `BENCH_QUICK=1`) uses small sizes and one round: its figures
+are below the goal sizes, so the goals that need a size are reported not measured.
+The goals are stated beside the figures and judged from them (`evaluate_goals`),
+by the docs' Benchmarks page too: a goal the latest run did not meet is never shown met.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,31 +52,61 @@ import boto3
 from salestalk_lib.contract.models import canonical_json
 from salestalk_lib.contract.settings import Settings
 from salestalk_lib.contract.tables import TableKind
-from salestalk_lib.contract.validation import parse_json
-from salestalk_lib.dynamo.retry import Retrier
-from salestalk_lib.embedded.engines import ENGINES, MOTO
+from salestalk_lib.embedded.engines import DYNAMODB_LOCAL, ENGINES, MOTO
 from salestalk_lib.ops.connection import SalesTalk, connect
-from salestalk_lib.ops.ingest import Ingestor, validate_for_ingest
-from salestalk_lib.testing.samples import sample_metrics
+from salestalk_lib.testing.faults import FaultProfile, FaultProxy
+from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 TENANT = "bench-tenant"
 REPO = Path(__file__).resolve().parents[1]
-GOAL_VS_PUT_LOOP = 10.0
-GOAL_VS_BATCH_WRITER = 1.2
+FORMAT = 3
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Run:
-    """One way of loading: how many items, how long, items per second."""
+class Goal:
+    """A target the benchmark checks: `figure` (a key of `goal_figures`) compared with `target`."""
 
-    name: str
-    items: int
-    seconds: float
-    stored: int
+    id: str
+    text: str
+    op: str  # ">=" or "<="
+    target: float
+    unit: str
 
-    @property
-    def rate(self) -> float:
-        return self.items / self.seconds if self.seconds else float("inf")
+    def met(self, value: float) -> bool:
+        """Whether a measured `value` meets the goal."""
+        return value >= self.target if self.op == ">=" else value <= self.target
+
+
+GOALS = (
+    Goal(
+        "message_ingest_vs_transact_loop",
+        "message ingest at least 3× as fast as a plain boto3 loop of one TransactWriteItems per message, "
+        "on DynamoDB Local",
+        ">=",
+        3.0,
+        "×",
+    ),
+    Goal(
+        "metric_ingest_vs_batch_writer_behind_latency",
+        "metric ingest (default mode) behind a 5 ms link at least 3× as fast as boto3's batch_writer "
+        "(wall time of the command, start-up included), on DynamoDB Local",
+        ">=",
+        3.0,
+        "×",
+    ),
+    Goal("validate_300k_messages_rss_mb", "`salestalk validate` of 300,000 messages: peak RSS", "<=", 150.0, "MB"),
+    Goal("ingest_60k_messages_rss_mb", "`salestalk ingest` of 60,000 messages: peak RSS", "<=", 200.0, "MB"),
+    Goal(
+        "validation_records_per_cpu_s",
+        "validation of message records on one core (records per CPU second of `salestalk validate`)",
+        ">=",
+        100_000.0,
+        "records/s",
+    ),
+)
+MEMORY_GOAL_SIZES = {"validate": 300_000, "ingest": 60_000}
+LATENCY_GOAL_MS = 5.0
 
 
 _SERVING = re.compile(r"Embedded DynamoDB \((\S+) (\S+)\) listening on (http://127\.0\.0\.1:\d+)")
@@ -106,73 +142,6 @@ def start_server_with_version(
         raise RuntimeError(f"salestalk serve --engine {engine} did not start: {errors.read().strip() or 'no output'}")
 
 
-def records(count: int, seed: int) -> list[dict[str, Any]]:
-    """`count` metric records as they come out of a JSON-lines file (Decimal numbers)."""
-    return [parse_json(canonical_json(m.to_item())) for m in sample_metrics(TENANT, count, seed=seed)]
-
-
-def fresh(url: str, label: str) -> tuple[SalesTalk, str]:
-    """A connection with a new table prefix and the tenant onboarded (ingestion writes for active tenants only)."""
-    st = connect(url, settings=Settings(table_prefix=f"bench-{label}-{os.getpid()}-"))
-    st.tenants().onboard(TENANT, name="Benchmark tenant", owner_email="bench@example.com")
-    return st, st.settings.table_name(TableKind.METRICS, TENANT)
-
-
-def count_items(st: SalesTalk, table: str) -> int:
-    """Items in `table` (a COUNT scan: verification only, never an access pattern)."""
-    client = st.endpoint.client()
-    total, params = 0, {"TableName": table, "Select": "COUNT"}
-    while True:
-        page = client.scan(**params)
-        total += page["Count"]
-        if "LastEvaluatedKey" not in page:
-            return total
-        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def drop_tables(st: SalesTalk) -> None:
-    """Delete the tables `fresh` made (only on a given endpoint: a started server is simply stopped)."""
-    client = st.endpoint.client()
-    for kind in (TableKind.MESSAGES, TableKind.METRICS):
-        client.delete_table(TableName=st.settings.table_name(kind, TENANT))
-
-
-def resource_table(st: SalesTalk, table: str) -> Any:
-    """boto3's resource Table as a user would have it: the stock client configuration."""
-    resource = st.endpoint.session.resource("dynamodb", endpoint_url=st.endpoint.url, region_name=st.endpoint.region)
-    return resource.Table(table)
-
-
-@dataclass(frozen=True)
-class Method:
-    """One way of loading the items: `load(connection, table) -> items loaded`."""
-
-    name: str
-    label: str
-    load: Callable[[SalesTalk, str], int]
-
-
-def measure_once(method: Method, engine: str, given_url: str | None) -> Run:
-    """Time `method` once, on a fresh `engine` server process (or fresh tables on a given endpoint); verify it."""
-    proc, url = (None, given_url) if given_url else start_server(engine)
-    try:
-        st, table = fresh(url, method.label)
-        start = time.perf_counter()
-        items = method.load(st, table)
-        seconds = time.perf_counter() - start
-        stored = count_items(st, table)
-        if proc is None:
-            drop_tables(st)
-    finally:
-        stop_server(proc)
-    print(
-        f"  {engine}, {method.name}: {items} items in {seconds:.2f}s = {items / seconds:,.0f} items/s (stored {stored})"
-    )
-    if stored != items:
-        raise RuntimeError(f"{method.name}: loaded {items} items but the table holds {stored}")
-    return Run(method.name, items, seconds, stored)
-
-
 def stop_server(proc: subprocess.Popen | None) -> None:
     """Stop a server `start_server` started (terminate, then kill after 30 s) and close its output pipe."""
     if proc is None:
@@ -187,137 +156,459 @@ def stop_server(proc: subprocess.Popen | None) -> None:
         proc.stdout.close()
 
 
-def median_run(samples: Sequence[Run]) -> Run:
-    """The run of median duration (an odd number of samples gives a real run)."""
-    ordered = sorted(samples, key=lambda r: r.seconds)
-    return ordered[len(ordered) // 2]
+# --- one measured run ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way of writing or validating records: `id`, what the tables call it, its data set, its baseline."""
+
+    id: str
+    name: str
+    data: str  # "metrics" or "messages"
+    worker: str  # the bench_worker method: cli, put_loop, batch_writer, transact_loop
+    cli_args: tuple[str, ...] = ()
+    baseline: bool = False
+
+
+METRIC_METHODS = (
+    Method("put_loop", "boto3 put_item loop (a sample)", "metrics", "put_loop", baseline=True),
+    Method("batch_writer", "boto3 batch_writer", "metrics", "batch_writer", baseline=True),
+    Method("ingest_default", "salestalk ingest (default mode)", "metrics", "cli"),
+    Method("ingest_batch", "salestalk ingest --metric-mode batch", "metrics", "cli", ("--metric-mode", "batch")),
+    Method(
+        "ingest_transaction",
+        "salestalk ingest --metric-mode transaction",
+        "metrics",
+        "cli",
+        ("--metric-mode", "transaction"),
+    ),
+)
+MESSAGE_METHODS = (
+    Method(
+        "transact_loop", "boto3 TransactWriteItems loop (one per message)", "messages", "transact_loop", baseline=True
+    ),
+    Method("ingest_messages", "salestalk ingest (messages)", "messages", "cli"),
+)
+LATENCY_METHODS = tuple(m for m in METRIC_METHODS if m.id != "put_loop")
+RATIO_BASES = {"metrics": ("batch_writer", "put_loop"), "messages": ("transact_loop",)}
+
+
+def run_worker(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one `devtools.bench_worker` process; its own figures plus its wall time and peak RSS (from `wait4`)."""
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devtools.bench_worker", str(spec_path), str(out_path)], cwd=REPO
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0 or not out_path.is_file():
+            raise RuntimeError(f"bench worker {spec['method']} failed (exit {proc.returncode})")
+        result = json.loads(out_path.read_text(encoding="utf-8"))
+    return {
+        "wall_s": round(wall, 3),
+        "work_s": round(result["work_s"], 3),
+        "cpu_user_s": round(result["cpu_user_s"], 3),
+        "cpu_sys_s": round(result["cpu_sys_s"], 3),
+        "maxrss_mb": round(usage.ru_maxrss * 1024 / MB, 1),  # Linux reports kilobytes
+        "exit": result["exit"],
+        "items": result["items"],
+    }
+
+
+def fresh(url: str, label: str) -> tuple[SalesTalk, str]:
+    """A connection with a new table prefix and the tenant onboarded (ingestion writes for active tenants only)."""
+    prefix = f"bench-{label}-{os.getpid()}-{time.monotonic_ns() % 10**9}-"
+    st = connect(url, settings=Settings(table_prefix=prefix))
+    st.tenants().onboard(TENANT, name="Benchmark tenant", owner_email="bench@example.com")
+    return st, prefix
+
+
+def count_items(st: SalesTalk, table: str, pk_prefix: str | None = None) -> int:
+    """Items in `table` (whose pk starts with `pk_prefix`): a COUNT scan, verification only."""
+    client = st.endpoint.client()
+    params: dict[str, Any] = {"TableName": table, "Select": "COUNT"}
+    if pk_prefix:
+        params |= {"FilterExpression": "begins_with(pk, :p)", "ExpressionAttributeValues": {":p": {"S": pk_prefix}}}
+    total = 0
+    while True:
+        page = client.scan(**params)
+        total += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return total
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def drop_tables(st: SalesTalk) -> None:
+    """Delete the tables `fresh` made, so a long-lived server does not carry every earlier run."""
+    client = st.endpoint.client()
+    for name in (
+        st.settings.table_name(TableKind.MESSAGES, TENANT),
+        st.settings.table_name(TableKind.METRICS, TENANT),
+        st.settings.registry_table,
+    ):
+        try:
+            client.delete_table(TableName=name)
+        except client.exceptions.ResourceNotFoundException:
+            pass
+
+
+def measure(method: Method, files: Mapping[str, Path], counts: Mapping[str, int], url: str, write_url: str) -> dict:
+    """One run of `method` against fresh tables: set up on `url`, written through `write_url`; verified after."""
+    st, prefix = fresh(url, method.id.replace("_", ""))
+    try:
+        kind = TableKind.METRICS if method.data == "metrics" else TableKind.MESSAGES
+        table = st.settings.table_name(kind, TENANT)
+        items = counts[method.id] if method.id in counts else counts[method.data]
+        spec: dict[str, Any] = {"method": method.worker, "file": str(files[method.data]), "items": items}
+        if method.worker == "cli":
+            spec["argv"] = [
+                "ingest",
+                str(files[method.data]),
+                "--endpoint-url",
+                write_url,
+                "--table-prefix",
+                prefix,
+                "--no-progress",
+                "--seed",
+                "1",
+                *method.cli_args,
+            ]
+        else:
+            spec |= {"url": write_url, "region": st.endpoint.region, "table": table, "limit": items}
+        sample = run_worker(spec)
+        if sample["exit"] != 0:
+            raise RuntimeError(f"{method.name} exited {sample['exit']}")
+        stored = count_items(st, table, None if method.data == "metrics" else "MSGID#")
+        if stored != items:
+            raise RuntimeError(f"{method.name}: {items} records, but {stored} stored")
+        sample["stored"] = stored
+        return sample
+    finally:
+        drop_tables(st)
+
+
+def summary(run: Mapping[str, Any]) -> dict[str, float]:
+    """Medians of a run's samples and what follows from them: rates and client CPU per item.
+
+    The pages and the goals use only this, so every figure shown is computed from the stored samples.
+    """
+    samples, items = run["samples"], run["items"]
+    wall = statistics.median(s["wall_s"] for s in samples)
+    work = statistics.median(s["work_s"] for s in samples)
+    cpu = statistics.median(s["cpu_user_s"] + s["cpu_sys_s"] for s in samples)
+    return {
+        "items": items,
+        "wall_s": wall,
+        "work_s": work,
+        "per_s": items / work if work else float("inf"),
+        "per_s_wall": items / wall if wall else float("inf"),
+        "cpu_us_per_item": cpu / items * 1e6 if items else 0.0,
+        "maxrss_mb": max(s["maxrss_mb"] for s in samples),
+    }
+
+
+def ratios(runs: Sequence[Mapping[str, Any]], *, wall: bool = False) -> dict[str, dict[str, float]]:
+    """method id -> {baseline id: its rate / the baseline's} (work time, or whole-command time when `wall`)."""
+    rate = {r["id"]: summary(r)["per_s_wall" if wall else "per_s"] for r in runs}
+    data = {r["id"]: r["data"] for r in runs}
+    out: dict[str, dict[str, float]] = {}
+    for r in runs:
+        if r.get("baseline"):
+            continue
+        out[r["id"]] = {b: rate[r["id"]] / rate[b] for b in RATIO_BASES[data[r["id"]]] if rate.get(b)}
+    return out
+
+
+# --- goals ---------------------------------------------------------------------------
+
+
+def goal_figures(results: Mapping[str, Any]) -> dict[str, float | None]:
+    """Each goal's measured figure, computed from the stored samples; None when the run did not measure it."""
+    figures: dict[str, float | None] = {g.id: None for g in GOALS}
+    for entry in results.get("throughput", []):
+        if entry["engine"] == DYNAMODB_LOCAL:
+            ratio = ratios(entry["runs"]).get("ingest_messages", {}).get("transact_loop")
+            figures["message_ingest_vs_transact_loop"] = ratio
+    latency = results.get("latency")
+    if latency and latency["engine"] == DYNAMODB_LOCAL and latency["latency_ms"] == LATENCY_GOAL_MS:
+        ratio = ratios(latency["runs"], wall=True).get("ingest_default", {}).get("batch_writer")
+        figures["metric_ingest_vs_batch_writer_behind_latency"] = ratio
+    for row in results.get("memory", []):
+        if row["command"] == "validate" and row["items"] >= MEMORY_GOAL_SIZES["validate"]:
+            figures["validate_300k_messages_rss_mb"] = row["maxrss_mb"]
+        if row["command"] == "ingest" and row["items"] >= MEMORY_GOAL_SIZES["ingest"]:
+            figures["ingest_60k_messages_rss_mb"] = row["maxrss_mb"]
+    validation = results.get("validation")
+    if validation:
+        cpu = validation["cpu_s"]
+        figures["validation_records_per_cpu_s"] = validation["records"] / cpu if cpu else None
+    return figures
+
+
+def evaluate_goals(results: Mapping[str, Any]) -> list[tuple[Goal, float | None, bool]]:
+    """(goal, measured figure or None, met) for every goal; a goal not measured is not met."""
+    figures = goal_figures(results)
+    return [(g, figures[g.id], figures[g.id] is not None and g.met(float(figures[g.id] or 0))) for g in GOALS]
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How many records each measurement uses (`--quick` picks small ones)."""
+
+    metrics: int
+    put_loop: int
+    messages: int
+    latency_metrics: int
+    scaling_validate: tuple[int, ...]
+    scaling_ingest: tuple[int, ...]
+    memory_goals: bool
+    repeat: int
+
+
+FULL = Sizes(
+    metrics=10_000,
+    put_loop=1_000,
+    messages=3_000,
+    latency_metrics=5_040,
+    scaling_validate=(1_000, 10_000, 100_000),
+    scaling_ingest=(1_000, 10_000, 100_000),
+    memory_goals=True,
+    repeat=3,
+)
+QUICK = Sizes(
+    metrics=2_000,
+    put_loop=300,
+    messages=600,
+    latency_metrics=1_000,
+    scaling_validate=(1_000, 10_000),
+    scaling_ingest=(500, 2_000),
+    memory_goals=False,
+    repeat=1,
+)
+
+
+@contextmanager
+def server(engine: str) -> Iterator[str]:
+    """A `salestalk serve --engine ENGINE` process for the block; yields its URL."""
+    proc, url = start_server(engine)
+    try:
+        yield url
+    finally:
+        stop_server(proc)
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (how busy the machine was)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def write_data(directory: Path, sizes: Sizes, seed: int) -> dict[str, Path]:
+    """The JSON-lines files every method reads, as `salestalk ingest` takes them."""
+    files = {
+        "metrics": write_jsonl(directory / "metrics.jsonl", sample_metrics(TENANT, sizes.metrics, seed=seed)),
+        "messages": write_jsonl(
+            directory / "messages.jsonl", sample_messages(TENANT, sizes.messages, seed=seed, sessions=50)
+        ),
+        "latency": write_jsonl(directory / "latency.jsonl", sample_metrics(TENANT, sizes.latency_metrics, seed=seed)),
+    }
+    return files
+
+
+def messages_file(directory: Path, count: int, seed: int) -> Path:
+    """A JSON-lines file of `count` messages (written once per size, in chunks to keep this process small)."""
+    path = directory / f"messages-{count}.jsonl"
+    if not path.exists():
+        with path.open("w", encoding="utf-8") as out:
+            done = 0
+            while done < count:  # distinct sessions per chunk: every messageId stays unique
+                chunk = min(20_000, count - done)
+                for m in sample_messages(TENANT, chunk, seed=seed * 1_000 + done, sessions=max(10, chunk // 100)):
+                    out.write(canonical_json(m.to_item()) + "\n")
+                done += chunk
+    return path
+
+
+def command_run(argv: list[str], items: int) -> dict[str, Any]:
+    """One `salestalk` command (in a worker process): its time, CPU and peak RSS."""
+    sample = run_worker({"method": "cli", "argv": argv, "items": items})
+    if sample["exit"] != 0:
+        raise RuntimeError(f"salestalk {' '.join(argv[:1])} of {items} records exited {sample['exit']}")
+    return sample
+
+
+def scaled(command: str, path: Path, items: int, url: str) -> dict[str, Any]:
+    """`salestalk validate` or `salestalk ingest` of `path` (fresh tables on `url` for ingest), as a table row."""
+    if command == "validate":
+        sample = command_run(["validate", str(path)], items)
+    else:
+        st, prefix = fresh(url, "scale")
+        try:
+            argv = [
+                "ingest",
+                str(path),
+                "--endpoint-url",
+                url,
+                "--table-prefix",
+                prefix,
+                "--no-progress",
+                "--seed",
+                "1",
+            ]
+            sample = command_run(argv, items)
+        finally:
+            drop_tables(st)
+    print(
+        f"  {command} {items:,} messages: {sample['wall_s']:.2f}s, peak RSS {sample['maxrss_mb']:.0f} MB, "
+        f"CPU {sample['cpu_user_s'] + sample['cpu_sys_s']:.2f}s"
+    )
+    return {"command": command, "data": "messages", "items": items, **sample}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, write the results file and its markdown summary."""
     parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=20_000, help="metrics to load (default: %(default)s)")
     parser.add_argument(
-        "--put-loop-items",
-        type=int,
-        default=2_000,
-        help="items for the put_item loop (default: %(default)s; its rate is flat)",
+        "--quick",
+        action="store_true",
+        default=os.environ.get("BENCH_QUICK", "") not in ("", "0"),
+        help="small sizes and one round (also BENCH_QUICK=1); goals that need a size are then not measured",
     )
-    parser.add_argument("--workers", type=int, default=4, help="parallel writers of the bulk path")
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=3,
-        help="runs of each method, interleaved; the median is reported (default: %(default)s)",
-    )
+    parser.add_argument("--repeat", type=int, help="interleaved rounds of each method (default: 3, quick 1)")
+    parser.add_argument("--latency", type=float, default=LATENCY_GOAL_MS, help="milliseconds per request (default 5)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--engine",
         action="append",
         choices=ENGINES,
         dest="engines",
-        help="benchmark on this engine (repeatable; default: every engine)",
+        help="measure throughput on this engine (repeatable; default: every engine)",
     )
-    parser.add_argument("--endpoint-url", help="use this endpoint instead of starting `salestalk serve` per run")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.json")
     args = parser.parse_args(argv)
-    if args.repeat < 1:
+    sizes = QUICK if args.quick else FULL
+    repeat = args.repeat or sizes.repeat
+    if repeat < 1:
         parser.error("--repeat must be at least 1")
-
-    print(f"building {args.items} metric records ...")
-    data = records(args.items, args.seed)
-    start = time.perf_counter()
-    validate_for_ingest(data)
-    validation = len(data) / (time.perf_counter() - start)
-    print(f"  validation alone: {validation:,.0f} records/s")
-
-    def put_loop(st: SalesTalk, table: str) -> int:
-        t = resource_table(st, table)
-        for item in data[: args.put_loop_items]:
-            t.put_item(Item=item)
-        return min(args.put_loop_items, len(data))
-
-    def batch_writer(st: SalesTalk, table: str) -> int:
-        with resource_table(st, table).batch_writer() as writer:
-            for item in data:
-                writer.put_item(Item=item)
-        return len(data)
-
-    def bulk(check: bool) -> Callable[[SalesTalk, str], int]:
-        def load(st: SalesTalk, table: str) -> int:
-            report = Ingestor(st.storage, st.settings, retrier=Retrier(seed=args.seed)).bulk_load_metrics(
-                data, workers=args.workers, check_existing=check
-            )
-            if not report.ok:
-                raise RuntimeError(f"bulk load reported {report.counts()}")
-            return len(report.results)
-
-        return load
-
-    methods = [
-        Method("put_item loop", "put", put_loop),
-        Method("boto3 batch_writer", "bw", batch_writer),
-        Method(f"salestalk bulk, checked ({args.workers} writers, validation included)", "bulk", bulk(True)),
-        Method(f"salestalk bulk, unchecked ({args.workers} writers, validation included)", "bulku", bulk(False)),
-    ]
-    engines = ["endpoint"] if args.endpoint_url else list(dict.fromkeys(args.engines or ENGINES))
+    engines = list(dict.fromkeys(args.engines or ENGINES))
+    load_before = load_average()
     versions: dict[str, str] = {}
-    if not args.endpoint_url:
-        for engine in engines:  # fail now, not after the first round, if an engine cannot start
-            proc, _, versions[engine] = start_server_with_version(engine)
-            stop_server(proc)
-    where = args.endpoint_url or "salestalk serve --engine E, a fresh process for every run"
-    print(f"endpoint: {where}; engines {', '.join(engines)}; {args.repeat} interleaved run(s) of each method")
-    samples: dict[tuple[str, str], list[Run]] = {(e, m.name): [] for e in engines for m in methods}
-    for n in range(args.repeat):  # interleaved, so a busy spell on the machine hits every method alike
-        print(f"round {n + 1} of {args.repeat}")
-        for engine in engines:
-            for method in methods:
-                samples[(engine, method.name)].append(measure_once(method, engine, args.endpoint_url))
-
-    entries = []
-    for engine in engines:
-        runs = [median_run(samples[(engine, m.name)]) for m in methods]
-        put, bw, checked, unchecked = runs
-        entries.append(
-            {
-                "engine": engine,
-                "version": versions.get(engine, ""),
-                "server": args.endpoint_url or f"salestalk serve --engine {engine}, own process, fresh per run",
-                "runs": [
-                    {
-                        **asdict(r),
-                        "seconds": round(r.seconds, 3),
-                        "items_per_s": round(r.rate),
-                        "samples_s": [round(x.seconds, 3) for x in samples[(engine, r.name)]],
-                    }
-                    for r in runs
-                ],
-                "ratios": {
-                    "checked_vs_put_loop": round(checked.rate / put.rate, 2),
-                    "checked_vs_batch_writer": round(checked.rate / bw.rate, 2),
-                    "unchecked_vs_put_loop": round(unchecked.rate / put.rate, 2),
-                    "unchecked_vs_batch_writer": round(unchecked.rate / bw.rate, 2),
-                },
-            }
+    for engine in dict.fromkeys([*engines, DYNAMODB_LOCAL]):  # fail now, not after the first round
+        proc, _, versions[engine] = start_server_with_version(engine)
+        stop_server(proc)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="salestalk-bench-") as tmp:
+        directory = Path(tmp)
+        files = write_data(directory, sizes, args.seed)
+        counts = {"metrics": sizes.metrics, "messages": sizes.messages, "put_loop": min(sizes.put_loop, sizes.metrics)}
+        methods = METRIC_METHODS + MESSAGE_METHODS
+        samples: dict[tuple[str, str], list[dict[str, Any]]] = {(e, m.id): [] for e in engines for m in methods}
+        latency_samples: dict[str, list[dict[str, Any]]] = {m.id: [] for m in LATENCY_METHODS}
+        latency_files = {"metrics": files["latency"]}
+        latency_counts = {"metrics": sizes.latency_metrics}
+        for n in range(repeat):  # interleaved, so a busy spell on the machine hits every method alike
+            print(f"round {n + 1} of {repeat}: throughput")
+            for engine in engines:
+                with server(engine) as url:
+                    for m in methods:
+                        sample = measure(m, files, counts, url, url)
+                        samples[(engine, m.id)].append(sample)
+                        _print_sample(engine, m, sample)
+            print(f"round {n + 1} of {repeat}: behind {args.latency:g} ms per request, on {DYNAMODB_LOCAL}")
+            with server(DYNAMODB_LOCAL) as url, FaultProxy(url, FaultProfile(latency=args.latency)) as proxy:
+                for m in LATENCY_METHODS:
+                    sample = measure(m, latency_files, latency_counts, url, proxy.url)
+                    latency_samples[m.id].append(sample)
+                    _print_sample(f"{DYNAMODB_LOCAL} +{args.latency:g}ms", m, sample)
+        print(f"scaling and memory, on {DYNAMODB_LOCAL}")
+        scaling: list[dict[str, Any]] = []
+        memory: list[dict[str, Any]] = []
+        with server(DYNAMODB_LOCAL) as url:
+            for command, scale in (("validate", sizes.scaling_validate), ("ingest", sizes.scaling_ingest)):
+                for size in scale:
+                    scaling.append(scaled(command, messages_file(directory, size, args.seed), size, url))
+            if sizes.memory_goals:
+                for command, size in MEMORY_GOAL_SIZES.items():
+                    done = [r for r in scaling if r["command"] == command and r["items"] == size]
+                    memory.append(
+                        done[0] if done else scaled(command, messages_file(directory, size, args.seed), size, url)
+                    )
+        validate_rows = [r for r in scaling + memory if r["command"] == "validate"]
+        biggest = max(validate_rows, key=lambda r: r["items"])
+        raw = run_worker(
+            {"method": "model_validate", "file": str(messages_file(directory, biggest["items"], args.seed))}
         )
+    validation = {
+        "records": biggest["items"],
+        "cpu_s": round(biggest["cpu_user_s"] + biggest["cpu_sys_s"], 3),
+        "work_s": biggest["work_s"],
+        "raw_model_validate_cpu_s": round(raw["cpu_user_s"] + raw["cpu_sys_s"], 3),
+        "source": f"salestalk validate of {biggest['items']:,} messages (the largest validate run above), in-process "
+        "CPU seconds; raw: pydantic Message.model_validate of the same lines after json.loads",
+    }
+
+    def entry(engine: str, ms: Sequence[Method], got: Callable[[Method], list[dict[str, Any]]]) -> list[dict]:
+        return [
+            {
+                "id": m.id,
+                "name": m.name,
+                "data": m.data,
+                "baseline": m.baseline,
+                "items": got(m)[0]["items"],
+                "samples": got(m),
+            }
+            for m in ms
+        ]
+
     results = {
-        "format": 2,
+        "format": FORMAT,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "command": "make bench  (python -m devtools.bench)",
+        "command": "BENCH_QUICK=1 make bench  (python -m devtools.bench --quick)"
+        if args.quick
+        else "make bench  (python -m devtools.bench)",
+        "quick": args.quick,
+        "repeats": repeat,
+        "seconds": round(time.perf_counter() - started),
         "environment": {
             "python": platform.python_version(),
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
             "boto3": boto3.__version__,
             # Other work on the machine slows every method; the load says how busy it was.
-            "load_average_1m": round(os.getloadavg()[0], 2),
+            "load_average_before": " / ".join(map(str, load_before)),
+            "load_average_after": " / ".join(map(str, load_average())),
+            "note": "a shared machine busy with other work: figures are noisy; ratios within one run and "
+            "CPU per item (which the server's speed does not enter) are the comparable figures",
         },
-        "items": args.items,
-        "workers": args.workers,
-        "repeats": args.repeat,
-        "validation_records_per_s": round(validation),
-        "goals": {"vs_put_loop": GOAL_VS_PUT_LOOP, "vs_batch_writer": GOAL_VS_BATCH_WRITER},
-        "engines": entries,
+        "engines": {e: versions[e] for e in versions},
+        "throughput": [
+            {
+                "engine": engine,
+                "version": versions[engine],
+                "server": f"salestalk serve --engine {engine}, own process, fresh per round",
+                "runs": entry(engine, methods, lambda m, e=engine: samples[(e, m.id)]),
+            }
+            for engine in engines
+        ],
+        "latency": {
+            "engine": DYNAMODB_LOCAL,
+            "version": versions[DYNAMODB_LOCAL],
+            "latency_ms": args.latency,
+            "proxy": f"FaultProxy(latency={args.latency:g}) on loopback in the benchmark's process, in front of "
+            "salestalk serve --engine dynamodb-local",
+            "runs": entry(DYNAMODB_LOCAL, LATENCY_METHODS, lambda m: latency_samples[m.id]),
+        },
+        "scaling": scaling,
+        "memory": memory,
+        "validation": validation,
+        "goals": [{"id": g.id, "text": g.text, "op": g.op, "target": g.target, "unit": g.unit} for g in GOALS],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -329,37 +620,109 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def render_markdown(results: dict[str, Any]) -> str:
-    """The results as a short markdown summary (the docs' Benchmarks page is `site_docs.benchmarks_page`)."""
+def _print_sample(where: str, method: Method, s: Mapping[str, Any]) -> None:
+    cpu = (s["cpu_user_s"] + s["cpu_sys_s"]) / s["items"] * 1e6
+    print(
+        f"  {where}, {method.name}: {s['items']:,} in {s['work_s']:.2f}s (command {s['wall_s']:.2f}s) "
+        f"= {s['items'] / s['work_s']:,.0f}/s, client CPU {cpu:,.0f} µs/item"
+    )
+
+
+# --- rendering (the docs' Benchmarks page is site_docs.benchmarks_page, built from the same tables) ---------
+
+
+def _fmt_goal(goal: Goal, value: float | None) -> str:
+    if value is None:
+        return "not measured"
+    if goal.unit == "×":
+        return f"{value:.2f}×"
+    if goal.unit == "MB":
+        return f"{value:,.0f} MB"
+    return f"{value:,.0f} {goal.unit}"
+
+
+def goal_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    """The goals table: goal, target, measured, verdict (computed from the samples, never stored)."""
+    rows = []
+    for goal, value, ok in evaluate_goals(results):
+        target = f"{goal.op.replace('>=', '≥').replace('<=', '≤')} {_fmt_goal(goal, goal.target)}"
+        verdict = "met" if ok else ("**not met** (not measured in this run)" if value is None else "**not met**")
+        rows.append([goal.text, target, _fmt_goal(goal, value), verdict])
+    return rows
+
+
+def method_rows(runs: Sequence[Mapping[str, Any]], *, wall: bool = False) -> list[list[str]]:
+    """One row per method: items, median time, rate, ratios to the baselines, client CPU per item, every sample."""
+    rel = ratios(runs, wall=wall)
+    rows = []
+    for r in runs:
+        s = summary(r)
+        against = ", ".join(f"{v:.2f}× {b.replace('_', ' ')}" for b, v in rel.get(r["id"], {}).items()) or "baseline"
+        rows.append(
+            [
+                r["name"],
+                f"{s['items']:,}",
+                f"{s['wall_s' if wall else 'work_s']:.2f}",
+                f"{s['per_s_wall' if wall else 'per_s']:,.0f}",
+                against,
+                f"{s['cpu_us_per_item']:,.0f}",
+                ", ".join(f"{x['wall_s' if wall else 'work_s']:.2f}" for x in r["samples"]),
+            ]
+        )
+    return rows
+
+
+METHOD_HEADERS = ["method", "items", "seconds", "items/s", "ratio", "client CPU µs/item", "every run (s)"]
+
+
+def scaling_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    """The scaling table: command, records, time and peak RSS of the child process."""
+    return [
+        [
+            f"salestalk {r['command']}",
+            f"{r['items']:,}",
+            f"{r['wall_s']:.2f}",
+            f"{r['maxrss_mb']:,.0f}",
+            f"{(r['cpu_user_s'] + r['cpu_sys_s']) / r['items'] * 1e6:,.0f}",
+        ]
+        for r in sorted(results.get("scaling", []), key=lambda r: (r["command"] != "validate", r["items"]))
+    ]
+
+
+SCALING_HEADERS = ["command", "messages", "seconds", "peak RSS (MB)", "CPU µs/record"]
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A markdown table (numbers right-aligned by the reader's eye; kept plain for the summary file)."""
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+        "",
+    ]
+
+
+def render_markdown(results: Mapping[str, Any]) -> str:
+    """The results as a markdown summary (benchmarks/results.md)."""
     env = results["environment"]
     lines = [
-        "# Bulk-load benchmark",
+        "# Benchmark",
         "",
-        f"{results['items']:,} metrics per run, {results['date']}, Python {env['python']}, {env['cpus']} CPUs "
-        f"(load average {env['load_average_1m']}). Each method ran {results.get('repeats', 1)} time(s) per engine, "
-        f"interleaved; the median run is shown. Produced by `{results['command']}`.",
+        f"{results['date']}, `{results['command']}`, {results['repeats']} round(s), {env['cpus']} CPUs, load average "
+        f"{env['load_average_before']} before and {env['load_average_after']} after. {env['note']}.",
         "",
-        f"Validation alone: {results['validation_records_per_s']:,} records/s.",
+        "## Goals",
+        "",
+        *md_table(["goal", "target", "measured", "verdict"], goal_rows(results)),
     ]
-    goals = results["goals"]
-    for entry in results["engines"]:
-        lines += [
-            "",
-            f"## {entry['engine']} {entry.get('version', '')}".rstrip(),
-            "",
-            f"Server: {entry['server']}.",
-            "",
-            "| method | items | seconds | items/s |",
-            "|---|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r['name']} | {r['items']:,} | {r['seconds']:.2f} | {r['items_per_s']:,} |" for r in entry["runs"]
-        ]
-        lines += ["", "| ratio | value | goal |", "|---|---:|---:|"]
-        for name, value in entry["ratios"].items():
-            goal = goals["vs_put_loop"] if name.endswith("put_loop") else goals["vs_batch_writer"]
-            lines.append(f"| {name.replace('_', ' ')} | {value:.2f}× | ≥ {goal:g}× |")
-    return "\n".join(lines) + "\n"
+    for entry in results["throughput"]:
+        lines += [f"## Throughput on {entry['engine']} {entry['version']}", ""]
+        lines += md_table(METHOD_HEADERS, method_rows(entry["runs"]))
+    lat = results["latency"]
+    lines += [f"## Behind {lat['latency_ms']:g} ms per request ({lat['engine']}; whole commands)", ""]
+    lines += md_table(METHOD_HEADERS, method_rows(lat["runs"], wall=True))
+    lines += ["## Scaling", "", *md_table(SCALING_HEADERS, scaling_rows(results))]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

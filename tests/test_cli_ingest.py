@@ -173,3 +173,21 @@ def test_bad_fault_profile_is_a_usage_error(capsys, tmp_path):
         main(["ingest", str(tmp_path / "x.jsonl"), "--faults", "throttle=2"])
     assert info.value.code == 2
     assert "fault rate throttle=2.0 must be a number between 0 and 1" in capsys.readouterr().err
+
+
+def test_ingest_behind_a_latency_writes_everything_and_says_so(tmp_path, capsys, endpoint, prefix):
+    messages = sample_messages(TENANT, 4, sessions=2, seed=11)
+    path = write_jsonl(tmp_path / "records.jsonl", messages)
+    args = [str(path), "--endpoint-url", endpoint.url, "--table-prefix", prefix, "--seed", "1"]
+    code, out, err = run(capsys, *args, "--faults", "latency=5")
+    assert code == 0, err
+    assert "message  4" in out
+    assert "faults injected (seed=0,latency=5): none" in out  # a latency delays requests, it refuses none
+    assert len(table_items(endpoint, prefix, "messages")) == 4 + 4 + 2 + 1  # messages, identities, rollups, batch
+
+
+def test_bad_latency_is_a_usage_error(capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        main(["ingest", str(tmp_path / "x.jsonl"), "--faults", "latency=-5"])
+    assert info.value.code == 2
+    assert "latency=-5.0 must be a number of milliseconds between 0 and 10,000" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from salestalk_lib.contract.errors import (
     TransientError,
 )
 from salestalk_lib.contract.tables import MESSAGES, create_table_request
+from salestalk_lib.dynamo.endpoint import Endpoint
 from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile, FaultProxy, faulty_endpoint
 
@@ -52,6 +53,14 @@ def test_parse_reads_the_cli_form():
     assert FaultProfile.parse(" timeout=0.1 , read_timeout=0.3 ").read_timeout == 0.3
 
 
+def test_parse_reads_a_latency_in_milliseconds():
+    p = FaultProfile.parse("latency=5")
+    assert p.latency == 5.0 and p.total_rate == 0 and p.rates == {}
+    assert str(p) == "seed=0,latency=5" and FaultProfile.parse(str(p)) == p
+    assert FaultProfile.parse("throttle=0.1,latency=2.5,seed=3").latency == 2.5
+    assert FaultProfile().latency == 0
+
+
 @pytest.mark.parametrize("text", ["", "none", "off"])
 def test_parse_empty_means_no_faults(text):
     assert FaultProfile.parse(text).total_rate == 0
@@ -71,6 +80,10 @@ def test_parse_empty_means_no_faults(text):
         ("seed=1.5", "seed='1.5' is not an integer"),
         ("throttle=0.1,,seed=1", "empty entry"),
         ("read_timeout=0", "read_timeout"),
+        ("latency=-1", "latency=-1.0 must be a number of milliseconds between 0 and 10,000"),
+        ("latency=20000", "between 0 and 10,000"),
+        ("latency=nan", "between 0 and 10,000"),
+        ("latency=slow", "latency='slow' is not a number"),
     ],
 )
 def test_parse_rejects_mistakes_with_clear_errors(text, message):
@@ -229,3 +242,57 @@ def test_fault_kinds_are_documented():
 def test_proxy_refuses_non_http_upstream():
     with pytest.raises(ConfigurationError):
         FaultProxy("ftp://example.com")
+
+
+class FakeClock:
+    """A clock that only moves when the proxy sleeps: elapsed time is exactly the latency it added."""
+
+    def __init__(self) -> None:
+        self.now = 0  # microseconds, so sums are exact
+        self.sleeps: list[float] = []
+        self.lock = threading.Lock()
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.sleeps.append(seconds)
+            self.now += round(seconds * 1e6)
+
+
+def through(proxy: FaultProxy, endpoint: Endpoint) -> Endpoint:
+    """The endpoint that sends its requests through `proxy` (the clients' usual configuration)."""
+    return Endpoint(url=proxy.url, region=endpoint.region, source="latency proxy", session=endpoint.session)
+
+
+def test_latency_holds_every_request_before_it_is_forwarded(endpoint, direct, table):
+    clock = FakeClock()
+    k = key("latency")
+    seen_before_forwarding: list[object] = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 2:  # the PutItem's wait: upstream must not have it yet
+            seen_before_forwarding.append(direct.get_item(table, k))
+
+    with FaultProxy(endpoint.url, FaultProfile(latency=5), sleep=sleep) as proxy:
+        storage = Storage(through(proxy, endpoint).client())
+        start = clock.now
+        assert storage.describe_table(table)["TableName"] == table  # control plane crosses the link too
+        assert clock.now - start >= 5_000
+        start = clock.now
+        storage.put_item(table, k)
+        assert clock.now - start >= 5_000
+        start = clock.now
+        assert storage.get_item(table, k) == k
+        assert clock.now - start >= 5_000
+    assert clock.sleeps == [0.005, 0.005, 0.005]  # one wait per request, of the latency asked for
+    assert seen_before_forwarding == [None]  # the wait comes before the request reaches the server
+    assert proxy.counts == {}  # latency is not a fault: nothing is refused or dropped
+
+
+def test_latency_is_added_on_top_of_a_fault(endpoint, direct, table):
+    clock = FakeClock()
+    with FaultProxy(endpoint.url, FaultProfile(throttle=1.0, latency=2), sleep=clock.sleep) as proxy:
+        storage = Storage(through(proxy, endpoint).client())
+        with pytest.raises(Throttled):
+            storage.put_item(table, key("slow-throttle"))
+    assert clock.sleeps == [0.002] and proxy.counts == {"throttle": 1}

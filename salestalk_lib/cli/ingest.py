@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=_profile,
         help="inject faults on the HTTP path, e.g. throttle=0.2,error5xx=0.05,reset=0.02,lost=0.02,seed=7 "
         "(kinds: throttle, error5xx, reset, timeout, lost, unprocessed, conflict; "
-        "also seed=N, read_timeout=S)",
+        "also seed=N, read_timeout=S, and latency=MS: milliseconds added to every request, "
+        "e.g. --faults latency=5 for a link 5 ms away)",
     )
     p.add_argument(
         "--batch-id",

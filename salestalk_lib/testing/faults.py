@@ -16,6 +16,13 @@ was applied upstream):
 | `unprocessed` | BatchWriteItem answers with part of its items in UnprocessedItems | only the others |
 | `conflict` | TransactionConflict (TransactWriteItems: TransactionCanceledException) | no |
 
+Besides faults, `latency=MS` holds every request (data plane and control plane
+alike, as a network link would) for MS milliseconds before forwarding it: a
+same-machine emulator answers in well under a millisecond, a real endpoint is a
+few milliseconds away, and a client that waits for each answer in turn pays that
+per request. `make bench` measures the write paths behind it
+(`salestalk ingest --faults latency=5`).
+
 `lost` is the hard case: the write happened, the client cannot know it, and
 its retry meets its own write. Error bodies are DynamoDB's JSON error format
 (`{"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", ...}`),
@@ -45,8 +52,10 @@ import socket
 import struct
 import sys
 import threading
+import time
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from random import Random
@@ -99,16 +108,18 @@ _HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+MAX_LATENCY_MS = 10_000
 _TOKEN_RE = re.compile(rb'"ClientRequestToken":\s*"[^"]*",?\s*')
 
 
 @dataclass(frozen=True)
 class FaultProfile:
-    """Per-request fault probabilities (each in [0, 1], summing to ≤ 1), a seed and the client read timeout.
+    """Per-request fault probabilities (each in [0, 1], summing to ≤ 1), a seed, the client read timeout, a latency.
 
     Parse one from the CLI form with `FaultProfile.parse("throttle=0.2,error5xx=0.05,seed=7")`.
     `read_timeout` (seconds) is the read timeout of clients built by `faulty_endpoint`; a
-    `timeout` fault holds the request a little longer than that.
+    `timeout` fault holds the request a little longer than that. `latency` (milliseconds,
+    0 to 10,000) is added to every request, faulty or not, before it is forwarded.
     """
 
     throttle: float = 0.0
@@ -120,6 +131,7 @@ class FaultProfile:
     conflict: float = 0.0
     seed: int = 0
     read_timeout: float = 1.0
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         for kind in FAULT_KINDS:
@@ -132,6 +144,14 @@ class FaultProfile:
             raise ConfigurationError(f"fault seed must be an integer, got {self.seed!r}")
         if not isinstance(self.read_timeout, (int, float)) or not 0.05 <= self.read_timeout <= 60:
             raise ConfigurationError(f"read_timeout={self.read_timeout!r} must be between 0.05 and 60 seconds")
+        if (
+            isinstance(self.latency, bool)
+            or not isinstance(self.latency, (int, float))
+            or not 0 <= self.latency <= MAX_LATENCY_MS
+        ):
+            raise ConfigurationError(
+                f"latency={self.latency!r} must be a number of milliseconds between 0 and {MAX_LATENCY_MS:,}"
+            )
 
     @property
     def total_rate(self) -> float:
@@ -144,7 +164,7 @@ class FaultProfile:
 
     @classmethod
     def parse(cls, text: str) -> FaultProfile:
-        """Parse `kind=rate,...,seed=N[,read_timeout=S]`; `""` or `"none"` means no faults.
+        """Parse `kind=rate,...,seed=N[,read_timeout=S][,latency=MS]`; `""` or `"none"` means no faults.
 
         Every mistake is reported with what is allowed: unknown keys, repeated
         keys, missing `=`, rates that are not numbers in [0, 1], rates summing
@@ -153,7 +173,7 @@ class FaultProfile:
         text = (text or "").strip()
         if text.lower() in ("", "none", "off"):
             return cls()
-        allowed = [*FAULT_KINDS, "seed", "read_timeout"]
+        allowed = [*FAULT_KINDS, "seed", "read_timeout", "latency"]
         values: dict[str, Any] = {}
         for part in text.split(","):
             part = part.strip()
@@ -179,6 +199,8 @@ class FaultProfile:
         parts.append(f"seed={self.seed}")
         if self.read_timeout != 1.0:
             parts.append(f"read_timeout={self.read_timeout:g}")
+        if self.latency:
+            parts.append(f"latency={self.latency:g}")
         return ",".join(parts)
 
 
@@ -224,10 +246,17 @@ class FaultProxy:
     many data-plane requests were seen per operation, `injected` the
     (operation, kind) pairs. `profile` may be swapped at any time (e.g.
     `FaultProfile()` to turn faults off). Use as a context manager or call `stop()`.
+    `sleep` is how the profile's latency is waited (`time.sleep`; tests pass a fake one).
     """
 
     def __init__(
-        self, upstream: str, profile: FaultProfile | str = FaultProfile(), *, host: str = "127.0.0.1", port: int = 0
+        self,
+        upstream: str,
+        profile: FaultProfile | str = FaultProfile(),
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         parsed = urlparse(upstream)
         if parsed.scheme != "http" or not parsed.hostname:
@@ -239,6 +268,7 @@ class FaultProxy:
         self.requests: Counter[str] = Counter()
         self.injected: Counter[tuple[str, str]] = Counter()
         self.errors: list[str] = []  # exceptions inside the proxy itself (should stay empty)
+        self._sleep = sleep
         self._seen: Counter[bytes] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -298,6 +328,9 @@ class FaultProxy:
     def _serve(self, handler: _Handler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
+        latency = self.profile.latency
+        if latency:  # every request crosses the link, whatever happens to it afterwards
+            self._sleep(latency / 1000)
         target = handler.headers.get("X-Amz-Target", "")
         operation = target.rpartition(".")[2] if target.startswith("DynamoDB_") else ""
         kind, rng = self._decide(operation, body) if operation in DATA_PLANE_OPERATIONS else (None, Random(0))
