@@ -70,7 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(argv)
     proc, url, version = start_server_with_version(args.engine)
-    figures: dict[str, Any] = {"engine": args.engine, "version": version, "tenants": args.tenants}
+    figures: dict[str, Any] = {
+        "engine": args.engine,
+        "version": version,
+        "tenants": args.tenants,
+        "workers": args.workers,
+        "machine": f"{os.cpu_count()} cores (shared with whatever else ran), {time.strftime('%Y-%m-%d')}",
+    }
     ok = True
     try:
         with tempfile.TemporaryDirectory() as tmp:

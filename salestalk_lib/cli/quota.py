@@ -77,7 +77,7 @@ def quota_report(st: SalesTalk, table_limit: int, gsi_limit: int = GSI_LIMIT) ->
                 "used": u.used,
                 "limit": u.limit,
                 "per": u.per,
-                "percent": round(100 * u.fraction, 1),
+                "percent": round(100 * u.fraction, 2),
                 "aboveWarning": u.over_warning,
             }
             for u in usages

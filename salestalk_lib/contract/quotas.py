@@ -145,15 +145,24 @@ def fleet_rows(
         tables = tables_for(n)
         row: dict[str, object] = {"tenants": f"{n:,}", "tables": f"{tables:,}"}
         for limit in limits:
-            share = tables / limit
-            row[f"of {limit:,}"] = f"{share:.0%}" + (" (over)" if tables > limit else "")
+            row[f"of {limit:,}"] = _share(tables, limit)
         row["accounts at 10,000"] = f"{accounts_needed(n, MAX_TABLE_LIMIT):,}"
         if callable(iam_policies):
-            row["IAM policies"] = f"{iam_policies(n):,} of {IAM_POLICY_LIMIT:,}"
+            row["IAM policies"] = f"{iam_policies(n):,}: {_share(iam_policies(n), IAM_POLICY_LIMIT)}"
         if callable(iam_roles):
-            row["IAM roles"] = f"{iam_roles(n):,} of {IAM_ROLE_LIMIT:,}"
+            row["IAM roles"] = f"{iam_roles(n):,}: {_share(iam_roles(n), IAM_ROLE_LIMIT)}"
         rows.append(row)
     return rows
+
+
+def _share(used: int, limit: int) -> str:
+    """`used` as a share of `limit` ("80.0 %"), marked when above the warning line or over the limit."""
+    percent = 100 * used / limit
+    digits = 2 if round(percent, 1) == round(100 * WARN_FRACTION, 1) else 1  # 80.04 % is above the line
+    text = f"{percent:,.{digits}f} %"
+    if used > limit:
+        return text + " (over)"
+    return text + (f" (above {WARN_FRACTION:.0%})" if used / limit > WARN_FRACTION else "")
 
 
 def accounts_needed(tenants: int, table_limit: int = MAX_TABLE_LIMIT) -> int:
