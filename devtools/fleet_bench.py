@@ -98,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = json.loads(done.stdout) if done.stdout.strip() else {}
             figures["quota"] = {"seconds": round(seconds, 2), "exit": done.returncode, "report": report}
             used = report.get("tables", {}).get("used")
-            print(f"quota: {seconds:.1f} s, exit {done.returncode}: tables {used} of {report.get('tables', {}).get('limit')}")
+            print(
+                f"quota: {seconds:.1f} s, exit {done.returncode}: tables {used} of {report.get('tables', {}).get('limit')}"
+            )
             if used != tables_for(args.tenants):
                 ok = False
                 print(f"expected {tables_for(args.tenants)} tables on the endpoint, found {used}", file=sys.stderr)

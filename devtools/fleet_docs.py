@@ -51,7 +51,9 @@ def _table(rows: Sequence[dict[str, object]]) -> list[str]:
 
 def _measured(results: dict[str, Any] | None) -> list[str]:
     if not results:
-        return ["No fleet benchmark has been recorded yet (`python -m devtools.fleet_bench --out benchmarks/fleet.json`)."]
+        return [
+            "No fleet benchmark has been recorded yet (`python -m devtools.fleet_bench --out benchmarks/fleet.json`)."
+        ]
     first, second, quota = results["first_run"], results["second_run"], results.get("quota", {})
     used = quota.get("report", {}).get("tables", {})
     lines = [
@@ -76,7 +78,9 @@ def _measured(results: dict[str, Any] | None) -> list[str]:
 def section(results: dict[str, Any] | None = None) -> str:
     """The generated block (markers included)."""
     fit = tenants_that_fit(DEFAULT_TABLE_LIMIT, 0, registry_exists=False)
-    rows = fleet_rows(FLEET_SIZES, iam_policies=lambda n: iam_objects(n).policies, iam_roles=lambda n: iam_objects(n).roles)
+    rows = fleet_rows(
+        FLEET_SIZES, iam_policies=lambda n: iam_objects(n).policies, iam_roles=lambda n: iam_objects(n).roles
+    )
     gsis = ", ".join(f"{u.name.removeprefix('GSIs on the ')}: {u.used}" for u in gsi_usage())
     lines = [
         BEGIN,

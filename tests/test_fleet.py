@@ -104,7 +104,9 @@ def test_json_lines_and_array_read_the_same(tmp_path):
 
 
 def test_plan_defaults_to_free_and_unreadable_json_is_reported(tmp_path):
-    recs, problems = validate_fleet([("x:1", {"tenantId": "a-1", "name": "A", "ownerEmail": "a@a.example"})], created_at=T0)
+    recs, problems = validate_fleet(
+        [("x:1", {"tenantId": "a-1", "name": "A", "ownerEmail": "a@a.example"})], created_at=T0
+    )
     assert not problems and recs[0].tenant.plan.value == "free"
     path = tmp_path / "broken.jsonl"
     path.write_text('{"tenantId": "a-1", "name": "A", "ownerEmail": "a@a.example"}\n{not json\n', encoding="utf-8")
@@ -161,7 +163,10 @@ def test_import_creates_every_tenant_then_a_second_run_sends_no_write(st, tmp_pa
 
 
 def _clean_state(endpoint, path):
-    clean = connect(settings=Settings(table_prefix="clean-" + random.randbytes(4).hex() + "-", environment="test"), endpoint=endpoint)
+    clean = connect(
+        settings=Settings(table_prefix="clean-" + random.randbytes(4).hex() + "-", environment="test"),
+        endpoint=endpoint,
+    )
     fleet = fleet_of(clean)
     assert fleet.run(fleet.plan(fleet.read(path))).ok
     return state(clean)
@@ -361,7 +366,9 @@ def test_cli_import_summary_exit_codes_and_refusals(capsys, endpoint, settings, 
     assert code == 2 and "exceed the table quota by 1" in err and Tenants.of(st).get("fleet-050") is None
 
     monkeypatch.setenv("SALESTALK_TABLE_LIMIT", str(used + 1))
-    code, _, err = _cli(capsys, endpoint, settings, "tenant", "add", "fleet-099", "--name", "N", "--owner-email", "n@n.example")
+    code, _, err = _cli(
+        capsys, endpoint, settings, "tenant", "add", "fleet-099", "--name", "N", "--owner-email", "n@n.example"
+    )
     assert code == 2 and "this tenant needs 2 new table(s)" in err and "shard" in err
     code, _, err = _cli(capsys, endpoint, settings, "provision", "--tenant", "fleet-098")
     assert code == 2 and "exceed the table quota by 1" in err

@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         f"{IAM_POLICY_LIMIT:,} customer-managed policies, {IAM_ROLE_LIMIT:,} roles). Exit 1 when any usage is "
         f"above {WARN_FRACTION:.0%} of its limit, 0 otherwise. Reads ListTables and the registry's StatusIndex.",
     )
-    p.add_argument("--table-limit", metavar="N", help=f"the account's table quota (default: {TABLE_LIMIT_ENV}, else 2,500)")
+    p.add_argument(
+        "--table-limit", metavar="N", help=f"the account's table quota (default: {TABLE_LIMIT_ENV}, else 2,500)"
+    )
     p.add_argument("--gsi-limit", metavar="N", type=int, default=GSI_LIMIT, help="GSIs per table (default: 20)")
     p.add_argument("--output", choices=("table", "json"), default="table", help="output format (default: table)")
     add_connection_args(p)

@@ -18,7 +18,15 @@ from salestalk_lib.contract.quotas import (
     validate_table_limit,
 )
 from salestalk_lib.ops.events import EventSink, JsonLinesSink, MemorySink
-from salestalk_lib.ops.fleet import DEFAULT_WORKERS, IMPORT_FIELDS, Fleet, FleetPlan, FleetRecord, FleetResult, read_fleet
+from salestalk_lib.ops.fleet import (
+    DEFAULT_WORKERS,
+    IMPORT_FIELDS,
+    Fleet,
+    FleetPlan,
+    FleetRecord,
+    FleetResult,
+    read_fleet,
+)
 from salestalk_lib.ops.tenants import system_clock
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
 from salestalk_lib.contract.errors import InputError, ValidationFailed, Violation
+from salestalk_lib.contract.quotas import table_limit_from_env
 from salestalk_lib.contract.validation import duplicate_keys, parse_json, read_input_text
 from salestalk_lib.contract.vocab import Plan, TenantStatus
-from salestalk_lib.contract.quotas import table_limit_from_env
 from salestalk_lib.ops.events import JsonLinesSink, MemorySink
 from salestalk_lib.ops.fleet import check_fleet_fits
 from salestalk_lib.ops.tenants import OnboardResult, Tenants, TransitionResult, iso_utc

@@ -443,7 +443,9 @@ class Fleet:
             # registered meanwhile (by another run): the same registration is already present, another a conflict
             stored = self.tenants._from_item(write.stored) if write.stored is not None else None
             if stored is None or identity(stored) != identity(tenant) or stored.status is TenantStatus.DELETED:
-                raise IngestConflict(f"tenantId={tenant.tenant_id}", identity(stored) if stored else {}, identity(tenant))
+                raise IngestConflict(
+                    f"tenantId={tenant.tenant_id}", identity(stored) if stored else {}, identity(tenant)
+                )
             return "already_present", created
         if write.outcome is Outcome.ALREADY_EXISTS:  # our own write, whose response was lost, or a run that raced us
             return "already_present", created
@@ -490,21 +492,6 @@ def _wait_all(futures: Sequence[Any]) -> None:
             raise exc
 
 
-__all__ = [
-    "DEFAULT_WORKERS",
-    "check_fleet_fits",
-    "Fleet",
-    "FleetPlan",
-    "FleetRecord",
-    "FleetResult",
-    "IMPORT_FIELDS",
-    "identity",
-    "read_fleet",
-    "validate_fleet",
-    "validate_import_record",
-]
-
-
 def check_fleet_fits(storage: Storage, settings: Settings, tenant_ids: Sequence[str], limit: int, *, what: str) -> None:
     """Refuse (QuotaExceeded) provisioning these tenants when their missing tables would cross `limit`.
 
@@ -516,3 +503,18 @@ def check_fleet_fits(storage: Storage, settings: Settings, tenant_ids: Sequence[
     for tenant_id in dict.fromkeys(tenant_ids):
         new += sum(settings.table_name(spec, tenant_id) not in tables for spec in TENANT_TABLE_SPECS)
     check_tables_fit(len(tables), new, limit, what=what)
+
+
+__all__ = [
+    "DEFAULT_WORKERS",
+    "IMPORT_FIELDS",
+    "Fleet",
+    "FleetPlan",
+    "FleetRecord",
+    "FleetResult",
+    "check_fleet_fits",
+    "identity",
+    "read_fleet",
+    "validate_fleet",
+    "validate_import_record",
+]
