@@ -121,4 +121,4 @@ def _print_result(result: FleetResult, path: Path) -> None:
     for tenant_id, why in sorted(result.failed.items()):
         print(f"failed: {tenant_id}: {why}", file=sys.stderr)
     if result.failed or result.not_started:
-        print(f"run `salestalk tenant import {path}` again to finish the rest", file=sys.stderr)
+        print(f"run the same `salestalk tenant import {path}` command again to finish the rest", file=sys.stderr)
