@@ -344,11 +344,17 @@ def _cli(capsys, endpoint, settings, *argv):
 @pytest.mark.integration
 def test_cli_import_summary_exit_codes_and_refusals(capsys, endpoint, settings, st, tmp_path, monkeypatch):
     path = write_jsonl(tmp_path / "fleet.jsonl", records(4))
-    code, out, err = _cli(capsys, endpoint, settings, "tenant", "import", str(path), "--table-limit", "10000")
+    events = tmp_path / "events.jsonl"
+    argv = ("tenant", "import", str(path), "--table-limit", "10000", "--events-file", str(events))
+    code, out, err = _cli(capsys, endpoint, settings, *argv)
     assert code == 0, err
     assert "4 created, 0 already present, 0 failed" in out
-    code, out, _ = _cli(capsys, endpoint, settings, "tenant", "import", str(path), "--table-limit", "10000")
+    lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+    assert sorted(e["tenantId"] for e in lines) == [f"fleet-{i:03d}" for i in range(1, 5)]
+    assert {e["eventType"] for e in lines} == {"tenant.provisioned.v1"}
+    code, out, _ = _cli(capsys, endpoint, settings, *argv)
     assert code == 0 and "0 created, 4 already present, 0 failed (0 table(s) created" in out
+    assert len(events.read_text(encoding="utf-8").splitlines()) == 4  # a re-run announces nothing again
 
     bad = tmp_path / "bad.jsonl"
     renamed = {**records(1)[0], "name": "Renamed"}

@@ -81,7 +81,11 @@ def run_import(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise _usage(f"--workers must be ≥ 1, got {args.workers}")
     limit = validate_table_limit(args.table_limit) if args.table_limit is not None else table_limit_from_env()
-    sink: EventSink = JsonLinesSink(args.events_file) if args.events_file else MemorySink()
+    sink: EventSink = MemorySink()
+    if args.events_file:
+        events = JsonLinesSink(args.events_file)
+        events.check()  # before anything is created
+        sink = events
     try:
         records = read_fleet(args.file, created_at=system_clock())  # the whole file, before any endpoint
         with connect_from_args(args) as st:

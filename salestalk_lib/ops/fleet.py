@@ -281,7 +281,7 @@ class Fleet:
     def plan(self, records: Sequence[FleetRecord]) -> FleetPlan:
         """Check the records against the registry and the table quota; ValidationFailed / QuotaExceeded if any."""
         registered = self._registered([r.tenant.tenant_id for r in records])
-        tables = set(self.storage.list_tables())  # the quota is per account and region: every table counts
+        tables = set(self.retrier.call("ListTables", self.storage.list_tables))  # per account and region: all count
         registry_exists = self.settings.registry_table in tables
         violations: list[Violation] = []
         to_onboard: list[FleetRecord] = []
@@ -380,7 +380,10 @@ class Fleet:
                 return
             try:
                 outcome, created = self._onboard_one(record, slots, retrier, stop, result, lock)
-            except (SalesTalkError, OSError) as exc:
+            except BaseException as exc:
+                if not isinstance(exc, (SalesTalkError, OSError)):
+                    stop.set()  # a bug or a crash, not a failure of this tenant: start no other tenant
+                    raise
                 with lock:
                     if isinstance(exc, Interrupted):
                         result.not_started.append(tenant_id)
@@ -498,7 +501,7 @@ def check_fleet_fits(storage: Storage, settings: Settings, tenant_ids: Sequence[
     Counts every table on the endpoint (the quota is per account and region) and the
     tables of `tenant_ids` (and the registry) that do not exist yet; sends only ListTables.
     """
-    tables = set(storage.list_tables())
+    tables = set(Retrier().call("ListTables", storage.list_tables))
     new = 0 if settings.registry_table in tables else SHARED_TABLES
     for tenant_id in dict.fromkeys(tenant_ids):
         new += sum(settings.table_name(spec, tenant_id) not in tables for spec in TENANT_TABLE_SPECS)
