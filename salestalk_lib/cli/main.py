@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tenant",
     "ingest",
     "template",
+    "quota",
 )
 
 EPILOG = """\

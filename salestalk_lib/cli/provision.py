@@ -8,6 +8,8 @@ from pathlib import Path
 
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table, seed_tenant_ids
 from salestalk_lib.contract.errors import ValidationFailed
+from salestalk_lib.contract.quotas import table_limit_from_env
+from salestalk_lib.ops.fleet import check_fleet_fits
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,6 +64,7 @@ def run_provision(args: argparse.Namespace) -> int:
         )
         return 2
     with connect_from_args(args) as st:
+        check_fleet_fits(st.storage, st.settings, tenants, table_limit_from_env(), what="provisioning these tenants")
         results = st.provision(tenants)
     rows = [
         {

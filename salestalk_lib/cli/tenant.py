@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from salestalk_lib.cli import tenant_lifecycle
+from salestalk_lib.cli import tenant_import, tenant_lifecycle
 from salestalk_lib.contract.settings import DEFAULT_REGION, PREFIX_ENV
 from salestalk_lib.iam.policies import PARTITIONS, PLACEHOLDER_ACCOUNT, ROLES, Deployment, policy_json
 
@@ -21,7 +21,7 @@ from salestalk_lib.iam.policies import PARTITIONS, PLACEHOLDER_ACCOUNT, ROLES, D
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "tenant",
-        help="tenant commands: add, suspend, activate, remove, list, policy",
+        help="tenant commands: add, import, suspend, activate, remove, list, policy",
         description="Commands about one tenant. Run `salestalk tenant SUBCOMMAND --help` for each.",
     )
     tenant_sub = p.add_subparsers(dest="tenant_command", metavar="SUBCOMMAND")
@@ -65,5 +65,6 @@ def run_policy(args: argparse.Namespace) -> int:
 
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     *tenant_lifecycle.SUBCOMMANDS,
+    tenant_import.add_import,
     add_policy,
 )

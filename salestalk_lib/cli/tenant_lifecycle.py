@@ -12,10 +12,12 @@ from typing import Any
 
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
 from salestalk_lib.contract.errors import InputError, ValidationFailed, Violation
+from salestalk_lib.contract.quotas import table_limit_from_env
 from salestalk_lib.contract.times import format_instant
 from salestalk_lib.contract.validation import duplicate_keys, parse_json, read_input_text
 from salestalk_lib.contract.vocab import Plan, TenantStatus
 from salestalk_lib.ops.events import JsonLinesSink, MemorySink
+from salestalk_lib.ops.fleet import check_fleet_fits
 from salestalk_lib.ops.tenants import OnboardResult, Tenants, TransitionResult
 
 
@@ -115,6 +117,7 @@ def run_add(args: argparse.Namespace) -> int:
     metadata = _metadata(args)
     sink = JsonLinesSink(args.events_file) if args.events_file else MemorySink()
     with connect_from_args(args) as st:
+        check_fleet_fits(st.storage, st.settings, [args.tenant_id], table_limit_from_env(), what="this tenant")
         result = Tenants.of(st, sink=sink).onboard(
             args.tenant_id,
             name=args.name,
