@@ -362,6 +362,29 @@ def build_document(role: Role, *, tables: Sequence[tuple[TableSpec, str]], regis
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
+def policy_document(tenant_id: str, role: Role | str, deployment: Deployment | None = None) -> dict[str, Any]:
+    """The policy `tenant_id`'s session at `role` runs under: the role's one document, the same for every tenant.
+
+    The tenant id is validated (a session is only ever opened for a valid one), but it is not in the
+    document: IAM substitutes it from the session tag (`session_tags`).
+    """
+    validate_tenant_id(tenant_id)
+    return role_policy_document(role, deployment)
+
+
+def policy_json(tenant_id: str, role: Role | str, deployment: Deployment | None = None, *, indent: int = 2) -> str:
+    """`policy_document` as JSON text, keys in a stable order."""
+    return json.dumps(policy_document(tenant_id, role, deployment), indent=indent)
+
+
+def policies_for(
+    tenant_ids: Iterable[str], deployment: Deployment | None = None, roles: Iterable[Role | str] = ROLES
+) -> dict[tuple[str, Role], dict[str, Any]]:
+    """Every (tenant, role) session's policy for `tenant_ids` (each id validated): three distinct documents in all."""
+    shared = role_policies(deployment, roles)
+    return {(validate_tenant_id(t), r): doc for t in tenant_ids for r, doc in shared.items()}
+
+
 def role_policy_json(role: Role | str, deployment: Deployment | None = None, *, indent: int = 2) -> str:
     """`role_policy_document` as JSON text, keys in a stable order."""
     return json.dumps(role_policy_document(role, deployment), indent=indent)
@@ -435,5 +458,5 @@ def tenant_session(tenant_id: str, role: Role | str, deployment: Deployment | No
         "assumeRole": assume_role_request(tenant_id, r, dep),
         "requestContext": principal_context(tenant_id),
         "tables": list(tenant_arns(tenant_id, dep).tables),
-        "policy": role_policy_document(r, dep),
+        "policy": policy_document(tenant_id, r, dep),
     }
