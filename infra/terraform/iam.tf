@@ -480,7 +480,7 @@ output "tenant_role_arns" {
   value = {
     reader = aws_iam_role.tenant_reader.arn
     writer = aws_iam_role.tenant_writer.arn
-    admin = aws_iam_role.tenant_admin.arn
+    admin  = aws_iam_role.tenant_admin.arn
   }
 }
 
@@ -489,6 +489,6 @@ output "tenant_policy_arns" {
   value = {
     reader = aws_iam_policy.tenant_reader.arn
     writer = aws_iam_policy.tenant_writer.arn
-    admin = aws_iam_policy.tenant_admin.arn
+    admin  = aws_iam_policy.tenant_admin.arn
   }
 }
