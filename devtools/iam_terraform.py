@@ -1,11 +1,15 @@
-"""The per-tenant IAM policies as Terraform, generated from `salestalk_lib.iam.policies`.
+"""The constant IAM set as Terraform, generated from `salestalk_lib.iam.policies`.
 
-`render()` writes one `aws_iam_policy` per role for the `tenant_tables` module,
-each `jsonencode` of exactly the document `iam.build_document` returns, with
-Terraform references in place of the ARNs and the tenant id. So the policy
-lives in one place (the library) and the Terraform is derived from it:
-`python -m devtools.iam_terraform` rewrites the file, and the tests fail
-while the committed file differs from `render()`.
+`render()` writes `infra/terraform/iam.tf` in the root module: for each access level
+(reader, writer, admin) one `aws_iam_policy` (the `jsonencode` of exactly the document
+`iam.build_document` returns, with Terraform references in place of the partition,
+region, account and prefix, and the policy variable `${aws:PrincipalTag/TenantId}`
+escaped as `$${...}` so IAM, not Terraform, resolves it), one `aws_iam_role` whose trust
+policy is `iam.trust_policy_document` for `var.tenant_broker_principal_arns`, and the
+attachment between them. Nothing is per tenant: the tenant module keeps only tables and
+their tags. So the policy lives in one place (the library) and the Terraform is derived
+from it: `python -m devtools.iam_terraform` rewrites the file, and the tests fail while
+the committed file differs from `render()`.
 """
 
 from __future__ import annotations
@@ -17,29 +21,38 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from salestalk_lib.contract.keys import REGISTRY_TABLE_BASE
-from salestalk_lib.contract.tables import MESSAGES, METRICS
-from salestalk_lib.iam.policies import ROLES, Role, build_document
+from salestalk_lib.iam.policies import (
+    ROLE_PATH,
+    ROLES,
+    SESSION_DURATION_SECONDS,
+    TENANT_VARIABLE,
+    Role,
+    build_document,
+    tenant_table_arn_templates,
+    trust_policy_document,
+)
 
-TF_PATH = Path(__file__).resolve().parents[1] / "infra" / "terraform" / "modules" / "tenant_tables" / "iam_policies.tf"
+TF_PATH = Path(__file__).resolve().parents[1] / "infra" / "terraform" / "iam.tf"
 
-# The references that stand in for the library's concrete values inside the module.
-TABLE_REFS = {MESSAGES: "aws_dynamodb_table.messages", METRICS: "aws_dynamodb_table.metrics"}
-REGISTRY_REF = "local.iam_registry_table_arn"
-TENANT_REF = "var.tenant_id"
+# The references that stand in for the library's concrete values in the root module.
+REGISTRY_REF = "aws_dynamodb_table.tenants_metadata.arn"
+ARN_PREFIX_REF = "local.tenant_table_arn_prefix"
+BROKERS_REF = "var.tenant_broker_principal_arns"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _PURE_REF = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
+_ARN_HEAD = re.compile(r"^arn:[^:]+:dynamodb:[^:]+:[0-9]{12}:table/")
 
 HEADER = """\
 # GENERATED from salestalk_lib/iam/policies.py by `python -m devtools.iam_terraform`.
 # Do not edit: change the library and regenerate (tests/test_iam_terraform.py
 # fails while this file differs from what the library renders).
 #
-# One IAM policy per role (reader, writer, admin) of this tenant. Each names the
-# exact ARNs of the tenant's two tables and their indexes (never a prefix
-# wildcard such as tenant-<id>*, which another tenant's tables could match),
-# and reaches the registry only as GetItem of the tenant's own item, enforced
-# with dynamodb:LeadingKeys. Why each action is there: salestalk_lib/iam/policies.py.
+# The whole IAM of the tenants, constant in the number of tenants: one role and one
+# policy per access level (reader, writer, admin). A tenant's session is the role
+# assumed by a broker with the session tag TenantId=<id>; every Allow names the
+# tenant's tables through ${aws:PrincipalTag/TenantId} (written $${...} here so IAM,
+# not Terraform, resolves it) and requires the table's TenantId tag to equal it.
+# Why each statement is there: salestalk_lib/iam/policies.py.
 """
 
 
@@ -48,11 +61,16 @@ def _template_ref(expr: str) -> str:
 
 
 def document_for_terraform(role: Role) -> dict[str, Any]:
-    """The role's policy document with Terraform references (as `${...}`) for ARNs and tenant id."""
-    tables = [(spec, _template_ref(f"{ref}.arn")) for spec, ref in TABLE_REFS.items()]
-    return build_document(
-        role, tables=tables, registry_arn=_template_ref(REGISTRY_REF), leading_key=_template_ref(TENANT_REF)
-    )
+    """The role's policy document with Terraform references (as `${...}`) for the deployment's parts."""
+    tables = [(spec, _ARN_HEAD.sub(_template_ref(ARN_PREFIX_REF), arn)) for spec, arn in tenant_table_arn_templates()]
+    return build_document(role, tables=tables, registry_arn=_template_ref(REGISTRY_REF))
+
+
+def trust_for_terraform() -> dict[str, Any]:
+    """The roles' trust policy with the broker principals as a Terraform reference."""
+    doc = trust_policy_document(["placeholder"])
+    doc["Statement"][0]["Principal"]["AWS"] = _template_ref(BROKERS_REF)
+    return doc
 
 
 def _hcl(value: Any, indent: int) -> str:
@@ -67,7 +85,8 @@ def _hcl(value: Any, indent: int) -> str:
         return "[\n" + "\n".join(items) + f"\n{pad}]"
     if isinstance(value, str):
         pure = _PURE_REF.fullmatch(value)
-        return pure.group(1) if pure else json.dumps(value)
+        # IAM's own policy variable must reach IAM verbatim: `$${` is Terraform's escape for `${`.
+        return pure.group(1) if pure else json.dumps(value.replace(TENANT_VARIABLE, "$" + TENANT_VARIABLE))
     raise TypeError(f"cannot render {type(value).__name__} as HCL")
 
 
@@ -97,28 +116,26 @@ def _key(key: str) -> str:
 
 
 def render() -> str:
-    """The full text of the module's generated IAM file."""
-    registry = (
-        f"${{trimsuffix({TABLE_REFS[MESSAGES]}.arn, {TABLE_REFS[MESSAGES]}.name)}}"
-        f"${{var.table_prefix}}{REGISTRY_TABLE_BASE}"
+    """The full text of the root module's generated IAM file."""
+    prefix = (
+        "arn:${data.aws_partition.current.partition}:dynamodb:${var.aws_region}:"
+        "${data.aws_caller_identity.current.account_id}:table/${var.table_prefix}"
     )
     parts = [
         HEADER,
         "locals {",
-        "  # The registry sits beside this tenant's tables (same partition, region and",
-        "  # account) under the same table prefix.",
-        f"  {REGISTRY_REF.split('.', 1)[1]} = {json.dumps(registry)}",
-        "  # IAM policy names: prefix + tenant id + role, at most 128 characters.",
-        '  policy_name_base = "${var.table_prefix}tenant-${var.tenant_id}"',
+        "  # Every tenant table's ARN starts with this (the tenant part is the policy variable).",
+        f"  {ARN_PREFIX_REF.split('.', 1)[1]} = {json.dumps(prefix)}",
         "}",
     ]
     for role in ROLES:
+        name = f"${{var.table_prefix}}salestalk-tenant-{role}"
         parts += [
             "",
-            f'resource "aws_iam_policy" "{role}" {{',
-            f'  name        = "${{local.policy_name_base}}-{role}"',
-            '  path        = "/salestalk/"',
-            f'  description = "SalesTalk tenant ${{var.tenant_id}}: {role} of its own tables and registry item"',
+            f'resource "aws_iam_policy" "tenant_{role}" {{',
+            f'  name        = "{name}"',
+            f'  path        = "{ROLE_PATH}"',
+            f'  description = "SalesTalk tenant {role}: the session tenant\'s own tables (TenantId tag) and registry item"',
             f"  policy = jsonencode({_hcl(document_for_terraform(role), 1)})",
             "",
             "  tags = {",
@@ -126,25 +143,53 @@ def render() -> str:
             '    ManagedBy   = "terraform"',
             "    Environment = var.environment",
             f'    Purpose     = "tenant-{role}-policy"',
-            "    TenantId    = var.tenant_id",
+            "  }",
+            "}",
+            "",
+            f'resource "aws_iam_role" "tenant_{role}" {{',
+            f'  name                 = "{name}"',
+            f'  path                 = "{ROLE_PATH}"',
+            f'  description          = "SalesTalk tenant {role}: assumed by the broker with session tag TenantId"',
+            f"  max_session_duration = {SESSION_DURATION_SECONDS}",
+            f"  assume_role_policy = jsonencode({_hcl(trust_for_terraform(), 1)})",
+            "",
+            "  # No TenantId tag on the role: the tenant comes from the session tag only.",
+            "  tags = {",
+            '    Service     = "salestalk"',
+            '    ManagedBy   = "terraform"',
+            "    Environment = var.environment",
+            f'    Purpose     = "tenant-{role}-role"',
             "  }",
             "",
             "  lifecycle {",
             "    precondition {",
-            f'      condition     = length("${{local.policy_name_base}}-{role}") <= 128',
-            '      error_message = "IAM policy names are at most 128 characters: shorten table_prefix or the tenant id."',
+            f'      condition     = length("{name}") <= 64',
+            '      error_message = "IAM role names are at most 64 characters: shorten table_prefix."',
             "    }",
             "  }",
             "}",
-        ]
-    for role in ROLES:
-        parts += [
             "",
-            f'output "{role}_policy_arn" {{',
-            f'  description = "ARN of the tenant\'s {role} IAM policy."',
-            f"  value       = aws_iam_policy.{role}.arn",
+            f'resource "aws_iam_role_policy_attachment" "tenant_{role}" {{',
+            f"  role       = aws_iam_role.tenant_{role}.name",
+            f"  policy_arn = aws_iam_policy.tenant_{role}.arn",
             "}",
         ]
+    parts += [
+        "",
+        'output "tenant_role_arns" {',
+        '  description = "Per access level: the role a broker assumes, with session tag TenantId=<id>, for a tenant session."',
+        "  value = {",
+        *[f"    {role:<6} = aws_iam_role.tenant_{role}.arn" for role in ROLES],
+        "  }",
+        "}",
+        "",
+        'output "tenant_policy_arns" {',
+        '  description = "Per access level: the one IAM policy every tenant session of that level runs under."',
+        "  value = {",
+        *[f"    {role:<6} = aws_iam_policy.tenant_{role}.arn" for role in ROLES],
+        "  }",
+        "}",
+    ]
     return "\n".join(parts) + "\n"
 
 

@@ -1,17 +1,28 @@
-"""Proof of tenant isolation: every generated policy evaluated against every tenant's resources.
+"""Proof of tenant isolation: the constant role policies evaluated for every tenant's session.
 
 The verdicts come from @cloud-copilot/iam-simulate, a maintained IAM evaluation
-engine (wildcards in actions and resources, Allow/Deny precedence, every
-condition operator including `ForAllValues:` and `Null`), run by Node from
-`tools/iam-simulate/`. This module only decides which requests to ask about and
-counts the answers; it implements no IAM matching itself.
+engine (wildcards in actions and resources, policy variables such as
+`${aws:PrincipalTag/TenantId}`, Allow/Deny precedence, every condition operator
+including `ForAllValues:` and `Null`), run by Node from `tools/iam-simulate/`. The
+engine takes the request context as given, so this module supplies what AWS would
+put there: the session's principal tag (`aws:PrincipalTag/TenantId`, from the
+session tags of `iam.session_tags`), the resource's tag (`aws:ResourceTag/TenantId`,
+on tables and, inherited, their indexes; streams, backups, exports, imports and global
+tables carry none), and `dynamodb:LeadingKeys` on item actions. It decides which
+requests to ask about and counts the answers; it implements no IAM matching itself.
 
-The requests asked of each policy, for every tenant `u` of the population
-(the policy's own tenant included, which gives the diagonal):
+Rows are principals: one per (tenant, role) of the population, each the role's one
+shared policy with the tenant's principal tag, and one per role for a session
+without the tag (`NO_TAG`). The requests asked of each, for every tenant `u`:
 
 - every DynamoDB action (the library's own action list) against each ARN of
-  `u` whose resource type the action accepts: both tables, their GSIs, and a
-  stream, backup, export and import under each table, and the global table;
+  `u` whose resource type the action accepts: both tables, their GSIs (tagged
+  `TenantId=u`), and a stream, backup, export and import under each table, and the
+  global table;
+- the same table and index ARNs as decoys nobody owns: untagged (column `UNTAGGED`),
+  and tagged with the next tenant's id (column `MISTAGGED`), for the two targets where a
+  mistake in this principal's policy would show: its own tenant's names (untagged, or tagged
+  for another tenant) and the previous tenant's names (tagged with the owner's id);
 - on the registry, every item action (those DynamoDB sends `dynamodb:LeadingKeys`
   with) with the key `[u]`, and with `[owner, u]` (one batch mixing the owner's
   key with a foreign one);
@@ -19,9 +30,10 @@ The requests asked of each policy, for every tenant `u` of the population
   of them: every action on the registry and its indexes with no leading key (a
   Scan, a DescribeTable) and each wildcard-only action (ListTables, ...) on `*`.
 
-`isolation_matrix` has one row per policy (tenant, role), one column per target
-tenant, and in each cell the number of allowed requests on that target. The
-diagonal must be positive and every other cell zero.
+`isolation_matrix` has one row per principal (tenant, role), one column per target
+tenant plus the two decoy columns, and in each cell the number of allowed requests
+on that target. The diagonal must be positive and every other cell zero; the
+`NO_TAG` rows must be zero everywhere.
 """
 
 from __future__ import annotations
@@ -43,12 +55,14 @@ from salestalk_lib.contract.errors import ConfigurationError, SalesTalkError
 from salestalk_lib.contract.keys import validate_tenant_id
 from salestalk_lib.iam.policies import (
     LEADING_KEYS,
+    RESOURCE_TAG,
     ROLES,
     Deployment,
     Role,
     TenantArns,
-    policies_for,
+    principal_context,
     role_of,
+    role_policy_document,
     tenant_arns,
 )
 
@@ -57,6 +71,10 @@ DEFAULT_TOOL_DIR = Path(__file__).resolve().parents[1] / "tools" / "iam-simulate
 INSTALL_HINT = "npm ci --prefix tools/iam-simulate"
 ALLOWED = "Allowed"
 ALL_TENANTS = "*"
+NO_TAG = "(no tag)"  # a principal row: a session without the TenantId tag
+UNTAGGED = "(untagged)"  # a target column: tenant tables and indexes without the TenantId tag
+MISTAGGED = "(mis-tagged)"  # a target column: tenant tables and indexes tagged with another tenant's id
+DECOYS: tuple[str, ...] = (UNTAGGED, MISTAGGED)
 
 # Ids chosen to break naive name matching: prefixes of each other, ids inside
 # other ids, one character apart, digits only, the longest allowed and its
@@ -70,6 +88,8 @@ ADVERSARIAL_TENANT_IDS: tuple[str, ...] = (
     "acne",  # one character off acme
     "corp",  # inside acme-corp
     "acme-messages",  # tenant-acme-messages-... extends acme's messages table name
+    "acme-eu",  # acme + "-eu": a region-style suffix
+    "a-b",  # "a" + "-b"
     "1234",  # digits only ...
     "12345",  # ... and one digit longer
     "a" * 63,
@@ -221,35 +241,63 @@ def tenant_resources(arns: TenantArns, deployment: Deployment) -> dict[str, list
 def requests_for(
     owner: str, policy: int, population: Sequence[str], deployment: Deployment, actions: Mapping[str, IamAction]
 ) -> Iterator[EvalRequest]:
-    """Every request asked of policy number `policy`, which belongs to `owner` (see the module docstring)."""
+    """Every request asked of policy number `policy`, whose principal is `owner`'s session (see the module docstring).
+
+    `owner` is a tenant id (the session carries `aws:PrincipalTag/TenantId = owner`) or `NO_TAG`.
+    """
     by_type: dict[str, list[IamAction]] = {}
     for action in actions.values():
         for rtype in action.resource_types:
             by_type.setdefault(rtype, []).append(action)
+    principal = {} if owner == NO_TAG else principal_context(owner)
 
-    for target in population:
-        arns = tenant_arns(target, deployment)
-        for rtype, resources in tenant_resources(arns, deployment).items():
-            for resource in resources:
+    def asked(target: str, resources: Mapping[str, list[str]], tag: str | None) -> Iterator[EvalRequest]:
+        for rtype, arns in resources.items():
+            # Tables carry the TenantId tag and their indexes inherit it; other child resources carry none.
+            context = dict(principal, **{RESOURCE_TAG: tag}) if tag is not None and rtype in _TAGGED else principal
+            for resource in arns:
                 for action in by_type.get(rtype, ()):
-                    yield EvalRequest(policy, target, action.name, resource)
+                    yield EvalRequest(policy, target, action.name, resource, context)
+
+    # Decoys where a mistake of this principal's policy could show: the owner's own table names untagged
+    # or tagged for the next tenant, and the previous tenant's names tagged with the owner's id.
+    at = population.index(owner) if owner in population else 0
+    decoy_targets = {population[at], population[at - 1]}
+    for i, target in enumerate(population):
+        arns = tenant_arns(target, deployment)
+        yield from asked(target, tenant_resources(arns, deployment), target)
+        if target in decoy_targets:
+            tagged = {rtype: tenant_resources(arns, deployment)[rtype] for rtype in _TAGGED}
+            yield from asked(UNTAGGED, tagged, None)
+            yield from asked(MISTAGGED, tagged, _mistag(population, i))
         # DynamoDB sends LeadingKeys only with item actions; the rest reach the
         # registry keyless, which is asked below as an account-wide request.
-        keysets = [[target]] if target == owner else [[target], [owner, target]]
+        keysets = [[target]] if target == owner or owner == NO_TAG else [[target], [owner, target]]
         for keys in keysets:
             for rtype, resources in _registry_resources(arns).items():
                 for resource in resources:
                     for action in by_type.get(rtype, ()):
                         if LEADING_KEYS in action.condition_keys:
-                            yield EvalRequest(policy, target, action.name, resource, {LEADING_KEYS: keys})
+                            yield EvalRequest(
+                                policy, target, action.name, resource, dict(principal, **{LEADING_KEYS: keys})
+                            )
 
-    for rtype, resources in _registry_resources(tenant_arns(owner, deployment)).items():
+    registry_owner = population[0] if owner == NO_TAG else owner
+    for rtype, resources in _registry_resources(tenant_arns(registry_owner, deployment)).items():
         for resource in resources:
             for action in by_type.get(rtype, ()):
-                yield EvalRequest(policy, ALL_TENANTS, action.name, resource)
+                yield EvalRequest(policy, ALL_TENANTS, action.name, resource, principal)
     for action in actions.values():
         if not action.resource_types:
-            yield EvalRequest(policy, ALL_TENANTS, action.name, "*")
+            yield EvalRequest(policy, ALL_TENANTS, action.name, "*", principal)
+
+
+_TAGGED = ("table", "index")
+
+
+def _mistag(population: Sequence[str], i: int) -> str:
+    """The wrong tag for target `population[i]`: the next tenant's id (a real tenant's, the dangerous case)."""
+    return population[(i + 1) % len(population)] if len(population) > 1 else population[i] + "-other"
 
 
 def _registry_resources(arns: TenantArns) -> dict[str, list[str]]:
@@ -267,18 +315,22 @@ class IsolationReport:
 
     @property
     def cross_tenant(self) -> pd.DataFrame:
-        """Allowed requests that reach a tenant other than the policy's own (must be empty)."""
+        """Allowed requests that reach anything but the session's own tenant (must be empty).
+
+        That includes the decoy tables (untagged, mis-tagged) and every grant to a session without the tag.
+        """
         g = self.grants
         return g[g["target"] != g["tenant"]].reset_index(drop=True)
 
     @property
     def isolated(self) -> bool:
-        """True when no policy reaches another tenant and every policy reaches its own."""
+        """True when no session reaches another tenant or a decoy and every tagged session reaches its own."""
         return self.cross_tenant.empty and bool((_diagonal(self.matrix) > 0).all())
 
 
 def _diagonal(matrix: pd.DataFrame) -> pd.Series:
-    return pd.Series([matrix.loc[(t, r), t] for t, r in matrix.index], index=matrix.index)
+    rows = [(t, r) for t, r in matrix.index if t != NO_TAG]
+    return pd.Series([matrix.loc[(t, r), t] for t, r in rows], index=pd.MultiIndex.from_tuples(rows), dtype="int64")
 
 
 def evaluate_isolation(
@@ -289,19 +341,22 @@ def evaluate_isolation(
     policies: Mapping[tuple[str, Role | str], Mapping[str, Any]] | None = None,
     evaluator: IamSimulator | None = None,
 ) -> IsolationReport:
-    """Evaluate each policy against every tenant's resources; see the module docstring.
+    """Evaluate each principal against every tenant's resources and the decoys; see the module docstring.
 
-    `policies` defaults to the generated ones for `tenant_ids` x `roles`; pass your own
-    (keyed by (tenant, role)) to check a hand-written policy against the same population.
+    `policies` defaults to the role policies for every tenant of `tenant_ids` x `roles`, plus one
+    `NO_TAG` principal per role; pass your own (keyed by (tenant or NO_TAG, role)) to check a
+    hand-written policy against the same population.
     """
     population = list(dict.fromkeys(validate_tenant_id(t) for t in tenant_ids))
     dep = deployment or Deployment()
+    role_list = [role_of(r) for r in roles]
     if policies is None:
-        policies = policies_for(population, dep, roles)
-    items = [((validate_tenant_id(t), role_of(r)), dict(doc)) for (t, r), doc in policies.items()]
+        shared = {r: role_policy_document(r, dep) for r in role_list}
+        policies = {(t, r): shared[r] for t in [*population, NO_TAG] for r in role_list}
+    items = [((t if t == NO_TAG else validate_tenant_id(t), role_of(r)), dict(doc)) for (t, r), doc in policies.items()]
     keys = [k for k, _ in items]
     docs = [doc for _, doc in items]
-    missing = sorted({t for t, _ in keys} - set(population))
+    missing = sorted({t for t, _ in keys} - set(population) - {NO_TAG})
     if missing:
         raise ConfigurationError(f"policies for tenants outside the population: {', '.join(missing)}")
     evaluator = evaluator or IamSimulator()
@@ -324,16 +379,16 @@ def evaluate_isolation(
                     "target": target,
                     "action": req.action,
                     "resource": req.resource,
+                    "resource_tag": req.context.get(RESOURCE_TAG, ""),
                     "leading_keys": ",".join(req.context.get(LEADING_KEYS, [])),
                     "account_wide": req.target == ALL_TENANTS,
                 }
             )
-    grants = pd.DataFrame(
-        rows, columns=["tenant", "role", "target", "action", "resource", "leading_keys", "account_wide"]
-    )
+    columns = ["tenant", "role", "target", "action", "resource", "resource_tag", "leading_keys", "account_wide"]
+    grants = pd.DataFrame(rows, columns=columns)
     index = pd.MultiIndex.from_tuples([(t, str(r)) for t, r in keys], names=["tenant", "role"])
     counts = grants.groupby(["tenant", "role", "target"]).size()
-    matrix = pd.DataFrame(0, index=index, columns=pd.Index(population, name="target"), dtype="int64")
+    matrix = pd.DataFrame(0, index=index, columns=pd.Index([*population, *DECOYS], name="target"), dtype="int64")
     for (tenant, role, target), n in counts.items():
         matrix.loc[(tenant, role), target] = int(n)
     return IsolationReport(
@@ -342,5 +397,5 @@ def evaluate_isolation(
 
 
 def isolation_matrix(tenant_ids: Iterable[str] = ADVERSARIAL_TENANT_IDS, **kwargs: Any) -> pd.DataFrame:
-    """Rows (tenant, role), columns target tenant, cells = allowed requests on that target."""
+    """Rows (tenant, role), columns target tenant and the decoys, cells = allowed requests on that target."""
     return evaluate_isolation(tenant_ids, **kwargs).matrix

@@ -1125,6 +1125,16 @@ GUARANTEES: tuple[Guarantee, ...] = (
         ),
     ),
     Guarantee(
+        "A tenant session reaches its own tables, indexes and registry item and nothing else: no other "
+        "tenant's (prefix-colliding ids included), no untagged or mis-tagged table, nothing without its "
+        "TenantId session tag; and the IAM is three roles and three policies whatever the tenant count.",
+        (
+            "tests/test_iam.py::test_no_session_reaches_another_tenant_a_decoy_or_anything_without_its_tag",
+            "tests/test_iam.py::test_every_session_reaches_exactly_its_own_tables_indexes_and_registry_item",
+            "tests/test_terraform.py::test_the_iam_is_a_constant_set_in_the_root_module",
+        ),
+    ),
+    Guarantee(
         "A tenant's admin role cannot change its tables' settings, who may reach them, or copy their data: "
         "the explicit Deny wins over any Allow.",
         (f"{_ADV}test_admin_deny.py::test_the_deny_wins_over_an_allow_everything_policy_on_every_own_resource",),

@@ -13,7 +13,11 @@ that the check covers what only the Terraform can get wrong:
 - every key attribute has an `attribute` block and no `attribute` is unused;
 - TTL only on the spec's TTL attribute, and off unless a variable turns it on;
 - the contract's tags (`tables.tags_for`) and a table name of the spec's shape;
-- each of the three table kinds exists.
+- each of the three table kinds exists;
+- IAM does not grow with tenants: every `aws_iam_*` resource lives in the root
+  module (never in a module, which a `for_each` over tenants would multiply), none
+  is multiplied by `for_each` or `count`, and the roles and policies are the
+  constant set of `iam.policies` (one per access level).
 
 A table's kind comes from its `Purpose` tag, or else from its name.
 
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, TableSpec, describe_differences, tags_for
+from salestalk_lib.iam.policies import IAM_OBJECTS
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "infra" / "terraform"
 """The repository's Terraform root (exists in a source checkout only)."""
@@ -121,6 +126,7 @@ def check_terraform(root: str | Path = DEFAULT_ROOT) -> list[str]:
         return [f"{root}: Terraform directory does not exist"]
     diffs, tables, calls = _load(root)
     diffs += _instantiation_differences(tables, calls)
+    diffs += iam_differences(root)
     found: dict[TableKind, list[TerraformTable]] = {kind: [] for kind in TABLE_SPECS}
     for table in tables:
         kind, kind_diffs = table_kind(table)
@@ -135,6 +141,51 @@ def check_terraform(root: str | Path = DEFAULT_ROOT) -> list[str]:
     if len(found[TableKind.REGISTRY]) > 1:
         names = ", ".join(t.address for t in found[TableKind.REGISTRY])
         diffs.append(f"{root.name}: the registry table is declared more than once ({names})")
+    return diffs
+
+
+_IAM_COUNTED = {"aws_iam_role": "roles", "aws_iam_policy": "customer_managed_policies"}
+
+
+def iam_resources(root: str | Path = DEFAULT_ROOT) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(file, module dir, `type.name`, body) of every `aws_iam_*` resource under `root`."""
+    root = Path(root)
+    out = []
+    for path in sorted(root.rglob("*.tf")):
+        rel = path.relative_to(root)
+        if ".terraform" in rel.parts:
+            continue
+        try:
+            document = _parse(path)
+        except Exception:  # noqa: BLE001 reported by _load already
+            continue
+        for resource_type, name, body in _labelled(document, "resource", depth=2):
+            if str(resource_type).startswith("aws_iam_"):
+                out.append((_posix(rel), _posix(rel.parent), f"{resource_type}.{name}", body))
+    return out
+
+
+def iam_differences(root: str | Path = DEFAULT_ROOT) -> list[str]:
+    """IAM that would grow with tenants: IAM in a module, IAM under for_each/count, or not the constant set."""
+    diffs: list[str] = []
+    counted = dict.fromkeys(_IAM_COUNTED.values(), 0)
+    for file, module_dir, address, body in iam_resources(root):
+        if module_dir != ".":
+            diffs.append(
+                f"{file}: {address}: IAM inside a module; modules are instantiated per tenant, so IAM belongs "
+                "in the root module (one role and policy per access level, tenant chosen by session tag)"
+            )
+        for meta in ("for_each", "count"):
+            if meta in body:
+                diffs.append(f"{file}: {address}: multiplied by {meta}; the IAM set must not grow with tenants")
+        kind = _IAM_COUNTED.get(address.split(".", 1)[0])
+        if kind:
+            counted[kind] += 1
+    for kind, n in counted.items():
+        if n != IAM_OBJECTS[kind]:
+            diffs.append(
+                f"{Path(root).name}: {n} IAM {kind}, the design has {IAM_OBJECTS[kind]} (one per access level)"
+            )
     return diffs
 
 

@@ -17,6 +17,8 @@ from devtools.terraform_check import (
     DEFAULT_ROOT,
     check_terraform,
     find_tables,
+    iam_differences,
+    iam_resources,
     main,
     table_kind,
 )
@@ -173,12 +175,50 @@ def test_example_tfvars_use_valid_tenant_ids() -> None:
     assert values["environment"].strip('"') in settings.ENVIRONMENTS
 
 
-def test_readme_explains_terraform_and_the_module_has_its_generated_iam() -> None:
+def test_readme_explains_terraform_and_the_root_has_the_generated_iam() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "terraform init" in readme and "environments/example.tfvars" in readme
-    iam = (ROOT / "modules/tenant_tables/iam_policies.tf").read_text(encoding="utf-8")
+    iam = (ROOT / "iam.tf").read_text(encoding="utf-8")
     assert iam.startswith("# GENERATED from salestalk_lib/iam/policies.py")
-    assert not (ROOT / "modules/tenant_tables/iam.tf").exists(), "one IAM file, the generated one"
+    # The per-tenant module keeps tables and tags only: no IAM file, no IAM resource.
+    module_dir = ROOT / "modules" / "tenant_tables"
+    assert not (module_dir / "iam_policies.tf").exists() and not (module_dir / "iam.tf").exists()
+    assert not any("aws_iam_" in p.read_text(encoding="utf-8") for p in module_dir.glob("*.tf"))
+
+
+def test_the_iam_is_a_constant_set_in_the_root_module() -> None:
+    found = iam_resources(ROOT)
+    assert {module_dir for _, module_dir, _, _ in found} == {"."}
+    assert sorted(address for _, _, address, _ in found) == sorted(
+        f"{kind}.tenant_{role}"
+        for kind in ("aws_iam_policy", "aws_iam_role", "aws_iam_role_policy_attachment")
+        for role in ("reader", "writer", "admin")
+    )
+    assert all("for_each" not in body and "count" not in body for _, _, _, body in found)
+    # A role tagged TenantId would hand that tenant to every session the broker forgot to tag.
+    roles = [body for _, _, address, body in found if address.startswith("aws_iam_role.")]
+    assert roles and all("TenantId" not in body.get("tags", {}) for body in roles)
+    assert iam_differences(ROOT) == []
+
+
+def test_iam_inside_the_per_tenant_module_is_named(infra: Path) -> None:
+    (infra / "modules/tenant_tables/iam.tf").write_text(
+        'resource "aws_iam_policy" "reader" {\n  name   = "tenant-${var.tenant_id}-reader"\n  policy = "{}"\n}\n',
+        encoding="utf-8",
+    )
+    differences = check_terraform(infra)
+    assert_difference(differences, "modules/tenant_tables/iam.tf: aws_iam_policy.reader", "IAM inside a module")
+    assert_difference(differences, "terraform", "4 IAM customer_managed_policies", "the design has 3")
+
+
+def test_iam_multiplied_by_for_each_is_named(infra: Path) -> None:
+    mutate(
+        infra,
+        "iam.tf",
+        'resource "aws_iam_role" "tenant_reader" {\n',
+        'resource "aws_iam_role" "tenant_reader" {\n  for_each = var.tenant_ids\n',
+    )
+    assert_difference(check_terraform(infra), "iam.tf: aws_iam_role.tenant_reader", "multiplied by for_each")
 
 
 # Mutations: each must produce a difference that names the problem

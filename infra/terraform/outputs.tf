@@ -9,16 +9,13 @@ output "registry_table_arn" {
 }
 
 output "tenant_tables" {
-  description = "Per tenant id: the names and ARNs of its messages and metrics tables and its IAM policies."
+  description = "Per tenant id: the names and ARNs of its messages and metrics tables (its IAM is the shared set in iam.tf)."
   value = {
     for id, tables in module.tenant_tables : id => {
       messages_table_name = tables.messages_table_name
       messages_table_arn  = tables.messages_table_arn
       metrics_table_name  = tables.metrics_table_name
       metrics_table_arn   = tables.metrics_table_arn
-      reader_policy_arn   = tables.reader_policy_arn
-      writer_policy_arn   = tables.writer_policy_arn
-      admin_policy_arn    = tables.admin_policy_arn
     }
   }
 }

@@ -53,6 +53,16 @@ variable "tenant_ids" {
   }
 }
 
+variable "tenant_broker_principal_arns" {
+  description = "IAM principals (the platform's broker) allowed to assume the tenant roles, with exactly one session tag TenantId=<id>."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.tenant_broker_principal_arns) >= 1 && alltrue([for arn in var.tenant_broker_principal_arns : can(regex("^arn:[a-z-]+:iam::[0-9]{12}:(role|user)/", arn))])
+    error_message = "tenant_broker_principal_arns needs at least one IAM role or user ARN (arn:<partition>:iam::<account>:role/...)."
+  }
+}
+
 variable "deletion_protection_enabled" {
   description = "Deletion protection on every table. null (default) means: on in production, off elsewhere."
   type        = bool

@@ -1,7 +1,8 @@
-"""IAM for table-per-tenant: the reader, writer and admin roles' policy documents, built from the table specs.
+"""IAM for table-per-tenant: one reader, writer and admin role for all tenants, built from the table specs.
 
-Owns the role definitions, the leading-keys conditions and the ARNs of a deployment
-(`policies`). It is pure (policy documents are data) and may import only `contract`: the
+Owns the role definitions, their attribute-based policy documents (the tenant is the
+session tag `TenantId`, matched against each table's `TenantId` tag), the session tags
+and AssumeRole call shape of a tenant session, and the ARNs of a deployment (`policies`). It is pure (policy documents are data) and may import only `contract`: the
 Terraform files in `infra/` and the isolation matrix are rendered and checked from it by
 the repository's own tooling (`devtools/`).
 """

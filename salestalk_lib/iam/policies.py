@@ -1,10 +1,41 @@
-"""Per-tenant IAM policies for the reader, writer and admin roles, derived from the table specs.
+"""IAM that does not grow with tenants: one role per access level, tenant chosen by a session tag.
 
-Every policy names exact ARNs: the tenant's two tables and, for each GSI in
-`tables.TENANT_TABLE_SPECS`, `.../table/{name}/index/{IndexName}`. There is no
-wildcard in any Allow: a prefix such as `tenant-acme-*` would also match
-`tenant-acme-evil-messages`, another tenant's table. The registry is reached only
-through `dynamodb:GetItem` on its own item, enforced with `dynamodb:LeadingKeys`.
+**The design (attribute-based access control, ABAC).** There are exactly three IAM roles
+and three customer-managed policies for the whole deployment, one per access level
+(reader, writer, admin), whatever the number of tenants. A tenant's session is the role
+assumed by the platform's broker with one session tag, `TenantId=<id>`
+(`sts:AssumeRole` with `Tags`, which needs `sts:TagSession`; `assume_role_request`).
+Every Allow is bound to that tag twice:
+
+- `Resource` names the tenant's tables through the policy variable
+  `${aws:PrincipalTag/TenantId}` (`table/{prefix}tenant-${aws:PrincipalTag/TenantId}-messages`,
+  its `-metrics` twin, and their GSIs by exact index name: no prefix wildcard, so
+  `acme` never matches `acme-eu`'s tables);
+- `Condition` requires `aws:ResourceTag/TenantId` (the table's own tag, which its
+  indexes inherit) to equal `${aws:PrincipalTag/TenantId}`: a table whose tag is
+  missing or names another tenant is reachable by no tenant, even under the right name;
+- the registry (`tenants-metadata`) is reached only as `dynamodb:GetItem` of the item
+  whose key is the principal tag (`dynamodb:LeadingKeys`, `ForAllValues` + a `Null`
+  guard, so a keyless request such as a Scan does not pass vacuously).
+
+Two explicit Denies in every role, which no Allow of any other attached policy overrides:
+`NoTenantTag` (every DynamoDB action when the principal carries no `TenantId` tag: a
+session the broker forgot to tag reaches nothing, instead of everything a policy
+variable might resolve to) and `NoRetagging` (`TagResource`, `UntagResource`: the tag is
+the authority, so no tenant may move a table into its reach or out of another's).
+
+**Why ABAC and not generated session policies.** Both keep the IAM object count
+constant. A generated session policy is built per session from the tenant id and passed
+to AssumeRole; the role itself must then allow every tenant's tables, so a broker that
+omits or mis-builds the session policy hands out all tenants, the document is
+security-critical code run on every request, and it must fit the 2,048-character
+session policy limit. With ABAC the security-critical document is fixed, reviewed,
+linted and proven once (the isolation matrix of `devtools.isolation`), and the failure
+modes close: no tag, wrong tag or an untagged table all mean no access. The cost: the
+table's `TenantId` tag becomes part of the security boundary (provisioning sets it and
+no tenant role may change it), and DynamoDB ABAC must be on in the account (on by
+default for most accounts; where it is off, tag conditions evaluate as if no tags were
+present, so these policies fail closed: nothing is reachable).
 
 | role | own tables | own indexes | registry (`tenants-metadata`) |
 |---|---|---|---|
@@ -33,7 +64,7 @@ of every action in `ADMIN_DENIED`, grouped there by why:
   message; TTL on `ttl` is a provisioning choice), so the admin may read both
   settings (Describe*) but change neither;
 - tags: TagResource, UntagResource (`TenantId` names a table's tenant, and
-  tag-based access control keys on it);
+  the tag-based access control keys on it; with ABAC every role denies these, `NoRetagging`);
 - recovery points and copies of the data: CreateBackup, DeleteBackup,
   RestoreTableFromBackup, RestoreTableToPointInTime, ExportTableToPointInTime,
   StartAwsBackupJob, RestoreTableFromAwsBackup (a backup or an export outlives the
@@ -46,6 +77,10 @@ of every action in `ADMIN_DENIED`, grouped there by why:
   (every change streamed elsewhere), CreateTableReplica, DeleteTableReplica,
   CreateGlobalTable, UpdateGlobalTable, UpdateGlobalTableSettings,
   UpdateGlobalTableVersion, UpdateTableReplicaAutoScaling (replicas in other regions).
+
+The Deny list is kept whole under ABAC: ABAC decides *whose* tables a session reaches,
+not *what* it may do to them, so none of it becomes moot (only the tag actions are now
+denied to every role, not just admin).
 
 Left out on purpose: reads of settings (DescribeTable, DescribeTimeToLive,
 DescribeContinuousBackups, which the admin may use) and UpdateContributorInsights
@@ -212,34 +247,80 @@ def role_of(role: Role | str) -> Role:
         raise ContractError(f"role must be one of {', '.join(ROLES)}, got {role!r}") from exc
 
 
-def policy_document(tenant_id: str, role: Role | str, deployment: Deployment | None = None) -> dict[str, Any]:
-    """The IAM policy document for `role` of `tenant_id` (validated before use)."""
-    tenant_id = validate_tenant_id(tenant_id)
+# The policy variable and the condition keys the ABAC design rests on.
+TENANT_TAG = "TenantId"
+PRINCIPAL_TAG = f"aws:PrincipalTag/{TENANT_TAG}"
+RESOURCE_TAG = f"aws:ResourceTag/{TENANT_TAG}"
+TENANT_VARIABLE = "${" + PRINCIPAL_TAG + "}"
+# Denied to every role: the table tag is the authority, so no tenant session may change it.
+RETAGGING_ACTIONS: tuple[str, ...] = ("dynamodb:TagResource", "dynamodb:UntagResource")
+ROLE_PATH = "/salestalk/"
+SESSION_DURATION_SECONDS = 3600
+# IAM objects of this design, whatever the number of tenants (for quota arithmetic).
+IAM_OBJECTS: Mapping[str, int] = {"roles": len(ROLES), "customer_managed_policies": len(ROLES)}
+_IAM_NAME_MAX = 64  # role names
+_SENTINEL = "tenant0sentinel0id"
+
+
+def iam_objects(tenant_count: int) -> dict[str, int]:
+    """The IAM roles and customer-managed policies the design needs for `tenant_count` tenants: constant."""
+    if tenant_count < 0:
+        raise ContractError(f"tenant count must be >= 0, got {tenant_count}")
+    return dict(IAM_OBJECTS)
+
+
+def role_name(role: Role | str, deployment: Deployment | None = None) -> str:
+    """`{table_prefix}salestalk-tenant-{role}`: one IAM role (and one policy of that name) per access level."""
     dep = deployment or Deployment()
-    tables = [(spec, dep.table_arn(dep.settings.table_name(spec, tenant_id))) for spec in TENANT_TABLE_SPECS]
-    return build_document(role_of(role), tables=tables, registry_arn=dep.registry_arn, leading_key=tenant_id)
+    name = f"{dep.table_prefix}salestalk-tenant-{role_of(role)}"
+    if len(name) > _IAM_NAME_MAX:
+        raise ConfigurationError(f"IAM role name {name!r} is over {_IAM_NAME_MAX} characters: shorten the table prefix")
+    return name
 
 
-def build_document(
-    role: Role, *, tables: Sequence[tuple[TableSpec, str]], registry_arn: str, leading_key: str
-) -> dict[str, Any]:
-    """The policy structure, with the ARNs and leading key given verbatim.
+def role_arn(role: Role | str, deployment: Deployment | None = None) -> str:
+    """`arn:{partition}:iam::{account}:role/salestalk/{role_name}`."""
+    dep = deployment or Deployment()
+    return f"arn:{dep.partition}:iam::{dep.account}:role{ROLE_PATH}{role_name(role, dep)}"
 
-    `policy_document` passes real ARNs; the Terraform generator passes Terraform
+
+def tenant_table_arn_templates(deployment: Deployment | None = None) -> list[tuple[TableSpec, str]]:
+    """Each tenant table spec with its ARN, the tenant id replaced by `${aws:PrincipalTag/TenantId}`."""
+    dep = deployment or Deployment()
+    return [
+        (spec, dep.table_arn(dep.settings.table_name(spec, _SENTINEL)).replace(_SENTINEL, TENANT_VARIABLE))
+        for spec in TENANT_TABLE_SPECS
+    ]
+
+
+def role_policy_document(role: Role | str, deployment: Deployment | None = None) -> dict[str, Any]:
+    """The one IAM policy document of access level `role` in `deployment`, shared by every tenant."""
+    dep = deployment or Deployment()
+    return build_document(role_of(role), tables=tenant_table_arn_templates(dep), registry_arn=dep.registry_arn)
+
+
+def build_document(role: Role, *, tables: Sequence[tuple[TableSpec, str]], registry_arn: str) -> dict[str, Any]:
+    """The policy structure, with the table ARN templates and registry ARN given verbatim.
+
+    `role_policy_document` passes real ARNs; the Terraform generator passes Terraform
     references, so both come from this one function. Callers validate their inputs.
     """
+    own_tag = {"StringEquals": {RESOURCE_TAG: TENANT_VARIABLE}}
     statements: list[dict[str, Any]] = [
         {
             "Sid": "OwnTables",
             "Effect": "Allow",
             "Action": list(TABLE_ACTIONS[role]),
             "Resource": [arn for _, arn in tables],
+            "Condition": own_tag,
         },
         {
             "Sid": "OwnIndexes",
             "Effect": "Allow",
             "Action": list(INDEX_ACTIONS),
             "Resource": [index_arn(arn, idx.name) for spec, arn in tables for idx in spec.indexes],
+            # Indexes inherit their table's tags.
+            "Condition": own_tag,
         },
         {
             "Sid": "OwnRegistryItem",
@@ -247,12 +328,26 @@ def build_document(
             "Action": list(REGISTRY_ACTIONS),
             "Resource": [registry_arn],
             "Condition": {
-                # Every partition key the request touches must be the tenant's own id ...
-                "ForAllValues:StringEquals": {LEADING_KEYS: [leading_key]},
+                # Every partition key the request touches must be the session's tenant id ...
+                "ForAllValues:StringEquals": {LEADING_KEYS: [TENANT_VARIABLE]},
                 # ... and the request must name one: ForAllValues is true on an empty
                 # set, so without this a keyless request (a Scan) would pass.
                 "Null": {LEADING_KEYS: "false"},
             },
+        },
+        {
+            # A session without the tag reaches nothing, whatever else is attached.
+            "Sid": "NoTenantTag",
+            "Effect": "Deny",
+            "Action": "dynamodb:*",
+            "Resource": "*",
+            "Condition": {"Null": {PRINCIPAL_TAG: "true"}},
+        },
+        {
+            "Sid": "NoRetagging",
+            "Effect": "Deny",
+            "Action": list(RETAGGING_ACTIONS),
+            "Resource": "*",
         },
     ]
     if role is Role.ADMIN:
@@ -267,6 +362,16 @@ def build_document(
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
+def policy_document(tenant_id: str, role: Role | str, deployment: Deployment | None = None) -> dict[str, Any]:
+    """The policy `tenant_id`'s session at `role` runs under: the role's one document, the same for every tenant.
+
+    The tenant id is validated (a session is only ever opened for a valid one), but it is not in the
+    document: IAM substitutes it from the session tag (`session_tags`).
+    """
+    validate_tenant_id(tenant_id)
+    return role_policy_document(role, deployment)
+
+
 def policy_json(tenant_id: str, role: Role | str, deployment: Deployment | None = None, *, indent: int = 2) -> str:
     """`policy_document` as JSON text, keys in a stable order."""
     return json.dumps(policy_document(tenant_id, role, deployment), indent=indent)
@@ -275,6 +380,83 @@ def policy_json(tenant_id: str, role: Role | str, deployment: Deployment | None 
 def policies_for(
     tenant_ids: Iterable[str], deployment: Deployment | None = None, roles: Iterable[Role | str] = ROLES
 ) -> dict[tuple[str, Role], dict[str, Any]]:
-    """Every (tenant, role) policy document for `tenant_ids` (each id validated)."""
-    role_list = [role_of(r) for r in roles]
-    return {(validate_tenant_id(t), r): policy_document(t, r, deployment) for t in tenant_ids for r in role_list}
+    """Every (tenant, role) session's policy for `tenant_ids` (each id validated): three distinct documents in all."""
+    shared = role_policies(deployment, roles)
+    return {(validate_tenant_id(t), r): doc for t in tenant_ids for r, doc in shared.items()}
+
+
+def role_policy_json(role: Role | str, deployment: Deployment | None = None, *, indent: int = 2) -> str:
+    """`role_policy_document` as JSON text, keys in a stable order."""
+    return json.dumps(role_policy_document(role, deployment), indent=indent)
+
+
+def role_policies(
+    deployment: Deployment | None = None, roles: Iterable[Role | str] = ROLES
+) -> dict[Role, dict[str, Any]]:
+    """The whole constant set: one policy document per access level."""
+    return {role_of(r): role_policy_document(r, deployment) for r in roles}
+
+
+def session_tags(tenant_id: str) -> list[dict[str, str]]:
+    """The session tags a tenant's session carries: `[{"Key": "TenantId", "Value": id}]` (id validated)."""
+    return [{"Key": TENANT_TAG, "Value": validate_tenant_id(tenant_id)}]
+
+
+def principal_context(tenant_id: str) -> dict[str, str]:
+    """The request context keys IAM derives from a tenant session's tags (`aws:PrincipalTag/TenantId`)."""
+    return {f"aws:PrincipalTag/{t['Key']}": t["Value"] for t in session_tags(tenant_id)}
+
+
+def assume_role_request(
+    tenant_id: str, role: Role | str, deployment: Deployment | None = None, *, duration_seconds: int | None = None
+) -> dict[str, Any]:
+    """The `sts:AssumeRole` parameters that open a tenant session (the caller also needs `sts:TagSession`).
+
+    `RoleSessionName` is the tenant id (1-64 characters of `[a-z0-9-]`, within STS's rule), so
+    CloudTrail names the tenant; no `TransitiveTagKeys`, so the tag does not follow a role chain.
+    """
+    tags = session_tags(tenant_id)
+    return {
+        "RoleArn": role_arn(role, deployment),
+        "RoleSessionName": tags[0]["Value"],
+        "Tags": tags,
+        "DurationSeconds": duration_seconds or SESSION_DURATION_SECONDS,
+    }
+
+
+def trust_policy_document(broker_arns: Sequence[str]) -> dict[str, Any]:
+    """Who may open tenant sessions: the broker principals, only with exactly one `TenantId` session tag."""
+    if not broker_arns:
+        raise ConfigurationError("the trust policy needs at least one broker principal ARN")
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "BrokerOpensTaggedSessions",
+                "Effect": "Allow",
+                "Principal": {"AWS": list(broker_arns)},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
+                },
+            }
+        ],
+    }
+
+
+def tenant_session(tenant_id: str, role: Role | str, deployment: Deployment | None = None) -> dict[str, Any]:
+    """What `salestalk tenant policy` shows: the role, its (shared) policy, and the tenant's session."""
+    dep = deployment or Deployment()
+    tenant_id = validate_tenant_id(tenant_id)
+    r = role_of(role)
+    return {
+        "tenant": tenant_id,
+        "role": str(r),
+        "roleArn": role_arn(r, dep),
+        "sessionTags": session_tags(tenant_id),
+        "assumeRole": assume_role_request(tenant_id, r, dep),
+        "requestContext": principal_context(tenant_id),
+        "tables": list(tenant_arns(tenant_id, dep).tables),
+        "policy": policy_document(tenant_id, r, dep),
+    }

@@ -3,7 +3,9 @@
 It omitted DeleteBackup, RestoreTableFromBackup, RestoreTableToPointInTime,
 ExportTableToPointInTime and PutResourcePolicy. An explicit Deny must win even when
 another policy attached to the same role allows `dynamodb:*`: that is asked of the IAM
-evaluator (@cloud-copilot/iam-simulate), on every resource of the tenant each action takes.
+evaluator (@cloud-copilot/iam-simulate), on every resource of the tenant each action takes,
+as a tagged session of the tenant (`aws:PrincipalTag/TenantId`) on its tagged tables, so the
+Deny under test is the admin list and not the Deny of sessions without the tag.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pytest
 
 from devtools.isolation import ALLOWED, EvalRequest, IamSimulator, tenant_resources
 from salestalk_lib.iam import policies as iam
-from salestalk_lib.iam.policies import Deployment, policy_document, tenant_arns
+from salestalk_lib.iam.policies import RESOURCE_TAG, Deployment, policy_document, principal_context, tenant_arns
 
 DEP = Deployment(account="111122223333", region="eu-west-1", table_prefix="prod-")
 REPORTED_MISSING = (
@@ -44,7 +46,8 @@ def simulator() -> IamSimulator:
 
 
 def test_the_admin_deny_names_the_reported_and_reviewed_actions():
-    (deny,) = [s for s in policy_document("acme", "admin", DEP)["Statement"] if s["Effect"] == "Deny"]
+    (deny,) = [s for s in policy_document("acme", "admin", DEP)["Statement"] if s["Sid"] == "NoTableSettingsOrCopies"]
+    assert deny["Effect"] == "Deny"
     assert set(REPORTED_MISSING + REVIEWED) <= set(deny["Action"])
     assert deny["Resource"] == "*"
 
@@ -63,8 +66,10 @@ def test_the_deny_wins_over_an_allow_everything_policy_on_every_own_resource(sim
     }
     actions = simulator.actions("dynamodb")
     resources = tenant_resources(tenant_arns("acme", DEP), DEP)
+    session = principal_context("acme")
+    tagged = {**session, RESOURCE_TAG: "acme"}
     requests = [
-        EvalRequest(0, "acme", name, resource)
+        EvalRequest(0, "acme", name, resource, tagged if rtype in ("table", "index") else session)
         for name in iam.ADMIN_DENIED_ACTIONS
         for rtype in actions[name].resource_types or ("*",)
         for resource in (resources.get(rtype, []) if rtype != "*" else ["*"])
@@ -75,7 +80,7 @@ def test_the_deny_wins_over_an_allow_everything_policy_on_every_own_resource(sim
     # ... while the admin's data work and its reads of the settings stay allowed.
     table = tenant_arns("acme", DEP).tables[0]
     kept = [
-        EvalRequest(0, "acme", a, table)
+        EvalRequest(0, "acme", a, table, tagged)
         for a in (
             "dynamodb:PutItem",
             "dynamodb:Scan",

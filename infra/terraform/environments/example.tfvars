@@ -9,6 +9,12 @@ tenant_ids = [
   "techstart-inc",
 ]
 
+# Who opens tenant sessions: the platform's broker role(s). They assume
+# salestalk-tenant-{reader,writer,admin} with the session tag TenantId=<id>.
+tenant_broker_principal_arns = [
+  "arn:aws:iam::123456789012:role/salestalk-broker",
+]
+
 # Optional: deletion protection defaults to on only in production.
 # deletion_protection_enabled = true
 
