@@ -23,7 +23,7 @@ from salestalk_lib.contract.quotas import (
     validate_table_limit,
 )
 from salestalk_lib.contract.tables import TABLE_SPECS
-from salestalk_lib.iam.footprint import iam_objects
+from salestalk_lib.iam.footprint import iam_objects, per_tenant_iam_objects
 from salestalk_lib.iam.policies import ROLES
 
 
@@ -71,9 +71,15 @@ def test_gsis_per_table_come_from_the_specs():
     assert all(u.limit == GSI_LIMIT and 0 < u.used <= GSI_LIMIT for u in usage)
 
 
-def test_iam_objects_of_the_current_design_grow_per_tenant():
-    assert iam_objects(1_000).policies == len(ROLES) * 1_000 == 3_000
-    assert iam_objects(0).policies == 0 and iam_objects(500).roles == 1_500
+def test_iam_objects_of_the_current_design_do_not_grow_with_tenants():
+    assert iam_objects(0) == iam_objects(1_000) == iam_objects(5_000)
+    assert (iam_objects(1_000).policies, iam_objects(1_000).roles) == (len(ROLES), len(ROLES)) == (3, 3)
+    assert "ABAC" in iam_objects(1).design
+
+
+def test_the_replaced_per_tenant_design_grows_per_tenant():
+    assert per_tenant_iam_objects(1_000).policies == len(ROLES) * 1_000 == 3_000
+    assert per_tenant_iam_objects(0).policies == 0 and per_tenant_iam_objects(500).roles == 1_500
 
 
 def test_fleet_rows_mark_what_crosses_a_limit():
@@ -84,7 +90,15 @@ def test_fleet_rows_mark_what_crosses_a_limit():
     assert list(rows) == ["10", "100", "1,000", "5,000"]
     assert rows["1,000"]["tables"] == "2,001" and rows["1,000"]["of 2,500"] == "80.04 % (above 80%)"
     assert rows["5,000"]["of 10,000"] == "100.0 % (over)" and rows["5,000"]["accounts at 10,000"] == "2"
-    assert rows["1,000"]["IAM policies"] == "3,000: 200.0 % (over)"
+    assert rows["1,000"]["IAM policies"].startswith("3: ")  # the constant set
+    per_tenant = {
+        r["tenants"]: r
+        for r in fleet_rows(
+            iam_policies=lambda n: per_tenant_iam_objects(n).policies,
+            iam_roles=lambda n: per_tenant_iam_objects(n).roles,
+        )
+    }
+    assert per_tenant["1,000"]["IAM policies"] == "3,000: 200.0 % (over)"
     assert rows["10"]["of 2,500"] == "0.8 %"
 
 
@@ -118,7 +132,7 @@ def test_cli_quota_reports_tables_tenants_gsis_and_iam(capsys, endpoint, setting
     assert report["tables"]["tenantsThatFit"] == (10_000 - used) // 2
     assert report["tenants"] == 3
     by_name = {u["quota"]: u for u in report["usages"]}
-    assert by_name["IAM customer-managed policies"]["used"] == 9
+    assert by_name["IAM customer-managed policies"]["used"] == 3  # the constant set, whatever the tenant count
     assert by_name["GSIs on the messages table"]["limit"] == 20
     assert code == (1 if any(u["aboveWarning"] for u in report["usages"]) else 0)
     assert code == 0  # a few tables and three tenants are far from every limit

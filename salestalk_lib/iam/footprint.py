@@ -1,16 +1,18 @@
 """How many IAM objects the IAM design needs for a fleet: the one place that number comes from.
 
-`salestalk quota` and the Operations page read `iam_objects(tenants)`. The design today
-(`policies.py`, `infra/terraform/modules/tenant_tables/iam_policies.tf`) gives every tenant
-one customer-managed policy per role (`ROLES`: reader, writer, admin), each meant for a role
-of that tenant: both grow with the tenant count. When the design changes to a constant set
-of roles and policies, this function is what changes with it.
+`salestalk quota`, the Operations page and the scale notebook read `iam_objects(tenants)`.
+The design (`salestalk_lib.iam.policies`, `infra/terraform/iam.tf`) is a constant set: one
+role and one customer-managed policy per access level (`ROLES`: reader, writer, admin), with
+attribute-based access on the `TenantId` session tag and table tag, so the count does not grow
+with tenants. `per_tenant_iam_objects` is the design it replaced (three policies and three roles
+per tenant), kept for comparison: it stops at 500 tenants against IAM's default quotas.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from salestalk_lib.iam import policies
 from salestalk_lib.iam.policies import ROLES
 
 
@@ -24,13 +26,25 @@ class IamObjects:
 
 
 def iam_objects(tenants: int) -> IamObjects:
-    """The IAM policies and roles the current design needs for `tenants` tenants (per tenant: one of each per role)."""
+    """The IAM policies and roles the current design needs for `tenants` tenants: the same for any count."""
+    constant = policies.iam_objects(tenants)
+    return IamObjects(
+        policies=constant["customer_managed_policies"],
+        roles=constant["roles"],
+        design=f"constant: one role and one customer-managed policy per access level ({', '.join(ROLES)}), "
+        "access by the TenantId session tag and table tag (ABAC)",
+    )
+
+
+def per_tenant_iam_objects(tenants: int) -> IamObjects:
+    """The replaced design, for comparison: one policy and one role per access level for every tenant."""
     per_tenant = len(ROLES)
     return IamObjects(
         policies=per_tenant * tenants,
         roles=per_tenant * tenants,
-        design=f"per tenant: {per_tenant} customer-managed policies ({', '.join(ROLES)}) and a role for each",
+        design=f"per tenant (replaced): {per_tenant} customer-managed policies ({', '.join(ROLES)}) and a role "
+        "for each",
     )
 
 
-__all__ = ["IamObjects", "iam_objects"]
+__all__ = ["IamObjects", "iam_objects", "per_tenant_iam_objects"]
