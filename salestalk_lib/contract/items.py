@@ -438,6 +438,9 @@ class MetricFacts(NamedTuple):
         )
 
 
+_check_message_sk = _contract_check(keys.parse_message_sk)
+
+
 def _references_in_tenant(
     refs: tuple[DataReference, ...] | list[DataReference], tenant_id: str | None, loc: tuple[str | int, ...]
 ) -> _NestedErrors:
@@ -499,7 +502,7 @@ class Message(KeyedItem):
     @classmethod
     def _sk_is_a_time(cls, value: str) -> str:
         """`sk` is the message time, ISO-8601 UTC with milliseconds (`keys.message_sk`)."""
-        _contract_check(keys.parse_message_sk)(value)
+        _check_message_sk(value)
         return value
 
     @field_validator("timestamp")
@@ -638,7 +641,7 @@ class MessageIdentity(MetadataItem):
     @classmethod
     def _message_sk_is_a_time(cls, value: str) -> str:
         """`messageSk` is a message sort key: the stored message's time (`keys.message_sk`)."""
-        _contract_check(keys.parse_message_sk)(value)
+        _check_message_sk(value)
         return value
 
     @property

@@ -121,11 +121,12 @@ def detect_kind(record: Any) -> RecordKind | None:
     """The kind of a record judged by its content, or None when nothing identifies it."""
     if not isinstance(record, Mapping):
         return None
-    if keys.pk_kind(record.get("pk")) is keys.KeyKind.EVENT:  # a processing record names its eventType too
+    key_kind = keys.pk_kind(record.get("pk"))
+    if key_kind is keys.KeyKind.EVENT:  # a processing record names its eventType too
         return RecordKind.PROCESSED_EVENT
     if "eventType" in record:
         return RecordKind.EVENT
-    if (key_kind := keys.pk_kind(record.get("pk"))) is not None:
+    if key_kind is not None:
         return _PK_KINDS[key_kind]
     if any(f in record for f in _REGISTRY_FIELDS):
         return RecordKind.TENANT
@@ -187,12 +188,15 @@ _MODEL_KINDS: dict[type[ContractModel], RecordKind] = {
 
 
 def _validate_one(
-    record: Any, where: str, tenant_id: str | None
+    record: Any, where: str, tenant_id: str | None, *, repeated_keys: bool = True
 ) -> tuple[ContractModel | None, RecordKind | None, list[Violation]]:
-    """`validate_record` that also says the valid model's kind (None with the model)."""
+    """`validate_record` that also says the valid model's kind (None with the model).
+
+    `repeated_keys=False`: the caller knows no JSON object of `record` had a key twice.
+    """
     if not isinstance(record, Mapping):
         return None, None, [Violation(where, RECORD_FIELD, f"must be a JSON object, got {_json_type(record)}")]
-    duplicates = [Violation(where, f, r) for f, r in duplicate_keys(record)]
+    duplicates = [Violation(where, f, r) for f, r in duplicate_keys(record)] if repeated_keys else []
     model = model_for(record)
     if isinstance(model, Violation):
         return None, None, duplicates + [Violation(where, model.field, model.rule)]
@@ -355,13 +359,17 @@ class StreamingInput:
         problems: list[Violation] = []
         found: list[Violation] = []
         read_any = False
+        duplicates_seen = _DUPLICATES_SEEN[0]
 
         def take(n: int, record: Any) -> None:
-            nonlocal read_any
+            nonlocal read_any, duplicates_seen
             read_any = True
             where = f"{name}:{n}"
             report.checked += 1
-            model, kind, violations = _validate_one(record, where, self.tenant_id)
+            # Decoded since the last record: this one. No object had a key twice: no need to look for one.
+            repeated = _DUPLICATES_SEEN[0] != duplicates_seen
+            duplicates_seen = _DUPLICATES_SEEN[0]
+            model, kind, violations = _validate_one(record, where, self.tenant_id, repeated_keys=repeated)
             if violations:
                 found.extend(violations)
             if model is not None and kind is not None:
@@ -554,9 +562,14 @@ class _JsonObject(dict[str, Any]):
     duplicates: tuple[str, ...] = ()
 
 
+_DUPLICATES_SEEN = [0]
+"""How many decoded JSON objects have had a key twice (this process): no change, no walk for duplicates."""
+
+
 def _object_pairs(pairs: list[tuple[str, Any]]) -> _JsonObject:
     obj = _JsonObject(pairs)
     if len(obj) != len(pairs):
+        _DUPLICATES_SEEN[0] += 1
         seen: set[str] = set()
         repeated: list[str] = []
         for k, _ in pairs:
@@ -975,7 +988,7 @@ class _CrossState:
         if isinstance(model, Message):
             self.id_hashes.append(hash((model.tenant_id, model.message_id)))
             self.id_positions.append(pos)
-            if model.data_references:
+            if model.metadata and "dataReferences" in model.metadata:
                 self.references.extend((pos, prefix, ref) for prefix, ref in _references(model))
         elif isinstance(model, Metric):
             self.metrics.append((pos, MetricFacts.of(model)))
