@@ -733,6 +733,7 @@ class _Fallback(Exception):
 
 _CHUNK = 1 << 20
 _NOT_JSON_SPACE = re.compile(r"[^ \t\n\r]")
+_NUMBER_CHARS = re.compile(r"[0-9.eE+\-]*")
 
 
 class _Chunks:
@@ -745,10 +746,10 @@ class _Chunks:
         self.pos = 0
         self.eof = False
 
-    def read(self, size: int = _CHUNK) -> str:
-        """The next chunk of text ("" at the end of the file, then `eof` is set)."""
+    def read(self, size: int = 0) -> str:
+        """The next chunk of text (of about `size` or `_CHUNK` bytes; "" at the end of the file, then `eof` is set)."""
         try:
-            data = self.handle.read(size)
+            data = self.handle.read(size or _CHUNK)
             text = self.decoder.decode(data, final=not data)
         except (OSError, UnicodeDecodeError):
             raise _Fallback from None
@@ -757,7 +758,7 @@ class _Chunks:
         self.eof = not data
         return text
 
-    def more(self, size: int = _CHUNK) -> bool:
+    def more(self, size: int = 0) -> bool:
         """Append the next chunk to `buf` (dropping what lies before `pos`); False at the end of the file."""
         while not self.eof:
             text = self.read(size)
@@ -785,12 +786,17 @@ class _Chunks:
             try:
                 value, end = _DECODER.raw_decode(self.buf, start)
             except json.JSONDecodeError:
-                if not self.more(max(_CHUNK, len(self.buf))):
+                if not self.more(max(_CHUNK, len(self.buf) - self.pos)):
                     raise _Fallback from None
                 continue
             except (RecursionError, ValueError):
                 raise _Fallback from None
-            if end == len(self.buf) and self.more():  # a number or literal may go on in the next chunk
+            if (  # a number may go on in the next chunk (`12` of `12.5e3`): read on until something follows it
+                isinstance(value, (int, float, Decimal))
+                and not isinstance(value, bool)
+                and _NUMBER_CHARS.fullmatch(self.buf, end)
+                and self.more()
+            ):
                 continue
             if (
                 self.buf.count("{", start, end) + self.buf.count("[", start, end) >= MAX_JSON_DEPTH
@@ -926,6 +932,10 @@ def _references(model: ContractModel) -> list[tuple[str, DataReference]]:
     return []
 
 
+_key_hash = hash
+"""The 64-bit hash of a key (a tuple of str); collisions are resolved exactly, so any hash would do."""
+
+
 def _colliding(hashes: array[int], positions: array[int]) -> set[int]:
     """The positions whose hash another position shares (a sort, then one pass): the only ones compared exactly."""
     ordered = sorted(hashes)
@@ -983,10 +993,10 @@ class _CrossState:
         """Log a valid record at position `pos` (positions must grow in record order)."""
         key = _table_key(kind, model)
         if key is not None:
-            self.key_hashes.append(hash(key))
+            self.key_hashes.append(_key_hash(key))
             self.key_positions.append(pos)
         if isinstance(model, Message):
-            self.id_hashes.append(hash((model.tenant_id, model.message_id)))
+            self.id_hashes.append(_key_hash((model.tenant_id, model.message_id)))
             self.id_positions.append(pos)
             if model.metadata and "dataReferences" in model.metadata:
                 self.references.extend((pos, prefix, ref) for prefix, ref in _references(model))
