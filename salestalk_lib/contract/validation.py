@@ -933,14 +933,17 @@ def _references(model: ContractModel) -> list[tuple[str, DataReference]]:
 
 
 _key_hash = hash
+_SORT_PARTS = 4
 """The 64-bit hash of a key (a tuple of str); collisions are resolved exactly, so any hash would do."""
 
 
 def _colliding(hashes: array[int], positions: array[int]) -> set[int]:
-    """The positions whose hash another position shares (a sort, then one pass): the only ones compared exactly."""
-    ordered = sorted(hashes)
-    shared = {a for a, b in itertools.pairwise(ordered) if a == b}
-    del ordered
+    """The positions whose hash another position shares (sorts, then one pass): the only ones compared exactly."""
+    shared: set[int] = set()
+    for part in range(_SORT_PARTS):  # a quarter of the hashes at a time: a quarter of the sort's memory
+        ordered = sorted(h for h in hashes if h % _SORT_PARTS == part)
+        shared.update(a for a, b in itertools.pairwise(ordered) if a == b)
+        del ordered
     return {positions[i] for i, h in enumerate(hashes) if h in shared} if shared else set()
 
 
