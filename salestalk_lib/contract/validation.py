@@ -119,7 +119,7 @@ _REGISTRY_FIELDS = ("messagesTableName", "metricsTableName", "s3Prefix", "ownerE
 
 def detect_kind(record: Any) -> RecordKind | None:
     """The kind of a record judged by its content, or None when nothing identifies it."""
-    if not isinstance(record, Mapping):
+    if type(record) is not _JsonObject and not isinstance(record, Mapping):
         return None
     key_kind = keys.pk_kind(record.get("pk"))
     if key_kind is keys.KeyKind.EVENT:  # a processing record names its eventType too
@@ -194,7 +194,7 @@ def _validate_one(
 
     `repeated_keys=False`: the caller knows no JSON object of `record` had a key twice.
     """
-    if not isinstance(record, Mapping):
+    if type(record) is not _JsonObject and not isinstance(record, Mapping):
         return None, None, [Violation(where, RECORD_FIELD, f"must be a JSON object, got {_json_type(record)}")]
     duplicates = [Violation(where, f, r) for f, r in duplicate_keys(record)] if repeated_keys else []
     model = model_for(record)
@@ -616,6 +616,7 @@ def duplicate_keys(value: Any) -> list[tuple[str, str]]:
 
 _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=float, object_pairs_hook=_object_pairs)
 """The records' JSON decoder: `json.loads(text, **these options)` is `_DECODER.decode(text)`."""
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _INT_LIMIT = re.compile(r"Exceeds the limit \((\d+) digits\).*value has (\d+) digits")
 
 
@@ -627,6 +628,9 @@ def parse_json(text: str, where: str = "<json>") -> Any:
     input, naming `where` (and, in a text of several lines, the line): invalid JSON, nesting
     deeper than `MAX_JSON_DEPTH`, an integer literal longer than Python converts (4,300 digits).
     """
+    value = _quick_object(text)
+    if value is not None:
+        return value
     try:
         if text.startswith("\ufeff"):  # what json.loads says of a byte order mark
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
@@ -651,6 +655,23 @@ def parse_json(text: str, where: str = "<json>") -> Any:
     if (text.count("{") + text.count("[") > MAX_JSON_DEPTH) and _deeper_than(value, MAX_JSON_DEPTH):
         raise InputError(where, _too_deep())
     return value
+
+
+def _quick_object(text: str) -> _JsonObject | None:
+    """The JSON object `text` holds, decoded as `parse_json` would; None whenever `parse_json` must look closer.
+
+    A record's usual shape (one object, no nesting over the limit) skips `JSONDecoder.decode`'s
+    wrappers; anything else, an error included, gets None and `parse_json`'s own decisions.
+    """
+    if not text.startswith("{"):
+        return None
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, RecursionError, ValueError):
+        return None
+    if (end != len(text) and text[end:].strip(" \t\n\r")) or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
+        return None
+    return value if type(value) is _JsonObject else None
 
 
 def _too_deep() -> str:
