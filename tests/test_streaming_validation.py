@@ -102,6 +102,11 @@ CASES = [
     ("missing-comma.json", "[" + ITEM_JSON + " " + ITEM_JSON + "]"),
     ("extra-data.json", "[" + ITEM_JSON + "]\n[" + ITEM_JSON + "]\n"),
     ("lines-in-json.json", ITEM_JSON + "\n" + ITEM_JSON + "\n"),
+    (
+        "repeated-key-in-lines.json",
+        ITEM_JSON + "\n" + ITEM_JSON.replace("turn 0", "b") + "\n" + ITEM_JSON[:-1] + ', "text": "c"}\n',
+    ),
+    ("repeated-key-late.jsonl", ITEM_JSON + "\n" * 3 + ITEM_JSON[:-1] + ', "sender": "user"}\n' + ITEM_JSON + "\n"),
     ("deep.json", "[" + ITEM_JSON + "," + "[" * 63 + "]" * 63 + "]"),
     ("too-deep.json", "[" + ITEM_JSON + "," + "[" * 64 + "]" * 64 + "]"),
     ("deep-strings.json", "[" + json.dumps({"x": "[" * 200}) + "]"),

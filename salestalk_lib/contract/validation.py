@@ -360,6 +360,7 @@ class StreamingInput:
         found: list[Violation] = []
         read_any = False
         duplicates_seen = _DUPLICATES_SEEN[0]
+        whole_file = False  # records decoded all at once: the counter says nothing of each one
 
         def take(n: int, record: Any) -> None:
             nonlocal read_any, duplicates_seen
@@ -367,7 +368,7 @@ class StreamingInput:
             where = f"{name}:{n}"
             report.checked += 1
             # Decoded since the last record: this one. No object had a key twice: no need to look for one.
-            repeated = _DUPLICATES_SEEN[0] != duplicates_seen
+            repeated = whole_file or _DUPLICATES_SEEN[0] != duplicates_seen
             duplicates_seen = _DUPLICATES_SEEN[0]
             model, kind, violations = _validate_one(record, where, self.tenant_id, repeated_keys=repeated)
             if violations:
@@ -390,7 +391,7 @@ class StreamingInput:
             state.rollback(mark)
             report.checked, report.counts = checked, counts
             del report.records[kept:]
-            problems, found, read_any = [], [], False
+            problems, found, read_any, whole_file = [], [], False, True
             numbered, problems = _read_numbered(path)
             for n, record in numbered:
                 take(n, record)
