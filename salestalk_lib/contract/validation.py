@@ -337,8 +337,7 @@ class StreamingInput:
         """The second pass: every valid record, file by file, after `validate()` found no violation."""
         report = self._report if self._report is not None else self.validate()
         report.raise_for_violations()
-        assert self._files is not None
-        for path in self._files:
+        for path in self._files or []:
             name = str(path)
             problems: list[Violation] = []
             for n, record in _numbered_records(path, problems):
