@@ -78,6 +78,8 @@ _EXPORTS: dict[str, str] = {
     "EventEnvelope": "contract.models",
     "validate_record": "contract.validation",
     "validate_paths": "contract.validation",
+    "StreamingInput": "contract.validation",
+    "iter_valid": "contract.validation",
     # errors, grouped by what a caller can do
     "SalesTalkError": "contract.errors",
     "ContractError": "contract.errors",
@@ -167,7 +169,7 @@ if TYPE_CHECKING:  # what static checkers and IDEs see (tests/test_public_api.py
         event_json,
     )
     from salestalk_lib.contract.settings import Settings
-    from salestalk_lib.contract.validation import validate_paths, validate_record
+    from salestalk_lib.contract.validation import StreamingInput, iter_valid, validate_paths, validate_record
     from salestalk_lib.dynamo.retry import Retrier, policy_table
     from salestalk_lib.dynamo.scope import TenantScope
     from salestalk_lib.dynamo.storage import Storage

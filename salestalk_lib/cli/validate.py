@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from salestalk_lib.contract import keys
-from salestalk_lib.contract.validation import validate_paths
+from salestalk_lib.contract.validation import StreamingInput
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tenant is not None:
         # A bad option is a usage error (exit 2), not a violation of every record.
         keys.validate_tenant_id(args.tenant)
-    report = validate_paths(args.paths, tenant_id=args.tenant)
+    report = StreamingInput(args.paths, tenant_id=args.tenant).validate()  # bounded memory: records not kept
     for violation in report.violations:
         print(violation)
     unreadable = len(report.input_errors)

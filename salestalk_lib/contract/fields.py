@@ -117,6 +117,7 @@ _MIN_EXPONENT = -165
 # Exact for any number the rules accept (38 digits); a rounding here would be a bug, so it traps.
 _NORMALISE = Context(prec=DYNAMODB_MAX_DIGITS, traps=[Inexact, InvalidOperation])
 _ONE = Decimal(1)
+_PLAIN_INT_BOUND = 10**DYNAMODB_MAX_DIGITS
 
 
 def dynamodb_number(value: Any) -> Decimal:
@@ -132,6 +133,18 @@ def dynamodb_number(value: Any) -> Decimal:
     through `repr` (the shortest text that reads back as the same float), so 0.35 becomes
     Decimal('0.35'), not 0.34999999999999997779...
     """
+    if type(value) is int and -_PLAIN_INT_BOUND < value < _PLAIN_INT_BOUND:
+        return Decimal(value)  # what the rules below come to for a whole number of at most 38 digits
+    if type(value) is Decimal and value:
+        _, digits, exponent = value.as_tuple()
+        if (
+            type(exponent) is int
+            and _MIN_EXPONENT <= exponent <= 0
+            and digits[-1]
+            and len(digits) <= DYNAMODB_MAX_DIGITS
+            and _MIN_ADJUSTED <= value.adjusted() <= _MAX_ADJUSTED
+        ):
+            return value  # already in stored form: no trailing zero, within every limit below
     if isinstance(value, bool):
         raise ContractError("must be a number, not a boolean")
     if isinstance(value, Decimal):
@@ -275,17 +288,33 @@ MessageText = Annotated[
 """1-10,000 characters, not only whitespace; line breaks and tabs allowed, no other control character."""
 Name = NonEmptyText
 Email = Annotated[EmailStr, Strict()]
+_VALID_TENANT_IDS: set[str] = set()
+"""Tenant ids that passed `keys.validate_tenant_id` (a few per input, checked once each; bounded)."""
+
+
+def _tenant_id(value: str) -> str:
+    if value in _VALID_TENANT_IDS:
+        return value
+    try:
+        keys.validate_tenant_id(value)
+    except ContractError as exc:
+        raise _rule(str(exc)) from None
+    if len(_VALID_TENANT_IDS) < 4096:
+        _VALID_TENANT_IDS.add(value)
+    return value
+
+
 TenantId = Annotated[
     str,
     Strict(),
-    AfterValidator(_contract_check(keys.validate_tenant_id)),
+    AfterValidator(_tenant_id),
     Field(json_schema_extra={"pattern": keys.TENANT_ID_PATTERN, "minLength": 1, "maxLength": keys.TENANT_ID_MAX}),
 ]
 """1-64 lowercase letters, digits and inner `-` (safe inside a table name)."""
 
 
 def _uuid4(value: str) -> str:
-    if not keys.is_uuid4(value):
+    if not keys.UUID4_RE.fullmatch(value):  # a str: the field is strict
         raise _rule(f"must be a lowercase UUID v4 (like 8f1c...-4...-a...), got {value!r}")
     return value
 

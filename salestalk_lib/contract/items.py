@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple, Self
 
 from pydantic import (
     AfterValidator,
@@ -376,13 +376,15 @@ class DataReference(ContractModel):
         """The tenant whose metrics table the reference points into."""
         return keys.parse_metrics_table_base(self.source.table)
 
-    def check_against(self, item: Metric | Mapping[str, Any] | None) -> list[Mismatch]:
+    def check_against(self, item: Metric | MetricFacts | Mapping[str, Any] | None) -> list[Mismatch]:
         """Every way this reference disagrees with the stored metric item (empty list: it matches).
 
         Pure: the caller fetches `item` (by `source.pk`/`source.sk` from `source.table`).
         """
         if item is None:
             return [Mismatch("source", f"{self.source.table} {self.source.pk} {self.source.sk}", "no such item")]
+        if isinstance(item, MetricFacts):
+            return self._mismatches(item)
         if not isinstance(item, Metric):
             try:
                 item = Metric.from_item(item)
@@ -392,18 +394,51 @@ class DataReference(ContractModel):
                         "source", "a valid metric item", f"an invalid item ({exc.error_count()} contract violation(s))"
                     )
                 ]
+        return self._mismatches(MetricFacts.of(item))
+
+    def _mismatches(self, item: MetricFacts) -> list[Mismatch]:
         checks = [
             ("source.table", self.source.table, keys.metrics_table_base(item.tenant_id)),
             ("source.pk", self.source.pk, item.pk),
             ("source.sk", self.source.sk, item.sk),
             ("metric", self.metric, item.subject),
-            ("period", self.period, item.period.text),
+            ("period", self.period, item.period_text),
             ("value", self.value, item.value),
             ("unit", self.unit, item.unit),
         ]
         if self.dimensions is not None:
             checks.append(("dimensions", self.dimensions, item.dimensions))
         return [Mismatch(name, ref, stored) for name, ref, stored in checks if ref != stored]
+
+
+class MetricFacts(NamedTuple):
+    """What `DataReference.check_against` compares of a metric: kept instead of the model when many are held."""
+
+    tenant_id: str
+    pk: str
+    sk: str
+    subject: Any
+    period_text: str
+    value: Any
+    unit: Any
+    dimensions: Any
+
+    @classmethod
+    def of(cls, metric: Metric) -> MetricFacts:
+        """The facts of a validated metric."""
+        return cls(
+            metric.tenant_id,
+            metric.pk,
+            metric.sk,
+            metric.subject,
+            metric.period.text,
+            metric.value,
+            metric.unit,
+            metric.dimensions,
+        )
+
+
+_check_message_sk = _contract_check(keys.parse_message_sk)
 
 
 def _references_in_tenant(
@@ -467,7 +502,7 @@ class Message(KeyedItem):
     @classmethod
     def _sk_is_a_time(cls, value: str) -> str:
         """`sk` is the message time, ISO-8601 UTC with milliseconds (`keys.message_sk`)."""
-        _contract_check(keys.parse_message_sk)(value)
+        _check_message_sk(value)
         return value
 
     @field_validator("timestamp")
@@ -606,7 +641,7 @@ class MessageIdentity(MetadataItem):
     @classmethod
     def _message_sk_is_a_time(cls, value: str) -> str:
         """`messageSk` is a message sort key: the stored message's time (`keys.message_sk`)."""
-        _contract_check(keys.parse_message_sk)(value)
+        _check_message_sk(value)
         return value
 
     @property

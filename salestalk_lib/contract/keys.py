@@ -42,6 +42,7 @@ must therefore filter by `parse_metric_sk(...).period.granularity`.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -93,6 +94,8 @@ _MSG_SK_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}
 # Public copies of the patterns, for JSON Schemas and docs.
 TENANT_ID_PATTERN = _TENANT_ID_RE.pattern
 UUID4_PATTERN = _UUID4_RE.pattern
+UUID4_RE = _UUID4_RE
+"""The compiled UUID v4 pattern (for validators that already know they hold a str)."""
 BATCH_ID_PATTERN = _BATCH_ID_RE.pattern
 PERIOD_PATTERN = r"^[0-9]{4}-(Q[1-4]|[0-9]{2}|[0-9]{2}-[0-9]{2})$"
 MESSAGE_SK_PATTERN = _MSG_SK_RE.pattern
@@ -173,20 +176,40 @@ def message_sk(when: datetime) -> str:
 
 def parse_message_sk(sk: object) -> datetime:
     """The UTC instant a message sort key names."""
-    if not isinstance(sk, str) or not _MSG_SK_RE.fullmatch(sk):
+    if isinstance(sk, str):
+        return _parse_message_sk(sk)
+    raise KeyGrammarError(f"message sk must look like 2025-11-09T10:00:00.000Z, got {sk!r}")
+
+
+@functools.lru_cache(maxsize=64)  # a message's validators read its sk twice (its own rule, then the timestamp's)
+def _parse_message_sk(sk: str) -> datetime:
+    if not _MSG_SK_RE.fullmatch(sk):
         raise KeyGrammarError(f"message sk must look like 2025-11-09T10:00:00.000Z, got {sk!r}")
-    try:
-        return datetime.strptime(sk, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    try:  # the fixed-width fields the pattern matched (strptime would take ~5x as long to say the same)
+        return datetime(
+            int(sk[0:4]),
+            int(sk[5:7]),
+            int(sk[8:10]),
+            int(sk[11:13]),
+            int(sk[14:16]),
+            int(sk[17:19]),
+            int(sk[20:23]) * 1000,
+            tzinfo=UTC,
+        )
     except ValueError as exc:
         raise KeyGrammarError(f"message sk {sk!r} is not a real date and time") from exc
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def unix_seconds(when: datetime) -> Decimal:
     """Unix seconds of an aware datetime as an exact Decimal (integral when whole seconds)."""
-    delta = when.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-    value = Decimal(micros) / Decimal(1_000_000)
-    return value.quantize(Decimal(1)) if micros % 1_000_000 == 0 else value.normalize()
+    delta = when.astimezone(UTC) - _EPOCH
+    seconds = delta.days * 86400 + delta.seconds
+    if not delta.microseconds:
+        return Decimal(seconds)
+    return Decimal(seconds * 1_000_000 + delta.microseconds).scaleb(-6).normalize()  # exact: at most 20 digits
 
 
 def from_unix_seconds(seconds: Decimal | int) -> datetime:

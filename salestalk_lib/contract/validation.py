@@ -40,16 +40,18 @@ from __future__ import annotations
 
 import codecs
 import errno
+import itertools
 import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -63,6 +65,7 @@ from salestalk_lib.contract.models import (
     Message,
     MessageIdentity,
     Metric,
+    MetricFacts,
     NarrativeGeneratedEvent,
     ProcessedEvent,
     SessionRollup,
@@ -116,13 +119,14 @@ _REGISTRY_FIELDS = ("messagesTableName", "metricsTableName", "s3Prefix", "ownerE
 
 def detect_kind(record: Any) -> RecordKind | None:
     """The kind of a record judged by its content, or None when nothing identifies it."""
-    if not isinstance(record, Mapping):
+    if type(record) is not _JsonObject and not isinstance(record, Mapping):
         return None
-    if keys.pk_kind(record.get("pk")) is keys.KeyKind.EVENT:  # a processing record names its eventType too
+    key_kind = keys.pk_kind(record.get("pk"))
+    if key_kind is keys.KeyKind.EVENT:  # a processing record names its eventType too
         return RecordKind.PROCESSED_EVENT
     if "eventType" in record:
         return RecordKind.EVENT
-    if (key_kind := keys.pk_kind(record.get("pk"))) is not None:
+    if key_kind is not None:
         return _PK_KINDS[key_kind]
     if any(f in record for f in _REGISTRY_FIELDS):
         return RecordKind.TENANT
@@ -173,18 +177,37 @@ def validate_record(
     record: Any, where: str, *, tenant_id: str | None = None
 ) -> tuple[ContractModel | None, list[Violation]]:
     """Validate one record of any kind: the model (None if invalid) and every violation."""
-    if not isinstance(record, Mapping):
-        return None, [Violation(where, RECORD_FIELD, f"must be a JSON object, got {_json_type(record)}")]
-    duplicates = [Violation(where, f, r) for f, r in duplicate_keys(record)]
+    model, _, violations = _validate_one(record, where, tenant_id)
+    return model, violations
+
+
+_MODEL_KINDS: dict[type[ContractModel], RecordKind] = {
+    **{model: kind for kind, model in KIND_MODELS.items()},
+    **dict.fromkeys(EVENT_MODELS.values(), RecordKind.EVENT),
+}
+
+
+def _validate_one(
+    record: Any, where: str, tenant_id: str | None, *, repeated_keys: bool = True
+) -> tuple[ContractModel | None, RecordKind | None, list[Violation]]:
+    """`validate_record` that also says the valid model's kind (None with the model).
+
+    `repeated_keys=False`: the caller knows no JSON object of `record` had a key twice.
+    """
+    if type(record) is not _JsonObject and not isinstance(record, Mapping):
+        return None, None, [Violation(where, RECORD_FIELD, f"must be a JSON object, got {_json_type(record)}")]
+    duplicates = [Violation(where, f, r) for f, r in duplicate_keys(record)] if repeated_keys else []
     model = model_for(record)
     if isinstance(model, Violation):
-        return None, duplicates + [Violation(where, model.field, model.rule)]
+        return None, None, duplicates + [Violation(where, model.field, model.rule)]
     try:
         validated = model.from_item(record, tenant_id=tenant_id)
     except ValidationError as exc:
-        return None, duplicates + violations_from(exc, where)
+        return None, None, duplicates + violations_from(exc, where)
     # A record with a duplicated attribute is ambiguous even if its last values pass.
-    return (None if duplicates else validated), duplicates
+    if duplicates:
+        return None, None, duplicates
+    return validated, _MODEL_KINDS[model], duplicates
 
 
 @dataclass(frozen=True)
@@ -198,12 +221,17 @@ class ValidRecord:
 
 @dataclass
 class ValidationReport:
-    """The outcome of validating files or records: the valid models and every violation."""
+    """The outcome of validating files or records: the valid models (unless streamed) and every violation.
+
+    `counts` holds how many valid records of each kind were read, also when the records
+    themselves were not kept (`StreamingInput.validate`).
+    """
 
     records: list[ValidRecord] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     files: int = 0
     checked: int = 0
+    counts: dict[RecordKind, int] = field(default_factory=dict)
 
     @property
     def input_errors(self) -> list[Violation]:
@@ -225,8 +253,8 @@ class ValidationReport:
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
-        for r in self.records:
-            counts[r.kind.value] = counts.get(r.kind.value, 0) + 1
+        for kind, n in self.counts.items():
+            counts[kind.value] = counts.get(kind.value, 0) + n
         detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
         files = f" in {self.files} file(s)" if self.files else ""
         return f"{self.checked} record(s){files}" + (f" ({detail})" if detail else "")
@@ -235,11 +263,11 @@ class ValidationReport:
 def _validate_labelled(labelled: Iterable[tuple[str, Any]], report: ValidationReport, tenant_id: str | None) -> None:
     for where, record in labelled:
         report.checked += 1
-        model, violations = validate_record(record, where, tenant_id=tenant_id)
+        model, kind, violations = _validate_one(record, where, tenant_id)
         report.violations.extend(violations)
-        kind = detect_kind(record)
         if model is not None and kind is not None:  # a valid model always has a kind
             report.records.append(ValidRecord(where, kind, model))
+            report.counts[kind] = report.counts.get(kind, 0) + 1
 
 
 def validate_records(
@@ -256,15 +284,10 @@ def validate_paths(paths: Sequence[str | Path], *, tenant_id: str | None = None)
     """Validate every JSON / JSON-lines file in `paths` (directories are searched recursively).
 
     Paths that cannot be read as records are reported too (`ValidationReport.input_errors`).
+    The valid records are kept in the report (`records`); to validate large inputs without
+    holding them, use `StreamingInput` (what `salestalk validate` does).
     """
-    report = ValidationReport()
-    for path in json_files(paths, report.violations):
-        labelled, problems = read_records(path)
-        report.files += bool(labelled) or not problems  # files that were read (some records may be bad)
-        report.violations.extend(problems)
-        _validate_labelled(labelled, report, tenant_id)
-    report.violations.extend(cross_check(report.records))
-    return report
+    return StreamingInput(paths, tenant_id=tenant_id).validate(keep_records=True)
 
 
 def load_valid(paths: Sequence[str | Path], *, tenant_id: str | None = None) -> ValidationReport:
@@ -272,6 +295,134 @@ def load_valid(paths: Sequence[str | Path], *, tenant_id: str | None = None) -> 
     report = validate_paths(paths, tenant_id=tenant_id)
     report.raise_for_violations()
     return report
+
+
+class StreamingInput:
+    """Record files validated in bounded memory: a full first pass, then the valid records streamed again.
+
+    `validate()` reads every file one record at a time (JSON lines line by line, a JSON array
+    element by element), validates each record and drops it: only compact key logs survive
+    for the rules between records (`cross_check`), so memory does not grow with the records
+    kept (64-bit key hashes and record positions, about 30 bytes a record; exact: records
+    whose hashes collide are read again and compared by their keys). The report is the one
+    `validate_paths` gives, minus `records`. `records()` then reads the files again and yields
+    each valid record, file by file; it raises ValidationFailed unless the first pass was
+    clean (all-or-nothing: a caller writes nothing until every record is known to be valid).
+    """
+
+    def __init__(self, paths: Sequence[str | Path], *, tenant_id: str | None = None) -> None:
+        self.paths = list(paths)
+        self.tenant_id = tenant_id
+        self._files: list[Path] | None = None
+        self._report: ValidationReport | None = None
+
+    def validate(self, *, keep_records: bool = False) -> ValidationReport:
+        """The first pass: every violation (each record's and those between records) in a report."""
+        report = ValidationReport()
+        files = json_files(self.paths, report.violations)
+        names = [str(p) for p in files]
+        state = _CrossState()
+        for index, path in enumerate(files):
+            self._scan_file(index, path, report, state, keep_records)
+        report.violations.extend(
+            state.finish(
+                lambda pos: f"{names[pos >> 32]}:{pos & _RECORD_MASK}",
+                lambda wanted: self._models_at(files, wanted),
+            )
+        )
+        self._files, self._report = files, report
+        return report
+
+    def records(self) -> Iterator[ValidRecord]:
+        """The second pass: every valid record, file by file, after `validate()` found no violation."""
+        report = self._report if self._report is not None else self.validate()
+        report.raise_for_violations()
+        for path in self._files or []:
+            name = str(path)
+            problems: list[Violation] = []
+            for n, record in _numbered_records(path, problems):
+                where = f"{name}:{n}"
+                model, kind, violations = _validate_one(record, where, self.tenant_id)
+                problems.extend(violations)
+                if model is not None and kind is not None:
+                    yield ValidRecord(where, kind, model)
+            if problems:  # the file changed since the first pass
+                raise ValidationFailed(problems)
+
+    def _scan_file(
+        self, index: int, path: Path, report: ValidationReport, state: _CrossState, keep_records: bool
+    ) -> None:
+        name = str(path)
+        mark = state.mark()
+        checked, counts, kept = report.checked, dict(report.counts), len(report.records)
+        problems: list[Violation] = []
+        found: list[Violation] = []
+        read_any = False
+        duplicates_seen = _DUPLICATES_SEEN[0]
+        whole_file = False  # records decoded all at once: the counter says nothing of each one
+
+        def take(n: int, record: Any) -> None:
+            nonlocal read_any, duplicates_seen
+            read_any = True
+            where = f"{name}:{n}"
+            report.checked += 1
+            # Decoded since the last record: this one. No object had a key twice: no need to look for one.
+            repeated = whole_file or _DUPLICATES_SEEN[0] != duplicates_seen
+            duplicates_seen = _DUPLICATES_SEEN[0]
+            model, kind, violations = _validate_one(record, where, self.tenant_id, repeated_keys=repeated)
+            if violations:
+                found.extend(violations)
+            if model is not None and kind is not None:
+                report.counts[kind] = report.counts.get(kind, 0) + 1
+                state.add((index << 32) | n, kind, model)
+                if keep_records:
+                    report.records.append(ValidRecord(where, kind, model))
+
+        try:
+            for item in _stream_file(path):
+                if isinstance(item, Violation):
+                    problems.append(item)
+                else:
+                    take(*item)
+        except InputError as exc:
+            problems = [Violation(exc.where, FILE_FIELD, exc.problem)]
+        except _Fallback:  # the whole-file reader decides, exactly as it always has
+            state.rollback(mark)
+            report.checked, report.counts = checked, counts
+            del report.records[kept:]
+            problems, found, read_any, whole_file = [], [], False, True
+            numbered, problems = _read_numbered(path)
+            for n, record in numbered:
+                take(n, record)
+        report.files += read_any or not problems  # files that were read (some records may be bad)
+        report.violations.extend(problems)
+        report.violations.extend(found)
+
+    def _models_at(self, files: Sequence[Path], wanted: set[int]) -> dict[int, tuple[RecordKind, ContractModel]]:
+        """The kinds and models of the records at positions `wanted`, read again (only those are validated)."""
+        found: dict[int, tuple[RecordKind, ContractModel]] = {}
+        for index in sorted({pos >> 32 for pos in wanted}):
+            path = files[index]
+            numbers = {pos & _RECORD_MASK for pos in wanted if pos >> 32 == index}
+            for n, record in _numbered_records(path, [], numbers):
+                if n in numbers:
+                    model, kind, _ = _validate_one(record, f"{path}:{n}", self.tenant_id)
+                    if model is not None and kind is not None:
+                        found[(index << 32) | n] = (kind, model)
+        return found
+
+
+def iter_valid(paths: Sequence[str | Path], *, tenant_id: str | None = None) -> Iterator[ContractModel]:
+    """The valid models of `paths`, file by file, in bounded memory; ValidationFailed (listing all) first if any is not.
+
+    A full first pass validates everything before the first model is yielded, so a consumer
+    that writes what it is given writes nothing from an invalid input (`StreamingInput`).
+    """
+    for record in StreamingInput(paths, tenant_id=tenant_id).records():
+        yield record.model
+
+
+_RECORD_MASK = (1 << 32) - 1
 
 
 def json_files(paths: Sequence[str | Path], problems: list[Violation]) -> list[Path]:
@@ -342,6 +493,18 @@ def read_input_bytes(path: str | Path) -> bytes:
     The file is opened non-blocking and checked with fstat before a byte is read, so a FIFO or
     a device is refused instead of blocking, and nothing can swap the file in between.
     """
+    with open_input(path) as handle:
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise InputError(str(path), f"cannot be read: {_reason(exc)}") from None
+
+
+def open_input(path: str | Path) -> BinaryIO:
+    """A regular file opened for reading in binary; InputError (naming the path and what to do) for anything else.
+
+    Opened non-blocking and checked with fstat before a byte is read (see `read_input_bytes`).
+    """
     name = str(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -362,11 +525,7 @@ def read_input_bytes(path: str | Path) -> bytes:
         os.close(fd)
         kind = next((label for test, label in _FILE_KINDS if test(mode)), "not a regular file")
         raise InputError(name, f"is {kind}, not a regular file: put the records in a file and name that")
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            return handle.read()
-        except OSError as exc:
-            raise InputError(name, f"cannot be read: {_reason(exc)}") from None
+    return os.fdopen(fd, "rb")
 
 
 def read_input_text(path: str | Path) -> str:
@@ -403,9 +562,14 @@ class _JsonObject(dict[str, Any]):
     duplicates: tuple[str, ...] = ()
 
 
+_DUPLICATES_SEEN = [0]
+"""How many decoded JSON objects have had a key twice (this process): no change, no walk for duplicates."""
+
+
 def _object_pairs(pairs: list[tuple[str, Any]]) -> _JsonObject:
     obj = _JsonObject(pairs)
     if len(obj) != len(pairs):
+        _DUPLICATES_SEEN[0] += 1
         seen: set[str] = set()
         repeated: list[str] = []
         for k, _ in pairs:
@@ -450,6 +614,9 @@ def duplicate_keys(value: Any) -> list[tuple[str, str]]:
     return _duplicate_keys(value, ()) if _any_duplicates(value) else []
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=float, object_pairs_hook=_object_pairs)
+"""The records' JSON decoder: `json.loads(text, **these options)` is `_DECODER.decode(text)`."""
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _INT_LIMIT = re.compile(r"Exceeds the limit \((\d+) digits\).*value has (\d+) digits")
 
 
@@ -461,8 +628,13 @@ def parse_json(text: str, where: str = "<json>") -> Any:
     input, naming `where` (and, in a text of several lines, the line): invalid JSON, nesting
     deeper than `MAX_JSON_DEPTH`, an integer literal longer than Python converts (4,300 digits).
     """
+    value = _quick_object(text)
+    if value is not None:
+        return value
     try:
-        value = json.loads(text, parse_float=Decimal, parse_constant=float, object_pairs_hook=_object_pairs)
+        if text.startswith("\ufeff"):  # what json.loads says of a byte order mark
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         if "\n" not in text:  # one line (a JSON-lines record): `where` already names it
             raise InputError(where, f"not valid JSON: {exc.msg} (column {exc.colno})") from None
@@ -483,6 +655,23 @@ def parse_json(text: str, where: str = "<json>") -> Any:
     if (text.count("{") + text.count("[") > MAX_JSON_DEPTH) and _deeper_than(value, MAX_JSON_DEPTH):
         raise InputError(where, _too_deep())
     return value
+
+
+def _quick_object(text: str) -> _JsonObject | None:
+    """The JSON object `text` holds, decoded as `parse_json` would; None whenever `parse_json` must look closer.
+
+    A record's usual shape (one object, no nesting over the limit) skips `JSONDecoder.decode`'s
+    wrappers; anything else, an error included, gets None and `parse_json`'s own decisions.
+    """
+    if not text.startswith("{"):
+        return None
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, RecursionError, ValueError):
+        return None
+    if (end != len(text) and text[end:].strip(" \t\n\r")) or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
+        return None
+    return value if type(value) is _JsonObject else None
 
 
 def _too_deep() -> str:
@@ -512,8 +701,15 @@ def read_records(path: str | Path) -> tuple[list[tuple[str, Any]], list[Violatio
     A JSON document holding an array gives one record per element, an object one
     record; a JSON-lines file (or any file whose JSON is followed by more JSON) one
     record per non-blank line (lines end at `\\n`; a `\\r` before it is JSON whitespace).
+    The whole file is read at once; `StreamingInput` reads one record at a time.
     """
-    path = Path(path)
+    name = str(path)
+    numbered, problems = _read_numbered(Path(path))
+    return [(f"{name}:{n}", r) for n, r in numbered], problems
+
+
+def _read_numbered(path: Path) -> tuple[list[tuple[int, Any]], list[Violation]]:
+    """`read_records` with each record's number (line or array position) instead of its label."""
     name = str(path)
     try:
         text = read_input_text(path)
@@ -531,9 +727,9 @@ def read_records(path: str | Path) -> tuple[list[tuple[str, Any]], list[Violatio
                 return [], [Violation(exc.where, FILE_FIELD, exc.problem)]
         else:
             if isinstance(document, list):
-                return [(f"{name}:{i}", r) for i, r in enumerate(document, start=1)], []
+                return list(enumerate(document, start=1)), []
             if isinstance(document, Mapping):
-                return [(f"{name}:1", document)], []
+                return [(1, document)], []
             return [], [
                 Violation(
                     name,
@@ -546,10 +742,178 @@ def read_records(path: str | Path) -> tuple[list[tuple[str, Any]], list[Violatio
         if not line.strip():
             continue
         try:
-            records.append((f"{name}:{lineno}", parse_json(line, f"{name}:{lineno}")))
+            records.append((lineno, parse_json(line, f"{name}:{lineno}")))
         except InputError as exc:
             problems.append(Violation(exc.where, FILE_FIELD, exc.problem))
     return records, problems
+
+
+class _Fallback(Exception):
+    """The streaming reader met what only the whole-file reader decides (bad input, or an unusual layout)."""
+
+
+_CHUNK = 1 << 20
+_NOT_JSON_SPACE = re.compile(r"[^ \t\n\r]")
+_NUMBER_CHARS = re.compile(r"[0-9.eE+\-]*")
+
+
+class _Chunks:
+    """A file's text read a chunk at a time: UTF-8 (a leading byte order mark dropped), no NUL, else `_Fallback`."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+
+    def read(self, size: int = 0) -> str:
+        """The next chunk of text (of about `size` or `_CHUNK` bytes; "" at the end of the file, then `eof` is set)."""
+        try:
+            data = self.handle.read(size or _CHUNK)
+            text = self.decoder.decode(data, final=not data)
+        except (OSError, UnicodeDecodeError):
+            raise _Fallback from None
+        if "\x00" in text:
+            raise _Fallback
+        self.eof = not data
+        return text
+
+    def more(self, size: int = 0) -> bool:
+        """Append the next chunk to `buf` (dropping what lies before `pos`); False at the end of the file."""
+        while not self.eof:
+            text = self.read(size)
+            if text:
+                self.buf = self.buf[self.pos :] + text
+                self.pos = 0
+                return True
+        return False
+
+    def next_char(self) -> str:
+        """Skip JSON whitespace; the character at `pos` then, or "" at the end of the file."""
+        while True:
+            found = _NOT_JSON_SPACE.search(self.buf, self.pos)
+            if found is not None:
+                self.pos = found.start()
+                return self.buf[self.pos]
+            self.pos = len(self.buf)
+            if not self.more():
+                return ""
+
+    def value(self) -> Any:
+        """Decode the JSON value at `pos` (reading on until it is complete) and move past it."""
+        while True:
+            start = self.pos
+            try:
+                value, end = _DECODER.raw_decode(self.buf, start)
+            except json.JSONDecodeError:
+                if not self.more(max(_CHUNK, len(self.buf) - self.pos)):
+                    raise _Fallback from None
+                continue
+            except (RecursionError, ValueError):
+                raise _Fallback from None
+            if (  # a number may go on in the next chunk (`12` of `12.5e3`): read on until something follows it
+                isinstance(value, (int, float, Decimal))
+                and not isinstance(value, bool)
+                and _NUMBER_CHARS.fullmatch(self.buf, end)
+                and self.more()
+            ):
+                continue
+            if (
+                self.buf.count("{", start, end) + self.buf.count("[", start, end) >= MAX_JSON_DEPTH
+                and _deeper_than(value, MAX_JSON_DEPTH - 1)  # inside the array: one level less
+            ):
+                raise _Fallback
+            self.pos = end
+            return value
+
+
+def _stream_file(path: Path, wanted: set[int] | None = None) -> Iterator[tuple[int, Any] | Violation]:
+    """The numbered records of one file, read one at a time, and its problems (bad input) as they are met.
+
+    Raises InputError for a path that is not a readable regular file, and `_Fallback` when the
+    whole-file reader (`_read_numbered`) must decide: a JSON file that is not an array of
+    records, an error after records were given, text that is not UTF-8 or holds a NUL. With
+    `wanted`, JSON lines of other numbers are skipped unread.
+    """
+    with open_input(path) as handle:
+        chunks = _Chunks(handle)
+        if path.suffix.lower() in JSON_LINES_SUFFIXES:
+            yield from _stream_lines(chunks, str(path), wanted)
+        else:
+            yield from _stream_array(chunks, str(path))
+
+
+def _stream_lines(chunks: _Chunks, name: str, wanted: set[int] | None) -> Iterator[tuple[int, Any] | Violation]:
+    carry = ""
+    lineno = 0
+    blank = True
+    while True:
+        text = chunks.read()
+        lines = (carry + text).split("\n")
+        carry = "" if chunks.eof else lines.pop()
+        for line in lines:
+            lineno += 1
+            if wanted is not None and lineno not in wanted:
+                continue
+            if not line.strip():
+                continue
+            blank = False
+            where = f"{name}:{lineno}"
+            try:
+                yield lineno, parse_json(line, where)
+            except InputError as exc:
+                yield Violation(exc.where, FILE_FIELD, exc.problem)
+        if chunks.eof:
+            break
+    if blank and wanted is None:
+        yield Violation(name, FILE_FIELD, "is empty: no records (a JSON array or object, or JSON lines, expected)")
+
+
+def _stream_array(chunks: _Chunks, name: str) -> Iterator[tuple[int, Any] | Violation]:
+    if chunks.next_char() != "[":
+        raise _Fallback  # an object (one record), a scalar, an empty file, not JSON: read whole
+    chunks.pos += 1
+    n = 0
+    if chunks.next_char() == "]":
+        chunks.pos += 1
+    else:
+        while True:
+            value = chunks.value()
+            n += 1
+            yield n, value
+            after = chunks.next_char()
+            chunks.pos += 1
+            if after == "]":
+                break
+            if after != ",":
+                raise _Fallback
+            chunks.next_char()
+    if chunks.next_char():
+        raise _Fallback  # more JSON after the array: JSON lines, or not JSON
+
+
+def _numbered_records(
+    path: Path, problems: list[Violation], wanted: set[int] | None = None
+) -> Iterator[tuple[int, Any]]:
+    """The numbered records of a file read one at a time (a second pass); its problems go to `problems`."""
+    given = False
+    try:
+        for item in _stream_file(path, wanted):
+            if isinstance(item, Violation):
+                problems.append(item)
+            else:
+                given = True
+                yield item
+    except InputError as exc:
+        problems.append(Violation(exc.where, FILE_FIELD, exc.problem))
+    except _Fallback:
+        if given:
+            problems.append(Violation(str(path), FILE_FIELD, "changed while it was read: run again"))
+            return
+        numbered, found = _read_numbered(path)
+        problems.extend(found)
+        yield from numbered
 
 
 def _json_type(value: Any) -> str:
@@ -564,22 +928,24 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _table_key(record: ValidRecord) -> tuple[Any, ...] | None:
-    model = record.model
+_MESSAGE_TABLE_MODELS = (Message, MessageIdentity, SessionRollup, IngestBatch, ProcessedEvent)
+_TENANT_SCOPED = (*_MESSAGE_TABLE_MODELS, Metric)
+
+
+def _table_key(kind: RecordKind, model: ContractModel) -> tuple[Any, ...] | None:
     if isinstance(model, Tenant):
         return ("registry", model.tenant_id)
-    if isinstance(model, (Message, MessageIdentity, SessionRollup, IngestBatch, ProcessedEvent)):
+    if isinstance(model, _MESSAGE_TABLE_MODELS):
         return ("messages", model.tenant_id, model.pk, model.sk)
     if isinstance(model, Metric):
         return ("metrics", model.tenant_id, model.pk, model.sk)
-    if record.kind is RecordKind.EVENT:
+    if kind is RecordKind.EVENT:
         return ("event", model.event_id)  # type: ignore[attr-defined]
     return None
 
 
-def _references(record: ValidRecord) -> list[tuple[str, DataReference]]:
+def _references(model: ContractModel) -> list[tuple[str, DataReference]]:
     """(field path, reference) for every data reference a record holds."""
-    model = record.model
     if isinstance(model, Message):
         return [(f"metadata.dataReferences[{i}]", ref) for i, ref in enumerate(model.data_references)]
     if isinstance(model, NarrativeGeneratedEvent):
@@ -587,80 +953,189 @@ def _references(record: ValidRecord) -> list[tuple[str, DataReference]]:
     return []
 
 
+_key_hash = hash
+_SORT_PARTS = 4
+"""The 64-bit hash of a key (a tuple of str); collisions are resolved exactly, so any hash would do."""
+
+
+def _colliding(hashes: array[int], positions: array[int]) -> set[int]:
+    """The positions whose hash another position shares (sorts, then one pass): the only ones compared exactly."""
+    shared: set[int] = set()
+    for part in range(_SORT_PARTS):  # a quarter of the hashes at a time: a quarter of the sort's memory
+        ordered = sorted(h for h in hashes if h % _SORT_PARTS == part)
+        shared.update(a for a, b in itertools.pairwise(ordered) if a == b)
+        del ordered
+    return {positions[i] for i, h in enumerate(hashes) if h in shared} if shared else set()
+
+
+class _CrossState:
+    """What the rules between records need, logged compactly as records go by (`cross_check`).
+
+    Per record: the 64-bit hash of its primary key (and, for a message, of its tenant and
+    `messageId`) with its position (an int that `finish` turns into a label), and for a
+    tenant-scoped record the index of its tenant: about 30 bytes, not the record. Metrics
+    (`MetricFacts`) and data references are kept, as the reference rule compares them.
+    Exact: the records whose hashes collide are fetched again and compared by their keys.
+    """
+
+    def __init__(self) -> None:
+        self.key_hashes = array("q")
+        self.key_positions = array("Q")
+        self.id_hashes = array("q")
+        self.id_positions = array("Q")
+        self.tenant_index: dict[str, int] = {}
+        self.tenant_names: list[str] = []
+        self.scoped_tenants = array("L")
+        self.scoped_positions = array("Q")
+        self.registry: list[str] = []
+        self.metrics: list[tuple[int, MetricFacts]] = []
+        self.references: list[tuple[int, str, DataReference]] = []
+
+    def _logs(self) -> tuple[array[int] | list[Any], ...]:
+        return (
+            self.key_hashes,
+            self.key_positions,
+            self.id_hashes,
+            self.id_positions,
+            self.scoped_tenants,
+            self.scoped_positions,
+            self.registry,
+            self.metrics,
+            self.references,
+        )
+
+    def mark(self) -> tuple[int, ...]:
+        """A point to `rollback` to (the lengths of the logs)."""
+        return tuple(len(log) for log in self._logs())
+
+    def rollback(self, mark: tuple[int, ...]) -> None:
+        """Forget the records added since `mark` (a file the whole-file reader reads again)."""
+        for log, length in zip(self._logs(), mark, strict=True):
+            del log[length:]
+
+    def add(self, pos: int, kind: RecordKind, model: ContractModel) -> None:
+        """Log a valid record at position `pos` (positions must grow in record order)."""
+        key = _table_key(kind, model)
+        if key is not None:
+            self.key_hashes.append(_key_hash(key))
+            self.key_positions.append(pos)
+        if isinstance(model, Message):
+            self.id_hashes.append(_key_hash((model.tenant_id, model.message_id)))
+            self.id_positions.append(pos)
+            if model.metadata and "dataReferences" in model.metadata:
+                self.references.extend((pos, prefix, ref) for prefix, ref in _references(model))
+        elif isinstance(model, Metric):
+            self.metrics.append((pos, MetricFacts.of(model)))
+        elif isinstance(model, Tenant):
+            self.registry.append(model.tenant_id)
+        elif isinstance(model, NarrativeGeneratedEvent):
+            self.references.extend((pos, prefix, ref) for prefix, ref in _references(model))
+        if isinstance(model, _TENANT_SCOPED):
+            index = self.tenant_index.get(model.tenant_id)
+            if index is None:
+                index = self.tenant_index[model.tenant_id] = len(self.tenant_names)
+                self.tenant_names.append(model.tenant_id)
+            self.scoped_tenants.append(index)
+            self.scoped_positions.append(pos)
+
+    def finish(
+        self,
+        label: Callable[[int], str],
+        models_at: Callable[[set[int]], Mapping[int, tuple[RecordKind, ContractModel]]],
+    ) -> list[Violation]:
+        """The violations of the rules between the logged records, in record order rule by rule.
+
+        `label` names the record at a position; `models_at` gives the kinds and models of the
+        records at some positions (those whose key hashes collide), to compare their keys.
+        """
+        violations: list[Violation] = []
+        wanted = _colliding(self.key_hashes, self.key_positions) | _colliding(self.id_hashes, self.id_positions)
+        if wanted:
+            models = models_at(wanted)
+            first_at: dict[tuple[Any, ...], str] = {}
+            first_message: dict[tuple[str, str], str] = {}
+            for pos in sorted(wanted):
+                if pos not in models:
+                    continue
+                kind, model = models[pos]
+                where = label(pos)
+                key = _table_key(kind, model)
+                if key is None:
+                    continue
+                if key in first_at:
+                    field_name = {"registry": "tenantId", "event": "eventId"}.get(key[0], "pk")
+                    violations.append(
+                        Violation(
+                            where,
+                            field_name,
+                            f"has the same key as {first_at[key]}: writing both would overwrite one with the other",
+                        )
+                    )
+                    continue
+                first_at[key] = where
+                if isinstance(model, Message):
+                    # The same id at another time has another primary key, so the rule above misses it.
+                    identity = (model.tenant_id, model.message_id)
+                    if identity in first_message:
+                        violations.append(
+                            Violation(
+                                where,
+                                "messageId",
+                                (
+                                    f"{model.message_id} is already the id of the message at "
+                                    f"{first_message[identity]}: a message's id is its identity, whatever its time, "
+                                    "so only one of them can be stored"
+                                ),
+                            )
+                        )
+                    else:
+                        first_message[identity] = where
+
+        tenants = set(self.registry)
+        unknown = {i for i, name in enumerate(self.tenant_names) if name not in tenants} if tenants else set()
+        if unknown:
+            for index, pos in zip(self.scoped_tenants, self.scoped_positions, strict=True):
+                if index in unknown:
+                    violations.append(
+                        Violation(
+                            label(pos),
+                            "tenantId",
+                            f"{self.tenant_names[index]!r} has no tenant registry record among the validated records",
+                        )
+                    )
+
+        if self.references:
+            metrics = {(m.tenant_id, m.pk, m.sk): (pos, m) for pos, m in self.metrics}  # the last one wins
+            metric_tenants = {t for t, _, _ in metrics}
+            for pos, prefix, ref in self.references:
+                if ref.tenant_id not in metric_tenants:
+                    continue  # the cited metrics are not among these records; nothing to compare with
+                stored = metrics.get((ref.tenant_id, ref.source.pk, ref.source.sk))
+                if stored is None:
+                    violations.append(
+                        Violation(
+                            label(pos),
+                            f"{prefix}.source",
+                            (
+                                f"cites {ref.source.pk} {ref.source.sk}, but no such metric of tenant "
+                                f"{ref.tenant_id!r} is among the validated records"
+                            ),
+                        )
+                    )
+                    continue
+                stored_pos, facts = stored
+                violations.extend(
+                    Violation(label(pos), f"{prefix}.{m.field}", f"{m.rule} (metric at {label(stored_pos)})")
+                    for m in ref.check_against(facts)
+                )
+        return violations
+
+
 def cross_check(records: Sequence[ValidRecord]) -> list[Violation]:
     """Rules between records: unique keys, tenants in the registry, references match their metrics."""
-    violations: list[Violation] = []
-    first_at: dict[tuple[Any, ...], str] = {}
-    first_message: dict[tuple[str, str], str] = {}
-    for r in records:
-        key = _table_key(r)
-        if key is None:
-            continue
-        if key in first_at:
-            field_name = {"registry": "tenantId", "event": "eventId"}.get(key[0], "pk")
-            violations.append(
-                Violation(
-                    r.where,
-                    field_name,
-                    f"has the same key as {first_at[key]}: writing both would overwrite one with the other",
-                )
-            )
-            continue
-        first_at[key] = r.where
-        if isinstance(r.model, Message):
-            # The same id at another time has another primary key, so the rule above misses it.
-            identity = (r.model.tenant_id, r.model.message_id)
-            if identity in first_message:
-                violations.append(
-                    Violation(
-                        r.where,
-                        "messageId",
-                        (
-                            f"{r.model.message_id} is already the id of the message at {first_message[identity]}: a "
-                            "message's id is its identity, whatever its time, so only one of them can be stored"
-                        ),
-                    )
-                )
-            else:
-                first_message[identity] = r.where
-
-    tenants = {r.model.tenant_id for r in records if isinstance(r.model, Tenant)}
-    if tenants:
-        for r in records:
-            if (
-                isinstance(r.model, (Message, MessageIdentity, SessionRollup, IngestBatch, ProcessedEvent, Metric))
-                and r.model.tenant_id not in tenants
-            ):
-                violations.append(
-                    Violation(
-                        r.where,
-                        "tenantId",
-                        f"{r.model.tenant_id!r} has no tenant registry record among the validated records",
-                    )
-                )
-
-    metrics = {(m.tenant_id, m.pk, m.sk): m for r in records if isinstance(m := r.model, Metric)}
-    metric_tenants = {t for t, _, _ in metrics}
-    stored_at = {id(r.model): r.where for r in records}
-    for r in records:
-        for prefix, ref in _references(r):
-            if ref.tenant_id not in metric_tenants:
-                continue  # the cited metrics are not among these records; nothing to compare with
-            stored = metrics.get((ref.tenant_id, ref.source.pk, ref.source.sk))
-            if stored is None:
-                violations.append(
-                    Violation(
-                        r.where,
-                        f"{prefix}.source",
-                        (
-                            f"cites {ref.source.pk} {ref.source.sk}, but no such metric of tenant {ref.tenant_id!r} "
-                            "is among the validated records"
-                        ),
-                    )
-                )
-                continue
-            violations.extend(
-                Violation(r.where, f"{prefix}.{m.field}", f"{m.rule} (metric at {stored_at[id(stored)]})")
-                for m in ref.check_against(stored)
-            )
-    return violations
+    state = _CrossState()
+    for pos, r in enumerate(records):
+        state.add(pos, r.kind, r.model)
+    return state.finish(
+        lambda pos: records[pos].where, lambda wanted: {p: (records[p].kind, records[p].model) for p in wanted}
+    )
