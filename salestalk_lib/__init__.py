@@ -48,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "Tenants": "ops.tenants",
     "TenantStateError": "ops.tenants",
     "FixedClock": "ops.tenants",
+    "Fleet": "ops.fleet",
     "read_export": "ops.tenants",
     # ingesting: idempotent writes, batches, the event inbox
     "Ingestor": "ops.ingest",
@@ -178,6 +179,7 @@ if TYPE_CHECKING:  # what static checkers and IDEs see (tests/test_public_api.py
     from salestalk_lib.ops.batches import BatchState, read_batch
     from salestalk_lib.ops.connection import SalesTalk, connect
     from salestalk_lib.ops.events import JsonLinesSink, MemorySink
+    from salestalk_lib.ops.fleet import Fleet
     from salestalk_lib.ops.inbox import Delivery, process_once
     from salestalk_lib.ops.ingest import (
         Ingestor,

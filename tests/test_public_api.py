@@ -205,13 +205,15 @@ def test_the_old_iam_module_names_stay_readable_from_the_iam_package() -> None:
 # --- the notebooks import the public API -----------------------------------------------------------
 
 # Where a tutorial may import from: the curated API, the pure contract's modules, the testing
-# helpers, the IAM policies; the isolation matrix (notebook 06) is the repository's own tooling.
+# helpers, the IAM policies; the isolation matrix (notebook 06) and the fleet benchmark's stored
+# figures (notebook 07) are the repository's own tooling.
 ALLOWED_IMPORTS = (
     "salestalk_lib",
     "salestalk_lib.contract.",
     "salestalk_lib.testing.",
     "salestalk_lib.iam.",
     "devtools.isolation",
+    "devtools.fleet_docs",
 )
 
 
