@@ -136,60 +136,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--skip", action="append", default=[], help="a method to leave out (repeatable)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="run every method this many times; the first rounds warm the engine up"
+    )
     args = parser.parse_args(argv)
     delay = args.latency_ms / 1000
     endpoint = start_embedded(engine=args.engine)
     results: dict[str, float] = {}
 
+    current_round = [0]
+
     def record(name: str, n: int, seconds: float) -> None:
         results[name] = n / seconds
-        print(json.dumps({"method": name, "items": n, "seconds": round(seconds, 3), "per_s": round(n / seconds, 1)}))
+        line = {"round": current_round[0], "method": name, "items": n, "seconds": round(seconds, 3)}
+        print(json.dumps({**line, "per_s": round(n / seconds, 1)}), flush=True)
 
     try:
-        messages_of = lambda tenant: sample_messages(tenant, args.messages, sessions=args.sessions, seed=1)  # noqa: E731
-        for mode in (MessageMode.PACKED, MessageMode.SINGLE):
-            if f"messages:{mode.value}" in args.skip:
-                continue
-            st, tenant = _tenant(endpoint, f"msg-{mode.value}")
-            ing = Ingestor(Storage(_delay(endpoint.client(), delay)), st.settings)
-            batch = messages_of(tenant)
-            report: list[Any] = []
-            seconds = _timed(lambda: report.append(ing.ingest(batch, workers=args.workers, message_mode=mode)))
-            assert report[0].counts() == {"created": len(batch)}, report[0].counts()
-            record(f"messages: library {mode.value} ({args.workers} workers)", len(batch), seconds)
-        for workers in (1, args.workers):
-            st, tenant = _tenant(endpoint, "msg-boto3")
-            client = _delay(endpoint.client(), delay)
-            table = st.settings.table_name("messages", tenant)
-            batch = messages_of(tenant)
-            seconds = _timed(lambda: message_baseline(client, table, batch, workers))
-            record(f"messages: boto3 TransactWriteItems per message ({workers} threads)", len(batch), seconds)
-        for mode in MetricMode:
-            st, tenant = _tenant(endpoint, f"met-{mode.value}")
-            ing = Ingestor(Storage(_delay(endpoint.client(), delay)), st.settings)
-            batch = sample_metrics(tenant, args.metrics, seed=2)
-            seconds = _timed(lambda: ing.ingest(batch, workers=args.workers, metric_mode=mode))
-            record(f"metrics: library {mode.value} ({args.workers} workers)", len(batch), seconds)
-        st, tenant = _tenant(endpoint, "met-boto3")
-        client = _delay(endpoint.client(), delay)
-        table = st.settings.table_name("metrics", tenant)
-        batch = sample_metrics(tenant, args.metrics, seed=2)
-
-        def batch_writer() -> None:
-            resource_table = endpoint_resource(endpoint, delay).Table(table)
-            with resource_table.batch_writer() as w:
-                for m in batch:
-                    w.put_item(Item=m.to_item())
-
-        record("metrics: boto3 batch_writer (last writer wins)", len(batch), _timed(batch_writer))
-        st, tenant = _tenant(endpoint, "met-loop")
-        table = st.settings.table_name("metrics", tenant)
-        batch = sample_metrics(tenant, args.metrics, seed=2)
-        record(
-            "metrics: boto3 conditional PutItem loop", len(batch), _timed(lambda: metric_put_loop(client, table, batch))
-        )
+        for current_round[0] in range(1, args.rounds + 1):
+            run_methods(endpoint, args, delay, record)
     finally:
         endpoint.close()
+    print(json.dumps({"ratios of the last round": True}))
+
     base = results.get("messages: boto3 TransactWriteItems per message (1 threads)")
     packed = next((v for k, v in results.items() if k.startswith("messages: library packed")), None)
     if base and packed:
@@ -199,6 +167,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         if k.startswith("metrics: library") and bw:
             print(json.dumps({"ratio": f"{k} / batch_writer", "value": round(v / bw, 2)}))
     return 0
+
+
+def run_methods(
+    endpoint: Endpoint, args: argparse.Namespace, delay: float, record: Callable[[str, int, float], None]
+) -> None:
+    """One round: every method once, each into a new tenant's empty tables."""
+    messages_of = lambda tenant: sample_messages(tenant, args.messages, sessions=args.sessions, seed=1)  # noqa: E731
+    for mode in (MessageMode.PACKED, MessageMode.SINGLE):
+        if f"messages:{mode.value}" in args.skip:
+            continue
+        st, tenant = _tenant(endpoint, f"msg-{mode.value}")
+        ing = Ingestor(Storage(_delay(endpoint.client(), delay)), st.settings)
+        batch = messages_of(tenant)
+        report: list[Any] = []
+        seconds = _timed(lambda: report.append(ing.ingest(batch, workers=args.workers, message_mode=mode)))
+        assert report[0].counts() == {"created": len(batch)}, report[0].counts()
+        record(f"messages: library {mode.value} ({args.workers} workers)", len(batch), seconds)
+    for workers in (1, args.workers):
+        st, tenant = _tenant(endpoint, "msg-boto3")
+        client = _delay(endpoint.client(), delay)
+        table = st.settings.table_name("messages", tenant)
+        batch = messages_of(tenant)
+        seconds = _timed(lambda: message_baseline(client, table, batch, workers))
+        record(f"messages: boto3 TransactWriteItems per message ({workers} threads)", len(batch), seconds)
+    for mode in MetricMode:
+        st, tenant = _tenant(endpoint, f"met-{mode.value}")
+        ing = Ingestor(Storage(_delay(endpoint.client(), delay)), st.settings)
+        batch = sample_metrics(tenant, args.metrics, seed=2)
+        seconds = _timed(lambda: ing.ingest(batch, workers=args.workers, metric_mode=mode))
+        record(f"metrics: library {mode.value} ({args.workers} workers)", len(batch), seconds)
+    st, tenant = _tenant(endpoint, "met-boto3")
+    client = _delay(endpoint.client(), delay)
+    table = st.settings.table_name("metrics", tenant)
+    batch = sample_metrics(tenant, args.metrics, seed=2)
+
+    def batch_writer() -> None:
+        resource_table = endpoint_resource(endpoint, delay).Table(table)
+        with resource_table.batch_writer() as w:
+            for m in batch:
+                w.put_item(Item=m.to_item())
+
+    record("metrics: boto3 batch_writer (last writer wins)", len(batch), _timed(batch_writer))
+    st, tenant = _tenant(endpoint, "met-loop")
+    table = st.settings.table_name("metrics", tenant)
+    batch = sample_metrics(tenant, args.metrics, seed=2)
+    record("metrics: boto3 conditional PutItem loop", len(batch), _timed(lambda: metric_put_loop(client, table, batch)))
 
 
 def endpoint_resource(endpoint: Endpoint, delay: float) -> Any:
