@@ -1262,7 +1262,9 @@ def reliability_page(inputs: Any = None) -> str:
         "## Write modes",
         "",
         "Each write path states what it guarantees and what it costs (`salestalk_lib.ops.ingest.WRITE_MODES`).",
-        "Metrics take one of the first three (`MetricMode`); messages always take the last.",
+        "Metrics take one of the first three (`MetricMode`); messages always take the last, packed many to a "
+        "transaction by default (`MessageMode.PACKED`) or one per transaction (`MessageMode.SINGLE`, "
+        "`salestalk ingest --message-mode single`).",
         "",
     ]
     for mode in WRITE_MODES:

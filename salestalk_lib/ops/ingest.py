@@ -186,10 +186,11 @@ WRITE_MODES: tuple[WriteMode, ...] = (
         "transaction",
         "TransactWriteItems of ≤ 100 conditional Puts",
         TRANSACTION_LIMIT,
-        "all-or-nothing per chunk; never overwrites; an existing item cancels its chunk, which is then "
-        "resolved item by item",
-        "detected atomically; a cancelled chunk falls back to conditional per item",
-        "1 per 100 items (+1 per item of a cancelled chunk)",
+        "all-or-nothing per chunk; never overwrites; an existing item cancels its chunk, whose cancellation "
+        "reasons say which items exist: those are settled (already_exists or conflict) and the rest sent again "
+        "in a new transaction",
+        "detected atomically; the cancellation reasons return the stored items to compare (one per action)",
+        "1 per 100 items or 4 MB (+1 per round of a cancelled chunk, sent again without the items found stored)",
         "2 WCU per KB per item (transactions cost double)",
         "created, already_exists, conflict",
     ),
@@ -209,15 +210,19 @@ WRITE_MODES: tuple[WriteMode, ...] = (
     ),
     WriteMode(
         "message",
-        "TransactWriteItems: Put identity item + Put message + Update session rollup",
-        1,
+        "TransactWriteItems: Put identity item + Put message for each message, one Update per session rollup "
+        "(packed: up to 49 messages, ≤ 100 actions, ≤ 4 MB; `MessageMode.SINGLE`: one message)",
+        (TRANSACTION_LIMIT - 1) // 2,
         "message, identity item and rollup together or not at all; one message per messageId whatever its "
         "time (the identity item's condition decides races); never overwritten; the rollup count is exact "
-        "under retries and concurrency",
-        "detected atomically; the cancellation reasons return the stored identity and message to compare",
-        "1 per message (+1 per rollup-state mismatch, +1 GetItem when a stored item is not returned, +1 when "
-        "the stored message has another time)",
-        "2 WCU per KB of the message + 2 WCU for its identity item (under 1 KB) + 2 WCU per KB of the rollup",
+        "under retries and concurrency: each rollup Update adds the number of its session's messages whose "
+        "identity items the same transaction creates",
+        "detected atomically; the cancellation reasons return the stored identity and message to compare: those "
+        "messages are settled, the others sent again in a new transaction, their rollup counts recomputed",
+        "1 per transaction (+1 per round of a cancelled one, +1 per rollup-state mismatch, +1 GetItem when a "
+        "stored item is not returned, +1 when the stored message has another time)",
+        "2 WCU per KB of the message + 2 WCU for its identity item (under 1 KB) + 2 WCU per KB of the rollup, "
+        "once per session per transaction: transactions cost 2× the WCU of plain writes",
         "created, already_exists, conflict",
     ),
 )
@@ -250,7 +255,8 @@ def write_cost(
     if mode is MetricMode.CONDITIONAL:
         return {"requests": n, "wcu": sum(kb), "rcu": 0}
     if mode is MetricMode.TRANSACTION:
-        return {"requests": ceil(n / TRANSACTION_LIMIT), "wcu": 2 * sum(kb), "rcu": 0}
+        packs = pack_items([item_size_bytes(i) for i in items], [(i["pk"], i["sk"]) for i in items]) if items else []
+        return {"requests": len(packs), "wcu": 2 * sum(kb), "rcu": 0}
     reads = ceil(n / BATCH_GET_LIMIT) if check_existing else 0
     rcu = sum(max(1, ceil(item_size_bytes(i) / 4096)) for i in items) if check_existing else 0
     return {"requests": reads + ceil(n / BATCH_WRITE_LIMIT), "wcu": sum(kb), "rcu": rcu}
