@@ -1262,8 +1262,9 @@ def reliability_page(inputs: Any = None) -> str:
         "## Write modes",
         "",
         "Each write path states what it guarantees and what it costs (`salestalk_lib.ops.ingest.WRITE_MODES`).",
-        "Metrics take one of the first three (`MetricMode`); messages always take the last, packed many to a "
-        "transaction by default (`MessageMode.PACKED`) or one per transaction (`MessageMode.SINGLE`, "
+        "Metrics take one of the first three (`MetricMode`); messages always take the last: packed many to a "
+        'transaction (`MessageMode.PACKED`: the default of `salestalk ingest`; `message_mode="packed"` in '
+        "`Ingestor.ingest`) or one per transaction (`MessageMode.SINGLE`: the default of `Ingestor.ingest`; "
         "`salestalk ingest --message-mode single`).",
         "",
     ]

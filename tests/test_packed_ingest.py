@@ -36,6 +36,7 @@ from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
 from salestalk_lib.testing.samples import sample_messages, sample_metrics, uuid4_from
 
 TENANT = "packed-unit"
+PACKED = MessageMode.PACKED
 T0 = datetime(2025, 11, 9, 10, 0, tzinfo=UTC)
 
 
@@ -202,7 +203,9 @@ def test_partially_existing_batch_settles_each_message_and_counts_only_new_ones(
     for m in [*same, *other_text, *other_time, *earlier]:
         assert ing.ingest_message(m).outcome is Outcome.CREATED
     requests: Counter[str] = Counter()
-    report = ing.ingest(batch, hooks=[lambda a: requests.update([a.operation])], record_batch=False)
+    report = ing.ingest(
+        batch, hooks=[lambda a: requests.update([a.operation])], record_batch=False, message_mode=PACKED
+    )
     by_id = {r.key: r.outcome for r in report.results}
     for n, m in enumerate(batch):
         expected = (
@@ -219,7 +222,7 @@ def test_partially_existing_batch_settles_each_message_and_counts_only_new_ones(
     # each sent again once without the messages found stored; rollup guesses cost at most a round each).
     assert requests["TransactWriteItems"] <= 8
     assert_rollups_exact(conn, set(sessions))
-    again = ing.ingest(batch, record_batch=False)
+    again = ing.ingest(batch, record_batch=False, message_mode=PACKED)
     assert again.counts() == {"already_exists": 56, "conflict": 4}
     assert_rollups_exact(conn, set(sessions))
 
@@ -256,7 +259,7 @@ def test_racing_packed_writers_store_each_message_once(conn):
         try:
             ing = ingestor(conn)
             barrier.wait()
-            reports.append(ing.ingest(subset, workers=3, record_batch=False))
+            reports.append(ing.ingest(subset, workers=3, record_batch=False, message_mode=PACKED))
         except BaseException as exc:  # noqa: BLE001 - reported by the test thread
             errors.append(exc)
 
@@ -297,7 +300,9 @@ def test_lost_responses_never_count_twice(conn, endpoint, token):
         rules = tuple(replace(r, max_retries=30) if r.name == "transient" else r for r in DEFAULT_POLICY.rules)
         retrier = Retrier.virtual(seed=5, policy=RetryPolicy(rules=rules))
         ing = Ingestor(Storage(faulty.client()), conn.settings, retrier=retrier, **kw)
-        report = ing.ingest([*batch, *metrics], metric_mode=MetricMode.TRANSACTION, record_batch=False)
+        report = ing.ingest(
+            [*batch, *metrics], metric_mode=MetricMode.TRANSACTION, message_mode=PACKED, record_batch=False
+        )
         assert faulty.proxy.counts["lost"] > 0
     assert report.failures == [] and report.conflicts == []
     assert set(report.counts()) <= {"created", "already_exists"}

@@ -143,7 +143,11 @@ Hook = Callable[[Attempt], None]
 
 
 class MessageMode(StrEnum):
-    """How `ingest` writes messages: many per transaction (`packed`, the default) or one per transaction."""
+    """How `ingest` writes messages: many per transaction (`packed`) or one per transaction (`single`).
+
+    `salestalk ingest` packs by default; `Ingestor.ingest` keeps `single` as its default, so a program that
+    relies on each message being its own request (one lost response hides one message) keeps that.
+    """
 
     PACKED = "packed"
     SINGLE = "single"
@@ -1151,7 +1155,7 @@ class Ingestor:
         batch_id: str | None = None,
         progress: Callable[[int], object] | None = None,
         hooks: Sequence[Hook] = (),
-        message_mode: MessageMode | str = MessageMode.PACKED,
+        message_mode: MessageMode | str = MessageMode.SINGLE,
         record_batch: bool = True,
         stop: threading.Event | None = None,
     ) -> IngestReport:
