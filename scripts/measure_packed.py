@@ -1,7 +1,7 @@
 """Measure packed exactly-once ingest against plain boto3 loops on an embedded engine (not a test).
 
     .venv/bin/python scripts/measure_packed.py [--engine dynamodb-local] [--messages 3000] [--metrics 3000]
-        [--latency-ms 0] [--workers 4]
+        [--latency-ms 0] [--workers 4] [--rounds 2]
 
 Starts the embedded engine (DynamoDB Local by default), onboards a fresh tenant per
 method (its own tables, so every method writes into empty tables), and times:
@@ -15,7 +15,9 @@ method (its own tables, so every method writes into empty tables), and times:
 
 `--latency-ms N` adds N ms before every request (a botocore `before-send` hook on
 every client, the library's and the baselines'), standing in for a network link.
-Wall time of the ingest call itself (start-up excluded); each figure is one run.
+Wall time of the ingest call itself (start-up excluded); every method runs `--rounds` times (the
+first warms the Java engine up) and every sample is printed. On a loaded machine the figures vary
+by 2× or more between rounds: compare methods within one round.
 """
 
 from __future__ import annotations

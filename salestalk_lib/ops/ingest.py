@@ -21,6 +21,19 @@ before the write. It costs one small extra item (2 WCU in the transaction) per
 message. `message_puts` builds actions 1-2: the per-message unit a packed
 transaction (many messages, one rollup update per session) can reuse.
 
+**Packed messages** (`MessageMode.PACKED`: `ingest(message_mode="packed")`, the
+default of `salestalk ingest`). Many messages of one tenant share a transaction:
+actions 1-2 for each, and one rollup Update per session adding the number of
+that session's messages in it (`pack_messages`: ≤ 100 actions, ≤ 4 MB, no item
+twice; the transactions sharing a session are one chain, written in order by one
+worker; chains run on the worker pool). A cancellation's reasons, one per action
+in order, say which identity or message Puts failed: those messages are settled
+as above and the others sent again in a new transaction (a new token) with their
+sessions' counts recomputed. A rollup is only incremented by the transaction that
+creates the identity items of the messages it counts, so no resend — the same
+token within DynamoDB's 10-minute window (answered with the first answer), or a
+new request after it — can count a message twice: its identity Puts fail.
+
 The rollup's `messageCount` counts each message exactly once, however often the
 write is retried. Its first/last message times are kept exact without reading
 first: each Update is conditional on where the new message falls (new session,
