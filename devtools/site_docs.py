@@ -1272,7 +1272,10 @@ def reliability_page(inputs: Any = None) -> str:
         "## Write modes",
         "",
         "Each write path states what it guarantees and what it costs (`salestalk_lib.ops.ingest.WRITE_MODES`).",
-        "Metrics take one of the first three (`MetricMode`); messages always take the last.",
+        "Metrics take one of the first three (`MetricMode`); messages always take the last: packed many to a "
+        'transaction (`MessageMode.PACKED`: the default of `salestalk ingest`; `message_mode="packed"` in '
+        "`Ingestor.ingest`) or one per transaction (`MessageMode.SINGLE`: the default of `Ingestor.ingest`; "
+        "`salestalk ingest --message-mode single`).",
         "",
     ]
     for mode in WRITE_MODES:

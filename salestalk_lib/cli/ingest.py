@@ -28,7 +28,7 @@ from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.dynamo.writes import Outcome
 from salestalk_lib.ops.batches import BatchState, content_batch_id, describe
 from salestalk_lib.ops.events import EventBridgeSink, EventSink, JsonLinesSink, MemorySink
-from salestalk_lib.ops.ingest import Ingestor, IngestReport, MetricMode, validate_for_ingest
+from salestalk_lib.ops.ingest import Ingestor, IngestReport, MessageMode, MetricMode, validate_for_ingest
 from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
@@ -78,6 +78,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "transaction (up to 100 per TransactWriteItems, never overwrites), batch (BatchWriteItem "
         "bulk load, fastest, last writer wins: it overwrites what another writer stored, and "
         "counts what it wrote as written); see the write modes in the docs",
+    )
+    p.add_argument(
+        "--message-mode",
+        choices=[m.value for m in MessageMode],
+        default=MessageMode.PACKED.value,
+        help="how messages are written: packed (default; up to 49 per TransactWriteItems with one rollup "
+        "update per session, exactly once), single (one TransactWriteItems per message); see the write "
+        "modes in the docs",
     )
     events = p.add_mutually_exclusive_group()
     events.add_argument(
@@ -162,7 +170,12 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             ) as bar:
                 report = ingestor.ingest(
-                    records, workers=args.workers, metric_mode=args.metric_mode, batch_id=batch_id, progress=bar.update
+                    records,
+                    workers=args.workers,
+                    metric_mode=args.metric_mode,
+                    message_mode=args.message_mode,
+                    batch_id=batch_id,
+                    progress=bar.update,
                 )
         except TenantNotActive as exc:
             print(f"salestalk ingest: {exc}", file=sys.stderr)

@@ -21,6 +21,19 @@ before the write. It costs one small extra item (2 WCU in the transaction) per
 message. `message_puts` builds actions 1-2: the per-message unit a packed
 transaction (many messages, one rollup update per session) can reuse.
 
+**Packed messages** (`MessageMode.PACKED`: `ingest(message_mode="packed")`, the
+default of `salestalk ingest`). Many messages of one tenant share a transaction:
+actions 1-2 for each, and one rollup Update per session adding the number of
+that session's messages in it (`pack_messages`: ≤ 100 actions, ≤ 4 MB, no item
+twice; the transactions sharing a session are one chain, written in order by one
+worker; chains run on the worker pool). A cancellation's reasons, one per action
+in order, say which identity or message Puts failed: those messages are settled
+as above and the others sent again in a new transaction (a new token) with their
+sessions' counts recomputed. A rollup is only incremented by the transaction that
+creates the identity items of the messages it counts, so no resend — the same
+token within DynamoDB's 10-minute window (answered with the first answer), or a
+new request after it — can count a message twice: its identity Puts fail.
+
 The rollup's `messageCount` counts each message exactly once, however often the
 write is retried. Its first/last message times are kept exact without reading
 first: each Update is conditional on where the new message falls (new session,
@@ -142,6 +155,17 @@ MAX_SETTLE_ROUNDS = 3
 Hook = Callable[[Attempt], None]
 
 
+class MessageMode(StrEnum):
+    """How `ingest` writes messages: many per transaction (`packed`) or one per transaction (`single`).
+
+    `salestalk ingest` packs by default; `Ingestor.ingest` keeps `single` as its default, so a program that
+    relies on each message being its own request (one lost response hides one message) keeps that.
+    """
+
+    PACKED = "packed"
+    SINGLE = "single"
+
+
 class MetricMode(StrEnum):
     """How metrics are written (see `WRITE_MODES`)."""
 
@@ -179,10 +203,11 @@ WRITE_MODES: tuple[WriteMode, ...] = (
         "transaction",
         "TransactWriteItems of ≤ 100 conditional Puts",
         TRANSACTION_LIMIT,
-        "all-or-nothing per chunk; never overwrites; an existing item cancels its chunk, which is then "
-        "resolved item by item",
-        "detected atomically; a cancelled chunk falls back to conditional per item",
-        "1 per 100 items (+1 per item of a cancelled chunk)",
+        "all-or-nothing per chunk; never overwrites; an existing item cancels its chunk, whose cancellation "
+        "reasons say which items exist: those are settled (already_exists or conflict) and the rest sent again "
+        "in a new transaction",
+        "detected atomically; the cancellation reasons return the stored items to compare (one per action)",
+        "1 per 100 items or 4 MB (+1 per round of a cancelled chunk, sent again without the items found stored)",
         "2 WCU per KB per item (transactions cost double)",
         "created, already_exists, conflict",
     ),
@@ -202,15 +227,19 @@ WRITE_MODES: tuple[WriteMode, ...] = (
     ),
     WriteMode(
         "message",
-        "TransactWriteItems: Put identity item + Put message + Update session rollup",
-        1,
+        "TransactWriteItems: Put identity item + Put message for each message, one Update per session rollup "
+        "(packed: up to 49 messages, ≤ 100 actions, ≤ 4 MB; `MessageMode.SINGLE`: one message)",
+        (TRANSACTION_LIMIT - 1) // 2,
         "message, identity item and rollup together or not at all; one message per messageId whatever its "
         "time (the identity item's condition decides races); never overwritten; the rollup count is exact "
-        "under retries and concurrency",
-        "detected atomically; the cancellation reasons return the stored identity and message to compare",
-        "1 per message (+1 per rollup-state mismatch, +1 GetItem when a stored item is not returned, +1 when "
-        "the stored message has another time)",
-        "2 WCU per KB of the message + 2 WCU for its identity item (under 1 KB) + 2 WCU per KB of the rollup",
+        "under retries and concurrency: each rollup Update adds the number of its session's messages whose "
+        "identity items the same transaction creates",
+        "detected atomically; the cancellation reasons return the stored identity and message to compare: those "
+        "messages are settled, the others sent again in a new transaction, their rollup counts recomputed",
+        "1 per transaction (+1 per round of a cancelled one, +1 per rollup-state mismatch, +1 GetItem when a "
+        "stored item is not returned, +1 when the stored message has another time)",
+        "2 WCU per KB of the message + 2 WCU for its identity item (under 1 KB) + 2 WCU per KB of the rollup, "
+        "once per session per transaction: transactions cost 2× the WCU of plain writes",
         "created, already_exists, conflict",
     ),
 )
@@ -243,7 +272,8 @@ def write_cost(
     if mode is MetricMode.CONDITIONAL:
         return {"requests": n, "wcu": sum(kb), "rcu": 0}
     if mode is MetricMode.TRANSACTION:
-        return {"requests": ceil(n / TRANSACTION_LIMIT), "wcu": 2 * sum(kb), "rcu": 0}
+        packs = pack_items([item_size_bytes(i) for i in items], [(i["pk"], i["sk"]) for i in items]) if items else []
+        return {"requests": len(packs), "wcu": 2 * sum(kb), "rcu": 0}
     reads = ceil(n / BATCH_GET_LIMIT) if check_existing else 0
     rcu = sum(max(1, ceil(item_size_bytes(i) / 4096)) for i in items) if check_existing else 0
     return {"requests": reads + ceil(n / BATCH_WRITE_LIMIT), "wcu": sum(kb), "rcu": rcu}
@@ -467,6 +497,158 @@ def rollup_update(case: str, m: Message) -> dict[str, Any]:
         values[":mid"] = m.message_id
     if case == "new":
         values.update({":tid": m.tenant_id, ":sid": m.session_id})
+    return {"UpdateExpression": update, "ConditionExpression": condition, "ExpressionAttributeValues": values}
+
+
+# --- packed transactions ------------------------------------------------------------
+
+TRANSACTION_BYTES = 4 * 1024 * 1024
+"""DynamoDB's limit on the aggregate size of the items of one TransactWriteItems."""
+ROLLUP_UPDATE_BYTES = 1024
+"""What a session rollup Update is counted as against `TRANSACTION_BYTES` (its item stays far below)."""
+
+
+@dataclass
+class _Pack:
+    """One transaction being filled: record indexes, actions, bytes and the item keys it touches."""
+
+    indexes: list[int] = field(default_factory=list)
+    actions: int = 0
+    size: int = 0
+    keys: set[tuple[str, str]] = field(default_factory=set)
+
+    def fits(self, actions: int, size: int, keys: Collection[tuple[str, str]]) -> bool:
+        """Whether `actions` more actions of `size` bytes fit, touching none of the items already in it."""
+        return (
+            self.actions + actions <= TRANSACTION_LIMIT
+            and self.size + size <= TRANSACTION_BYTES
+            and self.keys.isdisjoint(keys)
+        )
+
+
+def pack_items(sizes: Sequence[int], item_keys: Sequence[tuple[str, str]]) -> list[list[int]]:
+    """Positions of items (one Put each) grouped into transactions: ≤ 100 actions, ≤ 4 MB, no key twice.
+
+    Greedy in input order; an item whose key is already in the open transaction
+    (a duplicate) starts the next one, since DynamoDB refuses two actions on one
+    item in a transaction.
+    """
+    packs: list[_Pack] = [_Pack()]
+    for n, (size, key) in enumerate(zip(sizes, item_keys, strict=True)):
+        if not packs[-1].fits(1, size, (key,)):
+            packs.append(_Pack())
+        p = packs[-1]
+        p.indexes.append(n)
+        p.actions += 1
+        p.size += size
+        p.keys.add(key)
+    return [p.indexes for p in packs if p.indexes]
+
+
+def pack_messages(messages: Sequence[Message]) -> list[list[list[int]]]:
+    """Positions of one tenant's messages grouped into transactions, and the transactions into chains.
+
+    A transaction holds two Puts per message (its identity item and the message)
+    and one rollup Update per session it touches: ≤ 100 actions, ≤ 4 MB
+    (`item_size_bytes` of every item), no item twice. A session's messages stay
+    together unless they do not fit in one transaction; the transactions that
+    share a session form one chain, written in order by one worker, so writers
+    never contend on a rollup of their own run. Returns the chains, each a list
+    of transactions (lists of positions).
+    """
+    by_session: dict[str, list[int]] = {}
+    for n, m in enumerate(messages):
+        by_session.setdefault(m.session_id, []).append(n)
+    sizes = [item_size_bytes(m.to_item()) + item_size_bytes(MessageIdentity.of(m).to_item()) for m in messages]
+
+    def item_keys(n: int) -> tuple[tuple[str, str], tuple[str, str]]:
+        m = messages[n]
+        return (keys.message_identity_pk(m.message_id), keys.message_identity_sk()), (m.pk, m.sk)
+
+    # Pieces: a session's messages cut where they would not fit in an empty transaction.
+    pieces: list[tuple[str, _Pack]] = []
+    for session, positions in by_session.items():
+        rollup = (keys.session_pk(session), keys.session_sk())
+        piece = _Pack(actions=1, size=ROLLUP_UPDATE_BYTES, keys={rollup})
+        for n in positions:
+            ks = item_keys(n)
+            if piece.indexes and not piece.fits(2, sizes[n], ks):
+                pieces.append((session, piece))
+                piece = _Pack(actions=1, size=ROLLUP_UPDATE_BYTES, keys={rollup})
+            piece.indexes.append(n)
+            piece.actions += 2
+            piece.size += sizes[n]
+            piece.keys.update(ks)
+        pieces.append((session, piece))
+    packs: list[tuple[_Pack, set[str]]] = []
+    for session, piece in pieces:
+        if packs and packs[-1][0].fits(piece.actions, piece.size, piece.keys):
+            p, sessions = packs[-1]
+            p.indexes.extend(piece.indexes)
+            p.actions += piece.actions
+            p.size += piece.size
+            p.keys.update(piece.keys)
+            sessions.add(session)
+        else:
+            packs.append((piece, {session}))
+    # Chains: transactions sharing a session (only a session too big for one transaction spans several,
+    # and its transactions are consecutive), in order.
+    chains: list[list[list[int]]] = []
+    last_sessions: set[str] = set()
+    for p, sessions in packs:
+        if chains and not last_sessions.isdisjoint(sessions):
+            chains[-1].append(p.indexes)
+        else:
+            chains.append([p.indexes])
+        last_sessions = sessions
+    return chains
+
+
+def _group_case(stored: Mapping[str, Any] | None, group: Sequence[Message]) -> str:
+    """Where a session's group of new messages falls in its stored rollup (see `rollup_group_update`)."""
+    if stored is None:
+        return "new"
+    newest = _rollup_case(stored, max(group, key=lambda m: (m.timestamp, m.message_id))) == "newest"
+    earliest = stored["firstMessageAt"] > min(m.timestamp for m in group)
+    return {(True, True): "both", (True, False): "newest", (False, True): "earliest"}.get((newest, earliest), "middle")
+
+
+def rollup_group_update(case: str, group: Sequence[Message]) -> dict[str, Any]:
+    """The UpdateItem parts that count a session's group of new messages in its rollup, for `case`.
+
+    `case` is "new" (no rollup yet), or how the group relates to the stored
+    rollup: "newest" (its latest message is after the stored last one),
+    "earliest" (its first is before the stored first one), "both" or "middle".
+    Each condition holds exactly when `_group_case` names that case, so a
+    wrong guess fails the condition and the returned rollup says which applies.
+    `messageCount` grows by the number of messages in the group: the Puts of
+    their identity items in the same transaction guarantee each is new.
+    """
+    last = max(group, key=lambda m: (m.timestamp, m.message_id))
+    first = min(m.timestamp for m in group)
+    values: dict[str, Any] = {":n": Decimal(len(group)), ":t": last.timestamp, ":mid": last.message_id}
+    if case == "new":
+        values.update({":tid": last.tenant_id, ":sid": last.session_id, ":first": first})
+        update = (
+            "SET tenantId = :tid, sessionId = :sid, messageCount = :n, firstMessageAt = :first, "
+            "lastMessageAt = :t, lastMessageId = :mid"
+        )
+        return {
+            "UpdateExpression": update,
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ExpressionAttributeValues": values,
+        }
+    newest = case in ("newest", "both")
+    earliest = case in ("earliest", "both")
+    values[":first"] = first
+    sets = (["lastMessageAt = :t", "lastMessageId = :mid"] if newest else []) + (
+        ["firstMessageAt = :first"] if earliest else []
+    )
+    update = (f"SET {', '.join(sets)} " if sets else "") + "ADD messageCount :n"
+    condition = (
+        f"attribute_exists(pk) AND {_NEWEST if newest else _NOT_NEWEST} AND "
+        f"{'firstMessageAt > :first' if earliest else 'firstMessageAt <= :first'}"
+    )
     return {"UpdateExpression": update, "ConditionExpression": condition, "ExpressionAttributeValues": values}
 
 
@@ -722,6 +904,102 @@ class Ingestor:
             return None  # it vanished since the cancellation: the caller tries again
         return self._resolve(m.pk, stored, item)
 
+    def _write_message_pack(
+        self, indexes: list[int], pack: list[Message], run: _Run, finish: Callable[..., None]
+    ) -> None:
+        """Messages of one tenant in packed transactions: two Puts each, one rollup Update per session.
+
+        Each round sends the messages not settled yet in one TransactWriteItems
+        (a new ClientRequestToken per distinct request). On a cancellation the
+        reasons, index-aligned with the actions, say which identity or message
+        Puts failed: those messages are settled like `_write_message` does
+        (already_exists / conflict) and finished; a failed rollup Update returns
+        the stored rollup, which says which update applies. The others are sent
+        again, their sessions' counts recomputed for them alone. A rollup is
+        counted only in the transaction that creates the identity items of the
+        messages it counts, so a resend — with the same token or, past its
+        10-minute window, as a new request — can never count a message twice:
+        its identity Puts fail and the messages settle as already_exists. An
+        endpoint that returns no reasons gets each message written on its own.
+        """
+        scope = self.scope(pack[0].tenant_id)
+        storage, table = scope.storage, scope.messages_table
+        pending = list(zip(indexes, pack, strict=True))
+        stored: dict[str, dict[str, Any] | None] = {}  # rollups as last returned by a failed condition
+        guesses: dict[str, str] = {}
+        for _, m in pending:
+            guesses.setdefault(m.session_id, "newest" if (table, m.session_id) in self._sessions else "new")
+        mismatches = vanished = 0
+        while pending:
+            groups: dict[str, list[Message]] = {}
+            actions: list[dict[str, Any]] = []
+            for _, m in pending:
+                groups.setdefault(m.session_id, []).append(m)
+                actions.extend(message_puts(table, m))
+            sessions = list(groups)
+            for sid in sessions:
+                case = _group_case(stored[sid], groups[sid]) if sid in stored else guesses[sid]
+                update = rollup_group_update(case, groups[sid])
+                actions.append({"Update": {"TableName": table, "Key": _rollup_key(sid), **update}})
+            token = self.new_token()
+            try:
+                run.call("TransactWriteItems", lambda: storage.transact_write(actions, token=token))
+            except ConditionFailed as exc:
+                failure = exc
+            else:
+                with self._lock:
+                    self._sessions.update((table, sid) for sid in sessions)
+                for i, _ in pending:
+                    finish(i, Outcome.CREATED)
+                return
+            reasons = failure.reasons
+            if len(reasons) != len(actions):  # no reasons to go by: each message on its own (exact, race-free)
+                for i, m in pending:
+                    finish(i, *self._write_message(m, run))
+                return
+            left: list[tuple[int, Message]] = []
+            for n, (i, m) in enumerate(pending):
+                identity, message = reasons[2 * n], reasons[2 * n + 1]
+                settled = self._settle_message(m, identity, message, storage, table, run)
+                if settled is None:
+                    left.append((i, m))
+                    continue
+                with self._lock:  # a stored message means its session's rollup exists too
+                    self._sessions.add((table, m.session_id))
+                finish(i, *settled)
+            rollups_failed = False
+            for k, sid in enumerate(sessions):
+                reason = reasons[2 * len(pending) + k]
+                if _failed(reason):
+                    rollups_failed = True
+                    stored[sid] = reason.item
+            progressed = len(left) < len(pending)
+            pending = left
+            if progressed or not pending:
+                continue
+            if not rollups_failed:
+                # Nothing failed that we can see: a stored item vanished between the cancellation and the read.
+                vanished += 1
+                if vanished >= MAX_SETTLE_ROUNDS:
+                    raise RetryBudgetExhausted(
+                        "a packed message transaction: its stored items kept changing",
+                        attempts=vanished,
+                        last_error=failure,
+                    )
+                continue
+            mismatches += 1
+            if mismatches > 1:  # a second mismatch means other writers are updating these sessions now
+                run.retrier.backoff(
+                    "TransactWriteItems",
+                    "transaction_conflict",
+                    mismatches - 1,
+                    "RollupChanged",
+                    hooks=run.hooks,
+                    last_error=TransactionConflict(
+                        f"session rollups of {', '.join(sessions)} kept changing", code="RollupChanged"
+                    ),
+                )
+
     # --- metrics ------------------------------------------------------------------
 
     def ingest_metric(self, metric: Metric | Mapping[str, Any], *, hooks: Sequence[Hook] = ()) -> IngestResult:
@@ -800,29 +1078,63 @@ class Ingestor:
     def _transaction_chunk(
         self, indexes: list[int], chunk: list[Metric], run: _Run, trackers: list[_Tracker], finish: Callable[..., None]
     ) -> None:
-        """Up to 100 metrics of one tenant in one all-or-nothing transaction of conditional Puts."""
+        """Metrics of one tenant (≤ 100, ≤ 4 MB: `pack_items`) in all-or-nothing transactions of conditional Puts.
+
+        On a cancellation the reasons (index-aligned with the Puts, each failed
+        one with the stored item) settle the metrics found stored
+        (already_exists / conflict, by `writes.by_content`); the others are sent
+        again in a new transaction (a new ClientRequestToken). An endpoint that
+        returns no reasons gets each metric written on its own.
+        """
         scope = self.scope(chunk[0].tenant_id)
         storage, table = scope.storage, scope.metrics_table
-        actions = [
-            {"Put": {"TableName": table, "Item": m.to_item(), "ConditionExpression": CREATE_ONCE}} for m in chunk
-        ]
-        token = self.new_token()
-        shared = _Tracker()
+        shared = _Shared(indexes, trackers, finish)
+        finish = shared.finish
+        pending = [(i, m, m.to_item()) for i, m in zip(indexes, chunk, strict=True)]
+        vanished = 0
         try:
-            run.with_hook(shared).call("TransactWriteItems", lambda: storage.transact_write(actions, token=token))
-            settled = False
-        except ConditionFailed:
-            settled = True
+            while pending:
+                actions = [
+                    {"Put": {"TableName": table, "Item": item, "ConditionExpression": CREATE_ONCE}}
+                    for *_, item in pending
+                ]
+                token = self.new_token()
+                try:
+                    run.with_hook(shared).call(
+                        "TransactWriteItems", lambda: storage.transact_write(actions, token=token)
+                    )
+                except ConditionFailed as exc:
+                    failure = exc
+                else:
+                    for i, *_ in pending:
+                        finish(i, Outcome.CREATED)
+                    return
+                if len(failure.reasons) != len(actions):
+                    shared.release()
+                    for i, m, _ in pending:
+                        finish(i, *self._put_metric(m, run.with_hook(trackers[i])))
+                    return
+                left = []
+                for (i, m, item), reason in zip(pending, failure.reasons, strict=True):
+                    if not _failed(reason):
+                        left.append((i, m, item))
+                        continue
+                    old = reason.item or self._get(storage, table, {"pk": m.pk, "sk": m.sk}, run.with_hook(shared))
+                    if old is None:
+                        left.append((i, m, item))  # vanished since the cancellation: sent again
+                    else:
+                        finish(i, *self._resolve(_metric_label(m), old, item))
+                if len(left) == len(pending):
+                    vanished += 1
+                    if vanished >= MAX_SETTLE_ROUNDS:
+                        raise RetryBudgetExhausted(
+                            "a metric transaction: its stored items kept vanishing",
+                            attempts=vanished,
+                            last_error=failure,
+                        )
+                pending = left
         finally:
-            for i in indexes:
-                trackers[i].requests += shared.requests
-                trackers[i].retries += shared.retries
-                trackers[i].ambiguous |= shared.ambiguous
-        for i, m in zip(indexes, chunk, strict=True):
-            if settled:  # some item exists: the chunk was cancelled, so settle each by its own write
-                finish(i, *self._put_metric(m, run.with_hook(trackers[i])))
-            else:
-                finish(i, Outcome.CREATED)
+            shared.release()
 
     def _batch_get(self, storage: Storage, table: str, wanted: list[dict[str, Any]], run: _Run) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -856,6 +1168,7 @@ class Ingestor:
         batch_id: str | None = None,
         progress: Callable[[int], object] | None = None,
         hooks: Sequence[Hook] = (),
+        message_mode: MessageMode | str = MessageMode.SINGLE,
         record_batch: bool = True,
         stop: threading.Event | None = None,
     ) -> IngestReport:
@@ -878,6 +1191,7 @@ class Ingestor:
         models = validate_for_ingest(records)
         batch = keys.validate_batch_id(batch_id) if batch_id is not None else self.new_id()
         mode = MetricMode(metric_mode)
+        packed = MessageMode(message_mode) is MessageMode.PACKED
         stats = RetryStats()
         stop = stop if stop is not None else threading.Event()
         run = _Run(self.retrier.stopping(stop), (stats, *hooks))
@@ -965,8 +1279,29 @@ class Ingestor:
                         finish(i, Outcome.FAILED, error=exc)
             return len(indexes)
 
+        def chain_task(chain: list[list[int]]) -> int:
+            """Packed message transactions sharing sessions, one after the other (see `pack_messages`)."""
+            for indexes in chain:
+                if stop.is_set():  # the rest of the chain is never begun: skipped
+                    break
+                if not admitted(indexes):
+                    continue
+                shared = _Shared(indexes, trackers, finish)
+                pack = [m for m in (models[i] for i in indexes) if isinstance(m, Message)]
+                try:
+                    self._write_message_pack(indexes, pack, run.with_hook(shared), shared.finish)
+                except (RetryBudgetExhausted, Interrupted) as exc:
+                    shared.release()
+                    for i in indexes:
+                        if results[i] is None:
+                            finish(i, Outcome.FAILED, error=exc)
+                finally:
+                    shared.release()
+            return sum(len(indexes) for indexes in chain)
+
         tasks: list[tuple[Callable[[], int], int]] = []
         metric_groups: dict[str, list[int]] = {}
+        message_groups: dict[str, list[int]] = {}
         for i, m in enumerate(models):
             if m.tenant_id in replayed:  # its share of the batch completed before: stored, nothing to send
                 finish(i, Outcome.ALREADY_EXISTS)
@@ -974,12 +1309,25 @@ class Ingestor:
                     progress(1)
             elif isinstance(m, Metric) and mode is not MetricMode.CONDITIONAL:
                 metric_groups.setdefault(m.tenant_id, []).append(i)
+            elif isinstance(m, Message) and packed:
+                message_groups.setdefault(m.tenant_id, []).append(i)
             else:
                 tasks.append((functools.partial(one, i), 1))
-        size = TRANSACTION_LIMIT if mode is MetricMode.TRANSACTION else BATCH_GET_LIMIT
+        for indexes in message_groups.values():
+            messages = [m for m in (models[i] for i in indexes) if isinstance(m, Message)]
+            for chain in pack_messages(messages):
+                chain_indexes = [[indexes[n] for n in pack] for pack in chain]
+                tasks.append((functools.partial(chain_task, chain_indexes), sum(map(len, chain_indexes))))
         for indexes in metric_groups.values():
-            for start in range(0, len(indexes), size):
-                part = indexes[start : start + size]
+            if mode is MetricMode.TRANSACTION:
+                items = [models[i].to_item() for i in indexes]
+                parts = [
+                    [indexes[n] for n in part]
+                    for part in pack_items([item_size_bytes(i) for i in items], [(i["pk"], i["sk"]) for i in items])
+                ]
+            else:
+                parts = [indexes[start : start + BATCH_GET_LIMIT] for start in range(0, len(indexes), BATCH_GET_LIMIT)]
+            for part in parts:
                 tasks.append((functools.partial(chunk_task, part), len(part)))
 
         try:
@@ -1140,6 +1488,43 @@ class Ingestor:
         if events:
             self.sink.send(events)
         return events
+
+
+class _Shared(_Tracker):
+    """The requests of one transaction shared by several records: credited to each record's tracker.
+
+    `finish(i, ...)` credits record `i` with everything seen so far (on top of
+    what its tracker had before), then finishes it; `release()` credits the
+    records still open and stops sharing (their trackers count on their own).
+    """
+
+    __slots__ = ("_base", "_finish", "_trackers")
+
+    def __init__(self, indexes: Sequence[int], trackers: Sequence[_Tracker], finish: Callable[..., None]):
+        super().__init__()
+        self._trackers = trackers
+        self._finish = finish
+        self._base = {i: (trackers[i].requests, trackers[i].retries, trackers[i].ambiguous) for i in indexes}
+
+    def _credit(self, i: int) -> None:
+        requests, retries, ambiguous = self._base.pop(i)
+        t = self._trackers[i]
+        t.requests, t.retries, t.ambiguous = (
+            requests + self.requests,
+            retries + self.retries,
+            ambiguous or self.ambiguous,
+        )
+
+    def finish(self, i: int, *args: Any, **kw: Any) -> None:
+        """Credit record `i` with the shared requests so far and finish it."""
+        if i in self._base:
+            self._credit(i)
+        self._finish(i, *args, **kw)
+
+    def release(self) -> None:
+        """Credit every record not finished yet; from now on their trackers count their own requests."""
+        for i in list(self._base):
+            self._credit(i)
 
 
 def _metric_label(m: Metric) -> str:
