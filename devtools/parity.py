@@ -760,8 +760,9 @@ PROBES: tuple[Probe, ...] = (
         "idempotent (`ingest`, message + rollup)",
         probe_token_replay,
         handled="ingest treats the outcome of a resent transaction as created or already_exists, never a "
-        "conflict, and never counts twice: on moto the resend is executed again and fails its "
-        "condition (already_exists); on DynamoDB the replay succeeds (created)",
+        "conflict, and never counts twice (a rollup is only incremented with the identity items it counts): "
+        "moto alone executes the resend again, which fails its conditions (already_exists); the embedded moto "
+        "carries a fix (`embedded.moto_fixes`) that replays it as DynamoDB does (created)",
     ),
     Probe(
         "client-request-token-mismatch",
@@ -772,8 +773,8 @@ PROBES: tuple[Probe, ...] = (
         "same token, other parameters: rejected: IdempotentParameterMismatchException",
         "a token is never reused for a different request (`Ingestor.new_token` per distinct transaction)",
         probe_token_mismatch,
-        handled="the library never reuses a token for another request, so the missing check on moto cannot "
-        "change a result",
+        handled="the library never reuses a token for another request, so the check (missing in moto alone, "
+        "added to the embedded moto by `embedded.moto_fixes`) cannot change a result",
     ),
     Probe(
         "item-size-limit",
