@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "audit",
     "tenant",
     "ingest",
+    "export",
 )
 
 EPILOG = """\
