@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -113,7 +114,11 @@ def _rewrite_data_file(path: Path, lines: list[bytes], *, fix_manifests: bool, c
     entries = [json.loads(line) for line in files.read_bytes().splitlines()]
     for e in entries:
         if e["dataFileS3Key"].endswith(path.name):
-            e.update(itemCount=len(lines) if count is None else count, md5Checksum=_b64md5(body), etag=hashlib.md5(body).hexdigest())
+            e.update(
+                itemCount=len(lines) if count is None else count,
+                md5Checksum=_b64md5(body),
+                etag=hashlib.md5(body).hexdigest(),
+            )
     files_bytes = b"".join(json.dumps(e).encode() + b"\n" for e in entries)
     files.write_bytes(files_bytes)
     (directory / "manifest-files.md5").write_text(_b64md5(files_bytes))
@@ -193,14 +198,17 @@ def test_the_seed_export_has_aws_layout_manifests_and_checksums(seed_export):
             total += entry["itemCount"]
         assert summary["itemCount"] == total == r.item_count
         assert r.import_source() == {
-            "S3BucketSource": {"S3Bucket": "salestalk-exports", "S3KeyPrefix": f"{r.table}/AWSDynamoDB/{export_id}/data/"},
+            "S3BucketSource": {
+                "S3Bucket": "salestalk-exports",
+                "S3KeyPrefix": f"{r.table}/AWSDynamoDB/{export_id}/data/",
+            },
             "InputFormat": "DYNAMODB_JSON",
             "InputCompressionType": "GZIP",
         }
 
 
 def test_the_seed_export_holds_exactly_the_items_seed_stores_and_audits_clean(seed_export):
-    out, settings, results = seed_export
+    out, settings, _ = seed_export
     audit = audit_export(out)
     assert audit.findings == [] and audit.ok and audit.registry_checked
     by_tenant = {r.tenant_id: r for r in audit.reports}
@@ -209,7 +217,8 @@ def test_the_seed_export_holds_exactly_the_items_seed_stores_and_audits_clean(se
         messages = _seed_records(tenant, "messages")
         assert by_tenant[tenant].items == {
             settings.registry_table: 1,
-            settings.table_name(TableKind.MESSAGES, tenant): 2 * len(messages) + len({m["sessionId"] for m in messages}),
+            settings.table_name(TableKind.MESSAGES, tenant): 2 * len(messages)
+            + len({m["sessionId"] for m in messages}),
             settings.table_name(TableKind.METRICS, tenant): len(_seed_records(tenant, "metrics")),
         }
     metrics = list(read_table_export(_export_dir(out, settings.table_name(TableKind.METRICS, ACME))))
@@ -373,7 +382,9 @@ def test_files_the_manifest_does_not_list_and_unfinished_exports_are_findings(se
     assert "ImportTable reads every object" in fields[stray.relative_to(out).as_posix()]
     assert "did not finish" in fields[(directory_b / "manifest-summary.json").relative_to(out).as_posix()]
     # the tenant whose metrics export is unusable: its table is named as not exported
-    assert (settings.table_name(TableKind.METRICS, TECHSTART), "(export)") in {(f.table, f.field) for f in audit.findings}
+    assert (settings.table_name(TableKind.METRICS, TECHSTART), "(export)") in {
+        (f.table, f.field) for f in audit.findings
+    }
 
 
 def test_a_line_that_is_not_dynamodb_json_is_a_finding_naming_file_and_line(seed_export):
@@ -483,6 +494,8 @@ def test_cli_seed_export_then_audit_export(capsys, tmp_path):
     [
         (["audit"], "give --tenant ID (the live tables) or --export DIR"),
         (["audit", "--export", "/nonexistent-dir"], "is not a directory"),
+        (["audit", "--export", ".", "--tenant", "../etc"], "tenant id"),
+        (["export", "--tenant", "Bad Id", "--out", "x"], "tenant id"),
         (["export", "--seed", "--out", "x", "--at", "yesterday"], "is not an ISO 8601 time"),
         (["export", "--seed", "--out", "x", "--at", "2025-01-01T00:00:00"], "must carry a time zone"),
         (["export", "--seed", "--out", "x", "--file-size", "0"], "must be a positive number"),
@@ -510,7 +523,9 @@ def test_cli_seed_export_of_a_broken_seed_exits_2_and_writes_nothing(capsys, tmp
 def _seeded(endpoint, label: str):
     from salestalk_lib.ops.seed import load_seed
 
-    st = connect(settings=Settings(table_prefix=f"{label}{uuid.uuid4().hex[:8]}-", environment="test"), endpoint=endpoint)
+    st = connect(
+        settings=Settings(table_prefix=f"{label}{uuid.uuid4().hex[:8]}-", environment="test"), endpoint=endpoint
+    )
     load_seed(st, SEED_DIR, progress=False)
     return st
 
@@ -632,3 +647,42 @@ def test_cli_export_of_a_live_tenant_then_audit(capsys, clean, tmp_path):
     assert clean.tenant(ACME).messages_table in captured.out
     assert main(["audit", "--export", str(out)]) == 0
     assert f"tenant {ACME}: clean" in capsys.readouterr().err
+    conn = ["--endpoint-url", clean.endpoint.url, "--table-prefix", clean.settings.table_prefix]
+    assert main(["export", "--tenant", "no-such-tenant-009", "--out", str(tmp_path / "none"), *conn]) == 2
+    assert "does not exist: nothing to export" in capsys.readouterr().err
+    assert main(["export", "--tenant", ACME, "--out", str(out), *conn]) == 2  # a second export into one dir
+    assert "already holds an export of" in capsys.readouterr().err
+
+
+@pytest.mark.engine_only(
+    "moto",
+    reason="DynamoDB Local has no ImportTable; moto's reads the data files from the S3 it serves on the same endpoint",
+)
+def test_an_importer_reads_the_export_back_item_for_item(clean, tmp_path):
+    """An independent reader of the format: ImportTable (moto's) given the printed prefix, after an S3 upload."""
+    bucket = f"exports-{uuid.uuid4().hex[:8]}"
+    out = tmp_path / "out"
+    results = export_tenant(
+        clean, ACME, out, options=ExportOptions(s3_bucket=bucket, s3_prefix="fleet", file_bytes=2000)
+    )
+    s3 = clean.endpoint.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):  # `aws s3 sync out/ s3://bucket/fleet/`
+        s3.put_object(Bucket=bucket, Key=f"fleet/{path.relative_to(out).as_posix()}", Body=path.read_bytes())
+    ddb = clean.endpoint.client("dynamodb")
+    for r in results:
+        assert len(r.files) > 1 or r.table.endswith("-metrics")
+        target = f"{r.table}-imported"
+        request = r.import_table_request(target)
+        assert request["S3BucketSource"]["S3KeyPrefix"].startswith(f"fleet/{r.table}/AWSDynamoDB/")
+        arn = ddb.import_table(**request)["ImportTableDescription"]["ImportArn"]
+        for _ in range(600):  # moto imports in a thread: wait for it to settle (at most 30 s)
+            status = ddb.describe_import(ImportArn=arn)["ImportTableDescription"]
+            if status["ImportStatus"] != "IN_PROGRESS":
+                break
+            time.sleep(0.05)
+        assert status["ImportStatus"] == "COMPLETED", status
+        assert status["ErrorCount"] == 0 and status["ImportedItemCount"] == r.item_count
+        imported = _live_items(clean, target)
+        assert {_canonical(i) for i in imported} == {_canonical(i) for i in _live_items(clean, r.table)}
+        clean.storage.delete_table(target)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from salestalk_lib.cli.common import add_connection_args, connect_from_args, format_table
+from salestalk_lib.contract.keys import validate_tenant_id
 from salestalk_lib.ops.audit import audit_tenant
 from salestalk_lib.ops.export import audit_export
 
@@ -52,7 +53,8 @@ def run_audit(args: argparse.Namespace) -> int:
 
 
 def _run_export_audit(args: argparse.Namespace) -> int:
-    audit = audit_export(args.export, tenant_id=args.tenant)
+    tenant = None if args.tenant is None else validate_tenant_id(args.tenant)
+    audit = audit_export(args.export, tenant_id=tenant)
     if audit.findings:
         print(format_table(audit.rows(), ["table", "pk", "sk", "field", "rule"]))
     for line in audit.summary_lines():

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "export",
         help="write a tenant's tables (or the seed) in DynamoDB's S3 export format, which ImportTable accepts",
         description="Write each table as a full export in DynamoDB JSON, as ExportTableToPointInTime writes it: "
-        "OUT/<table>/AWSDynamoDB/<ExportId>/ with gzip data files (one {\"Item\": ...} per line), "
+        'OUT/<table>/AWSDynamoDB/<ExportId>/ with gzip data files (one {"Item": ...} per line), '
         "manifest-files.json, manifest-summary.json and their .md5 checksums. Sync OUT to "
         "s3://BUCKET/PREFIX/ and point ImportTable at each export's data/ prefix (printed), with "
         "InputFormat DYNAMODB_JSON and InputCompressionType GZIP. With --tenant the live tables are "

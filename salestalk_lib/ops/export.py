@@ -62,15 +62,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any
-
-from boto3.dynamodb.types import Binary
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from salestalk_lib.contract.errors import InputError, IsolationViolation, KeyGrammarError
 from salestalk_lib.contract.keys import parse_table_name
 from salestalk_lib.contract.models import MessageIdentity
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.contract.tables import TableKind
+from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, create_table_request
 from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.dynamo.storage import deserialize, serialize
 from salestalk_lib.ops.audit import AuditChecker, AuditReport, Finding
@@ -158,6 +156,16 @@ class TableExport:
             "InputFormat": "DYNAMODB_JSON",
             "InputCompressionType": "GZIP",
         }
+
+    def import_table_request(self, table_name: str | None = None) -> dict[str, Any]:
+        """The whole ImportTable request that creates `table_name` (default: this table's name) from this export.
+
+        The table's key schema and indexes come from its spec (contract `tables`), on-demand with
+        SSE as provisioning creates it; tags are not part of ImportTable (tag the table after).
+        """
+        _prefix, kind, _tenant = parse_table_name(self.table)
+        creation = create_table_request(TABLE_SPECS[TableKind(kind)], table_name or self.table)
+        return {**self.import_source(), "TableCreationParameters": creation}
 
     def row(self) -> dict[str, Any]:
         """A table row for the CLI: table, items, files, where, the ImportTable key prefix."""
@@ -263,7 +271,9 @@ def write_table_export(
     files: list[DataFile] = []
 
     def file_name(n: int) -> str:
-        seed = hashlib.sha256(f"{export_id}|{n}".encode()).digest() if options.at is not None else secrets.token_bytes(16)
+        seed = (
+            hashlib.sha256(f"{export_id}|{n}".encode()).digest() if options.at is not None else secrets.token_bytes(16)
+        )
         return base64.b32encode(seed).decode("ascii")[:26].lower() + ".json.gz"
 
     current: tuple[IO[bytes], _HashingWriter, gzip.GzipFile, str, Path] | None = None
@@ -274,7 +284,7 @@ def write_table_export(
         path = directory / "data" / name
         raw = path.open("wb")
         sink = _HashingWriter(raw)
-        gz = gzip.GzipFile(filename="", mode="wb", fileobj=sink, mtime=0)  # type: ignore[arg-type]
+        gz = gzip.GzipFile(filename="", mode="wb", fileobj=sink, mtime=0)
         return raw, sink, gz, f"{key_head}/data/{name}", path
 
     def close_file() -> None:
@@ -303,9 +313,7 @@ def write_table_export(
         current = open_file()  # an empty table: one empty data file, as AWS writes for an empty partition
     close_file()
 
-    files_bytes = b"".join(
-        (json.dumps(f.manifest_line(), separators=(",", ":")) + "\n").encode("utf-8") for f in files
-    )
+    files_bytes = b"".join((json.dumps(f.manifest_line(), separators=(",", ":")) + "\n").encode("utf-8") for f in files)
     (directory / FILES_FILE).write_bytes(files_bytes)
     (directory / "manifest-files.md5").write_text(_b64md5(files_bytes), encoding="ascii")
     end = options.now()
@@ -424,14 +432,19 @@ def export_seed(
         table += [message.to_item(), MessageIdentity.of(message).to_item()]
     for rollup in rollups:
         per_table[settings.table_name(TableKind.MESSAGES, rollup.tenant_id)].append(rollup.to_item())
-    for table in per_table:
-        _refuse_other_export(out, table, options)
+    for name in per_table:
+        _refuse_other_export(out, name, options)
     results = []
-    for table, items in per_table.items():
-        arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+    for name, items in per_table.items():
+        arn = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
         results.append(
             write_table_export(
-                items, out, table=table, table_arn=arn, table_id=str(uuid.uuid5(uuid.NAMESPACE_URL, arn)), options=options
+                items,
+                out,
+                table=name,
+                table_arn=arn,
+                table_id=str(uuid.uuid5(uuid.NAMESPACE_URL, arn)),
+                options=options,
             )
         )
     return results
@@ -460,8 +473,7 @@ def _b64md5(data: bytes) -> str:
 
 
 def _json_binary(value: Any) -> str:
-    if isinstance(value, Binary):
-        value = value.value
+    value = getattr(value, "value", value)  # boto3's Binary, as reads return binaries, holds its bytes
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(bytes(value)).decode("ascii")
     raise TypeError(f"cannot write a {type(value).__name__} to DynamoDB JSON")
@@ -592,7 +604,9 @@ class _Export:
             self.prefix, self.kind, self.tenant_id = parse_table_name(self.info.table)
         except KeyGrammarError as exc:
             where = _rel(root, self.info.directory / SUMMARY_FILE)
-            raise InputError(where, f"exports table {self.info.table!r}, which is not a SalesTalk table: {exc}") from None
+            raise InputError(
+                where, f"exports table {self.info.table!r}, which is not a SalesTalk table: {exc}"
+            ) from None
 
 
 def audit_export(root: Path | str, *, tenant_id: str | None = None, now: float | None = None) -> ExportAudit:
@@ -809,7 +823,7 @@ def _items(root: Path, export: _Export, findings: list[Finding]) -> Iterator[dic
         with path.open("rb") as handle:
             source = _HashingReader(handle)
             try:
-                with gzip.GzipFile(fileobj=source, mode="rb") as gz:  # type: ignore[arg-type]
+                with gzip.GzipFile(fileobj=cast(IO[bytes], source), mode="rb") as gz:
                     for line_no, line in enumerate(gz, start=1):
                         if not line.strip():
                             continue
@@ -871,4 +885,3 @@ __all__ = [
     "read_table_export",
     "write_table_export",
 ]
-
