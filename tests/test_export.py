@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import re
+import shutil
 import time
 import uuid
 from datetime import UTC, datetime
@@ -461,10 +462,28 @@ def test_bad_export_directories_are_input_errors(tmp_path):
 
 
 def test_two_exports_of_one_table_are_refused(tmp_path):
-    for at in (AT, AT.replace(second=1)):
-        export_seed(SEED_DIR, tmp_path, settings=Settings(), options=ExportOptions(at=at))
+    export_seed(SEED_DIR, tmp_path / "a", settings=Settings(), options=ExportOptions(at=AT))
+    with pytest.raises(InputError, match="already holds an export of"):  # another fixed time, same directory
+        export_seed(SEED_DIR, tmp_path / "a", settings=Settings(), options=ExportOptions(at=AT.replace(second=1)))
+    export_seed(SEED_DIR, tmp_path / "b", settings=Settings(), options=ExportOptions(at=AT.replace(second=1)))
+    table = f"tenant-{ACME}-metrics"
+    shutil.copytree(_export_dir(tmp_path / "b", table), tmp_path / "a" / table / "AWSDynamoDB" / "other")
     with pytest.raises(InputError, match="holds two exports of"):
-        audit_export(tmp_path)
+        audit_export(tmp_path / "a")
+
+
+def test_an_export_interrupted_midway_is_left_unfinished_and_audited_as_such(tmp_path):
+    def items():
+        yield {"pk": "X#1", "sk": "s"}
+        raise RuntimeError("the Scan failed")
+
+    table = f"tenant-{ACME}-metrics"
+    with pytest.raises(RuntimeError):
+        write_table_export(
+            items(), tmp_path, table=table, table_arn=f"arn:aws:dynamodb:r:1:table/{table}", table_id="i"
+        )
+    findings = audit_export(tmp_path).findings
+    assert any(f.field.endswith("manifest-summary.json") and "did not finish" in f.rule for f in findings)
 
 
 # --- the command line -------------------------------------------------------------------------

@@ -253,13 +253,7 @@ def write_table_export(
     export that did not finish.
     """
     start = options.now()
-    export_ms = int(start.timestamp() * 1000)
-    suffix = (
-        hashlib.sha256(f"{table_arn}|{export_ms}".encode()).hexdigest()[:8]
-        if options.at is not None
-        else secrets.token_hex(4)
-    )
-    export_id = f"{export_ms:014d}-{suffix}"
+    export_id = _export_id(table_arn, start, options)
     s3_prefix = options.prefix_for(table)
     key_head = f"{s3_prefix}/{EXPORT_ROOT}/{export_id}"
     directory = out / table / EXPORT_ROOT / export_id
@@ -300,15 +294,20 @@ def write_table_export(
         if on_file is not None:
             on_file(done)
 
-    for item in items:
-        line = item_line(item)
-        if current is not None and written and written + len(line) > options.file_bytes:
-            close_file()
-        if current is None:
-            current = open_file()
-        current[2].write(line)
-        written += len(line)
-        count += 1
+    try:
+        for item in items:
+            line = item_line(item)
+            if current is not None and written and written + len(line) > options.file_bytes:
+                close_file()
+            if current is None:
+                current = open_file()
+            current[2].write(line)
+            written += len(line)
+            count += 1
+    except BaseException:
+        if current is not None:  # the export stays unfinished (no manifests), its file handle closed
+            current[0].close()
+        raise
     if current is None:
         current = open_file()  # an empty table: one empty data file, as AWS writes for an empty partition
     close_file()
@@ -368,7 +367,7 @@ def export_tenant(
         if description is None:
             raise InputError(f"tenant {tenant_id}", f"table {table} does not exist: nothing to export")
         descriptions[table] = description
-        _refuse_other_export(out, table, options)
+        _refuse_other_export(out, table, _table_arn(description, table, st.endpoint.region), options)
     storage = scope.audit_storage()
 
     def only_reads(operation: str, params: Mapping[str, Any]) -> None:
@@ -390,7 +389,7 @@ def export_tenant(
     results = []
     for _kind, table in tables:
         description = descriptions[table]
-        arn = description.get("TableArn") or _local_arn(table, st.endpoint.region)
+        arn = _table_arn(description, table, st.endpoint.region)
         table_id = description.get("TableId") or str(uuid.uuid5(uuid.NAMESPACE_URL, arn))
         results.append(
             write_table_export(
@@ -432,11 +431,12 @@ def export_seed(
         table += [message.to_item(), MessageIdentity.of(message).to_item()]
     for rollup in rollups:
         per_table[settings.table_name(TableKind.MESSAGES, rollup.tenant_id)].append(rollup.to_item())
+    arns = {name: f"arn:aws:dynamodb:{region}:{account}:table/{name}" for name in per_table}
     for name in per_table:
-        _refuse_other_export(out, name, options)
+        _refuse_other_export(out, name, arns[name], options)
     results = []
     for name, items in per_table.items():
-        arn = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+        arn = arns[name]
         results.append(
             write_table_export(
                 items,
@@ -450,18 +450,38 @@ def export_seed(
     return results
 
 
-def _refuse_other_export(out: Path, table: str, options: ExportOptions) -> None:
+def _export_id(table_arn: str, start: datetime, options: ExportOptions) -> str:
+    """`{ms}-{8 hex}`: random as AWS's, or derived from the table and the fixed time."""
+    export_ms = int(start.timestamp() * 1000)
+    suffix = (
+        hashlib.sha256(f"{table_arn}|{export_ms}".encode()).hexdigest()[:8]
+        if options.at is not None
+        else secrets.token_hex(4)
+    )
+    return f"{export_ms:014d}-{suffix}"
+
+
+def _refuse_other_export(out: Path, table: str, table_arn: str, options: ExportOptions) -> None:
+    """InputError if `out` already holds an export of `table` other than the one a fixed-time export rewrites."""
     root = out / table / EXPORT_ROOT
-    if options.at is None and root.is_dir() and any(root.iterdir()):
+    own = _export_id(table_arn, options.at, options) if options.at is not None else None
+    others = sorted(p.name for p in root.iterdir() if p.name != own) if root.is_dir() else []
+    if others:
         raise InputError(
             str(root),
-            f"already holds an export of {table}: an audit or ImportTable of {out} would see both; "
-            "choose another --out (or give --at to rewrite a fixed-time export in place)",
+            f"already holds an export of {table} ({others[0]}): an audit or ImportTable of {out} would see "
+            "both; choose another --out",
         )
 
 
-def _local_arn(table: str, region: str | None) -> str:
-    return f"arn:aws:dynamodb:{region or 'us-east-1'}:{LOCAL_ACCOUNT}:table/{table}"
+def _table_arn(description: Mapping[str, Any], table: str, region: str | None) -> str:
+    """DescribeTable's TableArn (an engine that gives none: the ARN the table would have locally)."""
+    arn = description.get("TableArn")
+    return (
+        arn
+        if isinstance(arn, str) and arn
+        else f"arn:aws:dynamodb:{region or 'us-east-1'}:{LOCAL_ACCOUNT}:table/{table}"
+    )
 
 
 def _timestamp(at: datetime) -> str:
