@@ -388,6 +388,25 @@ def test_files_the_manifest_does_not_list_and_unfinished_exports_are_findings(se
     }
 
 
+def test_manifest_lines_naming_other_files_or_the_same_file_twice_are_findings(seed_export):
+    out, settings, _ = seed_export
+    table = settings.table_name(TableKind.METRICS, ACME)
+    directory = _export_dir(out, table)
+    files = directory / "manifest-files.json"
+    (entry,) = [json.loads(line) for line in files.read_bytes().splitlines()]
+    head = entry["dataFileS3Key"].split("/data/")[0]
+    outside = {**entry, "dataFileS3Key": f"{head}//etc/passwd"}
+    climbing = {**entry, "dataFileS3Key": f"{head}/data/../../../../secret"}
+    files_bytes = b"".join(json.dumps(e).encode() + b"\n" for e in (entry, entry, outside, climbing))
+    files.write_bytes(files_bytes)
+    (directory / "manifest-files.md5").write_text(_b64md5(files_bytes))
+    rules = {f.field: f.rule for f in audit_export(out).findings}
+    name = files.relative_to(out).as_posix()
+    assert "is listed twice" in rules[f"{name}:2"]
+    assert "names no file of this export" in rules[f"{name}:3"] and "names no file" in rules[f"{name}:4"]
+    assert len(rules) == 3  # the file itself is read once, its items counted once
+
+
 def test_a_line_that_is_not_dynamodb_json_is_a_finding_naming_file_and_line(seed_export):
     out, settings, _ = seed_export
     table = settings.table_name(TableKind.METRICS, ACME)

@@ -791,9 +791,12 @@ def _local(root: Path, export: _Export, key: object) -> Path | None:
     if not isinstance(key, str):
         return None
     marker = f"{EXPORT_ROOT}/{export.info.export_id}/"
-    if marker not in key or ".." in PurePosixPath(key).parts:
+    if marker not in key:
         return None
-    return export.info.directory / key.split(marker, 1)[1]
+    rest = PurePosixPath(key.split(marker, 1)[1])
+    if rest.is_absolute() or ".." in rest.parts or not rest.parts:
+        return None  # never a file outside the export's own directory
+    return export.info.directory.joinpath(*rest.parts)
 
 
 def _items(root: Path, export: _Export, findings: list[Finding]) -> Iterator[dict[str, Any]]:
@@ -835,6 +838,9 @@ def _items(root: Path, export: _Export, findings: list[Finding]) -> Iterator[dic
         path = _local(root, export, entry["dataFileS3Key"])
         if path is None or not path.is_file():
             problem(at, f"dataFileS3Key {entry['dataFileS3Key']!r} names no file of this export")
+            continue
+        if path in listed:
+            problem(at, f"dataFileS3Key {entry['dataFileS3Key']!r} is listed twice (read once)")
             continue
         listed.add(path)
         export.info.files += 1
