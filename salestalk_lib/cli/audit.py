@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Read a live tenant's registry item and every item of its messages and metrics "
         "tables, and print each broken rule as a table (table, pk, sk, field, rule). Exit 0 when "
         "clean, 1 when anything breaks the contract, 2 on an error. The audit only reads: it Scans "
-        "the tenant's own two tables (the one place the library Scans, because an audit must see "
+        "the tenant's own two tables (as `salestalk export` does: the library's only Scans, because an audit must see "
         "items whose keys nobody knows) and refuses any write before it is sent. Against a staging "
         "or production account, opt in with --allow-aws. With --export DIR it reads DynamoDB S3 exports "
         "instead (ours from `salestalk export`, or ones AWS wrote), offline and streaming: the same rules "
