@@ -21,8 +21,8 @@ base32 characters, as AWS writes them. AWS draws the random parts at random; wit
 fixed export time (`deterministic=True`) they are derived from the table ARN and the
 time, so the same table exported at the same instant gives byte-identical files
 (gzip headers carry no time). AWS's current documentation names the checksum files
-`.checksum`; the exports it writes carry `.md5` files (24 characters, the base64 MD5):
-this module writes `.md5` and reads either.
+`.checksum`; the exports AWS has been seen writing carry `.md5` files (24 characters, the
+base64 MD5): this module writes `.md5` and reads either.
 
 Each table goes to `{out}/{table name}/AWSDynamoDB/{ExportId}/`, so `{out}` synced to
 `s3://{bucket}/{prefix}/` is laid out as the manifests say (`s3Prefix` is
@@ -40,7 +40,7 @@ live audit does.
 **What it is not.** A local export reads the live table with Scan (consistent reads,
 page by page): unlike a point-in-time export it is not a snapshot, so items written
 while it runs may or may not be in it. Nothing here calls ExportTableToPointInTime or
-ImportTable: the local engines do not implement them as AWS does, and on AWS they are
+ImportTable: DynamoDB Local has neither (moto's work on its own in-memory S3), and on AWS they are
 started with the AWS CLI or console (see the Operations page). Ion exports and
 incremental exports are not read.
 """
