@@ -283,7 +283,8 @@ def write_table_export(
 
     def close_file() -> None:
         nonlocal current, written, count
-        assert current is not None
+        if current is None:
+            raise RuntimeError("no data file is open")  # unreachable: every call follows an open_file()
         raw, sink, gz, key, path = current
         gz.close()
         raw.close()
@@ -661,7 +662,7 @@ def audit_export(root: Path | str, *, tenant_id: str | None = None, now: float |
                 f"{export.info.directory}): audit one at a time",
             )
         by_table[export.info.table] = export
-    tenants = sorted({(e.prefix, e.tenant_id) for e in found if e.tenant_id is not None})
+    tenants = sorted({(e.prefix, t) for e in found if (t := e.tenant_id) is not None})
     if tenant_id is not None:
         tenants = [(p, t) for p, t in tenants if t == tenant_id]
         if not tenants:
@@ -677,7 +678,6 @@ def audit_export(root: Path | str, *, tenant_id: str | None = None, now: float |
         audit.exports.append(registry.info)
     settings_for = {p: Settings(table_prefix=p) for p, _ in tenants}
     for prefix, tenant in tenants:
-        assert tenant is not None
         checker = AuditChecker(tenant, now=now)
         settings = settings_for[prefix]
         if prefix in registries:
