@@ -703,12 +703,19 @@ def read_table_export(directory: Path | str) -> Iterator[dict[str, Any]]:
     """Every item of one export directory (`.../AWSDynamoDB/{ExportId}`), in file order; ValueError if broken."""
     directory = Path(directory)
     findings: list[Finding] = []
-    export = _read_summary(directory.parent.parent, directory, findings)
+    base = _prefix_dir(directory)
+    export = _read_summary(base, directory, findings)
     if export is None:
         raise ValueError("; ".join(f"{f.field}: {f.rule}" for f in findings))
-    yield from _items(directory.parent.parent, export, findings)
+    yield from _items(base, export, findings)
     if findings:
         raise ValueError("; ".join(f"{f.field}: {f.rule}" for f in findings))
+
+
+def _prefix_dir(directory: Path) -> Path:
+    """The directory holding `AWSDynamoDB/` for an export directory `.../AWSDynamoDB/{ExportId}` (file names are shown relative to it)."""
+    export_root = directory.parent
+    return export_root.parent if export_root.name == EXPORT_ROOT else export_root
 
 
 def _export_dirs(root: Path) -> list[Path]:
