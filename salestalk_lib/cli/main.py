@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "template",
     "quota",
+    "export",
 )
 
 EPILOG = """\

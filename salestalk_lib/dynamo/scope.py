@@ -18,8 +18,8 @@ Everything else is refused: table settings (TTL, point-in-time recovery, tags,
 UpdateTable, backups, restores, exports, resource policies), table lifecycle
 (CreateTable, DeleteTable), DescribeTable and the other Describe calls, account-wide
 requests (ListTables), PartiQL, and Scan. The one exception is
-`TenantScope.audit_storage()`, used by `salestalk audit` only, which may also
-Scan the tenant's own two tables (never an index, never the registry): an audit
+`TenantScope.audit_storage()`, used by `salestalk audit` and `salestalk export` only, which may
+also Scan the tenant's own two tables (never an index, never the registry): an audit
 must see every item, including items whose keys break the grammar, and no Query
 can find an item without knowing its key. The tenant id is validated before it
 is ever put into a table name.
@@ -177,7 +177,7 @@ class TenantScope:
         return self.settings.table_name(REGISTRY)
 
     def audit_storage(self) -> Storage:
-        """This scope's storage, also allowed to Scan the tenant's two tables: for `salestalk audit` only.
+        """This scope's storage, also allowed to Scan the tenant's two tables: for the audit and the export only.
 
         Access patterns never get it (they are GetItem or Query); see the module docstring for why
         an audit may Scan. It carries the scope's hooks as they are now.

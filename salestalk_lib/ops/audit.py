@@ -18,6 +18,11 @@ its messages and metrics tables, and checks:
   (`messageSk`) and carries its `ttl`. Items whose `ttl` has passed are left out
   of the pairing: DynamoDB's TTL deletes the two at different moments.
 
+**One set of rules, two item sources.** The rules live in `AuditChecker`, which is fed
+one item at a time: `audit_tenant` feeds it from a live Scan, and
+`salestalk_lib.ops.export.audit_export` from the data files of a DynamoDB S3 export
+(`salestalk audit --export DIR`), so both report the same findings for the same items.
+
 **Why this reads with Scan.** The access patterns (contract §3) are GetItem or
 Query and never Scan. An audit is different: it must see every item, including
 items whose keys break the grammar, and no Query can find an item without
@@ -100,6 +105,82 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+class AuditChecker:
+    """The audit's rules, fed one stored item at a time: the live scan and the export reader both use it.
+
+    Feed the tenant's registry item (`registry`) and every item of its two tables
+    (`table_item`), in any order, then call `finish()` for the report. Per-item rules
+    are checked as items arrive; the rules between items (references, rollups,
+    message identities) at `finish()`, from what the items left behind.
+    """
+
+    def __init__(self, tenant_id: str, *, now: float | None = None, report: AuditReport | None = None):
+        self.tenant_id = tenant_id
+        self.now = time.time() if now is None else now
+        self.report = report if report is not None else AuditReport(tenant_id=tenant_id)
+        self._valid: list[ValidRecord] = []
+        self._keys_at: dict[str, tuple[str, str, str]] = {}
+        # Per session: (where, item) of every stored message, and which sessions have a rollup item at all.
+        self._messages: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
+        self._rollup_sessions: set[str] = set()
+        # Per MSG# partition: (where, item) of every message item stored in it, valid or not.
+        self._partitions: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
+
+    def _check(self, table: str, item: Mapping[str, Any], pk: str, sk: str, extra: list[Violation]) -> str:
+        """Validate one item, record its findings; returns the label its violations carry."""
+        where = f"{len(self._keys_at)}"
+        self._keys_at[where] = (table, pk, sk)
+        model, violations = validate_record(item, where, tenant_id=self.tenant_id)
+        for v in extra + violations:
+            self.report.findings.append(Finding(table, pk, sk, v.field, v.rule))
+        kind = detect_kind(item)
+        if model is not None and kind is not None:  # a valid model always has a kind
+            self._valid.append(ValidRecord(where, kind, model))
+        return where
+
+    def registry(self, table: str, item: Mapping[str, Any] | None) -> None:
+        """The tenant's registry item as stored in `table` (None: there is none)."""
+        self.report.items[table] = 0 if item is None else 1
+        if item is None:
+            self.report.findings.append(Finding(table, self.tenant_id, "", "(item)", "the tenant has no registry item"))
+            return
+        wrong_kind = (
+            [] if detect_kind(item) is RecordKind.TENANT else [Violation("", "(item)", "is not a tenant registry item")]
+        )
+        self._check(table, item, self.tenant_id, "", wrong_kind)
+
+    def table_item(self, kind: TableKind, table: str, item: Mapping[str, Any]) -> None:
+        """One item of the tenant's `kind` table (messages or metrics), named `table`."""
+        self.report.items[table] = self.report.items.get(table, 0) + 1
+        found = pk_kind(item.get("pk"))
+        misplaced = (
+            []
+            if found is None or found in _TABLE_KINDS[kind]
+            else [Violation("", "pk", f"a {found} item does not belong in the {kind} table")]
+        )
+        where = self._check(table, item, _text(item.get("pk")), _text(item.get("sk")), misplaced)
+        if kind is TableKind.MESSAGES and found is KeyKind.MESSAGE:
+            self._partitions[_text(item.get("pk"))].append((where, item))
+        session_id = item.get("sessionId")
+        if kind is TableKind.MESSAGES and isinstance(session_id, str):
+            if found is KeyKind.MESSAGE:
+                self._messages[session_id].append((where, item))
+            elif found is KeyKind.SESSION:
+                self._rollup_sessions.add(session_id)
+
+    def finish(self) -> AuditReport:
+        """Check the rules between items and return the report, its findings sorted."""
+        for v in (
+            cross_check(self._valid)
+            + _rollup_checks(self._valid, self._messages, self._rollup_sessions)
+            + _identity_checks(self._valid, self._partitions, self.now)
+        ):
+            table, pk, sk = self._keys_at[v.where]
+            self.report.findings.append(Finding(table, pk, sk, v.field, v.rule))
+        self.report.findings.sort()
+        return self.report
+
+
 def audit_tenant(
     scope: TenantScope, *, page_size: int | None = None, retrier: Retrier | None = None, now: float | None = None
 ) -> AuditReport:
@@ -107,10 +188,10 @@ def audit_tenant(
 
     `now` (unix seconds; default the clock) decides which items' `ttl` has passed.
     """
-    now = time.time() if now is None else now
     retrier = retrier or Retrier()
     storage = scope.audit_storage()
-    report = AuditReport(tenant_id=scope.tenant_id)
+    checker = AuditChecker(scope.tenant_id, now=now)
+    report = checker.report
 
     def count_and_refuse_writes(operation: str, params: Mapping[str, Any]) -> None:
         if operation not in READ_OPERATIONS:
@@ -118,74 +199,20 @@ def audit_tenant(
         report.requests += 1
 
     storage.hooks.append(count_and_refuse_writes)
-    valid: list[ValidRecord] = []
-    keys_at: dict[str, tuple[str, str, str]] = {}
-    # Per session: (where, item) of every stored message, and which sessions have a rollup item at all.
-    messages: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
-    rollup_sessions: set[str] = set()
-    # Per MSG# partition: (where, item) of every message item stored in it, valid or not.
-    partitions: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
-
-    def check(table: str, item: Mapping[str, Any], pk: str, sk: str, extra: list[Violation]) -> str:
-        """Validate one item, record its findings; returns the label its violations carry."""
-        where = f"{len(keys_at)}"
-        keys_at[where] = (table, pk, sk)
-        model, violations = validate_record(item, where, tenant_id=scope.tenant_id)
-        for v in extra + violations:
-            report.findings.append(Finding(table, pk, sk, v.field, v.rule))
-        kind = detect_kind(item)
-        if model is not None and kind is not None:  # a valid model always has a kind
-            valid.append(ValidRecord(where, kind, model))
-        return where
-
-    registry_item = retrier.call(
-        "GetItem", lambda: storage.get_item(scope.registry_table, {"tenantId": scope.tenant_id})
+    checker.registry(
+        scope.registry_table,
+        retrier.call("GetItem", lambda: storage.get_item(scope.registry_table, {"tenantId": scope.tenant_id})),
     )
-    report.items[scope.registry_table] = 0 if registry_item is None else 1
-    if registry_item is None:
-        report.findings.append(
-            Finding(scope.registry_table, scope.tenant_id, "", "(item)", "the tenant has no registry item")
-        )
-    else:
-        wrong_kind = (
-            []
-            if detect_kind(registry_item) is RecordKind.TENANT
-            else [Violation("", "(item)", "is not a tenant registry item")]
-        )
-        check(scope.registry_table, registry_item, scope.tenant_id, "", wrong_kind)
-
     for kind, table in ((TableKind.MESSAGES, scope.messages_table), (TableKind.METRICS, scope.metrics_table)):
         report.items[table] = 0
         start: dict[str, Any] | None = None
         while True:
             page, start = retrier.call("Scan", lambda: storage.scan(table, limit=page_size, start_key=start))
             for item in page:
-                report.items[table] += 1
-                found = pk_kind(item.get("pk"))
-                misplaced = (
-                    []
-                    if found is None or found in _TABLE_KINDS[kind]
-                    else [Violation("", "pk", f"a {found} item does not belong in the {kind} table")]
-                )
-                where = check(table, item, _text(item.get("pk")), _text(item.get("sk")), misplaced)
-                if kind is TableKind.MESSAGES and found is KeyKind.MESSAGE:
-                    partitions[_text(item.get("pk"))].append((where, item))
-                session_id = item.get("sessionId")
-                if kind is TableKind.MESSAGES and isinstance(session_id, str):
-                    if found is KeyKind.MESSAGE:
-                        messages[session_id].append((where, item))
-                    elif found is KeyKind.SESSION:
-                        rollup_sessions.add(session_id)
+                checker.table_item(kind, table, item)
             if start is None:
                 break
-
-    for v in (
-        cross_check(valid) + _rollup_checks(valid, messages, rollup_sessions) + _identity_checks(valid, partitions, now)
-    ):
-        table, pk, sk = keys_at[v.where]
-        report.findings.append(Finding(table, pk, sk, v.field, v.rule))
-    report.findings.sort()
-    return report
+    return checker.finish()
 
 
 def _rollup_checks(
@@ -312,4 +339,4 @@ def _sk_instant(item: Mapping[str, Any]) -> Decimal | None:
         return None
 
 
-__all__ = ["AuditReport", "Finding", "audit_tenant"]
+__all__ = ["AuditChecker", "AuditReport", "Finding", "audit_tenant"]
