@@ -119,8 +119,8 @@ class BatchFingerprint:
     Memory: the buffer, not the records; disk: one line per record until `finish()`.
     """
 
-    def __init__(self, *, buffer_lines: int = FINGERPRINT_BUFFER_LINES) -> None:
-        self.buffer_lines = buffer_lines
+    def __init__(self, *, buffer_lines: int | None = None) -> None:
+        self.buffer_lines = FINGERPRINT_BUFFER_LINES if buffer_lines is None else buffer_lines
         self._buffer: list[tuple[bytes, str]] = []
         self._runs: list[Any] = []
         self._counts: dict[str, list[int]] = {}  # tenant -> [messages, metrics]

@@ -373,6 +373,8 @@ class OutcomeTally:
         if r.conflict is not None:
             self.conflict_count += 1
             self._keep(self.conflicts, r.conflict)
+        if r.error is not None and self.limit is not None:
+            _detached(r.error)  # a kept failure must not keep its window's frames (and records) alive
         if r.outcome is Outcome.FAILED:
             self.failure_count += 1
             self.unsure_count += r.may_have_been_applied
@@ -934,7 +936,7 @@ class Ingestor:
                     self._sessions.add(session)
                 return Outcome.CREATED, None
             except ConditionFailed as exc:
-                failure = exc
+                failure = _detached(exc)
             reasons = failure.reasons or self._read_reasons(m, storage, table, run)
             settled = self._settle_message(m, reasons[0], reasons[1], storage, table, run)
             if settled is not None:
@@ -1064,7 +1066,7 @@ class Ingestor:
             try:
                 run.call("TransactWriteItems", lambda: storage.transact_write(actions, token=token))
             except ConditionFailed as exc:
-                failure = exc
+                failure = _detached(exc)
             else:
                 with self._lock:
                     self._sessions.update((table, sid) for sid in sessions)
@@ -1223,7 +1225,7 @@ class Ingestor:
                         "TransactWriteItems", lambda: storage.transact_write(actions, token=token)
                     )
                 except ConditionFailed as exc:
-                    failure = exc
+                    failure = _detached(exc)
                 else:
                     for i, *_ in pending:
                         finish(i, Outcome.CREATED)
@@ -1332,7 +1334,7 @@ class Ingestor:
         plans: Mapping[str, BatchPlan],
         *,
         batch_id: str,
-        window: int = INGEST_WINDOW,
+        window: int | None = None,
         result_limit: int | None = REPORT_LIMIT,
         workers: int = 4,
         metric_mode: MetricMode | str = MetricMode.CONDITIONAL,
@@ -1348,7 +1350,7 @@ class Ingestor:
         pass (`batches.BatchFingerprint`: the same values `plan_batch` gives), so
         the batch is recorded before the first record is read here. `records`
         (an iterator: `validation.StreamingInput.records()`, typically) is read
-        `window` records at a time; each window's transactions are built and
+        `window` records at a time (default `INGEST_WINDOW`); each window's transactions are built and
         written by `workers` threads before the next is read, so memory holds one
         window, never the input. Everything else is `ingest`'s: tenants checked
         first, replays, resumes, interrupts, one event per tenant at the end.
@@ -1357,10 +1359,11 @@ class Ingestor:
         (`IngestReport.conflict_count` and the like count them all); records not
         read when the run stopped are counted skipped from `plans`.
         """
-        if window < 1:
-            raise ValueError(f"window must be at least 1, got {window}")
+        size = INGEST_WINDOW if window is None else window
+        if size < 1:
+            raise ValueError(f"window must be at least 1, got {size}")
         return self._write_batch(
-            _windows(records, window),
+            _windows(records, size),
             plans=plans,
             tenants=sorted(plans),
             batch_id=batch_id,
@@ -1755,6 +1758,26 @@ class _MetricShare:
         self.count += 1
         self.subjects.add(m.subject.value)
         self.periods.add(m.period.text)
+
+
+def _detached(exc: BaseException) -> BaseException:
+    """`exc` (and the exceptions it chains) without tracebacks: kept in a local, it then keeps no frame alive.
+
+    A caught exception kept in a local of the frame that caught it is a reference
+    cycle (frame, exception, traceback, frame) that only the cyclic collector frees,
+    with everything the frame holds (a whole window of records, through the
+    closures): memory would float with the input between collections.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        e.__traceback__ = None
+        todo += [e.__cause__, e.__context__]
+    return exc
 
 
 def _windows(records: Iterable[Message | Metric], size: int) -> Iterator[list[Message | Metric]]:
