@@ -106,7 +106,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from math import ceil
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import (
@@ -158,6 +158,7 @@ REPORT_LIMIT = 1000
 """Rounds of a create whose stored item vanished between its failed condition and the read (then: give up)."""
 
 Hook = Callable[[Attempt], None]
+_E = TypeVar("_E", bound=BaseException)
 
 
 class MessageMode(StrEnum):
@@ -1760,7 +1761,7 @@ class _MetricShare:
         self.periods.add(m.period.text)
 
 
-def _detached(exc: BaseException) -> BaseException:
+def _detached(exc: _E) -> _E:
     """`exc` (and the exceptions it chains) without tracebacks: kept in a local, it then keeps no frame alive.
 
     A caught exception kept in a local of the frame that caught it is a reference
