@@ -117,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if server.stdout is not None:
+            server.stdout.close()
     return 0
 
 

@@ -135,5 +135,7 @@ def test_cli_ingest_memory_does_not_grow_with_the_records(tmp_path: Path, monkey
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if server.stdout is not None:
+            server.stdout.close()
     growth = (peaks[4000] - peaks[1000]) / 3000
     assert growth < 1024, f"{growth:.0f} bytes a record more at 4k than at 1k (peaks {peaks})"
