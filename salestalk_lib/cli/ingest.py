@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -22,13 +22,13 @@ from salestalk_lib.contract.errors import (
 )
 from salestalk_lib.contract.keys import validate_batch_id
 from salestalk_lib.contract.models import Message, Metric
-from salestalk_lib.contract.validation import RECORD_FIELD, RecordKind, validate_paths
+from salestalk_lib.contract.validation import RECORD_FIELD, RecordKind, StreamingInput, ValidRecord
 from salestalk_lib.dynamo.retry import Retrier
 from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.dynamo.writes import Outcome
-from salestalk_lib.ops.batches import BatchState, content_batch_id, describe
+from salestalk_lib.ops.batches import BatchFingerprint, BatchState, describe
 from salestalk_lib.ops.events import EventBridgeSink, EventSink, JsonLinesSink, MemorySink
-from salestalk_lib.ops.ingest import Ingestor, IngestReport, MessageMode, MetricMode, validate_for_ingest
+from salestalk_lib.ops.ingest import REPORT_LIMIT, Ingestor, IngestReport, MessageMode, MetricMode
 from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
@@ -114,27 +114,53 @@ def _profile(text: str) -> FaultProfile:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _validate(files: list[Path]) -> list[Message | Metric]:
-    report = validate_paths(files)
-    violations = list(report.violations)
-    for record in report.records:
-        if record.kind not in (RecordKind.MESSAGE, RecordKind.METRIC):
-            violations.append(
-                Violation(
-                    record.where,
-                    RECORD_FIELD,
-                    f"is a {record.kind.value} record; ingest takes messages and metrics only",
+class _Input:
+    """The files of a run, validated in a first pass that keeps no record (`StreamingInput`), then streamed.
+
+    The first pass lists every violation (a record of another kind than message or
+    metric included) and folds each valid record into the batch's fingerprint
+    (`BatchFingerprint`: its plans and content batch id), so nothing is written
+    before the whole input is known valid, and memory holds no record.
+    """
+
+    def __init__(self, files: list[Path]) -> None:
+        self.source = StreamingInput(files)
+        self.fingerprint = BatchFingerprint()
+        violations: list[Violation] = []
+
+        def observe(record: ValidRecord) -> None:
+            if record.kind not in (RecordKind.MESSAGE, RecordKind.METRIC):
+                violations.append(
+                    Violation(
+                        record.where,
+                        RECORD_FIELD,
+                        f"is a {record.kind.value} record; ingest takes messages and metrics only",
+                    )
                 )
-            )
-    if violations:
-        raise ValidationFailed(violations)
-    return validate_for_ingest(r.model for r in report.records if isinstance(r.model, (Message, Metric)))
+            else:
+                self.fingerprint.add(record.model)
+
+        report = self.source.validate(observe=observe)
+        if report.violations or violations:
+            raise ValidationFailed(list(dict.fromkeys([*report.violations, *violations])))  # a re-read file tells twice
+        if not self.source.observed_once:  # a file was read whole after some records: fold the records again
+            self.fingerprint = BatchFingerprint()
+            for record in self.source.records():
+                self.fingerprint.add(record.model)
+        self.plans = self.fingerprint.finish()
+        self.count = sum(p.message_count + p.metric_count for p in self.plans.values())
+
+    def records(self) -> Iterator[Message | Metric]:
+        """The second pass: every record, file by file."""
+        for record in self.source.records():
+            if isinstance(record.model, (Message, Metric)):
+                yield record.model
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        records = _validate(args.files)
-        batch_id = validate_batch_id(args.batch_id) if args.batch_id is not None else content_batch_id(records)
+        source = _Input(args.files)
+        batch_id = validate_batch_id(args.batch_id) if args.batch_id is not None else source.fingerprint.batch_id
     except ValidationFailed as exc:
         for v in exc.violations:
             print(v)
@@ -163,14 +189,15 @@ def run(args: argparse.Namespace) -> int:
                 sink = EventBridgeSink(st.endpoint.client("events"), args.event_bus)
             ingestor = Ingestor(storage, st.settings, retrier=Retrier(seed=args.seed), sink=sink)
             with tqdm(
-                total=len(records),
+                total=source.count,
                 desc="ingesting",
                 unit="record",
                 disable=True if args.no_progress else None,
                 file=sys.stderr,
             ) as bar:
-                report = ingestor.ingest(
-                    records,
+                report = ingestor.ingest_validated(
+                    source.records(),
+                    source.plans,
                     workers=args.workers,
                     metric_mode=args.metric_mode,
                     message_mode=args.message_mode,
@@ -224,22 +251,24 @@ def run(args: argparse.Namespace) -> int:
     resumed = sorted(t for t, b in report.batches.items() if b.state is BatchState.RESUMED)
     if resumed:
         print(f"resumed an unfinished run for {', '.join(resumed)}: its event keeps the batch's event id")
-    if args.metric_mode == MetricMode.BATCH.value and any(r.kind == "metric" for r in report.results):
+    if args.metric_mode == MetricMode.BATCH.value and report.counts("metric"):
         print(
             "--metric-mode batch is a last-writer-wins bulk load: it overwrites what another writer stored "
             "between its check and its write, so what it wrote is counted written, not created"
         )
     print(f"events: {len(report.events)} metrics.ingested.v1")
-    print(f"time: {report.seconds:.2f}s for {len(report.results)} record(s)")
+    print(f"time: {report.seconds:.2f}s for {report.total} record(s)")
     for conflict in report.conflicts:
         print(f"conflict: {conflict}", file=sys.stderr)
+    _more(report.conflict_count - len(report.conflicts), "conflict")
     for failure in report.failures:
         applied = " (may have been applied)" if failure.may_have_been_applied else ""
         print(f"failed{applied}: {failure.key}: {failure.error}", file=sys.stderr)
-    unsure = sum(r.may_have_been_applied for r in report.failures)
-    if report.failures:
+    _more(report.failure_count - len(report.failures), "failure")
+    unsure = report.unsure_count
+    if report.failure_count:
         print(
-            f"salestalk ingest: {len(report.failures)} record(s) failed"
+            f"salestalk ingest: {report.failure_count} record(s) failed"
             + (f", {unsure} of them may have been applied (each whole or not at all)" if unsure else "")
             + "; run the same command again to settle them: a stored one is reported already_exists, "
             "the others are written",
@@ -249,24 +278,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"salestalk ingest: {not_active}", file=sys.stderr)
     if report.inactive:
         return 2
-    if report.failures:
+    if report.failure_count:
         return 2  # an error, not a finding: the records could not be written (yet)
     return 0 if report.ok else 1
 
 
+def _more(n: int, what: str) -> None:
+    """The line that stands for the `n` of `what` a streamed report counted but did not keep."""
+    if n > 0:
+        print(f"... and {n} more {what}(s), not listed (the report keeps {REPORT_LIMIT})", file=sys.stderr)
+
+
 def _print_interrupted(report: IngestReport, args: argparse.Namespace) -> None:
     """What an interrupted run did, and how to finish it."""
-    done = [r for r in report.results if r.outcome not in (Outcome.SKIPPED, Outcome.FAILED)]
-    flight = [r for r in report.failures if r.may_have_been_applied]
-    unapplied = [r for r in report.failures if not r.may_have_been_applied]
-    counts = Counter(r.outcome.value for r in done)
+    counts = report.counts()
+    failed, skipped = counts.pop(Outcome.FAILED.value, 0), counts.pop(Outcome.SKIPPED.value, 0)
+    done = sum(counts.values())
+    unsure = report.unsure_count
     detail = ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none"
-    lines = [f"salestalk ingest: interrupted: {len(done)} of {len(report.results)} record(s) done ({detail})"]
-    if flight:
-        lines.append(f"  {len(flight)} in flight when it stopped: each is atomic, and may have been applied")
-    if unapplied:
-        lines.append(f"  {len(unapplied)} stopped before they were applied")
-    skipped = len(report.skipped)
+    lines = [f"salestalk ingest: interrupted: {done} of {report.total} record(s) done ({detail})"]
+    if unsure:
+        lines.append(f"  {unsure} in flight when it stopped: each is atomic, and may have been applied")
+    if failed - unsure:
+        lines.append(f"  {failed - unsure} stopped before they were applied")
     if skipped:
         lines.append(f"  {skipped} not started")
     lines.append(f"  batch {report.batch_id}: {describe(report.batches)}")

@@ -315,15 +315,26 @@ class StreamingInput:
         self.tenant_id = tenant_id
         self._files: list[Path] | None = None
         self._report: ValidationReport | None = None
+        self.observed_once = True
+        """False when the last `validate(observe=...)` told `observe` of some record twice (a file whose
+        streaming reader gave way to the whole-file reader after valid records): fold `records()` instead."""
 
-    def validate(self, *, keep_records: bool = False) -> ValidationReport:
-        """The first pass: every violation (each record's and those between records) in a report."""
+    def validate(
+        self, *, keep_records: bool = False, observe: Callable[[ValidRecord], None] | None = None
+    ) -> ValidationReport:
+        """The first pass: every violation (each record's and those between records) in a report.
+
+        `observe`, when given, is called with every valid record as the pass reads it (once per
+        record, in file order), so a caller can fold what it needs (a fingerprint, counts) into
+        its own compact state without a pass of its own; the record is dropped afterwards.
+        """
         report = ValidationReport()
+        self.observed_once = True
         files = json_files(self.paths, report.violations)
         names = [str(p) for p in files]
         state = _CrossState()
         for index, path in enumerate(files):
-            self._scan_file(index, path, report, state, keep_records)
+            self._scan_file(index, path, report, state, keep_records, observe)
         report.violations.extend(
             state.finish(
                 lambda pos: f"{names[pos >> 32]}:{pos & _RECORD_MASK}",
@@ -350,7 +361,13 @@ class StreamingInput:
                 raise ValidationFailed(problems)
 
     def _scan_file(
-        self, index: int, path: Path, report: ValidationReport, state: _CrossState, keep_records: bool
+        self,
+        index: int,
+        path: Path,
+        report: ValidationReport,
+        state: _CrossState,
+        keep_records: bool,
+        observe: Callable[[ValidRecord], None] | None = None,
     ) -> None:
         name = str(path)
         mark = state.mark()
@@ -360,6 +377,7 @@ class StreamingInput:
         read_any = False
         duplicates_seen = _DUPLICATES_SEEN[0]
         whole_file = False  # records decoded all at once: the counter says nothing of each one
+        observed = [0]  # records of this file `observe` was told of
 
         def take(n: int, record: Any) -> None:
             nonlocal read_any, duplicates_seen
@@ -375,8 +393,13 @@ class StreamingInput:
             if model is not None and kind is not None:
                 report.counts[kind] = report.counts.get(kind, 0) + 1
                 state.add((index << 32) | n, kind, model)
-                if keep_records:
-                    report.records.append(ValidRecord(where, kind, model))
+                if keep_records or observe is not None:
+                    record = ValidRecord(where, kind, model)
+                    if keep_records:
+                        report.records.append(record)
+                    if observe is not None:
+                        observed[0] += 1
+                        observe(record)
 
         try:
             for item in _stream_file(path):
@@ -388,6 +411,8 @@ class StreamingInput:
             problems = [Violation(exc.where, FILE_FIELD, exc.problem)]
         except _Fallback:  # the whole-file reader decides, exactly as it always has
             state.rollback(mark)
+            if observed[0]:  # the whole-file reader tells `observe` of these records again
+                self.observed_once = False
             report.checked, report.counts = checked, counts
             del report.records[kept:]
             problems, found, read_any, whole_file = [], [], False, True

@@ -29,7 +29,10 @@ treated as absent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import hashlib
+import heapq
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -98,6 +101,88 @@ def plan_batch(models: Sequence[ContractModel]) -> dict[str, BatchPlan]:
 def content_batch_id(models: Iterable[ContractModel]) -> str:
     """A batch id derived from the records themselves: the same records make the same batch."""
     return "content-" + content_hash(models).removeprefix("sha256:")[:40]
+
+
+FINGERPRINT_BUFFER_LINES = 8192
+"""`BatchFingerprint` keeps at most this many record lines in memory; more are sorted and spilled to a temporary file."""
+
+
+class BatchFingerprint:
+    """`plan_batch` and `content_batch_id` of records seen one at a time, in bounded memory (exactly the same values).
+
+    `content_hash` hashes the sorted JSON lines of the records, so the lines must
+    be seen in sorted order: they are buffered, and every
+    `FINGERPRINT_BUFFER_LINES` the buffer is sorted and written to a temporary
+    file (a run); `finish()` merges the runs (`heapq.merge`, one line of each in
+    memory) and feeds one SHA-256 for the whole batch and one per tenant (a
+    tenant's lines, in the sorted order of all lines, are its own lines sorted).
+    Memory: the buffer, not the records; disk: one line per record until `finish()`.
+    """
+
+    def __init__(self, *, buffer_lines: int | None = None) -> None:
+        self.buffer_lines = FINGERPRINT_BUFFER_LINES if buffer_lines is None else buffer_lines
+        self._buffer: list[tuple[bytes, str]] = []
+        self._runs: list[Any] = []
+        self._counts: dict[str, list[int]] = {}  # tenant -> [messages, metrics]
+        self._plans: dict[str, BatchPlan] | None = None
+        self._batch_hash = ""
+
+    def add(self, model: ContractModel) -> None:
+        """Count one record (a message or a metric; other records are not part of a batch)."""
+        if not isinstance(model, (Message, Metric)):
+            return
+        counts = self._counts.setdefault(model.tenant_id, [0, 0])
+        counts[isinstance(model, Metric)] += 1
+        self._buffer.append(
+            (model.__pydantic_serializer__.to_json(model, by_alias=True, exclude_none=True), model.tenant_id)
+        )
+        if len(self._buffer) >= self.buffer_lines:
+            self._spill()
+
+    def _spill(self) -> None:
+        self._buffer.sort()
+        run = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish()
+        for line, tenant in self._buffer:
+            run.write(line + b"\t" + tenant.encode() + b"\n")  # JSON text never holds a raw tab or newline
+        run.seek(0)
+        self._runs.append(run)
+        self._buffer = []
+
+    def _sorted(self) -> Iterator[tuple[bytes, str]]:
+        def read(run: Any) -> Iterator[tuple[bytes, str]]:
+            for raw in run:
+                line, _, tenant = raw.rstrip(b"\n").rpartition(b"\t")
+                yield line, tenant.decode()
+
+        self._buffer.sort()
+        return heapq.merge(*(read(r) for r in self._runs), iter(self._buffer))
+
+    def finish(self) -> dict[str, BatchPlan]:
+        """Each tenant's `BatchPlan`, as `plan_batch` of all the records added gives it (computed once)."""
+        if self._plans is not None:
+            return self._plans
+        whole = hashlib.sha256()
+        tenants = {t: hashlib.sha256() for t in self._counts}
+        try:
+            for line, tenant in self._sorted():
+                whole.update(line + b"\n")
+                tenants[tenant].update(line + b"\n")
+        finally:
+            for run in self._runs:
+                run.close()
+            self._runs, self._buffer = [], []
+        self._batch_hash = "sha256:" + whole.hexdigest()
+        self._plans = {
+            t: BatchPlan(t, "sha256:" + tenants[t].hexdigest(), messages, metrics)
+            for t, (messages, metrics) in sorted(self._counts.items())
+        }
+        return self._plans
+
+    @property
+    def batch_id(self) -> str:
+        """`content_batch_id` of the records added."""
+        self.finish()
+        return "content-" + self._batch_hash.removeprefix("sha256:")[:40]
 
 
 def unix_now(now: Any) -> int:

@@ -21,7 +21,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -121,8 +121,37 @@ def metrics_ingested(
     counts that must add up to the number of metrics (the model checks it).
     """
     metrics = list(metrics)
-    subjects = sorted({m.subject.value for m in metrics})
-    periods = sorted({m.period.text for m in metrics})
+    return metrics_ingested_summary(
+        tenant_id=tenant_id,
+        batch_id=batch_id,
+        count=len(metrics),
+        subjects={m.subject.value for m in metrics},
+        periods={m.period.text for m in metrics},
+        outcomes=outcomes,
+        correlation_id=correlation_id,
+        source=source,
+        event_id=event_id,
+        now=now,
+    )
+
+
+def metrics_ingested_summary(
+    *,
+    tenant_id: str,
+    batch_id: str,
+    count: int,
+    subjects: Iterable[str],
+    periods: Iterable[str],
+    outcomes: Mapping[str, int],
+    correlation_id: str,
+    source: str = DEFAULT_SOURCE,
+    event_id: str | None = None,
+    now: Callable[[], datetime] = utc_now,
+) -> MetricsIngestedEvent:
+    """`metrics_ingested` from what the event says of the metrics (their number, subjects and periods), not the metrics.
+
+    A streamed ingest keeps these per tenant instead of the metrics themselves.
+    """
     return MetricsIngestedEvent.model_validate(
         {
             "eventId": event_id or str(uuid.uuid4()),
@@ -134,9 +163,9 @@ def metrics_ingested(
             "metadata": {"correlationId": correlation_id},
             "data": {
                 "batchId": batch_id,
-                "count": len(metrics),
-                "subjects": subjects,
-                "periods": periods,
+                "count": count,
+                "subjects": sorted(set(subjects)),
+                "periods": sorted(set(periods)),
                 "outcomes": {
                     "created": outcomes.get("created", 0),
                     "alreadyExists": outcomes.get("already_exists", 0),

@@ -94,18 +94,19 @@ worker threads, so a request stuck in the network cannot keep the process alive.
 from __future__ import annotations
 
 import functools
+import itertools
 import queue
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from math import ceil
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import (
@@ -138,8 +139,8 @@ from salestalk_lib.dynamo.retry import Attempt, Retrier, RetryStats
 from salestalk_lib.dynamo.scope import TenantScope
 from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.dynamo.writes import CREATE_ONCE, CreateOnce, Outcome, WriteResult, by_content, put_once
-from salestalk_lib.ops.batches import BatchLedger, BatchStart, BatchState, plan_batch, unix_now
-from salestalk_lib.ops.events import DEFAULT_SOURCE, EventSink, MemorySink, metrics_ingested, utc_now
+from salestalk_lib.ops.batches import BatchLedger, BatchPlan, BatchStart, BatchState, plan_batch, unix_now
+from salestalk_lib.ops.events import DEFAULT_SOURCE, EventSink, MemorySink, metrics_ingested_summary, utc_now
 
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
@@ -150,9 +151,14 @@ STATUS_RECHECK_SECONDS = 5.0
 STOP_GRACE_SECONDS = 5.0
 """After a stop request, how long `ingest` waits for records in flight before it reports them as such."""
 MAX_SETTLE_ROUNDS = 3
+INGEST_WINDOW = 4096
+"""`Ingestor.ingest_validated` reads, packs and writes this many records at a time (memory holds one window)."""
+REPORT_LIMIT = 1000
+"""A streamed report keeps at most this many conflicts, failures and skipped records each (and counts them all)."""
 """Rounds of a create whose stored item vanished between its failed condition and the read (then: give up)."""
 
 Hook = Callable[[Attempt], None]
+_E = TypeVar("_E", bound=BaseException)
 
 
 class MessageMode(StrEnum):
@@ -326,9 +332,91 @@ class IngestResult:
             raise self.error
 
 
+class OutcomeTally:
+    """Outcome counts (by tenant, kind and outcome) and at most `limit` each of conflicts, failures and skipped records.
+
+    What a report keeps instead of every record's result when the input is
+    streamed (`Ingestor.ingest_validated`); `limit=None` keeps every one.
+    """
+
+    def __init__(self, *, limit: int | None = REPORT_LIMIT) -> None:
+        self.limit = limit
+        self.counts: Counter[tuple[str, str, str]] = Counter()  # (tenant, kind, outcome) -> records
+        self.conflicts: list[IngestConflict] = []
+        self.failures: list[IngestResult] = []
+        self.skipped: list[IngestResult] = []
+        self.conflict_count = self.failure_count = self.skipped_count = self.unsure_count = 0
+
+    @classmethod
+    def of(cls, results: Iterable[IngestResult]) -> OutcomeTally:
+        """The tally of `results`, keeping every conflict, failure and skipped record."""
+        tally = cls(limit=None)
+        for r in results:
+            tally.add(r)
+        return tally
+
+    def copy(self) -> OutcomeTally:
+        """An independent copy (the lists shallowly copied)."""
+        other = OutcomeTally(limit=self.limit)
+        other.counts = Counter(self.counts)
+        other.conflicts, other.failures, other.skipped = list(self.conflicts), list(self.failures), list(self.skipped)
+        other.conflict_count, other.failure_count = self.conflict_count, self.failure_count
+        other.skipped_count, other.unsure_count = self.skipped_count, self.unsure_count
+        return other
+
+    def _keep(self, kept: list[Any], item: Any) -> None:
+        if self.limit is None or len(kept) < self.limit:
+            kept.append(item)
+
+    def add(self, r: IngestResult) -> None:
+        """Count one record's result."""
+        self.counts[(r.tenant_id, r.kind, r.outcome.value)] += 1
+        if r.conflict is not None:
+            self.conflict_count += 1
+            self._keep(self.conflicts, r.conflict)
+        if r.error is not None and self.limit is not None:
+            _detached(r.error)  # a kept failure must not keep its window's frames (and records) alive
+        if r.outcome is Outcome.FAILED:
+            self.failure_count += 1
+            self.unsure_count += r.may_have_been_applied
+            self._keep(self.failures, r)
+        elif r.outcome is Outcome.SKIPPED:
+            self.skipped_count += 1
+            self._keep(self.skipped, r)
+
+    def add_unseen(self, tenant_id: str, kind: str, n: int) -> None:
+        """Count `n` records of a tenant that were never read (the run stopped first): skipped, not listed."""
+        if n > 0:
+            self.counts[(tenant_id, kind, Outcome.SKIPPED.value)] += n
+            self.skipped_count += n
+
+    @property
+    def by_tenant_kind(self) -> Counter[tuple[str, str]]:
+        """(tenant, kind) -> records."""
+        out: Counter[tuple[str, str]] = Counter()
+        for (tenant_id, kind, _), n in self.counts.items():
+            out[(tenant_id, kind)] += n
+        return out
+
+    def outcomes(self, tenant_id: str | None = None, kind: str | None = None) -> Counter[str]:
+        """Outcome -> records, optionally of one tenant and of one kind."""
+        out: Counter[str] = Counter()
+        for (t, k, outcome), n in self.counts.items():
+            if (tenant_id is None or t == tenant_id) and (kind is None or k == kind):
+                out[outcome] += n
+        return out
+
+
 @dataclass
 class IngestReport:
-    """Every record's result, retries by error code, events sent and time taken."""
+    """Every record's result (or, streamed, a `tally` of them), retries by error code, events sent and time taken.
+
+    `results` holds one `IngestResult` per record when the report comes from
+    `Ingestor.ingest`. A streamed run (`Ingestor.ingest_validated`, used by
+    `salestalk ingest`) leaves it empty and sets `tally`: the counts are exact,
+    and `conflicts`, `failures` and `skipped` hold at most `tally.limit` each
+    (`conflict_count`, `failure_count`, `skipped_count` count them all).
+    """
 
     results: list[IngestResult]
     seconds: float
@@ -341,6 +429,11 @@ class IngestReport:
     """True when the run stopped early (Ctrl-C or a stop request): see `IngestInterrupted`."""
     inactive: dict[str, TenantNotActive] = field(default_factory=dict)
     """Tenants that stopped being active during the run (their remaining records were skipped)."""
+    tally: OutcomeTally | None = None
+    """The counts and bounded lists of a streamed run (None: computed from `results`)."""
+
+    def _tally(self) -> OutcomeTally:
+        return self.tally if self.tally is not None else OutcomeTally.of(self.results)
 
     @property
     def replayed(self) -> bool:
@@ -349,24 +442,52 @@ class IngestReport:
 
     def counts(self, kind: str | None = None) -> Counter[str]:
         """Outcome -> number of records (optionally of one kind: message, metric)."""
-        return Counter(r.outcome.value for r in self.results if kind is None or r.kind == kind)
+        if self.tally is None:
+            return Counter(r.outcome.value for r in self.results if kind is None or r.kind == kind)
+        return self.tally.outcomes(kind=kind)
+
+    @property
+    def total(self) -> int:
+        """The number of records of the run."""
+        return len(self.results) if self.tally is None else sum(self.tally.counts.values())
 
     @property
     def conflicts(self) -> list[IngestConflict]:
-        return [r.conflict for r in self.results if r.conflict is not None]
+        return self._tally().conflicts
 
     @property
     def failures(self) -> list[IngestResult]:
-        return [r for r in self.results if r.outcome is Outcome.FAILED]
+        return self._tally().failures
 
     @property
     def skipped(self) -> list[IngestResult]:
-        return [r for r in self.results if r.outcome is Outcome.SKIPPED]
+        return self._tally().skipped
+
+    @property
+    def conflict_count(self) -> int:
+        """Conflicts, all of them (`conflicts` may list fewer: see the class docstring)."""
+        return self._tally().conflict_count
+
+    @property
+    def failure_count(self) -> int:
+        """Failed records, all of them."""
+        return self._tally().failure_count
+
+    @property
+    def unsure_count(self) -> int:
+        """Failed records that may have been applied (`IngestResult.may_have_been_applied`)."""
+        return self._tally().unsure_count
+
+    @property
+    def skipped_count(self) -> int:
+        """Skipped records, all of them (records a stopped streamed run never read included)."""
+        return self._tally().skipped_count
 
     @property
     def ok(self) -> bool:
         """Every record was written or found stored: no conflict, no failure, nothing skipped."""
-        return not self.conflicts and not self.failures and not self.skipped
+        t = self._tally()
+        return not (t.conflict_count or t.failure_count or t.skipped_count)
 
     @property
     def retries_by_code(self) -> Counter[str]:
@@ -376,7 +497,8 @@ class IngestReport:
         """One row per record kind with the count of each outcome (written and skipped only when they occur)."""
         rows = []
         occasional = (Outcome.WRITTEN, Outcome.SKIPPED)
-        for kind in sorted({r.kind for r in self.results}):
+        kinds = {r.kind for r in self.results} if self.tally is None else {k for _, k, _ in self.tally.counts}
+        for kind in sorted(kinds):
             c = self.counts(kind)
             rows.append(
                 {
@@ -815,7 +937,7 @@ class Ingestor:
                     self._sessions.add(session)
                 return Outcome.CREATED, None
             except ConditionFailed as exc:
-                failure = exc
+                failure = _detached(exc)
             reasons = failure.reasons or self._read_reasons(m, storage, table, run)
             settled = self._settle_message(m, reasons[0], reasons[1], storage, table, run)
             if settled is not None:
@@ -945,7 +1067,7 @@ class Ingestor:
             try:
                 run.call("TransactWriteItems", lambda: storage.transact_write(actions, token=token))
             except ConditionFailed as exc:
-                failure = exc
+                failure = _detached(exc)
             else:
                 with self._lock:
                     self._sessions.update((table, sid) for sid in sessions)
@@ -1104,7 +1226,7 @@ class Ingestor:
                         "TransactWriteItems", lambda: storage.transact_write(actions, token=token)
                     )
                 except ConditionFailed as exc:
-                    failure = exc
+                    failure = _detached(exc)
                 else:
                     for i, *_ in pending:
                         finish(i, Outcome.CREATED)
@@ -1185,29 +1307,137 @@ class Ingestor:
         records finish. A record whose retries are exhausted is reported as
         failed; the others still complete. Ctrl-C in the calling thread, or
         setting `stop`, ends the run early with `IngestInterrupted` (see the
-        module docstring).
+        module docstring). The report keeps every record's result
+        (`IngestReport.results`); `ingest_validated` streams instead.
         """
         started = time.perf_counter()
         models = validate_for_ingest(records)
+        return self._write_batch(
+            [models],
+            plans=plan_batch(models) if record_batch else None,
+            tenants=sorted({m.tenant_id for m in models}),
+            batch_id=batch_id,
+            keep_results=True,
+            limit=None,
+            started=started,
+            workers=workers,
+            metric_mode=metric_mode,
+            check_existing=check_existing,
+            progress=progress,
+            hooks=hooks,
+            message_mode=message_mode,
+            stop=stop,
+        )
+
+    def ingest_validated(
+        self,
+        records: Iterable[Message | Metric],
+        plans: Mapping[str, BatchPlan],
+        *,
+        batch_id: str,
+        window: int | None = None,
+        result_limit: int | None = REPORT_LIMIT,
+        workers: int = 4,
+        metric_mode: MetricMode | str = MetricMode.CONDITIONAL,
+        check_existing: bool = True,
+        progress: Callable[[int], object] | None = None,
+        hooks: Sequence[Hook] = (),
+        message_mode: MessageMode | str = MessageMode.SINGLE,
+        stop: threading.Event | None = None,
+    ) -> IngestReport:
+        """Write records already validated as a whole (all-or-nothing is the caller's) as one batch, in bounded memory.
+
+        `plans` is each tenant's share of the batch, computed in the validating
+        pass (`batches.BatchFingerprint`: the same values `plan_batch` gives), so
+        the batch is recorded before the first record is read here. `records`
+        (an iterator: `validation.StreamingInput.records()`, typically) is read
+        `window` records at a time (default `INGEST_WINDOW`); each window's transactions are built and
+        written by `workers` threads before the next is read, so memory holds one
+        window, never the input. Everything else is `ingest`'s: tenants checked
+        first, replays, resumes, interrupts, one event per tenant at the end.
+        The report keeps no per-record `results`: counts by kind and outcome, and
+        at most `result_limit` each of conflicts, failures and skipped records
+        (`IngestReport.conflict_count` and the like count them all); records not
+        read when the run stopped are counted skipped from `plans`.
+        """
+        size = INGEST_WINDOW if window is None else window
+        if size < 1:
+            raise ValueError(f"window must be at least 1, got {size}")
+        return self._write_batch(
+            _windows(records, size),
+            plans=plans,
+            tenants=sorted(plans),
+            batch_id=batch_id,
+            keep_results=False,
+            limit=result_limit,
+            started=time.perf_counter(),
+            workers=workers,
+            metric_mode=metric_mode,
+            check_existing=check_existing,
+            progress=progress,
+            hooks=hooks,
+            message_mode=message_mode,
+            stop=stop,
+        )
+
+    def _write_batch(
+        self,
+        windows: Iterable[Sequence[Message | Metric]],
+        *,
+        plans: Mapping[str, BatchPlan] | None,
+        tenants: Sequence[str],
+        batch_id: str | None,
+        keep_results: bool,
+        limit: int | None,
+        started: float,
+        workers: int,
+        metric_mode: MetricMode | str,
+        check_existing: bool,
+        progress: Callable[[int], object] | None,
+        hooks: Sequence[Hook],
+        message_mode: MessageMode | str,
+        stop: threading.Event | None,
+    ) -> IngestReport:
+        """The batch of valid records in `windows`, one window after the other (see `ingest`, `ingest_validated`)."""
         batch = keys.validate_batch_id(batch_id) if batch_id is not None else self.new_id()
         mode = MetricMode(metric_mode)
         packed = MessageMode(message_mode) is MessageMode.PACKED
         stats = RetryStats()
         stop = stop if stop is not None else threading.Event()
         run = _Run(self.retrier.stopping(stop), (stats, *hooks))
-        results: list[IngestResult | None] = [None] * len(models)
-        trackers = [_Tracker() for _ in models]
-        begun = [False] * len(models)
         inactive: dict[str, TenantNotActive] = {}
+        kept: list[IngestResult] = []
+        tally = OutcomeTally(limit=limit)
+        metrics_seen: dict[str, _MetricShare] = {}
+        expected = Counter[tuple[str, str]]()
+        for plan in (plans or {}).values():
+            expected[(plan.tenant_id, "message")] += plan.message_count
+            expected[(plan.tenant_id, "metric")] += plan.metric_count
+        open_window: list[Callable[[], list[IngestResult]]] = []  # the unfinished window's results, when stopped
+        held = list(windows) if keep_results else []  # the library call's records, all in memory already
+        kept_windows: list[int] = []  # sizes of the windows written
 
         def report(
             *, interrupted: bool, starts: Mapping[str, BatchStart] | None = None, events: Sequence[EventEnvelope] = ()
         ) -> IngestReport:
-            done = [
-                r if r is not None else _unfinished(models[i], trackers[i], begun[i]) for i, r in enumerate(results)
-            ]
+            results, counted = list(kept), tally.copy()
+            for pending in open_window:
+                for r in pending():
+                    counted.add(r)
+                    if keep_results:
+                        results.append(r)
+            if keep_results:  # windows not started yet (all of them, when stopped while the batch began)
+                for models in held[len(kept_windows) + len(open_window) :]:
+                    for m in models:
+                        r = _unfinished(m, _Tracker(), False)
+                        counted.add(r)
+                        results.append(r)
+            elif plans is not None:  # records never read: not started
+                seen = counted.by_tenant_kind
+                for (tenant_id, kind), n in sorted(expected.items()):
+                    counted.add_unseen(tenant_id, kind, n - seen.get((tenant_id, kind), 0))
             return IngestReport(
-                done,
+                results,
                 time.perf_counter() - started,
                 stats,
                 list(events),
@@ -1215,143 +1445,170 @@ class Ingestor:
                 dict(starts or {}),
                 interrupted=interrupted,
                 inactive=dict(inactive),
+                tally=None if keep_results else counted,
             )
 
         # Every tenant is checked before anything is written: one that may not receive data refuses the call.
-        for tenant_id in sorted({m.tenant_id for m in models}):
+        for tenant_id in tenants:
             self.gate.require(self.scope(tenant_id), run, fresh=True)
         try:
-            starts = self._begin_batch(batch, models, run) if record_batch else {}
+            starts = self._begin_batch(batch, plans or {}, run)
         except KeyboardInterrupt:
             raise IngestInterrupted(report(interrupted=True)) from None
         replayed = {t for t, b in starts.items() if b.state is BatchState.REPLAYED}
 
-        def finish(
-            i: int, outcome: Outcome, conflict: IngestConflict | None = None, error: BaseException | None = None
-        ) -> None:
-            m, t = models[i], trackers[i]
-            kind, label = ("message", m.pk) if isinstance(m, Message) else ("metric", _metric_label(m))
-            results[i] = IngestResult(
-                kind, m.tenant_id, label, outcome, t.requests, t.retries, t.ambiguous, conflict, error
+        def write_window(models: Sequence[Message | Metric]) -> None:
+            results: list[IngestResult | None] = [None] * len(models)
+            trackers = [_Tracker() for _ in models]
+            begun = [False] * len(models)
+            open_window.append(
+                lambda: [
+                    r if r is not None else _unfinished(models[i], trackers[i], begun[i]) for i, r in enumerate(results)
+                ]
             )
 
-        def admitted(indexes: list[int]) -> bool:
-            """Mark the records begun, unless their tenant stopped being active (then they are skipped)."""
-            tenant_id = models[indexes[0]].tenant_id
-            try:
-                if tenant_id in inactive:  # once stopped in a run, a tenant stays stopped for the run
-                    raise inactive[tenant_id]
-                self.gate.require(self.scope(tenant_id), run, during_run=True)
-            except TenantNotActive as exc:
-                inactive.setdefault(tenant_id, exc)
-                for i in indexes:
-                    finish(i, Outcome.SKIPPED, error=exc)
-                return False
-            for i in indexes:
-                begun[i] = True
-            return True
+            def finish(
+                i: int, outcome: Outcome, conflict: IngestConflict | None = None, error: BaseException | None = None
+            ) -> None:
+                m, t = models[i], trackers[i]
+                kind, label = ("message", m.pk) if isinstance(m, Message) else ("metric", _metric_label(m))
+                results[i] = IngestResult(
+                    kind, m.tenant_id, label, outcome, t.requests, t.retries, t.ambiguous, conflict, error
+                )
 
-        def one(i: int) -> int:
-            m, t = models[i], trackers[i]
-            if not admitted([i]):
-                return 1
-            try:
-                if isinstance(m, Message):
-                    finish(i, *self._write_message(m, run.with_hook(t)))
-                else:
-                    finish(i, *self._put_metric(m, run.with_hook(t)))
-            except (RetryBudgetExhausted, Interrupted) as exc:
-                finish(i, Outcome.FAILED, error=exc)
-            return 1
-
-        def chunk_task(indexes: list[int]) -> int:
-            chunk = [m for m in (models[i] for i in indexes) if isinstance(m, Metric)]  # groups hold metrics only
-            if not admitted(indexes):
-                return len(indexes)
-            try:
-                if mode is MetricMode.TRANSACTION:
-                    self._transaction_chunk(indexes, chunk, run, trackers, finish)
-                else:
-                    self._batch_chunk(indexes, chunk, check_existing, run, trackers, finish)
-            except (RetryBudgetExhausted, Interrupted) as exc:
-                for i in indexes:
-                    if results[i] is None:
-                        finish(i, Outcome.FAILED, error=exc)
-            return len(indexes)
-
-        def chain_task(chain: list[list[int]]) -> int:
-            """Packed message transactions sharing sessions, one after the other (see `pack_messages`)."""
-            for indexes in chain:
-                if stop.is_set():  # the rest of the chain is never begun: skipped
-                    break
-                if not admitted(indexes):
-                    continue
-                shared = _Shared(indexes, trackers, finish)
-                pack = [m for m in (models[i] for i in indexes) if isinstance(m, Message)]
+            def admitted(indexes: list[int]) -> bool:
+                """Mark the records begun, unless their tenant stopped being active (then they are skipped)."""
+                tenant_id = models[indexes[0]].tenant_id
                 try:
-                    self._write_message_pack(indexes, pack, run.with_hook(shared), shared.finish)
+                    if tenant_id in inactive:  # once stopped in a run, a tenant stays stopped for the run
+                        raise inactive[tenant_id]
+                    self.gate.require(self.scope(tenant_id), run, during_run=True)
+                except TenantNotActive as exc:
+                    inactive.setdefault(tenant_id, exc)
+                    for i in indexes:
+                        finish(i, Outcome.SKIPPED, error=exc)
+                    return False
+                for i in indexes:
+                    begun[i] = True
+                return True
+
+            def one(i: int) -> int:
+                m, t = models[i], trackers[i]
+                if not admitted([i]):
+                    return 1
+                try:
+                    if isinstance(m, Message):
+                        finish(i, *self._write_message(m, run.with_hook(t)))
+                    else:
+                        finish(i, *self._put_metric(m, run.with_hook(t)))
                 except (RetryBudgetExhausted, Interrupted) as exc:
-                    shared.release()
+                    finish(i, Outcome.FAILED, error=exc)
+                return 1
+
+            def chunk_task(indexes: list[int]) -> int:
+                chunk = [m for m in (models[i] for i in indexes) if isinstance(m, Metric)]  # groups hold metrics only
+                if not admitted(indexes):
+                    return len(indexes)
+                try:
+                    if mode is MetricMode.TRANSACTION:
+                        self._transaction_chunk(indexes, chunk, run, trackers, finish)
+                    else:
+                        self._batch_chunk(indexes, chunk, check_existing, run, trackers, finish)
+                except (RetryBudgetExhausted, Interrupted) as exc:
                     for i in indexes:
                         if results[i] is None:
                             finish(i, Outcome.FAILED, error=exc)
-                finally:
-                    shared.release()
-            return sum(len(indexes) for indexes in chain)
+                return len(indexes)
 
-        tasks: list[tuple[Callable[[], int], int]] = []
-        metric_groups: dict[str, list[int]] = {}
-        message_groups: dict[str, list[int]] = {}
-        for i, m in enumerate(models):
-            if m.tenant_id in replayed:  # its share of the batch completed before: stored, nothing to send
-                finish(i, Outcome.ALREADY_EXISTS)
-                if progress:
-                    progress(1)
-            elif isinstance(m, Metric) and mode is not MetricMode.CONDITIONAL:
-                metric_groups.setdefault(m.tenant_id, []).append(i)
-            elif isinstance(m, Message) and packed:
-                message_groups.setdefault(m.tenant_id, []).append(i)
-            else:
-                tasks.append((functools.partial(one, i), 1))
-        for indexes in message_groups.values():
-            messages = [m for m in (models[i] for i in indexes) if isinstance(m, Message)]
-            for chain in pack_messages(messages):
-                chain_indexes = [[indexes[n] for n in pack] for pack in chain]
-                tasks.append((functools.partial(chain_task, chain_indexes), sum(map(len, chain_indexes))))
-        for indexes in metric_groups.values():
-            if mode is MetricMode.TRANSACTION:
-                items = [models[i].to_item() for i in indexes]
-                parts = [
-                    [indexes[n] for n in part]
-                    for part in pack_items([item_size_bytes(i) for i in items], [(i["pk"], i["sk"]) for i in items])
-                ]
-            else:
-                parts = [indexes[start : start + BATCH_GET_LIMIT] for start in range(0, len(indexes), BATCH_GET_LIMIT)]
-            for part in parts:
-                tasks.append((functools.partial(chunk_task, part), len(part)))
+            def chain_task(chain: list[list[int]]) -> int:
+                """Packed message transactions sharing sessions, one after the other (see `pack_messages`)."""
+                for indexes in chain:
+                    if stop.is_set():  # the rest of the chain is never begun: skipped
+                        break
+                    if not admitted(indexes):
+                        continue
+                    shared = _Shared(indexes, trackers, finish)
+                    pack = [m for m in (models[i] for i in indexes) if isinstance(m, Message)]
+                    try:
+                        self._write_message_pack(indexes, pack, run.with_hook(shared), shared.finish)
+                    except (RetryBudgetExhausted, Interrupted) as exc:
+                        shared.release()
+                        for i in indexes:
+                            if results[i] is None:
+                                finish(i, Outcome.FAILED, error=exc)
+                    finally:
+                        shared.release()
+                return sum(len(indexes) for indexes in chain)
 
-        try:
+            tasks: list[tuple[Callable[[], int], int]] = []
+            metric_groups: dict[str, list[int]] = {}
+            message_groups: dict[str, list[int]] = {}
+            for i, m in enumerate(models):
+                if isinstance(m, Metric):
+                    metrics_seen.setdefault(m.tenant_id, _MetricShare()).add(m)
+                if m.tenant_id in replayed:  # its share of the batch completed before: stored, nothing to send
+                    finish(i, Outcome.ALREADY_EXISTS)
+                    if progress:
+                        progress(1)
+                elif isinstance(m, Metric) and mode is not MetricMode.CONDITIONAL:
+                    metric_groups.setdefault(m.tenant_id, []).append(i)
+                elif isinstance(m, Message) and packed:
+                    message_groups.setdefault(m.tenant_id, []).append(i)
+                else:
+                    tasks.append((functools.partial(one, i), 1))
+            for indexes in message_groups.values():
+                messages = [m for m in (models[i] for i in indexes) if isinstance(m, Message)]
+                for chain in pack_messages(messages):
+                    chain_indexes = [[indexes[n] for n in pack] for pack in chain]
+                    tasks.append((functools.partial(chain_task, chain_indexes), sum(map(len, chain_indexes))))
+            for indexes in metric_groups.values():
+                if mode is MetricMode.TRANSACTION:
+                    items = [models[i].to_item() for i in indexes]
+                    parts = [
+                        [indexes[n] for n in part]
+                        for part in pack_items([item_size_bytes(i) for i in items], [(i["pk"], i["sk"]) for i in items])
+                    ]
+                else:
+                    parts = [
+                        indexes[start : start + BATCH_GET_LIMIT] for start in range(0, len(indexes), BATCH_GET_LIMIT)
+                    ]
+                for part in parts:
+                    tasks.append((functools.partial(chunk_task, part), len(part)))
             _run_tasks(tasks, workers, progress, stop)
             if stop.is_set():
                 raise KeyboardInterrupt  # stopped by the caller's event: the same path as a Ctrl-C
             done = [r for r in results if r is not None]
             if len(done) != len(models):
                 raise RuntimeError(f"ingest bug: {len(models) - len(done)} record(s) ended without a result")
+            open_window.clear()
+            kept_windows.append(len(done))
+            for r in done:
+                tally.add(r)
+            if keep_results:
+                kept.extend(done)
+
+        try:
+            for models in held if keep_results else windows:
+                if stop.is_set():
+                    raise KeyboardInterrupt
+                write_window(models)
             event_ids = {t: b.event_id for t, b in starts.items() if b.event_id is not None}
-            events = self._emit_metrics_events(models, done, batch, skip=replayed | set(inactive), event_ids=event_ids)
-            starts = self._complete_batch(starts, done, run)
+            events = self._emit_metrics_events(
+                metrics_seen, tally, batch, skip=replayed | set(inactive), event_ids=event_ids
+            )
+            starts = self._complete_batch(starts, tally, run)
         except KeyboardInterrupt:
             stop.set()
             raise IngestInterrupted(report(interrupted=True, starts=starts)) from None
         return report(interrupted=False, starts=starts, events=events)
 
-    def _begin_batch(self, batch_id: str, models: Sequence[ContractModel], run: _Run) -> dict[str, BatchStart]:
+    def _begin_batch(self, batch_id: str, plans: Mapping[str, BatchPlan], run: _Run) -> dict[str, BatchStart]:
         """Record (or find) each tenant's share of the batch before any record is written."""
         ledger = BatchLedger(run.retrier, self.new_id)
         now = unix_now(self.now())
         starts: dict[str, BatchStart] = {}
         try:
-            for tenant_id, plan in plan_batch(models).items():
+            for tenant_id, plan in sorted(plans.items()):
                 starts[tenant_id] = ledger.begin(self.scope(tenant_id), batch_id, plan, now, run.hooks)
         except Exception:
             # Another tenant's share conflicts (or the budget ran out): withdraw the records this call created
@@ -1366,15 +1623,13 @@ class Ingestor:
             raise
         return starts
 
-    def _complete_batch(
-        self, starts: dict[str, BatchStart], results: Sequence[IngestResult], run: _Run
-    ) -> dict[str, BatchStart]:
+    def _complete_batch(self, starts: dict[str, BatchStart], tally: OutcomeTally, run: _Run) -> dict[str, BatchStart]:
         """Complete each tenant's share whose records all succeeded; the others stay in progress."""
         ledger = BatchLedger(run.retrier, self.new_id)
         now = unix_now(self.now())
         done: dict[str, BatchStart] = {}
         for tenant_id, start in starts.items():
-            counts = Counter(r.outcome.value for r in results if r.tenant_id == tenant_id)
+            counts = tally.outcomes(tenant_id)
             if start.state is BatchState.REPLAYED or not set(counts) <= set(BatchOutcomes.model_fields):
                 done[tenant_id] = start
                 continue
@@ -1458,27 +1713,26 @@ class Ingestor:
 
     def _emit_metrics_events(
         self,
-        models: Sequence[ContractModel],
-        results: Sequence[IngestResult],
+        metrics: Mapping[str, _MetricShare],
+        tally: OutcomeTally,
         batch_id: str,
         *,
         skip: Collection[str] = (),
         event_ids: Mapping[str, str] | None = None,
     ) -> list[EventEnvelope]:
         """One event per tenant with metrics (none for `skip`); its id from the batch record when there is one."""
-        by_tenant: dict[str, list[tuple[Metric, IngestResult]]] = {}
-        for m, r in zip(models, results, strict=True):
-            if isinstance(m, Metric) and m.tenant_id not in skip:
-                by_tenant.setdefault(m.tenant_id, []).append((m, r))
         events: list[EventEnvelope] = []
-        for tenant_id, pairs in sorted(by_tenant.items()):
-            counts = Counter(r.outcome.value for _, r in pairs)
+        for tenant_id, share in sorted(metrics.items()):
+            if tenant_id in skip:
+                continue
             events.append(
-                metrics_ingested(
+                metrics_ingested_summary(
                     tenant_id=tenant_id,
                     batch_id=batch_id,
-                    metrics=[m for m, _ in pairs],
-                    outcomes=counts,
+                    count=share.count,
+                    subjects=share.subjects,
+                    periods=share.periods,
+                    outcomes=tally.outcomes(tenant_id, "metric"),
                     correlation_id=batch_id,
                     source=self.source,
                     event_id=(event_ids or {}).get(tenant_id) or self.new_id(),
@@ -1488,6 +1742,50 @@ class Ingestor:
         if events:
             self.sink.send(events)
         return events
+
+
+class _MetricShare:
+    """What one tenant's event needs of its metrics: how many, their subjects and periods (not the metrics)."""
+
+    __slots__ = ("count", "periods", "subjects")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.subjects: set[str] = set()
+        self.periods: set[str] = set()
+
+    def add(self, m: Metric) -> None:
+        """Count one metric."""
+        self.count += 1
+        self.subjects.add(m.subject.value)
+        self.periods.add(m.period.text)
+
+
+def _detached(exc: _E) -> _E:
+    """`exc` (and the exceptions it chains) without tracebacks: kept in a local, it then keeps no frame alive.
+
+    A caught exception kept in a local of the frame that caught it is a reference
+    cycle (frame, exception, traceback, frame) that only the cyclic collector frees,
+    with everything the frame holds (a whole window of records, through the
+    closures): memory would float with the input between collections.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        e.__traceback__ = None
+        todo += [e.__cause__, e.__context__]
+    return exc
+
+
+def _windows(records: Iterable[Message | Metric], size: int) -> Iterator[list[Message | Metric]]:
+    """`records` in lists of `size` (the last one shorter), read lazily."""
+    it = iter(records)
+    while window := list(itertools.islice(it, size)):
+        yield window
 
 
 class _Shared(_Tracker):
