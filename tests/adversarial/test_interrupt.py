@@ -25,7 +25,10 @@ STOP_WITHIN = 15.0
 def test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly(deployment: Deployment, tmp_path):
     deployment.onboard(TENANT)
     st = deployment.st
-    messages = sample_messages(TENANT, 300, sessions=20, seed=61)
+    # Enough messages that the run is still going when a tenth is stored: packed transactions (the CLI's
+    # default) write up to 49 messages at once, so 300 could all be in flight by then.
+    sessions = 100
+    messages = sample_messages(TENANT, 1500, sessions=sessions, seed=61)
     metrics = sample_metrics(TENANT, 60, seed=62, first_day=datetime(2022, 1, 1, tzinfo=UTC))
     path = write_jsonl(tmp_path / "records.jsonl", [*messages, *metrics])
     table = st.settings.table_name("messages", TENANT)
@@ -43,23 +46,24 @@ def test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly(deplo
     assert code == 130, err
     assert took < STOP_WITHIN, f"took {took:.1f}s to stop"
     assert "Traceback" not in err
-    assert "salestalk ingest: interrupted: " in err and " of 360 record(s) done (" in err
+    assert "salestalk ingest: interrupted: " in err and f" of {len(messages) + len(metrics)} record(s) done (" in err
     assert "to finish it, run the same command again" in err
     batch_id = content_batch_id([*messages, *metrics])
     assert f"batch {batch_id}: {TENANT}: new, in progress" in err
     stored_then = count_items(st, table)
-    assert stored_then < 2 * len(messages) + 20  # it really stopped early
+    assert stored_then < 2 * len(messages) + sessions  # it really stopped early
     assert read_batch(st.tenant(TENANT), batch_id).status is BatchStatus.IN_PROGRESS
 
     again = deployment.run("ingest", str(path), "--no-progress", "--seed", "2")
     assert again.returncode == 0, again.stderr
     rows = summary(again.stdout)
-    assert rows["message"]["records"] == 300 and rows["metric"]["records"] == 60
-    assert totals(rows, "created", "already_exists") == 360 and totals(rows, "conflict", "failed") == 0
+    assert rows["message"]["records"] == len(messages) and rows["metric"]["records"] == len(metrics)
+    total = len(messages) + len(metrics)
+    assert totals(rows, "created", "already_exists") == total and totals(rows, "conflict", "failed") == 0
     assert rows["message"]["already_exists"] + rows["metric"]["already_exists"] > 0  # the first run's part
     assert f"{TENANT}: resumed, completed" in again.stdout
     # Every message once, with its identity item; every rollup exact; every metric stored.
     scope = st.tenant(TENANT)
     assert audit_tenant(scope).findings == []
-    assert count_items(st, table) == 2 * len(messages) + 20 + 1
+    assert count_items(st, table) == 2 * len(messages) + sessions + 1
     assert count_items(st, scope.metrics_table) == len(metrics)
