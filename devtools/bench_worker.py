@@ -15,7 +15,8 @@ and its arguments; OUT receives one JSON object:
 Methods: `cli` (the public `salestalk` CLI, in this process: `salestalk ingest`,
 `salestalk validate`), and the baselines a user would write with plain boto3:
 `put_loop` (one `put_item` per record), `batch_writer` (boto3's
-`Table.batch_writer()`), `transact_loop` (one TransactWriteItems per message: its
+`Table.batch_writer()`), `transact_pool` (TransactWriteItems of 100 conditional Puts
+on 8 threads, nothing checked: the engine's ceiling for a race-free batched writer), `transact_loop` (one TransactWriteItems per message: its
 identity item and the message, each created once, and its session rollup counted),
 and `model_validate` (pydantic's raw `Message.model_validate`, the floor under
 validation). Baselines read the same JSON-lines file the CLI reads.
@@ -72,6 +73,50 @@ def batch_writer(spec: dict[str, Any]) -> int:
             writer.put_item(Item=item)
             n += 1
     return n
+
+
+def transact_pool(spec: dict[str, Any]) -> int:
+    """TransactWriteItems of 100 conditional Puts on 8 threads: what the engine can take, with no library around it.
+
+    No validation, no outcome per item, no retries, no batch record: the ceiling that any race-free
+    batched writer (the library's default metric path included) runs under on this engine and link.
+    """
+    import threading
+
+    import boto3
+    from boto3.dynamodb.types import TypeSerializer
+
+    client = boto3.client("dynamodb", endpoint_url=spec["url"], region_name=spec["region"], **DUMMY_CREDENTIALS)
+    ser, table = TypeSerializer(), spec["table"]
+    items = list(read_items(spec["file"], spec.get("limit")))
+    chunks = [items[start : start + 100] for start in range(0, len(items), 100)]
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not chunks:
+                    return
+                chunk = chunks.pop()
+            client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": table,
+                            "Item": {k: ser.serialize(v) for k, v in item.items()},
+                            "ConditionExpression": CREATE_ONCE,
+                        }
+                    }
+                    for item in chunk
+                ]
+            )
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(items)
 
 
 def transact_loop(spec: dict[str, Any]) -> int:
@@ -162,7 +207,12 @@ def cli(spec: dict[str, Any]) -> tuple[int, int]:
     return code, int(spec["items"])
 
 
-BASELINES = {"put_loop": put_loop, "batch_writer": batch_writer, "transact_loop": transact_loop}
+BASELINES = {
+    "put_loop": put_loop,
+    "batch_writer": batch_writer,
+    "transact_pool": transact_pool,
+    "transact_loop": transact_loop,
+}
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from salestalk_lib.contract.tables import TABLE_SPECS, TableKind, TableSpec
 from salestalk_lib.dynamo.retry import DEFAULT_POLICY, RETRY_RULES, policy_table
 from salestalk_lib.ops import batches, inbox
 from salestalk_lib.ops.events import metrics_ingested
-from salestalk_lib.ops.ingest import WRITE_MODES, MetricMode, write_cost
+from salestalk_lib.ops.ingest import DEFAULT_MESSAGE_MODE, DEFAULT_METRIC_MODE, WRITE_MODES, MetricMode, write_cost
 from salestalk_lib.testing.faults import FAULT_KINDS, FaultProfile
 from salestalk_lib.testing.samples import sample_messages, sample_metrics
 
@@ -1272,10 +1272,11 @@ def reliability_page(inputs: Any = None) -> str:
         "## Write modes",
         "",
         "Each write path states what it guarantees and what it costs (`salestalk_lib.ops.ingest.WRITE_MODES`).",
-        "Metrics take one of the first three (`MetricMode`); messages always take the last: packed many to a "
-        'transaction (`MessageMode.PACKED`: the default of `salestalk ingest`; `message_mode="packed"` in '
-        "`Ingestor.ingest`) or one per transaction (`MessageMode.SINGLE`: the default of `Ingestor.ingest`; "
-        "`salestalk ingest --message-mode single`).",
+        "Metrics take one of the first three (`MetricMode`; the default of `salestalk ingest` and "
+        f"`Ingestor.ingest` is `{DEFAULT_METRIC_MODE.value}`, the fastest race-free path the benchmark "
+        "measured); messages always take the last: packed many to a transaction (`MessageMode.PACKED`, the "
+        f"default: `{DEFAULT_MESSAGE_MODE.value}`) or one per transaction (`MessageMode.SINGLE`: "
+        '`message_mode="single"`, `salestalk ingest --message-mode single`).',
         "",
     ]
     for mode in WRITE_MODES:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import salestalk_lib.cli.ingest as cli_ingest
 from salestalk_lib.cli import main as cli_main
 from salestalk_lib.contract.errors import IngestConflict
 from salestalk_lib.contract.models import canonical_json
@@ -101,13 +102,15 @@ def _write(path: Path, tenant_id: str, count: int) -> Path:
 def test_cli_ingest_memory_does_not_grow_with_the_records(tmp_path: Path, monkeypatch, capsys) -> None:
     """Peak traced memory of `salestalk ingest` (client only: the engine is another process) at 1k and 4k messages.
 
-    With windows and the fingerprint buffer at 256 records, the 4k run may need only a
+    With windows, the fingerprint buffer and the first pass's kept models (`_Input.KEEP_VALIDATED`,
+    which spares a small load its second parse) at 256 records, the 4k run may need only a
     little more than the 1k run: what grows per record is the first pass's key logs
     (`StreamingInput`'s cross-record state: measured ~0.5 KB a record at its peak) and the
     rollup hints (one per session), below the ~4 KB a record that keeping records cost.
     """
     monkeypatch.setattr(ingest, "INGEST_WINDOW", 256)
     monkeypatch.setattr(batches, "FINGERPRINT_BUFFER_LINES", 256)
+    monkeypatch.setattr(cli_ingest._Input, "KEEP_VALIDATED", 256)
     server, exports = _serve(tmp_path)
     try:
         for name in [k for k in os.environ if k.startswith(("SALESTALK_", "AWS_"))]:

@@ -28,7 +28,16 @@ from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.dynamo.writes import Outcome
 from salestalk_lib.ops.batches import BatchFingerprint, BatchState, describe
 from salestalk_lib.ops.events import EventBridgeSink, EventSink, JsonLinesSink, MemorySink
-from salestalk_lib.ops.ingest import REPORT_LIMIT, Ingestor, IngestReport, MessageMode, MetricMode
+from salestalk_lib.ops.ingest import (
+    DEFAULT_MESSAGE_MODE,
+    DEFAULT_METRIC_MODE,
+    DEFAULT_WORKERS,
+    REPORT_LIMIT,
+    Ingestor,
+    IngestReport,
+    MessageMode,
+    MetricMode,
+)
 from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
@@ -69,20 +78,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the records, so the same records are the same batch; give a new id to load them again "
         "as a new batch)",
     )
-    p.add_argument("--workers", type=int, default=4, help="parallel writers (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="parallel writers (default: %(default)s)")
     p.add_argument(
         "--metric-mode",
         choices=[m.value for m in MetricMode],
-        default=MetricMode.CONDITIONAL.value,
-        help="how metrics are written: conditional (default; one PutItem each, never overwrites), "
-        "transaction (up to 100 per TransactWriteItems, never overwrites), batch (BatchWriteItem "
-        "bulk load, fastest, last writer wins: it overwrites what another writer stored, and "
-        "counts what it wrote as written); see the write modes in the docs",
+        default=DEFAULT_METRIC_MODE.value,
+        help="how metrics are written: transaction (default; up to 100 conditional Puts per "
+        "TransactWriteItems, never overwrites, 2x the WCU), conditional (one PutItem each, never "
+        "overwrites, 1x the WCU, many more requests), batch (BatchWriteItem bulk load, last writer "
+        "wins: it overwrites what another writer stored, and counts what it wrote as written); see the "
+        "write modes in the docs",
     )
     p.add_argument(
         "--message-mode",
         choices=[m.value for m in MessageMode],
-        default=MessageMode.PACKED.value,
+        default=DEFAULT_MESSAGE_MODE.value,
         help="how messages are written: packed (default; up to 49 per TransactWriteItems with one rollup "
         "update per session, exactly once), single (one TransactWriteItems per message); see the write "
         "modes in the docs",
@@ -120,15 +130,27 @@ class _Input:
     The first pass lists every violation (a record of another kind than message or
     metric included) and folds each valid record into the batch's fingerprint
     (`BatchFingerprint`: its plans and content batch id), so nothing is written
-    before the whole input is known valid, and memory holds no record.
+    before the whole input is known valid. An input of at most `KEEP_VALIDATED`
+    records keeps its validated models for the second pass (bounded: a few tens of
+    MB at most), so a small load is not parsed and validated twice; a larger one
+    keeps none and is read again.
     """
+
+    KEEP_VALIDATED = 10_000
 
     def __init__(self, files: list[Path]) -> None:
         self.source = StreamingInput(files)
         self.fingerprint = BatchFingerprint()
         violations: list[Violation] = []
+        held: list[Message | Metric] | None = []
 
         def observe(record: ValidRecord) -> None:
+            nonlocal held
+            if held is not None:
+                if len(held) < self.KEEP_VALIDATED and isinstance(record.model, (Message, Metric)):
+                    held.append(record.model)
+                else:
+                    held = None  # too many to keep (or not ingestible): the second pass reads the files again
             if record.kind not in (RecordKind.MESSAGE, RecordKind.METRIC):
                 violations.append(
                     Violation(
@@ -144,14 +166,19 @@ class _Input:
         if report.violations or violations:
             raise ValidationFailed(list(dict.fromkeys([*report.violations, *violations])))  # a re-read file tells twice
         if not self.source.observed_once:  # a file was read whole after some records: fold the records again
+            held = None
             self.fingerprint = BatchFingerprint()
             for record in self.source.records():
                 self.fingerprint.add(record.model)
         self.plans = self.fingerprint.finish()
         self.count = sum(p.message_count + p.metric_count for p in self.plans.values())
+        self._held = held
 
     def records(self) -> Iterator[Message | Metric]:
-        """The second pass: every record, file by file."""
+        """The second pass: every record, file by file (the models the first pass kept, if it kept them all)."""
+        if self._held is not None:
+            yield from self._held
+            return
         for record in self.source.records():
             if isinstance(record.model, (Message, Metric)):
                 yield record.model

@@ -25,11 +25,13 @@ from salestalk_lib.contract.errors import ConditionFailed, IngestInterrupted, Re
 from salestalk_lib.dynamo.retry import Attempt, Retrier
 from salestalk_lib.dynamo.storage import Storage
 from salestalk_lib.ops.audit import audit_tenant
-from salestalk_lib.ops.ingest import MAX_SETTLE_ROUNDS, Ingestor, Outcome
+from salestalk_lib.ops.ingest import MAX_SETTLE_ROUNDS, Ingestor, MessageMode, MetricMode, Outcome
 from salestalk_lib.testing.faults import FaultProfile, faulty_endpoint
 from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 TENANT = "defects-co"
+# The per-record write paths (not the defaults): one conditional PutItem per metric, one transaction per message.
+PER_RECORD = {"metric_mode": MetricMode.CONDITIONAL, "message_mode": MessageMode.SINGLE}
 
 
 def _records() -> list:
@@ -58,8 +60,12 @@ def test_a_failed_record_that_was_written_says_may_have_been_applied_and_a_rerun
     records = _records()
     with faulty_endpoint(st.endpoint, FaultProfile(read_timeout=10)) as faulty:
         ing = Ingestor(Storage(faulty.client()), st.settings, retrier=Retrier.virtual())
-        report = ing.ingest(
-            records, workers=1, batch_id="lossy", hooks=[_lose_every_response_once_the_batch_is_recorded(faulty.proxy)]
+        report = ing.ingest(  # one request per record, so each record's fate is its own request's
+            records,
+            workers=1,
+            batch_id="lossy",
+            hooks=[_lose_every_response_once_the_batch_is_recorded(faulty.proxy)],
+            **PER_RECORD,
         )
     assert [r.outcome for r in report.results] == [Outcome.FAILED] * len(records)
     assert all(r.may_have_been_applied and isinstance(r.error, RetryBudgetExhausted) for r in report.results)
@@ -159,7 +165,7 @@ def test_a_metric_whose_stored_item_keeps_vanishing_gives_up_after_bounded_round
         "get_item",  # the metric is gone by the time it is read
         lambda table, key, **kw: None if table == scope.metrics_table else read(table, key, **kw),
     )
-    report = ing.ingest(sample_metrics(TENANT, 1, seed=93), record_batch=False)
+    report = ing.ingest(sample_metrics(TENANT, 1, seed=93), record_batch=False, metric_mode=MetricMode.CONDITIONAL)
     assert [r.outcome for r in report.results] == [Outcome.FAILED]
     assert isinstance(report.results[0].error, RetryBudgetExhausted) and len(puts) == MAX_SETTLE_ROUNDS
 

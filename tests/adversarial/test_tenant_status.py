@@ -14,7 +14,7 @@ from adversary import Deployment
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import TenantNotActive
 from salestalk_lib.dynamo.retry import Retrier
-from salestalk_lib.ops.ingest import Ingestor, Outcome, TenantGate
+from salestalk_lib.ops.ingest import Ingestor, MessageMode, Outcome, TenantGate
 from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 TENANT = "status-co"
@@ -100,7 +100,9 @@ def test_a_tenant_suspended_during_a_run_receives_nothing_more(deployment: Deplo
                 st.tenants().suspend(TENANT)
 
     ing = Ingestor(st.storage, st.settings, retrier=Retrier.virtual(), gate=TenantGate(recheck_seconds=0))
-    report = ing.ingest([*mine, *others], workers=1, hooks=[suspend_after_the_fourth_message])
+    report = ing.ingest(  # one transaction per message, so "the fourth message" is the fourth request
+        [*mine, *others], workers=1, hooks=[suspend_after_the_fourth_message], message_mode=MessageMode.SINGLE
+    )
     mine_results = [r for r in report.results if r.tenant_id == TENANT]
     assert [r.outcome for r in mine_results[:4]] == [Outcome.CREATED] * 4
     assert {r.outcome for r in mine_results[4:]} == {Outcome.SKIPPED}
