@@ -195,6 +195,10 @@ class Page:
     def send(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         return self.browser.send(method, params, session=self.session, **kw)
 
+    def close(self) -> None:
+        """Close this tab (its workers go with it)."""
+        self.browser.send("Target.closeTarget", {"targetId": self.target_id})
+
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (promises are awaited)."""
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})

@@ -579,8 +579,12 @@ def test_every_page_renders_in_chromium_without_errors_or_outside_requests(
             problems.append(f"{url}: did not render main content: {rendered}")
 
     # Several tabs side by side: each visit still waits for its own load event and quiet network.
-    urls = _page_urls(site, served_site)
-    visit_all([browser.new_page() for _ in range(BROWSER_TABS)], urls, check)
+    pages = [browser.new_page() for _ in range(BROWSER_TABS)]
+    try:
+        visit_all(pages, _page_urls(site, served_site), check)
+    finally:
+        for page in pages:  # nothing left running to load the browser for the tests after this one
+            page.close()
     assert problems == []
 
 
