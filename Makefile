@@ -91,16 +91,21 @@ run: install $(IAM_SIM_STAMP) $(RUN_ENGINE_STAMP)
 # Every test that talks to DynamoDB runs on each engine (tests/conftest.py); the notebooks,
 # run by nbval on the engine SALESTALK_ENGINE names, get one pass per engine. The time of
 # each phase is reported: pytest's slowest tests (--durations), the time by engine
-# (tests/conftest.py), and the wall time of each phase at the end.
+# (conftest.py, summed over the workers), and the wall time of each phase at the end.
+# TEST_WORKERS pytest-xdist workers (each starts its own embedded servers on free ports);
+# --dist loadfile keeps each file on one worker, so a notebook's cells run in order in one
+# kernel and a module's fixtures are set up once. TEST_WORKERS=0 runs in this process alone.
 TEST_DURATIONS ?= 25
+TEST_WORKERS ?= 2
+PYTEST_WORKERS = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 test: install install-test-tools
 	@t0=$$(date +%s); \
-	echo "SALESTALK_ENGINE=moto python -m pytest --durations=$(TEST_DURATIONS)"; \
-	SALESTALK_ENGINE=moto $(WITH_NODE) $(BIN)/python -m pytest --durations=$(TEST_DURATIONS) || exit 1; \
+	echo "SALESTALK_ENGINE=moto python -m pytest $(PYTEST_WORKERS) --durations=$(TEST_DURATIONS)"; \
+	SALESTALK_ENGINE=moto $(WITH_NODE) $(BIN)/python -m pytest $(PYTEST_WORKERS) --durations=$(TEST_DURATIONS) || exit 1; \
 	t1=$$(date +%s); \
 	for engine in $(filter-out moto,$(NOTEBOOK_ENGINES)); do \
 		echo "==> the notebooks again, on $$engine"; \
-		SALESTALK_ENGINE=$$engine $(WITH_NODE) $(BIN)/python -m pytest notebooks --durations=10 || exit 1; \
+		SALESTALK_ENGINE=$$engine $(WITH_NODE) $(BIN)/python -m pytest notebooks $(PYTEST_WORKERS) --durations=10 || exit 1; \
 	done; \
 	t2=$$(date +%s); \
 	echo "==> make test took $$((t2 - t0)) s: $$((t1 - t0)) s for the suite on every engine, $$((t2 - t1)) s for the notebooks again on $(filter-out moto,$(NOTEBOOK_ENGINES)) (goal: 180 s on a warm 2-core machine)"

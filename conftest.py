@@ -28,6 +28,10 @@ def _engine() -> str:
 
 _SECONDS: dict[str, float] = defaultdict(float)
 _COUNTS: dict[str, int] = defaultdict(int)
+_WORKERS: list[str] = []
+# Under pytest-xdist (`make test` runs `-n 2`) each worker sums its own tests and hands the sums to
+# the controller at its end (`workeroutput`); the controller adds them up and prints the summary.
+_WORKER_OUTPUT_KEY = "salestalk_time_by_engine"
 
 
 def _bucket(item: pytest.Item) -> str:
@@ -49,8 +53,32 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     _COUNTS[key] += 1
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)  # set on an xdist worker only
+    if workeroutput is not None:
+        workeroutput[_WORKER_OUTPUT_KEY] = {key: [_SECONDS[key], _COUNTS[key]] for key in _SECONDS}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistController())
+
+
+class _XdistController:
+    """The controller's side: the sums each worker sends when it ends (a hook spec of xdist only)."""
+
+    @pytest.hookimpl
+    def pytest_testnodedown(self, node, error) -> None:  # node: xdist's WorkerController
+        sums = getattr(node, "workeroutput", {}).get(_WORKER_OUTPUT_KEY, {})
+        _WORKERS.append(node.gateway.id)
+        for key, (seconds, count) in sums.items():
+            _SECONDS[key] += seconds
+            _COUNTS[key] += count
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _SECONDS:
-        terminalreporter.section("time by engine")
+        over = f" (summed over {len(_WORKERS)} workers)" if len(_WORKERS) > 1 else ""
+        terminalreporter.section("time by engine" + over)
         for key in sorted(_SECONDS):
             terminalreporter.write_line(f"{key:30} {_COUNTS[key]:5} items {_SECONDS[key]:8.1f} s")

@@ -20,6 +20,7 @@ import itertools
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,10 @@ class Page:
     def send(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         return self.browser.send(method, params, session=self.session, **kw)
 
+    def close(self) -> None:
+        """Close this tab (its workers go with it)."""
+        self.browser.send("Target.closeTarget", {"targetId": self.target_id})
+
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (promises are awaited)."""
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
@@ -203,31 +208,21 @@ class Page:
 
     def visit(self, url: str, *, timeout: float = 30.0, quiet_period: float = 0.5) -> Visit:
         """Load `url`, wait for the load event and then until the network is quiet."""
-        visit = Visit(url)
+        loading = self.start_visit(url, timeout=timeout, quiet_period=quiet_period)
+        while not loading.done():
+            loading.take(self.browser.events(0.1))
+        return loading.visit
+
+    def start_visit(self, url: str, *, timeout: float = 30.0, quiet_period: float = 0.5) -> _Loading:
+        """Start loading `url`; the returned `_Loading` is fed this page's events until it is `done()`."""
+        loading = _Loading(self, Visit(url), timeout=timeout, quiet_period=quiet_period)
         self.send("Page.navigate", {"url": url})
-        loaded = False
-        in_flight: set[str] = set()
-        deadline = time.monotonic() + timeout
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            events = self.browser.events(0.1)
-            for event in events:
-                self._record(event, visit, in_flight)
-                if event["method"] == "Page.loadEventFired" and event.get("sessionId") == self.session:
-                    loaded = True
-            if events:
-                quiet_since = time.monotonic()
-            if loaded and not in_flight and time.monotonic() - quiet_since >= quiet_period:
-                return visit
-        raise CdpError(
-            f"{url}: not loaded and quiet within {timeout} s "
-            f"(load event: {loaded}, requests in flight: {sorted(in_flight)})"
-        )
+        return loading
 
     def _record(self, event: dict[str, Any], visit: Visit, in_flight: set[str]) -> None:
         method, params = event["method"], event.get("params", {})
-        if event.get("sessionId") not in self.sessions and method != "Target.attachedToTarget":
-            return
+        if event.get("sessionId") not in self.sessions:
+            return  # another page's (a worker this page starts is attached on this page's session)
         if method == "Target.attachedToTarget":
             child = params["sessionId"]
             self.sessions.add(child)
@@ -262,3 +257,64 @@ class Page:
             "data"
         ]
         return base64.b64decode(data)
+
+
+class _Loading:
+    """One page's visit in progress: its events recorded until the load event and a quiet network."""
+
+    def __init__(self, page: Page, visit: Visit, *, timeout: float, quiet_period: float):
+        self.page, self.visit, self.quiet_period = page, visit, quiet_period
+        self.loaded = False
+        self.in_flight: set[str] = set()
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        self.quiet_since = time.monotonic()
+
+    def take(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Record the events that are this page's; returns the others."""
+        others = []
+        for event in events:
+            if event.get("sessionId") not in self.page.sessions:
+                others.append(event)
+                continue
+            self.page._record(event, self.visit, self.in_flight)
+            if event["method"] == "Page.loadEventFired" and event.get("sessionId") == self.page.session:
+                self.loaded = True
+            self.quiet_since = time.monotonic()
+        return others
+
+    def done(self) -> bool:
+        """Loaded and quiet for `quiet_period`; raises CdpError once `timeout` has passed without that."""
+        if self.loaded and not self.in_flight and time.monotonic() - self.quiet_since >= self.quiet_period:
+            return True
+        if time.monotonic() >= self.deadline:
+            raise CdpError(
+                f"{self.visit.url}: not loaded and quiet within {self.timeout} s "
+                f"(load event: {self.loaded}, requests in flight: {sorted(self.in_flight)})"
+            )
+        return False
+
+
+def visit_all(pages: list[Page], urls: list[str], check: Callable[[Page, Visit], None], **visit_options: Any) -> None:
+    """Visit every URL, each page (tab) loading one at a time, the pages side by side; `check(page, visit)`
+    runs on the page as soon as its visit is done (loaded and quiet), before that page loads the next URL.
+
+    Each visit waits for its own load event and its own quiet network exactly as `Page.visit` does; the
+    pages only overlap those waits. All pages must be of one browser.
+    """
+    browser = pages[0].browser
+    todo = list(reversed(urls))
+    loading: dict[str, _Loading] = {}  # by page session
+    idle = list(pages)
+    while todo or loading:
+        while idle and todo:
+            page = idle.pop()
+            loading[page.session] = page.start_visit(todo.pop(), **visit_options)
+        events = browser.events(0.1)
+        for current in list(loading.values()):
+            events = current.take(events)
+        for session, current in list(loading.items()):
+            if current.done():
+                del loading[session]
+                check(current.page, current.visit)
+                idle.append(current.page)

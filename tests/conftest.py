@@ -91,11 +91,25 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def endpoint(engine: str) -> Endpoint:
-    """The session's embedded DynamoDB endpoint on `engine` (on 127.0.0.1)."""
-    ep = start_embedded(engine=engine)
-    yield ep
-    ep.close()
+def _endpoints() -> dict[str, Endpoint]:
+    """Each engine's server, started at its first use and stopped at the end of the session.
+
+    Not in `endpoint` itself: pytest tears a parametrised session fixture down whenever the next
+    test has the other parameter, and under pytest-xdist (`--dist loadfile`) a worker runs one
+    file's tests on every engine before the next file's, so each file would start its engines anew.
+    """
+    started: dict[str, Endpoint] = {}
+    yield started
+    for ep in started.values():
+        ep.close()
+
+
+@pytest.fixture(scope="session")
+def endpoint(engine: str, _endpoints: dict[str, Endpoint]) -> Endpoint:
+    """The session's embedded DynamoDB endpoint on `engine` (on 127.0.0.1), one server per engine."""
+    if engine not in _endpoints:
+        _endpoints[engine] = start_embedded(engine=engine)
+    return _endpoints[engine]
 
 
 @pytest.fixture

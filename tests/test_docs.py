@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 FIXTURE_NOTEBOOK = "zz_docs_fixture.ipynb"
+BROWSER_TABS = 4  # pages loaded side by side by the every-page test
 # A 1x1 transparent PNG, as notebooks embed images.
 PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
@@ -558,22 +559,32 @@ def test_browser_harness_sees_outside_requests_console_errors_and_exceptions(bro
 def test_every_page_renders_in_chromium_without_errors_or_outside_requests(
     site: Path, served_site: str, browser
 ) -> None:
-    page = browser.new_page()
+    from cdp import visit_all
+
     problems: list[str] = []
-    for url in _page_urls(site, served_site):
-        visit = page.visit(url)
-        problems += [f"{url}: request to outside host: {r}" for r in visit.requests if _is_outside(r)]
-        problems += [f"{url}: console error: {e}" for e in visit.console_errors]
-        problems += [f"{url}: uncaught exception: {e}" for e in visit.exceptions]
-        problems += [f"{url}: failed request: {e}" for e in visit.failed_requests]
+
+    def check(page, visit) -> None:
+        url = visit.url
+        problems.extend(f"{url}: request to outside host: {r}" for r in visit.requests if _is_outside(r))
+        problems.extend(f"{url}: console error: {e}" for e in visit.console_errors)
+        problems.extend(f"{url}: uncaught exception: {e}" for e in visit.exceptions)
+        problems.extend(f"{url}: failed request: {e}" for e in visit.failed_requests)
         rendered = page.evaluate(
             "({title: document.title, h1: (document.querySelector('article h1') || {}).textContent || '',"
             " text: (document.querySelector('article.md-content__inner') || {innerText: ''}).innerText.length})"
         )
         if url.endswith("404.html"):
-            continue
+            return
         if not (rendered["title"].strip() and rendered["h1"].strip() and rendered["text"] > 100):
             problems.append(f"{url}: did not render main content: {rendered}")
+
+    # Several tabs side by side: each visit still waits for its own load event and quiet network.
+    pages = [browser.new_page() for _ in range(BROWSER_TABS)]
+    try:
+        visit_all(pages, _page_urls(site, served_site), check)
+    finally:
+        for page in pages:  # nothing left running to load the browser for the tests after this one
+            page.close()
     assert problems == []
 
 
