@@ -588,20 +588,35 @@ def test_every_page_renders_in_chromium_without_errors_or_outside_requests(
     assert problems == []
 
 
+def _search_hits(page, word: str, what: str) -> list[str]:
+    """The search results for the whole of `word`, once they are shown (at most 10 s).
+
+    Typing sends a query per key, and the results of a prefix ("Sess") may be shown first:
+    only results whose highlights (`mark`) hold the whole word are the answer to it.
+    """
+    return page.evaluate(
+        """((word, what) => new Promise(resolve => {
+        const started = Date.now();
+        const poll = () => {
+            const marks = [...document.querySelectorAll('.md-search-result mark')];
+            const answered = marks.some(m => m.innerText.toLowerCase() === word.toLowerCase());
+            if (answered || Date.now() - started > 10000) {
+                const hits = [...document.querySelectorAll('.md-search-result__item')];
+                resolve(hits.map(h => what === 'href' ? h.querySelector('a').getAttribute('href') : h.innerText));
+            } else setTimeout(poll, 100);
+        };
+        poll();
+    }))"""
+        + f"({json.dumps(word)}, {json.dumps(what)})"
+    )
+
+
 def test_search_works_offline(served_site: str, browser) -> None:
     page = browser.new_page()
     page.visit(served_site)
     page.evaluate("document.querySelector('input.md-search__input').focus()")
     page.type("SessionIndex")
-    titles = page.evaluate("""new Promise(resolve => {
-        const started = Date.now();
-        const poll = () => {
-            const hits = [...document.querySelectorAll('.md-search-result__item')];
-            if (hits.length || Date.now() - started > 10000) resolve(hits.map(h => h.innerText.split('\\n')[0]));
-            else setTimeout(poll, 100);
-        };
-        poll();
-    })""")
+    titles = [hit.split("\n")[0] for hit in _search_hits(page, "SessionIndex", "innerText")]
     assert any("Tables" in t or "tenant" in t for t in titles), titles
 
 
@@ -611,15 +626,7 @@ def test_search_ranks_a_concept_page_first(served_site: str, browser, word: str)
     page.visit(served_site)
     page.evaluate("document.querySelector('input.md-search__input').focus()")
     page.type(word)
-    links = page.evaluate("""new Promise(resolve => {
-        const started = Date.now();
-        const poll = () => {
-            const hits = [...document.querySelectorAll('.md-search-result__item a')];
-            if (hits.length || Date.now() - started > 10000) resolve(hits.map(h => h.getAttribute('href')));
-            else setTimeout(poll, 100);
-        };
-        poll();
-    })""")
+    links = _search_hits(page, word, "href")
     assert links, word
     assert "/notebooks/" not in links[0], (word, links[:5])
 
