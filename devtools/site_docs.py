@@ -1558,6 +1558,7 @@ def _benchmarks_page_v3(results: Mapping[str, Any]) -> str:
         f"{lat['proxy']}. Seconds are whole commands, start-up included.",
         "",
         *_md_table(bench.METHOD_HEADERS, bench.method_rows(lat["runs"], wall=True), align="lrrrlrl"),
+        *([note, ""] if (note := bench.ceiling_note(results)) else []),
         "## Scaling",
         "",
         "Messages validated and ingested (DynamoDB Local) by the CLI in a child process; peak RSS is the",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -124,3 +125,38 @@ def test_help_explains_endpoint_resolution(capsys):
         main(["provision", "--help"])
     out = capsys.readouterr().out
     assert "AWS_ENDPOINT_URL_DYNAMODB" in out and "SALESTALK_ALLOW_AWS" in out
+
+
+def test_top_level_help_lists_every_command_and_each_command_has_help(capsys):
+    import pytest
+
+    from salestalk_lib.cli.main import COMMAND_MODULES, OTHER_COMMANDS
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])  # a '%' in any command's help once made this a traceback
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    commands = [*COMMAND_MODULES, *OTHER_COMMANDS]
+    for command in commands:
+        assert re.search(rf"^\s+{command}\s", out, re.M), command
+    for command in commands:
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0 and f"usage: salestalk {command}" in capsys.readouterr().out
+
+
+def test_a_command_loads_only_its_own_command_module():
+    # Start-up is part of every command's time: `salestalk ingest` does not import the query or seed code.
+    code = (
+        "import json, sys\n"
+        "from salestalk_lib.cli.main import main\n"
+        "try:\n"
+        "    main(['ingest', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('salestalk_lib.cli.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = json.loads(out.strip().splitlines()[-1])
+    assert "salestalk_lib.cli.ingest" in loaded
+    assert not {"salestalk_lib.cli.query", "salestalk_lib.cli.seed", "salestalk_lib.cli.export"} & set(loaded)

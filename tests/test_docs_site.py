@@ -529,6 +529,21 @@ def test_benchmarks_page_claims_only_the_goals_the_figures_meet(tmp_path: Path) 
     assert "Not met: `salestalk ingest` of 60,000 messages: peak RSS, 250 MB against ≤ 200 MB" in page
 
 
+def test_benchmarks_page_says_what_the_engine_ceiling_allows(tmp_path: Path) -> None:
+    # batch_writer 10 s behind the latency; the engine's raw ceiling 5 s (2×), the default 6 s (1.67×)
+    slow_engine = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=6.0, rss=120.0)
+    slow_engine["latency"]["runs"].append(_run("transact_pool", "metrics", 1000, [5.0 - 1.0] * 3))
+    page = _page(tmp_path, slow_engine)
+    assert "The engine's ceiling (TransactWriteItems of 100 on 8 threads, nothing checked) ran 2.00× " in page
+    assert "the default metric path 1.67×, 83% of that ceiling" in page
+    assert "goal is out of reach of any race-free batched writer on this engine" in page
+    # a faster engine: the ceiling 4×, the default 3.33×; the goal is within reach (and met): no such sentence
+    fast_engine = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
+    fast_engine["latency"]["runs"].append(_run("transact_pool", "metrics", 1000, [2.5 - 1.0] * 3))
+    page = _page(tmp_path, fast_engine)
+    assert "ran 4.00× batch_writer" in page and "out of reach" not in page
+
+
 def test_benchmarks_page_never_claims_a_goal_the_run_did_not_measure(tmp_path: Path) -> None:
     quick = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
     quick["memory"] = []  # --quick: no run at the goal sizes

@@ -37,7 +37,25 @@ or SALESTALK_ALLOW_AWS=1. Table names get SALESTALK_TABLE_PREFIX (or --table-pre
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands a module registers besides the one named like it.
+OTHER_COMMANDS: dict[str, str] = {"tables": "provision"}
+
+
+def _modules_for(argv: Sequence[str] | None) -> tuple[str, ...]:
+    """The command modules a command line needs: only its command's (start-up stays short), else all of them.
+
+    All of them when the line does not start with a known command (`--help`, a typo: argparse then
+    lists every command).
+    """
+    first = (list(sys.argv[1:]) if argv is None else list(argv))[:1]
+    if first:
+        module = OTHER_COMMANDS.get(first[0], first[0])
+        if module in COMMAND_MODULES:
+            return (module,)
+    return COMMAND_MODULES
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="salestalk",
         description="SalesTalk data platform: provision, seed, validate, ingest and query "
@@ -47,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(f"{__package__}.{name}").register(sub)
     return parser
 
@@ -55,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 @escaped_output()  # no raw control character from stored data or arguments reaches the terminal
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 findings, 2 bad input or error)."""
-    parser = build_parser()
+    parser = build_parser(_modules_for(argv))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -30,7 +30,7 @@ from salestalk_lib.ops.tenants import Tenants
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "quota",
-        help="tables, GSIs and IAM objects against their AWS quotas (exit 1 above 80 %)",
+        help="tables, GSIs and IAM objects against their AWS quotas (exit 1 above 80 %%)",
         description="Report the tables in this account and region against the table quota (2,500 by "
         f"default; give a raised quota with --table-limit or {TABLE_LIMIT_ENV}; at most {MAX_TABLE_LIMIT:,}), "
         "how many more tenants fit (2 tables each, plus the registry), GSIs per table against 20, and the "
