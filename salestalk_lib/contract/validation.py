@@ -310,7 +310,7 @@ def fast_message(record: Mapping[str, Any], tenant_id: str | None = None) -> Fas
     ):
         return None
     instant = _message_instant(sk)
-    if instant is None or not instant:
+    if instant is None or instant <= 0:
         return None  # not a message time, or not after 1970-01-01T00:00:00Z (timestamp must be > 0)
     timestamp = record["timestamp"]
     if type(timestamp) not in _NUMBER_TYPES or timestamp != instant:
