@@ -290,14 +290,21 @@ def test_the_report_is_the_full_paths_report(tmp_path: Path) -> None:
             lines.append(dumps(with_(**{field: value}), ascii_strings=True))
     base = dumps(BASE)
     lines += ["", "   ", '{"text":"x",' + base[1:], base.replace("What", '\\"What\\"'), base]
-    path = tmp_path / "mixed.jsonl"
-    path.write_text("\n".join(line.replace("\n", " ") for line in lines) + "\n", encoding="utf-8")
-    for tenant_id in (None, TENANT):
-        fast = StreamingInput([path], tenant_id=tenant_id).validate()
-        slow = StreamingInput([path], tenant_id=tenant_id).validate(keep_records=True)
-        assert fast.violations == slow.violations
-        assert (fast.checked, fast.counts, fast.files) == (slow.checked, slow.counts, slow.files)
-        assert any(v.field == "messageId" for v in fast.violations)  # the repeated message is found
+    lines = [line.replace("\n", " ") for line in lines]
+    jsonl = tmp_path / "mixed.jsonl"
+    jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    array = tmp_path / "mixed.json"  # the array reader, then (a line that is not JSON) the whole-file reader
+    array.write_text("[\n" + ",\n".join(line for line in lines if line.strip()) + "\n]\n", encoding="utf-8")
+    valid = tmp_path / "valid.json"
+    valid.write_text("[" + ",".join(lines[:150]) + "]", encoding="utf-8")
+    for paths in ([jsonl], [array], [valid], [valid, jsonl]):
+        for tenant_id in (None, TENANT):
+            fast = StreamingInput(paths, tenant_id=tenant_id).validate()
+            slow = StreamingInput(paths, tenant_id=tenant_id).validate(keep_records=True)
+            assert fast.violations == slow.violations
+            assert (fast.checked, fast.counts, fast.files) == (slow.checked, slow.counts, slow.files)
+            if paths != [valid]:
+                assert any(v.field == "messageId" for v in fast.violations)  # the repeated message is found
 
 
 def _naive_instant(sk: str) -> Decimal | None:

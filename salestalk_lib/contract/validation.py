@@ -547,6 +547,10 @@ class StreamingInput:
             nonlocal read_any, duplicates_seen
             read_any = True
             report.checked += 1
+            if fast is not None and type(record) is _JsonObject and not record.duplicates:
+                # Decoded by parse_json or the array reader: a plain message holds no nested object, so
+                # its own `duplicates` say whether any key was repeated.
+                record = fast_message(record, self.tenant_id) or record
             if type(record) is FastMessage:  # a plain message the fast path accepted: no violation, no model
                 report.counts[RecordKind.MESSAGE] = report.counts.get(RecordKind.MESSAGE, 0) + 1
                 state.add_message((index << 32) | n, *record)
@@ -570,7 +574,7 @@ class StreamingInput:
                         observe(record)
 
         # Without records to keep or tell of, plain messages need no model: the fast path decides them.
-        fast = None
+        fast: Callable[[str], FastMessage | None] | None = None
         if not keep_records and observe is None:
             tenant_id = self.tenant_id
             fast = (lambda line: fast_message_line(line, tenant_id)) if tenant_id is not None else fast_message_line
