@@ -15,12 +15,6 @@ them), and every data reference agrees with the metric it cites (when that
 tenant's metrics are among them). A metric's identity is its primary key
 (tenant + subject + `sk`), so the primary-key rule covers metrics.
 
-Speed: `StreamingInput.validate()` (what `salestalk validate` runs) decides a *plain* message
-(its eight required attributes, perhaps `ttl`; no `classification`, no `metadata`) on its decoded
-values without building a model (`fast_message`, `fast_message_line`). That fast path only ever
-accepts; a record it does not accept, valid or not, is validated by `Message.from_item` as every
-other record is, so every violation is reported by the one full path (`tests/test_fast_path.py`).
-
 Two kinds of problem are told apart. A *contract violation* is a record that was read
 but breaks a rule (`validate` exits 1). *Bad input* is a path or file that cannot be read
 as records at all (every command exits 2); it is reported as a violation of field
