@@ -48,6 +48,7 @@ import stat
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -56,7 +57,8 @@ from typing import Any, BinaryIO
 from pydantic import ValidationError
 
 from salestalk_lib.contract import keys
-from salestalk_lib.contract.errors import InputError, ValidationFailed, Violation
+from salestalk_lib.contract.errors import ContractError, InputError, ValidationFailed, Violation
+from salestalk_lib.contract.fields import _TEXT_CONTROL, _VALID_TENANT_IDS, TEXT_MAX, dynamodb_number
 from salestalk_lib.contract.models import (
     EVENT_MODELS,
     ContractModel,
@@ -73,6 +75,7 @@ from salestalk_lib.contract.models import (
     error_path,
     error_rule,
 )
+from salestalk_lib.contract.vocab import Sender
 
 JSON_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
 JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -208,6 +211,167 @@ def _validate_one(
     if duplicates:
         return None, None, duplicates
     return validated, _MODEL_KINDS[model], duplicates
+
+
+# --- the fast path for plain messages -------------------------------------------------------------
+#
+# `salestalk validate` spends most of its time on records of one shape: a message with its eight
+# required attributes (and perhaps `ttl`), no `classification`, no `metadata`. For those, the checks
+# below decide what `Message.from_item` would decide, on the decoded values, without building a
+# model: they *accept* a record only when every rule of the full path holds (the same compiled
+# patterns, the same key-grammar and number functions), and return None for anything else, which
+# then goes the full way (`_validate_one`) and is explained there. They never produce a violation.
+# `tests/test_fast_path.py` feeds both paths the malformed corpora and generated records and
+# asserts the fast path accepts nothing the full path refuses, with the same keys.
+
+_MESSAGE_REQUIRED = frozenset({"tenantId", "messageId", "sessionId", "pk", "sk", "timestamp", "sender", "text"})
+_MESSAGE_WITH_TTL = _MESSAGE_REQUIRED | {"ttl"}
+_MESSAGE_STRINGS = 7
+"""String values of a plain message (all its attributes but `timestamp` and `ttl`): a line's quote count."""
+_SENDERS = frozenset(s.value for s in Sender)
+_UUID4_MATCH = keys.UUID4_RE.fullmatch
+_TEXT_CONTROL_SEARCH = _TEXT_CONTROL.search
+_NUMBER_TYPES = (int, Decimal)  # exact types as the decoder gives them (a bool is not one)
+
+
+_MSG_SK_MATCH = re.compile(keys.MESSAGE_SK_PATTERN).fullmatch
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_EPOCH_DAYS: dict[str, int] = {}
+"""Days since 1970-01-01 of the dates (`YYYY-MM-DD`) message sort keys named (bounded)."""
+
+
+def _message_instant(sk: str) -> Decimal | None:
+    """`keys.unix_seconds(keys.parse_message_sk(sk))` when that is after 1970-01-01T00:00:00Z; None otherwise.
+
+    The same pattern and the same calendar (a real date, hours 0-23, minutes and seconds 0-59),
+    without building a datetime: a date's day number is computed once.
+    """
+    if not _MSG_SK_MATCH(sk):
+        return None
+    day = sk[:10]
+    days = _EPOCH_DAYS.get(day)
+    if days is None:
+        try:
+            days = date(int(sk[0:4]), int(sk[5:7]), int(sk[8:10])).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            return None
+        if len(_EPOCH_DAYS) < 4096:
+            _EPOCH_DAYS[day] = days
+    hour, minute, second = int(sk[11:13]), int(sk[14:16]), int(sk[17:19])
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    seconds = days * 86_400 + hour * 3_600 + minute * 60 + second
+    if seconds < 0:
+        return None
+    millis = sk[20:23]
+    return Decimal(seconds) if millis == "000" else Decimal(f"{seconds}.{millis}")
+
+
+class FastMessage(tuple[str, str, str, str]):
+    """What the rules between records need of a plain message the fast path accepted: tenant, id, pk, sk."""
+
+    __slots__ = ()
+
+
+def fast_message(record: Mapping[str, Any], tenant_id: str | None = None) -> FastMessage | None:
+    """`(tenantId, messageId, pk, sk)` if `record` is a plain message that `Message.from_item` accepts; else None.
+
+    Plain: the eight required attributes and perhaps `ttl`, nothing else (a record with
+    `classification` or `metadata`, or of another kind, is None). None says nothing about validity:
+    the full path decides. A mapping given here must hold each key once (the caller knows).
+    """
+    n = len(record)
+    if n == 8:
+        if record.keys() != _MESSAGE_REQUIRED:
+            return None
+    elif n != 9 or record.keys() != _MESSAGE_WITH_TTL:
+        return None
+    tenant = record["tenantId"]
+    if type(tenant) is not str:
+        return None
+    if tenant not in _VALID_TENANT_IDS:  # fields._tenant_id's cache: ids that passed validate_tenant_id
+        try:
+            keys.validate_tenant_id(tenant)
+        except ContractError:
+            return None
+        if len(_VALID_TENANT_IDS) < 4096:
+            _VALID_TENANT_IDS.add(tenant)
+    if tenant_id is not None and tenant != tenant_id:
+        return None
+    message_id, session_id, pk, sk = record["messageId"], record["sessionId"], record["pk"], record["sk"]
+    if (
+        type(message_id) is not str
+        or type(session_id) is not str
+        or type(pk) is not str
+        or type(sk) is not str
+        or not _UUID4_MATCH(message_id)
+        or not _UUID4_MATCH(session_id)
+        or pk != keys.MSG_PREFIX + message_id
+    ):
+        return None
+    instant = _message_instant(sk)
+    if instant is None or instant <= 0:
+        return None  # not a message time, or not after 1970-01-01T00:00:00Z (timestamp must be > 0)
+    timestamp = record["timestamp"]
+    if type(timestamp) not in _NUMBER_TYPES or timestamp != instant:
+        return None  # equal to the sk's instant: every number rule holds for it as for the instant
+    sender, text = record["sender"], record["text"]
+    if type(sender) is not str or sender not in _SENDERS or type(text) is not str:
+        return None
+    if not 0 < len(text) <= TEXT_MAX or not text.strip() or _TEXT_CONTROL_SEARCH(text):
+        return None
+    if not text.isascii():
+        try:
+            text.encode("utf-8")  # a lone surrogate (`"\ud800"` in JSON) is not a string pydantic takes
+        except UnicodeEncodeError:
+            return None
+    if n == 9:
+        ttl = record["ttl"]
+        if type(ttl) not in _NUMBER_TYPES:
+            return None
+        try:
+            if not dynamodb_number(ttl) > instant:
+                return None
+        except ContractError:
+            return None
+    # No size check: without classification and metadata, such an item is under 41 KB (text: 10,000
+    # characters of at most 4 UTF-8 bytes), far below the 400 KB item limit.
+    return FastMessage((tenant, message_id, pk, sk))
+
+
+_PLAIN_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(  # type: ignore[attr-defined]
+    parse_float=Decimal, parse_constant=float
+).scan_once
+"""`_DECODER`'s grammar and numbers, decoding objects as plain dicts (a repeated key: the last wins)."""
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+
+
+def fast_message_line(line: str, tenant_id: str | None = None) -> FastMessage | None:
+    """`fast_message` of one JSON line, decoded as `parse_json` decodes it; None for anything else.
+
+    The line is decoded into plain dicts (no hook: faster), so a repeated key is found by counting
+    quotes instead: in valid JSON every unescaped `"` delimits a string, and a plain message's
+    object holds its keys and seven string values, so any key given twice adds quotes. Escapes
+    are dropped before counting (left to right, each `\\` with the character after it, as JSON
+    reads them).
+    """
+    if not line.startswith("{"):
+        return None  # leading space, a byte order mark, not an object: parse_json decides
+    try:
+        record, end = _PLAIN_SCAN(line, 0)
+    except (StopIteration, RecursionError, ValueError):
+        return None
+    if end != len(line) and line[end:].strip(" \t\n\r"):
+        return None
+    if type(record) is not dict:
+        return None
+    found = fast_message(record, tenant_id)
+    if found is None:
+        return None
+    quotes = (_ESCAPE.sub("", line) if "\\" in line else line).count('"')
+    if quotes != 2 * (len(record) + _MESSAGE_STRINGS):
+        return None  # a key given twice: parse_json names it
+    return found
 
 
 @dataclass(frozen=True)
@@ -382,8 +546,16 @@ class StreamingInput:
         def take(n: int, record: Any) -> None:
             nonlocal read_any, duplicates_seen
             read_any = True
-            where = f"{name}:{n}"
             report.checked += 1
+            if fast is not None and type(record) is _JsonObject and not record.duplicates:
+                # Decoded by parse_json or the array reader: a plain message holds no nested object, so
+                # its own `duplicates` say whether any key was repeated.
+                record = fast_message(record, self.tenant_id) or record
+            if type(record) is FastMessage:  # a plain message the fast path accepted: no violation, no model
+                report.counts[RecordKind.MESSAGE] = report.counts.get(RecordKind.MESSAGE, 0) + 1
+                state.add_message((index << 32) | n, *record)
+                return
+            where = f"{name}:{n}"
             # Decoded since the last record: this one. No object had a key twice: no need to look for one.
             repeated = whole_file or _DUPLICATES_SEEN[0] != duplicates_seen
             duplicates_seen = _DUPLICATES_SEEN[0]
@@ -401,8 +573,13 @@ class StreamingInput:
                         observed[0] += 1
                         observe(record)
 
+        # Without records to keep or tell of, plain messages need no model: the fast path decides them.
+        fast: Callable[[str], FastMessage | None] | None = None
+        if not keep_records and observe is None:
+            tenant_id = self.tenant_id
+            fast = (lambda line: fast_message_line(line, tenant_id)) if tenant_id is not None else fast_message_line
         try:
-            for item in _stream_file(path):
+            for item in _stream_file(path, fast=fast):
                 if isinstance(item, Violation):
                     problems.append(item)
                 else:
@@ -853,23 +1030,28 @@ class _Chunks:
             return value
 
 
-def _stream_file(path: Path, wanted: set[int] | None = None) -> Iterator[tuple[int, Any] | Violation]:
+def _stream_file(
+    path: Path, wanted: set[int] | None = None, fast: Callable[[str], FastMessage | None] | None = None
+) -> Iterator[tuple[int, Any] | Violation]:
     """The numbered records of one file, read one at a time, and its problems (bad input) as they are met.
 
     Raises InputError for a path that is not a readable regular file, and `_Fallback` when the
     whole-file reader (`_read_numbered`) must decide: a JSON file that is not an array of
     records, an error after records were given, text that is not UTF-8 or holds a NUL. With
-    `wanted`, JSON lines of other numbers are skipped unread.
+    `wanted`, JSON lines of other numbers are skipped unread. With `fast`, a JSON line it
+    accepts (`fast_message_line`) is given as its `FastMessage`, not decoded again.
     """
     with open_input(path) as handle:
         chunks = _Chunks(handle)
         if path.suffix.lower() in JSON_LINES_SUFFIXES:
-            yield from _stream_lines(chunks, str(path), wanted)
+            yield from _stream_lines(chunks, str(path), wanted, fast)
         else:
             yield from _stream_array(chunks, str(path))
 
 
-def _stream_lines(chunks: _Chunks, name: str, wanted: set[int] | None) -> Iterator[tuple[int, Any] | Violation]:
+def _stream_lines(
+    chunks: _Chunks, name: str, wanted: set[int] | None, fast: Callable[[str], FastMessage | None] | None = None
+) -> Iterator[tuple[int, Any] | Violation]:
     carry = ""
     lineno = 0
     blank = True
@@ -881,6 +1063,12 @@ def _stream_lines(chunks: _Chunks, name: str, wanted: set[int] | None) -> Iterat
             lineno += 1
             if wanted is not None and lineno not in wanted:
                 continue
+            if fast is not None:
+                found = fast(line)
+                if found is not None:
+                    blank = False
+                    yield lineno, found
+                    continue
             if not line.strip():
                 continue
             blank = False
@@ -1037,6 +1225,19 @@ class _CrossState:
         """Forget the records added since `mark` (a file the whole-file reader reads again)."""
         for log, length in zip(self._logs(), mark, strict=True):
             del log[length:]
+
+    def add_message(self, pos: int, tenant_id: str, message_id: str, pk: str, sk: str) -> None:
+        """`add` of a valid message without metadata, from its keys alone (what `fast_message` gives)."""
+        self.key_hashes.append(_key_hash(("messages", tenant_id, pk, sk)))
+        self.key_positions.append(pos)
+        self.id_hashes.append(_key_hash((tenant_id, message_id)))
+        self.id_positions.append(pos)
+        index = self.tenant_index.get(tenant_id)
+        if index is None:
+            index = self.tenant_index[tenant_id] = len(self.tenant_names)
+            self.tenant_names.append(tenant_id)
+        self.scoped_tenants.append(index)
+        self.scoped_positions.append(pos)
 
     def add(self, pos: int, kind: RecordKind, model: ContractModel) -> None:
         """Log a valid record at position `pos` (positions must grow in record order)."""
