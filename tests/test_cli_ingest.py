@@ -75,8 +75,14 @@ def test_ingest_under_faults_ends_exact_and_a_rerun_changes_nothing(tmp_path, ca
     path = write_jsonl(tmp_path / "records.jsonl", [*messages, *metrics])
     events = tmp_path / "events.jsonl"
     profile = "throttle=0.2,error5xx=0.05,reset=0.02,lost=0.05,seed=7"
+    # The per-record paths: a request per record, so the profile's faults are met (the default paths send
+    # a handful of transactions for these 120 records; test_ingest_proof's test_a proves them under faults).
     args = [
         str(path),
+        "--metric-mode",
+        "conditional",
+        "--message-mode",
+        "single",
         "--endpoint-url",
         endpoint.url,
         "--table-prefix",
