@@ -591,17 +591,20 @@ def test_every_page_renders_in_chromium_without_errors_or_outside_requests(
 def _search_hits(page, word: str, what: str) -> list[str]:
     """The search results for the whole of `word`, once they are shown (at most 10 s).
 
-    Typing sends a query per key, and the results of a prefix ("Sess") may be shown first:
-    only results whose highlights (`mark`) hold the whole word are the answer to it.
+    Typing sends a query per key, and the results of a prefix ("id") may be shown first. Each
+    result links with the query it answers (`?h=...`): only results whose links carry the whole
+    word (or no query at all) are the answer to it.
     """
     return page.evaluate(
         """((word, what) => new Promise(resolve => {
         const started = Date.now();
+        const query = a => (new URL(a.href).searchParams.get('h') || '').toLowerCase();
         const poll = () => {
-            const marks = [...document.querySelectorAll('.md-search-result mark')];
-            const answered = marks.some(m => m.innerText.toLowerCase() === word.toLowerCase());
+            const hits = [...document.querySelectorAll('.md-search-result__item')];
+            const links = hits.map(h => h.querySelector('a'));
+            const answered = links.length && links.every(a => a && [word.toLowerCase(), ''].includes(query(a)))
+                && links.some(a => query(a) === word.toLowerCase());
             if (answered || Date.now() - started > 10000) {
-                const hits = [...document.querySelectorAll('.md-search-result__item')];
                 resolve(hits.map(h => what === 'href' ? h.querySelector('a').getAttribute('href') : h.innerText));
             } else setTimeout(poll, 100);
         };
