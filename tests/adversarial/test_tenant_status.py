@@ -6,7 +6,9 @@ write for a suspended tenant, and create tables for a tenant with no registry it
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from adversary import Deployment
@@ -14,7 +16,7 @@ from adversary import Deployment
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.errors import TenantNotActive
 from salestalk_lib.dynamo.retry import Retrier
-from salestalk_lib.ops.ingest import Ingestor, MessageMode, Outcome, TenantGate
+from salestalk_lib.ops.ingest import Ingestor, MessageMode, Outcome, TenantGate, pack_messages
 from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 TENANT = "status-co"
@@ -113,3 +115,62 @@ def test_a_tenant_suspended_during_a_run_receives_nothing_more(deployment: Deplo
     scope = st.tenant(TENANT)
     stored = [i for i in st.storage.scan(scope.messages_table)[0] if keys.pk_kind(i["pk"]) is keys.KeyKind.MESSAGE]
     assert sorted(i["pk"] for i in stored) == sorted(m.pk for m in mine[:4])
+
+
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+
+
+def _tables_written(operation: str, params: dict[str, Any]) -> set[str]:
+    if operation == "BatchWriteItem":
+        return set(params["RequestItems"])
+    if operation == "TransactWriteItems":
+        return {action["TableName"] for item in params["TransactItems"] for action in item.values()}
+    return {params["TableName"]}
+
+
+def test_a_tenant_suspended_during_a_default_run_is_sent_no_further_write(deployment: Deployment):
+    # The default paths write many records per request (packed message transactions, metric transactions
+    # of up to 100): the status is read again before each request (recheck_seconds=0); once the tenant is
+    # suspended, no write of its tables is sent, its records not begun are skipped, the other tenant goes on.
+    deployment.onboard(TENANT, "other-co")
+    st = deployment.st
+    messages = sample_messages(TENANT, 150, sessions=3, seed=55)
+    metrics = sample_metrics(TENANT, 250, seed=56, first_day=datetime(2022, 1, 1, tzinfo=UTC))
+    others = sample_messages("other-co", 30, sessions=2, seed=57)
+    assert len([t for chain in pack_messages(messages) for t in chain]) >= 3  # several requests of its own
+    scope = st.tenant(TENANT)
+    mine = {scope.messages_table, scope.metrics_table}
+    suspended, sent_after = threading.Event(), []
+
+    def watch(operation: str, params: dict[str, Any]) -> None:
+        if operation in WRITES and suspended.is_set() and _tables_written(operation, params) & mine:
+            sent_after.append(operation)
+
+    def suspend_after_its_first_transaction(attempt) -> None:  # in the writing thread: no race with it
+        if attempt.operation == "TransactWriteItems" and attempt.outcome == "ok" and not suspended.is_set():
+            st.tenants().suspend(TENANT)
+            suspended.set()
+
+    storage = st.storage.restricted(hooks=[watch])
+    ing = Ingestor(storage, st.settings, retrier=Retrier.virtual(), gate=TenantGate(recheck_seconds=0))
+    report = ing.ingest([*messages, *metrics, *others], workers=1, hooks=[suspend_after_its_first_transaction])
+    assert suspended.is_set() and sent_after == []
+    mine_results = [r for r in report.results if r.tenant_id == TENANT]
+    outcomes = {r.outcome for r in mine_results}
+    assert outcomes == {Outcome.CREATED, Outcome.SKIPPED}, outcomes
+    assert {r.outcome for r in report.results if r.tenant_id == "other-co"} == {Outcome.CREATED}
+    assert TENANT in report.inactive and not report.ok
+    # What is stored is exactly what the report says was created; each rollup counts its stored messages.
+    created = {r.key for r in mine_results if r.outcome is Outcome.CREATED}
+    items = st.storage.scan(scope.messages_table, consistent=True)[0]
+    stored = [i for i in items if keys.pk_kind(i["pk"]) is keys.KeyKind.MESSAGE]
+    stored_metrics = st.storage.scan(scope.metrics_table, consistent=True)[0]
+    assert {i["pk"] for i in stored} | {f"{i['pk']} {i['sk']}" for i in stored_metrics} == created
+    assert len(stored) + len(stored_metrics) == len(created)
+    by_id = {m.pk: m.to_item() for m in messages}
+    assert all(by_id[i["pk"]] == i for i in stored)
+    rollups = [i for i in items if keys.pk_kind(i["pk"]) is keys.KeyKind.SESSION]
+    assert rollups and all(int(r["messageCount"]) > 0 for r in rollups)
+    for rollup in rollups:
+        session = rollup["pk"].removeprefix("SESSION#")
+        assert int(rollup["messageCount"]) == len([i for i in stored if i["sessionId"] == session])
