@@ -537,11 +537,23 @@ def test_benchmarks_page_says_what_the_engine_ceiling_allows(tmp_path: Path) -> 
     assert "The engine's ceiling (TransactWriteItems of 100 on 8 threads, nothing checked) ran 2.00× " in page
     assert "the default metric path 1.67×, 83% of that ceiling" in page
     assert "goal is out of reach of any race-free batched writer on this engine" in page
-    # a faster engine: the ceiling 4×, the default 3.33×; the goal is within reach (and met): no such sentence
+    assert "no link" not in page  # a run without the no-link sample says nothing of it
+    # with no link, the engine alone takes 4 s: the goal asks 10 s / 3
+    slow_engine["latency"]["runs"].append(_run("transact_pool_no_link", "metrics", 1000, [4.0 - 1.0] * 3))
+    page = _page(tmp_path, slow_engine)
+    assert "Sent straight to the engine, with no link at all, the same transactions took 4.00 s (the whole " in page
+    assert "the goal asks 3.33 s of the whole command behind the link." in page
+    # a faster engine: the ceiling 4×, the default 3.33×, 2 s with no link; the goal is within reach (and met)
     fast_engine = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
     fast_engine["latency"]["runs"].append(_run("transact_pool", "metrics", 1000, [2.5 - 1.0] * 3))
+    fast_engine["latency"]["runs"].append(_run("transact_pool_no_link", "metrics", 1000, [2.0 - 1.0] * 3))
     page = _page(tmp_path, fast_engine)
-    assert "ran 4.00× batch_writer" in page and "out of reach" not in page
+    assert "ran 4.00× batch_writer" in page and "transactions took 2.00 s" in page and "out of reach" not in page
+    # a ceiling above the goal behind the link, but the engine alone slower than the goal allows: out of reach
+    odd = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
+    odd["latency"]["runs"].append(_run("transact_pool", "metrics", 1000, [2.5 - 1.0] * 3))
+    odd["latency"]["runs"].append(_run("transact_pool_no_link", "metrics", 1000, [4.0 - 1.0] * 3))
+    assert "out of reach" in _page(tmp_path, odd)
 
 
 def test_benchmarks_page_never_claims_a_goal_the_run_did_not_measure(tmp_path: Path) -> None:
