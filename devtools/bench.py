@@ -423,6 +423,24 @@ def server(engine: str) -> Iterator[str]:
         stop_server(proc)
 
 
+REFERENCE_LOOP = 10_000_000
+
+
+def reference_cpu_s(rounds: int = 3) -> float:
+    """CPU seconds of a fixed pure-Python loop (`REFERENCE_LOOP` additions), the best of `rounds`.
+
+    How fast this machine runs Python code today: the CPU-bound figures (records per CPU second,
+    µs per item) scale with it, so runs on different machines or days compare through it.
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        start, total = time.process_time(), 0
+        for n in range(REFERENCE_LOOP):
+            total += n
+        best = min(best, time.process_time() - start)
+    return round(best, 3)
+
+
 def load_average() -> list[float]:
     """The 1, 5 and 15 minute load averages (how busy the machine was)."""
     return [round(x, 2) for x in os.getloadavg()]
@@ -517,6 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
     engines = list(dict.fromkeys(args.engines or ENGINES))
     load_before = load_average()
+    reference = reference_cpu_s()
     versions: dict[str, str] = {}
     for engine in dict.fromkeys([*engines, DYNAMODB_LOCAL]):  # fail now, not after the first round
         proc, _, versions[engine] = start_server_with_version(engine)
@@ -602,6 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Other work on the machine slows every method; the load says how busy it was.
             "load_average_before": " / ".join(map(str, load_before)),
             "load_average_after": " / ".join(map(str, load_average())),
+            "reference_cpu_s": [reference, reference_cpu_s()],  # before and after the run
             "note": "a shared machine busy with other work: figures are noisy; ratios within one run and "
             "CPU per item (which the server's speed does not enter) are the comparable figures",
         },
@@ -720,6 +740,15 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
     ]
 
 
+def reference_text(cpu_s: Sequence[float]) -> str:
+    """The machine's speed in words, from `reference_cpu_s` before and after the run."""
+    before, after = cpu_s
+    return (
+        f"A fixed pure-Python loop ({REFERENCE_LOOP:,} additions) took {before:.2f} CPU s on this machine before the "
+        f"run and {after:.2f} after: the CPU-bound figures (records per CPU second, µs per item) scale with it."
+    )
+
+
 def ceiling_note(results: Mapping[str, Any]) -> str | None:
     """What the engine's own ceiling says of the latency goal, computed from the latency samples (or None).
 
@@ -762,7 +791,8 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         "# Benchmark",
         "",
         f"{results['date']}, `{results['command']}`, {results['repeats']} round(s), {env['cpus']} CPUs, load average "
-        f"{env['load_average_before']} before and {env['load_average_after']} after. {env['note']}.",
+        f"{env['load_average_before']} before and {env['load_average_after']} after. {env['note']}."
+        + (f" {reference_text(env['reference_cpu_s'])}" if "reference_cpu_s" in env else ""),
         "",
         "## Goals",
         "",

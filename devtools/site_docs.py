@@ -1537,6 +1537,7 @@ def _benchmarks_page_v3(results: Mapping[str, Any]) -> str:
         "",
         f"    Measured on a shared machine ({env['cpus']} CPUs, load average {env['load_average_before']} before",
         f"    and {env['load_average_after']} after): {env['note']}. These are embedded engines, not DynamoDB.",
+        *([f"    {bench.reference_text(env['reference_cpu_s'])}"] if "reference_cpu_s" in env else []),
         "",
         "## Goals",
         "",

@@ -556,6 +556,17 @@ def test_benchmarks_page_says_what_the_engine_ceiling_allows(tmp_path: Path) -> 
     assert "out of reach" in _page(tmp_path, odd)
 
 
+def test_benchmarks_page_and_summary_say_how_fast_the_machine_ran_python(tmp_path: Path) -> None:
+    run = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
+    assert "pure-Python loop" not in _page(tmp_path, run)  # an older run without the reference says nothing
+    assert "pure-Python loop" not in bench.render_markdown(run)
+    run["environment"]["reference_cpu_s"] = [0.6812, 2.3141]
+    said = (
+        "A fixed pure-Python loop (10,000,000 additions) took 0.68 CPU s on this machine before the run and 2.31 after"
+    )
+    assert said in _page(tmp_path, run) and said in bench.render_markdown(run)
+
+
 def test_benchmarks_page_never_claims_a_goal_the_run_did_not_measure(tmp_path: Path) -> None:
     quick = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
     quick["memory"] = []  # --quick: no run at the goal sizes
