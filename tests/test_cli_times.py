@@ -110,10 +110,20 @@ def _session(tenant: str) -> list[Message]:
     session = "5b0f9a7e-2c1d-4e3f-9a8b-7c6d5e4f3a2b"
     at = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
     return [
-        Message.create(tenant_id=tenant, session_id=session, sender="user", text="Q3 revenue?", at=at, ttl=T0 + 86400),
         Message.create(
             tenant_id=tenant,
             session_id=session,
+            message_id="1a2b3c4d-0000-4000-8000-000000000001",
+            sender="user",
+            text="Q3 revenue?",
+            at=at,
+            ttl=T0 + 86400,
+        ),
+        Message.create(
+            tenant_id=tenant,
+            session_id=session,
+            # Fixed ids: a random uuid4's last group can hold ten decimal digits ("...2d1534923735").
+            message_id="1a2b3c4d-0000-4000-8000-000000000002",
             sender="assistant",
             text="12.45 M USD",
             at=at + timedelta(seconds=2, milliseconds=482),
@@ -148,7 +158,8 @@ def test_query_prints_every_time_attribute_as_iso_in_every_output(capsys, endpoi
         code, out, err = _cli(capsys, endpoint, settings, "query", *pattern, "--tenant", tenant, "--output", output)
         assert code == 0, err
         assert "2026-01-15T09:30:0" in out or pattern == ["1"]
-        raw = re.findall(r"(?<![\d-])1[0-9]{9}(?:\.[0-9]+)?(?![\d-])", out)
+        # A number standing alone: not part of an id's hex group or a key ("d1534923735" is not a time).
+        raw = re.findall(r"(?<![\w.-])1[0-9]{9}(?:\.[0-9]+)?(?![\w-])", out)
         assert raw == [], f"unix seconds printed raw in:\n{out}"
 
 
