@@ -4,7 +4,8 @@ The compiled request parser (fix 4) is compared with moto's parser on random
 request bodies generated from the botocore shapes of every DynamoDB operation
 (unknown members, nulls, blobs, timestamps and nested AttributeValues included);
 the wire-form item sizing (fix 3) with moto's `DynamoType.size()` on random
-attribute values.
+attribute values; the parse cache of conditions and filters with moto's own parse on random
+items, and on the embedded server (one expression, other values, other verdicts).
 """
 
 from __future__ import annotations
@@ -181,3 +182,82 @@ def test_key_and_item_size_limits_still_hold_on_the_embedded_server(endpoint) ->
             TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "s"}, "big": {"L": [{"S": "y" * 1000}] * 406}}
         )
     client.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "s"}, "ok": {"L": [{"S": "y" * 1000}] * 390}})
+
+
+# --- each condition, filter or key condition parsed once ----------------------------
+
+CONDITIONS = [
+    "attribute_not_exists(#k)",
+    "attribute_exists(#k) AND #a = :v",
+    "#a < :v OR begins_with(#b, :w)",
+    "NOT (#a >= :v) AND size(#b) <= :n",
+    "#a IN (:v, :w) OR #b BETWEEN :w AND :v",
+]
+SCALARS = st.one_of(
+    st.builds(lambda s: {"S": s}, st.text(alphabet="ab", max_size=2)),
+    st.builds(lambda n: {"N": str(n)}, st.integers(-2, 2)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(CONDITIONS),
+    st.fixed_dictionaries({":v": SCALARS, ":w": SCALARS, ":n": st.builds(lambda n: {"N": str(n)}, st.integers(0, 2))}),
+    st.one_of(st.none(), st.dictionaries(st.sampled_from(["k", "a", "b"]), SCALARS)),
+)
+def test_a_cached_condition_decides_as_motos_own_parse(expression: str, values: dict, attrs: dict | None) -> None:
+    """Few expressions and values, many items: most parses come from the cache, and each must decide as moto's own."""
+    from moto.dynamodb.comparisons import get_filter_expression as motos_parse
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    names = {"#k": "k", "#a": "a", "#b": "b"}
+    used = {k: v for k, v in values.items() if k in expression}
+    item = None if attrs is None else Item(DynamoType({"S": "h"}), None, {"pk": {"S": "h"}, **attrs})
+
+    def decide(parse: Any) -> bool | str:
+        try:
+            return bool(parse(expression, dict(names), dict(used)).expr(item))
+        except Exception as exc:  # noqa: BLE001 - moto's verdict on a bad comparison is part of what must match
+            return type(exc).__name__
+
+    assert decide(moto_fixes.get_filter_expression) == decide(motos_parse)
+
+
+@pytest.mark.integration
+@MOTO_ONLY
+def test_the_same_condition_with_other_values_is_decided_on_those_values(endpoint) -> None:
+    """The parse cache is keyed by the values too: one expression, two values, two verdicts (update and transaction)."""
+    import moto.dynamodb.models
+    from botocore.exceptions import ClientError
+
+    assert moto.dynamodb.models.get_filter_expression is moto_fixes.get_filter_expression
+    client = endpoint.client()
+    name = f"cond-{uuid.uuid4().hex[:8]}"
+    Storage(client).create_table(create_table_request(METRICS, name))
+    Storage(client).wait_active(name)
+    key = {"pk": {"S": "METRIC#revenue"}, "sk": {"S": "2025-Q3"}}
+    client.put_item(TableName=name, Item={**key, "n": {"N": "5"}})
+    guarded = {
+        "TableName": name,
+        "Key": key,
+        "UpdateExpression": "SET n = n + :one",
+        "ConditionExpression": "n = :expected",
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+    }
+    for expected, applies in (("5", True), ("5", False), ("6", True), ("6", False), ("7", True)):
+        values = {**guarded["ExpressionAttributeValues"], ":expected": {"N": expected}}
+        if applies:
+            client.update_item(**{**guarded, "ExpressionAttributeValues": values})
+        else:
+            with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+                client.update_item(**{**guarded, "ExpressionAttributeValues": values})
+    for expected, applies in (("8", True), ("8", False), ("9", True)):
+        values = {**guarded["ExpressionAttributeValues"], ":expected": {"N": expected}}
+        action = {"Update": {**guarded, "ExpressionAttributeValues": values}}
+        if applies:
+            client.transact_write_items(TransactItems=[action])
+        else:
+            with pytest.raises(ClientError, match="TransactionCanceled"):
+                client.transact_write_items(TransactItems=[action])
+    got = client.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]
+    assert got["n"] == {"N": "10"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import types
 import uuid
 
 import pytest
@@ -150,4 +151,5 @@ def test_a_bad_switch_value_is_a_clear_error():
 def test_the_docstring_names_every_replaced_attribute():
     doc = moto_fixes.__doc__ or ""
     for owner, name, _ in moto_fixes._replacements():
-        assert f"{owner.__qualname__}.{name}" in doc, (owner, name)
+        where = owner.__name__ if isinstance(owner, types.ModuleType) else owner.__qualname__
+        assert f"{where}.{name}" in doc, (owner, name)
