@@ -207,6 +207,7 @@ SCALARS = st.one_of(
 )
 def test_a_cached_condition_decides_as_motos_own_parse(expression: str, values: dict, attrs: dict | None) -> None:
     """Few expressions and values, many items: most parses come from the cache, and each must decide as moto's own."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.comparisons import get_filter_expression as motos_parse
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
@@ -221,6 +222,19 @@ def test_a_cached_condition_decides_as_motos_own_parse(expression: str, values: 
             return type(exc).__name__
 
     assert decide(moto_fixes.get_filter_expression) == decide(motos_parse)
+    # The handlers' parser: the same tree, the same placeholders found, in lists of its own.
+    ours, motos = (
+        make(expression, dict(names), dict(used)) for make in (moto_fixes.ConditionParser, ConditionExpressionParser)
+    )
+    assert decide(lambda *_: ours.parse()) == decide(lambda *_: motos.parse())
+    assert (ours.expr_attr_names_found, ours.expr_attr_values_found) == (
+        motos.expr_attr_names_found,
+        motos.expr_attr_values_found,
+    )
+    ours.expr_attr_names_found.append("#changed")  # a handler extends its lists: the next parse's are fresh
+    again = moto_fixes.ConditionParser(expression, dict(names), dict(used))
+    again.parse()
+    assert again.expr_attr_names_found == motos.expr_attr_names_found
 
 
 @pytest.mark.integration
@@ -228,9 +242,11 @@ def test_a_cached_condition_decides_as_motos_own_parse(expression: str, values: 
 def test_the_same_condition_with_other_values_is_decided_on_those_values(endpoint) -> None:
     """The parse cache is keyed by the values too: one expression, two values, two verdicts (update and transaction)."""
     import moto.dynamodb.models
+    import moto.dynamodb.responses
     from botocore.exceptions import ClientError
 
     assert moto.dynamodb.models.get_filter_expression is moto_fixes.get_filter_expression
+    assert moto.dynamodb.responses.create_condition_expression_parser is moto_fixes.ConditionParser
     client = endpoint.client()
     name = f"cond-{uuid.uuid4().hex[:8]}"
     Storage(client).create_table(create_table_request(METRICS, name))
@@ -261,3 +277,15 @@ def test_the_same_condition_with_other_values_is_decided_on_those_values(endpoin
                 client.transact_write_items(TransactItems=[action])
     got = client.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]
     assert got["n"] == {"N": "10"}
+    # A placeholder the expression does not use is refused, every time (moto's check, on the cached parse's list).
+    unused = {
+        **guarded,
+        "ConditionExpression": "#n = :expected",
+        "ExpressionAttributeNames": {"#n": "n", "#unused": "x"},
+        "ExpressionAttributeValues": {":one": {"N": "1"}, ":expected": {"N": "10"}},
+    }
+    for _ in range(2):
+        with pytest.raises(ClientError, match=r"unused in expressions: keys: \{#unused\}"):
+            client.transact_write_items(TransactItems=[{"Update": unused}])
+    client.transact_write_items(TransactItems=[{"Update": {**unused, "ExpressionAttributeNames": {"#n": "n"}}}])
+    assert client.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]["n"] == {"N": "11"}

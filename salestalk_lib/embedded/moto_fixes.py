@@ -11,7 +11,7 @@ its code paths cost far more than DynamoDB's. This module replaces exactly these
 | `moto.dynamodb.models.dynamo_type.Item.__init__` | `_item_init`: the same item, its size summed once | moto re-sums every attribute's size each time it adds one (O(attributes²) per write); the limit applied is moto's own 405,000 bytes, sized as `DynamoType.size()` does (`attribute_size`) |
 | `moto.dynamodb.models.table.Table._validate_key_sizes` | `_validate_key_sizes`: moto's check, sized with `attribute_size` | same sizing, without building `DynamoType` objects |
 | `moto.dynamodb.responses.DynamoHandler.transact_write_items` | `transact_write_items_handler`: moto's own handler behind a `ClientRequestToken` check | moto ignores the token; DynamoDB answers a resend of a completed transaction with the same token (within 10 minutes) with success and no second effect, and refuses the token with other parameters (`IdempotentParameterMismatchException`): ingestion relies on the first for a lost response to end `created`, never counted twice |
-| `moto.dynamodb.models.get_filter_expression`, `moto.dynamodb.models.table.get_filter_expression` | `get_filter_expression`: each (expression, names, values) parsed once, the last 1,024 kept | moto parses every condition and filter from scratch (~20 % of a transaction's server time, for the same `attribute_not_exists(pk)` each time); the parsed tree is moto's own and evaluating it changes nothing (`tests/test_moto_fast_paths.py` compares its verdicts with moto's on random items) |
+| `moto.dynamodb.models.get_filter_expression`, `moto.dynamodb.models.table.get_filter_expression`, `moto.dynamodb.responses.create_condition_expression_parser` | `get_filter_expression`, `ConditionParser`: each (expression, names, values) parsed once (`_parse_condition`; the last 1,024 kept) | moto parses every condition and filter from scratch, twice per transaction action (~40 % of a transaction's server time, for the same `attribute_not_exists(pk)` each time); the parsed tree and the placeholders found are moto's own, and evaluating the tree changes nothing (`tests/test_moto_fast_paths.py` compares verdicts and placeholders with moto's parser on random items) |
 | `moto.dynamodb.responses.DynamoHandler.parse_parameters` | `parse_parameters`: one compiled converter per operation | moto re-walks the botocore shapes for every value of every request (a 25-item BatchWriteItem is ~900 dispatches); the result is identical (`tests/test_moto_fast_paths.py` compares it with moto's parser on random requests) |
 
 Nothing here makes moto more like DynamoDB than that (and the token): it still caps items at 405,000 bytes instead of 409,600, accepts a
@@ -93,29 +93,56 @@ def serialize_requests(
 
 
 @functools.lru_cache(maxsize=1024)
-def _parsed_condition(expression: str, names: str, values: str) -> Any:
-    from moto.dynamodb.comparisons import get_filter_expression
+def _parsed_condition(expression: str | None, names: str, values: str) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
 
-    return get_filter_expression(expression, json.loads(names), json.loads(values))
+    parser = ConditionExpressionParser(expression, json.loads(names), json.loads(values))
+    op = parser.parse()  # an invalid expression raises here, each time: errors are not kept
+    return op, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
 
 
-def get_filter_expression(expression: str | None, names: Any, values: Any) -> Any:
-    """moto's `get_filter_expression`, each (expression, names, values) parsed once (the last 1,024 kept).
+def _parse_condition(expression: str | None, names: Any, values: Any) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
+    """moto's parse of a condition, filter or key condition, and the placeholders it found; each parsed once.
 
-    moto parses the condition or filter of every request from scratch: ~20 % of a
-    transaction's server time for the same `attribute_not_exists(pk)` each time. The parsed
-    tree is moto's own, evaluated with `.expr(item)`, which reads it and changes nothing.
-    Arguments that are not plain JSON (never sent by a client) are parsed as moto parses them.
+    The last 1,024 (expression, names, values) are kept. moto parses every request's
+    condition from scratch, twice for each action of a transaction (once to list the
+    placeholders used, once to evaluate it): ~40 % of a transaction's server time, for the
+    same `attribute_not_exists(pk)` each time. The parsed tree is moto's own, evaluated with
+    `.expr(item)`, which reads it and changes nothing. Arguments that are not plain JSON
+    (never sent by a client) are parsed as moto parses them.
     """
-    from moto.dynamodb.comparisons import get_filter_expression as parse
-
-    if expression is None:
-        return parse(expression, names, values)
     try:
         key = (json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
     except (TypeError, ValueError):
-        return parse(expression, names, values)
+        from moto.dynamodb.comparisons import ConditionExpressionParser
+
+        parser = ConditionExpressionParser(expression, names, values)
+        op = parser.parse()
+        return op, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
     return _parsed_condition(expression, *key)
+
+
+def get_filter_expression(expression: str | None, names: Any, values: Any) -> Any:
+    """moto's `get_filter_expression` (its parser's `parse()`), from `_parse_condition`."""
+    return _parse_condition(expression, names, values)[0]
+
+
+class ConditionParser:
+    """moto's `ConditionExpressionParser` as its request handlers use it, `parse()` from `_parse_condition`.
+
+    Each instance is one request's: the placeholder lists are its own (handlers extend them).
+    """
+
+    def __init__(self, expression: str | None, names: Any, values: Any) -> None:
+        self._args = (expression, names, values)
+        self.expr_attr_names_found: list[str] = []
+        self.expr_attr_values_found: list[str] = []
+
+    def parse(self) -> Any:
+        op, names_found, values_found = _parse_condition(*self._args)
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return op
 
 
 def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -426,11 +453,13 @@ def _handler_class() -> Any:
 def _replacements() -> list[tuple[Any, str, Any]]:
     import moto.dynamodb.models
     import moto.dynamodb.models.table
+    import moto.dynamodb.responses
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
 
     return [
+        (moto.dynamodb.responses, "create_condition_expression_parser", ConditionParser),
         (moto.dynamodb.models, "get_filter_expression", get_filter_expression),
         (moto.dynamodb.models.table, "get_filter_expression", get_filter_expression),
         (DynamoDBBackend, "transact_write_items", transact_write_items),
