@@ -260,21 +260,23 @@ def test_the_same_condition_with_other_values_is_decided_on_those_values(endpoin
         "ConditionExpression": "n = :expected",
         "ExpressionAttributeValues": {":one": {"N": "1"}},
     }
-    for expected, applies in (("5", True), ("5", False), ("6", True), ("6", False), ("7", True)):
+
+    def update(values: dict) -> None:
+        client.update_item(**{**guarded, "ExpressionAttributeValues": values})
+
+    def transact(values: dict) -> None:
+        client.transact_write_items(TransactItems=[{"Update": {**guarded, "ExpressionAttributeValues": values}}])
+
+    refused = {update: "ConditionalCheckFailed", transact: "TransactionCanceled"}
+    steps = [(update, "5", True), (update, "5", False), (update, "6", True), (update, "6", False), (update, "7", True)]
+    steps += [(transact, "8", True), (transact, "8", False), (transact, "9", True)]
+    for write, expected, applies in steps:
         values = {**guarded["ExpressionAttributeValues"], ":expected": {"N": expected}}
         if applies:
-            client.update_item(**{**guarded, "ExpressionAttributeValues": values})
+            write(values)
         else:
-            with pytest.raises(ClientError, match="ConditionalCheckFailed"):
-                client.update_item(**{**guarded, "ExpressionAttributeValues": values})
-    for expected, applies in (("8", True), ("8", False), ("9", True)):
-        values = {**guarded["ExpressionAttributeValues"], ":expected": {"N": expected}}
-        action = {"Update": {**guarded, "ExpressionAttributeValues": values}}
-        if applies:
-            client.transact_write_items(TransactItems=[action])
-        else:
-            with pytest.raises(ClientError, match="TransactionCanceled"):
-                client.transact_write_items(TransactItems=[action])
+            with pytest.raises(ClientError, match=refused[write]):
+                write(values)
     got = client.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]
     assert got["n"] == {"N": "10"}
     # A placeholder the expression does not use is refused, every time (moto's check, on the cached parse's list).

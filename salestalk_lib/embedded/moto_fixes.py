@@ -92,13 +92,18 @@ def serialize_requests(
     return locked
 
 
-@functools.lru_cache(maxsize=1024)
-def _parsed_condition(expression: str | None, names: str, values: str) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
+def _motos_parse(expression: str | None, names: Any, values: Any) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
+    """moto's own parse: the tree and the name and value placeholders found (an invalid expression raises)."""
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
-    parser = ConditionExpressionParser(expression, json.loads(names), json.loads(values))
-    op = parser.parse()  # an invalid expression raises here, each time: errors are not kept
+    parser = ConditionExpressionParser(expression, names, values)
+    op = parser.parse()
     return op, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_condition(expression: str | None, names: str, values: str) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
+    return _motos_parse(expression, json.loads(names), json.loads(values))  # errors raise each time: never kept
 
 
 def _parse_condition(expression: str | None, names: Any, values: Any) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
@@ -114,11 +119,7 @@ def _parse_condition(expression: str | None, names: Any, values: Any) -> tuple[A
     try:
         key = (json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
     except (TypeError, ValueError):
-        from moto.dynamodb.comparisons import ConditionExpressionParser
-
-        parser = ConditionExpressionParser(expression, names, values)
-        op = parser.parse()
-        return op, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
+        return _motos_parse(expression, names, values)
     return _parsed_condition(expression, *key)
 
 
