@@ -296,3 +296,67 @@ def test_latency_is_added_on_top_of_a_fault(endpoint, direct, table):
         with pytest.raises(Throttled):
             storage.put_item(table, key("slow-throttle"))
     assert clock.sleeps == [0.002] and proxy.counts == {"throttle": 1}
+
+
+# --- hold_writes: a kill point counted in requests --------------------------------------
+
+
+def test_hold_writes_answers_n_writes_then_applies_the_next_and_keeps_its_answer(endpoint, direct, table):
+    first, second, third = key("hold-1"), key("hold-2"), key("hold-3")
+    with FaultProxy(endpoint.url) as proxy:
+        storage = Storage(through(proxy, endpoint).client())
+        held = proxy.hold_writes(after=1)
+        storage.put_item(table, first)  # the one write still answered
+        assert not held.is_set()
+        outcome: list[BaseException | None] = []
+
+        def write() -> None:
+            try:
+                storage.put_item(table, second)
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - the test inspects it
+                outcome.append(exc)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        assert held.wait(30), "the second write was not held"
+        assert direct.get_item(table, second) == second  # applied upstream before its answer was held
+        assert storage.get_item(table, first) == first  # reads are answered during a hold
+        time.sleep(0.2)
+        assert writer.is_alive() and outcome == []  # the writer still waits for its answer
+        proxy.release()
+        writer.join(30)
+        assert len(outcome) == 1 and isinstance(outcome[0], TransientError)  # the answer was lost
+        storage.put_item(table, third)  # after release, writes are answered again
+        assert direct.get_item(table, third) == third
+    assert proxy.counts == {}  # a hold is not a fault
+
+
+def test_hold_writes_can_be_armed_again_and_counts_from_the_arming(endpoint, direct, table):
+    with FaultProxy(endpoint.url) as proxy:
+        storage = Storage(through(proxy, endpoint).client())
+        for k in (key("before-a"), key("before-b")):
+            storage.put_item(table, k)  # no hold armed: answered
+        held = proxy.hold_writes(after=2)
+        storage.put_item(table, key("armed-a"))
+        storage.put_item(table, key("armed-b"))
+        assert not held.is_set()
+        proxy.release()
+        again = proxy.hold_writes(after=0)
+        assert again is not held and not again.is_set()
+        threading.Thread(target=lambda: _swallow(storage.put_item, table, key("armed-c")), daemon=True).start()
+        assert again.wait(30)
+    # stop() released the held answer: the proxy's threads do not outlive it
+
+
+def _swallow(call, *args) -> None:
+    try:
+        call(*args)
+    except TransientError:
+        pass
+
+
+@pytest.mark.parametrize("after", [-1, 1.5, True, "2"])
+def test_hold_writes_refuses_a_count_that_is_not_a_whole_number(after):
+    with FaultProxy("http://127.0.0.1:9") as proxy, pytest.raises(ConfigurationError, match="integer >= 0"):
+        proxy.hold_writes(after=after)

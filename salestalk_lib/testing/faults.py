@@ -23,6 +23,13 @@ few milliseconds away, and a client that waits for each answer in turn pays that
 per request. `make bench` measures the write paths behind it
 (`salestalk ingest --faults latency=5`).
 
+`hold_writes(after=N)` is a test's hand on the link rather than a fault: the
+next N writes are answered, and every later one is applied upstream but its
+answer is held until `release()` (then the connection is reset, the answer
+lost). A process killed while its writes are held dies mid-write at a point
+counted in requests, however fast the machine: nothing can finish behind the
+hold, and each held write really happened.
+
 `lost` is the hard case: the write happened, the client cannot know it, and
 its retry meets its own write. Error bodies are DynamoDB's JSON error format
 (`{"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", ...}`),
@@ -93,6 +100,7 @@ DATA_PLANE_OPERATIONS = frozenset(
     }
 )
 _WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
+_HOLDABLE_OPERATIONS = _WRITE_OPERATIONS | {"BatchWriteItem", "BatchExecuteStatement", "ExecuteStatement"}
 _ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 _THROTTLE_CODES = ("ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded")
 _HOP_BY_HOP = frozenset(
@@ -272,6 +280,9 @@ class FaultProxy:
         self._seen: Counter[bytes] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._hold_left: int | None = None  # writes still answered before the hold; None: no hold
+        self._held = threading.Event()
+        self._release = threading.Event()
         self._server = _Server((host, port), _Handler)
         self._server.proxy = self
         self._thread = threading.Thread(
@@ -284,9 +295,43 @@ class FaultProxy:
         host, port = self._server.server_address[:2]
         return f"http://{host if isinstance(host, str) else host.decode()}:{port}"
 
+    def hold_writes(self, *, after: int) -> threading.Event:
+        """Answer the next `after` write requests, then apply each later one upstream and hold its answer.
+
+        Returns an event that is set once a write is held (applied upstream, its answer not sent).
+        Held answers wait for `release()` or `stop()`; then their connections are reset, so the
+        client never learns of them. Reads and control-plane calls are never held.
+        """
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise ConfigurationError(f"hold_writes(after={after!r}): after must be an integer >= 0")
+        with self._lock:
+            self._hold_left = after
+            self._held = threading.Event()
+            self._release = threading.Event()
+            return self._held
+
+    def release(self) -> None:
+        """End the hold: held answers are dropped (their connections reset) and writes are answered again."""
+        with self._lock:
+            self._hold_left = None
+            self._release.set()
+
+    def _take_hold(self, operation: str) -> tuple[threading.Event, threading.Event] | None:
+        """(held, release) events of the hold this request falls under, else None (counts the answered ones)."""
+        if operation not in _HOLDABLE_OPERATIONS:
+            return None
+        with self._lock:
+            if self._hold_left is None:
+                return None
+            if self._hold_left > 0:
+                self._hold_left -= 1
+                return None
+            return self._held, self._release
+
     def stop(self) -> None:
-        """Stop listening; requests held by `timeout` faults are released."""
+        """Stop listening; requests held by `timeout` faults or by `hold_writes` are released."""
         self._stopping.set()
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -333,6 +378,16 @@ class FaultProxy:
             self._sleep(latency / 1000)
         target = handler.headers.get("X-Amz-Target", "")
         operation = target.rpartition(".")[2] if target.startswith("DynamoDB_") else ""
+        hold = self._take_hold(operation)
+        if hold is not None:  # applied upstream, the answer never sent
+            held, release = hold
+            try:
+                self._forward(handler, body)
+            except OSError:
+                pass
+            held.set()
+            release.wait()
+            return _reset(handler)
         kind, rng = self._decide(operation, body) if operation in DATA_PLANE_OPERATIONS else (None, Random(0))
         if kind is not None:
             self._count(operation, kind)

@@ -11,12 +11,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from salestalk_lib.contract.settings import Settings
-from salestalk_lib.dynamo.endpoint import Endpoint
+from salestalk_lib.dynamo.endpoint import Endpoint, resolve_endpoint
 from salestalk_lib.ops.connection import SalesTalk, connect
 
 COMMAND_TIMEOUT = 180.0
@@ -33,6 +33,10 @@ class Deployment:
     @property
     def st(self) -> SalesTalk:
         return connect(endpoint=self.server, settings=Settings(table_prefix=self.prefix, environment="test"))
+
+    def via(self, url: str) -> Deployment:
+        """The same deployment reached through another URL (e.g. a `FaultProxy` in front of the server)."""
+        return replace(self, server=resolve_endpoint(url))
 
     def args(self) -> list[str]:
         return ["--endpoint-url", self.server.url, "--table-prefix", self.prefix]

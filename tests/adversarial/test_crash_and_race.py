@@ -1,13 +1,15 @@
 """Kills and races against real `salestalk ingest` processes and one `salestalk serve` (issue 10's suite).
 
-- Crash: SIGKILL the ingest at random points, three times, then let it finish: every message is
-  stored once (with its identity item), every rollup is exact, every metric is stored.
+- Crash: SIGKILL the ingest at random points, three times, each while writes it sent are applied
+  but unanswered, then let it finish: every message is stored once (with its identity item), every
+  rollup is exact, every metric is stored.
 - Race: several processes on the same and on overlapping files, plus a file whose messages reuse
   ids of another file at other times: exactly one version of each id wins, the others are
   conflicts, every rollup is exact.
 
-The kill points are drawn from a seeded generator and measured in stored items, not in wall time, so
-a slow machine moves them in time but not in what they interrupt.
+The kill points are drawn from a seeded generator and counted in answered writes (a proxy holds the
+answers after that), not in wall time, so a fast or slow machine moves them in time but not in what
+they interrupt.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import signal
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from adversary import Deployment, conflict_keys, count_items, finish, stop, summary, totals, wait_until
 
 from salestalk_lib.contract import keys
 from salestalk_lib.contract.models import Message
 from salestalk_lib.ops.audit import audit_tenant
+from salestalk_lib.testing.faults import FaultProxy
 from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 TENANT = "chaos-co"
@@ -45,26 +49,28 @@ def _stored_messages(st) -> dict[str, list[dict]]:
 def test_three_sigkills_then_a_finish_store_every_message_once_and_every_rollup_exact(deployment: Deployment, tmp_path):
     deployment.onboard(TENANT)
     st = deployment.st
-    messages = sample_messages(TENANT, 240, sessions=12, seed=81)
+    messages = sample_messages(TENANT, 480, sessions=20, seed=81)
     metrics = sample_metrics(TENANT, 40, seed=82, first_day=datetime(2023, 1, 1, tzinfo=UTC))
     path = write_jsonl(tmp_path / "records.jsonl", [*messages, *metrics])
     table = st.settings.table_name("messages", TENANT)
-    full = 2 * len(messages) + 12 + 1  # messages, identity items, rollups, the batch record
+    full = 2 * len(messages) + 20 + 1  # messages, identity items, rollups, the batch record
     rng = random.Random(83)
-    kills = 0
-    for _ in range(3):
-        already = count_items(st, table)
-        target = min(full - 1, already + rng.randrange(30, 110))
-        proc = deployment.start("ingest", str(path), "--no-progress", "--workers", "4")
-        wait_until(
-            lambda: count_items(st, table) >= target or proc.poll() is not None,
-            timeout=120,
-            what=f"{target} stored items",
-        )
-        if proc.poll() is None:
+    # The ingest goes through a proxy that answers a drawn number of writes, then applies the next ones
+    # and holds their answers: each SIGKILL lands mid-write, at a point counted in requests, and no run
+    # can finish before it (a fast machine used to finish a run between two polls of a stored count).
+    with FaultProxy(deployment.server.url) as proxy:
+        through = deployment.via(proxy.url)
+        # ~12 packed writes make a run; a resumed run sends them again (those already applied come back
+        # cancelled and are classified), so later kills answer more of them.
+        for after in sorted(rng.sample(range(1, 10), 3)):
+            held = proxy.hold_writes(after=after)
+            proc = through.start("ingest", str(path), "--no-progress", "--workers", "4")
+            wait_until(lambda: held.is_set() or proc.poll() is not None, timeout=120, what="a held write")
+            if proc.poll() is not None:
+                code, out, err = finish(proc)
+                pytest.fail(f"the run ended (exit {code}) before a write was held:\n{out}\n{err[-2000:]}")
             stop(proc, signal.SIGKILL, timeout=30)
-            kills += 1
-    assert kills == 3, "a run finished before it could be killed"
+            proxy.release()
     code, out, err = finish(deployment.start("ingest", str(path), "--no-progress"))
     assert code == 0, err
     rows = summary(out)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import signal
 from datetime import UTC, datetime
 
-from adversary import Deployment, count_items, stop, summary, totals, wait_until
+import pytest
+from adversary import Deployment, count_items, finish, stop, summary, totals, wait_until
 
 from salestalk_lib.contract.vocab import BatchStatus
 from salestalk_lib.ops.audit import audit_tenant
 from salestalk_lib.ops.batches import content_batch_id, read_batch
+from salestalk_lib.testing.faults import FaultProxy
 from salestalk_lib.testing.samples import sample_messages, sample_metrics, write_jsonl
 
 TENANT = "interrupt-co"
@@ -25,24 +27,28 @@ STOP_WITHIN = 15.0
 def test_sigint_stops_within_seconds_reports_and_a_rerun_completes_exactly(deployment: Deployment, tmp_path):
     deployment.onboard(TENANT)
     st = deployment.st
-    # Enough messages that the run is still going when a tenth is stored: packed transactions (the CLI's
-    # default) write up to 49 messages at once, so 300 could all be in flight by then.
+    # Packed transactions (the CLI's default) write up to 49 messages at once: 1,500 make ~35 of them.
     sessions = 100
     messages = sample_messages(TENANT, 1500, sessions=sessions, seed=61)
     metrics = sample_metrics(TENANT, 60, seed=62, first_day=datetime(2022, 1, 1, tzinfo=UTC))
     path = write_jsonl(tmp_path / "records.jsonl", [*messages, *metrics])
     table = st.settings.table_name("messages", TENANT)
-    # Throttling makes the run slow and its workers sleep in backoff, which Ctrl-C must cut short too.
+    # Throttling makes the run's workers sleep in backoff, which Ctrl-C must cut short; a proxy between the
+    # run and the server answers 4 writes (about a tenth of the run), then holds the answers of the next
+    # ones: the run is interrupted mid-write however fast the machine, with workers stuck in network reads
+    # that must not keep the process alive either.
     faults = "throttle=0.3,seed=3,read_timeout=10"
-    proc = deployment.start("ingest", str(path), "--no-progress", "--workers", "4", "--seed", "1", "--faults", faults)
-    # Interrupt once about a tenth is stored (two items per message, plus rollups and the batch record).
-    wait_until(
-        lambda: count_items(st, table) >= 60 or proc.poll() is not None,
-        timeout=120,
-        what="the ingest to store a tenth of its messages",
-    )
-    assert proc.poll() is None, "the run finished before it could be interrupted"
-    code, _out, err, took = stop(proc, signal.SIGINT, timeout=60)
+    with FaultProxy(deployment.server.url) as proxy:
+        held = proxy.hold_writes(after=4)
+        proc = deployment.via(proxy.url).start(
+            "ingest", str(path), "--no-progress", "--workers", "4", "--seed", "1", "--faults", faults
+        )
+        wait_until(lambda: held.is_set() or proc.poll() is not None, timeout=120, what="a held write")
+        if proc.poll() is not None:
+            code, out, err = finish(proc)
+            pytest.fail(f"the run ended (exit {code}) before it could be interrupted:\n{out}\n{err[-2000:]}")
+        code, _out, err, took = stop(proc, signal.SIGINT, timeout=60)
+        proxy.release()
     assert code == 130, err
     assert took < STOP_WITHIN, f"took {took:.1f}s to stop"
     assert "Traceback" not in err
