@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import inspect
 import io
@@ -83,12 +84,12 @@ def test_cli_json_is_a_request_botocores_model_of_the_operation_accepts(capsys, 
 
 
 AWS_CLI = ROOT / ".venv-awscli" / "bin" / "aws"  # installed by `make install-test-tools`
+AWS_CLI_MANY = ROOT / "tests" / "aws_cli_many.py"  # several commands in one AWS CLI process
 
 
-def _aws_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
-    """The real AWS CLI with the dummy credentials and region Other clients spells out, and no AWS config read."""
-    assert AWS_CLI.is_file(), f"{AWS_CLI} is missing: run `make install-test-tools` (it installs the AWS CLI v1)"
-    env = {
+def _aws_cli_env() -> dict[str, str]:
+    """The dummy credentials and region Other clients spells out, and no AWS config read."""
+    return {
         "PATH": os.environ.get("PATH", ""),
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
@@ -97,23 +98,65 @@ def _aws_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "NO_PROXY": "*",
     }
-    return subprocess.run([str(AWS_CLI), *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _aws_cli_many(commands: list[list[str]]) -> list[subprocess.CompletedProcess[str]]:
+    """Each of `commands` run by the real AWS CLI (its own `clidriver.main`, one process for all of them)."""
+    assert AWS_CLI.is_file(), f"{AWS_CLI} is missing: run `make install-test-tools` (it installs the AWS CLI v1)"
+    ran = subprocess.run(
+        [str(AWS_CLI.with_name("python")), str(AWS_CLI_MANY)],
+        input=json.dumps(commands),
+        env=_aws_cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    return [
+        subprocess.CompletedProcess(argv, r["returncode"], r["stdout"], r["stderr"])
+        for argv, r in zip(commands, json.loads(ran.stdout), strict=True)
+    ]
+
+
+def _cli_json(st, pattern: patterns.Pattern) -> tuple[int, str, str]:
+    """`salestalk query PATTERN --example --explain --format cli-json`: (exit code, stdout, stderr)."""
+    argv = ["query", pattern.name, *_tenant_args(pattern), "--example", "--explain", "--format", "cli-json"]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*argv, "--endpoint-url", st.endpoint.url, "--table-prefix", st.settings.table_prefix])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def aws_cli_answers(seeded, tmp_path_factory) -> dict[str, tuple[str, subprocess.CompletedProcess[str]]]:
+    """pattern name -> (the request `--explain --format cli-json` printed, the AWS CLI's run of it unchanged)."""
+    st, _ = seeded
+    folder = tmp_path_factory.mktemp("aws-cli")
+    requests, commands = {}, []
+    for pattern in PATTERNS:
+        code, out, err = _cli_json(st, pattern)
+        assert code == 0, err
+        path = folder / f"{pattern.name}.json"
+        path.write_text(out, encoding="utf-8")
+        command = re.search(r"aws dynamodb (query|get-item) --cli-input-json", err).group(1)
+        requests[pattern.name] = out
+        commands.append(
+            ["dynamodb", command, "--cli-input-json", f"file://{path}", "--endpoint-url", st.endpoint.url,
+             "--output", "json"]
+        )  # fmt: skip
+    answers = _aws_cli_many(commands)
+    return {p.name: (requests[p.name], ran) for p, ran in zip(PATTERNS, answers, strict=True)}
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: p.name)
-def test_cli_json_runs_unchanged_through_the_aws_cli(capsys, seeded, pattern, tmp_path):
+def test_cli_json_runs_unchanged_through_the_aws_cli(capsys, seeded, aws_cli_answers, pattern):
     st, _ = seeded
     argv = ["query", pattern.name, *_tenant_args(pattern), "--example", "--explain", "--format", "cli-json"]
     code, out, err = _cli(capsys, st, *argv)
     assert code == 0, err
-    request = tmp_path / "request.json"
-    request.write_text(out, encoding="utf-8")
-    command = re.search(r"aws dynamodb (query|get-item) --cli-input-json", err).group(1)
-    ran = _aws_cli(
-        ["dynamodb", command, "--cli-input-json", f"file://{request}", "--endpoint-url", st.endpoint.url,
-         "--output", "json"]
-    )  # fmt: skip
+    sent, ran = aws_cli_answers[pattern.name]
+    assert out == sent  # what this run prints is the file the AWS CLI was given
     assert ran.returncode == 0, ran.stderr
     answer = json.loads(ran.stdout)
     stored = answer.get("Items", [answer["Item"]] if "Item" in answer else [])
@@ -122,6 +165,13 @@ def test_cli_json_runs_unchanged_through_the_aws_cli(capsys, seeded, pattern, tm
     result = patterns.run(target, pattern, dict(pattern.example))
     assert len(got) == result.read > 0  # what DynamoDB returned to the library, before its client-side filter
     assert all(item in got for item in result.raw)
+
+
+def test_the_aws_cli_runner_keeps_each_commands_exit_code_and_output_apart():
+    ran = _aws_cli_many([["--version"], ["dynamodb", "no-such-command"], ["--version"]])
+    assert [r.returncode for r in ran] == [0, 2, 0]  # argparse's exit code, as the `aws` script exits
+    assert "aws: error: argument operation: Invalid choice" in ran[1].stderr and ran[1].stdout == ""
+    assert ran[0].stdout.startswith("aws-cli/") and ran[0].stdout == ran[2].stdout and ran[2].stderr == ""
 
 
 @pytest.mark.integration
