@@ -19,6 +19,12 @@ Three measurements, in one run, every sample kept (`benchmarks/results.json`):
    (`devtools.bench_worker`), which reads `getrusage(RUSAGE_SELF)` around its work;
    the engine and the proxy run in other processes, so the server's speed drops out.
 
+Every fresh server is **warmed up** first (`warm_up`): each method of the block runs once,
+untimed and discarded, on a small set (`WARM_UP`). DynamoDB Local is a JVM: the first
+transactions on a fresh one ran twice as long as the same transactions a minute later
+(5,040 metrics in TransactWriteItems of 100 on 8 threads: 10.0 s cold, 4.7 s warm), so
+without it whichever method first used an operation paid the JIT's warm-up for all of them.
+
 Plus a **scaling table** (`salestalk validate` and `salestalk ingest` of messages at
 1k / 10k / 100k records: time and the child's peak RSS from `wait4`) and the
 memory and validation-speed goals. Every method runs `--repeat` times, the rounds
@@ -43,7 +49,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -209,6 +215,8 @@ NO_LINK = Method(
     link=False,
 )
 LATENCY_METHODS = (*(m for m in METRIC_METHODS if m.id != "put_loop"), NO_LINK)
+# The scaling runs are whole `salestalk ingest` commands of messages: warmed up by one such command.
+SCALING_WARM_UP = MESSAGE_METHODS[1]
 RATIO_BASES = {"metrics": ("batch_writer", "put_loop"), "messages": ("transact_loop",)}
 
 
@@ -447,6 +455,56 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+@dataclass(frozen=True)
+class WarmUp:
+    """What `warm_up` sends each fresh server before the timed runs."""
+
+    metrics: int
+    messages: int
+    put_loop: int
+
+
+WARM_UP = WarmUp(metrics=5_040, messages=600, put_loop=300)
+QUICK_WARM_UP = WarmUp(metrics=1_000, messages=300, put_loop=100)
+
+
+def warm_up(
+    methods: Sequence[Method], directory: Path, warm: WarmUp, seed: int, url: str, write_url: str | None = None
+) -> float:
+    """Run each of `methods` once on a small set, untimed and discarded; the seconds it took.
+
+    Each run is the timed run's own code path (`measure`: fresh tables, the worker process,
+    the stored count verified), on `warm.metrics` metrics or `warm.messages` messages
+    (`warm.put_loop` for the put loop's sample), through `write_url` when a method goes
+    behind the link. Its figures are dropped: only the engine's warm state is kept.
+    """
+    files = {
+        "metrics": write_jsonl(
+            directory / f"warm-metrics-{warm.metrics}.jsonl", sample_metrics(TENANT, warm.metrics, seed=seed + 1)
+        ),
+        "messages": messages_file(directory, warm.messages, seed + 1),
+    }
+    counts = {"metrics": warm.metrics, "messages": warm.messages, "put_loop": min(warm.put_loop, warm.metrics)}
+    started = time.perf_counter()
+    for m in methods:
+        measure(m, files, counts, url, write_url if (write_url and m.link) else url)
+    seconds = time.perf_counter() - started
+    print(f"  warm-up: every method once on {warm.metrics:,} metrics / {warm.messages:,} messages, {seconds:.1f}s")
+    return round(seconds, 1)
+
+
+def warm_up_text(results: Mapping[str, Any]) -> str | None:
+    """The sentence saying how each fresh server was warmed up (None for results from before warm-ups)."""
+    warm = results.get("warm_up")
+    if not warm:
+        return None
+    return (
+        f"Each fresh server was warmed up before its timed runs: every method once, untimed and discarded, on "
+        f"{warm['metrics']:,} metrics or {warm['messages']:,} messages ({warm['put_loop']:,} for the put loop), "
+        f"so no method pays the engine's start-up (DynamoDB Local's JIT) for the others."
+    )
+
+
 def write_data(directory: Path, sizes: Sizes, seed: int) -> dict[str, Path]:
     """The JSON-lines files every method reads, as `salestalk ingest` takes them."""
     files = {
@@ -531,6 +589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.json")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    warm = QUICK_WARM_UP if args.quick else WARM_UP
     repeat = args.repeat or sizes.repeat
     if repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -551,16 +610,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency_samples: dict[str, list[dict[str, Any]]] = {m.id: [] for m in LATENCY_METHODS}
         latency_files = {"metrics": files["latency"]}
         latency_counts = {"metrics": sizes.latency_metrics}
+        warmed: list[dict[str, Any]] = []
         for n in range(repeat):  # interleaved, so a busy spell on the machine hits every method alike
             print(f"round {n + 1} of {repeat}: throughput")
             for engine in engines:
                 with server(engine) as url:
+                    warmed.append({"where": engine, "seconds": warm_up(methods, directory, warm, args.seed, url)})
                     for m in methods:
                         sample = measure(m, files, counts, url, url)
                         samples[(engine, m.id)].append(sample)
                         _print_sample(engine, m, sample)
             print(f"round {n + 1} of {repeat}: behind {args.latency:g} ms per request, on {DYNAMODB_LOCAL}")
             with server(DYNAMODB_LOCAL) as url, FaultProxy(url, FaultProfile(latency=args.latency)) as proxy:
+                seconds = warm_up(LATENCY_METHODS, directory, warm, args.seed, url, proxy.url)
+                warmed.append({"where": f"{DYNAMODB_LOCAL} +{args.latency:g}ms", "seconds": seconds})
                 for m in LATENCY_METHODS:
                     sample = measure(m, latency_files, latency_counts, url, proxy.url if m.link else url)
                     latency_samples[m.id].append(sample)
@@ -569,6 +632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         scaling: list[dict[str, Any]] = []
         memory: list[dict[str, Any]] = []
         with server(DYNAMODB_LOCAL) as url:
+            seconds = warm_up([SCALING_WARM_UP], directory, warm, args.seed, url)
+            warmed.append({"where": f"{DYNAMODB_LOCAL} (scaling)", "seconds": seconds})
             for command, scale in (("validate", sizes.scaling_validate), ("ingest", sizes.scaling_ingest)):
                 for size in scale:
                     scaling.append(scaled(command, messages_file(directory, size, args.seed), size, url))
@@ -644,6 +709,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "salestalk serve --engine dynamodb-local",
             "runs": entry(DYNAMODB_LOCAL, LATENCY_METHODS, lambda m: latency_samples[m.id]),
         },
+        "warm_up": {**asdict(warm), "runs": warmed},
         "scaling": scaling,
         "memory": memory,
         "validation": validation,
@@ -811,6 +877,8 @@ def render_markdown(results: Mapping[str, Any]) -> str:
     if note := ceiling_note(results):
         lines += [note, ""]
     lines += ["## Scaling", "", *md_table(SCALING_HEADERS, scaling_rows(results))]
+    if text := warm_up_text(results):
+        lines += [text, ""]
     return "\n".join(lines)
 
 

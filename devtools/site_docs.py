@@ -1566,6 +1566,7 @@ def _benchmarks_page_v3(results: Mapping[str, Any]) -> str:
         "child's `ru_maxrss`. Flat memory from the smallest to the largest file is the goal.",
         "",
         *_md_table(bench.SCALING_HEADERS, bench.scaling_rows(results), align="lrrrr"),
+        *([text, ""] if (text := bench.warm_up_text(results)) else []),
     ]
     if results.get("memory"):
         out += ["Memory goal runs:", ""]

@@ -567,6 +567,27 @@ def test_benchmarks_page_and_summary_say_how_fast_the_machine_ran_python(tmp_pat
     assert said in _page(tmp_path, run) and said in bench.render_markdown(run)
 
 
+def test_benchmarks_page_and_summary_say_how_each_server_was_warmed_up(tmp_path: Path) -> None:
+    run = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
+    assert "warmed up" not in _page(tmp_path, run)  # an older run without warm-ups claims none
+    assert "warmed up" not in bench.render_markdown(run)
+    run["warm_up"] = {"metrics": 5040, "messages": 600, "put_loop": 300, "runs": [{"where": "moto", "seconds": 9.5}]}
+    said = "every method once, untimed and discarded, on 5,040 metrics or 600 messages (300 for the put loop)"
+    assert said in _page(tmp_path, run) and said in bench.render_markdown(run)
+
+
+def test_warm_up_runs_each_method_once_through_the_link_only_where_the_method_goes(tmp_path, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(bench, "measure", lambda m, files, counts, url, write_url: calls.append((m.id, write_url)))
+    warm = bench.WarmUp(metrics=20, messages=10, put_loop=5)
+    bench.warm_up(bench.LATENCY_METHODS, tmp_path, warm, 1, "http://engine", "http://link")
+    assert [c[0] for c in calls] == [m.id for m in bench.LATENCY_METHODS]  # each once, in the timed order
+    assert {write_url for m_id, write_url in calls if m_id == bench.NO_LINK.id} == {"http://engine"}
+    assert {write_url for m_id, write_url in calls if m_id != bench.NO_LINK.id} == {"http://link"}
+    assert len((tmp_path / "warm-metrics-20.jsonl").read_text(encoding="utf-8").splitlines()) == 20
+    assert len((tmp_path / "messages-10.jsonl").read_text(encoding="utf-8").splitlines()) == 10
+
+
 def test_benchmarks_page_never_claims_a_goal_the_run_did_not_measure(tmp_path: Path) -> None:
     quick = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
     quick["memory"] = []  # --quick: no run at the goal sizes
