@@ -349,3 +349,65 @@ def test_a_time_that_is_not_one_is_refused_even_when_the_timestamp_adds_up(sk: s
     agree(dumps(with_(sk=sk, timestamp=timestamp, ttl=True)))  # a boolean is not a number, not even 1
     if timestamp == 1:
         agree(dumps(with_(sk=sk, timestamp=True)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    year=st.integers(1960, 2100),
+    month=st.integers(0, 13),
+    day=st.integers(0, 32),
+    hour=st.integers(0, 25),
+    minute=st.integers(0, 61),
+    second=st.integers(0, 61),
+    millis=st.integers(0, 999) | st.just(0),
+)
+def test_the_instant_of_a_sort_key_is_the_key_grammars(
+    year: int, month: int, day: int, hour: int, minute: int, second: int, millis: int
+) -> None:
+    """`_message_instant` (the fast path's calendar, with a cache of days) equals `keys.unix_seconds(parse_message_sk(sk))`
+    when that is a real time after the epoch, and is None otherwise; asked twice (the second a cache hit), the same."""
+    from salestalk_lib.contract import keys
+    from salestalk_lib.contract.errors import ContractError
+    from salestalk_lib.contract.validation import _message_instant
+
+    sk = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+    try:
+        expected: Decimal | None = keys.unix_seconds(keys.parse_message_sk(sk))
+    except ContractError:
+        expected = None
+    if expected is not None and expected < 0:
+        expected = None
+    for _ in range(2):
+        got = _message_instant(sk)
+        if expected is None:
+            assert got is None, sk
+        else:
+            assert got is not None and Decimal(got) == expected, (sk, got, expected)
+
+
+def _grammar_instant(sk: str) -> Decimal | None:
+    from salestalk_lib.contract import keys
+    from salestalk_lib.contract.errors import ContractError
+
+    try:
+        expected = keys.unix_seconds(keys.parse_message_sk(sk))
+    except ContractError:
+        return None
+    return None if expected < 0 else expected
+
+
+@pytest.mark.parametrize("day", ["1969-12-31", "1970-01-01", "2024-02-29", "2025-02-29", "2025-11-09", "2025-13-01"])
+def test_every_time_of_a_day_has_the_key_grammars_instant(day: str) -> None:
+    """Every hour (0-25), minute (0-61) and second (0-60) of a day, whole and with millis, each asked twice."""
+    from salestalk_lib.contract.validation import _message_instant
+
+    for hour in range(26):
+        for minute in range(62):
+            for second in (0, 1, 59, 60):
+                for millis in ("000", "001", "500"):
+                    sk = f"{day}T{hour:02d}:{minute:02d}:{second:02d}.{millis}Z"
+                    expected = _grammar_instant(sk)
+                    for _ in range(2):
+                        got = _message_instant(sk)
+                        assert (got is None) == (expected is None), sk
+                        assert got is None or Decimal(got) == expected, (sk, got, expected)
