@@ -7,7 +7,7 @@ Registered in `docsgen.PAGES` through `SITE_PAGES`:
 | `architecture.md`, `architecture.svg` | the package itself: its subpackages and their docstrings, the layer order and rules of the import-linter contracts in `pyproject.toml`, the imports read from the source |
 | `table-diagram.svg` | `tables.TABLE_SPECS`, the key grammar (`contract_docs.KEY_FORMS`) and one sample item per `ITEM_KINDS` entry |
 | `reliability.md` | `GUARANTEES`, `retry.RETRY_RULES`, `ingest.WRITE_MODES` and `write_cost`, `faults.FAULT_KINDS` |
-| `benchmarks.md` | `benchmarks/results.json`, written by `make bench`: every sample; the figures and goal verdicts are computed from them here (`devtools.bench.evaluate_goals`) |
+| `benchmarks.md`, `benchmarks.svg` | `benchmarks/results.json`, written by `make bench`: every sample; the figures and goal verdicts are computed from them here (`devtools.bench.evaluate_goals`); the chart draws each goal's share reached and the scaling runs' peak RSS |
 
 The diagrams are plain SVG drawn here, with no layout tool and nothing fetched
 by the browser: text widths are estimated from character counts (a monospace
@@ -23,6 +23,7 @@ import ast
 import importlib
 import inspect
 import json
+import math
 import re
 import sys
 import tomllib
@@ -1539,6 +1540,10 @@ def _benchmarks_page_v3(results: Mapping[str, Any]) -> str:
         f"    and {env['load_average_after']} after): {env['note']}. These are embedded engines, not DynamoDB.",
         *([f"    {bench.reference_text(env['reference_cpu_s'])}"] if "reference_cpu_s" in env else []),
         "",
+        f"[![Goals of this run ({met} of {len(verdicts)} met): each bar is the share of its goal reached, a bar "
+        "that reaches the line meets it; below, peak RSS of validate and ingest against the records in the "
+        "file](benchmarks.svg)](benchmarks.svg)",
+        "",
         "## Goals",
         "",
         *_md_table(["goal", "target", "measured", "verdict"], bench.goal_rows(results), align="lrrl"),
@@ -1600,11 +1605,131 @@ def _benchmarks_page_v3(results: Mapping[str, Any]) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+_MET_COLOR = "#2e7d32"
+_CHART_W = 1000
+_GOAL_ROW = 34
+_SHARE_CAP = 2.0  # bars are drawn up to twice the goal; the figure beside says the rest
+
+
+def goal_share(op: str, target: float, value: float | None) -> float | None:
+    """How much of a goal a figure reaches: 1.0 exactly at the goal, above 1 beyond it (met), None if not measured.
+
+    For a `>=` goal, value / target; for a `<=` goal (a ceiling), target / value: either way a
+    longer bar is better and the goal's line is at 1.
+    """
+    if value is None:
+        return None
+    if op == ">=":
+        return value / target if target else None
+    return target / value if value else _SHARE_CAP
+
+
+def _log_x(n: float, low: float, high: float, x0: float, w: float) -> float:
+    span = math.log10(high) - math.log10(low)
+    return x0 + (0.5 if span == 0 else (math.log10(n) - math.log10(low)) / span) * w
+
+
+def benchmarks_svg(inputs: Any = None) -> str:
+    """The Benchmarks page's chart, from `benchmarks/results.json`: each goal's share reached, and peak RSS by size.
+
+    The verdicts are `devtools.bench.evaluate_goals`'s, the same the page's tables show; the
+    memory panel plots the scaling and memory-goal runs (peak RSS of the child process against
+    the records in its file, on a log scale), with each memory goal as a dashed line.
+    """
+    from devtools import bench
+
+    results = load_benchmark_results(getattr(inputs, "benchmark_results", None))
+    if results is None or results.get("format", 2) < 3:
+        svg = _Svg(_CHART_W, "Benchmarks", "No benchmark results of the current format have been published.")
+        svg.text(20, 36, "No benchmark results have been published yet: run make bench.", size=14, fill=MUTED)
+        return svg.render(60)
+    verdicts = bench.evaluate_goals(results)
+    met = sum(1 for _, _, ok in verdicts if ok)
+    svg = _Svg(
+        _CHART_W,
+        f"Benchmark goals of the run of {results['date']}: {met} of {len(verdicts)} met",
+        "Each goal's bar is the share of the goal the latest run reached (the line is the goal: a bar "
+        "that reaches it is met); below, peak memory of validate and ingest against the size of the file.",
+    )
+    svg.text(20, 28, f"Goals of the run of {results['date']}: {met} of {len(verdicts)} met", size=16, weight="bold")
+    svg.text(20, 48, "bar: the share of the goal reached; a bar that reaches the line meets it", size=12, fill=MUTED)
+    x0, bar_w = 300.0, 340.0
+    goal_x = x0 + bar_w / _SHARE_CAP
+    top = 66.0
+    for n, (goal, value, ok) in enumerate(verdicts):
+        y = top + n * _GOAL_ROW
+        svg.text(20, y + 17, goal.label or goal.text, size=13)
+        share = goal_share(goal.op, goal.target, value)
+        color = _MET_COLOR if ok else _AWS
+        svg.rect(x0, y + 3, bar_w, 20, fill="#f3f4f7", stroke="#f3f4f7", rx=3, width=0)
+        if share is not None:
+            length = max(2.0, min(share, _SHARE_CAP) * (goal_x - x0))
+            svg.rect(x0, y + 3, length, 20, fill=_tint(color, 0.35), stroke=color, rx=3)
+        target = f"{goal.op.replace('>=', '≥').replace('<=', '≤')} {bench._fmt_goal(goal, goal.target)}"
+        figure = f"{bench._fmt_goal(goal, value)} ({target}): {'met' if ok else 'not met'}"
+        svg.text(x0 + bar_w + 14, y + 17, figure, size=13, fill=color, weight="bold" if not ok else "normal")
+    bottom = top + len(verdicts) * _GOAL_ROW
+    svg.line(goal_x, top - 2, goal_x, bottom, stroke=INK, arrow=False, dash=True)
+    svg.text(goal_x, bottom + 14, "goal", size=11, fill=MUTED, anchor="middle")
+    return _memory_panel(svg, results, bottom + 44)
+
+
+def _memory_panel(svg: _Svg, results: Mapping[str, Any], top: float) -> str:
+    from devtools import bench
+
+    runs = [*results.get("scaling", []), *results.get("memory", [])]
+    limits = [g for g in bench.GOALS if g.unit == "MB"]
+    svg.text(
+        20,
+        top,
+        "Peak RSS against the records in the file (flat: memory does not grow with the input)",
+        size=16,
+        weight="bold",
+    )
+    if not runs:
+        svg.text(20, top + 24, "No scaling runs in these results.", size=13, fill=MUTED)
+        return svg.render(top + 40)
+    x0, w, y0, h = 90.0, 640.0, top + 24, 200.0
+    sizes = sorted({r["items"] for r in runs})
+    high_mb = max([r["maxrss_mb"] for r in runs] + [g.target for g in limits]) * 1.15
+    low_n, high_n = sizes[0], sizes[-1]
+
+    def at(n: float, mb: float) -> tuple[float, float]:
+        return _log_x(n, low_n, high_n, x0, w), y0 + h - mb / high_mb * h
+
+    svg.rect(x0, y0, w, h, fill=PAPER, stroke=RULE, rx=0)
+    for mb in range(0, int(high_mb) + 1, 50):
+        _, y = at(low_n, mb)
+        svg.line(x0, y, x0 + w, y, stroke=RULE, arrow=False)
+        svg.text(x0 - 8, y + 4, f"{mb} MB", size=11, fill=MUTED, anchor="end")
+    for n in sizes:
+        x, _ = at(n, 0)
+        svg.text(x, y0 + h + 16, f"{n:,}", size=11, fill=MUTED, anchor="middle")
+    for goal in limits:
+        _, y = at(low_n, goal.target)
+        svg.line(x0, y, x0 + w, y, stroke=_AWS, arrow=False, dash=True)
+        svg.text(x0 + w + 8, y + 4, f"≤ {goal.target:,.0f} MB: {goal.label or goal.text}", size=11, fill=_AWS)
+    colors = {"validate": "#1565c0", "ingest": "#6a1b9a"}
+    for n_cmd, command in enumerate(("validate", "ingest")):
+        points = sorted((r["items"], r["maxrss_mb"]) for r in runs if r["command"] == command)
+        if not points:
+            continue
+        color = colors[command]
+        coords = [at(n, mb) for n, mb in points]
+        svg.path("M" + " L".join(f"{x:g},{y:g}" for x, y in coords), stroke=color, arrow=False)
+        for (_, mb), (x, y) in zip(points, coords, strict=True):
+            svg.rect(x - 3.5, y - 3.5, 7, 7, fill=color, stroke=color, rx=3.5)
+            svg.text(x, y + 17 if command == "validate" else y - 8, f"{mb:,.0f}", size=11, fill=color, anchor="middle")
+        svg.text(x0 + w + 8, y0 + h - 40 + 18 * n_cmd, f"salestalk {command}", size=12, fill=color, weight="bold")
+    return svg.render(y0 + h + 30)
+
+
 SITE_PAGES: dict[str, Callable[[Any], str]] = {
     "architecture.md": architecture_page,
     "architecture.svg": architecture_svg,
     "table-diagram.svg": table_diagram_svg,
     "reliability.md": reliability_page,
     "benchmarks.md": benchmarks_page,
+    "benchmarks.svg": benchmarks_svg,
 }
 """The site pages this module builds, by their path under `docs/generated/`."""

@@ -648,6 +648,19 @@ def test_overview_diagrams_load_as_images(served_site: str, browser) -> None:
     assert all(i["ok"] and i["w"] >= 600 for i in diagrams.values()), diagrams
 
 
+def test_the_benchmarks_chart_loads_as_an_image(served_site: str, browser) -> None:
+    page = browser.new_page()
+    visit = page.visit(served_site + "generated/benchmarks/")
+    assert visit.failed_requests == []
+    images = page.evaluate(
+        "[...document.querySelectorAll('article img')].map(i => "
+        "({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth, alt: i.alt}))"
+    )
+    charts = [i for i in images if i["src"].endswith("benchmarks.svg")]
+    assert len(charts) == 1, images
+    assert charts[0]["ok"] and charts[0]["w"] >= 600 and "met" in charts[0]["alt"], charts
+
+
 def test_wide_tables_scroll_instead_of_being_cut(served_site: str, browser) -> None:
     page = browser.new_page()
     page.send(

@@ -237,7 +237,7 @@ def test_item_kind_index_membership_follows_the_models() -> None:
     assert "DimensionIndex" not in kinds["metric headline"].indexes(metrics)
 
 
-@pytest.mark.parametrize("build", [site_docs.architecture_svg, site_docs.table_diagram_svg])
+@pytest.mark.parametrize("build", [site_docs.architecture_svg, site_docs.table_diagram_svg, site_docs.benchmarks_svg])
 def test_diagrams_are_self_contained_deterministic_svg(build) -> None:
     svg = build(INPUTS)
     assert svg == build(INPUTS)
@@ -728,3 +728,80 @@ def test_reliability_page_explains_event_processing_from_the_inbox_module(reliab
         assert f"`{delivery.value}`" in section
     assert f"`{inbox.CLAIM_CONDITION}`" in section and f"`{inbox.MINE}`" in section
     assert "(contracts/processed-event.md)" in section
+
+
+# --- the benchmarks chart -----------------------------------------------------------------
+
+
+def _chart(tmp_path: Path, results: dict | None) -> str:
+    path = tmp_path / "chart-results.json"
+    if results is not None:
+        path.write_text(json.dumps(results), encoding="utf-8")
+    return site_docs.benchmarks_svg(docsgen.Inputs(notebooks=(), benchmark_results=path))
+
+
+def _bars(svg: str) -> list[tuple[float, str]]:
+    """(width, stroke) of each goal's bar, top to bottom (the rects of height 20 drawn in a verdict's colour)."""
+    colours = {site_docs._MET_COLOR, site_docs._AWS}
+    return [
+        (float(r.get("width")), r.get("stroke"))
+        for r in ET.fromstring(svg).iter(f"{SVG_NS}rect")
+        if r.get("height") == "20" and r.get("stroke") in colours
+    ]
+
+
+def test_goal_share_is_one_at_the_goal_and_longer_is_better() -> None:
+    assert site_docs.goal_share(">=", 3.0, 3.0) == 1.0 and site_docs.goal_share("<=", 150.0, 150.0) == 1.0
+    assert site_docs.goal_share(">=", 3.0, 1.5) == 0.5  # half the speed asked
+    assert site_docs.goal_share("<=", 150.0, 300.0) == 0.5  # twice the memory allowed
+    assert site_docs.goal_share("<=", 200.0, 100.0) == 2.0
+    assert site_docs.goal_share(">=", 3.0, None) is None
+
+
+@pytest.mark.parametrize(
+    ("figures", "met"),
+    [
+        ({"msg_ingest": 3.0, "loop": 12.0, "bw_wall": 10.0, "ingest_wall": 3.0, "rss": 120.0}, 5),
+        ({"msg_ingest": 6.0, "loop": 12.0, "bw_wall": 10.0, "ingest_wall": 3.0, "rss": 250.0}, 2),
+    ],
+)
+def test_benchmarks_chart_draws_each_goal_as_the_figures_decide(tmp_path: Path, figures: dict, met: int) -> None:
+    results = _v3_results(**figures)
+    svg = _chart(tmp_path, results)
+    texts = _svg_texts(svg)
+    assert texts[0] == f"Goals of the run of {results['date']}: {met} of 5 met"
+    verdicts = bench.evaluate_goals(results)
+    bars = _bars(svg)
+    assert len(bars) == len(verdicts)
+    unit = bars[0][0] / min(site_docs.goal_share(verdicts[0][0].op, verdicts[0][0].target, verdicts[0][1]), 2.0)
+    for (goal, value, ok), (width, stroke) in zip(verdicts, bars, strict=True):
+        assert goal.label in texts
+        said = [t for t in texts if t.startswith(bench._fmt_goal(goal, value) + " (")]
+        assert said and said[0].endswith(": met" if ok else ": not met"), (goal.id, said)
+        assert stroke == (site_docs._MET_COLOR if ok else site_docs._AWS)
+        share = min(site_docs.goal_share(goal.op, goal.target, value), 2.0)
+        assert width == pytest.approx(share * unit, abs=0.01)  # every bar on one scale, the goal's line at 1
+        assert (share >= 1.0) == ok
+
+
+def test_benchmarks_chart_plots_every_scaling_and_memory_run(tmp_path: Path) -> None:
+    results = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
+    results["scaling"][1]["maxrss_mb"] = 131.0  # one run apart from the rest, to be found by its label
+    svg = _chart(tmp_path, results)
+    runs = results["scaling"] + results["memory"]
+    points = [r for r in ET.fromstring(svg).iter(f"{SVG_NS}rect") if r.get("width") == "7"]
+    assert len(points) == len(runs)
+    texts = _svg_texts(svg)
+    assert texts.count("131") == 1 and texts.count("120") == len(runs) - 1
+    for goal in (g for g in bench.GOALS if g.unit == "MB"):  # each memory goal drawn as its line
+        assert f"≤ {goal.target:,.0f} MB: {goal.label}" in texts
+    for n in sorted({r["items"] for r in runs}):
+        assert f"{n:,}" in texts
+
+
+def test_benchmarks_page_shows_the_chart_only_with_results(tmp_path: Path) -> None:
+    results = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
+    assert "](benchmarks.svg)" in _page(tmp_path, results)
+    none = site_docs.benchmarks_page(docsgen.Inputs(notebooks=(), benchmark_results=tmp_path / "none.json"))
+    assert "benchmarks.svg" not in none
+    assert "No benchmark results have been published yet" in " ".join(_svg_texts(_chart(tmp_path, None)))
