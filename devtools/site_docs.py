@@ -1606,8 +1606,8 @@ def _benchmarks_page_v3(results: Mapping[str, Any]) -> str:
 
 
 _MET_COLOR = "#2e7d32"
-_CHART_W = 1000
-_GOAL_ROW = 34
+_CHART_W = 760
+_GOAL_ROW = 48
 _SHARE_CAP = 2.0  # bars are drawn up to twice the goal; the figure beside says the rest
 
 
@@ -1653,24 +1653,25 @@ def benchmarks_svg(inputs: Any = None) -> str:
     )
     svg.text(20, 28, f"Goals of the run of {results['date']}: {met} of {len(verdicts)} met", size=16, weight="bold")
     svg.text(20, 48, "bar: the share of the goal reached; a bar that reaches the line meets it", size=12, fill=MUTED)
-    x0, bar_w = 300.0, 340.0
+    x0, bar_w = 20.0, 400.0
     goal_x = x0 + bar_w / _SHARE_CAP
-    top = 66.0
+    top = 62.0
     for n, (goal, value, ok) in enumerate(verdicts):
         y = top + n * _GOAL_ROW
-        svg.text(20, y + 17, goal.label or goal.text, size=13)
+        svg.text(x0, y + 14, goal.label or goal.text, size=13)
         share = goal_share(goal.op, goal.target, value)
         color = _MET_COLOR if ok else _AWS
-        svg.rect(x0, y + 3, bar_w, 20, fill="#f3f4f7", stroke="#f3f4f7", rx=3, width=0)
+        svg.rect(x0, y + 20, bar_w, 20, fill="#f3f4f7", stroke="#f3f4f7", rx=3, width=0)
         if share is not None:
             length = max(2.0, min(share, _SHARE_CAP) * (goal_x - x0))
-            svg.rect(x0, y + 3, length, 20, fill=_tint(color, 0.35), stroke=color, rx=3)
+            svg.rect(x0, y + 20, length, 20, fill=_tint(color, 0.35), stroke=color, rx=3)
         target = f"{goal.op.replace('>=', '≥').replace('<=', '≤')} {bench._fmt_goal(goal, goal.target)}"
         figure = f"{bench._fmt_goal(goal, value)} ({target}): {'met' if ok else 'not met'}"
-        svg.text(x0 + bar_w + 14, y + 17, figure, size=13, fill=color, weight="bold" if not ok else "normal")
+        svg.text(x0 + bar_w + 14, y + 35, figure, size=13, fill=color, weight="bold" if not ok else "normal")
     bottom = top + len(verdicts) * _GOAL_ROW
-    svg.line(goal_x, top - 2, goal_x, bottom, stroke=INK, arrow=False, dash=True)
-    svg.text(goal_x, bottom + 14, "goal", size=11, fill=MUTED, anchor="middle")
+    for n in range(len(verdicts)):  # the goal's line across each bar, clear of the labels
+        svg.line(goal_x, top + n * _GOAL_ROW + 16, goal_x, top + n * _GOAL_ROW + 44, stroke=INK, arrow=False, dash=True)
+    svg.text(goal_x, bottom + 6, "goal", size=11, fill=MUTED, anchor="middle")
     return _memory_panel(svg, results, bottom + 44)
 
 
@@ -1682,14 +1683,14 @@ def _memory_panel(svg: _Svg, results: Mapping[str, Any], top: float) -> str:
     svg.text(
         20,
         top,
-        "Peak RSS against the records in the file (flat: memory does not grow with the input)",
+        "Peak RSS by file size (flat: memory does not grow with the input)",
         size=16,
         weight="bold",
     )
     if not runs:
         svg.text(20, top + 24, "No scaling runs in these results.", size=13, fill=MUTED)
         return svg.render(top + 40)
-    x0, w, y0, h = 90.0, 640.0, top + 24, 200.0
+    x0, w, y0, h = 70.0, 480.0, top + 24, 200.0
     sizes = sorted({r["items"] for r in runs})
     high_mb = max([r["maxrss_mb"] for r in runs] + [g.target for g in limits]) * 1.15
     low_n, high_n = sizes[0], sizes[-1]
@@ -1702,13 +1703,17 @@ def _memory_panel(svg: _Svg, results: Mapping[str, Any], top: float) -> str:
         _, y = at(low_n, mb)
         svg.line(x0, y, x0 + w, y, stroke=RULE, arrow=False)
         svg.text(x0 - 8, y + 4, f"{mb} MB", size=11, fill=MUTED, anchor="end")
+    last_x, lowered = -1e9, False
     for n in sizes:
         x, _ = at(n, 0)
-        svg.text(x, y0 + h + 16, f"{n:,}", size=11, fill=MUTED, anchor="middle")
+        lowered = x - last_x < 60 and not lowered  # sizes close on the log scale: every other one a line lower
+        svg.text(x, y0 + h + (29 if lowered else 16), f"{n:,}", size=11, fill=MUTED, anchor="middle")
+        last_x = x
     for goal in limits:
         _, y = at(low_n, goal.target)
         svg.line(x0, y, x0 + w, y, stroke=_AWS, arrow=False, dash=True)
-        svg.text(x0 + w + 8, y + 4, f"≤ {goal.target:,.0f} MB: {goal.label or goal.text}", size=11, fill=_AWS)
+        svg.text(x0 + w + 8, y - 2, f"≤ {goal.target:,.0f} MB", size=11, fill=_AWS, weight="bold")
+        svg.text(x0 + w + 8, y + 11, goal.label or goal.text, size=10, fill=_AWS)
     colors = {"validate": "#1565c0", "ingest": "#6a1b9a"}
     for n_cmd, command in enumerate(("validate", "ingest")):
         points = sorted((r["items"], r["maxrss_mb"]) for r in runs if r["command"] == command)
@@ -1721,7 +1726,7 @@ def _memory_panel(svg: _Svg, results: Mapping[str, Any], top: float) -> str:
             svg.rect(x - 3.5, y - 3.5, 7, 7, fill=color, stroke=color, rx=3.5)
             svg.text(x, y + 17 if command == "validate" else y - 8, f"{mb:,.0f}", size=11, fill=color, anchor="middle")
         svg.text(x0 + w + 8, y0 + h - 40 + 18 * n_cmd, f"salestalk {command}", size=12, fill=color, weight="bold")
-    return svg.render(y0 + h + 30)
+    return svg.render(y0 + h + 40)
 
 
 SITE_PAGES: dict[str, Callable[[Any], str]] = {
