@@ -1699,7 +1699,8 @@ def _memory_panel(svg: _Svg, results: Mapping[str, Any], top: float) -> str:
         return _log_x(n, low_n, high_n, x0, w), y0 + h - mb / high_mb * h
 
     svg.rect(x0, y0, w, h, fill=PAPER, stroke=RULE, rx=0)
-    for mb in range(0, int(high_mb) + 1, 50):
+    step = next((s for s in (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000) if high_mb / s <= 6), 10_000)
+    for mb in range(0, int(high_mb) + 1, step):  # at most six grid lines, however much memory a run took
         _, y = at(low_n, mb)
         svg.line(x0, y, x0 + w, y, stroke=RULE, arrow=False)
         svg.text(x0 - 8, y + 4, f"{mb} MB", size=11, fill=MUTED, anchor="end")

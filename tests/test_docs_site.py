@@ -805,3 +805,12 @@ def test_benchmarks_page_shows_the_chart_only_with_results(tmp_path: Path) -> No
     none = site_docs.benchmarks_page(docsgen.Inputs(notebooks=(), benchmark_results=tmp_path / "none.json"))
     assert "benchmarks.svg" not in none
     assert "No benchmark results have been published yet" in " ".join(_svg_texts(_chart(tmp_path, None)))
+
+
+def test_benchmarks_chart_keeps_its_memory_axis_readable_when_a_run_grows(tmp_path: Path) -> None:
+    results = _v3_results(msg_ingest=3.0, loop=12.0, bw_wall=10.0, ingest_wall=3.0, rss=120.0)
+    results["memory"][0]["maxrss_mb"] = 3_500.0  # memory that grew with the file: the axis must reach it
+    texts = _svg_texts(_chart(tmp_path, results))
+    grid = [int(t.removesuffix(" MB")) for t in texts if t.endswith(" MB") and t[:-3].isdigit()]
+    assert 3 <= len(grid) <= 7 and grid[0] == 0 and grid[-1] <= 3_500 * 1.15 and grid[-1] >= 3_000
+    assert "3,500" in texts
