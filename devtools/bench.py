@@ -497,12 +497,10 @@ def warm_up(
     (`warm.put_loop` for the put loop's sample), through `write_url` when a method goes
     behind the link. Its figures are dropped: only the engine's warm state is kept.
     """
-    files = {
-        "metrics": write_jsonl(
-            directory / f"warm-metrics-{warm.metrics}.jsonl", sample_metrics(TENANT, warm.metrics, seed=seed + 1)
-        ),
-        "messages": messages_file(directory, warm.messages, seed + 1),
-    }
+    metrics = directory / f"warm-metrics-{warm.metrics}.jsonl"
+    if not metrics.exists():  # written once, read by every warm-up of the run
+        write_jsonl(metrics, sample_metrics(TENANT, warm.metrics, seed=seed + 1))
+    files = {"metrics": metrics, "messages": messages_file(directory, warm.messages, seed + 1)}
     counts = {"metrics": warm.metrics, "messages": warm.messages, "put_loop": min(warm.put_loop, warm.metrics)}
     started = time.perf_counter()
     for m in methods:

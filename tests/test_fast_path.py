@@ -22,11 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from salestalk_lib.contract.errors import InputError
+from salestalk_lib.contract import keys
+from salestalk_lib.contract.errors import ContractError, InputError
 from salestalk_lib.contract.models import Message, canonical_json
 from salestalk_lib.contract.validation import (
     RecordKind,
     StreamingInput,
+    _message_instant,
     _validate_one,
     fast_message_line,
     parse_json,
@@ -351,6 +353,24 @@ def test_a_time_that_is_not_one_is_refused_even_when_the_timestamp_adds_up(sk: s
         agree(dumps(with_(sk=sk, timestamp=True)))
 
 
+def _grammar_instant(sk: str) -> Decimal | None:
+    """The key grammar's instant of `sk` when it names a real time after the epoch; None otherwise."""
+    try:
+        expected = keys.unix_seconds(keys.parse_message_sk(sk))
+    except ContractError:
+        return None
+    return None if expected < 0 else expected
+
+
+def assert_instant_is_the_grammars(sk: str) -> None:
+    """`_message_instant(sk)` is `_grammar_instant(sk)`, asked twice (the second a cache hit)."""
+    expected = _grammar_instant(sk)
+    for _ in range(2):
+        got = _message_instant(sk)
+        assert (got is None) == (expected is None), sk
+        assert got is None or Decimal(got) == expected, (sk, got, expected)
+
+
 @settings(max_examples=400, deadline=None)
 @given(
     year=st.integers(1960, 2100),
@@ -365,49 +385,17 @@ def test_the_instant_of_a_sort_key_is_the_key_grammars(
     year: int, month: int, day: int, hour: int, minute: int, second: int, millis: int
 ) -> None:
     """`_message_instant` (the fast path's calendar, with a cache of days) equals `keys.unix_seconds(parse_message_sk(sk))`
-    when that is a real time after the epoch, and is None otherwise; asked twice (the second a cache hit), the same."""
-    from salestalk_lib.contract import keys
-    from salestalk_lib.contract.errors import ContractError
-    from salestalk_lib.contract.validation import _message_instant
-
-    sk = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
-    try:
-        expected: Decimal | None = keys.unix_seconds(keys.parse_message_sk(sk))
-    except ContractError:
-        expected = None
-    if expected is not None and expected < 0:
-        expected = None
-    for _ in range(2):
-        got = _message_instant(sk)
-        if expected is None:
-            assert got is None, sk
-        else:
-            assert got is not None and Decimal(got) == expected, (sk, got, expected)
-
-
-def _grammar_instant(sk: str) -> Decimal | None:
-    from salestalk_lib.contract import keys
-    from salestalk_lib.contract.errors import ContractError
-
-    try:
-        expected = keys.unix_seconds(keys.parse_message_sk(sk))
-    except ContractError:
-        return None
-    return None if expected < 0 else expected
+    when that is a real time after the epoch, and is None otherwise."""
+    assert_instant_is_the_grammars(
+        f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+    )
 
 
 @pytest.mark.parametrize("day", ["1969-12-31", "1970-01-01", "2024-02-29", "2025-02-29", "2025-11-09", "2025-13-01"])
 def test_every_time_of_a_day_has_the_key_grammars_instant(day: str) -> None:
-    """Every hour (0-25), minute (0-61) and second (0-60) of a day, whole and with millis, each asked twice."""
-    from salestalk_lib.contract.validation import _message_instant
-
+    """Every hour (0-25), minute (0-61) and second (0-60) of a day, whole and with millis."""
     for hour in range(26):
         for minute in range(62):
             for second in (0, 1, 59, 60):
                 for millis in ("000", "001", "500"):
-                    sk = f"{day}T{hour:02d}:{minute:02d}:{second:02d}.{millis}Z"
-                    expected = _grammar_instant(sk)
-                    for _ in range(2):
-                        got = _message_instant(sk)
-                        assert (got is None) == (expected is None), sk
-                        assert got is None or Decimal(got) == expected, (sk, got, expected)
+                    assert_instant_is_the_grammars(f"{day}T{hour:02d}:{minute:02d}:{second:02d}.{millis}Z")
