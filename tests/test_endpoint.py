@@ -124,3 +124,25 @@ def test_a_request_the_engine_refuses_is_translated_at_the_seam(endpoint):
         st.storage._call("PutItem", "seam-validation", **bad)
     assert caught.value.code == "SerializationException"
     assert "PutItem on seam-validation failed" in str(caught.value)
+
+
+def test_local_sessions_read_botocores_models_once(monkeypatch):
+    import botocore.loaders
+
+    from salestalk_lib.dynamo.endpoint import local_session
+
+    first = local_session("us-east-1")
+    first.client("dynamodb", endpoint_url="http://127.0.0.1:9")  # loads what a DynamoDB client needs
+    read: list[str] = []
+    load_file = botocore.loaders.JSONFileLoader.load_file
+
+    def counting(self, file_path):
+        read.append(file_path)
+        return load_file(self, file_path)
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", counting)
+    second = local_session("eu-west-1")
+    client = second.client("dynamodb", endpoint_url="http://127.0.0.1:9")
+    assert read == []  # endpoints.json and the DynamoDB model came from the shared loader
+    assert client.meta.region_name == "eu-west-1" and client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert second._session.get_credentials().access_key == "testing"  # still a session of its own

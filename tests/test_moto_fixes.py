@@ -8,6 +8,7 @@ themselves: what they cost (counted, not timed), the version guard and the off s
 from __future__ import annotations
 
 import copy
+import os
 import threading
 import types
 import uuid
@@ -153,3 +154,20 @@ def test_the_docstring_names_every_replaced_attribute():
     for owner, name, _ in moto_fixes._replacements():
         where = owner.__name__ if isinstance(owner, types.ModuleType) else owner.__qualname__
         assert f"{where}.{name}" in doc, (owner, name)
+
+
+@pytest.mark.engine_only("moto", reason="counts the directory listings of moto's in-process server")
+def test_the_server_lists_motos_modules_once_not_on_every_request(endpoint, table, monkeypatch):
+    import moto.backends
+
+    assert list(moto_fixes.list_of_moto_modules()) == list(
+        moto_fixes._original(moto.backends, "list_of_moto_modules")()
+    )
+    assert "dynamodb" in moto_fixes.list_of_moto_modules()
+    listed: list[str] = []
+    listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(str(path)) or listdir(path))
+    storage = Storage(endpoint.client())
+    for i in range(3):
+        storage.put_item(table, {"pk": f"listed-{i}", "sk": "x"})
+    assert not [p for p in listed if p.rstrip("/").endswith("moto")], listed
