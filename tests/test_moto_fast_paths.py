@@ -11,8 +11,11 @@ items, and on the embedded server (one expression, other values, other verdicts)
 from __future__ import annotations
 
 import base64
+import enum
 import json
+import types
 import uuid
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -291,3 +294,138 @@ def test_the_same_condition_with_other_values_is_decided_on_those_values(endpoin
             client.transact_write_items(TransactItems=[{"Update": unused}])
     client.transact_write_items(TransactItems=[{"Update": {**unused, "ExpressionAttributeNames": {"#n": "n"}}}])
     assert client.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]["n"] == {"N": "11"}
+
+
+# --- the compiled response serializer -------------------------------------------------------
+
+
+class _Kind(enum.Enum):
+    ACTIVE = "ACTIVE"
+
+
+def result_for(shape: Any, depth: int = 0) -> st.SearchStrategy[Any]:
+    """Results a moto handler may hand its serializer for `shape`: wire-form dicts and the oddities around them."""
+    from botocore import xform_name
+
+    kind = shape.type_name
+    if kind == "structure":
+        if depth > 2:
+            return st.one_of(st.none(), st.just({}))
+
+        # up to four members, each under one or two of its key, its snake_case name and its shape's name (moto's
+        # picker tries them in an order of its own: a result holding two must give the value moto picks)
+        def spellings(member: str) -> st.SearchStrategy[list[tuple[str, Any]]]:
+            names = sorted({member, xform_name(member), shape.members[member].name})
+            value = st.one_of(st.none(), result_for(shape.members[member], depth + 1))
+            return st.lists(st.tuples(st.sampled_from(names), value), min_size=1, max_size=2, unique_by=lambda p: p[0])
+
+        members = sorted(shape.members)
+        chosen = st.lists(st.sampled_from(members), max_size=4, unique=True).flatmap(
+            lambda some: st.tuples(*(spellings(m) for m in some)).map(lambda groups: [p for g in groups for p in g])
+        )
+        as_dict = st.tuples(chosen, st.dictionaries(st.sampled_from(["Unknown", "x"]), st.integers(), max_size=1)).map(
+            lambda pair: {**pair[1], **dict(pair[0])}
+        )
+        as_object = chosen.map(lambda pairs: types.SimpleNamespace(**dict(pairs)))
+        return st.one_of(as_dict, as_dict, as_dict, as_object)
+    if kind == "list":
+        return st.lists(st.one_of(st.none(), result_for(shape.member, depth + 1)), max_size=1 if depth > 1 else 2)
+    if kind == "map":
+        return st.dictionaries(KEYS, st.one_of(st.none(), result_for(shape.value, depth + 1)), max_size=2)
+    if kind == "blob":
+        return st.one_of(st.binary(max_size=6), st.text(max_size=4))
+    if kind == "timestamp":
+        return st.one_of(
+            st.integers(0, 2_000_000_000),
+            st.floats(0, 2e9, allow_nan=False),
+            st.datetimes(timezones=st.just(UTC)),
+            st.just("2025-11-09T10:00:00Z"),
+        )
+    if kind in ("integer", "long"):
+        return st.one_of(st.integers(-1000, 1000), st.integers(0, 99).map(str), st.booleans())
+    if kind in ("float", "double"):
+        return st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-5, 5), st.just("1.5"))
+    if kind == "boolean":
+        return st.one_of(st.booleans(), st.just("true"), st.none())
+    return st.one_of(st.text(max_size=5), st.just(_Kind.ACTIVE), st.integers(0, 9), st.just({}), st.just([]))
+
+
+@st.composite
+def results(draw: st.DrawFn) -> tuple[str, Any]:
+    action = draw(st.sampled_from(OPERATIONS))
+    shape = SERVICE.operation_model(action).output_shape
+    return action, (draw(result_for(shape)) if shape is not None else draw(st.just({})))
+
+
+def moto_serialize(action: str, result: Any) -> Any:
+    from moto.core.serialize import XFormedAttributePicker, get_serializer_class
+
+    serializer = get_serializer_class("dynamodb", "json")(
+        operation_model=SERVICE.operation_model(action),
+        pretty_print=False,
+        value_picker=XFormedAttributePicker(response_transformers=None),
+    )
+    out = serializer.serialize(result)
+    return out["status_code"], out["headers"], out["body"]
+
+
+def outcome(serialize: Any, action: str, result: Any) -> Any:
+    try:
+        return serialize(action, result)
+    except Exception as exc:  # noqa: BLE001 - a result moto cannot serialize must fail the same way
+        return type(exc).__name__
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(results())
+def test_compiled_serializer_answers_as_motos_serializer_on_random_results(case: tuple[str, Any]) -> None:
+    action, result = case
+    compiled = outcome(lambda a, r: moto_fixes.operation_serializer(a)(r), action, result)
+    assert compiled == outcome(moto_serialize, action, result)  # the same status, headers and body, byte for byte
+
+
+@pytest.mark.parametrize("action", OPERATIONS)
+def test_every_operation_compiles_a_serializer_that_answers_an_empty_result_alike(action: str) -> None:
+    assert moto_fixes.operation_serializer(action) is not None
+    assert moto_fixes.operation_serializer(action)({}) == moto_serialize(action, {})
+
+
+def test_a_query_result_of_nested_values_serializes_alike() -> None:
+    item = {
+        "pk": {"S": "METRIC#revenue"},
+        "value": {"N": "1.5"},
+        "raw": {"B": b"\x00\xff"},
+        "bs": {"BS": [b"a", b"b"]},
+        "m": {"M": {"l": {"L": [{"NULL": True}, {"BOOL": False}, {"SS": ["a"]}, {"NS": ["1"]}]}}},
+    }
+    result = {"Items": [item, item], "Count": 2, "ScannedCount": 2, "LastEvaluatedKey": {"pk": item["pk"]}}
+    status, headers, body = moto_fixes.operation_serializer("Query")(result)
+    assert (status, headers, body) == moto_serialize("Query", result)
+    assert json.loads(body)["Items"][0]["raw"] == {"B": base64.b64encode(b"\x00\xff").decode()}
+
+
+@pytest.mark.integration
+@MOTO_ONLY
+def test_the_embedded_server_answers_through_the_compiled_serializer(endpoint, monkeypatch) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    assert DynamoHandler.serialized is moto_fixes.serialized
+    answered: list[str] = []
+    serialize = moto_fixes.operation_serializer
+
+    def counting(action: str) -> Any:
+        answered.append(action)
+        return serialize(action)
+
+    monkeypatch.setattr(moto_fixes, "operation_serializer", counting)
+    client = endpoint.client()
+    name = f"serialize-{uuid.uuid4().hex[:8]}"
+    Storage(client).create_table(create_table_request(METRICS, name))
+    Storage(client).wait_active(name)
+    item = {"pk": {"S": "METRIC#revenue"}, "sk": {"S": "2025-Q3"}, "n": {"N": "3.25"}, "raw": {"B": b"\x01"}}
+    client.put_item(TableName=name, Item=item)
+    got = client.query(TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": item["pk"]})
+    assert got["Items"] == [item] and got["Count"] == 1
+    assert {"PutItem", "Query"} <= set(answered)
+    with pytest.raises(client.exceptions.ConditionalCheckFailedException):  # an error: moto's own serializer
+        client.put_item(TableName=name, Item=item, ConditionExpression="attribute_not_exists(pk)")
