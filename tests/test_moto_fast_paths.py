@@ -429,3 +429,7 @@ def test_the_embedded_server_answers_through_the_compiled_serializer(endpoint, m
     assert {"PutItem", "Query"} <= set(answered)
     with pytest.raises(client.exceptions.ConditionalCheckFailedException):  # an error: moto's own serializer
         client.put_item(TableName=name, Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+
+def test_an_unknown_operation_gets_motos_own_serializer() -> None:
+    assert moto_fixes.operation_serializer("NoSuchOperation") is None

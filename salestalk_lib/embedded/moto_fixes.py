@@ -558,17 +558,15 @@ def operation_serializer(action: str) -> Callable[[Any], tuple[int, dict[str, st
     """
     if action in _OPERATION_SERIALIZERS:
         return _OPERATION_SERIALIZERS[action]
-    from botocore.model import OperationNotFoundError
     from moto import settings as moto_settings
     from moto.core.serialize import XFormedAttributePicker, get_serializer_class
     from moto.core.utils import get_service_model
 
     service = get_service_model("dynamodb")
-    try:
-        operation = service.operation_model(action)
-    except OperationNotFoundError:
+    if action not in service.operation_names:
         _OPERATION_SERIALIZERS[action] = None
         return None
+    operation = service.operation_model(action)
     if getattr(_handler_class(), "RESPONSE_KEY_PATH_TO_TRANSFORMER", None) or operation.has_event_stream_output:
         _OPERATION_SERIALIZERS[action] = None
         return None
