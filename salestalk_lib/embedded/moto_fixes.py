@@ -447,7 +447,7 @@ def _compile_output(
                             member_value = value[candidate]
                             break
                 else:
-                    member_value = _pick(ser, value, member_key, member_shape)
+                    member_value = ser.get_value(value, member_key, member_shape)  # moto's picker
                 if member_value is not None:
                     write(wrapper, member_value, member_key)
             if key:
@@ -540,11 +540,6 @@ def _dict_keys(ser: Any, key: str, shape: Any) -> tuple[str, ...] | None:
     )
     keys = tuple(ser._value_picker.get_possible_keys(context))
     return None if any("." in k for k in keys) else keys
-
-
-def _pick(ser: Any, value: Any, key: str, shape: Any) -> Any:
-    """The member's value as moto's serializer picks it (its `XFormedAttributePicker`)."""
-    return ser.get_value(value, key, shape)
 
 
 _OPERATION_SERIALIZERS: dict[str, Callable[[Any], tuple[int, dict[str, str], str]] | None] = {}
@@ -663,15 +658,11 @@ def transact_write_items_handler(self: Any) -> Any:
 
 
 @functools.cache
-def _moto_modules() -> tuple[str, ...]:
+def list_of_moto_modules() -> tuple[str, ...]:
+    """moto's list of its service modules, read from its package directory once per process."""
     import moto.backends
 
     return tuple(_original(moto.backends, "list_of_moto_modules")())
-
-
-def list_of_moto_modules() -> Iterable[str]:
-    """moto's list of its service modules, read from its package directory once per process."""
-    return _moto_modules()
 
 
 def _handler_class() -> Any:
