@@ -23,8 +23,7 @@ process is stopped by `stop()`, by the context manager, when the object is
 garbage-collected, at interpreter exit, and (Linux, when started from the main
 thread) by the kernel if this process dies without cleaning up.
 
-The next restructure moves this module and `moto_fixes` together into an
-`embedded/` subpackage: nothing else starts a server.
+This module and `moto_fixes` make up the `embedded` subpackage: nothing else starts a server.
 """
 
 from __future__ import annotations
