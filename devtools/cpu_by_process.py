@@ -134,7 +134,11 @@ def report(groups: dict[str, tuple[int, float]], wall: float, exact: float, top:
 def run(command: list[str], interval: float, top: int, write: Callable[[str], object] = print) -> int:
     started = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    child = subprocess.Popen(command)
+    try:
+        child = subprocess.Popen(command)
+    except OSError as exc:  # not found, not executable: say so, like a shell
+        write(f"cannot run {command[0]!r}: {exc.strerror}")
+        return 127
     sampler = Sampler(child.pid)
     try:
         while child.poll() is None:

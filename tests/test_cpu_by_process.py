@@ -44,3 +44,10 @@ def test_a_missing_command_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--"])
     assert exit_.value.code == 2 and "give the command" in capsys.readouterr().err
+
+
+def test_a_command_that_cannot_run_is_said_in_one_line_with_a_shells_exit_code(tmp_path):
+    lines: list[str] = []
+    missing = str(tmp_path / "no-such-program")
+    assert run([missing], interval=0.05, top=5, write=lines.append) == 127
+    assert lines == [f"cannot run {missing!r}: No such file or directory"]
