@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROC = Path("/proc")
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # ticks per second: /proc's CPU unit
 
 
 @dataclass
 class Seen:
     """One process as last sampled."""
 
-    parent: int
     argv: list[str]
     cpu: float = 0.0  # utime + stime, seconds
 
@@ -45,8 +45,7 @@ def read_stat(pid: int, proc: Path = PROC) -> tuple[int, str, float] | None:
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces and ")"
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[1]), fields[19], (int(fields[11]) + int(fields[12])) / tick
+    return int(fields[1]), fields[19], (int(fields[11]) + int(fields[12])) / TICK
 
 
 def read_argv(pid: int, proc: Path = PROC) -> list[str]:
@@ -97,12 +96,12 @@ class Sampler:
             if entry.name.isdigit() and (stat := read_stat(int(entry.name), self.proc)) is not None:
                 stats[int(entry.name)] = stat
         parents = {pid: stat[0] for pid, stat in stats.items()}
-        for pid, (parent, started, cpu) in stats.items():
+        for pid, (_, started, cpu) in stats.items():
             if not self._descends(pid, parents):
                 continue
             key = (pid, started)  # a pid may be reused: its start time tells the processes apart
             if key not in self.seen:
-                self.seen[key] = Seen(parent, read_argv(pid, self.proc))
+                self.seen[key] = Seen(read_argv(pid, self.proc))
             self.seen[key].cpu = max(self.seen[key].cpu, cpu)
 
     def _descends(self, pid: int, parents: dict[int, int]) -> bool:
